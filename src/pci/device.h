@@ -1,0 +1,106 @@
+/* A PCI function as a device model sees it. A model (virtio-pci transport, an SR-IOV VF)
+ * embeds struct pci_device, fills config space and BARs at init, and gets BAR MMIO
+ * accesses and config writes through its ops. All callbacks run with the bus lock held
+ * (see bus.h), on a vCPU thread.
+ *
+ * BARs: memory only (no I/O BARs), size a power of two >= 4 KiB (one page, so BARs never
+ * share a page and each can be mapped or trapped alone). A 64-bit BAR uses two BAR
+ * registers (i, i+1). The bus assigns addresses when the function is added (vpf acts as
+ * firmware); the guest may move them with the usual sizing protocol (PCI 3.0 §6.2.5.1). */
+#ifndef VPF_PCI_DEVICE_H
+#define VPF_PCI_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pci/config.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+#define PCI_NUM_BARS     6
+#define PCI_BAR_MIN_SIZE 4096ULL
+#define PCI_BAR_UNMAPPED UINT64_MAX
+
+struct pci_device;
+struct pci_bus;
+struct msix;
+
+enum pci_bar_type {
+    PCI_BAR_NONE,
+    PCI_BAR_MEM32,
+    PCI_BAR_MEM64,   /* occupies this BAR register and the next */
+    PCI_BAR_UPPER,   /* the high dword of the previous MEM64 BAR (no region of its own) */
+};
+
+struct pci_bar {
+    enum pci_bar_type type;
+    bool prefetchable;
+    uint64_t size;
+    /* Guest address the BAR decodes at, PCI_BAR_UNMAPPED if none. Kept in step with the
+     * BAR registers by pci_device_config_write (or set by the PF for a VF). */
+    uint64_t addr;
+};
+
+struct pci_device_ops {
+    /* MMIO inside BAR `bar` at offset off (off + len <= BAR size; len 1, 2, 4 or 8).
+     * Accesses to the MSI-X table/PBA never reach these: the bus hands them to dev->msix.
+     * A NULL bar_read reads as zeros; a NULL bar_write drops writes. */
+    void (*bar_read)(struct pci_device *dev, unsigned bar, uint64_t off, void *data, unsigned len);
+    void (*bar_write)(struct pci_device *dev, unsigned bar, uint64_t off, const void *data,
+                      unsigned len);
+    /* Optional: called after a valid guest config write was applied to config space and
+     * the generic state (BARs, Memory Space Enable, MSI-X) updated. May add or remove
+     * other functions with the pci_bus_*_locked calls. */
+    void (*config_write)(struct pci_device *dev, unsigned off, unsigned len, uint32_t val);
+};
+
+struct pci_device {
+    struct pci_config config;
+    struct pci_bar bars[PCI_NUM_BARS];
+    const struct pci_device_ops *ops;
+    const char *name;              /* for logs */
+    struct msix *msix;             /* set by msix_init, NULL without MSI-X */
+    /* Memory Space Enable as decoded: Command bit 1 for a normal function. */
+    bool mem_enable;
+    /* SR-IOV VF (PCIe §9.3.4): BAR registers read as zero and Command.MSE is ignored;
+     * the PF sets bars[].addr and mem_enable from its VF BARs and VF MSE. */
+    bool is_vf;
+    /* Set by the bus while the function is on it. */
+    struct pci_bus *bus;
+    uint8_t devfn;
+};
+
+/* Type 0 header from ids plus a PCI Express capability (Root Complex Integrated
+ * Endpoint, see pci_config_add_pcie_cap). ops may be NULL. */
+void pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                     const struct pci_device_ops *ops);
+
+/* Declares BAR `bar` (0..5; 0..4 for MEM64): size a power of two >= 4 KiB, prefetchable
+ * only sensible for MEM64. Sets the BAR registers' read-only type bits and writable
+ * address bits. Returns 0, or -1 for an invalid declaration. Before pci_bus_add. */
+int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type type,
+                       bool prefetchable, uint64_t size);
+
+/* Programs the BAR address (as firmware would) and updates bars[bar].addr. */
+void pci_device_set_bar_addr(struct pci_device *dev, unsigned bar, uint64_t addr);
+
+/* Guest config access to this function (called by the bus with its lock held). A write
+ * is applied through the masks, then BAR addresses, mem_enable and MSI-X state are
+ * re-derived, then ops->config_write runs. Invalid accesses read all ones / are dropped. */
+uint32_t pci_device_config_read(struct pci_device *dev, unsigned off, unsigned len);
+void pci_device_config_write(struct pci_device *dev, unsigned off, unsigned len, uint32_t val);
+
+/* BAR index whose region contains [addr, addr+len), with *off set to the offset in it;
+ * -1 if none or the function does not decode memory (mem_enable clear). */
+int pci_device_bar_find(const struct pci_device *dev, uint64_t addr, unsigned len, uint64_t *off);
+
+/* MMIO to BAR `bar` at off: MSI-X table/PBA first, then ops. */
+void pci_device_bar_read(struct pci_device *dev, unsigned bar, uint64_t off, void *data,
+                         unsigned len);
+void pci_device_bar_write(struct pci_device *dev, unsigned bar, uint64_t off, const void *data,
+                          unsigned len);
+
+#endif
