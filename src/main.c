@@ -1,1 +1,153 @@
-int main(void) { return 0; }
+/* vpf command line: parses options into one struct vm_config and runs the VM. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "vm/config.h"
+#include "vm/vm.h"
+
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+
+static void usage_run(FILE *out)
+{
+    fprintf(out,
+        "Usage: vpf run --kernel BZIMAGE [options]\n"
+        "\n"
+        "Boots a Linux bzImage in a KVM virtual machine. The guest's serial console\n"
+        "(ttyS0) is vpf's standard input and output.\n"
+        "\n"
+        "Options:\n"
+        "  -k, --kernel BZIMAGE   Linux kernel (bzImage, boot protocol 2.12 or newer)\n"
+        "  -i, --initrd FILE      initial ramdisk\n"
+        "  -c, --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+        "  -p, --cpus N           number of vCPUs (default 1; at most KVM's limit and 255)\n"
+        "  -m, --memory SIZE      guest RAM, e.g. 512M or 2G (default 512M; suffixes K, M, G)\n"
+        "  -v, --verbose          log debug messages\n"
+        "  -h, --help             this help\n"
+        "\n"
+        "Exit status:\n"
+        "  0  the guest powered off or rebooted (vpf does not restart a rebooting guest)\n"
+        "  1  bad options or input files, or the VM could not be set up\n"
+        "  2  the guest kernel panicked (reported through the pvpanic device)\n"
+        "  3  a vCPU failed (KVM internal error or failed VM entry)\n");
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: vpf COMMAND [options]\n"
+        "\n"
+        "Commands:\n"
+        "  run       boot a guest (vpf run --help for its options)\n"
+        "  help      this help\n");
+}
+
+/* "512M", "2G", "1048576" (bytes). Returns 0 or -1 on a malformed size or overflow. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    errno = 0;
+    char *end;
+    if (*s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    uint64_t mult = 1;
+    switch (*end) {
+    case 'k': case 'K': mult = KiB; end++; break;
+    case 'm': case 'M': mult = MiB; end++; break;
+    case 'g': case 'G': mult = GiB; end++; break;
+    case '\0': break;
+    default: return -1;
+    }
+    if (*end == 'i' || *end == 'B')   /* accept MiB, MB */
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end != '\0' || (v && mult > UINT64_MAX / v))
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned *out)
+{
+    errno = 0;
+    char *end;
+    if (*s == '-')
+        return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v > 1000000)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "kernel", required_argument, NULL, 'k' },
+        { "initrd", required_argument, NULL, 'i' },
+        { "cmdline", required_argument, NULL, 'c' },
+        { "cpus", required_argument, NULL, 'p' },
+        { "memory", required_argument, NULL, 'm' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct vm_config cfg = {
+        .cmdline = DEFAULT_CMDLINE,
+        .cpus = 1,
+        .memory = 512 * MiB,
+        .kvm_dev = getenv("VPF_KVM_DEVICE") ? getenv("VPF_KVM_DEVICE") : "/dev/kvm",
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "k:i:c:p:m:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': cfg.kernel = optarg; break;
+        case 'i': cfg.initrd = optarg; break;
+        case 'c': cfg.cmdline = optarg; break;
+        case 'p':
+            if (parse_uint(optarg, &cfg.cpus) < 0)
+                die("--cpus: '%s' is not a number", optarg);
+            break;
+        case 'm':
+            if (parse_size(optarg, &cfg.memory) < 0)
+                die("--memory: '%s' is not a size (use e.g. 512M or 2G)", optarg);
+            break;
+        case 'v': log_threshold = LOG_DEBUG; break;
+        case 'h': usage_run(stdout); return 0;
+        case ':':
+            die("option %s needs an argument (see vpf run --help)", argv[optind - 1]);
+        default:
+            if (optopt)
+                die("unknown option '-%c' (see vpf run --help)", optopt);
+            die("unknown option '%s' (see vpf run --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        die("unexpected argument '%s' (see vpf run --help)", argv[optind]);
+    if (!cfg.kernel)
+        die("--kernel is required (see vpf run --help)");
+    return vm_run(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return VPF_EXIT_SETUP;
+    }
+    if (!strcmp(argv[1], "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    die("unknown command '%s' (see vpf help)", argv[1]);
+}

@@ -1,0 +1,223 @@
+#include "vm/vm.h"
+#include "vm/boot.h"
+#include "vm/bzimage.h"
+#include "vm/layout.h"
+#include "vm/power.h"
+#include "vm/vcpu.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* xAPIC IDs are 8 bits and 0xff is broadcast: the MADT can describe at most 255 vCPUs. */
+#define VM_MAX_CPUS 255
+
+struct mapped_file {
+    uint8_t *data;
+    size_t size;
+};
+
+static void file_map(const char *path, const char *what, struct mapped_file *f)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die_errno("cannot open %s '%s'", what, path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        die_errno("cannot stat %s '%s'", what, path);
+    if (!S_ISREG(st.st_mode))
+        die("%s '%s' is not a regular file", what, path);
+    if (st.st_size == 0)
+        die("%s '%s' is empty", what, path);
+    f->size = (size_t)st.st_size;
+    f->data = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (f->data == MAP_FAILED)
+        die_errno("cannot map %s '%s'", what, path);
+    close(fd);
+}
+
+void vm_request_stop(struct vm *vm, int status, const char *why)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&vm->stopping, &expected, 1))
+        return;
+    vm->exit_status = status;
+    log_info("%s (exit status %d)", why, status);
+    uint64_t one = 1;
+    if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+        log_error("cannot signal VM stop: %s", strerror(errno));
+}
+
+static void vm_uart_irq(void *opaque, int level)
+{
+    struct vm *vm = opaque;
+    kvm_irq_line(&vm->kvm, LAYOUT_IRQ_COM1, level);
+}
+
+/* Host stdin -> guest ttyS0. Blocks in read(); cancelled when the VM stops. */
+static void *vm_stdin_thread(void *arg)
+{
+    struct vm *vm = arg;
+    uint8_t buf[UART_FIFO_SIZE];
+    pthread_setname_np(pthread_self(), "stdin");
+    for (;;) {
+        unsigned space = uart_rx_space(&vm->uart);
+        if (space == 0) {
+            /* The guest has not drained the FIFO yet: wait for it without spinning. */
+            struct pollfd p = { .fd = vm->stop_fd, .events = POLLIN };
+            poll(&p, 1, 10);
+            continue;
+        }
+        ssize_t n = read(STDIN_FILENO, buf, space);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return NULL;    /* EOF or error: the guest simply gets no more input */
+        uart_receive(&vm->uart, buf, (unsigned)n);
+    }
+}
+
+static struct termios saved_termios;
+static int termios_saved;
+
+static void terminal_restore(void)
+{
+    if (termios_saved)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+}
+
+/* Characters go to the guest as typed; Ctrl-C still stops vpf (ISIG kept). */
+static void terminal_setup(void)
+{
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+        return;
+    termios_saved = 1;
+    atexit(terminal_restore);
+    struct termios raw = saved_termios;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
+    raw.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+}
+
+static void vm_validate(const struct vm_config *cfg)
+{
+    if (cfg->memory == 0)
+        die("--memory must be larger than 0");
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    uint64_t host_ram = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
+    if (cfg->memory > host_ram)
+        die("--memory %llu MiB is more than this host's %llu MiB of RAM",
+            (unsigned long long)(cfg->memory / MiB), (unsigned long long)(host_ram / MiB));
+    if (cfg->memory > LAYOUT_MAX_RAM)
+        die("--memory %llu MiB is more than vpf can map (%llu MiB)",
+            (unsigned long long)(cfg->memory / MiB), (unsigned long long)(LAYOUT_MAX_RAM / MiB));
+    if (cfg->cpus == 0)
+        die("--cpus must be at least 1");
+    if (cfg->cpus > VM_MAX_CPUS)
+        die("--cpus %u is more than vpf supports (%d)", cfg->cpus, VM_MAX_CPUS);
+}
+
+int vm_run(const struct vm_config *cfg)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vm_validate(cfg);
+
+    struct mapped_file kernel_file, initrd_file = { 0 };
+    file_map(cfg->kernel, "kernel", &kernel_file);
+    struct bzimage kernel;
+    const char *err;
+    if (bzimage_parse(kernel_file.data, kernel_file.size, &kernel, &err) < 0)
+        die("kernel '%s': %s", cfg->kernel, err);
+    if (cfg->initrd) {
+        file_map(cfg->initrd, "initrd", &initrd_file);
+        if (initrd_file.size >= cfg->memory)
+            die("initrd '%s' (%llu MiB) does not fit in %llu MiB of guest RAM", cfg->initrd,
+                (unsigned long long)(initrd_file.size / MiB), (unsigned long long)(cfg->memory / MiB));
+    }
+
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        die("out of memory");
+    vm->cfg = cfg;
+    vm->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (vm->stop_fd < 0)
+        die_errno("eventfd");
+    kvm_open(&vm->kvm, cfg->kvm_dev);
+    if (cfg->cpus > (unsigned)vm->kvm.max_vcpus)
+        die("--cpus %u is more than KVM allows on this host (%d)", cfg->cpus, vm->kvm.max_vcpus);
+    kvm_map_ram(&vm->kvm, cfg->memory);
+    kvm_create_irqchip(&vm->kvm);
+    irq_routes_init(&vm->irq, &vm->kvm);
+
+    iobus_init(&vm->pio, "pio");
+    iobus_init(&vm->mmio, "mmio");
+    uart_init(&vm->uart, STDOUT_FILENO, vm_uart_irq, vm);
+    if (iobus_register(&vm->pio, LAYOUT_PORT_COM1, 8, uart_io_read, uart_io_write, &vm->uart))
+        die("internal error: COM1 overlaps");
+    power_register(vm);
+
+    struct boot_input in = {
+        .kernel = &kernel,
+        .initrd = initrd_file.data,
+        .initrd_size = initrd_file.size,
+        .cmdline = cfg->cmdline,
+        .ram_size = cfg->memory,
+        .acpi_rsdp = 0,
+    };
+    struct boot_entry entry;
+    if (boot_setup(&vm->kvm.mem, &in, &entry, &err) < 0)
+        die("%s", err);
+    munmap(kernel_file.data, kernel_file.size);
+    if (initrd_file.data)
+        munmap(initrd_file.data, initrd_file.size);
+
+    vcpu_init_signals();
+    vm->ncpus = cfg->cpus;
+    vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+    if (!vm->vcpus)
+        die("out of memory");
+    for (unsigned i = 0; i < cfg->cpus; i++)
+        vcpu_create(&vm->vcpus[i], vm, i, &entry);
+
+    terminal_setup();
+    if (pthread_create(&vm->stdin_thread, NULL, vm_stdin_thread, vm) == 0)
+        vm->stdin_thread_started = 1;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    log_info("guest starting: %u vCPU(s), %llu MiB, setup took %ld ms", cfg->cpus,
+             (unsigned long long)(cfg->memory / MiB),
+             (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+    for (unsigned i = 0; i < cfg->cpus; i++)
+        vcpu_start(&vm->vcpus[i]);
+
+    uint64_t v;
+    while (read(vm->stop_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+    for (unsigned i = 0; i < cfg->cpus; i++)
+        vcpu_stop(&vm->vcpus[i]);
+    if (vm->stdin_thread_started) {
+        pthread_cancel(vm->stdin_thread);
+        pthread_join(vm->stdin_thread, NULL);
+    }
+    int status = vm->exit_status;
+    irq_routes_destroy(&vm->irq);
+    iobus_destroy(&vm->pio);
+    iobus_destroy(&vm->mmio);
+    kvm_close(&vm->kvm);
+    close(vm->stop_fd);
+    free(vm->vcpus);
+    free(vm);
+    return status;
+}

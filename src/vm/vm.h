@@ -1,0 +1,46 @@
+/* A running VM: KVM, guest RAM, vCPU threads, the I/O buses and the platform devices.
+ * vm_run() is the whole life of a guest, from loading the kernel to the exit status. */
+#ifndef VPF_VM_VM_H
+#define VPF_VM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "base/iobus.h"
+#include "vm/config.h"
+#include "vm/irq.h"
+#include "vm/kvm.h"
+#include "vm/uart.h"
+
+/* vpf's exit status (README, `vpf run --help`). */
+enum vm_exit_status {
+    VM_EXIT_POWEROFF = 0,   /* guest powered off or rebooted */
+    VM_EXIT_SETUP = 1,      /* bad options or input, or KVM refused to set up the VM */
+    VM_EXIT_PANIC = 2,      /* guest kernel panicked (reported through pvpanic) */
+    VM_EXIT_INTERNAL = 3,   /* a vCPU failed (KVM internal error, failed entry) */
+};
+
+struct vcpu;
+
+struct vm {
+    const struct vm_config *cfg;
+    struct kvm kvm;
+    struct irq_routes irq;
+    struct iobus pio, mmio;
+    struct uart uart;
+    struct vcpu *vcpus;
+    unsigned ncpus;
+    atomic_int stopping;        /* first stop request wins */
+    int exit_status;
+    int stop_fd;                /* eventfd: the main thread waits on it */
+    pthread_t stdin_thread;
+    int stdin_thread_started;
+};
+
+/* Runs the VM described by cfg; returns its exit status. Setup errors die(). */
+int vm_run(const struct vm_config *cfg);
+/* Asks the main thread to stop the VM with this status; callable from any thread. */
+void vm_request_stop(struct vm *vm, int status, const char *why);
+
+#endif
