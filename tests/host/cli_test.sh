@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Host-level tests of the vpf binary: exit statuses for each way a guest ends, and one
+# clear error line for each kind of bad input. Guests are tiny bzImages from mktinyguest,
+# so these run on any KVM (also the paravirtual one that cannot boot a stock kernel).
+# Usage: cli_test.sh VPF MKTINYGUEST CASE
+set -uo pipefail
+VPF=$1 MK=$2 CASE=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/out err=$tmp/err
+
+fail() { echo "FAIL [$CASE]: $*"; echo "--- stdout"; cat "$out" 2>/dev/null; echo "--- stderr"; cat "$err" 2>/dev/null; exit 1; }
+skip() { echo "SKIP [$CASE]: $*"; exit 77; }
+
+need_kvm() { [ -c /dev/kvm ] && [ -w /dev/kvm ] || skip "no usable /dev/kvm"; }
+
+# run_vpf [ARGS...]: runs vpf with a 20 s bound; stdin from $stdin_data if set.
+run_vpf() {
+    printf '%s' "${stdin_data:-}" | timeout 20 "$VPF" "$@" >"$out" 2>"$err"
+    rc=$?
+    [ $rc -eq 124 ] && fail "vpf hung (killed after 20 s)"
+    return 0
+}
+
+expect_rc() { [ "$rc" -eq "$1" ] || fail "exit status $rc, expected $1"; }
+
+# Bad input: non-zero exit, exactly one line on stderr, matching a pattern.
+expect_error() {
+    [ "$rc" -ne 0 ] || fail "exit status 0 for bad input"
+    [ "$rc" -lt 128 ] || fail "vpf crashed (exit status $rc)"
+    [ "$(wc -l <"$err")" -eq 1 ] || fail "expected exactly one line on stderr"
+    grep -Eq "$1" "$err" || fail "stderr does not match /$1/"
+}
+
+guest() { "$MK" "$1" "$tmp/$1.bz" || fail "mktinyguest $1"; echo "$tmp/$1.bz"; }
+
+case $CASE in
+poweroff)
+    need_kvm; run_vpf run --kernel "$(guest poweroff)"
+    expect_rc 0; grep -qx hi "$out" || fail "guest output missing" ;;
+reboot)
+    need_kvm; run_vpf run --kernel "$(guest reboot)"; expect_rc 0 ;;
+kbd-reset)
+    need_kvm; run_vpf run --kernel "$(guest kbd-reset)"; expect_rc 0 ;;
+triple-fault)
+    need_kvm; run_vpf run --kernel "$(guest triple-fault)"; expect_rc 0
+    grep -q "triple fault" "$err" || fail "no triple-fault message" ;;
+panic)
+    need_kvm; run_vpf run --kernel "$(guest panic)"; expect_rc 2
+    grep -q "panic" "$err" || fail "no panic message" ;;
+console-input)
+    need_kvm; stdin_data="echo me q"; run_vpf run --kernel "$(guest echo)"
+    expect_rc 0; grep -q "echo me" "$out" || fail "stdin did not reach the guest" ;;
+smp-and-high-memory)
+    # Four vCPUs; 3.5 GiB of RAM spans the 32-bit MMIO hole (RAM above 4 GiB).
+    need_kvm; run_vpf run --cpus 4 --memory 3584M --kernel "$(guest poweroff)"; expect_rc 0 ;;
+help)
+    run_vpf run --help; expect_rc 0
+    grep -q "Exit status" "$out" || fail "help lacks the exit statuses" ;;
+kernel-missing)
+    run_vpf run --kernel "$tmp/nope"; expect_error "cannot open kernel.*No such file" ;;
+kernel-not-bzimage)
+    head -c 8192 /dev/urandom >"$tmp/junk"; run_vpf run --kernel "$tmp/junk"; expect_error "not a bzImage" ;;
+kernel-truncated)
+    head -c 600 "$(guest poweroff)" >"$tmp/trunc"; run_vpf run --kernel "$tmp/trunc"
+    expect_error "too small|corrupt|truncated" ;;
+kernel-old-protocol)
+    run_vpf run --kernel "$(guest old-protocol)"; expect_error "boot protocol too old" ;;
+kernel-no-64bit)
+    run_vpf run --kernel "$(guest no-kernel64)"; expect_error "64-bit entry" ;;
+initrd-missing)
+    run_vpf run --kernel "$(guest poweroff)" --initrd "$tmp/nope"; expect_error "cannot open initrd" ;;
+initrd-too-big)
+    truncate -s 600M "$tmp/big"
+    run_vpf run --kernel "$(guest poweroff)" --initrd "$tmp/big" --memory 512M; expect_error "initrd.*(does not fit|too big)" ;;
+initrd-too-big-for-low-ram)
+    need_kvm; truncate -s 200M "$tmp/big"
+    run_vpf run --kernel "$(guest poweroff)" --initrd "$tmp/big" --memory 128M; expect_error "initrd.*(does not fit|too big)" ;;
+memory-zero)
+    run_vpf run --kernel "$(guest poweroff)" --memory 0; expect_error "memory" ;;
+memory-too-big)
+    run_vpf run --kernel "$(guest poweroff)" --memory 100000G; expect_error "memory.*more than" ;;
+memory-malformed)
+    run_vpf run --kernel "$(guest poweroff)" --memory 12Q; expect_error "not a size" ;;
+cpus-zero)
+    run_vpf run --kernel "$(guest poweroff)" --cpus 0; expect_error "cpus" ;;
+cpus-too-many)
+    run_vpf run --kernel "$(guest poweroff)" --cpus 5000; expect_error "cpus.*more than" ;;
+kvm-missing)
+    VPF_KVM_DEVICE=$tmp/kvm run_vpf run --kernel "$(guest poweroff)"; expect_error "does not exist" ;;
+kvm-not-permitted)
+    [ -c /dev/kvm ] || skip "no /dev/kvm"
+    command -v setpriv >/dev/null || skip "no setpriv"
+    g=$(guest poweroff); chmod 755 "$tmp"; chmod 644 "$g"
+    printf '' | timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups "$VPF" run --kernel "$g" >"$out" 2>"$err"
+    rc=$?; expect_error "permission denied" ;;
+unknown-option)
+    run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
+unknown-command)
+    run_vpf frobnicate; expect_error "unknown command" ;;
+*)
+    echo "unknown case $CASE"; exit 2 ;;
+esac
+echo "PASS [$CASE]"
