@@ -27,10 +27,9 @@ static const uint8_t code_panic[] = {
     0x66, 0xba, 0x05, 0x05,             /* mov dx, 0x505 */
     0xb0, 0x01, 0xee,                   /* out 1 (PVPANIC_PANICKED) */
 };
+/* vpf enters with an empty IDT (limit 0): any exception escalates to a triple fault. */
 static const uint8_t code_triple_fault[] = {
-    0x6a, 0x00, 0x6a, 0x00,             /* push 0; push 0 (IDT limit 0, base 0) */
-    0x0f, 0x01, 0x1c, 0x24,             /* lidt [rsp] */
-    0xcc,                               /* int3 -> #GP -> #DF -> shutdown */
+    0x0f, 0x0b,                         /* ud2 -> #UD -> #GP -> #DF -> shutdown */
 };
 static const uint8_t code_echo[] = {
     0x66, 0xba, 0xf8, 0x03,             /* mov dx, 0x3f8 */

@@ -12,7 +12,7 @@ enum tinyguest_action {
     TINYGUEST_REBOOT,       /* ACPI reset register */
     TINYGUEST_KBD_RESET,    /* i8042 pulse reset line */
     TINYGUEST_PANIC,        /* pvpanic "panicked" */
-    TINYGUEST_TRIPLE_FAULT, /* load an empty IDT and fault */
+    TINYGUEST_TRIPLE_FAULT, /* fault with the empty boot IDT */
     TINYGUEST_ECHO,         /* echo COM1 input until 'q', then power off */
 };
 
