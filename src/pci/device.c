@@ -1,0 +1,160 @@
+#include "pci/device.h"
+
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "pci/msix.h"
+
+void pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                     const struct pci_device_ops *ops)
+{
+    memset(dev, 0, sizeof(*dev));
+    pci_config_init(&dev->config, ids);
+    /* A function on the root bus is a Root Complex Integrated Endpoint (PCIe §1.3.2.3). */
+    if (pci_config_add_pcie_cap(&dev->config, PCI_EXP_TYPE_RC_END) < 0)
+        die("pci: %s: no room for the PCI Express capability", name);
+    dev->ops = ops;
+    dev->name = name;
+    for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+        dev->bars[i].addr = PCI_BAR_UNMAPPED;
+}
+
+static unsigned bar_reg(unsigned bar)
+{
+    return PCI_BASE_ADDRESS_0 + 4 * bar;
+}
+
+int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type type,
+                       bool prefetchable, uint64_t size)
+{
+    if (bar >= PCI_NUM_BARS || dev->bars[bar].type != PCI_BAR_NONE ||
+        !IS_POW2(size) || size < PCI_BAR_MIN_SIZE)
+        return -1;
+    uint32_t flags = PCI_BASE_ADDRESS_SPACE_MEMORY;
+    if (type == PCI_BAR_MEM32) {
+        if (size > 2 * GiB)
+            return -1;
+        flags |= PCI_BASE_ADDRESS_MEM_TYPE_32;
+    } else if (type == PCI_BAR_MEM64) {
+        if (bar + 1 >= PCI_NUM_BARS || dev->bars[bar + 1].type != PCI_BAR_NONE ||
+            size > (1ULL << 62))
+            return -1;
+        flags |= PCI_BASE_ADDRESS_MEM_TYPE_64;
+    } else {
+        return -1;
+    }
+    if (prefetchable)
+        flags |= PCI_BASE_ADDRESS_MEM_PREFETCH;
+
+    dev->bars[bar] = (struct pci_bar){ type, prefetchable, size, PCI_BAR_UNMAPPED };
+    if (type == PCI_BAR_MEM64)
+        dev->bars[bar + 1] = (struct pci_bar){ PCI_BAR_UPPER, false, 0, PCI_BAR_UNMAPPED };
+    /* SR-IOV VFs: BAR registers are RO zero (PCIe §9.3.4.1.11); the PF places them. */
+    if (dev->is_vf)
+        return 0;
+    /* PCI 3.0 §6.2.5.1: address bits below the size read as zero, so writing all ones
+     * and reading back yields the size; the type bits are read-only. */
+    uint64_t addr_mask = ~(size - 1);
+    pci_config_set32(&dev->config, bar_reg(bar), flags);
+    pci_config_set_wmask(&dev->config, bar_reg(bar), 4, (uint32_t)addr_mask & PCI_BASE_ADDRESS_MEM_MASK);
+    if (type == PCI_BAR_MEM64)
+        pci_config_set_wmask(&dev->config, bar_reg(bar + 1), 4, (uint32_t)(addr_mask >> 32));
+    return 0;
+}
+
+/* Re-derive a BAR's address from its registers. */
+static void bar_decode(struct pci_device *dev, unsigned bar)
+{
+    struct pci_bar *b = &dev->bars[bar];
+    if (b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64)
+        return;
+    uint64_t addr = pci_config_get32(&dev->config, bar_reg(bar)) & PCI_BASE_ADDRESS_MEM_MASK;
+    if (b->type == PCI_BAR_MEM64)
+        addr |= (uint64_t)pci_config_get32(&dev->config, bar_reg(bar + 1)) << 32;
+    b->addr = addr;
+}
+
+void pci_device_set_bar_addr(struct pci_device *dev, unsigned bar, uint64_t addr)
+{
+    if (bar >= PCI_NUM_BARS)
+        return;
+    struct pci_bar *b = &dev->bars[bar];
+    if (b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64)
+        return;
+    if (dev->is_vf) {
+        b->addr = addr;
+        return;
+    }
+    uint32_t lo = pci_config_get32(&dev->config, bar_reg(bar));
+    lo = (lo & ~PCI_BASE_ADDRESS_MEM_MASK) | ((uint32_t)addr & PCI_BASE_ADDRESS_MEM_MASK);
+    pci_config_set32(&dev->config, bar_reg(bar), lo);
+    if (b->type == PCI_BAR_MEM64)
+        pci_config_set32(&dev->config, bar_reg(bar + 1), (uint32_t)(addr >> 32));
+    bar_decode(dev, bar);
+}
+
+uint32_t pci_device_config_read(struct pci_device *dev, unsigned off, unsigned len)
+{
+    return pci_config_read(&dev->config, off, len);
+}
+
+static bool overlaps(unsigned off, unsigned len, unsigned start, unsigned size)
+{
+    return off < start + size && start < off + len;
+}
+
+void pci_device_config_write(struct pci_device *dev, unsigned off, unsigned len, uint32_t val)
+{
+    if (pci_config_write(&dev->config, off, len, val) < 0) {
+        log_debug("pci: %s: dropped config write %#x/%u", dev->name, off, len);
+        return;
+    }
+    if (!dev->is_vf) {
+        if (overlaps(off, len, PCI_BASE_ADDRESS_0, 4 * PCI_NUM_BARS))
+            for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+                bar_decode(dev, i);
+        if (overlaps(off, len, PCI_COMMAND, 2))
+            dev->mem_enable = pci_config_get16(&dev->config, PCI_COMMAND) & PCI_COMMAND_MEMORY;
+    }
+    if (dev->msix && overlaps(off, len, dev->msix->cap, PCI_CAP_MSIX_SIZEOF))
+        msix_config_update(dev->msix);
+    if (dev->ops && dev->ops->config_write)
+        dev->ops->config_write(dev, off, len, val);
+}
+
+int pci_device_bar_find(const struct pci_device *dev, uint64_t addr, unsigned len, uint64_t *off)
+{
+    if (!dev->mem_enable)
+        return -1;
+    for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+        const struct pci_bar *b = &dev->bars[i];
+        if ((b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64) || b->addr == PCI_BAR_UNMAPPED)
+            continue;
+        if (addr >= b->addr && range_within(addr - b->addr, len, b->size)) {
+            *off = addr - b->addr;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+void pci_device_bar_read(struct pci_device *dev, unsigned bar, uint64_t off, void *data,
+                         unsigned len)
+{
+    if (dev->msix && msix_mmio_read(dev->msix, bar, off, data, len))
+        return;
+    if (dev->ops && dev->ops->bar_read)
+        dev->ops->bar_read(dev, bar, off, data, len);
+    else
+        memset(data, 0, len);
+}
+
+void pci_device_bar_write(struct pci_device *dev, unsigned bar, uint64_t off, const void *data,
+                          unsigned len)
+{
+    if (dev->msix && msix_mmio_write(dev->msix, bar, off, data, len))
+        return;
+    if (dev->ops && dev->ops->bar_write)
+        dev->ops->bar_write(dev, bar, off, data, len);
+}
