@@ -128,6 +128,21 @@ static void vm_validate(const struct vm_config *cfg)
         die("--cpus %u is more than vpf supports (%d)", cfg->cpus, VM_MAX_CPUS);
 }
 
+/* The PCIe root complex: conf1 ports, ECAM, and the two BAR windows of the DSDT's _CRS. */
+static void vm_setup_pci(struct vm *vm)
+{
+    if (pci_bus_init(&vm->pci, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
+                     LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE) < 0)
+        die("internal error: bad PCI windows");
+    if (iobus_register(&vm->pio, LAYOUT_PORT_PCI_CF8, 8, pci_bus_cf8_read, pci_bus_cf8_write, &vm->pci) ||
+        iobus_register(&vm->mmio, LAYOUT_ECAM, LAYOUT_ECAM_SIZE, pci_bus_ecam_read, pci_bus_ecam_write, &vm->pci) ||
+        iobus_register(&vm->mmio, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
+                       pci_bus_mmio32_read, pci_bus_mmio32_write, &vm->pci) ||
+        iobus_register(&vm->mmio, LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE,
+                       pci_bus_mmio64_read, pci_bus_mmio64_write, &vm->pci))
+        die("internal error: PCI ranges overlap");
+}
+
 int vm_run(const struct vm_config *cfg)
 {
     struct timespec t0;
@@ -167,6 +182,7 @@ int vm_run(const struct vm_config *cfg)
     if (iobus_register(&vm->pio, LAYOUT_PORT_COM1, 8, uart_io_read, uart_io_write, &vm->uart))
         die("internal error: COM1 overlaps");
     power_register(vm);
+    vm_setup_pci(vm);
 
     struct boot_input in = {
         .kernel = &kernel,
@@ -212,6 +228,7 @@ int vm_run(const struct vm_config *cfg)
         pthread_join(vm->stdin_thread, NULL);
     }
     int status = vm->exit_status;
+    pci_bus_destroy(&vm->pci);
     irq_routes_destroy(&vm->irq);
     iobus_destroy(&vm->pio);
     iobus_destroy(&vm->mmio);

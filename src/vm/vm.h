@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/iobus.h"
+#include "pci/bus.h"
 #include "vm/config.h"
 #include "vm/irq.h"
 #include "vm/kvm.h"
@@ -29,6 +30,7 @@ struct vm {
     struct irq_routes irq;
     struct iobus pio, mmio;
     struct uart uart;
+    struct pci_bus pci;
     struct vcpu *vcpus;
     unsigned ncpus;
     atomic_int stopping;        /* first stop request wins */
