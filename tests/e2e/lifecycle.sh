@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# testbed-timeout: 300
+# How a stock guest's end maps to vpf's exit status: reboot -> 0, kernel panic with
+# panic=-1 (reported through pvpanic) -> 2.
+. "$(dirname "$0")/lib.sh"
+
+con=$LOGDIR/l2-reboot.log
+rc=0
+run_vm "$con" 120 --cmdline "$(l2_cmdline reboot)" || rc=$?
+[ "$rc" = 0 ] || { tail -n 30 "$con"; fail "reboot: vpf exited with $rc, expected 0"; }
+expect_in_log "$con" 'VPF-FACT: rebooting'
+expect_in_log "$con" 'guest rebooted' "vpf did not report a reboot"
+
+con=$LOGDIR/l2-panic.log
+rc=0
+run_vm "$con" 120 --cmdline "$(l2_cmdline panic)" || rc=$?
+[ "$rc" = 2 ] || { tail -n 30 "$con"; fail "panic: vpf exited with $rc, expected 2"; }
+expect_in_log "$con" 'VPF-FACT: panicking'
+expect_in_log "$con" 'Kernel panic' "guest did not panic"
+expect_in_log "$con" 'guest kernel panic' "vpf did not report the panic"
+log "ok"
