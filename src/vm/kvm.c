@@ -112,6 +112,17 @@ int kvm_irq_line(struct kvm *kvm, unsigned irq, int level)
     return ioctl(kvm->vm_fd, KVM_IRQ_LINE, &line);
 }
 
+int kvm_ioeventfd(struct kvm *kvm, uint64_t addr, unsigned len, int fd, int deassign)
+{
+    struct kvm_ioeventfd ioe = {
+        .addr = addr,
+        .len = len,
+        .fd = fd,
+        .flags = deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0,
+    };
+    return ioctl(kvm->vm_fd, KVM_IOEVENTFD, &ioe);
+}
+
 void kvm_close(struct kvm *kvm)
 {
     for (unsigned i = 0; i < kvm->mem.nregions; i++)

@@ -24,6 +24,10 @@ void kvm_map_ram(struct kvm *kvm, uint64_t ram_size);
 void kvm_create_irqchip(struct kvm *kvm);
 /* Sets the level of an IOAPIC/PIC input pin (ISA IRQ). */
 int kvm_irq_line(struct kvm *kvm, unsigned irq, int level);
+/* Binds an MMIO write of len bytes at addr to eventfd fd (KVM_IOEVENTFD): the guest's
+ * write is completed in the kernel and only signals fd, with no exit to a vCPU thread.
+ * Returns 0 or -1 (errno set). deassign undoes it. */
+int kvm_ioeventfd(struct kvm *kvm, uint64_t addr, unsigned len, int fd, int deassign);
 void kvm_close(struct kvm *kvm);
 
 #endif
