@@ -1,4 +1,5 @@
 #include "vm/vm.h"
+#include "vm/acpi.h"
 #include "vm/boot.h"
 #include "vm/bzimage.h"
 #include "vm/layout.h"
@@ -184,13 +185,17 @@ int vm_run(const struct vm_config *cfg)
     power_register(vm);
     vm_setup_pci(vm);
 
+    void *acpi = guest_mem_ptr(&vm->kvm.mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
+    if (!acpi || acpi_build(acpi, LAYOUT_ACPI, LAYOUT_ACPI_SIZE, cfg->cpus) < 0)
+        die("internal error: cannot build the ACPI tables");
+
     struct boot_input in = {
         .kernel = &kernel,
         .initrd = initrd_file.data,
         .initrd_size = initrd_file.size,
         .cmdline = cfg->cmdline,
         .ram_size = cfg->memory,
-        .acpi_rsdp = 0,
+        .acpi_rsdp = LAYOUT_ACPI,
     };
     struct boot_entry entry;
     if (boot_setup(&vm->kvm.mem, &in, &entry, &err) < 0)
