@@ -61,22 +61,16 @@ static inline void fvq_init(struct fake_vq *q, struct fake_guest *g, uint16_t si
 static inline void fvq_desc(struct fake_vq *q, uint16_t i, uint64_t addr, uint32_t len,
                             uint16_t flags, uint16_t next)
 {
-    struct vring_desc *d = fg_ptr(q->g, q->desc + 16ull * i);
-    d->addr = addr;
-    d->len = len;
-    d->flags = flags;
-    d->next = next;
+    struct vring_desc d = { addr, len, flags, next };
+    memcpy(fg_ptr(q->g, q->desc + 16ull * i), &d, sizeof(d));
 }
 
 /* Writes an entry of a separate descriptor table (indirect) at gpa. */
 static inline void fg_desc_at(struct fake_guest *g, uint64_t table, uint16_t i, uint64_t addr,
                               uint32_t len, uint16_t flags, uint16_t next)
 {
-    struct vring_desc *d = fg_ptr(g, table + 16ull * i);
-    d->addr = addr;
-    d->len = len;
-    d->flags = flags;
-    d->next = next;
+    struct vring_desc d = { addr, len, flags, next };   /* tables may be unaligned */
+    memcpy(fg_ptr(g, table + 16ull * i), &d, sizeof(d));
 }
 
 static inline void fvq_set_avail_idx(struct fake_vq *q, uint16_t idx)

@@ -1,0 +1,119 @@
+/* Control queue (virtio 1.2 §5.1.6.5): { u8 class; u8 command; data[] } device-readable,
+ * then u8 ack device-writable (the last writable byte). A well-formed chain with a
+ * command we do not support or bad data gets VIRTIO_NET_ERR; a chain without room for
+ * the ack or without class/command breaks the protocol (NEEDS_RESET). */
+#include <string.h>
+
+#include "base/util.h"
+#include "net/vnet.h"
+#include "virtio/iov.h"
+
+#define F(bit) (1ull << (bit))
+
+struct ctrl_cmd {
+    const struct iovec *iov;    /* readable part */
+    unsigned niov;
+    uint32_t len;               /* bytes after class and command */
+};
+
+static size_t cmd_read(const struct ctrl_cmd *c, size_t off, void *buf, size_t len)
+{
+    return iov_to_buf(c->iov, c->niov, 2 + off, buf, len);
+}
+
+/* §5.1.6.5.1: PROMISC / ALLMULTI take one byte, 0 or 1. The tap hands the guest every
+ * frame addressed to it, so the modes are recorded, not enforced. */
+static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd *c)
+{
+    uint8_t on;
+    if (!vnet_has(n, VIRTIO_NET_F_CTRL_RX) || c->len != 1 || cmd_read(c, 0, &on, 1) != 1 || on > 1)
+        return VIRTIO_NET_ERR;
+    switch (cmd) {
+    case VIRTIO_NET_CTRL_RX_PROMISC:
+        n->promisc = on;
+        return VIRTIO_NET_OK;
+    case VIRTIO_NET_CTRL_RX_ALLMULTI:
+        n->allmulti = on;
+        return VIRTIO_NET_OK;
+    default:                    /* ALLUNI..NOBCAST need CTRL_RX_EXTRA, not offered */
+        return VIRTIO_NET_ERR;
+    }
+}
+
+/* §5.1.6.5.2: MAC_TABLE_SET = { le32 entries; u8 macs[entries][6]; } unicast, then the
+ * same for multicast, exactly filling the data. Accepted (not enforced) when well formed. */
+static uint8_t mac_table_set(const struct ctrl_cmd *c)
+{
+    uint64_t off = 0;
+    for (int table = 0; table < 2; table++) {
+        uint8_t b[4];
+        if (off + 4 > c->len || cmd_read(c, off, b, 4) != 4)
+            return VIRTIO_NET_ERR;
+        off += 4 + 6ull * ld_le32(b);
+        if (off > c->len)
+            return VIRTIO_NET_ERR;
+    }
+    return off == c->len ? VIRTIO_NET_OK : VIRTIO_NET_ERR;
+}
+
+static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd *c)
+{
+    switch (cmd) {
+    case VIRTIO_NET_CTRL_MAC_TABLE_SET:
+        return vnet_has(n, VIRTIO_NET_F_CTRL_RX) ? mac_table_set(c) : VIRTIO_NET_ERR;
+    case VIRTIO_NET_CTRL_MAC_ADDR_SET: {
+        uint8_t mac[6];
+        if (!vnet_has(n, VIRTIO_NET_F_CTRL_MAC_ADDR) || c->len != 6 || cmd_read(c, 0, mac, 6) != 6)
+            return VIRTIO_NET_ERR;
+        vnet_set_mac(n, mac);
+        return VIRTIO_NET_OK;
+    }
+    default:
+        return VIRTIO_NET_ERR;
+    }
+}
+
+void vnet_ctrl_process(struct virtio_net *n)
+{
+    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_CTRLQ];
+    if (!n->running || !vq->started)
+        return;
+    for (;;) {
+        struct virtq_chain c;
+        int r = virtq_pop(vq, n->iov, VIRTQ_MAX_CHAIN, &c);
+        if (r == VIRTQ_EMPTY) {
+            /* Re-arm kicks (EVENT_IDX: avail_event = next index), then re-check. */
+            if (!virtq_enable_notify(vq))
+                break;
+            continue;
+        }
+        if (r != VIRTQ_OK) {
+            vnet_fail(n, "control queue: %s", vq->error);
+            return;
+        }
+        if (c.out_len < 2 || c.in_len < 1) {
+            vnet_fail(n, "control command without class/command or ack byte");
+            return;
+        }
+        uint8_t hdr[2];
+        iov_to_buf(n->iov, c.nout, 0, hdr, 2);
+        struct ctrl_cmd cmd = { n->iov, c.nout, c.out_len - 2 };
+        uint8_t ack;
+        switch (hdr[0]) {
+        case VIRTIO_NET_CTRL_RX:
+            ack = ctrl_rx(n, hdr[1], &cmd);
+            break;
+        case VIRTIO_NET_CTRL_MAC:
+            ack = ctrl_mac(n, hdr[1], &cmd);
+            break;
+        default:
+            ack = VIRTIO_NET_ERR;
+            break;
+        }
+        iov_from_buf(n->iov + c.nout, c.nin, c.in_len - 1, &ack, 1);
+        virtq_push(vq, c.head, c.in_len);
+    }
+    virtq_flush(vq);
+    if (virtq_should_notify(vq))
+        virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_CTRLQ);
+}

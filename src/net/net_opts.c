@@ -1,0 +1,81 @@
+#include "net/net_opts.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/log.h"
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int net_parse_mac(const char *s, uint8_t mac[6])
+{
+    for (int i = 0; i < 6; i++) {
+        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+        if (lo < 0)
+            return -1;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+        s += 2;
+        if (*s != (i < 5 ? ':' : '\0'))
+            return -1;
+        if (i < 5)
+            s++;
+    }
+    return (mac[0] & 1) ? -1 : 0;   /* group bit: not a station address */
+}
+
+int net_opts_parse(const char *arg, struct net_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    char buf[256];
+    if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
+        log_error("--net: option too long");
+        return -1;
+    }
+    int have_mac = 0;
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            log_error("--net: expected key=value, got '%s'", kv);
+            return -1;
+        }
+        *eq = '\0';
+        const char *val = eq + 1;
+        if (!strcmp(kv, "tap")) {
+            size_t len = strlen(val);
+            if (len == 0 || len >= IFNAMSIZ || strchr(val, '/')) {
+                log_error("--net: invalid tap name '%s'", val);
+                return -1;
+            }
+            memcpy(o->tap, val, len + 1);
+        } else if (!strcmp(kv, "mac")) {
+            if (net_parse_mac(val, o->mac) < 0) {
+                log_error("--net: invalid MAC '%s' (want xx:xx:xx:xx:xx:xx, unicast)", val);
+                return -1;
+            }
+            have_mac = 1;
+        } else {
+            log_error("--net: unknown key '%s'", kv);
+            return -1;
+        }
+    }
+    if (!o->tap[0]) {
+        log_error("--net: tap=IFNAME is required");
+        return -1;
+    }
+    if (!have_mac) {
+        uint8_t r[3] = { 0 };
+        if (getrandom(r, sizeof(r), 0) != sizeof(r))
+            log_warn("--net: getrandom failed, using a fixed MAC");
+        const uint8_t m[6] = { 0x52, 0x54, 0x00, r[0], r[1], r[2] };
+        memcpy(o->mac, m, 6);
+    }
+    return 0;
+}

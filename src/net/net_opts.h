@@ -1,0 +1,19 @@
+/* --net option: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX]". */
+#ifndef VPF_NET_NET_OPTS_H
+#define VPF_NET_NET_OPTS_H
+
+#include <net/if.h>
+#include <stdint.h>
+
+struct net_opts {
+    char tap[IFNAMSIZ];
+    uint8_t mac[6];
+};
+
+/* Parses arg into *o. Without mac=, a random locally administered unicast MAC
+ * (52:54:00:xx:xx:xx) is chosen. Returns 0, or -1 with the reason logged. */
+int net_opts_parse(const char *arg, struct net_opts *o);
+/* Parses "xx:xx:xx:xx:xx:xx" (hex, case-insensitive); rejects multicast addresses. */
+int net_parse_mac(const char *s, uint8_t mac[6]);
+
+#endif

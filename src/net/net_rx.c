@@ -1,0 +1,145 @@
+/* Receive path: backend -> guest receiveq (virtio 1.2 §5.1.6.3, §5.1.6.4).
+ *
+ * RX chains are popped ahead into a cache until they can hold the largest packet the
+ * backend may produce (rx_need), then one readv() goes straight into all of them; the
+ * packet fills chains in order, those are pushed with num_buffers = their count
+ * (MRG_RXBUF) and the rest stay cached for the next packet. Without MRG_RXBUF one chain
+ * takes one packet. A packet longer than the cached space is dropped (the buffers were
+ * only scribbled on, not consumed).
+ *
+ * Out of buffers: stop polling the backend, enable kicks, wait for the guest to add
+ * some. With MRG_RXBUF we also wait while the cache is below rx_need, as vhost-net does
+ * (Linux refills after every interrupt, so the wait ends); the exception is a ring that
+ * is entirely ours and still too small: then read anyway, or we would never receive. */
+#include <errno.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "net/vnet.h"
+#include "virtio/iov.h"
+
+void vnet_rx_reset(struct virtio_net *n)
+{
+    n->rx_nchains = n->rx_niov = 0;
+    n->rx_space = 0;
+}
+
+/* Pops chains into the cache. *full: no more can be cached (ring or iov array). */
+static int rx_refill(struct virtio_net *n, bool *full)
+{
+    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+    *full = false;
+    while (n->rx_space < n->rx_need) {
+        if (n->rx_nchains >= vq->size) {
+            *full = true;
+            break;
+        }
+        if (!n->mrg_rxbuf && n->rx_nchains)
+            break;
+        struct virtq_chain c;
+        int r = virtq_pop(vq, &n->rx_iov[n->rx_niov], VNET_RX_MAX_IOV - n->rx_niov, &c);
+        if (r == VIRTQ_EMPTY)
+            break;
+        if (r == VIRTQ_NOSPACE) {
+            *full = true;
+            break;
+        }
+        if (r != VIRTQ_OK) {
+            vnet_fail(n, "receive queue: %s", vq->error);
+            return -1;
+        }
+        if (c.nout) {
+            vnet_fail(n, "device-readable buffer on the receive queue");
+            return -1;
+        }
+        /* virtio 1.2 §5.1.6.3.1: every buffer holds at least the header. */
+        if (c.in_len < n->be->hdr_len) {
+            vnet_fail(n, "receive buffer smaller than the virtio-net header");
+            return -1;
+        }
+        n->rx_chains[n->rx_nchains++] = (struct vnet_rx_chain){
+            .head = c.head, .niov = c.nin, .len = c.in_len, .iov_start = n->rx_niov };
+        n->rx_niov += c.nin;
+        n->rx_space += c.in_len;
+    }
+    return 0;
+}
+
+/* Hands the first chains, filled with a len-byte packet, to the guest. */
+static void rx_deliver(struct virtio_net *n, uint32_t len)
+{
+    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+    unsigned k = 0;
+    uint64_t consumed = 0;
+    for (uint32_t left = len; left; k++) {
+        uint32_t l = MIN(left, n->rx_chains[k].len);
+        left -= l;
+        consumed += n->rx_chains[k].len;
+    }
+    /* num_buffers: 1 without MRG_RXBUF (virtio 1.2 §5.1.6.4). The backend left those
+     * two bytes alone (tap skips them: vnet header size 12 > its 10-byte header). */
+    uint8_t nb[2];
+    st_le16(nb, (uint16_t)k);
+    iov_from_buf(&n->rx_iov[n->rx_chains[0].iov_start], n->rx_chains[0].niov,
+                 VNET_HDR_NUM_BUFFERS_OFF, nb, sizeof(nb));
+    uint32_t left = len;
+    for (unsigned i = 0; i < k; i++) {
+        uint32_t l = MIN(left, n->rx_chains[i].len);
+        virtq_push(vq, n->rx_chains[i].head, l);
+        left -= l;
+    }
+    unsigned iov_used = k == n->rx_nchains ? n->rx_niov : n->rx_chains[k].iov_start;
+    memmove(n->rx_iov, n->rx_iov + iov_used, (n->rx_niov - iov_used) * sizeof(n->rx_iov[0]));
+    memmove(n->rx_chains, n->rx_chains + k, (n->rx_nchains - k) * sizeof(n->rx_chains[0]));
+    n->rx_nchains -= k;
+    n->rx_niov -= iov_used;
+    n->rx_space -= consumed;
+    for (unsigned i = 0; i < n->rx_nchains; i++)
+        n->rx_chains[i].iov_start -= iov_used;
+}
+
+void vnet_rx_process(struct virtio_net *n)
+{
+    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+    if (!n->running || !n->dp_link_up || n->be_dead || !vq->started)
+        return;
+    for (unsigned pkts = 0; pkts < VNET_RX_BUDGET;) {
+        bool full;
+        if (rx_refill(n, &full) < 0)
+            return;
+        bool ready = n->rx_nchains && (!n->mrg_rxbuf || n->rx_space >= n->rx_need || full);
+        if (!ready) {
+            if (virtq_enable_notify(vq))
+                continue;       /* buffers arrived meanwhile */
+            if (!n->rx_need_kick) {
+                n->rx_need_kick = true;
+                vnet_update_backend_watch(n);
+            }
+            break;
+        }
+        virtq_disable_notify(vq);
+        ssize_t len = net_backend_recv(n->be, n->rx_iov, (int)n->rx_niov);
+        if (len == -EAGAIN)
+            break;
+        if (len == 0) {
+            vnet_backend_gone(n, "end of file");
+            break;
+        }
+        if (len < 0) {
+            vnet_stat_add(&n->stats.rx_errors, 1);
+            vnet_backend_gone(n, strerror((int)-len));
+            break;
+        }
+        pkts++;
+        if ((uint64_t)len > n->rx_space || (size_t)len < n->be->hdr_len) {
+            vnet_stat_add(&n->stats.rx_dropped, 1);
+            continue;
+        }
+        rx_deliver(n, (uint32_t)len);
+        vnet_stat_add(&n->stats.rx_packets, 1);
+        vnet_stat_add(&n->stats.rx_bytes, (uint64_t)len - n->be->hdr_len);
+    }
+    virtq_flush(vq);
+    if (virtq_should_notify(vq))
+        virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_RXQ);
+}

@@ -1,0 +1,353 @@
+/* virtio-net: device ops (features, config space, activate/reset) and the I/O thread
+ * wiring of the data path. Packet handling is in net_rx.c, net_tx.c, net_ctrl.c. */
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "net/vnet.h"
+
+#define F(bit) (1ull << (bit))
+
+/* Offloads, offered only as far as the backend supports them. */
+#define VNET_OFFLOADS (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | \
+    F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | \
+    F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN))
+#define VNET_BASE_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | \
+    F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) | \
+    F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_RING_F_EVENT_IDX) | \
+    F(VIRTIO_RING_F_INDIRECT_DESC))
+
+/* Config fields we expose: mac, status, max_virtqueue_pairs (virtio 1.2 §5.1.4). */
+#define VNET_CONFIG_SIZE offsetof(struct virtio_net_config, mtu)
+
+static struct virtio_net *to_net(struct virtio_dev *dev)
+{
+    return (struct virtio_net *)dev;   /* vdev is the first member */
+}
+
+static uint64_t vnet_get_features(struct virtio_dev *dev)
+{
+    return to_net(dev)->host_features;
+}
+
+/* virtio 1.2 §5.1.3.1 feature dependencies. */
+static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
+{
+    static const struct { unsigned bit; uint64_t needs_any; } deps[] = {
+        { VIRTIO_NET_F_GUEST_TSO4, F(VIRTIO_NET_F_GUEST_CSUM) },
+        { VIRTIO_NET_F_GUEST_TSO6, F(VIRTIO_NET_F_GUEST_CSUM) },
+        { VIRTIO_NET_F_GUEST_ECN, F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) },
+        { VIRTIO_NET_F_HOST_TSO4, F(VIRTIO_NET_F_CSUM) },
+        { VIRTIO_NET_F_HOST_TSO6, F(VIRTIO_NET_F_CSUM) },
+        { VIRTIO_NET_F_HOST_ECN, F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) },
+        { VIRTIO_NET_F_CTRL_RX, F(VIRTIO_NET_F_CTRL_VQ) },
+        { VIRTIO_NET_F_CTRL_MAC_ADDR, F(VIRTIO_NET_F_CTRL_VQ) },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
+        if ((f & F(deps[i].bit)) && !(f & deps[i].needs_any)) {
+            log_warn("%s: feature %u negotiated without its dependency", dev->ops->name, deps[i].bit);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, unsigned len)
+{
+    struct virtio_net *n = to_net(dev);
+    uint8_t cfg[VNET_CONFIG_SIZE];
+    pthread_mutex_lock(&n->cfg_lock);
+    memcpy(cfg + offsetof(struct virtio_net_config, mac), n->mac, 6);
+    st_le16(cfg + offsetof(struct virtio_net_config, status), n->link_up ? VIRTIO_NET_S_LINK_UP : 0);
+    pthread_mutex_unlock(&n->cfg_lock);
+    st_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs), 1);
+    memcpy(data, cfg + off, len);
+}
+
+/* With VERSION_1 the config is read-only to the driver; the MAC changes only through
+ * VIRTIO_NET_CTRL_MAC_ADDR_SET (virtio 1.2 §5.1.4.2). */
+static void vnet_config_write(struct virtio_dev *dev, uint32_t off, const void *data, unsigned len)
+{
+    log_debug("%s: config write at %u ignored", dev->ops->name, off);
+}
+
+void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6])
+{
+    pthread_mutex_lock(&n->cfg_lock);
+    memcpy(n->mac, mac, 6);
+    pthread_mutex_unlock(&n->cfg_lock);
+    /* A generation change, no interrupt: the driver asked for it. */
+    __atomic_fetch_add(&n->vdev.config_generation, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- I/O thread ---- */
+
+static void drain_eventfd(int fd)
+{
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: a spurious wakeup; nothing to do */
+    }
+}
+
+void vnet_update_backend_watch(struct virtio_net *n)
+{
+    if (!n->be_watch.active)
+        return;
+    uint32_t ev = 0;
+    if (n->dp_link_up && !n->rx_need_kick)
+        ev |= EPOLLIN;
+    if (n->tx_blocked)
+        ev |= EPOLLOUT;
+    if (iothread_watch_mod(&n->io, &n->be_watch, ev) < 0)
+        vnet_backend_gone(n, strerror(errno));
+}
+
+void vnet_backend_gone(struct virtio_net *n, const char *why)
+{
+    if (!n->be_err_logged) {
+        log_error("%s: backend %s failed (%s); link stays down until reset", n->name, n->be->name, why);
+        n->be_err_logged = true;
+    }
+    n->be_dead = true;
+    n->tx_blocked = false;
+    iothread_watch_del(&n->io, &n->be_watch);
+}
+
+static void dp_halt(struct virtio_net *n)
+{
+    for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++)
+        iothread_watch_del(&n->io, &n->kick[q]);
+    iothread_watch_del(&n->io, &n->be_watch);
+    n->running = false;
+    vnet_rx_reset(n);
+}
+
+void vnet_fail(struct virtio_net *n, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    virtio_dev_fail(&n->vdev, "%s", msg);
+    dp_halt(n);
+}
+
+static void on_kick(struct iothread_watch *w, uint32_t events)
+{
+    struct virtio_net *n = w->opaque;
+    drain_eventfd(w->fd);
+    if (w == &n->kick[VIRTIO_NET_RXQ]) {
+        if (n->rx_need_kick) {
+            n->rx_need_kick = false;
+            vnet_update_backend_watch(n);
+        }
+        vnet_rx_process(n);
+    } else if (w == &n->kick[VIRTIO_NET_TXQ]) {
+        vnet_tx_process(n);
+    } else {
+        vnet_ctrl_process(n);
+    }
+}
+
+static void on_backend(struct iothread_watch *w, uint32_t events)
+{
+    struct virtio_net *n = w->opaque;
+    if ((events & EPOLLOUT) && n->tx_blocked) {
+        n->tx_blocked = false;
+        vnet_update_backend_watch(n);
+        vnet_tx_process(n);
+    }
+    if (events & EPOLLIN)
+        vnet_rx_process(n);
+    else if (events & (EPOLLHUP | EPOLLERR))
+        vnet_backend_gone(n, "hang-up");
+}
+
+static void dp_start(void *arg)
+{
+    struct virtio_net *n = arg;
+    pthread_mutex_lock(&n->cfg_lock);
+    n->dp_link_up = n->link_up;
+    pthread_mutex_unlock(&n->cfg_lock);
+    n->running = true;
+    n->rx_need_kick = n->tx_blocked = n->be_dead = false;
+    n->promisc = n->allmulti = false;
+    vnet_rx_reset(n);
+    for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++) {
+        if (!n->vdev.vqs[q].started)
+            continue;
+        n->kick[q] = (struct iothread_watch){ .fd = n->vdev.kick_fds[q], .events = EPOLLIN,
+                                              .fn = on_kick, .opaque = n };
+        if (iothread_watch_add(&n->io, &n->kick[q]) < 0) {
+            vnet_fail(n, "cannot poll queue %u: %s", q, strerror(errno));
+            return;
+        }
+        virtq_enable_notify(&n->vdev.vqs[q]);
+    }
+    n->be_watch = (struct iothread_watch){ .fd = n->be->fd, .events = 0, .fn = on_backend, .opaque = n };
+    if (iothread_watch_add(&n->io, &n->be_watch) < 0)
+        vnet_backend_gone(n, strerror(errno));
+    vnet_update_backend_watch(n);
+    /* Buffers may have been queued before DRIVER_OK. */
+    vnet_tx_process(n);
+    vnet_rx_process(n);
+    vnet_ctrl_process(n);
+}
+
+static void dp_stop(void *arg)
+{
+    dp_halt(arg);
+}
+
+static void dp_link(void *arg)
+{
+    struct virtio_net *n = arg;
+    pthread_mutex_lock(&n->cfg_lock);
+    n->dp_link_up = n->link_up;
+    pthread_mutex_unlock(&n->cfg_lock);
+    if (!n->running)
+        return;
+    vnet_update_backend_watch(n);
+    vnet_rx_process(n);
+}
+
+/* ---- device ops ---- */
+
+static int vnet_activate(struct virtio_dev *dev)
+{
+    struct virtio_net *n = to_net(dev);
+    if (net_backend_set_features(n->be, dev->features & VNET_OFFLOADS) < 0)
+        return -1;
+    n->mrg_rxbuf = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
+    /* Merged buffers: be ready for the largest frame, not only the MTU: the host may give
+     * the tap a jumbo MTU, and we cannot peek at a packet's length before reading it. */
+    n->rx_need = n->be->hdr_len + VNET_MAX_GSO_FRAME;
+    iothread_call(&n->io, dp_start, n);
+    return 0;
+}
+
+static void vnet_reset(struct virtio_dev *dev)
+{
+    struct virtio_net *n = to_net(dev);
+    iothread_call(&n->io, dp_stop, n);
+    /* No offloaded packets for whatever driver comes next until it negotiates. */
+    net_backend_set_features(n->be, 0);
+}
+
+static const struct virtio_dev_ops vnet_ops = {
+    .name = "virtio-net",
+    .device_id = VIRTIO_ID_NET,
+    .num_queues = VIRTIO_NET_NUM_QUEUES,
+    .queue_max_size = VIRTQ_MAX_SIZE,
+    .config_size = VNET_CONFIG_SIZE,
+    .get_features = vnet_get_features,
+    .check_features = vnet_check_features,
+    .config_read = vnet_config_read,
+    .config_write = vnet_config_write,
+    .activate = vnet_activate,
+    .reset = vnet_reset,
+};
+
+/* ---- public API ---- */
+
+struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
+                                     struct net_backend *be, const uint8_t mac[6])
+{
+    if (be->ops->kind != NET_BACKEND_USERSPACE) {
+        log_error("%s: backend %s: offloaded data paths are not supported yet", name, be->ops->type);
+        return NULL;
+    }
+    if (be->hdr_len != NET_BACKEND_HDR_LEN) {
+        log_error("%s: backend %s: vnet header of %u bytes, need %d", name, be->ops->type,
+                  be->hdr_len, NET_BACKEND_HDR_LEN);
+        return NULL;
+    }
+    struct virtio_net *n = calloc(1, sizeof(*n));
+    if (!n) {
+        log_error("%s: out of memory", name);
+        return NULL;
+    }
+    snprintf(n->name, sizeof(n->name), "%s", name);
+    if (virtio_dev_init(&n->vdev, &vnet_ops, mem) < 0) {
+        log_error("%s: %s", name, strerror(errno));
+        free(n);
+        return NULL;
+    }
+    pthread_mutex_init(&n->cfg_lock, NULL);
+    memcpy(n->mac, mac, 6);
+    n->link_up = true;
+    n->be = be;
+    n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
+    if (iothread_start(&n->io, n->name) < 0) {
+        log_error("%s: I/O thread: %s", name, strerror(errno));
+        virtio_dev_destroy(&n->vdev);
+        pthread_mutex_destroy(&n->cfg_lock);
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+    if (!n)
+        return;
+    virtio_dev_destroy(&n->vdev);
+    iothread_stop(&n->io);
+    net_backend_close(n->be);
+    pthread_mutex_destroy(&n->cfg_lock);
+    free(n);
+}
+
+struct virtio_dev *virtio_net_vdev(struct virtio_net *n)
+{
+    return &n->vdev;
+}
+
+void virtio_net_set_link(struct virtio_net *n, bool up)
+{
+    pthread_mutex_lock(&n->cfg_lock);
+    bool changed = n->link_up != up;
+    n->link_up = up;
+    pthread_mutex_unlock(&n->cfg_lock);
+    if (!changed)
+        return;
+    iothread_call(&n->io, dp_link, n);
+    /* virtio 1.2 §5.1.4.2: a status change is a config change (interrupt if DRIVER_OK). */
+    virtio_dev_config_changed(&n->vdev);
+}
+
+bool virtio_net_link_up(struct virtio_net *n)
+{
+    pthread_mutex_lock(&n->cfg_lock);
+    bool up = n->link_up;
+    pthread_mutex_unlock(&n->cfg_lock);
+    return up;
+}
+
+void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6])
+{
+    pthread_mutex_lock(&n->cfg_lock);
+    memcpy(mac, n->mac, 6);
+    pthread_mutex_unlock(&n->cfg_lock);
+}
+
+void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
+{
+    const uint64_t *src = (const uint64_t *)&n->stats;
+    uint64_t *dst = (uint64_t *)s;
+    for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}

@@ -1,0 +1,56 @@
+/* virtio-net device model (virtio 1.2 §5.1), transport-independent.
+ *
+ * One queue pair (receiveq 0, transmitq 1) and a control queue (2). Offered features:
+ * VERSION_1, MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX, CTRL_MAC_ADDR, EVENT_IDX,
+ * INDIRECT_DESC, and the checksum/TSO/ECN offloads the backend supports.
+ *
+ * The data path runs on the device's own I/O thread (epoll over the queues' kick
+ * eventfds and the backend fd): no lock and no allocation per packet. A guest protocol
+ * error sets DEVICE_NEEDS_RESET and stops this device only.
+ *
+ * Wiring: create with a guest memory map and a backend (ownership of the backend passes
+ * to the device), plug virtio_net_vdev() into a transport (virtio/pci.h), which forwards
+ * register accesses and provides interrupts. */
+#ifndef VPF_NET_VIRTIO_NET_H
+#define VPF_NET_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "base/guest_mem.h"
+#include "virtio/device.h"
+
+#define VIRTIO_NET_RXQ 0
+#define VIRTIO_NET_TXQ 1
+#define VIRTIO_NET_CTRLQ 2
+#define VIRTIO_NET_NUM_QUEUES 3
+
+struct virtio_net;
+
+struct virtio_net_stats {
+    uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+    uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+};
+
+/* Creates the device (link up) and starts its I/O thread. name is for logs and the
+ * thread name. Returns NULL (logged) on failure; the backend is then not consumed. */
+struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
+                                     struct net_backend *be, const uint8_t mac[6]);
+/* Stops the data path and the I/O thread, closes the backend, frees. */
+void virtio_net_destroy(struct virtio_net *n);
+
+struct virtio_dev *virtio_net_vdev(struct virtio_net *n);
+
+/* Link state as the guest sees it (config status, VIRTIO_NET_S_LINK_UP) with a config
+ * interrupt on change. While down, the device neither sends nor receives. Any thread
+ * except the device's I/O thread. */
+void virtio_net_set_link(struct virtio_net *n, bool up);
+bool virtio_net_link_up(struct virtio_net *n);
+
+/* Current MAC (the guest may change it with VIRTIO_NET_CTRL_MAC_ADDR_SET). */
+void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6]);
+/* Counters; any thread, each value consistent on its own. */
+void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
+
+#endif

@@ -1,0 +1,89 @@
+/* virtio-net internals shared by virtio_net.c (device ops, I/O thread wiring), net_rx.c,
+ * net_tx.c and net_ctrl.c. Fields under "I/O thread" are touched only on the device's
+ * I/O thread (or through iothread_call), so the data path takes no lock. */
+#ifndef VPF_NET_VNET_H
+#define VPF_NET_VNET_H
+
+#include <linux/virtio_net.h>
+#include <pthread.h>
+
+#include "net/virtio_net.h"
+#include "virtio/iothread.h"
+
+#define VNET_RX_MAX_IOV 1024            /* IOV_MAX: one readv over all cached buffers */
+#define VNET_TX_BUDGET 256              /* packets per wakeup, then let others run */
+#define VNET_RX_BUDGET 256
+/* Largest frame the backend may hand us: 64 KiB GSO payload + Ethernet + VLAN headers
+ * (virtio 1.2 §5.1.6.3.1 asks the same 65562-byte buffers of a driver). */
+#define VNET_MAX_GSO_FRAME (65536 + 14 + 4)
+/* num_buffers in struct virtio_net_hdr_v1 (virtio 1.2 §5.1.6). */
+#define VNET_HDR_NUM_BUFFERS_OFF 10
+
+/* An RX buffer chain popped ahead and kept until a packet fills it. */
+struct vnet_rx_chain {
+    uint16_t head;
+    uint16_t niov;
+    uint32_t len;
+    uint32_t iov_start;
+};
+
+struct virtio_net {
+    struct virtio_dev vdev;             /* first: ops get a struct virtio_dev * */
+    char name[32];
+    struct net_backend *be;
+    struct iothread io;
+    uint64_t host_features;
+
+    /* Config as the guest reads it; written by ctl (link) and the I/O thread (MAC). */
+    pthread_mutex_t cfg_lock;
+    uint8_t mac[6];
+    bool link_up;
+
+    /* I/O thread */
+    bool running;                       /* data path started (activate .. reset/fail) */
+    bool dp_link_up;
+    bool mrg_rxbuf;
+    bool rx_need_kick;                  /* out of RX buffers: backend not polled for IN */
+    bool tx_blocked;                    /* backend full: polled for OUT */
+    bool be_dead;                       /* backend hung up: not polled at all */
+    bool be_err_logged;
+    bool promisc, allmulti;             /* accepted, not enforced (tap delivers all) */
+    uint32_t rx_need;
+    struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
+    struct iothread_watch be_watch;
+    unsigned rx_nchains, rx_niov;
+    uint64_t rx_space;
+    struct vnet_rx_chain rx_chains[VIRTQ_MAX_SIZE];
+    struct iovec rx_iov[VNET_RX_MAX_IOV];
+    struct iovec iov[VIRTQ_MAX_CHAIN];  /* TX and control chains */
+
+    struct virtio_net_stats stats;      /* written by the I/O thread only */
+};
+
+/* Single writer: a relaxed store is enough for readers on other threads. */
+static inline void vnet_stat_add(uint64_t *c, uint64_t v)
+{
+    __atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+static inline bool vnet_has(const struct virtio_net *n, unsigned bit)
+{
+    return virtio_has_feature(n->vdev.features, bit);
+}
+
+/* virtio_net.c, I/O thread: guest error -> NEEDS_RESET, data path halted. */
+void vnet_fail(struct virtio_net *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Re-derives the backend fd's epoll interest from the flags above. */
+void vnet_update_backend_watch(struct virtio_net *n);
+/* The backend is gone (EOF / hang-up / hard error): stop polling it, log once. */
+void vnet_backend_gone(struct virtio_net *n, const char *why);
+void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
+
+/* net_tx.c, net_rx.c, net_ctrl.c: drain the queue as far as possible, then interrupt
+ * once if the driver wants it. */
+void vnet_tx_process(struct virtio_net *n);
+void vnet_rx_process(struct virtio_net *n);
+void vnet_rx_reset(struct virtio_net *n);
+void vnet_ctrl_process(struct virtio_net *n);
+
+#endif

@@ -1,0 +1,55 @@
+/* An I/O thread: one epoll loop that runs device data paths (virtio queue kicks, backend
+ * fds). Handlers run on the thread only, so a data path needs no lock.
+ *
+ * Hand-over (architecture: "command eventfd + acknowledgement"): another thread that must
+ * change what the loop does (start/stop a device on DRIVER_OK/reset, link change) calls
+ * iothread_call(); fn runs on the I/O thread between two epoll batches and the caller
+ * returns after it did. The watch set changes only from such calls or from handlers, so
+ * watches are plain caller-owned structs, never freed under the loop. */
+#ifndef VPF_VIRTIO_IOTHREAD_H
+#define VPF_VIRTIO_IOTHREAD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct iothread_watch;
+typedef void (*iothread_fn)(struct iothread_watch *w, uint32_t revents);
+
+struct iothread_watch {
+    int fd;
+    uint32_t events;        /* EPOLLIN / EPOLLOUT, level-triggered */
+    iothread_fn fn;
+    void *opaque;
+    bool active;            /* registered; cleared by del so a queued event is skipped */
+};
+
+struct iothread {
+    pthread_t thread;
+    int epfd;
+    int cmd_fd, ack_fd;     /* eventfds: a call is posted / it has run */
+    pthread_mutex_t call_lock;  /* one call at a time (control path only) */
+    void (*call_fn)(void *);
+    void *call_arg;
+    bool quit;
+    bool running;
+    struct iothread_watch cmd_watch;
+    char name[16];
+};
+
+/* Creates the epoll set and starts the thread. Returns 0 or -1 (errno). */
+int iothread_start(struct iothread *it, const char *name);
+/* Stops and joins the thread, closes its fds. Watches are not touched. */
+void iothread_stop(struct iothread *it);
+/* Runs fn(arg) on the I/O thread and waits for it. From the I/O thread itself, runs it
+ * directly. */
+void iothread_call(struct iothread *it, void (*fn)(void *), void *arg);
+bool iothread_is_self(const struct iothread *it);
+
+/* On the I/O thread only (handlers, calls). add with w->fd, w->events, w->fn set.
+ * Return 0 or -1 (errno). del of an inactive watch is a no-op. */
+int iothread_watch_add(struct iothread *it, struct iothread_watch *w);
+int iothread_watch_mod(struct iothread *it, struct iothread_watch *w, uint32_t events);
+void iothread_watch_del(struct iothread *it, struct iothread_watch *w);
+
+#endif
