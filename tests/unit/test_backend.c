@@ -1,0 +1,127 @@
+/* tap backend against the real /dev/net/tun (skipped where the host gives us none), the
+ * loop backend's framing, and the --net option parser. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "net/net_opts.h"
+
+#define F(b) (1ull << (b))
+
+static void test_tap(void **state)
+{
+    char name[IFNAMSIZ];
+    snprintf(name, sizeof(name), "vpft%d", (int)getpid() % 100000);
+    struct net_backend *be = tap_open(name);
+    if (!be) {
+        print_message("tap not available here, skipped\n");
+        skip();
+    }
+    assert_true(tap_created(be));
+    assert_int_not_equal(if_nametoindex(name), 0);
+    assert_int_equal(be->hdr_len, 12);
+    assert_string_equal(be->name, name);
+    uint64_t f = net_backend_features(be);
+    assert_true(f & F(VIRTIO_NET_F_CSUM));
+    assert_true(f & F(VIRTIO_NET_F_HOST_TSO4));
+    assert_true(f & F(VIRTIO_NET_F_GUEST_CSUM));
+    assert_int_equal(net_backend_set_features(be, F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4)), 0);
+    assert_int_equal(net_backend_set_features(be, 0), 0);
+
+    /* Link is up (IFF_UP) and addressing left alone. */
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = { 0 };
+    memcpy(ifr.ifr_name, name, strlen(name));
+    assert_int_equal(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
+    assert_true(ifr.ifr_flags & IFF_UP);
+    close(s);
+
+    /* A frame with a plain vnet header is accepted; nothing to read (non-blocking). */
+    uint8_t frame[12 + 60] = { 0 };
+    memset(frame + 12, 0xff, 6);                     /* broadcast destination */
+    frame[12 + 6] = 0x02;                            /* locally administered source */
+    frame[12 + 12] = 0x88;                           /* local experimental ethertype */
+    frame[12 + 13] = 0xb5;
+    struct iovec iov = { frame, sizeof(frame) };
+    assert_int_equal(net_backend_send(be, &iov, 1), sizeof(frame));
+    uint8_t in[2048];
+    struct iovec riov = { in, sizeof(in) };
+    ssize_t r;
+    while ((r = net_backend_recv(be, &riov, 1)) > 0)
+        ;                                            /* host may send IPv6 noise */
+    assert_int_equal(r, -EAGAIN);
+    net_backend_close(be);
+    assert_int_equal(if_nametoindex(name), 0);       /* created by us: gone */
+}
+
+static void test_tap_bad_name(void **state)
+{
+    assert_null(tap_open(""));
+    assert_null(tap_open("this-name-is-way-too-long-for-linux"));
+}
+
+static void test_loop(void **state)
+{
+    int peer;
+    struct net_backend *be = loop_open(&peer);
+    assert_non_null(be);
+    uint8_t a[12] = { 1 }, b[30];
+    memset(b, 7, sizeof(b));
+    struct iovec iov[2] = { { a, sizeof(a) }, { b, sizeof(b) } };
+    assert_int_equal(net_backend_send(be, iov, 2), 42);
+    uint8_t got[100];
+    assert_int_equal(recv(peer, got, sizeof(got), 0), 42);
+    assert_int_equal(got[0], 1);
+    assert_int_equal(got[41], 7);
+    struct iovec riov = { got, 10 };
+    assert_int_equal(net_backend_recv(be, &riov, 1), -EAGAIN);
+    assert_int_equal(send(peer, b, sizeof(b), 0), 30);
+    assert_int_equal(net_backend_recv(be, &riov, 1), 30);   /* full length: truncated */
+    assert_int_equal(net_backend_set_features(be, 3), 0);
+    assert_int_equal(loop_last_features(be), 3);
+    net_backend_close(be);
+    close(peer);
+}
+
+static void test_net_opts(void **state)
+{
+    struct net_opts o;
+    assert_int_equal(net_opts_parse("tap=tap0,mac=52:54:00:AB:cd:0f", &o), 0);
+    assert_string_equal(o.tap, "tap0");
+    const uint8_t want[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f };
+    assert_memory_equal(o.mac, want, 6);
+    assert_int_equal(net_opts_parse("tap=vpf0", &o), 0);
+    assert_int_equal(o.mac[0], 0x52);
+    assert_int_equal(o.mac[2], 0x00);
+    assert_int_equal(net_opts_parse("mac=52:54:00:00:00:01", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,mac=01:00:00:00:00:01", &o), -1);  /* multicast */
+    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:0g", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:001", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,foo=1", &o), -1);
+    assert_int_equal(net_opts_parse("tap", &o), -1);
+    assert_int_equal(net_opts_parse("tap=", &o), -1);
+    assert_int_equal(net_opts_parse("tap=0123456789abcdef", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a/b", &o), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tap), cmocka_unit_test(test_tap_bad_name),
+        cmocka_unit_test(test_loop), cmocka_unit_test(test_net_opts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
