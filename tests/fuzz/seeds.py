@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Writes seed inputs for fuzz_virtio_net into DIR: well-formed rings (TX chain, RX
+buffers, control commands) so the fuzzer starts deep in the data path."""
+import os
+import struct
+import sys
+
+VERSION_1, MRG, CTRL_VQ, CTRL_RX, CTRL_MAC = 32, 15, 17, 18, 23
+CSUM, GUEST_CSUM, EVENT_IDX, INDIRECT = 0, 1, 29, 28
+WRITE, NEXT, IND = 2, 1, 4
+
+
+def desc(ram, table, i, addr, length, flags, nxt):
+    struct.pack_into('<QIHH', ram, table + 16 * i, addr, length, flags, nxt)
+
+
+def seed(features, script, indirect=False):
+    ram = bytearray(8192)
+    q = [(0x000, 0x080, 0x0c0), (0x200, 0x280, 0x2c0), (0x400, 0x480, 0x4c0)]
+    # rx: 8 buffers of 256 bytes
+    for i in range(8):
+        desc(ram, q[0][0], i, 0x1000 + 0x100 * i, 256, WRITE, 0)
+        struct.pack_into('<H', ram, q[0][1] + 4 + 2 * i, i)
+    struct.pack_into('<H', ram, q[0][1] + 2, 8)
+    # tx: header + payload, directly or through an indirect table
+    ram[0x1810:0x1810 + 100] = bytes(range(100))
+    if indirect:
+        desc(ram, 0x1900, 0, 0x1800, 12, NEXT, 1)
+        desc(ram, 0x1900, 1, 0x1810, 100, 0, 0)
+        desc(ram, q[1][0], 0, 0x1900, 32, IND, 0)
+    else:
+        desc(ram, q[1][0], 0, 0x1800, 12, NEXT, 1)
+        desc(ram, q[1][0], 1, 0x1810, 100, 0, 0)
+    struct.pack_into('<HH', ram, q[1][1] + 2, 1, 0)
+    # ctrl: promisc on, then MAC_ADDR_SET
+    ram[0x1c00:0x1c03] = bytes([0, 0, 1])
+    desc(ram, q[2][0], 0, 0x1c00, 2, NEXT, 1)
+    desc(ram, q[2][0], 1, 0x1c02, 1, NEXT, 2)
+    desc(ram, q[2][0], 2, 0x1c10, 1, WRITE, 0)
+    ram[0x1c20:0x1c28] = bytes([1, 1, 2, 0, 0, 0, 0, 1])
+    desc(ram, q[2][0], 3, 0x1c20, 2, NEXT, 4)
+    desc(ram, q[2][0], 4, 0x1c22, 6, NEXT, 5)
+    desc(ram, q[2][0], 5, 0x1c30, 1, WRITE, 0)
+    struct.pack_into('<HHH', ram, q[2][1] + 2, 2, 0, 3)
+    f = sum(1 << b for b in features)
+    hdr = struct.pack('<Q3BB9I', f, 3, 3, 3, len(script),
+                      q[0][0], q[1][0], q[2][0], q[0][1], q[1][1], q[2][1],
+                      q[0][2], q[1][2], q[2][2])
+    return hdr + bytes(script) + bytes(ram)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    base = [VERSION_1, CTRL_VQ, CTRL_RX, CTRL_MAC]
+    seeds = {
+        'mrg_all': seed(base + [MRG, CSUM, GUEST_CSUM, EVENT_IDX, INDIRECT],
+                        [0, 3 | (5 << 3), 1, 2, 7]),
+        'plain': seed(base, [0, 3 | (2 << 3), 1, 2, 5, 3, 1, 5 | 8, 1]),
+        'indirect': seed(base + [INDIRECT, EVENT_IDX], [7, 0, 4, 1, 6], indirect=True),
+    }
+    for name, data in seeds.items():
+        with open(os.path.join(out, 'seed_' + name), 'wb') as fh:
+            fh.write(data)
+
+
+if __name__ == '__main__':
+    main()
