@@ -71,7 +71,7 @@ struct virtio_dev {
     uint64_t features;          /* negotiated; valid once FEATURES_OK is set */
     uint8_t status;             /* driver-written bits; NEEDS_RESET kept apart */
     bool needs_reset;           /* atomic */
-    bool fail_logged;           /* atomic */
+    bool fail_logged;           /* atomic; first failure logged as error, later ones debug */
     bool active;                /* activate() succeeded, reset() pending */
     uint8_t config_generation;  /* atomic */
 
