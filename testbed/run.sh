@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# testbed/run.sh [--direct|--nested] [options] SCENARIO...
+# Runs tests/e2e/SCENARIO.sh scenarios, nested inside an L1 VM (QEMU TCG,
+# -cpu max exposes SVM) or directly on a host with vmx/svm. See docs/testbed.md.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+usage() {
+	cat <<EOF
+usage: testbed/run.sh [--direct|--nested] [options] SCENARIO...
+  SCENARIO            name of tests/e2e/SCENARIO.sh; "all" = every tests/e2e/*.sh
+  --nested            run inside an L1 VM (default when the host lacks vmx/svm)
+  --direct            run on this host (default when it has vmx/svm and /dev/kvm)
+  --smp N             L1 vCPUs (default ${L1_SMP:-1}; see docs/testbed.md)
+  --mem MB            L1 memory (default ${L1_MEM:-3072})
+  --timeout SECS      per-scenario limit unless the scenario sets "# testbed-timeout: SECS"
+  --shell             nested only: boot L1 with an interactive shell, run nothing
+Environment: VPF (default build/vpf), E2E_* variables are passed to scenarios.
+Results: build/testbed/results/{summary.txt,NAME/,l1-console.log}
+EOF
+	exit 2
+}
+
+mode= smp=${L1_SMP:-1} mem=${L1_MEM:-3072} shell=0 scenarios=()
+export SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-300}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--direct) mode=direct ;;
+	--nested) mode=nested ;;
+	--smp) smp=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--timeout) SCENARIO_TIMEOUT=$2; shift ;;
+	--shell) shell=1 ;;
+	-h | --help) usage ;;
+	-*) usage ;;
+	all) for f in "$TB_REPO"/tests/e2e/*.sh; do
+			[ "${f##*/}" = lib.sh ] || scenarios+=("$f")
+		done ;;
+	*/*) # a script path (e.g. testbed/selftest/*.sh); L1 sees the repo at the same path
+		f=$(realpath -e "$1") || tb_die "no such scenario script $1"
+		case $f in "$TB_REPO"/*) ;; *) tb_die "$1 is outside the repo (L1 sees only the repo)" ;; esac
+		scenarios+=("$f") ;;
+	*) [ -f "$TB_REPO/tests/e2e/$1.sh" ] || tb_die "no scenario tests/e2e/$1.sh"
+		scenarios+=("$TB_REPO/tests/e2e/$1.sh") ;;
+	esac
+	shift
+done
+[ ${#scenarios[@]} -gt 0 ] || [ "$shell" = 1 ] || usage
+if [ -z "$mode" ]; then
+	if host_has_hwvirt; then mode=direct; else mode=nested; fi
+fi
+
+"$TB_REPO/testbed/build-images.sh"
+
+mkdir -p "$TB_OUT"
+exec 9>"$TB_OUT/.run.lock"
+flock -n 9 || tb_die "another testbed/run.sh is using $TB_OUT"
+
+results=$TB_OUT/results
+rm -rf "$results" && mkdir -p "$results"
+vpf_src=${VPF:-$TB_REPO/build/vpf}
+[ -x "$vpf_src" ] || tb_log "note: no vpf binary at $vpf_src (set VPF=...); scenarios that need it will fail or skip"
+
+# The per-scenario limits, so that the host can bound the whole run.
+total=0
+for s in "${scenarios[@]}"; do
+	l=$(sed -n 's/^# testbed-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n1)
+	total=$((total + ${l:-$SCENARIO_TIMEOUT} + 15))
+done
+
+# Copies the console to the terminal and to a log whose lines carry the host's
+# seconds since start (how L1 boot times are measured).
+stamp() {
+	local t0=${EPOCHREALTIME/./} line cs
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		cs=$(((${EPOCHREALTIME/./} - t0) / 10000))
+		printf '%s\n' "$line"
+		printf '[%4d.%02d] %s\n' $((cs / 100)) $((cs % 100)) "$line" >>"$1"
+	done
+}
+
+# Exported to every scenario (both modes); E2E_* variables pass through.
+export REPO=$TB_REPO E2E_DIR=$TB_REPO/tests/e2e TESTBED_DIR=$TB_OUT TESTBED_RESULTS=$results
+export TESTBED_MODE=$mode
+console=$results/console.log
+qpid= fpid=
+cleanup() {
+	[ -n "$qpid" ] && kill -TERM "$qpid" 2>/dev/null
+	[ -n "$fpid" ] && wait "$fpid" 2>/dev/null
+	rm -f "$results/.fifo"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+t_start=${EPOCHREALTIME/./}
+if [ "$mode" = direct ]; then
+	export VPF=$vpf_src L2_KERNEL=$TB_OUT/bzImage L2_INITRD=$TB_OUT/l2.cpio.gz
+	for s in "${scenarios[@]}"; do
+		"$TB_REPO/testbed/run-scenario.sh" "$s"
+	done 2>&1 | stamp "$console"
+else
+	ensure_pkgs qemu-system-x86
+	# vpf (and any library L1 lacks) goes next to the images; L1 copies it to its tmpfs.
+	rm -rf "$TB_OUT/run" && mkdir -p "$TB_OUT/run/lib"
+	if [ -x "$vpf_src" ]; then
+		cp "$vpf_src" "$TB_OUT/run/vpf"
+		for lib in $(ldd "$vpf_src" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
+			grep -qxF "${lib##*/}" "$TB_OUT/l1.libs" || cp -L "$lib" "$TB_OUT/run/lib/"
+		done
+	fi
+	{
+		echo "SCENARIOS=\"${scenarios[*]}\" L1_SHELL=$shell"
+		for v in REPO E2E_DIR TESTBED_DIR TESTBED_RESULTS TESTBED_MODE SCENARIO_TIMEOUT $(compgen -e | grep '^E2E_' || true); do
+			printf 'export %s=%q\n' "$v" "${!v}"
+		done
+	} >"$results/plan.sh"
+	[ "$shell" = 1 ] && total=86400
+	boot_allow=240
+	l1=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
+		-nodefaults -no-user-config -nographic -serial stdio -no-reboot
+		-kernel "$TB_OUT/bzImage" -initrd "$TB_OUT/l1.cpio"
+		-append "console=ttyS0 panic=-1 quiet vpf.repo=$TB_REPO vpf.results=$results"
+		-virtfs "local,path=$TB_REPO,mount_tag=repo,security_model=none,readonly=on"
+		-virtfs "local,path=$results,mount_tag=results,security_model=none")
+	tb_log "L1: -smp $smp -m $mem, scenarios: $(for f in "${scenarios[@]}"; do basename "$f" .sh; done | xargs), limit $((total + boot_allow))s"
+	if [ "$shell" = 1 ]; then
+		"${l1[@]}"
+		exit
+	fi
+	mkfifo "$results/.fifo"
+	stamp "$console" <"$results/.fifo" &
+	fpid=$!
+	timeout -k 10 $((total + boot_allow)) "${l1[@]}" </dev/null >"$results/.fifo" 2>&1 &
+	qpid=$!
+	set +e
+	wait "$qpid"
+	qrc=$?
+	set -e
+	qpid=
+	wait "$fpid"
+	fpid=
+	[ "$qrc" = 124 ] && echo "testbed: L1 killed after the overall limit of $((total + boot_allow))s" | tee -a "$console"
+	# (the console lines may carry terminal escapes before the marker)
+	up=$(sed -n 's/^\[ *\([0-9.]*\)\] .*VPF-L1: userspace up.*/\1/p' "$console")
+	ready=$(sed -n 's/^\[ *\([0-9.]*\)\] .*VPF-L1: ready.*/\1/p' "$console")
+	tb_log "L1 boot: userspace after ${up:-?}s, scenarios start after ${ready:-?}s (host wall clock)"
+fi
+wall=$(((${EPOCHREALTIME/./} - t_start) / 1000000))
+
+# One line per scenario; a scenario without an rc line hung or took L1 down.
+fails=0
+: >"$results/summary.txt"
+for f in "${scenarios[@]}"; do
+	s=$(basename "$f" .sh)
+	line=$(grep -a "VPF-SCENARIO: $s rc=" "$console" | tail -n1 || true)
+	rc=$(sed -n 's/.* rc=\([0-9]*\).*/\1/p' <<<"$line")
+	secs=$(sed -n 's/.* secs=\([0-9]*\).*/\1/p' <<<"$line")
+	if [ -z "$rc" ]; then
+		res=FAIL why="hung or L1 died (no rc line)"
+	elif [ "$rc" = 0 ]; then
+		res=PASS why=
+	elif [ "$rc" = 77 ]; then
+		res=SKIP why="$(grep -a '^SKIP' "$results/$s/scenario.log" 2>/dev/null | tail -n1)"
+	elif [ "$rc" = 124 ]; then
+		res=FAIL why="timed out"
+	else
+		res=FAIL why="rc=$rc"
+	fi
+	[ "$res" = FAIL ] && fails=$((fails + 1))
+	echo "$s $res ${secs:--}" >>"$results/summary.txt"
+	printf '%-4s %-28s %5ss  %s\n' "$res" "$s" "${secs:--}" "${why:+$why; }log: $results/$s/"
+done
+echo "testbed: ${#scenarios[@]} scenario(s), $fails failed, ${wall}s ($mode); summary: $results/summary.txt"
+[ "$fails" = 0 ]
