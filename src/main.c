@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "ctl/client.h"
 #include "vm/config.h"
 #include "vm/vm.h"
 
@@ -43,6 +44,7 @@ static void usage(FILE *out)
         "\n"
         "Commands:\n"
         "  run       boot a guest (vpf run --help for its options)\n"
+        "  ctl       talk to a running vpf: vpf ctl SOCKET COMMAND [KEY=VALUE...]\n"
         "  help      this help\n");
 }
 
@@ -145,6 +147,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ctl"))
+        return ctl_client_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
