@@ -27,6 +27,12 @@ static void usage_run(FILE *out)
         "  -c, --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
         "  -p, --cpus N           number of vCPUs (default 1; at most KVM's limit and 255)\n"
         "  -m, --memory SIZE      guest RAM, e.g. 512M or 2G (default 512M; suffixes K, M, G)\n"
+        "  -n, --net tap=IFNAME[,mac=MAC]\n"
+        "                         a virtio-net PCIe NIC backed by the host tap IFNAME;\n"
+        "                         vpf creates the tap if it does not exist (and removes it\n"
+        "                         on exit) but leaves its addresses to the host admin.\n"
+        "                         Without mac=, a random 52:54:00:xx:xx:xx. Repeatable.\n"
+        "  -s, --ctl PATH         control socket (JSON lines; see vpf ctl PATH help)\n"
         "  -v, --verbose          log debug messages\n"
         "  -h, --help             this help\n"
         "\n"
@@ -97,6 +103,8 @@ static int cmd_run(int argc, char **argv)
         { "cmdline", required_argument, NULL, 'c' },
         { "cpus", required_argument, NULL, 'p' },
         { "memory", required_argument, NULL, 'm' },
+        { "net", required_argument, NULL, 'n' },
+        { "ctl", required_argument, NULL, 's' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -109,7 +117,7 @@ static int cmd_run(int argc, char **argv)
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "k:i:c:p:m:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:i:c:p:m:n:s:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'k': cfg.kernel = optarg; break;
         case 'i': cfg.initrd = optarg; break;
@@ -122,6 +130,14 @@ static int cmd_run(int argc, char **argv)
             if (parse_size(optarg, &cfg.memory) < 0)
                 die("--memory: '%s' is not a size (use e.g. 512M or 2G)", optarg);
             break;
+        case 'n':
+            if (cfg.nnets == VM_MAX_NETS)
+                die("--net: at most %d network devices", VM_MAX_NETS);
+            if (net_opts_parse(optarg, &cfg.nets[cfg.nnets]) < 0)
+                exit(VPF_EXIT_SETUP);   /* net_opts_parse said why, in one line */
+            cfg.nnets++;
+            break;
+        case 's': cfg.ctl_path = optarg; break;
         case 'v': log_threshold = LOG_DEBUG; break;
         case 'h': usage_run(stdout); return 0;
         case ':':

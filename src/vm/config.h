@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+#include "net/net_opts.h"
+
+#define VM_MAX_NETS 8
+
 struct vm_config {
     const char *kernel;
     const char *initrd;     /* NULL for none */
@@ -11,6 +15,9 @@ struct vm_config {
     unsigned cpus;
     uint64_t memory;
     const char *kvm_dev;    /* /dev/kvm unless overridden (tests) */
+    struct net_opts nets[VM_MAX_NETS];   /* --net, in order: net0, net1, ... */
+    unsigned nnets;
+    const char *ctl_path;   /* --ctl: control socket, NULL for none */
 };
 
 #endif

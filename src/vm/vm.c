@@ -3,6 +3,7 @@
 #include "vm/boot.h"
 #include "vm/bzimage.h"
 #include "vm/layout.h"
+#include "vm/netdev.h"
 #include "vm/power.h"
 #include "vm/vcpu.h"
 #include "base/log.h"
@@ -184,6 +185,15 @@ int vm_run(const struct vm_config *cfg)
         die("internal error: COM1 overlaps");
     power_register(vm);
     vm_setup_pci(vm);
+    netdev_create_all(vm);
+    if (cfg->ctl_path) {
+        if (ctl_server_init(&vm->ctl, cfg->ctl_path) < 0)
+            die("--ctl %s: cannot create the control socket (see above)", cfg->ctl_path);
+        netdev_register_ctl(vm, &vm->ctl);
+        if (ctl_server_start(&vm->ctl) < 0)
+            die("cannot start the control thread");
+        vm->ctl_started = 1;
+    }
 
     void *acpi = guest_mem_ptr(&vm->kvm.mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
     if (!acpi || acpi_build(acpi, LAYOUT_ACPI, LAYOUT_ACPI_SIZE, cfg->cpus) < 0)
@@ -233,6 +243,9 @@ int vm_run(const struct vm_config *cfg)
         pthread_join(vm->stdin_thread, NULL);
     }
     int status = vm->exit_status;
+    if (vm->ctl_started)
+        ctl_server_stop(&vm->ctl);
+    netdev_destroy_all(vm);
     pci_bus_destroy(&vm->pci);
     irq_routes_destroy(&vm->irq);
     iobus_destroy(&vm->pio);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/iobus.h"
+#include "ctl/ctl.h"
 #include "pci/bus.h"
 #include "vm/config.h"
 #include "vm/irq.h"
@@ -31,6 +32,10 @@ struct vm {
     struct iobus pio, mmio;
     struct uart uart;
     struct pci_bus pci;
+    struct netdev *netdevs;
+    unsigned nnetdevs;
+    struct ctl_server ctl;
+    int ctl_started;
     struct vcpu *vcpus;
     unsigned ncpus;
     atomic_int stopping;        /* first stop request wins */

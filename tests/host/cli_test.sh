@@ -94,6 +94,36 @@ kvm-not-permitted)
     g=$(guest poweroff); chmod 755 "$tmp"; chmod 644 "$g"
     printf '' | timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups "$VPF" run --kernel "$g" >"$out" 2>"$err"
     rc=$?; expect_error "permission denied" ;;
+net-bad-option)
+    run_vpf run --kernel "$(guest poweroff)" --net bogus; expect_error "net" ;;
+net-bad-mac)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,mac=01:00:00:00:00:01; expect_error "mac|MAC|multicast" ;;
+ctl-socket)
+    # A guest that waits on its console while the control socket is driven from outside.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    timeout 30 "$VPF" run --kernel "$(guest echo)" --net tap=vpfctl$$,mac=52:54:00:00:00:42 \
+        --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
+    pid=$!
+    exec 3>"$tmp/in"
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    [ -S "$sock" ] || fail "no control socket"
+    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    grep -q '"dev":"net0".*"mac":"52:54:00:00:00:42".*"link":true' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
+    ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ was not created"
+    "$VPF" ctl "$sock" link dev=net0 up=false >/dev/null || fail "link down failed"
+    "$VPF" ctl "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
+    grep -q '"link":false' "$tmp/r" || fail "stats after link down: $(cat "$tmp/r")"
+    ! "$VPF" ctl "$sock" link dev=net9 up=true 2>"$tmp/e" || fail "unknown device accepted"
+    grep -q 'no device "net9"' "$tmp/e" || fail "unknown device error: $(cat "$tmp/e")"
+    ! "$VPF" ctl "$sock" link dev=net0 2>/dev/null || fail "link without up= accepted"
+    ! "$VPF" ctl "$sock" frobnicate 2>/dev/null || fail "unknown command accepted"
+    "$VPF" ctl "$sock" help | grep -q '"link"' || fail "help does not list link (vpf still serving?)"
+    echo q >&3; exec 3>&-
+    wait $pid; rc=$?
+    expect_rc 0
+    ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
+    [ ! -e "$sock" ] || fail "control socket left behind" ;;
 unknown-option)
     run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
 unknown-command)

@@ -1,0 +1,26 @@
+/* The VM's virtio-net PCI functions (--net) and their control commands. */
+#ifndef VPF_VM_NETDEV_H
+#define VPF_VM_NETDEV_H
+
+#include "ctl/ctl.h"
+#include "net/virtio_net.h"
+#include "virtio/pci.h"
+
+struct vm;
+
+struct netdev {
+    char name[16];              /* net0, net1, ... (control API and logs) */
+    struct virtio_net *net;
+    struct virtio_pci pci;
+    uint8_t devfn;
+};
+
+/* Creates one virtio-net function per --net option on the VM's PCI bus, each with its
+ * backend; die()s with a clear line if a backend cannot be opened (setup). */
+void netdev_create_all(struct vm *vm);
+/* Registers "devices", "link" and "stats" on the control server. */
+void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl);
+/* Quiesces and frees every device (taps vpf created go away). */
+void netdev_destroy_all(struct vm *vm);
+
+#endif
