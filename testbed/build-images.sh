@@ -25,12 +25,20 @@ resolve_kpkg() {
 	apt-cache depends linux-image-amd64 2>/dev/null |
 		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1
 }
-kpkg=${TESTBED_KERNEL_PKG:-$(resolve_kpkg)}
+# apt-cache takes ~2 s to load its cache: reuse the last answer while the
+# package lists have not changed since.
+lists=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -printf '%T@ %p\n' 2>/dev/null | sort | sha256sum | cut -c1-16)
+kpkg=${TESTBED_KERNEL_PKG:-}
+if [ -z "$kpkg" ] && [ -f kernel.pkg ] && [ "$(sed -n 2p kernel.pkg)" = "$lists" ]; then
+	kpkg=$(sed -n 1p kernel.pkg)
+fi
+[ -n "$kpkg" ] || kpkg=$(resolve_kpkg)
 if [ -z "$kpkg" ]; then # no package lists yet on a fresh machine
 	tb_sudo apt-get update -qq
 	kpkg=$(resolve_kpkg)
 fi
 [ -n "$kpkg" ] || tb_die "cannot resolve the kernel package of linux-image-amd64"
+[ -n "${TESTBED_KERNEL_PKG:-}" ] || printf '%s\n%s\n' "$kpkg" "$lists" >kernel.pkg
 kver=${kpkg#linux-image-}
 kdir=$TB_OUT/kernel/$kver
 if [ ! -f "$kdir/.done" ]; then
@@ -53,9 +61,13 @@ echo "$kver" >kernel.version
 # ---------------------------------------------------------------------------
 # Modules: resolve dependencies from each .ko's modinfo "depends=" (no kmod needed).
 declare -A MODPATH=()
-while IFS= read -r f; do
-	n=${f##*/}; n=${n%.ko}; MODPATH[${n//-/_}]=$f
-done < <(find "$kmods/kernel" -name '*.ko')
+index_modules() {
+	[ ${#MODPATH[@]} -gt 0 ] && return 0
+	local f n
+	while IFS= read -r f; do
+		n=${f##*/}; n=${n%.ko}; MODPATH[${n//-/_}]=$f
+	done < <(find "$kmods/kernel" -name '*.ko')
+}
 
 declare -A SEEN=()
 ORDER=()
@@ -75,6 +87,7 @@ resolve_mod() {
 # add_modules STAGE MOD...: copy MODs and their dependencies, in load order.
 add_modules() {
 	local stage=$1 m; shift
+	index_modules
 	SEEN=() ORDER=()
 	for m in "$@"; do resolve_mod "$m"; done
 	mkdir -p "$stage/lib/modules" "$stage/etc"

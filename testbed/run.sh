@@ -156,8 +156,10 @@ for f in "${scenarios[@]}"; do
 	line=$(grep -a "VPF-SCENARIO: $s rc=" "$console" | tail -n1 || true)
 	rc=$(sed -n 's/.* rc=\([0-9]*\).*/\1/p' <<<"$line")
 	secs=$(sed -n 's/.* secs=\([0-9]*\).*/\1/p' <<<"$line")
-	if [ -z "$rc" ]; then
-		res=FAIL why="hung or L1 died (no rc line)"
+	if [ -z "$rc" ] && grep -aq "VPF-SCENARIO-START: $s " "$console"; then
+		res=FAIL why="hung or L1 died while it ran (no rc line)"
+	elif [ -z "$rc" ]; then
+		res=FAIL why="never started (L1 died or hung before it)"
 	elif [ "$rc" = 0 ]; then
 		res=PASS why=
 	elif [ "$rc" = 77 ]; then
