@@ -1,5 +1,6 @@
 #include "vm/acpi.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -187,11 +188,30 @@ static uint64_t build_mcfg(struct acpi_out *o)
     return gpa;
 }
 
+/* Linux on hardware-reduced ACPI without EFI runtime reboots through EFI (a no-op) and
+ * then the BIOS (arch/x86/kernel/reboot.c: reboot_init picks BOOT_EFI when
+ * efi_reboot_required(), then machine_real_restart jumps to f000:fff0). vpf has no BIOS,
+ * so the reset vector holds what one would do there: write the FADT reset register.
+ *   mov al, RESET_VALUE; mov dx, port; out dx, al; cli; 1: hlt; jmp 1b */
+static void acpi_reset_stub(uint8_t *p)
+{
+    uint16_t port = LAYOUT_PORT_ACPI_PM + ACPI_RESET_OFF;
+    const uint8_t stub[ACPI_RESET_STUB_SIZE] = {
+        0xb0, ACPI_RESET_VALUE, 0xba, (uint8_t)port, (uint8_t)(port >> 8), 0xee, 0xfa,
+        0xf4, 0xeb, 0xfd, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4,
+    };
+    memcpy(p, stub, sizeof(stub));
+}
+
 ssize_t acpi_build(void *buf, uint64_t gpa, size_t size, unsigned ncpus)
 {
     if (ncpus == 0 || ncpus > ACPI_MAX_CPUS || gpa % 16)
         return -1;
-    struct acpi_out o = { .buf = buf, .gpa = gpa, .size = size };
+    /* If the region covers the reset vector, the tables stop short of it. */
+    bool stub = gpa <= LAYOUT_RESET_VECTOR && LAYOUT_RESET_VECTOR - gpa <= size &&
+                ACPI_RESET_STUB_SIZE <= size - (LAYOUT_RESET_VECTOR - gpa);
+    struct acpi_out o = { .buf = buf, .gpa = gpa,
+                          .size = stub ? (size_t)(LAYOUT_RESET_VECTOR - gpa) : size };
     uint64_t rsdp_gpa, xsdt_gpa;
     uint8_t *rsdp = acpi_alloc(&o, RSDP_SIZE, &rsdp_gpa);
     uint64_t dsdt = build_dsdt(&o);
@@ -214,5 +234,7 @@ ssize_t acpi_build(void *buf, uint64_t gpa, size_t size, unsigned ncpus)
     st_le64(rsdp + 24, xsdt_gpa);
     rsdp[8] = acpi_checksum(rsdp, 20);
     rsdp[32] = acpi_checksum(rsdp, RSDP_SIZE);
+    if (stub)
+        acpi_reset_stub(o.buf + (LAYOUT_RESET_VECTOR - gpa));
     return (ssize_t)o.len;
 }

@@ -16,11 +16,16 @@
 #define ACPI_OEM_ID       "VPF   "   /* 6 characters */
 #define ACPI_OEM_TABLE_ID "VPFVM   "  /* 8 characters */
 
-/* Writes the tables into buf, which the guest sees at gpa (16-byte aligned; below 4 GiB
- * for the legacy RSDT-less scan to find it at 0xe0000). The RSDP is at gpa itself: pass
- * gpa as boot_params.acpi_rsdp_addr. ncpus vCPUs get LAPIC IDs 0..ncpus-1.
- * Returns the bytes used, or -1 if ncpus is 0 or above ACPI_MAX_CPUS, gpa is misaligned,
- * or the tables do not fit in size (buf is then left partly written, not used). */
+#define ACPI_RESET_STUB_SIZE 16
+
+/* Writes the tables into buf, which the guest sees at gpa (16-byte aligned). The RSDP is
+ * at gpa itself: pass gpa as boot_params.acpi_rsdp_addr. ncpus vCPUs get LAPIC IDs
+ * 0..ncpus-1. If [gpa, gpa + size) covers LAYOUT_RESET_VECTOR (it does for LAYOUT_ACPI
+ * and LAYOUT_ACPI_SIZE), the tables stay below it and the 16 bytes there get a real-mode
+ * stub that writes the FADT reset register: hardware-reduced Linux without EFI reboots
+ * by jumping to f000:fff0 (see acpi.c).
+ * Returns the bytes of tables written, or -1 if ncpus is 0 or above ACPI_MAX_CPUS, gpa is
+ * misaligned, or the tables do not fit (buf is then partly written, not to be used). */
 ssize_t acpi_build(void *buf, uint64_t gpa, size_t size, unsigned ncpus);
 
 #endif

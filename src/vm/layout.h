@@ -8,6 +8,7 @@
  *   0x0002_0000  kernel command line
  *   0x0009_fc00  --- end of low RAM; EBDA hole (reserved) ---
  *   0x000e_0000  ACPI tables (reserved in E820, RSDP first)
+ *   0x000f_fff0  reset vector f000:fff0: a stub writing the ACPI reset register
  *   0x0010_0000  protected-mode kernel (bzImage payload)
  *   ...          RAM up to min(memory, MMIO_32_START); initrd at the top of it
  *   0xc000_0000  32-bit PCI MMIO window (BARs below 4 GiB)
@@ -28,6 +29,7 @@
 #define LAYOUT_LOW_RAM_END    0x9fc00ULL
 #define LAYOUT_ACPI           0xe0000ULL
 #define LAYOUT_ACPI_SIZE      0x20000ULL
+#define LAYOUT_RESET_VECTOR   0xffff0ULL  /* inside the ACPI region, its last 16 bytes */
 #define LAYOUT_KERNEL         0x100000ULL
 
 #define LAYOUT_MMIO32_START   0xc0000000ULL

@@ -237,6 +237,26 @@ static void test_dsdt_iasl(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* The reset vector gets a stub that writes the FADT reset register; tables stay below. */
+static void test_reset_stub(void **state)
+{
+    memset(mem, 0xcc, sizeof(mem));
+    ssize_t n = acpi_build(mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE, ACPI_MAX_CPUS);
+    assert_true(n > 0 && (uint64_t)n <= LAYOUT_RESET_VECTOR - LAYOUT_ACPI);
+    const uint8_t *s = mem + (LAYOUT_RESET_VECTOR - LAYOUT_ACPI);
+    uint16_t port = LAYOUT_PORT_ACPI_PM + ACPI_RESET_OFF;
+    const uint8_t expect[] = { 0xb0, ACPI_RESET_VALUE,                 /* mov al, value */
+                               0xba, port & 0xff, port >> 8,           /* mov dx, port */
+                               0xee,                                   /* out dx, al */
+                               0xfa, 0xf4, 0xeb, 0xfd };               /* cli; hlt; jmp */
+    assert_memory_equal(s, expect, sizeof(expect));
+    assert_true(LAYOUT_RESET_VECTOR + ACPI_RESET_STUB_SIZE == LAYOUT_ACPI + LAYOUT_ACPI_SIZE);
+    /* A region that stops short of the reset vector gets no stub. */
+    memset(mem, 0xcc, sizeof(mem));
+    assert_true(acpi_build(mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE - 1, 1) > 0);
+    assert_int_equal(mem[LAYOUT_RESET_VECTOR - LAYOUT_ACPI], 0xcc);
+}
+
 static void test_limits(void **state)
 {
     assert_int_equal(acpi_build(mem, LAYOUT_ACPI, sizeof(mem), 0), -1);
@@ -265,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_mcfg),
         cmocka_unit_test(test_dsdt_windows),
         cmocka_unit_test(test_dsdt_iasl),
+        cmocka_unit_test(test_reset_stub),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
