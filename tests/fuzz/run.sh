@@ -12,7 +12,7 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" "$src" -Dfuzz=true -Dtests=disabled -Db_lundef=false \
     -Dbuildtype=debugoptimized -Dc_args="$san" -Dc_link_args='-fsanitize=address,undefined'
 fi
-targets=(fuzz_virtqueue fuzz_virtio_net)
+targets=(fuzz_pci fuzz_virtqueue fuzz_virtio_net)
 ninja -C "$build" "${targets[@]/#/tests/fuzz/}"
 for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
