@@ -66,7 +66,9 @@ struct pci_device {
     /* Memory Space Enable as decoded: Command bit 1 for a normal function. */
     bool mem_enable;
     /* SR-IOV VF (PCIe §9.3.4): BAR registers read as zero and Command.MSE is ignored;
-     * the PF sets bars[].addr and mem_enable from its VF BARs and VF MSE. */
+     * the PF sets bars[].addr (pci_device_set_bar_addr) and mem_enable from its VF BARs
+     * and VF MSE. Set it after pci_device_init and before pci_device_set_bar; add VFs
+     * with pci_bus_add_noassign_locked. */
     bool is_vf;
     /* Set by the bus while the function is on it. */
     struct pci_bus *bus;
