@@ -188,7 +188,7 @@ int vm_run(const struct vm_config *cfg)
     netdev_create_all(vm);
     if (cfg->ctl_path) {
         if (ctl_server_init(&vm->ctl, cfg->ctl_path) < 0)
-            die("--ctl %s: cannot create the control socket (see above)", cfg->ctl_path);
+            exit(VM_EXIT_SETUP);    /* ctl_server_init said why */
         netdev_register_ctl(vm, &vm->ctl);
         if (ctl_server_start(&vm->ctl) < 0)
             die("cannot start the control thread");

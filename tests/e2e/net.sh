@@ -19,7 +19,8 @@ httpd_pid=$!
 cleanup() { kill "$httpd_pid" 2>/dev/null; ip link del $TAP 2>/dev/null; true; }
 trap cleanup EXIT
 
-con=$LOGDIR/l2-console.log ctl=$LOGDIR/ctl.sock
+# Not in LOGDIR: that may be a 9p share, where Unix sockets cannot live.
+con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
 run_vm_bg "$con" 500 --memory 512M --net tap=$TAP,mac=$MAC --ctl "$ctl" \
 	--cmdline "$(l2_cmdline net vpf.mac=$MAC)"
 wait_for_log "$con" 'VPF-NET: (ready|.*failed|no virtio|mac .* expected)' 300 ||
