@@ -170,7 +170,7 @@ static unsigned common_width(unsigned off)
  * address (§4.1.3.1: drivers may split 64-bit fields). *base gets its start. */
 static bool common_locate(unsigned off, unsigned len, unsigned *base)
 {
-    if (common_width(off) == len) {
+    if (common_width(off) == len || (len == 4 && common_width(off) == 8)) {
         *base = off;
         return true;
     }

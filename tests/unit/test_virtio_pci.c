@@ -161,6 +161,10 @@ static void setup_queue(struct ctx *t, unsigned q, uint16_t size)
     wr(t, VIRTIO_PCI_COMMON_Q_AVAILLO, 8, fq.avail);
     wr(t, VIRTIO_PCI_COMMON_Q_USEDLO, 4, fq.used);
     wr(t, VIRTIO_PCI_COMMON_Q_USEDHI, 4, 0);
+    /* Linux writes each address as two 32-bit halves (vp_iowrite64_twopart). */
+    assert_int_equal(rd(t, VIRTIO_PCI_COMMON_Q_DESCLO, 8), fq.desc);
+    assert_int_equal(rd(t, VIRTIO_PCI_COMMON_Q_AVAILLO, 8), fq.avail);
+    assert_int_equal(rd(t, VIRTIO_PCI_COMMON_Q_USEDLO, 8), fq.used);
     wr(t, VIRTIO_PCI_COMMON_Q_MSIX, 2, q + 1);
     wr(t, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 }
