@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "pci/msix.h"
+#include "pci/sriov.h"
 
 void pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
                      const struct pci_device_ops *ops)
@@ -18,6 +19,17 @@ void pci_device_init(struct pci_device *dev, const char *name, const struct pci_
     dev->name = name;
     for (unsigned i = 0; i < PCI_NUM_BARS; i++)
         dev->bars[i].addr = PCI_BAR_UNMAPPED;
+}
+
+void pci_device_init_vf(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                        const struct pci_device_ops *ops)
+{
+    pci_device_init(dev, name, ids, ops);
+    dev->is_vf = true;
+    pci_config_set16(&dev->config, PCI_VENDOR_ID, 0xffff);
+    pci_config_set16(&dev->config, PCI_DEVICE_ID, 0xffff);
+    pci_config_set_wmask(&dev->config, PCI_COMMAND, 2,
+                         PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR);
 }
 
 static unsigned bar_reg(unsigned bar)
@@ -119,6 +131,8 @@ void pci_device_config_write(struct pci_device *dev, unsigned off, unsigned len,
     }
     if (dev->msix && overlaps(off, len, dev->msix->cap, PCI_CAP_MSIX_SIZEOF))
         msix_config_update(dev->msix);
+    if (dev->sriov)
+        pci_sriov_config_write(dev->sriov, off, len);
     if (dev->ops && dev->ops->config_write)
         dev->ops->config_write(dev, off, len, val);
 }

@@ -27,6 +27,7 @@
 struct pci_device;
 struct pci_bus;
 struct msix;
+struct pci_sriov;
 
 enum pci_bar_type {
     PCI_BAR_NONE,
@@ -63,12 +64,13 @@ struct pci_device {
     const struct pci_device_ops *ops;
     const char *name;              /* for logs */
     struct msix *msix;             /* set by msix_init, NULL without MSI-X */
+    struct pci_sriov *sriov;       /* set by pci_sriov_init on a PF, else NULL */
     /* Memory Space Enable as decoded: Command bit 1 for a normal function. */
     bool mem_enable;
     /* SR-IOV VF (PCIe §9.3.4): BAR registers read as zero and Command.MSE is ignored;
      * the PF sets bars[].addr (pci_device_set_bar_addr) and mem_enable from its VF BARs
-     * and VF MSE. Set it after pci_device_init and before pci_device_set_bar; add VFs
-     * with pci_bus_add_noassign_locked. */
+     * and VF MSE. Built by pci_device_init_vf; put on the bus by the PF
+     * (pci_sriov_add_vf_locked). */
     bool is_vf;
     /* Set by the bus while the function is on it. */
     struct pci_bus *bus;
@@ -79,6 +81,12 @@ struct pci_device {
  * Endpoint, see pci_config_add_pcie_cap). ops may be NULL. */
 void pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
                      const struct pci_device_ops *ops);
+
+/* The same for an SR-IOV VF (PCIe §9.3.4.1): is_vf set, Vendor and Device ID read
+ * 0xFFFF (software takes them from the PF), Command.MSE and INTx Disable read-only zero.
+ * Declare its BARs afterwards (registers stay zero). */
+void pci_device_init_vf(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                        const struct pci_device_ops *ops);
 
 /* Declares BAR `bar` (0..5; 0..4 for MEM64): size a power of two >= 4 KiB, prefetchable
  * only sensible for MEM64. Sets the BAR registers' read-only type bits and writable
