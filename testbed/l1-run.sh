@@ -22,6 +22,9 @@ fi
 export VPF=/opt/vpf/vpf
 echo "VPF-L1: ready uptime=$(cut -d' ' -f1 /proc/uptime)s staging=${t0}s..now kvm=$([ -c /dev/kvm ] && echo yes || echo no)"
 
+# Heartbeat for the host (run.sh kills L1 when it stops: L1 hung).
+(while :; do touch "$results/.heartbeat"; sleep 10; done) &
+
 for s in $SCENARIOS; do
 	bash "$repo/testbed/run-scenario.sh" "$s"
 done

@@ -23,6 +23,7 @@ EOF
 
 mode= smp=${L1_SMP:-1} mem=${L1_MEM:-3072} shell=0 scenarios=()
 export SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-300}
+HEARTBEAT_SECS=${HEARTBEAT_SECS:-90} # L1 is declared hung after this long without a heartbeat
 while [ $# -gt 0 ]; do
 	case $1 in
 	--direct) mode=direct ;;
@@ -134,6 +135,23 @@ else
 	timeout -k 10 $((total + boot_allow)) "${l1[@]}" </dev/null >"$results/.fifo" 2>&1 &
 	qpid=$!
 	set +e
+	# L1 touches results/.heartbeat every 10 s: when that stops, L1 has hung
+	# (seen under TCG: a vCPU spinning at 100%, no output), and waiting for the
+	# overall limit would only waste time.
+	t_launch=$EPOCHSECONDS hb=$results/.heartbeat
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 2
+		if [ -f "$hb" ]; then
+			age=$((EPOCHSECONDS - $(stat -c %Y "$hb"))) allowed=$HEARTBEAT_SECS
+		else
+			age=$((EPOCHSECONDS - t_launch)) allowed=$boot_allow
+		fi
+		if [ "$age" -gt "$allowed" ]; then
+			echo "testbed: L1 stopped responding (no heartbeat for ${age}s), killing it" | tee -a "$console"
+			kill -TERM "$qpid"
+			break
+		fi
+	done
 	wait "$qpid"
 	qrc=$?
 	set -e
