@@ -15,13 +15,14 @@ usage: testbed/run.sh [--direct|--nested] [options] SCENARIO...
   --mem MB            L1 memory (default ${L1_MEM:-3072})
   --timeout SECS      per-scenario limit unless the scenario sets "# testbed-timeout: SECS"
   --shell             nested only: boot L1 with an interactive shell, run nothing
+  --l1-append ARGS    more L1 kernel arguments, e.g. kvm_amd.npt=0 (module parameters work)
 Environment: VPF (default build/vpf), E2E_* variables are passed to scenarios.
 Results: build/testbed/results/{summary.txt,NAME/,l1-console.log}
 EOF
 	exit 2
 }
 
-mode= smp=${L1_SMP:-1} mem=${L1_MEM:-3072} shell=0 scenarios=()
+mode= smp=${L1_SMP:-1} mem=${L1_MEM:-3072} shell=0 scenarios=() l1_append=${L1_APPEND:-}
 export SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-300}
 HEARTBEAT_SECS=${HEARTBEAT_SECS:-90} # L1 is declared hung after this long without a heartbeat
 while [ $# -gt 0 ]; do
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--timeout) SCENARIO_TIMEOUT=$2; shift ;;
 	--shell) shell=1 ;;
+	--l1-append) l1_append=$2; shift ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	all) for f in "$TB_REPO"/tests/e2e/*.sh; do
@@ -121,10 +123,10 @@ else
 	l1=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
 		-nodefaults -no-user-config -nographic -serial stdio -no-reboot
 		-kernel "$TB_OUT/bzImage" -initrd "$TB_OUT/l1.cpio"
-		-append "console=ttyS0 panic=-1 quiet vpf.repo=$TB_REPO vpf.results=$results"
+		-append "console=ttyS0 panic=-1 quiet vpf.repo=$TB_REPO vpf.results=$results${l1_append:+ $l1_append}"
 		-virtfs "local,path=$TB_REPO,mount_tag=repo,security_model=none,readonly=on"
 		-virtfs "local,path=$results,mount_tag=results,security_model=none")
-	tb_log "L1: -smp $smp -m $mem, scenarios: $(for f in "${scenarios[@]}"; do basename "$f" .sh; done | xargs), limit $((total + boot_allow))s"
+	tb_log "L1: -smp $smp -m $mem${l1_append:+, append '$l1_append'}, scenarios: $(for f in "${scenarios[@]}"; do basename "$f" .sh; done | xargs), limit $((total + boot_allow))s"
 	if [ "$shell" = 1 ]; then
 		"${l1[@]}"
 		exit
