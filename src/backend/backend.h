@@ -118,4 +118,8 @@ bool tap_created(const struct net_backend *be);
 struct net_backend *loop_open(int *peer_fd);
 uint64_t loop_last_features(const struct net_backend *be);
 
+/* A backend with nothing behind it (a VF whose own backend failed): receives nothing,
+ * drops what it is sent, offers no offloads. name is for logs. NULL on failure. */
+struct net_backend *null_open(const char *name);
+
 #endif

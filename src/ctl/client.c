@@ -1,4 +1,5 @@
 #include "ctl/client.h"
+#include "ctl/ctl.h"
 #include "ctl/json.h"
 
 #include <errno.h>
@@ -87,7 +88,7 @@ int ctl_client_main(int argc, char **argv)
         fprintf(stderr, "vpf ctl: write: %s\n", strerror(errno));
         return 1;
     }
-    char reply[16384];
+    static char reply[CTL_REPLY_MAX + 1024];   /* the largest line the server sends */
     size_t have = 0;
     while (have < sizeof(reply) - 1) {
         ssize_t r = read(fd, reply + have, sizeof(reply) - 1 - have);

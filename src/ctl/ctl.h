@@ -12,7 +12,7 @@
 
 #include "ctl/json.h"
 
-#define CTL_REPLY_MAX 8192
+#define CTL_REPLY_MAX 65536
 #define CTL_MAX_COMMANDS 32
 
 struct ctl_reply {

@@ -1,6 +1,7 @@
 #include "net/net_opts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -30,14 +31,8 @@ int net_parse_mac(const char *s, uint8_t mac[6])
     return (mac[0] & 1) ? -1 : 0;   /* group bit: not a station address */
 }
 
-int net_opts_parse(const char *arg, struct net_opts *o)
+static int net_opts_parse_buf(char *buf, struct net_opts *o)
 {
-    memset(o, 0, sizeof(*o));
-    char buf[256];
-    if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
-        log_error("--net: option too long");
-        return -1;
-    }
     int have_mac = 0;
     char *save = NULL;
     for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
@@ -62,8 +57,11 @@ int net_opts_parse(const char *arg, struct net_opts *o)
             }
             have_mac = 1;
         } else {
-            log_error("--net: unknown key '%s'", kv);
-            return -1;
+            int r = pf_policy_parse_key(&o->vf, kv, val);
+            if (r == 0)
+                log_error("--net: unknown key '%s'", kv);
+            if (r <= 0)
+                return -1;
         }
     }
     if (!o->tap[0]) {
@@ -77,5 +75,24 @@ int net_opts_parse(const char *arg, struct net_opts *o)
         const uint8_t m[6] = { 0x52, 0x54, 0x00, r[0], r[1], r[2] };
         memcpy(o->mac, m, 6);
     }
-    return 0;
+    return pf_policy_check(&o->vf, o->mac);
+}
+
+int net_opts_parse(const char *arg, struct net_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    pf_policy_init(&o->vf);
+    /* Room for a vf-mac list of NET_MAX_VFS MACs. */
+    if (strlen(arg) > 256 + 18 * NET_MAX_VFS) {
+        log_error("--net: option too long");
+        return -1;
+    }
+    char *buf = strdup(arg);
+    if (!buf) {
+        log_error("--net: out of memory");
+        return -1;
+    }
+    int ret = net_opts_parse_buf(buf, o);
+    free(buf);
+    return ret;
 }

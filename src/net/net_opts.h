@@ -1,13 +1,17 @@
-/* --net option: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX]". */
+/* --net option: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,total-vfs=N,vf-tap=PATTERN
+ * [,vf-mac=MAC;MAC;...][,vf-spoofchk=on|off]]" (SR-IOV keys: net/pf_policy.h). */
 #ifndef VPF_NET_NET_OPTS_H
 #define VPF_NET_NET_OPTS_H
 
 #include <net/if.h>
 #include <stdint.h>
 
+#include "net/pf_policy.h"
+
 struct net_opts {
     char tap[IFNAMSIZ];
     uint8_t mac[6];
+    struct pf_policy vf;    /* vf.total_vfs 0: no SR-IOV */
 };
 
 /* Parses arg into *o. Without mac=, a random locally administered unicast MAC

@@ -2,9 +2,22 @@
  * buffers (virtio 1.2 §5.1.6.2). The vnet header is the first bytes of the chain and goes
  * to the backend as is; a tap interprets it (checksum / GSO). */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "net/vnet.h"
+#include "virtio/iov.h"
+
+#define ETH_SRC_OFF 6
+
+/* Spoof check: the frame's Ethernet source must be the host-assigned MAC. A frame too
+ * short to carry one cannot prove it and is dropped as well. */
+static bool tx_spoofed(struct virtio_net *n, unsigned nout)
+{
+    uint8_t src[6];
+    return iov_to_buf(n->iov, nout, n->be->hdr_len + ETH_SRC_OFF, src, 6) != 6 ||
+           memcmp(src, n->host_mac, 6) != 0;
+}
 
 void vnet_tx_process(struct virtio_net *n)
 {
@@ -31,6 +44,8 @@ void vnet_tx_process(struct virtio_net *n)
             done++;
             if (c.out_len < n->be->hdr_len) {
                 vnet_stat_add(&n->stats.tx_errors, 1);
+            } else if (n->spoofchk && tx_spoofed(n, c.nout)) {
+                vnet_stat_add(&n->stats.tx_spoofed, 1);
             } else if (!n->dp_link_up || n->be_dead) {
                 vnet_stat_add(&n->stats.tx_dropped, 1);
             } else {

@@ -287,6 +287,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     }
     pthread_mutex_init(&n->cfg_lock, NULL);
     memcpy(n->mac, mac, 6);
+    memcpy(n->host_mac, mac, 6);
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
@@ -314,6 +315,16 @@ void virtio_net_destroy(struct virtio_net *n)
 struct virtio_dev *virtio_net_vdev(struct virtio_net *n)
 {
     return &n->vdev;
+}
+
+void virtio_net_offer_features(struct virtio_net *n, uint64_t features)
+{
+    n->host_features |= features;
+}
+
+void virtio_net_set_spoofchk(struct virtio_net *n, bool on)
+{
+    n->spoofchk = on;
 }
 
 void virtio_net_set_link(struct virtio_net *n, bool up)

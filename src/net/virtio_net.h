@@ -31,6 +31,7 @@ struct virtio_net;
 struct virtio_net_stats {
     uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
+    uint64_t tx_spoofed;        /* dropped by the source MAC check (virtio_net_set_spoofchk) */
 };
 
 /* Creates the device (link up) and starts its I/O thread. name is for logs and the
@@ -41,6 +42,13 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
 void virtio_net_destroy(struct virtio_net *n);
 
 struct virtio_dev *virtio_net_vdev(struct virtio_net *n);
+
+/* Before the guest runs: also offer these feature bits (e.g. VIRTIO_F_SR_IOV on a PF). */
+void virtio_net_offer_features(struct virtio_net *n, uint64_t features);
+/* Before the guest runs: with on, a transmitted frame whose Ethernet source address is
+ * not the MAC given at creation (the host's) is dropped and counted in tx_spoofed. The
+ * guest may still change its MAC (CTRL_MAC_ADDR_SET); its frames are then dropped. */
+void virtio_net_set_spoofchk(struct virtio_net *n, bool on);
 
 /* Link state as the guest sees it (config status, VIRTIO_NET_S_LINK_UP) with a config
  * interrupt on change. While down, the device neither sends nor receives. Any thread

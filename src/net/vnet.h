@@ -38,6 +38,9 @@ struct virtio_net {
     pthread_mutex_t cfg_lock;
     uint8_t mac[6];
     bool link_up;
+    /* Host policy, fixed before the guest runs. */
+    uint8_t host_mac[6];
+    bool spoofchk;
 
     /* I/O thread */
     bool running;                       /* data path started (activate .. reset/fail) */

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "pci/sriov.h"
 
 #define NO_VECTOR VIRTIO_MSI_NO_VECTOR
 
@@ -75,6 +76,11 @@ static void notify_sync(struct virtio_pci *vp)
                                 vp->vdev->kick_fds[q]) < 0)
             log_warn("%s: no ioeventfd for queue %u, doorbell goes through MMIO exits", vp->pci.name, q);
     vp->notify_base = want;
+}
+
+void virtio_pci_sync_notify(struct virtio_pci *vp)
+{
+    notify_sync(vp);
 }
 
 void virtio_pci_set_notify_ops(struct virtio_pci *vp, const struct virtio_pci_notify_ops *ops,
@@ -207,8 +213,13 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
     case VIRTIO_PCI_COMMON_MSIX: st_vec(&vp->config_vector, valid_vector(vp, (uint16_t)val)); break;
     case VIRTIO_PCI_COMMON_STATUS:
         virtio_dev_set_status(d, (uint8_t)val);
-        if (val == 0)
+        if (val == 0) {
             transport_reset(vp);
+            /* A reset PF takes its VFs down with it, as an FLR of the PF would (it
+             * clears VF Enable): a driver that resets the PF no longer manages them. */
+            if (vp->pci.sriov)
+                pci_sriov_reset(vp->pci.sriov);
+        }
         break;
     case VIRTIO_PCI_COMMON_Q_SELECT: vp->queue_select = (uint16_t)val; break;
     case VIRTIO_PCI_COMMON_Q_SIZE:
@@ -355,8 +366,8 @@ static uint32_t class_of(uint16_t type)
     }
 }
 
-int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
-                    struct msi_router *router)
+static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
+                   struct msi_router *router, bool is_vf)
 {
     memset(vp, 0, sizeof(*vp));
     vp->vdev = vdev;
@@ -369,7 +380,10 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *
         .class_code = class_of(vdev->ops->device_id),
         .revision = 1,                                          /* modern only */
     };
-    pci_device_init(&vp->pci, name, &ids, &vp_pci_ops);
+    if (is_vf)
+        pci_device_init_vf(&vp->pci, name, &ids, &vp_pci_ops);
+    else
+        pci_device_init(&vp->pci, name, &ids, &vp_pci_ops);
     struct pci_config *c = &vp->pci.config;
     unsigned nq = vdev->ops->num_queues;
     if (pci_device_set_bar(&vp->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) < 0 ||
@@ -403,6 +417,18 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *
     transport_reset(vp);
     virtio_dev_set_irq(vdev, &vp_irq_ops, vp);
     return 0;
+}
+
+int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
+                    struct msi_router *router)
+{
+    return vp_init(vp, name, vdev, router, false);
+}
+
+int virtio_pci_init_vf(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
+                       struct msi_router *router)
+{
+    return vp_init(vp, name, vdev, router, true);
 }
 
 void virtio_pci_destroy(struct virtio_pci *vp)

@@ -80,6 +80,11 @@ struct virtio_pci {
  * virtio_pci_set_notify_ops(). Returns 0 or -1. */
 int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
                     struct msi_router *router);
+/* The same as an SR-IOV VF (pci_device_init_vf: vendor/device read 0xFFFF, BAR registers
+ * zero; the PF's SR-IOV capability places BAR 4 and gates decoding). The caller puts it
+ * on the bus with pci_sriov_add_vf_locked(). */
+int virtio_pci_init_vf(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
+                       struct msi_router *router);
 /* Drops the doorbell registrations and MSI-X routes; the caller removed the function
  * from the bus and destroys vdev afterwards. */
 void virtio_pci_destroy(struct virtio_pci *vp);
@@ -88,6 +93,9 @@ void virtio_pci_destroy(struct virtio_pci *vp);
  * Call with the bus lock held or before the guest runs. */
 void virtio_pci_set_notify_ops(struct virtio_pci *vp, const struct virtio_pci_notify_ops *ops,
                                void *opaque);
+/* Re-registers the doorbells after the BAR moved or its decoding changed without a
+ * config write to this function (a VF, whose BAR the PF places). Bus lock held. */
+void virtio_pci_sync_notify(struct virtio_pci *vp);
 /* Guest address of queue q's doorbell, UINT64_MAX while the BAR does not decode. */
 uint64_t virtio_pci_notify_addr(const struct virtio_pci *vp, unsigned q);
 

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 /* virtio-net functions take device numbers 1, 2, ... on bus 0 (00:00.0 is the host bridge). */
 #define NETDEV_FIRST_SLOT 1
+#define NETDEV_LAST_SLOT 31
 
 /* Doorbell writes complete in the kernel: KVM_IOEVENTFD on the notify address. Linux
  * writes the 16-bit queue index (virtio_pci_modern.c vp_notify). */
@@ -35,6 +37,34 @@ static const struct virtio_pci_notify_ops netdev_notify_ops = {
     .del = netdev_ioeventfd_del,
 };
 
+/* Each VF holds about a dozen fds (kick eventfds, epoll and call eventfds of its I/O
+ * thread, tap, irqfds): 64 VFs pass the usual soft limit of 1024. */
+static void netdev_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("cannot raise the open file limit: %s", strerror(errno));
+    }
+}
+
+/* Makes d an SR-IOV PF whose VFs use the same ioeventfd hooks and MSI router. */
+static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_opts *o)
+{
+    d->vfs = calloc(1, sizeof(*d->vfs));
+    if (!d->vfs)
+        die("out of memory");
+    const struct net_vf_env env = {
+        .mem = &vm->kvm.mem,
+        .router = &vm->irq.router,
+        .notify_ops = &netdev_notify_ops,
+        .notify_opaque = vm,
+    };
+    if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env) < 0)
+        die("%s: cannot make it an SR-IOV PF", d->name);
+}
+
 void netdev_create_all(struct vm *vm)
 {
     const struct vm_config *cfg = vm->cfg;
@@ -44,10 +74,18 @@ void netdev_create_all(struct vm *vm)
     vm->netdevs = calloc(cfg->nnets, sizeof(*vm->netdevs));
     if (!vm->netdevs)
         die("out of memory");
+    unsigned slot = NETDEV_FIRST_SLOT;
     for (unsigned i = 0; i < cfg->nnets; i++) {
         const struct net_opts *o = &cfg->nets[i];
         struct netdev *d = &vm->netdevs[i];
         snprintf(d->name, sizeof(d->name), "net%u", i);
+        if (slot > NETDEV_LAST_SLOT)
+            die("%s: no device number left on PCI bus 0 (VFs of earlier devices take some)", d->name);
+        d->devfn = PCI_DEVFN(slot, 0);
+        int last_vf = o->vf.total_vfs ? pci_sriov_vf_devfn(d->devfn, o->vf.total_vfs - 1) : d->devfn;
+        if (last_vf < 0)
+            die("%s: its %u VFs do not fit on PCI bus 0 after 00:%02x.0", d->name, o->vf.total_vfs, slot);
+        slot = (unsigned)last_vf / 8 + 1;
         struct net_backend *be = tap_open(o->tap);
         if (!be)
             die("--net tap=%s: cannot open the tap (see above)", o->tap);
@@ -58,13 +96,19 @@ void netdev_create_all(struct vm *vm)
         }
         if (virtio_pci_init(&d->pci, d->name, virtio_net_vdev(d->net), &vm->irq.router) < 0)
             die("%s: cannot create its PCI function", d->name);
-        d->devfn = PCI_DEVFN(NETDEV_FIRST_SLOT + i, 0);
+        if (o->vf.total_vfs) {
+            netdev_raise_fd_limit();
+            netdev_setup_vfs(vm, d, o);
+        }
         if (pci_bus_add(&vm->pci, &d->pci.pci, d->devfn) < 0)
             die("%s: no room on the PCI bus", d->name);
+        if (d->vfs && net_vf_mgr_assign_bars(d->vfs, &vm->pci) < 0)
+            die("%s: no room for its VF BARs", d->name);
         virtio_pci_set_notify_ops(&d->pci, &netdev_notify_ops, vm);
-        log_info("%s: virtio-net at 00:%02x.0, tap %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x",
-                 d->name, NETDEV_FIRST_SLOT + i, o->tap, tap_created(be) ? " (created)" : "",
-                 o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5]);
+        log_info("%s: virtio-net at 00:%02x.0, tap %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s",
+                 d->name, d->devfn >> 3, o->tap, tap_created(be) ? " (created)" : "",
+                 o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5],
+                 o->vf.total_vfs ? ", SR-IOV PF" : "");
     }
 }
 
@@ -72,93 +116,14 @@ void netdev_destroy_all(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->nnetdevs; i++) {
         struct netdev *d = &vm->netdevs[i];
+        if (d->vfs)
+            net_vf_mgr_destroy(d->vfs);     /* VFs down while the PF is still on the bus */
         pci_bus_remove(&vm->pci, &d->pci.pci);
         virtio_pci_destroy(&d->pci);
         virtio_net_destroy(d->net);
+        free(d->vfs);
     }
     free(vm->netdevs);
     vm->netdevs = NULL;
     vm->nnetdevs = 0;
-}
-
-static struct netdev *netdev_lookup(struct vm *vm, const struct json_object *req, struct ctl_reply *reply)
-{
-    const char *name = json_get_str(req, "dev");
-    if (!name) {
-        ctl_reply_error(reply, "missing \"dev\" (a device name such as net0)");
-        return NULL;
-    }
-    for (unsigned i = 0; i < vm->nnetdevs; i++)
-        if (!strcmp(vm->netdevs[i].name, name))
-            return &vm->netdevs[i];
-    ctl_reply_error(reply, "no device \"%s\"", name);
-    return NULL;
-}
-
-static void format_mac(char *out, size_t cap, const uint8_t mac[6])
-{
-    snprintf(out, cap, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-}
-
-static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_reply *reply)
-{
-    struct vm *vm = opaque;
-    char list[4096] = "[";
-    size_t len = 1;
-    for (unsigned i = 0; i < vm->nnetdevs && len < sizeof(list) - 256; i++) {
-        struct netdev *d = &vm->netdevs[i];
-        uint8_t mac[6];
-        char macs[18];
-        virtio_net_get_mac(d->net, mac);
-        format_mac(macs, sizeof(macs), mac);
-        len += (size_t)snprintf(list + len, sizeof(list) - len,
-                                "%s{\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\","
-                                "\"tap\":\"%s\",\"link\":%s}",
-                                i ? "," : "", d->name, d->devfn >> 3, d->devfn & 7, macs,
-                                vm->cfg->nets[i].tap, virtio_net_link_up(d->net) ? "true" : "false");
-    }
-    snprintf(list + len, sizeof(list) - len, "]");
-    ctl_reply_raw(reply, "devices", list);
-}
-
-static void ctl_link(void *opaque, const struct json_object *req, struct ctl_reply *reply)
-{
-    struct netdev *d = netdev_lookup(opaque, req, reply);
-    if (!d)
-        return;
-    bool up;
-    if (!json_get_bool(req, "up", &up)) {
-        ctl_reply_error(reply, "missing \"up\" (true or false)");
-        return;
-    }
-    virtio_net_set_link(d->net, up);
-    log_info("%s: link %s (control socket)", d->name, up ? "up" : "down");
-    ctl_reply_str(reply, "dev", d->name);
-    ctl_reply_bool(reply, "up", up);
-}
-
-static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_reply *reply)
-{
-    struct netdev *d = netdev_lookup(opaque, req, reply);
-    if (!d)
-        return;
-    struct virtio_net_stats s;
-    virtio_net_get_stats(d->net, &s);
-    ctl_reply_str(reply, "dev", d->name);
-    ctl_reply_bool(reply, "link", virtio_net_link_up(d->net));
-    ctl_reply_int(reply, "rx_packets", (int64_t)s.rx_packets);
-    ctl_reply_int(reply, "rx_bytes", (int64_t)s.rx_bytes);
-    ctl_reply_int(reply, "rx_dropped", (int64_t)s.rx_dropped);
-    ctl_reply_int(reply, "rx_errors", (int64_t)s.rx_errors);
-    ctl_reply_int(reply, "tx_packets", (int64_t)s.tx_packets);
-    ctl_reply_int(reply, "tx_bytes", (int64_t)s.tx_bytes);
-    ctl_reply_int(reply, "tx_dropped", (int64_t)s.tx_dropped);
-    ctl_reply_int(reply, "tx_errors", (int64_t)s.tx_errors);
-}
-
-void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl)
-{
-    ctl_server_register(ctl, "devices", "list network devices", ctl_devices, vm);
-    ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", ctl_link, vm);
-    ctl_server_register(ctl, "stats", "a device's counters: dev=NAME", ctl_stats, vm);
 }

@@ -98,6 +98,58 @@ net-bad-option)
     run_vpf run --kernel "$(guest poweroff)" --net bogus; expect_error "net" ;;
 net-bad-mac)
     run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,mac=01:00:00:00:00:01; expect_error "mac|MAC|multicast" ;;
+net-vf-bad-pattern)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=4,vf-tap=vf%s
+    expect_error "vf-tap.*exactly one %d" ;;
+net-vf-pattern-too-long)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=64,vf-tap=abcdefghijklmn%d
+    expect_error "vf-tap.*shorter than 16" ;;
+net-vf-no-pattern)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=4; expect_error "needs vf-tap" ;;
+net-vf-total-zero)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=0,vf-tap=v%d
+    expect_error "total-vfs '0' must be a number from 1 to 128" ;;
+net-vf-total-too-large)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=129,vf-tap=v%d
+    expect_error "total-vfs '129' must be a number from 1 to 128" ;;
+net-vf-bad-mac-list)
+    run_vpf run --kernel "$(guest poweroff)" --net "tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-mac=02:00:00:00:00:01;02:00:00:00:0g:02"
+    expect_error "vf-mac: invalid MAC '02:00:00:00:0g:02'" ;;
+net-vf-mac-list-too-long)
+    run_vpf run --kernel "$(guest poweroff)" --net "tap=vpfbad0,total-vfs=1,vf-tap=v%d,vf-mac=02:00:00:00:00:01;02:00:00:00:00:02"
+    expect_error "vf-mac lists 2 MACs for 1 VFs" ;;
+net-vf-mac-duplicate)
+    run_vpf run --kernel "$(guest poweroff)" --net "tap=vpfbad0,mac=52:54:00:00:00:01,total-vfs=2,vf-tap=v%d,vf-mac=52:54:00:00:00:01"
+    expect_error "MAC 52:54:00:00:00:01 is given to the PF and VF 0" ;;
+net-vf-spoofchk-bad)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-spoofchk=yes
+    expect_error "vf-spoofchk must be on or off" ;;
+sriov-ctl)
+    # An SR-IOV PF whose guest never enables VFs: vfs lists none, stats works, VF names
+    # that do not exist are refused, and the VF slots stay free for later devices.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    timeout 30 "$VPF" run --kernel "$(guest echo)" \
+        --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=9,vf-tap=vpfv$$x%d --net tap=vpfn$$ \
+        --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
+    pid=$!
+    exec 3>"$tmp/in"
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    [ -S "$sock" ] || fail "no control socket"
+    "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+    grep -q '"dev":"net0","total_vfs":9,"num_vfs":0,"vfs":\[\]' "$tmp/r" || fail "vfs: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    # PF at 00:01.0, VFs 00:01.1..00:02.1: the next NIC goes to 00:03.0.
+    grep -q '"dev":"net1","pci":"0000:00:03.0"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
+    grep -q '"total_vfs":9' "$tmp/r" || fail "devices lacks total_vfs: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" stats dev=net0 | grep -q '"tx_spoofed":0' || fail "stats lacks tx_spoofed"
+    ! "$VPF" ctl "$sock" stats dev=net0vf0 2>"$tmp/e" || fail "absent VF accepted"
+    grep -q 'no device "net0vf0"' "$tmp/e" || fail "absent VF error: $(cat "$tmp/e")"
+    ! "$VPF" ctl "$sock" vfs dev=net1 2>"$tmp/e" || fail "vfs of a plain NIC accepted"
+    grep -q 'not an SR-IOV PF' "$tmp/e" || fail "vfs error: $(cat "$tmp/e")"
+    echo q >&3; exec 3>&-
+    wait $pid; rc=$?
+    expect_rc 0 ;;
 ctl-socket)
     # A guest that waits on its console while the control socket is driven from outside.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"

@@ -228,6 +228,36 @@ static void test_tx_short_packet_counted(void **state)
     assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
 }
 
+/* Host spoof check (SR-IOV VFs): only frames from the host-assigned MAC leave. */
+static void test_tx_spoof_check(void **state)
+{
+    struct ctx *t = *state;
+    virtio_net_set_spoofchk(t->n, true);
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    static const uint8_t forged[6] = { 0x02, 0xde, 0xad, 0xbe, 0xef, 0x01 };
+    const uint8_t *src[3] = { forged, MAC, NULL };
+    for (uint16_t i = 0; i < 3; i++) {
+        uint8_t *f = fg_ptr(&t->g, 0x20000 + 0x1000 * i);
+        memset(f, 0, HDR + 60);
+        memset(f + HDR, 0xff, 6);                    /* broadcast destination */
+        if (src[i])
+            memcpy(f + HDR + 6, src[i], 6);
+        /* The third is too short to carry a source MAC: it cannot prove it. */
+        fvq_desc(&t->q[1], i, 0x20000 + 0x1000 * i, src[i] ? HDR + 60 : HDR + 8, 0, 0);
+        fvq_publish(&t->q[1], i);
+    }
+    kick(t, 1);
+    uint8_t buf[128];
+    assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 60);
+    assert_memory_equal(buf + HDR + 6, MAC, 6);
+    assert_true(wait_used(t, 1, 3));
+    assert_int_equal(recv(t->peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.tx_spoofed, 2);
+    assert_int_equal(s.tx_packets, 1);
+}
+
 static void test_tx_bad_chain_needs_reset(void **state)
 {
     struct ctx *t = *state;
@@ -614,7 +644,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_tx_frame), T(test_tx_batch_indirect), T(test_tx_event_idx_suppression),
-        T(test_tx_short_packet_counted), T(test_tx_bad_chain_needs_reset),
+        T(test_tx_short_packet_counted), T(test_tx_spoof_check), T(test_tx_bad_chain_needs_reset),
         T(test_tx_writable_desc_needs_reset), T(test_rx_mergeable), T(test_rx_mergeable_big_buffers),
         T(test_rx_split_header_buffers),
         T(test_rx_no_mrg_one_chain_per_packet), T(test_rx_waits_for_buffers),

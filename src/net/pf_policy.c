@@ -1,0 +1,155 @@
+#include "net/pf_policy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "net/net_opts.h"
+
+void pf_policy_init(struct pf_policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->spoofchk = true;
+}
+
+static int parse_total(struct pf_policy *p, const char *val)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(val, &end, 10);
+    if (*val < '0' || *val > '9' || *end || errno || n < 1 || n > NET_MAX_VFS) {
+        log_error("--net: total-vfs '%s' must be a number from 1 to %d", val, NET_MAX_VFS);
+        return -1;
+    }
+    p->total_vfs = (unsigned)n;
+    return 1;
+}
+
+/* "MAC;MAC;..." (';' because ',' separates --net keys). */
+static int parse_macs(struct pf_policy *p, const char *val)
+{
+    unsigned n = 0;
+    for (const char *s = val;; s++) {
+        const char *e = strchr(s, ';');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        char one[18];
+        if (n == NET_MAX_VFS) {
+            log_error("--net: vf-mac lists more than %d MACs", NET_MAX_VFS);
+            return -1;
+        }
+        if (len >= sizeof(one) || (memcpy(one, s, len), one[len] = '\0',
+                                   net_parse_mac(one, p->vf_macs[n]) < 0)) {
+            log_error("--net: vf-mac: invalid MAC '%.*s' (want xx:xx:xx:xx:xx:xx, unicast)",
+                      (int)len, s);
+            return -1;
+        }
+        n++;
+        if (!e)
+            break;
+        s = e;
+    }
+    p->nvf_macs = n;
+    return 1;
+}
+
+int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val)
+{
+    if (!strcmp(key, "total-vfs"))
+        return parse_total(p, val);
+    if (!strcmp(key, "vf-mac"))
+        return parse_macs(p, val);
+    if (!strcmp(key, "vf-tap")) {
+        if (strlen(val) >= sizeof(p->vf_tap)) {
+            log_error("--net: vf-tap pattern '%s' is too long for an interface name", val);
+            return -1;
+        }
+        strcpy(p->vf_tap, val);
+        return 1;
+    }
+    if (!strcmp(key, "vf-spoofchk")) {
+        if (strcmp(val, "on") && strcmp(val, "off")) {
+            log_error("--net: vf-spoofchk must be on or off, not '%s'", val);
+            return -1;
+        }
+        p->spoofchk = !strcmp(val, "on");
+        return 1;
+    }
+    return 0;
+}
+
+/* Exactly one %d and no other conversion; characters Linux accepts in a name
+ * (net/core/dev.c dev_valid_name: no '/', ':' or white space). */
+static int check_pattern(const char *pat)
+{
+    const char *d = strstr(pat, "%d");
+    if (!d || strchr(d + 2, '%') || memchr(pat, '%', (size_t)(d - pat)))
+        return -1;
+    for (const char *c = pat; *c; c++)
+        if (*c == '/' || *c == ':' || *c <= ' ' || *c == 0x7f)
+            return -1;
+    return 0;
+}
+
+void pf_policy_vf_tap(const struct pf_policy *p, unsigned i, char name[IFNAMSIZ])
+{
+    const char *d = strstr(p->vf_tap, "%d");
+    snprintf(name, IFNAMSIZ, "%.*s%u%s", (int)(d - p->vf_tap), p->vf_tap, i, d + 2);
+}
+
+void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsigned i,
+                      uint8_t mac[6])
+{
+    if (i < p->nvf_macs) {
+        memcpy(mac, p->vf_macs[i], 6);
+        return;
+    }
+    uint32_t low = (uint32_t)pf_mac[3] << 16 | (uint32_t)pf_mac[4] << 8 | pf_mac[5];
+    low = (low + i + 1) & 0xffffff;
+    memcpy(mac, pf_mac, 3);
+    mac[3] = (uint8_t)(low >> 16);
+    mac[4] = (uint8_t)(low >> 8);
+    mac[5] = (uint8_t)low;
+}
+
+int pf_policy_check(const struct pf_policy *p, const uint8_t pf_mac[6])
+{
+    if (!p->total_vfs) {
+        if (p->vf_tap[0] || p->nvf_macs || !p->spoofchk) {
+            log_error("--net: vf-tap, vf-mac and vf-spoofchk need total-vfs=N");
+            return -1;
+        }
+        return 0;
+    }
+    if (!p->vf_tap[0]) {
+        log_error("--net: total-vfs needs vf-tap=PATTERN (e.g. vf-tap=vpfvf%%d)");
+        return -1;
+    }
+    /* The longest name is the last VF's: the pattern minus "%d" plus its digits. */
+    int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
+    if (check_pattern(p->vf_tap) < 0 || strlen(p->vf_tap) - 2 + (size_t)digits >= IFNAMSIZ) {
+        log_error("--net: vf-tap '%s' must contain exactly one %%d, no other %%, '/', ':' or "
+                  "space, and give names shorter than %d characters", p->vf_tap, IFNAMSIZ);
+        return -1;
+    }
+    if (p->nvf_macs > p->total_vfs) {
+        log_error("--net: vf-mac lists %u MACs for %u VFs", p->nvf_macs, p->total_vfs);
+        return -1;
+    }
+    uint8_t macs[NET_MAX_VFS + 1][6];
+    memcpy(macs[0], pf_mac, 6);
+    for (unsigned i = 0; i < p->total_vfs; i++)
+        pf_policy_vf_mac(p, pf_mac, i, macs[i + 1]);
+    for (unsigned a = 0; a <= p->total_vfs; a++) {
+        for (unsigned b = a + 1; b <= p->total_vfs; b++) {
+            if (memcmp(macs[a], macs[b], 6))
+                continue;
+            const uint8_t *m = macs[a];
+            log_error("--net: MAC %02x:%02x:%02x:%02x:%02x:%02x is given to %s and VF %u",
+                      m[0], m[1], m[2], m[3], m[4], m[5], a ? "another VF" : "the PF", b - 1);
+            return -1;
+        }
+    }
+    return 0;
+}

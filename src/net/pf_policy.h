@@ -1,0 +1,44 @@
+/* Host policy for an SR-IOV virtual PF's VFs, from --net: how many VFs the guest may
+ * enable, which backend and MAC each gets, and whether their source MACs are enforced.
+ * The guest only picks how many of the TotalVFs to bring up; everything else is here.
+ *
+ *   total-vfs=N          TotalVFs, 1..NET_MAX_VFS
+ *   vf-tap=PATTERN       VF i's tap: PATTERN with its one %d replaced by i (e.g. vpfvf%d);
+ *                        created when VF i comes up (removed when it goes, if vpf made it)
+ *   vf-mac=MAC;MAC;...   VF 0, 1, ... MACs; VFs past the list get the default below
+ *   vf-spoofchk=on|off   drop (and count) VF frames whose source MAC is not the VF's; on
+ *
+ * Default VF MAC: the PF's MAC plus i + 1 in its low 24 bits (the NIC-specific half),
+ * wrapping within them: PF 52:54:00:12:34:56 -> VF 0 52:54:00:12:34:57, VF 3 ...:5a. */
+#ifndef VPF_NET_PF_POLICY_H
+#define VPF_NET_PF_POLICY_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NET_MAX_VFS 128
+
+struct pf_policy {
+    unsigned total_vfs;                 /* 0: a plain NIC without SR-IOV */
+    char vf_tap[IFNAMSIZ + 2];          /* pattern; %d counts 2 characters, its value >= 1 */
+    uint8_t vf_macs[NET_MAX_VFS][6];    /* explicit vf-mac= entries */
+    unsigned nvf_macs;
+    bool spoofchk;
+};
+
+/* Defaults: no VFs, spoof check on. */
+void pf_policy_init(struct pf_policy *p);
+/* One key=value of --net. Returns 1 if it was a policy key and valid, 0 if the key is
+ * not a policy key, -1 for a bad value (one line logged). */
+int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val);
+/* After every key, with the PF's MAC: the keys fit together, the tap names fit IFNAMSIZ
+ * and no two of the PF's and VFs' MACs are equal. Returns 0, or -1 (one line logged). */
+int pf_policy_check(const struct pf_policy *p, const uint8_t pf_mac[6]);
+
+/* VF i's MAC and tap name (i < total_vfs, policy checked). */
+void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsigned i,
+                      uint8_t mac[6]);
+void pf_policy_vf_tap(const struct pf_policy *p, unsigned i, char name[IFNAMSIZ]);
+
+#endif

@@ -1,0 +1,184 @@
+#include "net/vf.h"
+
+#include <linux/virtio_config.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "pci/bus.h"
+
+#define VF_DEVICE_ID 0x1041                  /* modern virtio-net (virtio 1.2 §4.1.2.1) */
+
+_Static_assert(NET_MAX_VFS <= PCI_SRIOV_MAX_VFS, "policy allows more VFs than the capability");
+
+static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
+{
+    if (m->env.open_backend)
+        return m->env.open_backend(m->env.backend_opaque, vf->index, vf->tap);
+    return tap_open(vf->tap);
+}
+
+static void format_mac(char out[18], const uint8_t mac[6])
+{
+    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+/* Bus lock held. VF i as a virtio-pci function on the bus, or NULL (logged). */
+static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
+{
+    struct net_vf *vf = calloc(1, sizeof(*vf));
+    if (!vf) {
+        log_error("%s: VF %u: out of memory", m->pf_name, i);
+        return NULL;
+    }
+    vf->index = i;
+    snprintf(vf->name, sizeof(vf->name), "%svf%u", m->pf_name, i);
+    pf_policy_vf_mac(m->policy, m->pf_mac, i, vf->mac);
+    pf_policy_vf_tap(m->policy, i, vf->tap);
+    struct net_backend *be = open_backend(m, vf);
+    if (!be) {
+        snprintf(vf->error, sizeof(vf->error), "cannot open tap %s", vf->tap);
+        log_error("%s: %s; the VF stays with its link down", vf->name, vf->error);
+        be = null_open(vf->name);
+    }
+    vf->tap_created = tap_created(be);
+    vf->net = be ? virtio_net_create(vf->name, m->env.mem, be, vf->mac) : NULL;
+    if (!vf->net) {
+        net_backend_close(be);
+        goto fail;
+    }
+    virtio_net_set_spoofchk(vf->net, m->policy->spoofchk);
+    if (vf->error[0])
+        virtio_net_set_link(vf->net, false);
+    if (virtio_pci_init_vf(&vf->vp, vf->name, virtio_net_vdev(vf->net), m->env.router) < 0)
+        goto fail_net;
+    if (pci_sriov_add_vf_locked(&m->sriov, i, &vf->vp.pci) < 0) {
+        log_error("%s: routing ID of VF %u is taken", m->pf_name, i);
+        virtio_pci_destroy(&vf->vp);
+        goto fail_net;
+    }
+    vf->devfn = vf->vp.pci.devfn;
+    virtio_pci_set_notify_ops(&vf->vp, m->env.notify_ops, m->env.notify_opaque);
+    char mac[18];
+    format_mac(mac, vf->mac);
+    log_info("%s: VF at 00:%02x.%x, mac %s, tap %s%s", vf->name, vf->devfn >> 3, vf->devfn & 7,
+             mac, vf->tap, vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
+    return vf;
+fail_net:
+    virtio_net_destroy(vf->net);
+fail:
+    log_error("%s: VF %u could not be created", m->pf_name, i);
+    free(vf);
+    return NULL;
+}
+
+/* Bus lock held; vf no longer in vfs[]. Same order as a PF's teardown: off the bus,
+ * doorbells and MSI routes dropped once the data path stopped, then the I/O thread and
+ * the backend. */
+static void vf_destroy(struct net_vf_mgr *m, struct net_vf *vf)
+{
+    pci_sriov_remove_vf_locked(&m->sriov, vf->index);
+    virtio_pci_destroy(&vf->vp);
+    virtio_net_destroy(vf->net);
+    free(vf);
+}
+
+static void mgr_enable(void *opaque, unsigned n)
+{
+    struct net_vf_mgr *m = opaque;
+    unsigned up = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct net_vf *vf = vf_create(m, i);
+        pthread_mutex_lock(&m->lock);
+        m->vfs[i] = vf;
+        m->nvfs = i + 1;
+        pthread_mutex_unlock(&m->lock);
+        up += vf != NULL;
+    }
+    log_info("%s: VF Enable: %u of %u VFs up", m->pf_name, up, n);
+}
+
+static void mgr_disable(void *opaque)
+{
+    struct net_vf_mgr *m = opaque;
+    unsigned n = m->nvfs;
+    for (unsigned i = n; i-- > 0;) {
+        pthread_mutex_lock(&m->lock);
+        struct net_vf *vf = m->vfs[i];
+        m->vfs[i] = NULL;
+        m->nvfs = i;
+        pthread_mutex_unlock(&m->lock);
+        if (vf)
+            vf_destroy(m, vf);
+    }
+    if (n)
+        log_info("%s: VF Disable: %u VFs down", m->pf_name, n);
+}
+
+static void mgr_vfs_moved(void *opaque)
+{
+    struct net_vf_mgr *m = opaque;
+    for (unsigned i = 0; i < m->nvfs; i++)
+        if (m->vfs[i])
+            virtio_pci_sync_notify(&m->vfs[i]->vp);
+}
+
+static const struct pci_sriov_ops mgr_ops = {
+    .enable = mgr_enable, .disable = mgr_disable, .vfs_moved = mgr_vfs_moved,
+};
+
+int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci *pf,
+                    struct virtio_net *pf_net, const struct pf_policy *policy,
+                    const uint8_t pf_mac[6], const struct net_vf_env *env)
+{
+    memset(m, 0, sizeof(*m));
+    snprintf(m->pf_name, sizeof(m->pf_name), "%s", pf_name);
+    memcpy(m->pf_mac, pf_mac, 6);
+    m->policy = policy;
+    m->env = *env;
+    if (pci_sriov_init(&m->sriov, &pf->pci, policy->total_vfs, VF_DEVICE_ID, &mgr_ops, m) < 0 ||
+        pci_sriov_set_vf_bar(&m->sriov, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) < 0) {
+        log_error("%s: cannot add the SR-IOV capability", pf_name);
+        return -1;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    /* virtio 1.2 §6: the device supports SR-IOV; Linux's virtio_pci enables VFs only when
+     * it is negotiated (virtio_pci_sriov_configure). */
+    virtio_net_offer_features(pf_net, 1ull << VIRTIO_F_SR_IOV);
+    return 0;
+}
+
+int net_vf_mgr_assign_bars(struct net_vf_mgr *m, struct pci_bus *bus)
+{
+    return pci_sriov_assign_bars(&m->sriov, bus);
+}
+
+void net_vf_mgr_destroy(struct net_vf_mgr *m)
+{
+    struct pci_bus *bus = m->sriov.pf->bus;
+    if (bus)
+        pthread_mutex_lock(&bus->lock);
+    pci_sriov_reset(&m->sriov);
+    if (bus)
+        pthread_mutex_unlock(&bus->lock);
+    pthread_mutex_destroy(&m->lock);
+}
+
+void net_vf_mgr_lock(struct net_vf_mgr *m)
+{
+    pthread_mutex_lock(&m->lock);
+}
+
+void net_vf_mgr_unlock(struct net_vf_mgr *m)
+{
+    pthread_mutex_unlock(&m->lock);
+}
+
+struct net_vf *net_vf_mgr_find(struct net_vf_mgr *m, const char *name)
+{
+    for (unsigned i = 0; i < m->nvfs; i++)
+        if (m->vfs[i] && !strcmp(m->vfs[i]->name, name))
+            return m->vfs[i];
+    return NULL;
+}

@@ -1,0 +1,193 @@
+/* Control commands of the VM's network devices: "devices", "vfs", "link", "stats". A
+ * device is a PF (net0) or one of its VFs while it is up (net0vf3). */
+#include "vm/netdev.h"
+#include "vm/vm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+/* A device found by name. A VF is used with its manager's lock held until nic_put(). */
+struct nic {
+    const char *name;
+    struct virtio_net *net;
+    struct netdev *pf;              /* the PF, or the VF's PF */
+    struct net_vf *vf;              /* NULL for a PF */
+};
+
+static bool nic_get(struct vm *vm, const struct json_object *req, struct ctl_reply *reply,
+                    struct nic *out)
+{
+    const char *name = json_get_str(req, "dev");
+    if (!name) {
+        ctl_reply_error(reply, "missing \"dev\" (a device name such as net0 or net0vf1)");
+        return false;
+    }
+    for (unsigned i = 0; i < vm->nnetdevs; i++) {
+        struct netdev *d = &vm->netdevs[i];
+        if (!strcmp(d->name, name)) {
+            *out = (struct nic){ d->name, d->net, d, NULL };
+            return true;
+        }
+        if (!d->vfs || strncmp(name, d->name, strlen(d->name)))
+            continue;
+        net_vf_mgr_lock(d->vfs);
+        struct net_vf *vf = net_vf_mgr_find(d->vfs, name);
+        if (vf) {
+            *out = (struct nic){ vf->name, vf->net, d, vf };
+            return true;
+        }
+        net_vf_mgr_unlock(d->vfs);
+    }
+    ctl_reply_error(reply, "no device \"%s\"", name);
+    return false;
+}
+
+static void nic_put(struct nic *n)
+{
+    if (n->vf)
+        net_vf_mgr_unlock(n->pf->vfs);
+}
+
+static void format_mac(char out[18], const uint8_t mac[6])
+{
+    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+{
+    struct vm *vm = opaque;
+    char list[4096] = "[";
+    size_t len = 1;
+    for (unsigned i = 0; i < vm->nnetdevs && len < sizeof(list) - 256; i++) {
+        struct netdev *d = &vm->netdevs[i];
+        uint8_t mac[6];
+        char macs[18];
+        virtio_net_get_mac(d->net, mac);
+        format_mac(macs, mac);
+        len += (size_t)snprintf(list + len, sizeof(list) - len,
+                                "%s{\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\","
+                                "\"tap\":\"%s\",\"link\":%s,\"total_vfs\":%u}",
+                                i ? "," : "", d->name, d->devfn >> 3, d->devfn & 7, macs,
+                                vm->cfg->nets[i].tap, virtio_net_link_up(d->net) ? "true" : "false",
+                                vm->cfg->nets[i].vf.total_vfs);
+    }
+    snprintf(list + len, sizeof(list) - len, "]");
+    ctl_reply_raw(reply, "devices", list);
+}
+
+/* One VF as a JSON object appended to buf. */
+static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf)
+{
+    struct virtio_net_stats s;
+    virtio_net_get_stats(vf->net, &s);
+    char mac[18];
+    format_mac(mac, vf->mac);
+    if (*len >= cap)
+        return;
+    *len += (size_t)snprintf(buf + *len, cap - *len,
+        "{\"vf\":%u,\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\",\"tap\":\"%s\","
+        "\"link\":%s,\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
+        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"error\":",
+        vf->index, vf->name, vf->devfn >> 3, vf->devfn & 7, mac, vf->tap,
+        virtio_net_link_up(vf->net) ? "true" : "false", (unsigned long long)s.rx_packets,
+        (unsigned long long)s.rx_bytes, (unsigned long long)s.tx_packets,
+        (unsigned long long)s.tx_bytes, (unsigned long long)s.tx_dropped,
+        (unsigned long long)s.tx_spoofed);
+    if (*len + 2 >= cap)
+        return;
+    json_put_str(buf, cap - 2, len, vf->error);
+    buf[(*len)++] = '}';
+    buf[*len] = '\0';
+}
+
+static void ctl_vfs(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+{
+    struct nic n;
+    if (!nic_get(opaque, req, reply, &n))
+        return;
+    if (n.vf || !n.pf->vfs) {
+        ctl_reply_error(reply, "%s is not an SR-IOV PF (--net total-vfs=N)", n.name);
+        nic_put(&n);
+        return;
+    }
+    struct net_vf_mgr *m = n.pf->vfs;
+    size_t cap = CTL_REPLY_MAX - 256, len = 1;
+    char *list = malloc(cap);
+    if (!list) {
+        ctl_reply_error(reply, "out of memory");
+        return;
+    }
+    list[0] = '[';
+    net_vf_mgr_lock(m);
+    unsigned up = 0;
+    for (unsigned i = 0; i < m->nvfs; i++) {
+        if (!m->vfs[i])
+            continue;
+        if (up++ && len + 1 < cap)
+            list[len++] = ',';
+        vf_json(list, cap - 2, &len, m->vfs[i]);
+    }
+    net_vf_mgr_unlock(m);
+    list[len++] = ']';
+    list[len] = '\0';
+    ctl_reply_str(reply, "dev", n.name);
+    ctl_reply_int(reply, "total_vfs", m->policy->total_vfs);
+    ctl_reply_int(reply, "num_vfs", up);
+    ctl_reply_raw(reply, "vfs", list);
+    free(list);
+}
+
+static void ctl_link(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+{
+    bool up;
+    if (!json_get_bool(req, "up", &up)) {
+        ctl_reply_error(reply, "missing \"up\" (true or false)");
+        return;
+    }
+    struct nic n;
+    if (!nic_get(opaque, req, reply, &n))
+        return;
+    if (up && n.vf && n.vf->error[0]) {
+        ctl_reply_error(reply, "%s has no backend: %s", n.name, n.vf->error);
+    } else {
+        virtio_net_set_link(n.net, up);
+        log_info("%s: link %s (control socket)", n.name, up ? "up" : "down");
+        ctl_reply_str(reply, "dev", n.name);
+        ctl_reply_bool(reply, "up", up);
+    }
+    nic_put(&n);
+}
+
+static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+{
+    struct nic n;
+    if (!nic_get(opaque, req, reply, &n))
+        return;
+    struct virtio_net_stats s;
+    virtio_net_get_stats(n.net, &s);
+    ctl_reply_str(reply, "dev", n.name);
+    ctl_reply_bool(reply, "link", virtio_net_link_up(n.net));
+    ctl_reply_int(reply, "rx_packets", (int64_t)s.rx_packets);
+    ctl_reply_int(reply, "rx_bytes", (int64_t)s.rx_bytes);
+    ctl_reply_int(reply, "rx_dropped", (int64_t)s.rx_dropped);
+    ctl_reply_int(reply, "rx_errors", (int64_t)s.rx_errors);
+    ctl_reply_int(reply, "tx_packets", (int64_t)s.tx_packets);
+    ctl_reply_int(reply, "tx_bytes", (int64_t)s.tx_bytes);
+    ctl_reply_int(reply, "tx_dropped", (int64_t)s.tx_dropped);
+    ctl_reply_int(reply, "tx_errors", (int64_t)s.tx_errors);
+    ctl_reply_int(reply, "tx_spoofed", (int64_t)s.tx_spoofed);
+    if (n.vf && n.vf->error[0])
+        ctl_reply_str(reply, "error", n.vf->error);
+    nic_put(&n);
+}
+
+void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl)
+{
+    ctl_server_register(ctl, "devices", "list network devices", ctl_devices, vm);
+    ctl_server_register(ctl, "vfs", "list an SR-IOV PF's VFs: dev=NAME", ctl_vfs, vm);
+    ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", ctl_link, vm);
+    ctl_server_register(ctl, "stats", "a device's counters: dev=NAME (a PF or a VF)", ctl_stats, vm);
+}

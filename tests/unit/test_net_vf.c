@@ -1,0 +1,394 @@
+/* The VF manager without KVM: a virtio-net PF on a real root complex, VF backends from the
+ * loop backend (or a failure on demand), fake MSI routes and fake ioeventfd hooks. The
+ * guest side is played through ECAM and BAR MMIO, as Linux's iov.c and virtio_pci do. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fake_guest.h"
+#include "net/vf.h"
+#include "pci/bus.h"
+#include "vm/layout.h"
+
+#define PF_DEVFN PCI_DEVFN(1, 0)
+#define TOTAL 4
+
+/* ---- fakes ---- */
+static int r_add(void *o, uint64_t addr, uint32_t data, int *fd)
+{
+    *fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return *fd;                                 /* the handle is the fd */
+}
+static int r_update(void *o, int h, uint64_t a, uint32_t d) { return 0; }
+static void r_remove(void *o, int h) { close(h); }
+static const struct msi_router_ops r_ops = { r_add, r_update, r_remove };
+
+struct ctx {
+    struct fake_guest g;
+    struct msi_router router;
+    struct pci_bus bus;
+    struct pf_policy policy;
+    struct virtio_net *pf_net;
+    struct virtio_pci pf;
+    struct net_vf_mgr m;
+    int pf_peer;
+    int peers[TOTAL];
+    int fail_index;                             /* backend of this VF fails, -1 none */
+    unsigned opens;
+    int ioev_live;                              /* registered ioeventfds */
+    uint64_t ioev_gpa[64];
+};
+
+static int io_add(void *o, uint64_t gpa, int fd)
+{
+    struct ctx *t = o;
+    assert_true(t->ioev_live < 64);
+    t->ioev_gpa[t->ioev_live++] = gpa;
+    return 0;
+}
+
+static void io_del(void *o, uint64_t gpa, int fd)
+{
+    struct ctx *t = o;
+    for (int i = 0; i < t->ioev_live; i++) {
+        if (t->ioev_gpa[i] == gpa) {
+            t->ioev_gpa[i] = t->ioev_gpa[--t->ioev_live];
+            return;
+        }
+    }
+    fail_msg("del of an unregistered ioeventfd %#llx", (unsigned long long)gpa);
+}
+static const struct virtio_pci_notify_ops io_ops = { io_add, io_del };
+
+static bool ioev_at(struct ctx *t, uint64_t gpa)
+{
+    for (int i = 0; i < t->ioev_live; i++)
+        if (t->ioev_gpa[i] == gpa)
+            return true;
+    return false;
+}
+
+static struct net_backend *open_be(void *opaque, unsigned i, const char *ifname)
+{
+    struct ctx *t = opaque;
+    t->opens++;
+    if ((int)i == t->fail_index)
+        return NULL;
+    if (t->peers[i] >= 0)
+        close(t->peers[i]);
+    return loop_open(&t->peers[i]);
+}
+
+static const uint8_t PF_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+static int setup(void **state)
+{
+    struct ctx *t = calloc(1, sizeof(*t));
+    fg_init(&t->g);
+    t->fail_index = -1;
+    for (int i = 0; i < TOTAL; i++)
+        t->peers[i] = -1;
+    t->router = (struct msi_router){ &r_ops, t };
+    assert_int_equal(pci_bus_init(&t->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
+                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
+    pf_policy_init(&t->policy);
+    assert_int_equal(pf_policy_parse_key(&t->policy, "total-vfs", "4"), 1);
+    assert_int_equal(pf_policy_parse_key(&t->policy, "vf-tap", "tvf%d"), 1);
+    assert_int_equal(pf_policy_parse_key(&t->policy, "vf-mac", "02:00:00:00:00:10"), 1);
+    assert_int_equal(pf_policy_check(&t->policy, PF_MAC), 0);
+    struct net_backend *be = loop_open(&t->pf_peer);
+    t->pf_net = virtio_net_create("net0", &t->g.mem, be, PF_MAC);
+    assert_non_null(t->pf_net);
+    assert_int_equal(virtio_pci_init(&t->pf, "net0", virtio_net_vdev(t->pf_net), &t->router), 0);
+    const struct net_vf_env env = {
+        .mem = &t->g.mem, .router = &t->router, .notify_ops = &io_ops, .notify_opaque = t,
+        .open_backend = open_be, .backend_opaque = t,
+    };
+    assert_int_equal(net_vf_mgr_init(&t->m, "net0", &t->pf, t->pf_net, &t->policy, PF_MAC, &env), 0);
+    assert_int_equal(pci_bus_add(&t->bus, &t->pf.pci, PF_DEVFN), 0);
+    assert_int_equal(net_vf_mgr_assign_bars(&t->m, &t->bus), 0);
+    virtio_pci_set_notify_ops(&t->pf, &io_ops, t);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *t = *state;
+    net_vf_mgr_destroy(&t->m);
+    pci_bus_remove(&t->bus, &t->pf.pci);
+    virtio_pci_destroy(&t->pf);
+    virtio_net_destroy(t->pf_net);
+    close(t->pf_peer);
+    for (int i = 0; i < TOTAL; i++)
+        if (t->peers[i] >= 0)
+            close(t->peers[i]);
+    assert_int_equal(t->ioev_live, 0);
+    pci_bus_destroy(&t->bus);
+    fg_free(&t->g);
+    free(t);
+    return 0;
+}
+
+static uint32_t cfg_rd(struct ctx *t, unsigned devfn, unsigned reg, unsigned len)
+{
+    uint32_t v = 0;
+    pci_bus_ecam_read(&t->bus, (uint64_t)devfn << 12 | reg, &v, len);
+    return v;
+}
+
+static void cfg_wr(struct ctx *t, unsigned devfn, unsigned reg, unsigned len, uint32_t v)
+{
+    pci_bus_ecam_write(&t->bus, (uint64_t)devfn << 12 | reg, &v, len);
+}
+
+static unsigned sr(struct ctx *t) { return t->m.sriov.cap; }
+
+static uint64_t vf_bar_base(struct ctx *t)
+{
+    return (cfg_rd(t, PF_DEVFN, sr(t) + PCI_SRIOV_BAR + 16, 4) & ~0xfull) |
+           (uint64_t)cfg_rd(t, PF_DEVFN, sr(t) + PCI_SRIOV_BAR + 20, 4) << 32;
+}
+
+static uint64_t mmio_rd(struct ctx *t, uint64_t gpa, unsigned len)
+{
+    uint64_t v = 0;
+    pci_bus_mmio64_read(&t->bus, gpa - LAYOUT_MMIO64_START, &v, len);
+    return v;
+}
+
+static void mmio_wr(struct ctx *t, uint64_t gpa, unsigned len, uint64_t v)
+{
+    pci_bus_mmio64_write(&t->bus, gpa - LAYOUT_MMIO64_START, &v, len);
+}
+
+/* What Linux's sriov_enable writes (drivers/pci/iov.c). */
+static void enable_vfs(struct ctx *t, unsigned n)
+{
+    cfg_wr(t, PF_DEVFN, sr(t) + PCI_SRIOV_NUM_VF, 2, n);
+    cfg_wr(t, PF_DEVFN, sr(t) + PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
+}
+
+static void disable_vfs(struct ctx *t)
+{
+    cfg_wr(t, PF_DEVFN, sr(t) + PCI_SRIOV_CTRL, 2, 0);
+    cfg_wr(t, PF_DEVFN, sr(t) + PCI_SRIOV_NUM_VF, 2, 0);
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static void test_pf_offers_sriov(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(pci_config_find_ecap(&t->pf.pci.config, PCI_EXT_CAP_ID_SRIOV), 0x100);
+    assert_int_equal(cfg_rd(t, PF_DEVFN, sr(t) + PCI_SRIOV_TOTAL_VF, 2), TOTAL);
+    assert_int_equal(cfg_rd(t, PF_DEVFN, sr(t) + PCI_SRIOV_VF_DID, 2), 0x1041);
+    /* The VF BAR is the virtio-pci BAR: BAR 4, 64-bit prefetchable, 32 KiB per VF. */
+    cfg_wr(t, PF_DEVFN, sr(t) + PCI_SRIOV_BAR + 16, 4, 0xffffffff);
+    assert_int_equal(cfg_rd(t, PF_DEVFN, sr(t) + PCI_SRIOV_BAR + 16, 4), 0xffff800c);
+    uint32_t hi = virtio_dev_read_device_features(virtio_net_vdev(t->pf_net), 1);
+    assert_true(hi & (1u << (VIRTIO_F_SR_IOV - 32)));
+}
+
+static void test_vfs_come_up_as_virtio_net(void **state)
+{
+    struct ctx *t = *state;
+    uint64_t base = vf_bar_base(t);
+    enable_vfs(t, 3);
+    assert_int_equal(t->m.nvfs, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned devfn = PF_DEVFN + 1 + i;
+        struct net_vf *vf = t->m.vfs[i];
+        assert_non_null(vf);
+        assert_int_equal(vf->devfn, devfn);
+        assert_ptr_equal(t->bus.funcs[devfn], &vf->vp.pci);
+        assert_int_equal(cfg_rd(t, devfn, PCI_VENDOR_ID, 4), 0xffffffff);
+        assert_int_equal(cfg_rd(t, devfn, PCI_CLASS_REVISION, 4), 0x02000001);
+        assert_int_equal(cfg_rd(t, devfn, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x11001af4);
+        assert_true(pci_config_find_cap(&vf->vp.pci.config, PCI_CAP_ID_MSIX) >= 0x40);
+        assert_true(pci_config_find_cap(&vf->vp.pci.config, PCI_CAP_ID_VNDR) >= 0x40);
+        /* Its BAR is VF BAR base + i * 32 KiB: the device config there holds the MAC. */
+        uint64_t bar = base + i * VIRTIO_PCI_BAR_SIZE;
+        uint8_t mac[6];
+        for (int b = 0; b < 6; b++)
+            mac[b] = (uint8_t)mmio_rd(t, bar + VIRTIO_PCI_DEVICE_OFF + b, 1);
+        uint8_t want[6];
+        pf_policy_vf_mac(&t->policy, PF_MAC, i, want);
+        assert_memory_equal(mac, want, 6);
+        assert_memory_equal(vf->mac, want, 6);
+        assert_int_equal(mmio_rd(t, bar + VIRTIO_PCI_COMMON_NUMQ, 2), 3);
+        /* Doorbells registered at each VF's notify addresses. */
+        for (unsigned q = 0; q < 3; q++)
+            assert_true(ioev_at(t, bar + VIRTIO_PCI_NOTIFY_OFF + q * VIRTIO_PCI_NOTIFY_MULT));
+        char tap[IFNAMSIZ];
+        snprintf(tap, sizeof(tap), "tvf%u", i);
+        assert_string_equal(vf->tap, tap);
+        assert_true(virtio_net_link_up(vf->net));
+    }
+    /* vf-mac listed VF 0's MAC; VF 1 gets the PF's MAC + 2. */
+    assert_int_equal(t->m.vfs[0]->mac[5], 0x10);
+    assert_int_equal(t->m.vfs[1]->mac[5], 0x58);
+    assert_int_equal(t->ioev_live, 9);
+    assert_ptr_equal(net_vf_mgr_find(&t->m, "net0vf2"), t->m.vfs[2]);
+    assert_null(net_vf_mgr_find(&t->m, "net0vf3"));
+
+    /* VF MSE off: no doorbells; on again: back. */
+    cfg_wr(t, PF_DEVFN, sr(t) + PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE);
+    assert_int_equal(t->ioev_live, 0);
+    assert_int_equal(mmio_rd(t, base + VIRTIO_PCI_COMMON_NUMQ, 2), 0xffff);
+    cfg_wr(t, PF_DEVFN, sr(t) + PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
+    assert_int_equal(t->ioev_live, 9);
+
+    disable_vfs(t);
+    assert_int_equal(t->m.nvfs, 0);
+    assert_int_equal(t->ioev_live, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        assert_null(t->bus.funcs[PF_DEVFN + 1 + i]);
+        /* The backend was closed: its peer sees the end. */
+        char b;
+        assert_int_equal(recv(t->peers[i], &b, 1, MSG_DONTWAIT), 0);
+    }
+}
+
+static void test_failed_backend_leaves_link_down(void **state)
+{
+    struct ctx *t = *state;
+    t->fail_index = 1;
+    enable_vfs(t, 3);
+    assert_int_equal(t->m.nvfs, 3);
+    struct net_vf *vf = t->m.vfs[1];
+    assert_non_null(vf);
+    assert_false(virtio_net_link_up(vf->net));
+    assert_string_equal(vf->error, "cannot open tap tvf1");
+    assert_ptr_equal(t->bus.funcs[PF_DEVFN + 2], &vf->vp.pci);
+    assert_true(virtio_net_link_up(t->m.vfs[0]->net));
+    assert_true(virtio_net_link_up(t->m.vfs[2]->net));
+    disable_vfs(t);
+}
+
+static void test_cycles_release_everything(void **state)
+{
+    struct ctx *t = *state;
+    enable_vfs(t, TOTAL);
+    disable_vfs(t);
+    int fds = count_fds();
+    for (int c = 0; c < 10; c++) {
+        enable_vfs(t, TOTAL);
+        assert_int_equal(t->m.nvfs, TOTAL);
+        assert_true(count_fds() > fds);
+        disable_vfs(t);
+        assert_int_equal(count_fds(), fds);
+    }
+    assert_int_equal(t->opens, 11 * TOTAL);
+}
+
+/* A driver writing 0 to the PF's device status (virtio reset) takes the VFs down. */
+static void test_pf_reset_tears_down(void **state)
+{
+    struct ctx *t = *state;
+    enable_vfs(t, 2);
+    assert_non_null(t->m.vfs[1]);
+    cfg_wr(t, PF_DEVFN, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    uint64_t pf_bar = t->pf.pci.bars[VIRTIO_PCI_BAR].addr;
+    mmio_wr(t, pf_bar + VIRTIO_PCI_COMMON_STATUS, 1, 0);
+    assert_int_equal(t->m.nvfs, 0);
+    assert_null(t->bus.funcs[PF_DEVFN + 1]);
+    assert_int_equal(cfg_rd(t, PF_DEVFN, sr(t) + PCI_SRIOV_CTRL, 2) & PCI_SRIOV_CTRL_VFE, 0);
+    assert_int_equal(cfg_rd(t, PF_DEVFN, sr(t) + PCI_SRIOV_NUM_VF, 2), 0);
+    /* The PF's own doorbells stay. */
+    assert_int_equal(t->ioev_live, 3);
+    cfg_wr(t, PF_DEVFN, PCI_COMMAND, 2, 0);
+}
+
+static void test_more_than_total_brings_nothing(void **state)
+{
+    struct ctx *t = *state;
+    enable_vfs(t, TOTAL + 1);
+    assert_int_equal(t->m.nvfs, 0);
+    assert_int_equal(t->opens, 0);
+    disable_vfs(t);
+}
+
+static void test_policy_parse(void **state)
+{
+    struct pf_policy p;
+    pf_policy_init(&p);
+    assert_true(p.spoofchk);
+    assert_int_equal(pf_policy_parse_key(&p, "tap", "x"), 0);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "0"), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "129"), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4x"), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "-1"), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "maybe"), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;;02:00:00:00:00:02"), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "01:00:00:00:00:01"), -1);  /* multicast */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;"), -1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), 0);                 /* nothing set */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "off"), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* needs total-vfs */
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "64"), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* needs vf-tap */
+    static const char *bad[] = { "vf", "vf%d%d", "vf%s", "v%%d", "a/b%d", "a b%d", "x:%d",
+                                 "abcdefghijklmn%d" /* 14 + 2 digits: 16 > 15 */ };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (pf_policy_parse_key(&p, "vf-tap", bad[i]) == 1)
+            assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
+    }
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "abcdefghijklm%d"), 1);  /* 15 chars */
+    assert_int_equal(pf_policy_check(&p, PF_MAC), 0);
+    char name[IFNAMSIZ];
+    pf_policy_vf_tap(&p, 63, name);
+    assert_string_equal(name, "abcdefghijklm63");
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "%d-vf"), 1);
+    pf_policy_vf_tap(&p, 7, name);
+    assert_string_equal(name, "7-vf");
+    /* Default MACs: PF + i + 1 in the low 24 bits, wrapping there. */
+    const uint8_t top[6] = { 0x52, 0x54, 0x00, 0xff, 0xff, 0xfe };
+    uint8_t mac[6];
+    pf_policy_vf_mac(&p, top, 0, mac);
+    assert_memory_equal(mac, ((uint8_t[]){ 0x52, 0x54, 0x00, 0xff, 0xff, 0xff }), 6);
+    pf_policy_vf_mac(&p, top, 1, mac);
+    assert_memory_equal(mac, ((uint8_t[]){ 0x52, 0x54, 0x00, 0x00, 0x00, 0x00 }), 6);
+    /* Explicit MACs must not collide with the PF, each other, or derived ones. */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:56"), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:01"), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:59"), 1);  /* VF 2's */
+    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "1"), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:02"), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* 2 MACs, 1 VF */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pf_offers_sriov, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vfs_come_up_as_virtio_net, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_backend_leaves_link_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cycles_release_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pf_reset_tears_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_more_than_total_brings_nothing, setup, teardown),
+        cmocka_unit_test(test_policy_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
