@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# testbed-timeout: 570
+# Network benchmark, vpf vs QEMU 7.2, run inside L1 by the testbed (not a test):
+#   testbed/run.sh bench/net_bench.sh      (bench/run.sh wraps it and prints the table)
+#
+# The same L2 kernel and image (tests/e2e/guest/net_servers.sh: iperf3 + sockperf
+# servers) boots under
+#   vpf   --net tap=vbtap0   (virtio-net, userspace data path on vpf's I/O thread)
+#   qemu  virtio-net-pci, -netdev tap,vhost=off   (userspace data path in QEMU's main loop)
+#   qemu-vhost  the same with vhost=on            (optional extra row: E2E_BENCH_VHOST=1)
+# each on its own tap and subnet, all alive at once. Then E2E_BENCH_REPS rounds, each
+# running every test against every VMM in turn (order rotated per round):
+#   tcp_rx   iperf3 L1 -> L2 (guest receives), E2E_BENCH_SECS seconds
+#   tcp_tx   iperf3 -R, L2 -> L1 (guest transmits)
+#   udp_rr   sockperf ping-pong L1 client -> L2 server, 64-byte UDP, full round trip
+#   idle     no traffic, E2E_BENCH_SECS seconds: the background exit rate of an idle L2
+# Around each test: L2 exits/interrupts from this VM's own KVM debugfs directory
+# (/sys/kernel/debug/kvm/PID-FD/, so the idle VMs do not count), tap packets and bytes,
+# the VMM's CPU time (device threads vs vCPU threads) and read/write syscalls (/proc/PID/io).
+# Raw rows go to $LOGDIR/raw.tsv; bench/report.sh turns them into the table.
+. "$E2E_DIR/lib.sh"
+
+REPS=${E2E_BENCH_REPS:-3}
+SECS=${E2E_BENCH_SECS:-5}
+VHOST=${E2E_BENCH_VHOST:-0}
+TESTS=${E2E_BENCH_TESTS:-"idle tcp_rx tcp_tx udp_rr"}
+[ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
+need_vpf
+
+vmms=(vpf qemu)
+[ "$VHOST" = 1 ] && [ -e /dev/vhost-net ] && vmms+=(qemu-vhost)
+declare -A TAP SUB PID WRAP KDIR VHOST_TIDS
+i=1
+for v in "${vmms[@]}"; do
+	TAP[$v]=vbtap$i SUB[$v]=10.0.$((100 + i))
+	i=$((i + 1))
+done
+
+# L1's KVM halt-polls an idle L2 vCPU for up to 200 us before sleeping; under TCG that
+# burns the single L1 CPU the other VMMs and iperf3 need. Off for every VMM alike.
+hp=/sys/module/kvm/parameters/halt_poll_ns
+hp_old=$(cat $hp 2>/dev/null || echo)
+[ -n "$hp_old" ] && echo 0 >$hp
+cleanup() {
+	[ -n "$hp_old" ] && echo "$hp_old" >$hp
+	for v in "${vmms[@]}"; do
+		[ -n "${WRAP[$v]:-}" ] && kill -TERM "${WRAP[$v]}" 2>/dev/null
+	done
+	sleep 1
+	for v in "${vmms[@]}"; do ip link del "${TAP[$v]}" 2>/dev/null; done
+	true
+}
+trap cleanup EXIT
+
+for v in "${vmms[@]}"; do
+	ip tuntap add dev "${TAP[$v]}" mode tap vnet_hdr
+	ip addr add "${SUB[$v]}.1/24" dev "${TAP[$v]}"
+	ip link set "${TAP[$v]}" up
+	mac=52:54:00:be:0c:0${TAP[$v]#vbtap}
+	cmd=$(l2_cmdline net_servers "vpf.ip=${SUB[$v]}.2/24")
+	case $v in
+	vpf) run_vm_bg "$LOGDIR/l2-$v.log" 560 --cpus 1 --memory 512M \
+		--net "tap=${TAP[$v]},mac=$mac" --cmdline "$cmd" ;;
+	qemu*) vh=off; [ "$v" = qemu-vhost ] && vh=on
+		run_qemu_bg "$LOGDIR/l2-$v.log" 560 -append "$cmd" \
+			-netdev "tap,id=n0,ifname=${TAP[$v]},script=no,downscript=no,vhost=$vh" \
+			-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" -name "$v,debug-threads=on" ;;
+	esac
+	WRAP[$v]=$VM_PID
+done
+
+# The VMM process is the child of timeout(1).
+child_of() {
+	local p ppid
+	for p in /proc/[0-9]*; do
+		read -r _ _ _ ppid _ 2>/dev/null <"$p/stat" || continue
+		[ "$ppid" = "$1" ] && { echo "${p#/proc/}"; return 0; }
+	done
+	return 1
+}
+kvmdir() { # the per-VM debugfs directory of a VMM pid (one VM per process)
+	local d
+	for d in /sys/kernel/debug/kvm/"$1"-*; do [ -d "$d" ] && { echo "$d"; return 0; }; done
+	return 1
+}
+for v in "${vmms[@]}"; do
+	VM_PID=${WRAP[$v]}
+	wait_for_log "$LOGDIR/l2-$v.log" 'net_servers ready' 360 ||
+		{ tail -n 30 "$LOGDIR/l2-$v.log"; fail "$v: L2 servers did not come up"; }
+	PID[$v]=$(child_of "${WRAP[$v]}") || fail "$v: no VMM process under ${WRAP[$v]}"
+	KDIR[$v]=$(kvmdir "${PID[$v]}") || fail "$v: no KVM debugfs directory for pid ${PID[$v]}"
+	VHOST_TIDS[$v]=
+	for p in /proc/[0-9]*; do
+		read -r comm 2>/dev/null <"$p/comm" || continue
+		[ "$comm" = "vhost-${PID[$v]}" ] && VHOST_TIDS[$v]+="${p#/proc/} "
+	done
+	ping -c 2 -W 5 "${SUB[$v]}.2" >/dev/null || fail "$v: no ping to L2"
+	log "$v: pid ${PID[$v]}, tap ${TAP[$v]}, L2 ${SUB[$v]}.2 up"
+done
+VM_PID=
+
+KSTATS="exits io_exits mmio_exits irq_exits halt_exits irq_injections halt_wakeup signal_exits"
+# snapshot VMM: one line of numbers: kvm stats, tap rx/tx packets+bytes, CPU ticks
+# (device threads, vCPU threads), syscr, syscw, vhost thread ticks. Shell builtins only
+# (read, no cat/sed): every fork costs milliseconds in L1 under TCG.
+snapshot() {
+	local v=$1 pid=${PID[$1]} d=${KDIR[$1]} s x out="" t comm line dev=0 vcpu=0 vh=0 f r=0 w=0
+	for s in $KSTATS; do x=0; read -r x 2>/dev/null <"$d/$s" || true; out+="$x "; done
+	for f in rx_packets tx_packets rx_bytes tx_bytes; do
+		read -r x <"/sys/class/net/${TAP[$v]}/statistics/$f"; out+="$x "
+	done
+	for t in /proc/"$pid"/task/*; do
+		read -r comm 2>/dev/null <"$t/comm" || continue
+		read -r line 2>/dev/null <"$t/stat" || continue
+		# fields after "(comm) ": state=1 ... utime=12 stime=13
+		set -- ${line##*) }
+		case $comm in
+		vcpu* | "CPU "*) vcpu=$((vcpu + ${12} + ${13})) ;;
+		*) dev=$((dev + ${12} + ${13})) ;;
+		esac
+	done
+	while read -r s x; do
+		case $s in syscr:) r=$x ;; syscw:) w=$x ;; esac
+	done <"/proc/$pid/io"
+	# vhost=on: the data path is the kernel thread vhost-PID: counted as device time.
+	for t in ${VHOST_TIDS[$v]:-}; do
+		read -r line 2>/dev/null <"/proc/$t/stat" || continue
+		set -- ${line##*) }
+		vh=$((vh + ${12} + ${13}))
+	done
+	echo "$out$dev $vcpu $r $w $vh"
+}
+
+alive() { kill -0 "${PID[$1]}" 2>/dev/null || fail "$1: VMM died (see $LOGDIR/l2-$1.log)"; }
+iperf_field() { # iperf_field JSON FIELD: FIELD of end.sum_received
+	awk -v f="\"$2\":" '/"sum_received"/ {s=1} s && index($0, f) {gsub(/[^0-9.e+]/, "", $2); print $2; exit}' "$1"
+}
+sockperf_pct() { sed -n "s/.*percentile $2 = *\([0-9.]*\).*/\1/p" "$1" | tail -n1; }
+
+echo "# vmm rep test v1 v2 $KSTATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes dev_ticks vcpu_ticks syscr syscw vhost_ticks ms" >"$LOGDIR/raw.tsv"
+run_test() { # run_test VMM REP TEST
+	local v=$1 rep=$2 t=$3 ip=${SUB[$1]}.2 out=$LOGDIR/$1-$2-$3.txt b a v1=- v2=- rc=0 t0 ms
+	alive "$v"
+	b=$(snapshot "$v") t0=$(now_ms)
+	case $t in
+	idle) sleep "$SECS" ;;
+	tcp_rx) timeout $((SECS + 30)) iperf3 -c "$ip" -t "$SECS" -J >"$out" 2>&1 || rc=$? ;;
+	tcp_tx) timeout $((SECS + 30)) iperf3 -c "$ip" -t "$SECS" -R -J >"$out" 2>&1 || rc=$? ;;
+	udp_rr) timeout $((SECS + 30)) sockperf ping-pong -i "$ip" -t "$SECS" -m 64 --full-rtt >"$out" 2>&1 || rc=$? ;;
+	esac
+	a=$(snapshot "$v") ms=$(ms_since "$t0")
+	if [ "$rc" != 0 ]; then
+		log "$v $t rep $rep failed (rc=$rc), see $out"
+	else
+		case $t in
+		tcp_*) v1=$(iperf_field "$out" bits_per_second); v1=$(awk -v b="$v1" 'BEGIN {printf "%.2f", b / 1e6}') ;;
+		udp_rr) v1=$(sockperf_pct "$out" 50.000) v2=$(sockperf_pct "$out" 99.000) ;;
+		esac
+	fi
+	# deltas of every counter
+	local d
+	d=$(awk -v b="$b" -v a="$a" 'BEGIN {n = split(b, x, " "); split(a, y, " ");
+		for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), y[i] - x[i]; print ""}')
+	echo "$v $rep $t ${v1:--} ${v2:--} $d $ms" >>"$LOGDIR/raw.tsv"
+	log "$v rep $rep $t: ${v1:--} ${v2:--} | $d"
+}
+
+for rep in $(seq 1 "$REPS"); do
+	# Rotate the VMM order every round, so none always runs first (or right after another).
+	order=("${vmms[@]:$(((rep - 1) % ${#vmms[@]}))}" "${vmms[@]:0:$(((rep - 1) % ${#vmms[@]}))}")
+	for t in $TESTS; do
+		for v in "${order[@]}"; do run_test "$v" "$rep" "$t"; done
+	done
+done
+for v in "${vmms[@]}"; do alive "$v"; done
+"$REPO/bench/report.sh" "$LOGDIR/raw.tsv" | tee "$LOGDIR/table.md"
+log "ok"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench/plot.sh RAW.TSV OUT.svg: chart of bench/net_bench.sh results with gnuplot
+# (Debian: gnuplot-nox). Left: TCP throughput per VMM (median, min-max bars); right:
+# UDP round-trip p50 and p99 per VMM.
+set -euo pipefail
+raw=$1 svg=$2
+command -v gnuplot >/dev/null || { echo "plot: gnuplot not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# One data block per panel: rows = metric, then (median min max) per VMM in order seen.
+awk -v dir="$tmp" '
+function stats(s, a,   n, i, j, t) { n = split(s, a, " ")
+	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return sprintf("%s %s %s", n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2, a[1], a[n]) }
+/^#/ { next }
+{ if (!($1 in seen)) { seen[$1] = 1; vm[++nv] = $1 }
+  if ($4 == "-") next
+  if ($3 == "udp_rr") { v["p50", $1] = v["p50", $1] " " $4; if ($5 != "-") v["p99", $1] = v["p99", $1] " " $5 }
+  else v[$3, $1] = v[$3, $1] " " $4 }
+END {
+	printf "" >(dir "/vmms"); for (i = 1; i <= nv; i++) print vm[i] >>(dir "/vmms")
+	split("tcp_rx tcp_tx", tt, " "); split("p50 p99", ll, " ")
+	for (k = 1; k <= 2; k++) { printf "%s", tt[k] >>(dir "/tcp.dat"); for (i = 1; i <= nv; i++) printf " %s", ((tt[k], vm[i]) in v) ? stats(v[tt[k], vm[i]]) : "0 0 0" >>(dir "/tcp.dat"); print "" >>(dir "/tcp.dat") }
+	for (k = 1; k <= 2; k++) { printf "%s", ll[k] >>(dir "/rr.dat"); for (i = 1; i <= nv; i++) printf " %s", ((ll[k], vm[i]) in v) ? stats(v[ll[k], vm[i]]) : "0 0 0" >>(dir "/rr.dat"); print "" >>(dir "/rr.dat") }
+}' "$raw"
+nv=$(wc -l <"$tmp/vmms")
+plots() { # plots FILE: one clustered series per VMM with min-max error bars
+	local i=1 s="" name
+	while read -r name; do
+		local c=$((2 + 3 * (i - 1)))
+		s+="${s:+, }'$1' using $c:$((c + 1)):$((c + 2)):xtic(1) title '$name'"
+		i=$((i + 1))
+	done <"$tmp/vmms"
+	echo "$s"
+}
+gnuplot <<EOF
+set terminal svg size 960,420 dynamic noenhanced font "sans,11"
+set output '$svg'
+set multiplot layout 1,2 title "vpf vs QEMU 7.2, nested testbed (L2 <-> L1 over tap), medians with min-max"
+set style data histogram
+set style histogram errorbars gap 1 lw 1
+set style fill solid 0.6 border -1
+set key top left
+set grid ytics
+set yrange [0:*]
+set offsets graph 0, graph 0, graph 0.12, 0
+set title "TCP throughput (iperf3), Mbit/s (higher is better)"
+plot $(plots "$tmp/tcp.dat")
+set title "UDP 64 B round trip (sockperf), us (lower is better)"
+plot $(plots "$tmp/rr.dat")
+unset multiplot
+EOF
+echo "plot: $svg ($nv VMMs)" >&2

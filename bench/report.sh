@@ -1,0 +1,77 @@
+#!/bin/sh
+# bench/report.sh RAW.TSV: the tables of bench/net_bench.sh's raw rows (markdown).
+# Medians over the repetitions, with min-max; ratios are vpf / qemu (vhost=off).
+# Cost per unit: per MB on the tap (both directions) for TCP, per round trip for udp_rr.
+# Runs with busybox awk (in L1) as well as gawk/mawk.
+[ -r "$1" ] || { echo "usage: bench/report.sh RAW.TSV" >&2; exit 2; }
+awk '
+function med(key,   n, i, j, t, a) {
+	n = split(vals[key], a, " ")
+	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	if (n == 0) { lo = hi = "-"; return "-" }
+	lo = a[1]; hi = a[n]
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, v) { if (v == "-" || v == "") return; vals[key] = vals[key] (vals[key] == "" ? "" : " ") v }
+function f(x, d) { return x == "-" ? "-" : sprintf("%." d "f", x) }
+function cell(key, d,   m) { m = med(key); if (m == "-") return "-"; return f(m, d) " (" f(lo, d) "–" f(hi, d) ")" }
+function ratio(k1, k2,   a, b) { a = med(k1); b = med(k2); if (a == "-" || b == "-" || b == 0) return "-"; return sprintf("%.2f", a / b) }
+/^#/ { next }
+NF >= 23 {
+	v = $1; t = $3
+	if (!(v in seen)) { seen[v] = 1; order[++nv] = v }
+	if (!(t in tseen)) { tseen[t] = 1; torder[++nt] = t }
+	pk = $14 + $15; mb = ($16 + $17) / 1e6
+	unit = (t == "udp_rr") ? pk / 2 : (t == "idle") ? $23 / 1000 : mb
+	if (t == "udp_rr") { add(v SUBSEP t SUBSEP "p50", $4); add(v SUBSEP t SUBSEP "p99", $5) }
+	else if (t != "idle") add(v SUBSEP t SUBSEP "mbps", $4)
+	if (unit <= 0) next
+	add(v SUBSEP t SUBSEP "exits", $6 / unit)
+	add(v SUBSEP t SUBSEP "iommio", ($7 + $8) / unit)
+	add(v SUBSEP t SUBSEP "irqinj", $11 / unit)
+	add(v SUBSEP t SUBSEP "halt", $10 / unit)
+	add(v SUBSEP t SUBSEP "extirq", $9 / unit)
+	add(v SUBSEP t SUBSEP "sys", ($20 + $21) / unit)
+	add(v SUBSEP t SUBSEP "devms", ($18 + $22) * 10 / unit)
+	add(v SUBSEP t SUBSEP "vcpums", $19 * 10 / unit)
+	if (t != "udp_rr" && t != "idle") add(v SUBSEP t SUBSEP "pktmb", pk / mb)
+}
+END {
+	ref = "qemu"
+	desc["tcp_rx"] = "TCP L1→L2 (guest RX), Mbit/s"
+	desc["tcp_tx"] = "TCP L2→L1 (guest TX), Mbit/s"
+	desc["udp_rr_p50"] = "UDP 64 B round trip p50, µs"
+	desc["udp_rr_p99"] = "UDP 64 B round trip p99, µs"
+	printf "| test |"; for (i = 1; i <= nv; i++) printf " %s |", order[i]
+	for (i = 1; i <= nv; i++) if (order[i] != ref) printf " %s/%s |", order[i], ref
+	printf "\n|---|"; for (i = 1; i <= nv; i++) printf "---|"; for (i = 1; i <= nv; i++) if (order[i] != ref) printf "---|"
+	printf "\n"
+	for (j = 1; j <= nt; j++) {
+		t = torder[j]
+		if (t == "idle") continue
+		nm = (t == "udp_rr") ? 2 : 1
+		for (m = 1; m <= nm; m++) {
+			metric = (t == "udp_rr") ? (m == 1 ? "p50" : "p99") : "mbps"
+			d = (t == "udp_rr") ? t "_" metric : t
+			printf "| %s |", desc[d]
+			for (i = 1; i <= nv; i++) printf " %s |", cell(order[i] SUBSEP t SUBSEP metric, metric == "mbps" ? 1 : 0)
+			for (i = 1; i <= nv; i++) if (order[i] != ref) printf " %s |", ratio(order[i] SUBSEP t SUBSEP metric, ref SUBSEP t SUBSEP metric)
+			printf "\n"
+		}
+	}
+	printf "\nCosts (medians): per MB crossing the tap for TCP, per round trip for udp_rr, per second for idle (no traffic: the background). "
+	printf "exits, io+mmio exits (to the VMM), injected interrupts, HLT exits, external-interrupt exits: L2 VM exits handled by L1 KVM (this VM only); "
+	printf "syscalls: read+write class syscalls of the VMM process (/proc/PID/io); device/vCPU ms: CPU time of the VMM threads (vhost kernel thread counted as device).\n\n"
+	printf "| test | VMM | exits | io+mmio exits | irq injections | HLT exits | ext-irq exits | syscalls | device CPU ms | vCPU CPU ms | tap pkts/MB |\n"
+	printf "|---|---|---|---|---|---|---|---|---|---|---|\n"
+	for (j = 1; j <= nt; j++) {
+		t = torder[j]
+		for (i = 1; i <= nv; i++) {
+			k = order[i] SUBSEP t SUBSEP
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t == "idle" ? "idle (per s)" : t == "udp_rr" ? "udp_rr (per round trip)" : t " (per MB)", order[i],
+				f(med(k "exits"), 1), f(med(k "iommio"), 2), f(med(k "irqinj"), 1), f(med(k "halt"), 1),
+				f(med(k "extirq"), 1), f(med(k "sys"), 1), f(med(k "devms"), 2), f(med(k "vcpums"), 2),
+				(t == "udp_rr" || t == "idle") ? "" : f(med(k "pktmb"), 0)
+		}
+	}
+}' "$1"

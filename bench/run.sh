@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/run.sh: vpf's network benchmarks, one command (see docs/performance.md).
+#
+#   bench/run.sh [--native-only | --nested-only] [--reps N] [--secs S]
+#                [--vhost] [--out DIR]
+#
+# 1. native: bench/dp_bench (vpf's virtio-net data path on one core, synthetic guest),
+#    --reps runs of every case, median and min-max; then bench/dp_callgrind.sh
+#    (instructions per packet under valgrind).
+# 2. nested: testbed/run.sh bench/net_bench.sh: in ONE L1 boot, the same L2 under vpf and
+#    under QEMU 7.2 (virtio-net-pci, tap, vhost=off; with --vhost also vhost=on),
+#    iperf3 TCP both ways and sockperf UDP ping-pong, alternating VMMs, --reps rounds.
+# Everything lands in DIR (default build/bench/), with report.md holding all tables and,
+# when gnuplot is installed, chart.svg. Environment: BUILD (default build), VPF.
+# Not a test: it fails only when something could not run at all.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+native=1 nested=1 reps=3 secs=5 vhost=0 out=$repo/build/bench
+while [ $# -gt 0 ]; do
+	case $1 in
+	--native-only) nested=0 ;;
+	--nested-only) native=0 ;;
+	--reps) reps=$2; shift ;;
+	--secs) secs=$2; shift ;;
+	--vhost) vhost=1 ;;
+	--out) out=$(realpath -m "$2"); shift ;;
+	*) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	esac
+	shift
+done
+build=${BUILD:-$repo/build}
+mkdir -p "$out"
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+ninja -C "$build" >/dev/null
+export VPF=${VPF:-$build/vpf}
+
+if [ "$native" = 1 ]; then
+	say "dp_bench: $reps runs of 1 s per case"
+	: >"$out/dp_bench.txt"
+	for r in $(seq 1 "$reps"); do
+		timeout 300 "$build/bench/dp_bench" --secs 1 | tee -a "$out/dp_bench.txt" >&2
+	done
+	{
+		echo "| case | backend | packets/s | Gbit/s | ns/packet | interrupts/packet |"
+		echo "|---|---|---|---|---|---|"
+		awk '
+		function sortv(s, a,   n, i, j, t) { n = split(s, a, " ")
+			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			return n }
+		function cell(s, d,   a, n) { n = sortv(s, a)
+			return sprintf("%." d "f (%." d "f–%." d "f)", n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2, a[1], a[n]) }
+		$1 == "case" { next }
+		{ k = $1 " | " $2; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		  pps[k] = pps[k] " " $3; gb[k] = gb[k] " " $4; ns[k] = ns[k] " " $5; irq[k] = irq[k] " " $6 }
+		END { for (i = 1; i <= n; i++) { k = order[i]
+			printf "| %s | %s | %s | %s | %s |\n", k, cell(pps[k], 0), cell(gb[k], 2), cell(ns[k], 0), cell(irq[k], 3) } }
+		' "$out/dp_bench.txt"
+	} >"$out/dp_bench.md"
+	say "callgrind (a few minutes)"
+	bench/dp_callgrind.sh "$build" "$out/callgrind" >"$out/dp_callgrind.md"
+fi
+
+if [ "$nested" = 1 ]; then
+	say "nested: testbed/run.sh bench/net_bench.sh (reps $reps, $secs s per test, vhost row: $vhost)"
+	rc=0
+	E2E_BENCH_REPS=$reps E2E_BENCH_SECS=$secs E2E_BENCH_VHOST=$vhost \
+		testbed/run.sh bench/net_bench.sh >"$out/testbed.log" 2>&1 || rc=$?
+	tail -n 3 "$out/testbed.log" >&2
+	res=$repo/build/testbed/results/net_bench
+	rm -rf "$out/net_bench" && mkdir -p "$out/net_bench"
+	cp "$res"/*.tsv "$res"/*.md "$res"/*.log "$out/net_bench/" 2>/dev/null || true
+	[ -s "$out/net_bench/raw.tsv" ] || { say "no raw.tsv from the nested run (rc=$rc), see $out/testbed.log"; exit 1; }
+	bench/report.sh "$out/net_bench/raw.tsv" >"$out/net_bench.md"
+fi
+
+{
+	echo "# vpf benchmark report ($(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	echo
+	echo "Host: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
+	for f in net_bench dp_bench dp_callgrind; do
+		[ -f "$out/$f.md" ] || continue
+		echo; echo "## $f"; echo; cat "$out/$f.md"
+	done
+} >"$out/report.md"
+if command -v gnuplot >/dev/null && [ -f "$out/net_bench/raw.tsv" ]; then
+	bench/plot.sh "$out/net_bench/raw.tsv" "$out/chart.svg" || say "chart failed"
+fi
+cat "$out/report.md"
+say "written: $out/report.md"
