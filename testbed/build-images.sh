@@ -154,10 +154,13 @@ COMMON_TOOLS=(bash ip lspci iperf3 ethtool sockperf)
 # ---------------------------------------------------------------------------
 # L2 guest image.
 L2_MODULES=(virtio_pci virtio_net pvpanic_mmio pvpanic_pci)
+# SR-IOV scenarios (tests/e2e/sriov*.sh): Debian's CNI host-device plug-in, a static Go binary.
+L2_PKGS=(containernetworking-plugins)
+ensure_pkgs "${L2_PKGS[@]}"
 GUEST_SCRIPTS=()
 [ -d "$TB_REPO/tests/e2e/guest" ] &&
 	mapfile -t GUEST_SCRIPTS < <(find "$TB_REPO/tests/e2e/guest" -maxdepth 1 -type f -name '*.sh' | LC_ALL=C sort)
-l2key=$( { key_of; sha256sum "$TB_REPO/testbed/l2-init" "${GUEST_SCRIPTS[@]}"; } | sha256sum | cut -d' ' -f1)
+l2key=$( { key_of "${L2_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l2-init" "${GUEST_SCRIPTS[@]}"; } | sha256sum | cut -d' ' -f1)
 if fresh l2.cpio.gz "$l2key"; then
 	tb_log "l2.cpio.gz up to date"
 else
@@ -167,6 +170,7 @@ else
 	add_modules "$s" "${L2_MODULES[@]}"
 	copy_bin "$s" "${COMMON_TOOLS[@]}"
 	copy_file "$s" /usr/share/misc/pci.ids
+	copy_file "$s" /usr/lib/cni/host-device
 	install -m 755 "$TB_REPO/testbed/l2-init" "$s/init"
 	mkdir -p "$s/guest"
 	[ ${#GUEST_SCRIPTS[@]} -eq 0 ] || cp "${GUEST_SCRIPTS[@]}" "$s/guest/"
