@@ -49,7 +49,8 @@ static void usage_run(FILE *out)
         "  0  the guest powered off or rebooted (vpf does not restart a rebooting guest)\n"
         "  1  bad options or input files, or the VM could not be set up\n"
         "  2  the guest kernel panicked (reported through the pvpanic device)\n"
-        "  3  a vCPU failed (KVM internal error or failed VM entry)\n");
+        "  3  a vCPU failed (KVM internal error or failed VM entry)\n"
+        "  128+N  stopped by signal N (SIGINT, SIGTERM, SIGHUP), VM torn down cleanly\n");
 }
 
 static void usage(FILE *out)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -57,6 +58,29 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
     uint64_t one = 1;
     if (write(vm->stop_fd, &one, sizeof(one)) < 0)
         log_error("cannot signal VM stop: %s", strerror(errno));
+}
+
+/* SIGINT/SIGTERM stop the VM cleanly (taps removed, terminal restored). The handler only
+ * does async-signal-safe work: record the signal and wake the main thread. */
+static volatile sig_atomic_t vm_stop_signal;
+static int vm_signal_stop_fd = -1;
+
+static void vm_on_signal(int sig)
+{
+    vm_stop_signal = sig;
+    uint64_t one = 1;
+    if (vm_signal_stop_fd >= 0)
+        (void)!write(vm_signal_stop_fd, &one, sizeof(one));
+}
+
+static void vm_install_stop_signals(struct vm *vm)
+{
+    vm_signal_stop_fd = vm->stop_fd;
+    struct sigaction sa = { .sa_handler = vm_on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 static void vm_uart_irq(void *opaque, int level)
@@ -215,6 +239,7 @@ int vm_run(const struct vm_config *cfg)
         munmap(initrd_file.data, initrd_file.size);
 
     vcpu_init_signals();
+    vm_install_stop_signals(vm);
     vm->ncpus = cfg->cpus;
     vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
     if (!vm->vcpus)
@@ -236,6 +261,13 @@ int vm_run(const struct vm_config *cfg)
     uint64_t v;
     while (read(vm->stop_fd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
+    if (vm_stop_signal) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&vm->stopping, &expected, 1)) {
+            vm->exit_status = 128 + vm_stop_signal;
+            log_info("stopped by signal %d (exit status %d)", (int)vm_stop_signal, vm->exit_status);
+        }
+    }
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_stop(&vm->vcpus[i]);
     if (vm->stdin_thread_started) {

@@ -176,6 +176,21 @@ ctl-socket)
     expect_rc 0
     ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
+sigterm)
+    # SIGTERM stops the VM cleanly: exit 128+15, the tap vpf created is gone.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    timeout 30 "$VPF" run --kernel "$(guest echo)" --net tap=vpfsig$$ --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
+    pid=$!
+    exec 3>"$tmp/in"
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    [ -S "$sock" ] || fail "vpf did not start"
+    kill -TERM $pid
+    wait $pid; rc=$?
+    exec 3>&-
+    expect_rc 143
+    ! ip link show vpfsig$$ >/dev/null 2>&1 || fail "tap vpfsig$$ left behind"
+    [ ! -e "$sock" ] || fail "control socket left behind" ;;
 unknown-option)
     run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
 unknown-command)
