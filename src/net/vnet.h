@@ -54,6 +54,10 @@ struct virtio_net {
     uint32_t rx_need;
     struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
     struct iothread_watch be_watch;
+    /* RX buffer cache: rx_chains[rx_chain_head ..+ rx_nchains), their iovecs
+     * rx_iov[rx_iov_head ..+ rx_niov). A packet consumes from the heads; the arrays are
+     * compacted only when the cache reaches their end (amortised O(1) per packet). */
+    unsigned rx_chain_head, rx_iov_head;
     unsigned rx_nchains, rx_niov;
     uint64_t rx_space;
     struct vnet_rx_chain rx_chains[VIRTQ_MAX_SIZE];

@@ -454,6 +454,77 @@ static void test_rx_small_ring_reads_anyway(void **state)
     assert_int_equal(((struct virtio_net_hdr_v1 *)fg_ptr(&t->g, 0x30000))->num_buffers, 2);
 }
 
+/* Many packets through the 16-entry ring with MRG_RXBUF and 200-byte buffers (chains of
+ * ndesc descriptors through indirect tables): the device's buffer cache advances through
+ * its arrays and is compacted whenever it reaches the end of one (the chain array after
+ * 240 chains, the iovec array first with 5 iovecs per chain). Every packet must arrive
+ * whole, in order, in the buffers the driver posted, in posting order. */
+static void rx_stream(struct ctx *t, unsigned ndesc)
+{
+    enum { BUF = 200, NPKT = 700 };
+    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), ALL_OK);
+    uint16_t fifo[QSZ];         /* posted heads, oldest first */
+    unsigned nfifo = 0;
+    uint64_t buf[QSZ];
+    for (uint16_t i = 0; i < QSZ; i++) {
+        buf[i] = 0x30000 + BUF * i;
+        if (ndesc > 1) {
+            uint64_t table = 0x40000 + 0x100 * i;
+            for (unsigned j = 0; j < ndesc; j++)
+                fg_desc_at(&t->g, table, j, buf[i] + j * (BUF / ndesc), BUF / ndesc,
+                           VRING_DESC_F_WRITE | (j + 1 < ndesc ? VRING_DESC_F_NEXT : 0), j + 1);
+            fvq_desc(&t->q[0], i, table, 16 * ndesc, VRING_DESC_F_INDIRECT, 0);
+        } else {
+            fvq_desc(&t->q[0], i, buf[i], BUF, VRING_DESC_F_WRITE, 0);
+        }
+        fvq_publish(&t->q[0], i);
+        fifo[nfifo++] = i;
+    }
+    kick(t, 0);
+    uint16_t used = 0;
+    for (unsigned p = 0; p < NPKT; p++) {
+        size_t payload = 20 + (p * 37) % 300;     /* 1 or 2 buffers */
+        uint8_t fill = (uint8_t)(p + 1);
+        inject(t, payload, fill, 0);
+        unsigned nb = (unsigned)((HDR + payload + BUF - 1) / BUF);
+        assert_true(wait_used(t, 0, (uint16_t)(used + nb)));
+        uint16_t heads[2];
+        uint32_t total = 0;
+        for (unsigned b = 0; b < nb; b++) {
+            uint32_t id, len;
+            fvq_used_elem(&t->q[0], (uint16_t)(used + b), &id, &len);
+            assert_int_equal(id, fifo[b]);
+            heads[b] = (uint16_t)id;
+            total += len;
+        }
+        assert_int_equal(total, HDR + payload);
+        uint8_t *first = fg_ptr(&t->g, buf[heads[0]]);
+        assert_int_equal(((struct virtio_net_hdr_v1 *)first)->num_buffers, nb);
+        assert_int_equal(first[HDR], fill);
+        uint8_t *last = nb == 1 ? first + HDR + payload - 1
+                                : (uint8_t *)fg_ptr(&t->g, buf[heads[1]]) + (HDR + payload - BUF) - 1;
+        assert_int_equal(*last, fill);
+        used = (uint16_t)(used + nb);
+        /* The driver recycles the buffers it got back, at the end of the ring. */
+        memmove(fifo, fifo + nb, (nfifo - nb) * sizeof(fifo[0]));
+        nfifo -= nb;
+        for (unsigned b = 0; b < nb; b++) {
+            memset(fg_ptr(&t->g, buf[heads[b]]), 0, BUF);
+            fvq_publish(&t->q[0], heads[b]);
+            fifo[nfifo++] = heads[b];
+        }
+        kick(t, 0);
+    }
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.rx_packets, NPKT);
+    assert_int_equal(s.rx_dropped, 0);
+    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+}
+
+static void test_rx_stream_cache_wraps(void **state) { rx_stream(*state, 1); }
+static void test_rx_stream_cache_wraps_iovecs(void **state) { rx_stream(*state, 5); }
+
 static void test_rx_readable_desc_needs_reset(void **state)
 {
     struct ctx *t = *state;
@@ -649,6 +720,7 @@ int main(void)
         T(test_rx_split_header_buffers),
         T(test_rx_no_mrg_one_chain_per_packet), T(test_rx_waits_for_buffers),
         T(test_rx_small_ring_reads_anyway), T(test_rx_readable_desc_needs_reset),
+        T(test_rx_stream_cache_wraps), T(test_rx_stream_cache_wraps_iovecs),
         T(test_ctrl_commands), T(test_ctrl_needs_features), T(test_ctrl_without_ack_needs_reset),
         T(test_features), T(test_config_and_link), T(test_backend_hangup),
     };
