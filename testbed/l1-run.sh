@@ -22,6 +22,8 @@ fi
 export VPF=/opt/vpf/vpf
 echo "VPF-L1: ready uptime=$(cut -d' ' -f1 /proc/uptime)s staging=${t0}s..now kvm=$([ -c /dev/kvm ] && echo yes || echo no)"
 
+# Text symbols, for run.sh to name where the vCPUs of a hung L1 spin (nokaslr).
+grep -i ' t ' /proc/kallsyms >"$results/.kallsyms" &
 # Heartbeat for the host (run.sh kills L1 when it stops: L1 hung).
 (while :; do touch "$results/.heartbeat"; sleep 10; done) &
 

@@ -119,11 +119,31 @@ else
 		done
 	} >"$results/plan.sh"
 	[ "$shell" = 1 ] && total=86400
+	# A hung L1: where its vCPUs are (QEMU monitor through the .monitor FIFOs;
+	# nokaslr above makes the RIPs match System.map) -> results/l1-hang.txt.
+	l1_diagnose() {
+		local m=$results/.monitor out=$results/l1-hang.txt i rip
+		for i in 1 2 3; do printf 'info cpus\ninfo registers -a\n' >"$m.in"; sleep 1; done
+		timeout 3 cat "$m.out" | tr -d '\r' >"$out" || true
+		# L1 saved its text symbols (Debian ships no real System.map); hex
+		# addresses of equal length compare correctly as strings.
+		local map=$results/.kallsyms.sorted
+		LC_ALL=C sort "$results/.kallsyms" >"$map" 2>/dev/null || true
+		{
+			printf '\n---- RIP samples -> symbols\n'
+			for rip in $(sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' "$out"); do
+				echo "$rip $(awk -v r="$rip" '"" $1 <= "" r { s = $3 " " $4 } "" $1 > "" r { exit } END { print s }' "$map")"
+			done
+		} >>"$out"
+		echo "testbed: L1 vCPU state saved in $out:" | tee -a "$console"
+		sed -n '/^---- RIP/,$p' "$out" | tee -a "$console"
+	}
 	boot_allow=240
 	l1=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
 		-nodefaults -no-user-config -nographic -serial stdio -no-reboot
+		-monitor "pipe:$results/.monitor"
 		-kernel "$TB_OUT/bzImage" -initrd "$TB_OUT/l1.cpio"
-		-append "console=ttyS0 panic=-1 quiet vpf.repo=$TB_REPO vpf.results=$results${l1_append:+ $l1_append}"
+		-append "console=ttyS0 panic=-1 quiet nokaslr vpf.repo=$TB_REPO vpf.results=$results${l1_append:+ $l1_append}"
 		-virtfs "local,path=$TB_REPO,mount_tag=repo,security_model=none,readonly=on"
 		-virtfs "local,path=$results,mount_tag=results,security_model=none")
 	tb_log "L1: -smp $smp -m $mem${l1_append:+, append '$l1_append'}, scenarios: $(for f in "${scenarios[@]}"; do basename "$f" .sh; done | xargs), limit $((total + boot_allow))s"
@@ -131,7 +151,7 @@ else
 		"${l1[@]}"
 		exit
 	fi
-	mkfifo "$results/.fifo"
+	mkfifo "$results/.fifo" "$results/.monitor.in" "$results/.monitor.out"
 	stamp "$console" <"$results/.fifo" &
 	fpid=$!
 	timeout -k 10 $((total + boot_allow)) "${l1[@]}" </dev/null >"$results/.fifo" 2>&1 &
@@ -150,6 +170,7 @@ else
 		fi
 		if [ "$age" -gt "$allowed" ]; then
 			echo "testbed: L1 stopped responding (no heartbeat for ${age}s), killing it" | tee -a "$console"
+			l1_diagnose
 			kill -TERM "$qpid"
 			break
 		fi
