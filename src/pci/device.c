@@ -37,10 +37,10 @@ static unsigned bar_reg(unsigned bar)
     return PCI_BASE_ADDRESS_0 + 4 * bar;
 }
 
-int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type type,
-                       bool prefetchable, uint64_t size)
+int pci_bar_declare(struct pci_bar bars[PCI_NUM_BARS], struct pci_config *cfg, unsigned reg0,
+                    unsigned bar, enum pci_bar_type type, bool prefetchable, uint64_t size)
 {
-    if (bar >= PCI_NUM_BARS || dev->bars[bar].type != PCI_BAR_NONE ||
+    if (bar >= PCI_NUM_BARS || bars[bar].type != PCI_BAR_NONE ||
         !IS_POW2(size) || size < PCI_BAR_MIN_SIZE)
         return -1;
     uint32_t flags = PCI_BASE_ADDRESS_SPACE_MEMORY;
@@ -49,7 +49,7 @@ int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type t
             return -1;
         flags |= PCI_BASE_ADDRESS_MEM_TYPE_32;
     } else if (type == PCI_BAR_MEM64) {
-        if (bar + 1 >= PCI_NUM_BARS || dev->bars[bar + 1].type != PCI_BAR_NONE ||
+        if (bar + 1 >= PCI_NUM_BARS || bars[bar + 1].type != PCI_BAR_NONE ||
             size > (1ULL << 62))
             return -1;
         flags |= PCI_BASE_ADDRESS_MEM_TYPE_64;
@@ -59,32 +59,46 @@ int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type t
     if (prefetchable)
         flags |= PCI_BASE_ADDRESS_MEM_PREFETCH;
 
-    dev->bars[bar] = (struct pci_bar){ type, prefetchable, size, PCI_BAR_UNMAPPED };
+    bars[bar] = (struct pci_bar){ type, prefetchable, size, PCI_BAR_UNMAPPED };
     if (type == PCI_BAR_MEM64)
-        dev->bars[bar + 1] = (struct pci_bar){ PCI_BAR_UPPER, false, 0, PCI_BAR_UNMAPPED };
-    /* SR-IOV VFs: BAR registers are RO zero (PCIe §9.3.4.1.11); the PF places them. */
-    if (dev->is_vf)
+        bars[bar + 1] = (struct pci_bar){ PCI_BAR_UPPER, false, 0, PCI_BAR_UNMAPPED };
+    if (!cfg)
         return 0;
     /* PCI 3.0 §6.2.5.1: address bits below the size read as zero, so writing all ones
      * and reading back yields the size; the type bits are read-only. */
     uint64_t addr_mask = ~(size - 1);
-    pci_config_set32(&dev->config, bar_reg(bar), flags);
-    pci_config_set_wmask(&dev->config, bar_reg(bar), 4, (uint32_t)addr_mask & PCI_BASE_ADDRESS_MEM_MASK);
+    unsigned reg = reg0 + 4 * bar;
+    pci_config_set32(cfg, reg, flags);
+    pci_config_set_wmask(cfg, reg, 4, (uint32_t)addr_mask & PCI_BASE_ADDRESS_MEM_MASK);
     if (type == PCI_BAR_MEM64)
-        pci_config_set_wmask(&dev->config, bar_reg(bar + 1), 4, (uint32_t)(addr_mask >> 32));
+        pci_config_set_wmask(cfg, reg + 4, 4, (uint32_t)(addr_mask >> 32));
     return 0;
+}
+
+uint64_t pci_bar_read_addr(const struct pci_bar bars[PCI_NUM_BARS], const struct pci_config *cfg,
+                           unsigned reg0, unsigned bar)
+{
+    unsigned reg = reg0 + 4 * bar;
+    uint64_t addr = pci_config_get32(cfg, reg) & PCI_BASE_ADDRESS_MEM_MASK;
+    if (bars[bar].type == PCI_BAR_MEM64)
+        addr |= (uint64_t)pci_config_get32(cfg, reg + 4) << 32;
+    return addr;
+}
+
+int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type type,
+                       bool prefetchable, uint64_t size)
+{
+    /* SR-IOV VFs: BAR registers are RO zero (PCIe §9.3.4.1.11); the PF places them. */
+    return pci_bar_declare(dev->bars, dev->is_vf ? NULL : &dev->config, PCI_BASE_ADDRESS_0,
+                           bar, type, prefetchable, size);
 }
 
 /* Re-derive a BAR's address from its registers. */
 static void bar_decode(struct pci_device *dev, unsigned bar)
 {
     struct pci_bar *b = &dev->bars[bar];
-    if (b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64)
-        return;
-    uint64_t addr = pci_config_get32(&dev->config, bar_reg(bar)) & PCI_BASE_ADDRESS_MEM_MASK;
-    if (b->type == PCI_BAR_MEM64)
-        addr |= (uint64_t)pci_config_get32(&dev->config, bar_reg(bar + 1)) << 32;
-    b->addr = addr;
+    if (b->type == PCI_BAR_MEM32 || b->type == PCI_BAR_MEM64)
+        b->addr = pci_bar_read_addr(dev->bars, &dev->config, PCI_BASE_ADDRESS_0, bar);
 }
 
 void pci_device_set_bar_addr(struct pci_device *dev, unsigned bar, uint64_t addr)

@@ -94,6 +94,16 @@ void pci_device_init_vf(struct pci_device *dev, const char *name, const struct p
 int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type type,
                        bool prefetchable, uint64_t size);
 
+/* The BAR declaration and decoding behind pci_device_set_bar, for any array of BAR
+ * registers at reg0 (a function's BAR0, an SR-IOV capability's VF BAR0): validates, fills
+ * bars[bar] (and bars[bar + 1] for MEM64), and unless cfg is NULL writes the read-only
+ * type bits and the writable address mask. Returns 0 or -1. */
+int pci_bar_declare(struct pci_bar bars[PCI_NUM_BARS], struct pci_config *cfg, unsigned reg0,
+                    unsigned bar, enum pci_bar_type type, bool prefetchable, uint64_t size);
+/* The address in the registers of BAR `bar` (a MEM32 or MEM64 entry of bars). */
+uint64_t pci_bar_read_addr(const struct pci_bar bars[PCI_NUM_BARS], const struct pci_config *cfg,
+                           unsigned reg0, unsigned bar);
+
 /* Programs the BAR address (as firmware would) and updates bars[bar].addr. */
 void pci_device_set_bar_addr(struct pci_device *dev, unsigned bar, uint64_t addr);
 

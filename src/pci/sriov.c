@@ -70,30 +70,10 @@ static void update_sup_pgsize(struct pci_sriov *s)
 int pci_sriov_set_vf_bar(struct pci_sriov *s, unsigned bar, enum pci_bar_type type,
                          bool prefetchable, uint64_t size)
 {
-    if (bar >= PCI_NUM_BARS || s->vf_bars[bar].type != PCI_BAR_NONE || !IS_POW2(size) ||
-        size < PCI_BAR_MIN_SIZE)
-        return -1;
-    uint32_t flags = PCI_BASE_ADDRESS_SPACE_MEMORY;
-    if (type == PCI_BAR_MEM32 && size <= 2 * GiB) {
-        flags |= PCI_BASE_ADDRESS_MEM_TYPE_32;
-    } else if (type == PCI_BAR_MEM64 && bar + 1 < PCI_NUM_BARS &&
-               s->vf_bars[bar + 1].type == PCI_BAR_NONE && size <= (1ULL << 40)) {
-        flags |= PCI_BASE_ADDRESS_MEM_TYPE_64;
-    } else {
-        return -1;
-    }
-    if (prefetchable)
-        flags |= PCI_BASE_ADDRESS_MEM_PREFETCH;
-    s->vf_bars[bar] = (struct pci_bar){ type, prefetchable, size, PCI_BAR_UNMAPPED };
-    if (type == PCI_BAR_MEM64)
-        s->vf_bars[bar + 1] = (struct pci_bar){ PCI_BAR_UPPER, false, 0, PCI_BAR_UNMAPPED };
     /* §9.3.3.14: the VF BARs size like ordinary BARs, per VF. */
-    struct pci_config *c = &s->pf->config;
-    uint64_t mask = ~(size - 1);
-    pci_config_set32(c, vf_bar_reg(s, bar), flags);
-    pci_config_set_wmask(c, vf_bar_reg(s, bar), 4, (uint32_t)mask & PCI_BASE_ADDRESS_MEM_MASK);
-    if (type == PCI_BAR_MEM64)
-        pci_config_set_wmask(c, vf_bar_reg(s, bar + 1), 4, (uint32_t)(mask >> 32));
+    if (pci_bar_declare(s->vf_bars, &s->pf->config, s->cap + PCI_SRIOV_BAR, bar, type,
+                        prefetchable, size) < 0)
+        return -1;
     update_sup_pgsize(s);
     return 0;
 }
@@ -101,16 +81,10 @@ int pci_sriov_set_vf_bar(struct pci_sriov *s, unsigned bar, enum pci_bar_type ty
 /* VF BAR base addresses as the registers say now. */
 static void decode_vf_bars(struct pci_sriov *s)
 {
-    const struct pci_config *c = &s->pf->config;
-    for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
-        struct pci_bar *b = &s->vf_bars[i];
-        if (!is_mem_bar(b))
-            continue;
-        uint64_t addr = pci_config_get32(c, vf_bar_reg(s, i)) & PCI_BASE_ADDRESS_MEM_MASK;
-        if (b->type == PCI_BAR_MEM64)
-            addr |= (uint64_t)pci_config_get32(c, vf_bar_reg(s, i + 1)) << 32;
-        b->addr = addr;
-    }
+    for (unsigned i = 0; i < PCI_NUM_BARS; i++)
+        if (is_mem_bar(&s->vf_bars[i]))
+            s->vf_bars[i].addr = pci_bar_read_addr(s->vf_bars, &s->pf->config,
+                                                   s->cap + PCI_SRIOV_BAR, i);
 }
 
 static uint64_t pow2_roundup(uint64_t v)
@@ -130,7 +104,7 @@ int pci_sriov_assign_bars(struct pci_sriov *s, struct pci_bus *bus)
         struct pci_bar *b = &s->vf_bars[i];
         if (!is_mem_bar(b))
             continue;
-        uint64_t region = pow2_roundup(b->size * s->total_vfs);
+        uint64_t region = b->size <= UINT64_MAX / s->total_vfs ? pow2_roundup(b->size * s->total_vfs) : 0;
         uint64_t addr = region ? pci_bus_alloc_mmio(bus, region, b->type == PCI_BAR_MEM64)
                                : PCI_BAR_UNMAPPED;
         if (addr == PCI_BAR_UNMAPPED) {

@@ -17,6 +17,7 @@
 
 #include "fake_guest.h"
 #include "net/vf.h"
+#include "ecam.h"
 #include "pci/bus.h"
 #include "vm/layout.h"
 
@@ -142,14 +143,12 @@ static int teardown(void **state)
 
 static uint32_t cfg_rd(struct ctx *t, unsigned devfn, unsigned reg, unsigned len)
 {
-    uint32_t v = 0;
-    pci_bus_ecam_read(&t->bus, (uint64_t)devfn << 12 | reg, &v, len);
-    return v;
+    return ecam_rd(&t->bus, devfn, reg, len);
 }
 
 static void cfg_wr(struct ctx *t, unsigned devfn, unsigned reg, unsigned len, uint32_t v)
 {
-    pci_bus_ecam_write(&t->bus, (uint64_t)devfn << 12 | reg, &v, len);
+    ecam_wr(&t->bus, devfn, reg, len, v);
 }
 
 static unsigned sr(struct ctx *t) { return t->m.sriov.cap; }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "base/util.h"
+#include "ecam.h"
 #include "pci/bus.h"
 #include "pci/sriov.h"
 #include "vm/layout.h"
@@ -96,14 +97,12 @@ static int teardown(void **state)
 
 static uint32_t cfg_rd(struct fixture *f, unsigned devfn, unsigned reg, unsigned len)
 {
-    uint32_t v = 0;
-    pci_bus_ecam_read(&f->bus, (uint64_t)devfn << 12 | reg, &v, len);
-    return v;
+    return ecam_rd(&f->bus, devfn, reg, len);
 }
 
 static void cfg_wr(struct fixture *f, unsigned devfn, unsigned reg, unsigned len, uint32_t v)
 {
-    pci_bus_ecam_write(&f->bus, (uint64_t)devfn << 12 | reg, &v, len);
+    ecam_wr(&f->bus, devfn, reg, len, v);
 }
 
 static unsigned cap(struct fixture *f) { return f->sriov.cap; }
