@@ -123,7 +123,7 @@ else
 	# nokaslr above makes the RIPs match System.map) -> results/l1-hang.txt.
 	l1_diagnose() {
 		local m=$results/.monitor out=$results/l1-hang.txt i rip
-		for i in 1 2 3; do printf 'info cpus\ninfo registers -a\n' >"$m.in"; sleep 1; done
+		for i in 1 2 3; do printf 'info cpus\ninfo registers -a\ninfo lapic\ninfo pic\n' >"$m.in"; sleep 1; done
 		timeout 3 cat "$m.out" | tr -d '\r' >"$out" || true
 		# L1 saved its text symbols (Debian ships no real System.map); hex
 		# addresses of equal length compare correctly as strings.
