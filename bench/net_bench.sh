@@ -8,7 +8,9 @@
 #   vpf   --net tap=vbtap0   (virtio-net, userspace data path on vpf's I/O thread)
 #   qemu  virtio-net-pci, -netdev tap,vhost=off   (userspace data path in QEMU's main loop)
 #   qemu-vhost  the same with vhost=on            (optional extra row: E2E_BENCH_VHOST=1)
-# each on its own tap and subnet, all alive at once. Then E2E_BENCH_REPS rounds, each
+#   vpf-b       another vpf build, E2E_BENCH_VPF_B=PATH (inside the repo): A/B of a change
+# each on its own tap and subnet, booted one after the other (two L2 kernels booting at
+# once in L1 took 3-4x longer than one after the other), then all alive at once. Then E2E_BENCH_REPS rounds, each
 # running every test against every VMM in turn (order rotated per round):
 #   tcp_rx   iperf3 L1 -> L2 (guest receives), E2E_BENCH_SECS seconds
 #   tcp_tx   iperf3 -R, L2 -> L1 (guest transmits)
@@ -27,7 +29,13 @@ TESTS=${E2E_BENCH_TESTS:-"idle tcp_rx tcp_tx udp_rr"}
 [ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
 need_vpf
 
-vmms=(vpf qemu)
+vmms=(vpf)
+# A second vpf build side by side (A/B of a change): E2E_BENCH_VPF_B=PATH inside the repo.
+if [ -n "${E2E_BENCH_VPF_B:-}" ]; then
+	cp "$E2E_BENCH_VPF_B" /tmp/vpf-b || fail "cannot copy $E2E_BENCH_VPF_B"
+	vmms+=(vpf-b)
+fi
+vmms+=(qemu)
 [ "$VHOST" = 1 ] && [ -e /dev/vhost-net ] && vmms+=(qemu-vhost)
 declare -A TAP SUB PID WRAP KDIR VHOST_TIDS
 i=1
@@ -52,23 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for v in "${vmms[@]}"; do
-	ip tuntap add dev "${TAP[$v]}" mode tap vnet_hdr
-	ip addr add "${SUB[$v]}.1/24" dev "${TAP[$v]}"
-	ip link set "${TAP[$v]}" up
-	mac=52:54:00:be:0c:0${TAP[$v]#vbtap}
-	cmd=$(l2_cmdline net_servers "vpf.ip=${SUB[$v]}.2/24")
-	case $v in
-	vpf) run_vm_bg "$LOGDIR/l2-$v.log" 560 --cpus 1 --memory 512M \
-		--net "tap=${TAP[$v]},mac=$mac" --cmdline "$cmd" ;;
-	qemu*) vh=off; [ "$v" = qemu-vhost ] && vh=on
-		run_qemu_bg "$LOGDIR/l2-$v.log" 560 -append "$cmd" \
-			-netdev "tap,id=n0,ifname=${TAP[$v]},script=no,downscript=no,vhost=$vh" \
-			-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" -name "$v,debug-threads=on" ;;
-	esac
-	WRAP[$v]=$VM_PID
-done
-
 # The VMM process is the child of timeout(1).
 child_of() {
 	local p ppid
@@ -84,7 +75,21 @@ kvmdir() { # the per-VM debugfs directory of a VMM pid (one VM per process)
 	return 1
 }
 for v in "${vmms[@]}"; do
-	VM_PID=${WRAP[$v]}
+	ip tuntap add dev "${TAP[$v]}" mode tap vnet_hdr
+	ip addr add "${SUB[$v]}.1/24" dev "${TAP[$v]}"
+	ip link set "${TAP[$v]}" up
+	mac=52:54:00:be:0c:0${TAP[$v]#vbtap}
+	cmd=$(l2_cmdline net_servers "vpf.ip=${SUB[$v]}.2/24")
+	case $v in
+	vpf | vpf-b) vpf_bin=$VPF; [ "$v" = vpf-b ] && vpf_bin=/tmp/vpf-b
+		VPF=$vpf_bin run_vm_bg "$LOGDIR/l2-$v.log" 560 --cpus 1 --memory 512M \
+		--net "tap=${TAP[$v]},mac=$mac" --cmdline "$cmd" ;;
+	qemu*) vh=off; [ "$v" = qemu-vhost ] && vh=on
+		run_qemu_bg "$LOGDIR/l2-$v.log" 560 -append "$cmd" \
+			-netdev "tap,id=n0,ifname=${TAP[$v]},script=no,downscript=no,vhost=$vh" \
+			-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" -name "$v,debug-threads=on" ;;
+	esac
+	WRAP[$v]=$VM_PID
 	wait_for_log "$LOGDIR/l2-$v.log" 'net_servers ready' 360 ||
 		{ tail -n 30 "$LOGDIR/l2-$v.log"; fail "$v: L2 servers did not come up"; }
 	PID[$v]=$(child_of "${WRAP[$v]}") || fail "$v: no VMM process under ${WRAP[$v]}"
@@ -97,6 +102,7 @@ for v in "${vmms[@]}"; do
 	ping -c 2 -W 5 "${SUB[$v]}.2" >/dev/null || fail "$v: no ping to L2"
 	log "$v: pid ${PID[$v]}, tap ${TAP[$v]}, L2 ${SUB[$v]}.2 up"
 done
+
 VM_PID=
 
 KSTATS="exits io_exits mmio_exits irq_exits halt_exits irq_injections halt_wakeup signal_exits"

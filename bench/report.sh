@@ -16,6 +16,15 @@ function add(key, v) { if (v == "-" || v == "") return; vals[key] = vals[key] (v
 function f(x, d) { return x == "-" ? "-" : sprintf("%." d "f", x) }
 function cell(key, d,   m) { m = med(key); if (m == "-") return "-"; return f(m, d) " (" f(lo, d) "–" f(hi, d) ")" }
 function ratio(k1, k2,   a, b) { a = med(k1); b = med(k2); if (a == "-" || b == "-" || b == 0) return "-"; return sprintf("%.2f", a / b) }
+# Ratios of the two VMMs measured back to back in the same round, then their median.
+function paired(v1, v2, t, m,   r, a, b, key) {
+	key = "paired" SUBSEP v1 SUBSEP t SUBSEP m; vals[key] = ""
+	for (r = 1; r <= nr; r++) {
+		a = one[v1, reps[r], t, m]; b = one[v2, reps[r], t, m]
+		if (a != "" && b != "" && a != "-" && b != "-" && b + 0 > 0) add(key, a / b)
+	}
+	return cell(key, 2)
+}
 /^#/ { next }
 NF >= 23 {
 	v = $1; t = $3
@@ -23,8 +32,9 @@ NF >= 23 {
 	if (!(t in tseen)) { tseen[t] = 1; torder[++nt] = t }
 	pk = $14 + $15; mb = ($16 + $17) / 1e6
 	unit = (t == "udp_rr") ? pk / 2 : (t == "idle") ? $23 / 1000 : mb
-	if (t == "udp_rr") { add(v SUBSEP t SUBSEP "p50", $4); add(v SUBSEP t SUBSEP "p99", $5) }
-	else if (t != "idle") add(v SUBSEP t SUBSEP "mbps", $4)
+	if (t == "udp_rr") { add(v SUBSEP t SUBSEP "p50", $4); add(v SUBSEP t SUBSEP "p99", $5); one[v, $2, t, "p50"] = $4; one[v, $2, t, "p99"] = $5 }
+	else if (t != "idle") { add(v SUBSEP t SUBSEP "mbps", $4); one[v, $2, t, "mbps"] = $4 }
+	if (!($2 in rseen)) { rseen[$2] = 1; reps[++nr] = $2 }
 	if (unit <= 0) next
 	add(v SUBSEP t SUBSEP "exits", $6 / unit)
 	add(v SUBSEP t SUBSEP "iommio", ($7 + $8) / unit)
@@ -43,8 +53,8 @@ END {
 	desc["udp_rr_p50"] = "UDP 64 B round trip p50, µs"
 	desc["udp_rr_p99"] = "UDP 64 B round trip p99, µs"
 	printf "| test |"; for (i = 1; i <= nv; i++) printf " %s |", order[i]
-	for (i = 1; i <= nv; i++) if (order[i] != ref) printf " %s/%s |", order[i], ref
-	printf "\n|---|"; for (i = 1; i <= nv; i++) printf "---|"; for (i = 1; i <= nv; i++) if (order[i] != ref) printf "---|"
+	for (i = 1; i <= nv; i++) if (order[i] != ref) printf " %s/%s (of medians) | %s/%s per round: median (min–max) |", order[i], ref, order[i], ref
+	printf "\n|---|"; for (i = 1; i <= nv; i++) printf "---|"; for (i = 1; i <= nv; i++) if (order[i] != ref) printf "---|---|"
 	printf "\n"
 	for (j = 1; j <= nt; j++) {
 		t = torder[j]
@@ -55,7 +65,7 @@ END {
 			d = (t == "udp_rr") ? t "_" metric : t
 			printf "| %s |", desc[d]
 			for (i = 1; i <= nv; i++) printf " %s |", cell(order[i] SUBSEP t SUBSEP metric, metric == "mbps" ? 1 : 0)
-			for (i = 1; i <= nv; i++) if (order[i] != ref) printf " %s |", ratio(order[i] SUBSEP t SUBSEP metric, ref SUBSEP t SUBSEP metric)
+			for (i = 1; i <= nv; i++) if (order[i] != ref) printf " %s | %s |", ratio(order[i] SUBSEP t SUBSEP metric, ref SUBSEP t SUBSEP metric), paired(order[i], ref, t, metric)
 			printf "\n"
 		}
 	}
