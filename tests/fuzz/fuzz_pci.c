@@ -1,6 +1,6 @@
 /* libFuzzer target: the guest's whole view of the PCI root complex (conf1, ECAM, BAR MMIO
- * in both windows, the MSI-X table and PBA) driven by an arbitrary access sequence, with an
- * I/O-thread-style msix_signal mixed in. Each input is a list of 12-byte records:
+ * in both windows, the MSI-X table and PBA, an SR-IOV capability whose VFs come and go)
+ * driven by an arbitrary access sequence, with an I/O-thread-style msix_signal mixed in. Each input is a list of 12-byte records:
  *   op (1) | len code (1) | offset (4, little-endian) | value (6: low bytes used). */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,12 +11,17 @@
 #include "base/util.h"
 #include "pci/bus.h"
 #include "pci/msix.h"
+#include "pci/sriov.h"
 #include "vm/layout.h"
+
+#define FUZZ_VFS 9                   /* past the PF's slot into the next one */
 
 struct fuzz_dev {
     struct pci_device pci;
     struct msix msix;
     uint8_t regs[64];
+    struct pci_sriov sriov;
+    struct pci_device vfs[FUZZ_VFS];
 };
 
 static int fr_fds[64];
@@ -54,6 +59,29 @@ static void fd_bar_write(struct pci_device *pci, unsigned bar, uint64_t off, con
 
 static const struct pci_device_ops fd_ops = { fd_bar_read, fd_bar_write, NULL };
 
+static void vfs_enable(void *opaque, unsigned n)
+{
+    static const struct pci_ids ids = { .vendor = 0x1af4, .device = 0x1041, .class_code = 0x020000 };
+    struct fuzz_dev *d = opaque;
+    if (n > FUZZ_VFS)
+        abort();                    /* the capability must never ask for more */
+    for (unsigned i = 0; i < n; i++) {
+        pci_device_init_vf(&d->vfs[i], "fuzz-vf", &ids, &fd_ops);
+        if (pci_device_set_bar(&d->vfs[i], 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
+            pci_sriov_add_vf_locked(&d->sriov, i, &d->vfs[i]) < 0)
+            abort();
+    }
+}
+
+static void vfs_disable(void *opaque)
+{
+    struct fuzz_dev *d = opaque;
+    for (unsigned i = 0; i < FUZZ_VFS; i++)
+        pci_sriov_remove_vf_locked(&d->sriov, i);
+}
+
+static const struct pci_sriov_ops vf_ops = { vfs_enable, vfs_disable, NULL };
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
@@ -67,7 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     if (pci_device_set_bar(&d->pci, 0, PCI_BAR_MEM32, false, 16 * KiB) < 0 ||
         pci_device_set_bar(&d->pci, 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
         msix_init(&d->msix, &d->pci, 5, 2, 0x2000, 0x3000, &router) < 0 ||
-        pci_bus_add(bus, &d->pci, PCI_DEVFN(1, 0)) < 0)
+        pci_sriov_init(&d->sriov, &d->pci, FUZZ_VFS, 0x1041, &vf_ops, d) < 0 ||
+        pci_sriov_set_vf_bar(&d->sriov, 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
+        pci_bus_add(bus, &d->pci, PCI_DEVFN(1, 0)) < 0 || pci_sriov_assign_bars(&d->sriov, bus) < 0)
         abort();
     fr_n = 0;
 
@@ -87,8 +117,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         case 4: pci_bus_mmio32_write(bus, off % LAYOUT_MMIO32_SIZE, &val, len); break;
         case 5: pci_bus_mmio32_read(bus, off % LAYOUT_MMIO32_SIZE, &out, len); break;
         case 6:
-            /* Aim at the 64-bit BAR's current page most of the time. */
-            off = (d->pci.bars[2].addr - LAYOUT_MMIO64_START + (off & 0x3fff)) % LAYOUT_MMIO64_SIZE;
+            /* Aim at the 64-bit BAR's current page, or the VFs' BARs, most of the time. */
+            if (r[1] & 0x40)
+                off = (d->sriov.vf_bars[2].addr - LAYOUT_MMIO64_START + (off & 0x3ffff)) % LAYOUT_MMIO64_SIZE;
+            else
+                off = (d->pci.bars[2].addr - LAYOUT_MMIO64_START + (off & 0x3fff)) % LAYOUT_MMIO64_SIZE;
             if (r[1] & 0x80)
                 pci_bus_mmio64_read(bus, off, &out, len);
             else
@@ -98,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         }
     }
 
+    pci_sriov_reset(&d->sriov);
     msix_destroy(&d->msix);
     pci_bus_remove(bus, &d->pci);
     pci_bus_destroy(bus);
