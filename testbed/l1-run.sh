@@ -24,7 +24,9 @@ echo "VPF-L1: ready uptime=$(cut -d' ' -f1 /proc/uptime)s staging=${t0}s..now kv
 
 # Text symbols, for run.sh to name where the vCPUs of a hung L1 spin (nokaslr).
 grep -i ' t ' /proc/kallsyms >"$results/.kallsyms" &
-# Heartbeat for the host (run.sh kills L1 when it stops: L1 hung).
+# Heartbeats for the host (run.sh kills L1 when one stops): on the second serial
+# port (proves L1 runs) and through 9p (proves the share works).
+(while :; do echo "hb $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS1; sleep 10; done) &
 (while :; do touch "$results/.heartbeat"; sleep 10; done) &
 
 for s in $SCENARIOS; do

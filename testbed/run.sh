@@ -140,7 +140,7 @@ else
 	}
 	boot_allow=240
 	l1=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
-		-nodefaults -no-user-config -nographic -serial stdio -no-reboot
+		-nodefaults -no-user-config -nographic -serial stdio -serial "file:$results/.ttyS1" -no-reboot
 		-monitor "pipe:$results/.monitor"
 		-kernel "$TB_OUT/bzImage" -initrd "$TB_OUT/l1.cpio"
 		-append "console=ttyS0 panic=-1 quiet nokaslr vpf.repo=$TB_REPO vpf.results=$results${l1_append:+ $l1_append}"
@@ -157,19 +157,25 @@ else
 	timeout -k 10 $((total + boot_allow)) "${l1[@]}" </dev/null >"$results/.fifo" 2>&1 &
 	qpid=$!
 	set +e
-	# L1 touches results/.heartbeat every 10 s: when that stops, L1 has hung
-	# (seen under TCG: a vCPU spinning at 100%, no output), and waiting for the
-	# overall limit would only waste time.
-	t_launch=$EPOCHSECONDS hb=$results/.heartbeat
+	# L1 writes a heartbeat every 10 s to its second serial port (results/.ttyS1,
+	# no 9p involved) and touches results/.heartbeat (through 9p). When one stops,
+	# L1 has hung (seen under TCG: a vCPU spinning at 100%, no output) or its 9p
+	# share has: either way the run cannot go on, and waiting for the overall
+	# limit would only waste time.
+	t_launch=$EPOCHSECONDS
+	age_of() { if [ -f "$1" ]; then echo $((EPOCHSECONDS - $(stat -c %Y "$1"))); else echo $((EPOCHSECONDS - t_launch)); fi; }
 	while kill -0 "$qpid" 2>/dev/null; do
 		sleep 2
-		if [ -f "$hb" ]; then
-			age=$((EPOCHSECONDS - $(stat -c %Y "$hb"))) allowed=$HEARTBEAT_SECS
-		else
-			age=$((EPOCHSECONDS - t_launch)) allowed=$boot_allow
+		if [ -s "$results/.ttyS1" ]; then allowed=$HEARTBEAT_SECS; else allowed=$boot_allow; fi
+		a_tty=$(age_of "$results/.ttyS1") a_9p=$(age_of "$results/.heartbeat")
+		why=
+		if [ "$a_tty" -gt "$allowed" ]; then
+			why="L1 stopped responding (no heartbeat for ${a_tty}s)"
+		elif [ "$a_9p" -gt "$allowed" ]; then
+			why="L1 is alive but its 9p share stalled (no 9p heartbeat for ${a_9p}s)"
 		fi
-		if [ "$age" -gt "$allowed" ]; then
-			echo "testbed: L1 stopped responding (no heartbeat for ${age}s), killing it" | tee -a "$console"
+		if [ -n "$why" ]; then
+			echo "testbed: $why, killing it" | tee -a "$console"
 			l1_diagnose
 			kill -TERM "$qpid"
 			break
