@@ -8,37 +8,15 @@
 # enable/disable cycles leave vpf's fd count and RSS flat while the PF keeps carrying
 # traffic; writing more than TotalVFs fails.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/sriov.sh"
 
-N=4 PF_TAP=vpftap0 PF_MAC=52:54:00:12:34:56
+N=4 PF_MAC=52:54:00:12:34:56
 VF0_MAC=02:00:00:00:01:00 VF1_MAC=02:00:00:00:01:01
 RSS_TOLERANCE_KB=4096   # growth allowed between cycle 1 and cycle 20 (allocator slack)
-
-ip tuntap add dev $PF_TAP mode tap vnet_hdr
-ip addr add 10.0.0.1/24 dev $PF_TAP
-ip link set $PF_TAP up
-# L1 answers ARP only on the interface that owns the address (the isolation check).
-arp_ignore=$(cat /proc/sys/net/ipv4/conf/all/arp_ignore)
-echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore
-www=$LOGDIR/www
-mkdir -p "$www"
-busybox httpd -p 10.0.0.1:8080 -h "$www" -f &
-httpd_pid=$!
-cleanup() {
-	kill "$httpd_pid" 2>/dev/null
-	ip link del $PF_TAP 2>/dev/null
-	echo "$arp_ignore" >/proc/sys/net/ipv4/conf/all/arp_ignore
-	true
-}
-trap cleanup EXIT
-go() { : >"$www/$1"; }     # publish a go-ahead for the guest (guest/sriov.sh ack)
-# await REGEX SECS WHAT: the guest printed REGEX, or fail with its last lines.
-await() {
-	wait_for_log "$con" "$1|VPF-SRIOV: FAIL" "$2" && ! grep -qa 'VPF-SRIOV: FAIL' "$con" ||
-		{ tail -n 40 "$con"; fail "$3"; }
-}
 rx_of() { cat "/sys/class/net/$1/statistics/rx_packets"; }
 ctl_field() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" <<<"$1"; }
 
+sriov_l1_setup
 con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
 t0=$(now_ms)
 run_vm_bg "$con" 450 --memory 512M --ctl "$ctl" \
@@ -46,7 +24,7 @@ run_vm_bg "$con" 450 --memory 512M --ctl "$ctl" \
 	--cmdline "$(l2_cmdline sriov)"
 await 'VPF-SRIOV: vfs up' 300 "the guest did not bring up $N VFs"
 metric boot_to_vfs_up_ms "$(ms_since "$t0")" ms
-vpf_pid=$(awk '{print $1}' "/proc/$VM_PID/task/$VM_PID/children")   # timeout's child
+vpf_pid=$(vpf_pid)
 
 # The SR-IOV capability as lspci in L2 decodes it.
 expect_in_log "$con" 'lspci: Initial VFs: 4, Total VFs: 4, Number of VFs: 0, Function Dependency Link: 00' "lspci: counts"
@@ -63,12 +41,10 @@ log "vfs: $(cat "$LOGDIR/vfs.json")"
 grep -q '"num_vfs":4' "$LOGDIR/vfs.json" || fail "ctl vfs does not list 4 VFs"
 for i in $(seq 0 $((N - 1))); do
 	case $i in 0) mac=$VF0_MAC ;; 1) mac=$VF1_MAC ;; *) mac=$(printf '52:54:00:12:34:%02x' $((0x56 + i + 1))) ;; esac
-	expect_in_log "$con" "VPF-SRIOV: vf $i pci=0000:00:01\.$((i + 1)) dev=eth[0-9]+ mac=$mac device=0x1041" "VF $i: address, MAC or device ID"
+	expect_in_log "$con" "VPF-SRIOV: vf $i pci=0000:00:01\.$((i + 1)) dev=eth[0-9]+ mac=$mac device=0x1041 driver=virtio-pci/virtio_net" "VF $i: address, MAC, device ID or driver"
 	grep -q "\"vf\":$i,\"dev\":\"net0vf$i\",\"pci\":\"0000:00:01.$((i + 1))\",\"mac\":\"$mac\",\"tap\":\"vpfvf$i\",\"link\":true" \
 		"$LOGDIR/vfs.json" || fail "ctl vfs: VF $i"
-	ip link show "vpfvf$i" >/dev/null 2>&1 || fail "tap vpfvf$i was not created"
-	ip addr add "10.1.$i.1/24" dev "vpfvf$i"
-	echo 1 >"/proc/sys/net/ipv6/conf/vpfvf$i/disable_ipv6"
+	vf_tap_setup "vpfvf$i" "10.1.$i.1/24"
 done
 go vfs-ready
 

@@ -5,51 +5,9 @@
 # Markers "VPF-SRIOV: ..." tell L1 how far we got.
 set -u
 N=4
-say() { echo "VPF-SRIOV: $*"; }
-die() { say "FAIL: $*"; exit 1; }
-# ack NAME: wait (bounded) until L1 publishes http://10.0.0.1:8080/NAME.
-ack() {
-	for _ in $(seq 600); do
-		wget -q -O /dev/null "http://10.0.0.1:8080/$1" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	die "no go-ahead '$1' from L1"
-}
-
-pf=
-for d in /sys/bus/pci/devices/*; do [ -f "$d/sriov_totalvfs" ] && pf=$d; done
-[ -n "$pf" ] || { lspci; die "no SR-IOV PF"; }
-pfaddr=$(basename "$pf")
-pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
-say "pf $pfaddr dev=$pfdev totalvfs=$(cat "$pf/sriov_totalvfs")"
+. /guest/sriov-lib.sh
+sriov_pf_up
 lspci -vvv -s "$pfaddr" | sed -n '/SR-IOV/,/VF Migration/p' | sed 's/^[[:space:]]*/VPF-SRIOV: lspci: /'
-
-ip addr add 10.0.0.2/24 dev "$pfdev"
-ip link set "$pfdev" up
-ping -c 2 -W 5 10.0.0.1 >/dev/null || die "PF ping to L1 failed"
-
-# vf_dev I: the netdev of VF I once virtio_net has bound it, else nothing.
-vf_dev() {
-	local v n
-	v=$(readlink -f "$pf/virtfn$1" 2>/dev/null) || return 0
-	[ "$(basename "$(readlink "$v"/virtio*/driver 2>/dev/null)")" = virtio_net ] || return 0
-	for n in "$v"/virtio*/net/*; do [ -e "$n" ] && basename "$n"; done
-}
-# wait_vfs COUNT: until COUNT VFs have virtio_net netdevs (COUNT 0: until none exist).
-wait_vfs() {
-	for _ in $(seq 600); do
-		local have=0 i
-		for i in $(seq 0 $((N - 1))); do
-			if [ "$1" = 0 ]; then [ -e "$pf/virtfn$i" ] && have=$((have + 1))
-			else [ -n "$(vf_dev "$i")" ] && have=$((have + 1)); fi
-		done
-		[ "$1" = 0 ] && [ "$have" = 0 ] && return 0
-		[ "$1" != 0 ] && [ "$have" = "$1" ] && return 0
-		sleep 0.1
-	done
-	die "VFs: waited for $1, have $have"
-}
-numvfs() { echo "$1" >"$pf/sriov_numvfs"; }
 
 # More than TotalVFs: the kernel refuses (-ERANGE) and nothing appears.
 numvfs $((N + 1)) 2>/dev/null && die "sriov_numvfs $((N + 1)) accepted"
@@ -60,18 +18,15 @@ numvfs $N || die "echo $N > sriov_numvfs failed"
 wait_vfs $N
 numvfs 1 2>/dev/null && die "sriov_numvfs changed while enabled"
 lspci -vvv -s "$pfaddr" | grep -E 'IOVCtl|Number of VFs' | sed 's/^[[:space:]]*/VPF-SRIOV: lspci-on: /'
-for i in $(seq 0 $((N - 1))); do
-	v=$(basename "$(readlink -f "$pf/virtfn$i")")
-	d=$(vf_dev "$i")
-	say "vf $i pci=$v dev=$d mac=$(cat "/sys/class/net/$d/address") device=$(cat "/sys/bus/pci/devices/$v/device")"
-done
+say_vfs
 say "vfs up"
 ack vfs-ready
 
 # Each VF in its own network namespace: VF 0 by the CNI host-device plug-in, the others
-# with ip. IPv6 off there, so a VF sends nothing unless asked (the spoof check counts).
+# with ip. IPv6 off there, so a VF sends nothing unless asked (keeps L1's counters exact).
 for i in $(seq 0 $((N - 1))); do
-	d=$(vf_dev "$i")
+	vf_dev "$i"
+	d=$VF_DEV
 	ip netns add "ns$i" || die "ip netns add ns$i"
 	ip netns exec "ns$i" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
 		echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'

@@ -1,0 +1,69 @@
+# Guest helpers shared by guest/sriov*.sh (source it; set N, the VF count, first). L1 is
+# 10.0.0.1 on the PF's tap, we are 10.0.0.2. Markers "VPF-SRIOV: ..." tell L1 how far we
+# got; L1's go-aheads are files on its web server.
+say() { echo "VPF-SRIOV: $*"; }
+die() { say "FAIL: $*"; exit 1; }
+# ack NAME: wait (bounded) until L1 publishes http://10.0.0.1:8080/NAME.
+ack() {
+	for _ in $(seq 600); do
+		wget -q -O /dev/null "http://10.0.0.1:8080/$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	die "no go-ahead '$1' from L1"
+}
+
+# sriov_pf_up: finds the SR-IOV PF ($pf, $pfaddr, $pfdev) and puts 10.0.0.2 on it.
+sriov_pf_up() {
+	pf=
+	for d in /sys/bus/pci/devices/*; do [ -f "$d/sriov_totalvfs" ] && pf=$d; done
+	[ -n "$pf" ] || { lspci; die "no SR-IOV PF"; }
+	pfaddr=$(basename "$pf")
+	pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
+	say "pf $pfaddr dev=$pfdev totalvfs=$(cat "$pf/sriov_totalvfs")"
+	ip addr add 10.0.0.2/24 dev "$pfdev"
+	ip link set "$pfdev" up
+	ping -c 2 -W 5 10.0.0.1 >/dev/null || die "PF ping to L1 failed"
+}
+
+# Nested, every fork costs: the helpers below use shell builtins only.
+# vf_dev I: VF_DEV = the netdev of VF I once virtio_net has bound it (its net/ directory
+# exists only then), else empty.
+vf_dev() {
+	local n
+	VF_DEV=
+	for n in "$pf/virtfn$1"/virtio*/net/*; do [ -e "$n" ] && VF_DEV=${n##*/}; done
+}
+# uevent FILE KEY: UEV = the value of KEY in a sysfs uevent file.
+uevent() {
+	local k v
+	UEV=
+	while IFS='=' read -r k v; do [ "$k" = "$2" ] && UEV=$v; done <"$1"
+}
+# wait_vfs COUNT [SECS]: until COUNT VFs have virtio_net netdevs (0: until none exist).
+wait_vfs() {
+	local have i
+	for _ in $(seq $((${2:-60} * 10))); do
+		have=0
+		for ((i = 0; i < N; i++)); do
+			if [ "$1" = 0 ]; then [ -e "$pf/virtfn$i" ] && have=$((have + 1))
+			else vf_dev "$i"; [ -n "$VF_DEV" ] && have=$((have + 1)); fi
+		done
+		[ "$have" = "$1" ] && return 0
+		sleep 0.1
+	done
+	die "VFs: waited for $1, have $have"
+}
+numvfs() { echo "$1" >"$pf/sriov_numvfs"; }
+# say_vfs: one line per VF: its PCI address, netdev, MAC, device ID and drivers.
+say_vfs() {
+	local i f mac dev pci drv vdrv
+	for ((i = 0; i < N; i++)); do
+		vf_dev "$i"
+		uevent "$pf/virtfn$i/uevent" PCI_SLOT_NAME; pci=$UEV
+		uevent "$pf/virtfn$i/uevent" DRIVER; drv=$UEV
+		for f in "$pf/virtfn$i"/virtio*/uevent; do uevent "$f" DRIVER; done; vdrv=$UEV
+		read -r mac <"/sys/class/net/$VF_DEV/address"
+		read -r dev <"$pf/virtfn$i/device"
+		say "vf $i pci=$pci dev=$VF_DEV mac=$mac device=$dev driver=$drv/$vdrv"
+	done
+}
