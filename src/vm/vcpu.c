@@ -85,18 +85,21 @@ static void vcpu_set_msrs(struct vcpu *vcpu)
         MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_STAR,
         MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR, MSR_IA32_TSC,
     };
-    struct {
+    /* struct kvm_msrs ends in a flexible array: lay it out in a buffer of the right size. */
+    union {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry entries[ARRAY_SIZE(zeroed) + 2];
-    } msrs = { 0 };
+        uint8_t bytes[sizeof(struct kvm_msrs) + (ARRAY_SIZE(zeroed) + 2) * sizeof(struct kvm_msr_entry)];
+    } buf;
+    memset(&buf, 0, sizeof(buf));
+    struct kvm_msr_entry *e = buf.hdr.entries;
     unsigned n = 0;
     for (unsigned i = 0; i < ARRAY_SIZE(zeroed); i++)
-        msrs.entries[n++].index = zeroed[i];
-    msrs.entries[n++] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE, .data = 1 /* fast strings */ };
+        e[n++].index = zeroed[i];
+    e[n++] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE, .data = 1 /* fast strings */ };
     /* MTRRs enabled, default type write-back, so guest RAM is cacheable. */
-    msrs.entries[n++] = (struct kvm_msr_entry){ .index = MSR_MTRR_DEF_TYPE, .data = (1 << 11) | 6 };
-    msrs.hdr.nmsrs = n;
-    if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != (int)n)
+    e[n++] = (struct kvm_msr_entry){ .index = MSR_MTRR_DEF_TYPE, .data = (1 << 11) | 6 };
+    buf.hdr.nmsrs = n;
+    if (ioctl(vcpu->fd, KVM_SET_MSRS, &buf.hdr) != (int)n)
         die("KVM_SET_MSRS failed for vCPU %u", vcpu->id);
 }
 
