@@ -65,6 +65,14 @@ void vnet_tx_process(struct virtio_net *n)
                 }
             }
             virtq_push(vq, c.head, 0);
+            if (done == 1 && vq->event_idx) {
+                /* First completion of the batch: publish and let the driver free it
+                 * now (with EVENT_IDX at most one interrupt until it re-arms; see
+                 * net_rx.c rx_signal_early). */
+                virtq_flush(vq);
+                if (virtq_should_notify(vq))
+                    virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_TXQ);
+            }
         }
         if (done >= VNET_TX_BUDGET) {
             /* Budget spent: come back after the other ready fds, via our own kick. */
