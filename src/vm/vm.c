@@ -195,6 +195,9 @@ int vm_run(const struct vm_config *cfg)
     vm->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (vm->stop_fd < 0)
         die_errno("eventfd");
+    /* Before anything that must be undone (taps, the control socket) exists: a signal
+     * during setup then stops the VM as soon as it is up, through the same teardown. */
+    vm_install_stop_signals(vm);
     kvm_open(&vm->kvm, cfg->kvm_dev);
     if (cfg->cpus > (unsigned)vm->kvm.max_vcpus)
         die("--cpus %u is more than KVM allows on this host (%d)", cfg->cpus, vm->kvm.max_vcpus);
@@ -239,7 +242,6 @@ int vm_run(const struct vm_config *cfg)
         munmap(initrd_file.data, initrd_file.size);
 
     vcpu_init_signals();
-    vm_install_stop_signals(vm);
     vm->ncpus = cfg->cpus;
     vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
     if (!vm->vcpus)
