@@ -40,7 +40,7 @@ struct net_vf_env {
 };
 
 struct net_vf {
-    char name[24];              /* PF name + "vf" + index, e.g. net0vf3 */
+    char name[32];              /* PF name + "vf" + index, e.g. net0vf3 */
     unsigned index;
     uint8_t devfn;
     uint8_t mac[6];             /* host-assigned */
