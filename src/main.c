@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "ctl/client.h"
+#include "net/net_conflicts.h"
 #include "vm/config.h"
 #include "vm/vm.h"
 
@@ -162,6 +163,8 @@ static int cmd_run(int argc, char **argv)
         die("unexpected argument '%s' (see vpf run --help)", argv[optind]);
     if (!cfg.kernel)
         die("--kernel is required (see vpf run --help)");
+    if (net_opts_check_conflicts(cfg.nets, cfg.nnets) < 0)
+        exit(VPF_EXIT_SETUP);           /* said why, in one line */
     return vm_run(&cfg);
 }
 

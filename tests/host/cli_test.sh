@@ -124,6 +124,17 @@ net-vf-mac-duplicate)
 net-vf-spoofchk-bad)
     run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-spoofchk=yes
     expect_error "vf-spoofchk must be on or off" ;;
+net-shared-tap)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,mac=52:54:00:00:00:10 --net tap=vpfbad0,mac=52:54:00:00:00:20
+    expect_error "tap vpfbad0 is given to both net0 and net1" ;;
+net-vf-tap-collision)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,mac=52:54:00:00:00:10,total-vfs=2,vf-tap=vpfv%d \
+        --net tap=vpfbad1,mac=52:54:00:00:01:10,total-vfs=2,vf-tap=vpfv%d
+    expect_error "tap vpfv0 is given to both net0vf0 and net1vf0" ;;
+net-shared-mac)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,mac=52:54:00:00:00:10,total-vfs=4,vf-tap=vpfv%d \
+        --net tap=vpfbad1,mac=52:54:00:00:00:12
+    expect_error "MAC 52:54:00:00:00:12 is given to both net0vf1 and net1" ;;
 sriov-ctl)
     # An SR-IOV PF whose guest never enables VFs: vfs lists none, stats works, VF names
     # that do not exist are refused, and the VF slots stay free for later devices.
