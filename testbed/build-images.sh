@@ -160,7 +160,8 @@ ensure_pkgs "${L2_PKGS[@]}"
 GUEST_SCRIPTS=()
 [ -d "$TB_REPO/tests/e2e/guest" ] &&
 	mapfile -t GUEST_SCRIPTS < <(find "$TB_REPO/tests/e2e/guest" -maxdepth 1 -type f -name '*.sh' | LC_ALL=C sort)
-l2key=$( { key_of "${L2_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l2-init" "${GUEST_SCRIPTS[@]}"; } | sha256sum | cut -d' ' -f1)
+# The key covers this script too: a module or tool added here must rebuild the image.
+l2key=$( { key_of "${L2_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l2-init" "${GUEST_SCRIPTS[@]}" "$TB_REPO/testbed/build-images.sh"; } | sha256sum | cut -d' ' -f1)
 if fresh l2.cpio.gz "$l2key"; then
 	tb_log "l2.cpio.gz up to date"
 else
@@ -182,10 +183,10 @@ fi
 # ---------------------------------------------------------------------------
 # L1 image. Uncompressed: QEMU loads it on the host side in no time, while
 # gunzip of ~90 MB under TCG costs several seconds of every L1 boot.
-L1_MODULES=(irqbypass kvm ccp kvm_amd tun vhost vhost_iotlb vhost_net veth bridge
+L1_MODULES=(irqbypass kvm ccp kvm_amd tun vhost vhost_iotlb vhost_net veth bridge 8021q
 	virtio_pci 9pnet_virtio 9p)
 QEMU_PKGS=(qemu-system-x86 seabios ipxe-qemu)
-l1key=$( { key_of "${QEMU_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l1-init"; } | sha256sum | cut -d' ' -f1)
+l1key=$( { key_of "${QEMU_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l1-init" "$TB_REPO/testbed/build-images.sh"; } | sha256sum | cut -d' ' -f1)
 if fresh l1.cpio "$l1key"; then
 	tb_log "l1.cpio up to date"
 else

@@ -157,7 +157,9 @@ void vnet_rx_process(struct virtio_net *n)
             break;
         }
         virtq_disable_notify(vq);
-        ssize_t len = net_backend_recv(n->be, &n->rx_iov[n->rx_iov_head], (int)n->rx_niov);
+        const struct iovec *iov = &n->rx_iov[n->rx_iov_head];
+        ssize_t len = n->vlan ? vnet_vlan_recv(n, iov, n->rx_niov)
+                              : net_backend_recv(n->be, iov, (int)n->rx_niov);
         if (len == -EAGAIN)
             break;
         if (len == 0) {

@@ -49,7 +49,8 @@ void vnet_tx_process(struct virtio_net *n)
             } else if (!n->dp_link_up || n->be_dead) {
                 vnet_stat_add(&n->stats.tx_dropped, 1);
             } else {
-                ssize_t s = net_backend_send(n->be, n->iov, c.nout);
+                ssize_t s = n->vlan ? vnet_vlan_send(n, n->iov, c.nout, c.out_len)
+                                    : net_backend_send(n->be, n->iov, c.nout);
                 if (s == -EAGAIN || s == -ENOBUFS) {
                     /* Backend full: keep the chain for later, wait for POLLOUT. */
                     virtq_unpop(vq, 1);

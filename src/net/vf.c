@@ -34,7 +34,10 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     }
     vf->index = i;
     snprintf(vf->name, sizeof(vf->name), "%svf%u", m->pf_name, i);
-    pf_policy_vf_mac(m->policy, m->pf_mac, i, vf->mac);
+    pthread_mutex_lock(&m->lock);
+    struct virtio_net_port port = m->ports[i];
+    pthread_mutex_unlock(&m->lock);
+    memcpy(vf->mac, port.mac, 6);
     pf_policy_vf_tap(m->policy, i, vf->tap);
     struct net_backend *be = open_backend(m, vf);
     if (!be) {
@@ -48,7 +51,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
         net_backend_close(be);
         goto fail;
     }
-    virtio_net_set_spoofchk(vf->net, m->policy->spoofchk);
+    virtio_net_set_port(vf->net, &port);
     if (vf->error[0])
         virtio_net_set_link(vf->net, false);
     if (virtio_pci_init_vf(&vf->vp, vf->name, virtio_net_vdev(vf->net), m->env.router) < 0)
@@ -93,6 +96,9 @@ static void mgr_enable(void *opaque, unsigned n)
         pthread_mutex_lock(&m->lock);
         m->vfs[i] = vf;
         m->nvfs = i + 1;
+        /* The host may have changed the port while the VF was being made. */
+        if (vf)
+            net_vf_mgr_set_port(m, i, &m->ports[i]);
         pthread_mutex_unlock(&m->lock);
         up += vf != NULL;
     }
@@ -143,6 +149,10 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
         return -1;
     }
     pthread_mutex_init(&m->lock, NULL);
+    for (unsigned i = 0; i < policy->total_vfs; i++) {
+        pf_policy_vf_mac(policy, pf_mac, i, m->ports[i].mac);
+        m->ports[i].spoofchk = policy->spoofchk;
+    }
     /* virtio 1.2 §6: the device supports SR-IOV; Linux's virtio_pci enables VFs only when
      * it is negotiated (virtio_pci_sriov_configure). */
     virtio_net_offer_features(pf_net, 1ull << VIRTIO_F_SR_IOV);
@@ -181,4 +191,14 @@ struct net_vf *net_vf_mgr_find(struct net_vf_mgr *m, const char *name)
         if (m->vfs[i] && !strcmp(m->vfs[i]->name, name))
             return m->vfs[i];
     return NULL;
+}
+
+void net_vf_mgr_set_port(struct net_vf_mgr *m, unsigned i, const struct virtio_net_port *p)
+{
+    m->ports[i] = *p;
+    struct net_vf *vf = i < m->nvfs ? m->vfs[i] : NULL;
+    if (!vf)
+        return;
+    memcpy(vf->mac, p->mac, 6);
+    virtio_net_set_port(vf->net, p);
 }

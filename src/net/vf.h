@@ -43,7 +43,7 @@ struct net_vf {
     char name[32];              /* PF name + "vf" + index, e.g. net0vf3 */
     unsigned index;
     uint8_t devfn;
-    uint8_t mac[6];             /* host-assigned */
+    uint8_t mac[6];             /* host-assigned (the port's, as at creation) */
     char tap[IFNAMSIZ];
     bool tap_created;
     char error[96];             /* why the VF has no backend; empty when it has one */
@@ -60,6 +60,10 @@ struct net_vf_mgr {
     pthread_mutex_t lock;
     struct net_vf *vfs[PCI_SRIOV_MAX_VFS];
     unsigned nvfs;              /* VFs the guest enabled (some may have failed: NULL) */
+    /* Each VF index's port (MAC, spoof check, VLAN): from the policy, changed by the
+     * host (net_vf_mgr_set_port); kept across VF Disable/Enable, as a NIC's PF keeps its
+     * VFs' settings. Under `lock`. */
+    struct virtio_net_port ports[NET_MAX_VFS];
 };
 
 /* Makes pf (virtio_pci_init done, not yet on the bus) an SR-IOV PF under policy
@@ -78,5 +82,8 @@ void net_vf_mgr_lock(struct net_vf_mgr *m);
 void net_vf_mgr_unlock(struct net_vf_mgr *m);
 /* The VF named name (e.g. "net0vf3"), or NULL. Lock held. */
 struct net_vf *net_vf_mgr_find(struct net_vf_mgr *m, const char *name);
+/* VF i's port (i < total_vfs, validated by the caller); applied at once if VF i is up,
+ * else when it comes up. Lock held. */
+void net_vf_mgr_set_port(struct net_vf_mgr *m, unsigned i, const struct virtio_net_port *p);
 
 #endif

@@ -211,6 +211,16 @@ static void dp_stop(void *arg)
     dp_halt(arg);
 }
 
+static void dp_port(void *arg)
+{
+    struct virtio_net *n = arg;
+    pthread_mutex_lock(&n->cfg_lock);
+    memcpy(n->host_mac, n->port.mac, 6);
+    n->spoofchk = n->port.spoofchk;
+    n->vlan = n->port.vlan;
+    pthread_mutex_unlock(&n->cfg_lock);
+}
+
 static void dp_link(void *arg)
 {
     struct virtio_net *n = arg;
@@ -242,6 +252,10 @@ static void vnet_reset(struct virtio_dev *dev)
 {
     struct virtio_net *n = to_net(dev);
     iothread_call(&n->io, dp_stop, n);
+    /* The next driver reads the host's MAC, whatever this one set (CTRL_MAC_ADDR_SET). */
+    pthread_mutex_lock(&n->cfg_lock);
+    memcpy(n->mac, n->port.mac, 6);
+    pthread_mutex_unlock(&n->cfg_lock);
     /* No offloaded packets for whatever driver comes next until it negotiates. */
     net_backend_set_features(n->be, 0);
 }
@@ -288,6 +302,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     pthread_mutex_init(&n->cfg_lock, NULL);
     memcpy(n->mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
+    memcpy(n->port.mac, mac, 6);
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
@@ -322,9 +337,33 @@ void virtio_net_offer_features(struct virtio_net *n, uint64_t features)
     n->host_features |= features;
 }
 
+void virtio_net_set_port(struct virtio_net *n, const struct virtio_net_port *p)
+{
+    pthread_mutex_lock(&n->cfg_lock);
+    bool new_mac = memcmp(n->port.mac, p->mac, 6) != 0;
+    n->port = *p;
+    if (new_mac)
+        memcpy(n->mac, p->mac, 6);
+    pthread_mutex_unlock(&n->cfg_lock);
+    /* No interrupt: Linux reads the MAC at probe only; the generation tells a reader. */
+    if (new_mac)
+        __atomic_fetch_add(&n->vdev.config_generation, 1, __ATOMIC_RELEASE);
+    iothread_call(&n->io, dp_port, n);
+}
+
+void virtio_net_get_port(struct virtio_net *n, struct virtio_net_port *p)
+{
+    pthread_mutex_lock(&n->cfg_lock);
+    *p = n->port;
+    pthread_mutex_unlock(&n->cfg_lock);
+}
+
 void virtio_net_set_spoofchk(struct virtio_net *n, bool on)
 {
-    n->spoofchk = on;
+    struct virtio_net_port p;
+    virtio_net_get_port(n, &p);
+    p.spoofchk = on;
+    virtio_net_set_port(n, &p);
 }
 
 void virtio_net_set_link(struct virtio_net *n, bool up)

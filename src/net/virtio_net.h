@@ -50,6 +50,20 @@ void virtio_net_offer_features(struct virtio_net *n, uint64_t features);
  * guest may still change its MAC (CTRL_MAC_ADDR_SET); its frames are then dropped. */
 void virtio_net_set_spoofchk(struct virtio_net *n, bool on);
 
+/* A function's port as the host sets it (never the guest): the MAC it assigned (the
+ * config space's MAC, which Linux reads at its next driver probe, and after every reset;
+ * the spoof check's reference right away), the spoof check, and the 802.1Q VLAN the port
+ * enforces towards the backend (1-4094; 0: none): the guest sends and receives untagged,
+ * frames to it must carry the VID and lose the tag, others are dropped (rx_dropped). */
+struct virtio_net_port {
+    uint8_t mac[6];
+    bool spoofchk;
+    uint16_t vlan;
+};
+/* Any thread but the device's I/O thread; takes effect between two packets. */
+void virtio_net_set_port(struct virtio_net *n, const struct virtio_net_port *p);
+void virtio_net_get_port(struct virtio_net *n, struct virtio_net_port *p);
+
 /* Link state as the guest sees it (config status, VIRTIO_NET_S_LINK_UP) with a config
  * interrupt on change. While down, the device neither sends nor receives. Any thread
  * except the device's I/O thread. */

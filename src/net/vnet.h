@@ -16,6 +16,11 @@
 /* Largest frame the backend may hand us: 64 KiB GSO payload + Ethernet + VLAN headers
  * (virtio 1.2 §5.1.6.3.1 asks the same 65562-byte buffers of a driver). */
 #define VNET_MAX_GSO_FRAME (65536 + 14 + 4)
+/* Room for the guest's buffers behind the VLAN tag's scratch (net_vlan.c): IOV_MAX. */
+#define VNET_VLAN_MAX_IOV VNET_RX_MAX_IOV
+/* A received length below any header: the receive path drops the packet and counts it
+ * (e.g. a frame net_vlan.c refused), without consuming the guest's buffers. */
+#define VNET_RX_DROP 1
 /* num_buffers in struct virtio_net_hdr_v1 (virtio 1.2 §5.1.6). */
 #define VNET_HDR_NUM_BUFFERS_OFF 10
 
@@ -38,9 +43,11 @@ struct virtio_net {
     pthread_mutex_t cfg_lock;
     uint8_t mac[6];
     bool link_up;
-    /* Host policy, fixed before the guest runs. */
+    struct virtio_net_port port;        /* the host's settings, copied to the I/O thread */
+    /* Host port settings (virtio_net_set_port): set on the I/O thread, read by it. */
     uint8_t host_mac[6];
     bool spoofchk;
+    uint16_t vlan;                      /* 802.1Q VID enforced towards the backend; 0: none */
 
     /* I/O thread */
     bool running;                       /* data path started (activate .. reset/fail) */
@@ -63,6 +70,9 @@ struct virtio_net {
     struct vnet_rx_chain rx_chains[VIRTQ_MAX_SIZE];
     struct iovec rx_iov[VNET_RX_MAX_IOV];
     struct iovec iov[VIRTQ_MAX_CHAIN];  /* TX and control chains */
+    /* VLAN tagging/stripping (net_vlan.c): header + MACs + tag, and the iovecs behind. */
+    uint8_t vlan_head[NET_BACKEND_HDR_LEN + 12 + 4];
+    struct iovec vlan_iov[VNET_VLAN_MAX_IOV];
 
     struct virtio_net_stats stats;      /* written by the I/O thread only */
 };
@@ -92,5 +102,10 @@ void vnet_tx_process(struct virtio_net *n);
 void vnet_rx_process(struct virtio_net *n);
 void vnet_rx_reset(struct virtio_net *n);
 void vnet_ctrl_process(struct virtio_net *n);
+/* The backend's send/recv with the port's VLAN applied (net_vlan.c; vlan != 0 only).
+ * send: len is the chain's length; -EINVAL for a chain too short to tag. recv: as
+ * net_backend_recv, the frame untagged, or VNET_RX_DROP for a frame not of our VLAN. */
+ssize_t vnet_vlan_send(struct virtio_net *n, const struct iovec *iov, unsigned niov, uint32_t len);
+ssize_t vnet_vlan_recv(struct virtio_net *n, const struct iovec *iov, unsigned niov);
 
 #endif

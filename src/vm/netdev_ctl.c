@@ -1,5 +1,5 @@
-/* Control commands of the VM's network devices: "devices", "vfs", "link", "stats". A
- * device is a PF (net0) or one of its VFs while it is up (net0vf3). */
+/* Control commands of the VM's network devices: "devices", "vfs", "vf-set", "link",
+ * "stats". A device is a PF (net0) or one of its VFs while it is up (net0vf3). */
 #include "vm/netdev.h"
 #include "vm/vm.h"
 
@@ -79,7 +79,8 @@ static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_
 }
 
 /* One VF as a JSON object appended to buf. */
-static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf)
+static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf,
+                    const struct virtio_net_port *port)
 {
     struct virtio_net_stats s;
     virtio_net_get_stats(vf->net, &s);
@@ -90,12 +91,12 @@ static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf)
     *len += (size_t)snprintf(buf + *len, cap - *len,
         "{\"vf\":%u,\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\",\"tap\":\"%s\","
         "\"link\":%s,\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
-        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"error\":",
+        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"vlan\":%u,\"spoofchk\":%s,\"error\":",
         vf->index, vf->name, vf->devfn >> 3, vf->devfn & 7, mac, vf->tap,
         virtio_net_link_up(vf->net) ? "true" : "false", (unsigned long long)s.rx_packets,
         (unsigned long long)s.rx_bytes, (unsigned long long)s.tx_packets,
         (unsigned long long)s.tx_bytes, (unsigned long long)s.tx_dropped,
-        (unsigned long long)s.tx_spoofed);
+        (unsigned long long)s.tx_spoofed, port->vlan, port->spoofchk ? "true" : "false");
     if (*len + 2 >= cap)
         return;
     json_put_str(buf, cap - 2, len, vf->error);
@@ -128,7 +129,7 @@ static void ctl_vfs(void *opaque, const struct json_object *req, struct ctl_repl
             continue;
         if (up++ && len + 1 < cap)
             list[len++] = ',';
-        vf_json(list, cap - 2, &len, m->vfs[i]);
+        vf_json(list, cap - 2, &len, m->vfs[i], &m->ports[i]);
     }
     net_vf_mgr_unlock(m);
     list[len++] = ']';
@@ -138,6 +139,98 @@ static void ctl_vfs(void *opaque, const struct json_object *req, struct ctl_repl
     ctl_reply_int(reply, "num_vfs", up);
     ctl_reply_raw(reply, "vfs", list);
     free(list);
+}
+
+/* Does any function other than (pf, vf) own mac? Names the owner in who. */
+static bool mac_taken(struct vm *vm, const uint8_t mac[6], const struct netdev *pf, unsigned vf,
+                      char *who, size_t cap)
+{
+    for (unsigned i = 0; i < vm->nnetdevs; i++) {
+        struct netdev *d = &vm->netdevs[i];
+        if (!memcmp(vm->cfg->nets[i].mac, mac, 6)) {
+            snprintf(who, cap, "%s", d->name);
+            return true;
+        }
+        if (!d->vfs)
+            continue;
+        bool hit = false;
+        net_vf_mgr_lock(d->vfs);
+        for (unsigned j = 0; j < d->vfs->policy->total_vfs && !hit; j++) {
+            if ((d != pf || j != vf) && !memcmp(d->vfs->ports[j].mac, mac, 6)) {
+                snprintf(who, cap, "%svf%u", d->name, j);
+                hit = true;
+            }
+        }
+        net_vf_mgr_unlock(d->vfs);
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
+/* vf-set dev=PF vf=I [mac=MAC] [vlan=0-4094] [spoofchk=true|false]: VF I's port, as
+ * `ip link set PF vf I mac/vlan/spoofchk` on a NIC; for a VF that is down too (kept for
+ * when the guest brings it up). A new MAC reaches the guest at its next driver probe. */
+static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+{
+    struct vm *vm = opaque;
+    struct nic n;
+    int64_t vf, vlan = -1;
+    bool spoofchk;
+    const char *mac_s = json_get_str(req, "mac");
+    bool have_spoofchk = json_get_bool(req, "spoofchk", &spoofchk);
+    uint8_t mac[6];
+    if (!json_get_int(req, "vf", &vf)) {
+        ctl_reply_error(reply, "missing \"vf\" (a VF index)");
+        return;
+    }
+    if (json_get_str(req, "vlan") || (json_get_int(req, "vlan", &vlan) && (vlan < 0 || vlan > 4094))) {
+        ctl_reply_error(reply, "vlan must be a number from 0 (none) to 4094");
+        return;
+    }
+    if (mac_s && net_parse_mac(mac_s, mac) < 0) {
+        ctl_reply_error(reply, "invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx, unicast)", mac_s);
+        return;
+    }
+    if (!nic_get(vm, req, reply, &n))
+        return;
+    struct netdev *pf = n.pf;
+    if (n.vf || !pf->vfs) {
+        ctl_reply_error(reply, "%s is not an SR-IOV PF (--net total-vfs=N)", n.name);
+        nic_put(&n);
+        return;
+    }
+    struct net_vf_mgr *m = pf->vfs;
+    if (vf < 0 || vf >= m->policy->total_vfs) {
+        ctl_reply_error(reply, "%s has VFs 0 to %u", pf->name, m->policy->total_vfs - 1);
+        return;
+    }
+    char who[48];
+    if (mac_s && mac_taken(vm, mac, pf, (unsigned)vf, who, sizeof(who))) {
+        ctl_reply_error(reply, "MAC %s is %s's", mac_s, who);
+        return;
+    }
+    net_vf_mgr_lock(m);
+    struct virtio_net_port p = m->ports[vf];
+    if (mac_s)
+        memcpy(p.mac, mac, 6);
+    if (vlan >= 0)
+        p.vlan = (uint16_t)vlan;
+    if (have_spoofchk)
+        p.spoofchk = spoofchk;
+    net_vf_mgr_set_port(m, (unsigned)vf, &p);
+    bool up = (unsigned)vf < m->nvfs && m->vfs[vf];
+    net_vf_mgr_unlock(m);
+    char macs[18];
+    format_mac(macs, p.mac);
+    log_info("%s: VF %u: mac %s, vlan %u, spoof check %s (control socket)", pf->name,
+             (unsigned)vf, macs, p.vlan, p.spoofchk ? "on" : "off");
+    ctl_reply_str(reply, "dev", pf->name);
+    ctl_reply_int(reply, "vf", vf);
+    ctl_reply_str(reply, "mac", macs);
+    ctl_reply_int(reply, "vlan", p.vlan);
+    ctl_reply_bool(reply, "spoofchk", p.spoofchk);
+    ctl_reply_bool(reply, "up", up);
 }
 
 static void ctl_link(void *opaque, const struct json_object *req, struct ctl_reply *reply)
@@ -188,6 +281,8 @@ void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl)
 {
     ctl_server_register(ctl, "devices", "list network devices", ctl_devices, vm);
     ctl_server_register(ctl, "vfs", "list an SR-IOV PF's VFs: dev=NAME", ctl_vfs, vm);
+    ctl_server_register(ctl, "vf-set", "set a VF's port: dev=PF vf=I [mac=MAC] [vlan=0-4094] "
+                        "[spoofchk=true|false]", ctl_vf_set, vm);
     ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", ctl_link, vm);
     ctl_server_register(ctl, "stats", "a device's counters: dev=NAME (a PF or a VF)", ctl_stats, vm);
 }

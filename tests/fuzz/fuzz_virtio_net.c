@@ -140,7 +140,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             send(peer, big, sizeof(big) - (op >> 3), MSG_DONTWAIT);
             break;
         }
-        case 5: virtio_net_set_link(net, op & 8); break;
+        case 5:
+            if (op & 16) {      /* host port: VLAN 100 on or off (tagging/stripping paths) */
+                struct virtio_net_port p;
+                virtio_net_get_port(net, &p);
+                p.vlan = op & 8 ? 100 : 0;
+                virtio_net_set_port(net, &p);
+            } else {
+                virtio_net_set_link(net, op & 8);
+            }
+            break;
         case 6: drain(peer); break;
         default: iothread_call(&net->io, step, net); break;
         }

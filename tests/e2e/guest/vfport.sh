@@ -1,0 +1,59 @@
+#!/bin/bash
+# L2 side of tests/e2e/vfport.sh: VF 0 at 10.2.0.2 (peer 10.2.0.1, untagged), VF 1 at
+# 10.2.1.2 (peer 10.2.1.1 on VLAN 100 of its tap in L1; we send and receive untagged:
+# vpf tags). L1's go-aheads are files on its web server (ack NAME).
+set -u
+N=2
+. /guest/sriov-lib.sh
+sriov_pf_up
+ack port-set
+numvfs $N || die "echo $N > sriov_numvfs failed"
+wait_vfs $N
+say_vfs
+say "vfs up"
+ack vfs-ready
+
+for i in 0 1; do
+	vf_dev "$i"
+	ip netns add "ns$i" || die "ip netns add ns$i"
+	ip netns exec "ns$i" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
+		echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
+	ip link set "$VF_DEV" netns "ns$i" && ip -n "ns$i" link set "$VF_DEV" name "vf$i" || die "move VF $i"
+	ip -n "ns$i" addr add "10.2.$i.2/24" dev "vf$i"
+	ip -n "ns$i" link set "vf$i" up
+	ip -n "ns$i" link set lo up
+done
+# ping_peer I TRIES: VF I reaches 10.2.I.1 within TRIES one-second pings.
+ping_peer() {
+	for _ in $(seq "$2"); do
+		ip netns exec "ns$1" ping -c 1 -W 1 "10.2.$1.1" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+ping_peer 0 20 || die "VF 0 cannot ping its peer"
+ping_peer 1 20 || die "VF 1 cannot ping its VLAN 100 peer"
+say "vlan ping ok"
+
+# 4 MB each way over TCP through the VLAN (busybox wget/httpd).
+ip netns exec ns1 wget -q -O /tmp/from-l1.bin http://10.2.1.1:8081/to-guest.bin || die "wget over VLAN 100"
+say "md5-from-l1 $(md5sum </tmp/from-l1.bin | cut -d' ' -f1)"
+mkdir -p /srv && head -c 4194304 /dev/urandom >/srv/from-guest.bin
+say "md5-from-l2 $(md5sum </srv/from-guest.bin | cut -d' ' -f1)"
+ip netns exec ns1 httpd -p 10.2.1.2:8080 -h /srv
+say "vlan files done"
+
+ack vlan-off
+ip netns exec ns1 ip neigh flush all
+ping_peer 1 3 && die "VF 1 reached its VLAN peer with the VLAN off"
+say "vlan off cut ok"
+ack vlan-on
+ping_peer 1 20 || die "VF 1 cannot ping its VLAN peer after VLAN 100 came back"
+say "vlan on ping ok"
+
+ack spoofchk-off
+ip -n ns0 link set vf0 address 02:de:ad:be:ef:00 || die "cannot change VF 0's MAC"
+ip netns exec ns0 ip neigh flush all
+ping_peer 0 10 || die "VF 0 with a forged MAC and the spoof check off cannot ping"
+say "forged ping ok"
+ack done
+say "done"

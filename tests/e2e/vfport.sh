@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# testbed-timeout: 420
+# The host sets VF ports through the control socket (vf-set), as `ip link set PF vf I
+# mac/vlan/spoofchk` on a NIC, with a stock Linux guest (guest/vfport.sh):
+#  - before the guest enables VFs: VF 1 gets a new MAC and VLAN 100; the guest's VF 1
+#    comes up with that MAC and reaches L1 only through a VLAN 100 interface on its tap,
+#    untagged on its side; a 4 MB file each way over TCP (checksum offload and TSO with
+#    the tag inserted/stripped by vpf) arrives intact;
+#  - at run time: VLAN off cuts VF 1 off its VLAN peer, VLAN 100 again restores it; the
+#    spoof check off lets VF 0's frames with a forged MAC through (counted 0 spoofed).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/sriov.sh"
+
+PF_MAC=52:54:00:12:34:56 VF1_MAC=02:00:00:00:02:01
+sriov_l1_setup
+con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
+head -c 4194304 /dev/urandom >"$SRIOV_WWW/to-guest.bin"
+md5_to_guest=$(md5sum <"$SRIOV_WWW/to-guest.bin" | cut -d' ' -f1)
+run_vm_bg "$con" 400 --memory 512M --ctl "$ctl" \
+	--net "tap=$PF_TAP,mac=$PF_MAC,total-vfs=2,vf-tap=vpfpt%d" --cmdline "$(l2_cmdline vfport)"
+for _ in $(seq 300); do [ -S "$ctl" ] && break; sleep 0.1; done
+[ -S "$ctl" ] || fail "no control socket"
+vf_set() { "$VPF" ctl "$ctl" vf-set dev=net0 "$@" || fail "vf-set $* failed"; }
+vf_set vf=1 mac=$VF1_MAC vlan=100 >"$LOGDIR/vf-set.json"
+grep -q "\"vf\":1,\"mac\":\"$VF1_MAC\",\"vlan\":100,\"spoofchk\":true,\"up\":false" "$LOGDIR/vf-set.json" ||
+	fail "vf-set reply: $(cat "$LOGDIR/vf-set.json")"
+go port-set
+
+await 'VPF-SRIOV: vfs up' 300 "the guest did not bring up its VFs"
+expect_in_log "$con" "VPF-SRIOV: vf 1 pci=[0-9:.]+ dev=eth[0-9]+ mac=$VF1_MAC " "VF 1 did not get the host's new MAC"
+"$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
+grep -q "\"dev\":\"net0vf1\".*\"mac\":\"$VF1_MAC\".*\"vlan\":100,\"spoofchk\":true" "$LOGDIR/vfs.json" ||
+	fail "ctl vfs: $(cat "$LOGDIR/vfs.json")"
+vf_tap_setup vpfpt0 10.2.0.1/24
+# VF 1's peer sits on VLAN 100 of its tap; the tap itself has no address.
+ip link add link vpfpt1 name vpfpt1.100 type vlan id 100 || fail "cannot add a VLAN interface (8021q)"
+echo 1 >/proc/sys/net/ipv6/conf/vpfpt1/disable_ipv6
+vf_tap_setup vpfpt1.100 10.2.1.1/24
+ip link set vpfpt1.100 up
+busybox httpd -p 10.2.1.1:8081 -h "$SRIOV_WWW" -f &
+httpd_vlan=$!
+go vfs-ready
+
+await 'VPF-SRIOV: vlan ping ok' 120 "VF 1 cannot reach its VLAN 100 peer"
+await 'VPF-SRIOV: vlan files done' 300 "file transfer over VLAN 100 failed"
+grep -qa "md5-from-l1 $md5_to_guest" "$con" || fail "4 MB L1 -> VF 1 over VLAN 100 corrupted"
+busybox wget -q -O "$LOGDIR/from-guest.bin" http://10.2.1.2:8080/from-guest.bin || fail "wget from VF 1 failed"
+md5_from_guest=$(md5sum <"$LOGDIR/from-guest.bin" | cut -d' ' -f1)
+grep -qa "md5-from-l2 $md5_from_guest" "$con" || fail "4 MB VF 1 -> L1 over VLAN 100 corrupted"
+kill "$httpd_vlan"
+vlan_rx=$(cat /sys/class/net/vpfpt1.100/statistics/rx_packets)
+[ "$vlan_rx" -gt 100 ] || fail "VLAN 100 interface saw only $vlan_rx packets"
+
+vf_set vf=1 vlan=0 >/dev/null
+go vlan-off
+await 'VPF-SRIOV: vlan off cut ok' 60 "VF 1 still reached its VLAN peer with the VLAN off"
+vf_set vf=1 vlan=100 >/dev/null
+go vlan-on
+await 'VPF-SRIOV: vlan on ping ok' 60 "VF 1 did not get its VLAN back"
+
+spoofed_before=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl "$ctl" stats dev=net0vf0)")
+vf_set vf=0 spoofchk=false >/dev/null
+go spoofchk-off
+await 'VPF-SRIOV: forged ping ok' 60 "VF 0's forged frames did not pass with the spoof check off"
+spoofed_after=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl "$ctl" stats dev=net0vf0)")
+[ "$spoofed_after" = "$spoofed_before" ] || fail "spoofed count moved ($spoofed_before -> $spoofed_after) with the check off"
+go done
+
+rc=0
+wait_vm || rc=$?
+expect_guest_ok "$con" vfport
+[ "$rc" = 0 ] || fail "vpf exited with $rc"
+! grep -qa 'vpf: error' "$con" || { grep -a 'vpf: error' "$con" | head; fail "vpf logged errors"; }
+log "ok"
