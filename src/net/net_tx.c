@@ -22,12 +22,14 @@ static bool tx_spoofed(struct virtio_net *n, unsigned nout)
 void vnet_tx_process(struct virtio_net *n)
 {
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_TXQ];
-    if (!n->running || n->tx_blocked || !vq->started)
+    if (!n->running || n->tx_blocked || n->tx_throttled || !vq->started)
         return;
     unsigned done = 0;
     for (;;) {
         virtq_disable_notify(vq);
         while (done < VNET_TX_BUDGET) {
+            if (n->tx_rate.bytes_per_sec && !vnet_tx_rate_ok(n))
+                goto out;       /* over the limit: the rate timer resumes us */
             struct virtq_chain c;
             int r = virtq_pop(vq, n->iov, VIRTQ_MAX_CHAIN, &c);
             if (r == VIRTQ_EMPTY)
@@ -61,6 +63,7 @@ void vnet_tx_process(struct virtio_net *n)
                 if (s < 0) {
                     vnet_stat_add(&n->stats.tx_errors, 1);
                 } else {
+                    net_rate_charge(&n->tx_rate, (uint64_t)s);
                     vnet_stat_add(&n->stats.tx_packets, 1);
                     vnet_stat_add(&n->stats.tx_bytes, c.out_len - n->be->hdr_len);
                 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -124,11 +126,53 @@ void vnet_backend_gone(struct virtio_net *n, const char *why)
     iothread_watch_del(&n->io, &n->be_watch);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void rate_timer_arm(struct virtio_net *n, uint64_t ns)
+{
+    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(ns / 1000000000ull),
+                                            .tv_nsec = (long)(ns % 1000000000ull) } };
+    if (timerfd_settime(n->rate_timer_fd, 0, &its, NULL) < 0)
+        log_warn("%s: rate timer: %s", n->name, strerror(errno));
+}
+
+bool vnet_tx_rate_ok(struct virtio_net *n)
+{
+    if (net_rate_may_send(&n->tx_rate, now_ns()))
+        return true;
+    n->tx_throttled = true;
+    rate_timer_arm(n, net_rate_wait_ns(&n->tx_rate));
+    return false;
+}
+
+static void tx_unthrottle(struct virtio_net *n)
+{
+    n->tx_throttled = false;
+    rate_timer_arm(n, 0);
+}
+
+static void on_rate_timer(struct iothread_watch *w, uint32_t events)
+{
+    struct virtio_net *n = w->opaque;
+    uint64_t expirations;
+    if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        log_warn("%s: rate timer: %s", n->name, strerror(errno));
+    n->tx_throttled = false;
+    vnet_tx_process(n);
+}
+
 static void dp_halt(struct virtio_net *n)
 {
     for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++)
         iothread_watch_del(&n->io, &n->kick[q]);
     iothread_watch_del(&n->io, &n->be_watch);
+    iothread_watch_del(&n->io, &n->rate_watch);
+    tx_unthrottle(n);
     n->running = false;
     vnet_rx_reset(n);
 }
@@ -199,6 +243,12 @@ static void dp_start(void *arg)
     n->be_watch = (struct iothread_watch){ .fd = n->be->fd, .events = 0, .fn = on_backend, .opaque = n };
     if (iothread_watch_add(&n->io, &n->be_watch) < 0)
         vnet_backend_gone(n, strerror(errno));
+    n->rate_watch = (struct iothread_watch){ .fd = n->rate_timer_fd, .events = EPOLLIN,
+                                             .fn = on_rate_timer, .opaque = n };
+    if (iothread_watch_add(&n->io, &n->rate_watch) < 0) {
+        vnet_fail(n, "cannot poll the rate timer: %s", strerror(errno));
+        return;
+    }
     vnet_update_backend_watch(n);
     /* Buffers may have been queued before DRIVER_OK. */
     vnet_tx_process(n);
@@ -218,7 +268,15 @@ static void dp_port(void *arg)
     memcpy(n->host_mac, n->port.mac, 6);
     n->spoofchk = n->port.spoofchk;
     n->vlan = n->port.vlan;
+    uint32_t rate = n->port.max_tx_rate;
     pthread_mutex_unlock(&n->cfg_lock);
+    if (rate * 1000000ull / 8 != n->tx_rate.bytes_per_sec) {
+        net_rate_set(&n->tx_rate, rate, now_ns());
+        if (n->tx_throttled) {      /* a new limit starts with a full bucket */
+            tx_unthrottle(n);
+            vnet_tx_process(n);
+        }
+    }
 }
 
 static void dp_link(void *arg)
@@ -299,6 +357,13 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
         free(n);
         return NULL;
     }
+    n->rate_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (n->rate_timer_fd < 0) {
+        log_error("%s: timerfd: %s", name, strerror(errno));
+        virtio_dev_destroy(&n->vdev);
+        free(n);
+        return NULL;
+    }
     pthread_mutex_init(&n->cfg_lock, NULL);
     memcpy(n->mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
@@ -308,6 +373,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
     if (iothread_start(&n->io, n->name) < 0) {
         log_error("%s: I/O thread: %s", name, strerror(errno));
+        close(n->rate_timer_fd);
         virtio_dev_destroy(&n->vdev);
         pthread_mutex_destroy(&n->cfg_lock);
         free(n);
@@ -322,6 +388,7 @@ void virtio_net_destroy(struct virtio_net *n)
         return;
     virtio_dev_destroy(&n->vdev);
     iothread_stop(&n->io);
+    close(n->rate_timer_fd);
     net_backend_close(n->be);
     pthread_mutex_destroy(&n->cfg_lock);
     free(n);

@@ -54,11 +54,13 @@ void virtio_net_set_spoofchk(struct virtio_net *n, bool on);
  * config space's MAC, which Linux reads at its next driver probe, and after every reset;
  * the spoof check's reference right away), the spoof check, and the 802.1Q VLAN the port
  * enforces towards the backend (1-4094; 0: none): the guest sends and receives untagged,
- * frames to it must carry the VID and lose the tag, others are dropped (rx_dropped). */
+ * frames to it must carry the VID and lose the tag, others are dropped (rx_dropped);
+ * and the transmit rate limit (token bucket, net/net_rate.h). */
 struct virtio_net_port {
     uint8_t mac[6];
     bool spoofchk;
     uint16_t vlan;
+    uint32_t max_tx_rate;       /* Mbit/s the guest may transmit; 0: unlimited */
 };
 /* Any thread but the device's I/O thread; takes effect between two packets. */
 void virtio_net_set_port(struct virtio_net *n, const struct virtio_net_port *p);

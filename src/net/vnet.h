@@ -7,6 +7,7 @@
 #include <linux/virtio_net.h>
 #include <pthread.h>
 
+#include "net/net_rate.h"
 #include "net/virtio_net.h"
 #include "virtio/iothread.h"
 
@@ -48,6 +49,7 @@ struct virtio_net {
     uint8_t host_mac[6];
     bool spoofchk;
     uint16_t vlan;                      /* 802.1Q VID enforced towards the backend; 0: none */
+    struct net_rate tx_rate;            /* transmit limit; bytes_per_sec 0: none */
 
     /* I/O thread */
     bool running;                       /* data path started (activate .. reset/fail) */
@@ -55,12 +57,15 @@ struct virtio_net {
     bool mrg_rxbuf;
     bool rx_need_kick;                  /* out of RX buffers: backend not polled for IN */
     bool tx_blocked;                    /* backend full: polled for OUT */
+    bool tx_throttled;                  /* over the rate limit: waiting for rate_timer */
     bool be_dead;                       /* backend hung up: not polled at all */
     bool be_err_logged;
     bool promisc, allmulti;             /* accepted, not enforced (tap delivers all) */
     uint32_t rx_need;
     struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
     struct iothread_watch be_watch;
+    struct iothread_watch rate_watch;   /* rate_timer_fd, while the data path runs */
+    int rate_timer_fd;
     /* RX buffer cache: rx_chains[rx_chain_head ..+ rx_nchains), their iovecs
      * rx_iov[rx_iov_head ..+ rx_niov). A packet consumes from the heads; the arrays are
      * compacted only when the cache reaches their end (amortised O(1) per packet). */
@@ -99,6 +104,8 @@ void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
 /* net_tx.c, net_rx.c, net_ctrl.c: drain the queue as far as possible, then interrupt
  * once if the driver wants it. */
 void vnet_tx_process(struct virtio_net *n);
+/* TX rate limit: true if a packet may go now; else arms the timer that resumes TX. */
+bool vnet_tx_rate_ok(struct virtio_net *n);
 void vnet_rx_process(struct virtio_net *n);
 void vnet_rx_reset(struct virtio_net *n);
 void vnet_ctrl_process(struct virtio_net *n);

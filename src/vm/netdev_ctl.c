@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "net/net_rate.h"
 
 /* A device found by name. A VF is used with its manager's lock held until nic_put(). */
 struct nic {
@@ -91,12 +92,12 @@ static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf,
     *len += (size_t)snprintf(buf + *len, cap - *len,
         "{\"vf\":%u,\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\",\"tap\":\"%s\","
         "\"link\":%s,\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
-        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"vlan\":%u,\"spoofchk\":%s,\"error\":",
+        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"vlan\":%u,\"spoofchk\":%s,\"rate\":%u,\"error\":",
         vf->index, vf->name, vf->devfn >> 3, vf->devfn & 7, mac, vf->tap,
         virtio_net_link_up(vf->net) ? "true" : "false", (unsigned long long)s.rx_packets,
         (unsigned long long)s.rx_bytes, (unsigned long long)s.tx_packets,
         (unsigned long long)s.tx_bytes, (unsigned long long)s.tx_dropped,
-        (unsigned long long)s.tx_spoofed, port->vlan, port->spoofchk ? "true" : "false");
+        (unsigned long long)s.tx_spoofed, port->vlan, port->spoofchk ? "true" : "false", port->max_tx_rate);
     if (*len + 2 >= cap)
         return;
     json_put_str(buf, cap - 2, len, vf->error);
@@ -168,14 +169,15 @@ static bool mac_taken(struct vm *vm, const uint8_t mac[6], const struct netdev *
     return false;
 }
 
-/* vf-set dev=PF vf=I [mac=MAC] [vlan=0-4094] [spoofchk=true|false]: VF I's port, as
- * `ip link set PF vf I mac/vlan/spoofchk` on a NIC; for a VF that is down too (kept for
- * when the guest brings it up). A new MAC reaches the guest at its next driver probe. */
+/* vf-set dev=PF vf=I [mac=MAC] [vlan=0-4094] [spoofchk=true|false] [rate=MBIT]: VF I's
+ * port, as `ip link set PF vf I mac/vlan/spoofchk/max_tx_rate` on a NIC; for a VF that is
+ * down too (kept for when the guest brings it up). A new MAC reaches the guest at its
+ * next driver probe. */
 static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_reply *reply)
 {
     struct vm *vm = opaque;
     struct nic n;
-    int64_t vf, vlan = -1;
+    int64_t vf, vlan = -1, rate = -1;
     bool spoofchk;
     const char *mac_s = json_get_str(req, "mac");
     bool have_spoofchk = json_get_bool(req, "spoofchk", &spoofchk);
@@ -186,6 +188,10 @@ static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_r
     }
     if (json_get_str(req, "vlan") || (json_get_int(req, "vlan", &vlan) && (vlan < 0 || vlan > 4094))) {
         ctl_reply_error(reply, "vlan must be a number from 0 (none) to 4094");
+        return;
+    }
+    if (json_get_str(req, "rate") || (json_get_int(req, "rate", &rate) && (rate < 0 || rate > NET_MAX_RATE_MBIT))) {
+        ctl_reply_error(reply, "rate must be a number of Mbit/s from 0 (unlimited) to %d", NET_MAX_RATE_MBIT);
         return;
     }
     if (mac_s && net_parse_mac(mac_s, mac) < 0) {
@@ -218,18 +224,21 @@ static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_r
         p.vlan = (uint16_t)vlan;
     if (have_spoofchk)
         p.spoofchk = spoofchk;
+    if (rate >= 0)
+        p.max_tx_rate = (uint32_t)rate;
     net_vf_mgr_set_port(m, (unsigned)vf, &p);
     bool up = (unsigned)vf < m->nvfs && m->vfs[vf];
     net_vf_mgr_unlock(m);
     char macs[18];
     format_mac(macs, p.mac);
-    log_info("%s: VF %u: mac %s, vlan %u, spoof check %s (control socket)", pf->name,
-             (unsigned)vf, macs, p.vlan, p.spoofchk ? "on" : "off");
+    log_info("%s: VF %u: mac %s, vlan %u, spoof check %s, rate %u Mbit/s (control socket)",
+             pf->name, (unsigned)vf, macs, p.vlan, p.spoofchk ? "on" : "off", p.max_tx_rate);
     ctl_reply_str(reply, "dev", pf->name);
     ctl_reply_int(reply, "vf", vf);
     ctl_reply_str(reply, "mac", macs);
     ctl_reply_int(reply, "vlan", p.vlan);
     ctl_reply_bool(reply, "spoofchk", p.spoofchk);
+    ctl_reply_int(reply, "rate", p.max_tx_rate);
     ctl_reply_bool(reply, "up", up);
 }
 
@@ -282,7 +291,7 @@ void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl)
     ctl_server_register(ctl, "devices", "list network devices", ctl_devices, vm);
     ctl_server_register(ctl, "vfs", "list an SR-IOV PF's VFs: dev=NAME", ctl_vfs, vm);
     ctl_server_register(ctl, "vf-set", "set a VF's port: dev=PF vf=I [mac=MAC] [vlan=0-4094] "
-                        "[spoofchk=true|false]", ctl_vf_set, vm);
+                        "[spoofchk=true|false] [rate=MBIT]", ctl_vf_set, vm);
     ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", ctl_link, vm);
     ctl_server_register(ctl, "stats", "a device's counters: dev=NAME (a PF or a VF)", ctl_stats, vm);
 }

@@ -7,7 +7,8 @@
 #    untagged on its side; a 4 MB file each way over TCP (checksum offload and TSO with
 #    the tag inserted/stripped by vpf) arrives intact;
 #  - at run time: VLAN off cuts VF 1 off its VLAN peer, VLAN 100 again restores it; the
-#    spoof check off lets VF 0's frames with a forged MAC through (counted 0 spoofed).
+#    spoof check off lets VF 0's frames with a forged MAC through (counted 0 spoofed);
+#    rate=1 holds VF 0's TCP throughput to L1 at 1 Mbit/s.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/sriov.sh"
 
@@ -22,7 +23,7 @@ for _ in $(seq 300); do [ -S "$ctl" ] && break; sleep 0.1; done
 [ -S "$ctl" ] || fail "no control socket"
 vf_set() { "$VPF" ctl "$ctl" vf-set dev=net0 "$@" || fail "vf-set $* failed"; }
 vf_set vf=1 mac=$VF1_MAC vlan=100 >"$LOGDIR/vf-set.json"
-grep -q "\"vf\":1,\"mac\":\"$VF1_MAC\",\"vlan\":100,\"spoofchk\":true,\"up\":false" "$LOGDIR/vf-set.json" ||
+grep -q "\"vf\":1,\"mac\":\"$VF1_MAC\",\"vlan\":100,\"spoofchk\":true,\"rate\":0,\"up\":false" "$LOGDIR/vf-set.json" ||
 	fail "vf-set reply: $(cat "$LOGDIR/vf-set.json")"
 go port-set
 
@@ -64,6 +65,23 @@ go spoofchk-off
 await 'VPF-SRIOV: forged ping ok' 60 "VF 0's forged frames did not pass with the spoof check off"
 spoofed_after=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl "$ctl" stats dev=net0vf0)")
 [ "$spoofed_after" = "$spoofed_before" ] || fail "spoofed count moved ($spoofed_before -> $spoofed_after) with the check off"
+
+# Transmit rate limit: VF 0's TCP throughput to L1 stays under 1 Mbit/s (+30% for
+# iperf3's accounting and the bucket's burst), whatever this machine could do without it.
+iperf3 -s -B 10.2.0.1 >/dev/null 2>&1 &
+iperf_pid=$!
+go iperf-up
+await 'VPF-SRIOV: rate unlimited' 120 "iperf3 from VF 0 (unlimited) did not finish"
+vf_set vf=0 rate=1 >/dev/null
+go rate-set
+await 'VPF-SRIOV: rate done' 120 "iperf3 from VF 0 failed"
+kill "$iperf_pid"
+mbit=$(grep -a 'VPF-SRIOV: rate limited' "$con" | sed -n 's/.* \([0-9.]*\) Mbits\/sec.*/\1/p' | head -n1)
+free=$(grep -a 'VPF-SRIOV: rate unlimited' "$con" | sed -n 's/.* \([0-9.]*\) Mbits\/sec.*/\1/p' | head -n1)
+[ -n "$mbit" ] || fail "no iperf3 result from VF 0"
+metric vf0_tcp_tx_mbit_limit_1 "$mbit" Mbit/s
+metric vf0_tcp_tx_mbit_unlimited "${free:--}" Mbit/s
+awk -v m="$mbit" 'BEGIN { exit !(m <= 1.3) }' || fail "VF 0 sent $mbit Mbit/s with rate=1"
 go done
 
 rc=0

@@ -161,7 +161,7 @@ sriov-ctl)
     # The host sets a VF's port while it is down; errors leave it as it was.
     "$VPF" ctl "$sock" vf-set dev=net0 vf=2 vlan=100 spoofchk=false mac=02:00:00:00:00:22 >"$tmp/r" ||
         fail "vf-set failed: $(cat "$tmp/r")"
-    grep -q '"vf":2,"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false,"up":false' "$tmp/r" ||
+    grep -q '"vf":2,"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false,"rate":0,"up":false' "$tmp/r" ||
         fail "vf-set: $(cat "$tmp/r")"
     vf_set_refused() { # vf_set_refused ERROR-REGEX ARGS...
         local want=$1; shift
@@ -172,12 +172,14 @@ sriov-ctl)
     vf_set_refused 'vlan must be a number from 0' dev=net0 vf=2 vlan=4095
     vf_set_refused 'vlan must be a number from 0' dev=net0 vf=2 vlan=ten
     vf_set_refused 'invalid MAC' dev=net0 vf=2 mac=01:00:00:00:00:01
+    vf_set_refused 'rate must be a number of Mbit/s' dev=net0 vf=2 rate=-1
+    vf_set_refused 'rate must be a number of Mbit/s' dev=net0 vf=2 rate=fast
     vf_set_refused 'MAC 52:54:00:00:00:10 is net0' dev=net0 vf=2 mac=52:54:00:00:00:10
     vf_set_refused 'MAC 52:54:00:00:00:11 is net0vf0' dev=net0 vf=2 mac=52:54:00:00:00:11
     vf_set_refused 'not an SR-IOV PF' dev=net1 vf=0 vlan=1
     vf_set_refused 'missing "vf"' dev=net0 vlan=1
-    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 >"$tmp/r" || fail "vf-set without changes failed"
-    grep -q '"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false' "$tmp/r" || fail "vf-set lost: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 rate=250 >"$tmp/r" || fail "vf-set rate failed"
+    grep -q '"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false,"rate":250' "$tmp/r" || fail "vf-set lost: $(cat "$tmp/r")"
     echo q >&3; exec 3>&-
     wait $pid; rc=$?
     expect_rc 0 ;;

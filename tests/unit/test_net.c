@@ -884,6 +884,48 @@ static void test_port_mac_after_reset(void **state)
     assert_int_equal(s.tx_spoofed, 1);
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_tx_rate_limit(void **state)
+{
+    struct ctx *t = *state;
+    struct virtio_net_port p;
+    virtio_net_get_port(t->n, &p);
+    p.max_tx_rate = 1;                           /* 125 000 B/s, bucket 65 566 B */
+    virtio_net_set_port(t->n, &p);
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    /* Four 30 000-byte frames: three fit the bucket (the third into debt), the fourth
+     * waits until the debt is paid off: about 24 000 B / 125 000 B/s = 190 ms. */
+    for (uint16_t i = 0; i < 4; i++) {
+        uint8_t *f = fg_ptr(&t->g, 0x40000 + 0x8000 * i);
+        memset(f, 0, HDR + 30000);
+        memcpy(f + HDR + 6, MAC, 6);
+        fvq_desc(&t->q[1], i, 0x40000 + 0x8000 * i, HDR + 30000, 0, 0);
+        fvq_publish(&t->q[1], i);
+    }
+    uint64_t t0 = mono_ms();
+    kick(t, 1);
+    assert_true(wait_used(t, 1, 3));
+    assert_true(wait_used(t, 1, 4));
+    uint64_t took = mono_ms() - t0;
+    assert_true(took >= 150);
+    static uint8_t buf[HDR + 30000];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 30000);
+    /* Unlimited again: a fifth frame goes at once (the bucket is deep in debt now). */
+    p.max_tx_rate = 0;
+    virtio_net_set_port(t->n, &p);
+    fvq_desc(&t->q[1], 4, 0x40000, HDR + 30000, 0, 0);
+    fvq_publish(&t->q[1], 4);
+    kick(t, 1);
+    assert_true(wait_used(t, 1, 5));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +940,7 @@ int main(void)
         T(test_ctrl_commands), T(test_ctrl_needs_features), T(test_ctrl_without_ack_needs_reset),
         T(test_features), T(test_config_and_link), T(test_backend_hangup),
         T(test_vlan_tx_tags), T(test_vlan_rx_strips_and_filters), T(test_port_mac_after_reset),
+        T(test_tx_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

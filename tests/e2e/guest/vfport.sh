@@ -55,5 +55,14 @@ ip -n ns0 link set vf0 address 02:de:ad:be:ef:00 || die "cannot change VF 0's MA
 ip netns exec ns0 ip neigh flush all
 ping_peer 0 10 || die "VF 0 with a forged MAC and the spoof check off cannot ping"
 say "forged ping ok"
+
+# The unlimited rate first (for the record: the testbed's speed), then rate=1.
+ack iperf-up
+r=$(ip netns exec ns0 iperf3 -c 10.2.0.1 -t 3 -f m 2>&1 | grep receiver) || true
+say "rate unlimited: $r"
+ack rate-set
+r=$(ip netns exec ns0 iperf3 -c 10.2.0.1 -t 4 -f m 2>&1 | grep receiver) || die "iperf3 with rate=1 failed"
+say "rate limited: $r"
+say "rate done"
 ack done
 say "done"
