@@ -80,8 +80,16 @@ int pci_config_find_ecap(const struct pci_config *cfg, uint16_t id);
  * is; QEMU does the same) or PCI_EXP_TYPE_ENDPOINT. Linux accepts both for SR-IOV
  * (drivers/pci/iov.c sriov_init) and reads extended config space of any PCIe function
  * (probe.c pci_cfg_space_size). Link registers are filled (x1, 2.5 GT/s) only for
- * PCI_EXP_TYPE_ENDPOINT; an RCiEP has no link. Max payload 128 B, no FLR, role-based
+ * PCI_EXP_TYPE_ENDPOINT; an RCiEP has no link. Max payload 128 B, no FLR (see below), role-based
  * error reporting. Returns the capability offset or -1. */
 int pci_config_add_pcie_cap(struct pci_config *cfg, unsigned port_type);
+/* Function Level Reset (PCIe §6.6.2): advertises it in Device Capabilities (-1 without a
+ * PCIe capability); tells whether a config write set Initiate Function Level Reset
+ * (never stored: the bit reads 0, §7.5.3.4); puts Device Control/Status back to their
+ * reset values. */
+int pci_config_pcie_offer_flr(struct pci_config *cfg);
+bool pci_config_pcie_flr_written(const struct pci_config *cfg, unsigned off, unsigned len,
+                                 uint32_t val);
+void pci_config_pcie_reset(struct pci_config *cfg);
 
 #endif

@@ -149,6 +149,30 @@ void pci_device_config_write(struct pci_device *dev, unsigned off, unsigned len,
         pci_sriov_config_write(dev->sriov, off, len);
     if (dev->ops && dev->ops->config_write)
         dev->ops->config_write(dev, off, len, val);
+    if (dev->ops && dev->ops->flr && pci_config_pcie_flr_written(&dev->config, off, len, val))
+        pci_device_flr(dev);
+}
+
+int pci_device_offer_flr(struct pci_device *dev)
+{
+    if (!dev->ops || !dev->ops->flr)
+        return -1;
+    return pci_config_pcie_offer_flr(&dev->config);
+}
+
+void pci_device_flr(struct pci_device *dev)
+{
+    log_info("pci: %s: function level reset", dev->name);
+    dev->ops->flr(dev);
+    struct pci_config *c = &dev->config;
+    pci_config_set16(c, PCI_COMMAND, 0);
+    /* Status: only the read-only Capabilities List bit survives (error bits are RW1C). */
+    pci_config_set16(c, PCI_STATUS, pci_config_get16(c, PCI_STATUS) & PCI_STATUS_CAP_LIST);
+    pci_config_pcie_reset(c);
+    if (!dev->is_vf)
+        dev->mem_enable = false;
+    if (dev->msix)
+        msix_reset(dev->msix);
 }
 
 int pci_device_bar_find(const struct pci_device *dev, uint64_t addr, unsigned len, uint64_t *off)

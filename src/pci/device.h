@@ -56,6 +56,9 @@ struct pci_device_ops {
      * the generic state (BARs, Memory Space Enable, MSI-X) updated. May add or remove
      * other functions with the pci_bus_*_locked calls. */
     void (*config_write)(struct pci_device *dev, unsigned off, unsigned len, uint32_t val);
+    /* Optional: Function Level Reset of the device behind the function (pci_device_flr
+     * resets the PCI state around it). Bus lock held, like config_write. */
+    void (*flr)(struct pci_device *dev);
 };
 
 struct pci_device {
@@ -112,6 +115,15 @@ void pci_device_set_bar_addr(struct pci_device *dev, unsigned bar, uint64_t addr
  * re-derived, then ops->config_write runs. Invalid accesses read all ones / are dropped. */
 uint32_t pci_device_config_read(struct pci_device *dev, unsigned off, unsigned len);
 void pci_device_config_write(struct pci_device *dev, unsigned off, unsigned len, uint32_t val);
+
+/* Function Level Reset (PCIe §6.6.2), offered only by functions that call
+ * pci_device_offer_flr (before pci_bus_add; needs ops->flr). A guest write of Initiate
+ * FLR runs pci_device_flr: ops->flr, then Command, Status, Device Control/Status and
+ * MSI-X (disabled, every vector masked, nothing pending) back to their reset values.
+ * Memory BARs keep their addresses (vpf assigns them as firmware would; Linux restores
+ * its saved config after an FLR anyway). */
+int pci_device_offer_flr(struct pci_device *dev);
+void pci_device_flr(struct pci_device *dev);
 
 /* BAR index whose region contains [addr, addr+len), with *off set to the offset in it;
  * -1 if none or the function does not decode memory (mem_enable clear). */

@@ -115,6 +115,16 @@ static void transport_reset(struct virtio_pci *vp)
     __atomic_store_n(&vp->isr, 0, __ATOMIC_RELAXED);
 }
 
+/* A device reset by the driver (status 0) or by an FLR. */
+static void device_reset(struct virtio_pci *vp)
+{
+    transport_reset(vp);
+    /* A reset PF takes its VFs down with it, as an FLR of the PF would (it clears VF
+     * Enable): a driver that resets the PF no longer manages them. */
+    if (vp->pci.sriov)
+        pci_sriov_reset(vp->pci.sriov);
+}
+
 /* §4.1.5.1.2.1: a vector the table cannot hold reads back as NO_VECTOR. */
 static uint16_t valid_vector(struct virtio_pci *vp, uint16_t v)
 {
@@ -213,13 +223,8 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
     case VIRTIO_PCI_COMMON_MSIX: st_vec(&vp->config_vector, valid_vector(vp, (uint16_t)val)); break;
     case VIRTIO_PCI_COMMON_STATUS:
         virtio_dev_set_status(d, (uint8_t)val);
-        if (val == 0) {
-            transport_reset(vp);
-            /* A reset PF takes its VFs down with it, as an FLR of the PF would (it
-             * clears VF Enable): a driver that resets the PF no longer manages them. */
-            if (vp->pci.sriov)
-                pci_sriov_reset(vp->pci.sriov);
-        }
+        if (val == 0)
+            device_reset(vp);
         break;
     case VIRTIO_PCI_COMMON_Q_SELECT: vp->queue_select = (uint16_t)val; break;
     case VIRTIO_PCI_COMMON_Q_SIZE:
@@ -336,10 +341,25 @@ static void vp_config_write(struct pci_device *dev, unsigned off, unsigned len, 
     }
 }
 
+/* PCIe §6.6.2 FLR: the virtio device resets as for status 0 (virtio 1.2 §4.1.5.1.2:
+ * queues, vectors, features gone), and the VIRTIO_PCI_CAP_PCI_CFG window closes. */
+static void vp_flr(struct pci_device *dev)
+{
+    struct virtio_pci *vp = to_vp(dev);
+    virtio_dev_set_status(vp->vdev, 0);
+    device_reset(vp);
+    struct pci_config *c = &dev->config;
+    pci_config_set8(c, vp->cfg_cap + VIRTIO_PCI_CAP_BAR, 0);
+    pci_config_set32(c, vp->cfg_cap + VIRTIO_PCI_CAP_OFFSET, 0);
+    pci_config_set32(c, vp->cfg_cap + VIRTIO_PCI_CAP_LENGTH, 0);
+    pci_config_set32(c, vp->cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data), 0);
+}
+
 static const struct pci_device_ops vp_pci_ops = {
     .bar_read = vp_bar_read,
     .bar_write = vp_bar_write,
     .config_write = vp_config_write,
+    .flr = vp_flr,
 };
 
 /* ---- setup ---- */
@@ -428,7 +448,10 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *
 int virtio_pci_init_vf(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
                        struct msi_router *router)
 {
-    return vp_init(vp, name, vdev, router, true);
+    /* PCIe §9.2.1.3 / SR-IOV: every VF supports FLR, so one VF can be reset alone. */
+    if (vp_init(vp, name, vdev, router, true) < 0 || pci_device_offer_flr(&vp->pci) < 0)
+        return -1;
+    return 0;
 }
 
 void virtio_pci_destroy(struct virtio_pci *vp)

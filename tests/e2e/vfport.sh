@@ -8,7 +8,8 @@
 #    the tag inserted/stripped by vpf) arrives intact;
 #  - at run time: VLAN off cuts VF 1 off its VLAN peer, VLAN 100 again restores it; the
 #    spoof check off lets VF 0's frames with a forged MAC through (counted 0 spoofed);
-#    rate=1 holds VF 0's TCP throughput to L1 at 1 Mbit/s.
+#    rate=1 holds VF 0's TCP throughput to L1 at 1 Mbit/s;
+#  - VF 0 offers FLR; a sysfs reset with its driver unbound, then bind: traffic again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/sriov.sh"
 
@@ -83,6 +84,9 @@ metric vf0_tcp_tx_mbit_limit_1 "$mbit" Mbit/s
 metric vf0_tcp_tx_mbit_unlimited "${free:--}" Mbit/s
 awk -v m="$mbit" 'BEGIN { exit !(m <= 1.3) }' || fail "VF 0 sent $mbit Mbit/s with rate=1"
 go done
+await 'VPF-SRIOV: flr ok' 120 "VF 0 did not come back from a Function Level Reset"
+expect_in_log "$con" 'VPF-SRIOV: vf 0 reset methods: .*flr' "VF 0 does not offer FLR"
+expect_in_log "$con" 'pci: net0vf0: function level reset' "vpf did not see VF 0's FLR"
 
 rc=0
 wait_vm || rc=$?

@@ -352,6 +352,77 @@ static void test_device_cfg_and_cfg_cap(void **state)
     assert_int_equal(rd(t, VIRTIO_PCI_COMMON_Q_SELECT, 2), 2);
 }
 
+/* PCIe §6.6.2: a VF offers Function Level Reset and comes out of one as after power-on;
+ * the PF does not offer it and ignores the bit. */
+static void test_vf_flr(void **state)
+{
+    struct ctx *t = *state;
+    struct dummy d2 = { 0 };
+    struct virtio_pci vf;
+    assert_int_equal(virtio_dev_init(&d2.vdev, &d_ops, &t->g.mem), 0);
+    assert_int_equal(virtio_pci_init_vf(&vf, "vf-test", &d2.vdev, &t->router), 0);
+    struct pci_device *dev = &vf.pci;
+    int exp = pci_config_find_cap(&dev->config, PCI_CAP_ID_EXP);
+    int msix = pci_config_find_cap(&dev->config, PCI_CAP_ID_MSIX);
+    assert_true(exp > 0 && msix > 0);
+    assert_true(pci_device_config_read(dev, (unsigned)exp + PCI_EXP_DEVCAP, 4) & PCI_EXP_DEVCAP_FLR);
+    assert_false(cfg_rd(t, (unsigned)pci_config_find_cap(&t->vp.pci.config, PCI_CAP_ID_EXP) +
+                        PCI_EXP_DEVCAP, 4) & PCI_EXP_DEVCAP_FLR);
+    uint16_t devctl0 = (uint16_t)pci_device_config_read(dev, (unsigned)exp + PCI_EXP_DEVCTL, 2);
+
+    /* A driver's state: bus master, MSI-X on, a vector programmed, DRIVER_OK. */
+    pci_device_config_write(dev, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+    pci_device_config_write(dev, (unsigned)msix + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+    pci_device_config_write(dev, (unsigned)exp + PCI_EXP_DEVCTL, 2, devctl0 | PCI_EXP_DEVCTL_URRE);
+    uint32_t v = 0xfee00000;
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE_OFF, &v, 4);
+    v = 0;
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE_OFF + 12, &v, 4);
+    uint8_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_STATUS, &st, 1);
+    uint32_t one = 1, sel = 1;
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_GFSELECT, &sel, 4);
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_GF, &one, 4);
+    st = 0x0f;
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_STATUS, &st, 1);
+    uint16_t vec = 0;
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_MSIX, &vec, 2);
+    uint8_t b = 0;
+    pci_device_bar_read(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_STATUS, &b, 1);
+    assert_int_equal(b, 0x0f);
+
+    /* Initiate FLR (with other Device Control bits, as pcie_capability_set_word does). */
+    pci_device_config_write(dev, (unsigned)exp + PCI_EXP_DEVCTL, 2,
+                            devctl0 | PCI_EXP_DEVCTL_URRE | PCI_EXP_DEVCTL_BCR_FLR);
+    assert_int_equal(d2.resets, 1);
+    pci_device_bar_read(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_STATUS, &b, 1);
+    assert_int_equal(b, 0);
+    uint16_t w = 0;
+    pci_device_bar_read(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_MSIX, &w, 2);
+    assert_int_equal(w, VIRTIO_MSI_NO_VECTOR);
+    assert_int_equal(pci_device_config_read(dev, PCI_COMMAND, 2), 0);
+    assert_int_equal(pci_device_config_read(dev, (unsigned)msix + PCI_MSIX_FLAGS, 2) &
+                     (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL), 0);
+    assert_int_equal(pci_device_config_read(dev, (unsigned)exp + PCI_EXP_DEVCTL, 2), devctl0);
+    v = 0;
+    pci_device_bar_read(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE_OFF + 12, &v, 4);
+    assert_int_equal(v, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    /* Usable again: a driver can start over. */
+    st = VIRTIO_CONFIG_S_ACKNOWLEDGE;
+    pci_device_bar_write(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_STATUS, &st, 1);
+    pci_device_bar_read(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_STATUS, &b, 1);
+    assert_int_equal(b, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    virtio_pci_destroy(&vf);
+    virtio_dev_destroy(&d2.vdev);
+
+    /* The PF: the bit is not offered, so nothing happens. */
+    int pexp = pci_config_find_cap(&t->vp.pci.config, PCI_CAP_ID_EXP);
+    wr(t, VIRTIO_PCI_COMMON_STATUS, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    cfg_wr(t, (unsigned)pexp + PCI_EXP_DEVCTL, 2, devctl0 | PCI_EXP_DEVCTL_BCR_FLR);
+    assert_int_equal(rd(t, VIRTIO_PCI_COMMON_STATUS, 1), VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    assert_int_equal(t->d.resets, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -359,6 +430,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_identity_and_caps), T(test_common_cfg_flow), T(test_bad_ring_needs_reset),
         T(test_doorbells), T(test_interrupts_and_isr), T(test_device_cfg_and_cfg_cap),
+        T(test_vf_flr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,5 +64,21 @@ ack rate-set
 r=$(ip netns exec ns0 iperf3 -c 10.2.0.1 -t 4 -f m 2>&1 | grep receiver) || die "iperf3 with rate=1 failed"
 say "rate limited: $r"
 say "rate done"
+
+# Function Level Reset of VF 0 (PCIe §6.6.2) through sysfs with its driver unbound, as
+# before handing a VF to VFIO; then virtio_net takes it again and it passes traffic.
+vf0=$(basename "$(readlink -f "$pf/virtfn0")")
+read -r methods <"/sys/bus/pci/devices/$vf0/reset_method" || die "no reset_method for VF 0"
+say "vf 0 reset methods: $methods"
+echo "$vf0" >/sys/bus/pci/drivers/virtio-pci/unbind || die "unbind VF 0"
+echo 1 >"/sys/bus/pci/devices/$vf0/reset" || die "FLR of VF 0 failed"
+echo "$vf0" >/sys/bus/pci/drivers/virtio-pci/bind || die "bind VF 0 after FLR"
+for _ in $(seq 100); do vf_dev 0; [ -n "$VF_DEV" ] && break; sleep 0.1; done
+[ -n "$VF_DEV" ] || die "VF 0 has no netdev after FLR and bind"
+ip link set "$VF_DEV" netns ns0 && ip -n ns0 link set "$VF_DEV" name vf0 || die "move VF 0 after FLR"
+ip -n ns0 addr add 10.2.0.2/24 dev vf0
+ip -n ns0 link set vf0 up
+ping_peer 0 20 || die "VF 0 cannot ping its peer after FLR"
+say "flr ok"
 ack done
 say "done"
