@@ -57,7 +57,16 @@ static void fd_bar_write(struct pci_device *pci, unsigned bar, uint64_t off, con
         memcpy(d->regs + off, data, len);
 }
 
-static const struct pci_device_ops fd_ops = { fd_bar_read, fd_bar_write, NULL };
+/* FLR (offered by every function here, PF included, to reach pci_device_flr). */
+static void fd_flr(struct pci_device *pci)
+{
+    memset(container_of(pci, struct fuzz_dev, pci)->regs, 0, sizeof(((struct fuzz_dev *)0)->regs));
+}
+
+static const struct pci_device_ops fd_ops = { fd_bar_read, fd_bar_write, NULL, fd_flr };
+/* VFs: BARs read as zeros, FLR resets nothing of their own. */
+static void vf_flr(struct pci_device *pci) {}
+static const struct pci_device_ops vf_dev_ops = { NULL, NULL, NULL, vf_flr };
 
 static void vfs_enable(void *opaque, unsigned n)
 {
@@ -66,8 +75,9 @@ static void vfs_enable(void *opaque, unsigned n)
     if (n > FUZZ_VFS)
         abort();                    /* the capability must never ask for more */
     for (unsigned i = 0; i < n; i++) {
-        pci_device_init_vf(&d->vfs[i], "fuzz-vf", &ids, &fd_ops);
+        pci_device_init_vf(&d->vfs[i], "fuzz-vf", &ids, &vf_dev_ops);
         if (pci_device_set_bar(&d->vfs[i], 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
+            pci_device_offer_flr(&d->vfs[i]) < 0 ||
             pci_sriov_add_vf_locked(&d->sriov, i, &d->vfs[i]) < 0)
             abort();
     }
@@ -95,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     if (pci_device_set_bar(&d->pci, 0, PCI_BAR_MEM32, false, 16 * KiB) < 0 ||
         pci_device_set_bar(&d->pci, 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
         msix_init(&d->msix, &d->pci, 5, 2, 0x2000, 0x3000, &router) < 0 ||
+        pci_device_offer_flr(&d->pci) < 0 ||
         pci_sriov_init(&d->sriov, &d->pci, FUZZ_VFS, 0x1041, &vf_ops, d) < 0 ||
         pci_sriov_set_vf_bar(&d->sriov, 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
         pci_bus_add(bus, &d->pci, PCI_DEVFN(1, 0)) < 0 || pci_sriov_assign_bars(&d->sriov, bus) < 0)
