@@ -9,12 +9,16 @@
  *    struct virtio_net_hdr_v1, with VERSION_1), exactly as the guest sees it: a tap with
  *    IFF_VNET_HDR and TUNSETVNETHDRSZ 12 reads and writes that framing itself.
  *
- *  NET_BACKEND_OFFLOAD (vhost-net, vhost-vdpa, vhost-user; not written yet): the kernel
- *    or another process moves the packets. On DRIVER_OK the device hands over, through
+ *  NET_BACKEND_OFFLOAD (vhost-net; vhost-vdpa, vhost-user later): the kernel or another
+ *    process moves the packets. On DRIVER_OK the device hands over, through
  *    start_offload(), the guest memory table, each queue's ring addresses and size, the
- *    kick eventfd (the same fd KVM signals through KVM_IOEVENTFD) and the call eventfd
- *    (the MSI-X vector's irqfd), and does only control afterwards. stop_offload() returns
- *    each queue's next avail index, so a later start (or a switch to userspace) resumes.
+ *    kick eventfd (the same fd KVM signals through KVM_IOEVENTFD), a call eventfd the
+ *    backend signals for a used-buffer interrupt (the device forwards it through MSI-X,
+ *    so masking and pending bits stay in one place) and an error eventfd (a bad ring:
+ *    the device then needs a reset), and does only control afterwards. set_link()
+ *    detaches/reattaches the packet source while the link is down. stop_offload()
+ *    returns each queue's next avail index, so a later start (or a switch to
+ *    userspace) resumes.
  *
  * Offloads: features() lists the virtio-net offload feature bits (VIRTIO_NET_F_CSUM,
  * GUEST_CSUM, HOST_/GUEST_TSO4/6, HOST_/GUEST_ECN, ...) the backend can honour; the device
@@ -22,9 +26,10 @@
  * accepted bits, e.g. tap maps GUEST_* onto TUNSETOFFLOAD (and 0 on reset, so no GSO
  * packet reaches a driver that did not ask for it).
  *
- * Threads: open/close/set_features/start_offload/stop_offload run on the control path
- * (a vCPU thread or setup) while the data path is stopped; send/recv on the device's I/O
- * thread only. Failures are returned, never fatal: a VF whose backend breaks just loses
+ * Threads: open/close/set_features run on the control path (a vCPU thread or setup)
+ * while the data path is stopped; send/recv, start_offload/stop_offload/set_link on the
+ * device's I/O thread only (start/stop through its hand-over call, so serialised with
+ * each other); stats on any thread. Failures are returned, never fatal: a VF whose backend breaks just loses
  * its link. */
 #ifndef VPF_BACKEND_BACKEND_H
 #define VPF_BACKEND_BACKEND_H
@@ -42,20 +47,31 @@ enum net_backend_kind { NET_BACKEND_USERSPACE, NET_BACKEND_OFFLOAD };
 
 struct net_backend;
 
-/* One queue as an offloaded backend needs it (vhost SET_VRING_NUM/ADDR/BASE/KICK/CALL). */
+/* The tap-based backends --net backend= and vf-backend= choose from. */
+enum net_backend_type { NET_BACKEND_TAP, NET_BACKEND_VHOST_NET };
+
+/* One queue as an offloaded backend needs it (vhost SET_VRING_NUM/ADDR/BASE/KICK/CALL/ERR). */
 struct net_backend_vring {
     uint16_t size;
     uint16_t last_avail;
-    uint64_t desc_gpa, avail_gpa, used_gpa;
+    uint64_t desc_gpa, avail_gpa, used_gpa;   /* validated against mem by virtq_start */
     int kick_fd;            /* ioeventfd of the queue's notify address */
-    int call_fd;            /* irqfd of the queue's MSI-X vector, -1 if none */
+    int call_fd;            /* signalled for a used-buffer interrupt */
+    int err_fd;             /* signalled when the backend finds the ring broken */
 };
 
 struct net_backend_offload {
     const struct guest_mem *mem;
     uint64_t features;      /* negotiated virtio features */
+    bool link_up;           /* false: set up the rings, move no packets until set_link */
     unsigned nvrings;       /* rx0, tx0[, rx1, tx1...]; the control queue stays in vpf */
     struct net_backend_vring vrings[2];
+};
+
+/* Counters as the guest sees them (rx: towards the guest). */
+struct net_backend_stats {
+    uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
+    uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
 };
 
 struct net_backend_ops {
@@ -72,15 +88,20 @@ struct net_backend_ops {
     ssize_t (*send)(struct net_backend *be, const struct iovec *iov, int iovcnt);
     ssize_t (*recv)(struct net_backend *be, const struct iovec *iov, int iovcnt);
 
-    /* NET_BACKEND_OFFLOAD. Return 0 or -1. */
+    /* NET_BACKEND_OFFLOAD. Return 0 or -1 (logged). After a failed start nothing runs. */
     int (*start_offload)(struct net_backend *be, const struct net_backend_offload *cfg);
     void (*stop_offload)(struct net_backend *be, uint16_t *last_avail, unsigned nvrings);
+    int (*set_link)(struct net_backend *be, bool up);
+    /* Optional, NET_BACKEND_OFFLOAD: counters kept outside vpf (where vpf moves the
+     * packets it counts them itself). Returns 0 or -1. */
+    int (*stats)(struct net_backend *be, struct net_backend_stats *s);
 };
 
 struct net_backend {
     const struct net_backend_ops *ops;
     int fd;                 /* USERSPACE: the fd to poll; -1 otherwise */
     unsigned hdr_len;       /* NET_BACKEND_HDR_LEN */
+    bool tap_created;       /* its tap was created by vpf (and goes away on close) */
     char name[32];          /* interface name or description, for logs */
 };
 
@@ -108,8 +129,20 @@ static inline void net_backend_close(struct net_backend *be)
  * a 12-byte vnet header, non-blocking, link up (addresses are the host admin's business).
  * Returns NULL with the reason logged. */
 struct net_backend *tap_open(const char *ifname);
-/* True if tap_open created the interface (it disappears on close). */
-bool tap_created(const struct net_backend *be);
+/* True if the backend's tap was created by vpf (it disappears on close). */
+static inline bool tap_created(const struct net_backend *be) { return be && be->tap_created; }
+
+/* --net tap=IFNAME,backend=vhost-net: the same tap, with the packets moved by the
+ * kernel's vhost-net worker (/dev/vhost-net) instead of vpf (vhost_net.c). Returns NULL
+ * with the reason logged (e.g. /dev/vhost-net missing or not permitted). */
+struct net_backend *vhost_net_open(const char *ifname);
+
+/* Opens a backend of the given type on tap ifname (open.c). NULL: logged. */
+struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname);
+/* "tap", "vhost-net". */
+const char *net_backend_type_name(enum net_backend_type type);
+/* Parses a type name; returns 0, or -1 if unknown. */
+int net_backend_parse_type(const char *s, enum net_backend_type *type);
 
 /* A socketpair standing in for a tap (tests, fuzzing): SOCK_SEQPACKET, one packet per
  * message, same vnet-header framing. *peer_fd gets the other end (blocking; the caller

@@ -56,6 +56,11 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
                 return -1;
             }
             have_mac = 1;
+        } else if (!strcmp(kv, "backend")) {
+            if (net_backend_parse_type(val, &o->backend) < 0) {
+                log_error("--net: backend must be tap or vhost-net, not '%s'", val);
+                return -1;
+            }
         } else {
             int r = pf_policy_parse_key(&o->vf, kv, val);
             if (r == 0)

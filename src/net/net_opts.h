@@ -1,5 +1,7 @@
-/* --net option: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,total-vfs=N,vf-tap=PATTERN
- * [,vf-mac=MAC;MAC;...][,vf-spoofchk=on|off]]" (SR-IOV keys: net/pf_policy.h). */
+/* --net option: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,backend=tap|vhost-net]
+ * [,total-vfs=N,vf-tap=PATTERN[,vf-mac=MAC;MAC;...][,vf-backend=tap|vhost-net]
+ * [,vf-spoofchk=on|off]]" (SR-IOV keys: net/pf_policy.h). backend: who moves the PF's
+ * packets, vpf (tap, default) or the kernel (vhost-net on the same tap). */
 #ifndef VPF_NET_NET_OPTS_H
 #define VPF_NET_NET_OPTS_H
 
@@ -11,6 +13,7 @@
 struct net_opts {
     char tap[IFNAMSIZ];
     uint8_t mac[6];
+    enum net_backend_type backend;
     struct pf_policy vf;    /* vf.total_vfs 0: no SR-IOV */
 };
 

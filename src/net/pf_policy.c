@@ -74,6 +74,14 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val)
             return -1;
         }
         p->spoofchk = !strcmp(val, "on");
+        p->spoofchk_set = true;
+        return 1;
+    }
+    if (!strcmp(key, "vf-backend")) {
+        if (net_backend_parse_type(val, &p->vf_backend) < 0) {
+            log_error("--net: vf-backend must be tap or vhost-net, not '%s'", val);
+            return -1;
+        }
         return 1;
     }
     return 0;
@@ -113,14 +121,23 @@ void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsign
     mac[5] = (uint8_t)low;
 }
 
-int pf_policy_check(const struct pf_policy *p, const uint8_t pf_mac[6])
+int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6])
 {
     if (!p->total_vfs) {
-        if (p->vf_tap[0] || p->nvf_macs || !p->spoofchk) {
-            log_error("--net: vf-tap, vf-mac and vf-spoofchk need total-vfs=N");
+        if (p->vf_tap[0] || p->nvf_macs || p->spoofchk_set || p->vf_backend != NET_BACKEND_TAP) {
+            log_error("--net: vf-tap, vf-mac, vf-backend and vf-spoofchk need total-vfs=N");
             return -1;
         }
         return 0;
+    }
+    /* vhost-net moves VF frames in the kernel: vpf cannot look at source MACs there. */
+    if (p->vf_backend == NET_BACKEND_VHOST_NET) {
+        if (p->spoofchk_set && p->spoofchk) {
+            log_error("--net: vf-spoofchk=on needs vf-backend=tap (with vhost-net the kernel "
+                      "moves the frames, vpf cannot check them)");
+            return -1;
+        }
+        p->spoofchk = false;
     }
     if (!p->vf_tap[0]) {
         log_error("--net: total-vfs needs vf-tap=PATTERN (e.g. vf-tap=vpfvf%%d)");

@@ -6,7 +6,11 @@
  *   vf-tap=PATTERN       VF i's tap: PATTERN with its one %d replaced by i (e.g. vpfvf%d);
  *                        created when VF i comes up (removed when it goes, if vpf made it)
  *   vf-mac=MAC;MAC;...   VF 0, 1, ... MACs; VFs past the list get the default below
+ *   vf-backend=tap|vhost-net   VF data path: vpf's own (tap, default) or the kernel's
+ *                        (vhost-net, on the same tap)
  *   vf-spoofchk=on|off   drop (and count) VF frames whose source MAC is not the VF's; on
+ *                        for tap VFs, off for vhost-net VFs, where vpf never sees a frame
+ *                        (on with vhost-net is refused)
  *
  * Default VF MAC: the PF's MAC plus i + 1 in its low 24 bits (the NIC-specific half),
  * wrapping within them: PF 52:54:00:12:34:56 -> VF 0 52:54:00:12:34:57, VF 3 ...:5a. */
@@ -17,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
+
 #define NET_MAX_VFS 128
 
 struct pf_policy {
@@ -24,17 +30,20 @@ struct pf_policy {
     char vf_tap[IFNAMSIZ + 2];          /* pattern; %d counts 2 characters, its value >= 1 */
     uint8_t vf_macs[NET_MAX_VFS][6];    /* explicit vf-mac= entries */
     unsigned nvf_macs;
-    bool spoofchk;
+    enum net_backend_type vf_backend;
+    bool spoofchk;                      /* final after pf_policy_check */
+    bool spoofchk_set;                  /* vf-spoofchk= was given */
 };
 
-/* Defaults: no VFs, spoof check on. */
+/* Defaults: no VFs, tap backend, spoof check on. */
 void pf_policy_init(struct pf_policy *p);
 /* One key=value of --net. Returns 1 if it was a policy key and valid, 0 if the key is
  * not a policy key, -1 for a bad value (one line logged). */
 int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val);
 /* After every key, with the PF's MAC: the keys fit together, the tap names fit IFNAMSIZ
- * and no two of the PF's and VFs' MACs are equal. Returns 0, or -1 (one line logged). */
-int pf_policy_check(const struct pf_policy *p, const uint8_t pf_mac[6]);
+ * and no two of the PF's and VFs' MACs are equal; settles the spoof check default for
+ * the VF backend. Returns 0, or -1 (one line logged). */
+int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6]);
 
 /* VF i's MAC and tap name (i < total_vfs, policy checked). */
 void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsigned i,

@@ -16,7 +16,13 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
 {
     if (m->env.open_backend)
         return m->env.open_backend(m->env.backend_opaque, vf->index, vf->tap);
-    return tap_open(vf->tap);
+    return net_backend_open(m->policy->vf_backend, vf->tap);
+}
+
+/* "" for vpf's own tap data path, "vhost-net on " for the kernel's. */
+static const char *via(const struct net_vf_mgr *m)
+{
+    return m->policy->vf_backend == NET_BACKEND_VHOST_NET ? "vhost-net on " : "";
 }
 
 static void format_mac(char out[18], const uint8_t mac[6])
@@ -41,7 +47,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     pf_policy_vf_tap(m->policy, i, vf->tap);
     struct net_backend *be = open_backend(m, vf);
     if (!be) {
-        snprintf(vf->error, sizeof(vf->error), "cannot open tap %s", vf->tap);
+        snprintf(vf->error, sizeof(vf->error), "cannot open %stap %s", via(m), vf->tap);
         log_error("%s: %s; the VF stays with its link down", vf->name, vf->error);
         be = null_open(vf->name);
     }
@@ -65,8 +71,9 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     virtio_pci_set_notify_ops(&vf->vp, m->env.notify_ops, m->env.notify_opaque);
     char mac[18];
     format_mac(mac, vf->mac);
-    log_info("%s: VF at 00:%02x.%x, mac %s, tap %s%s", vf->name, vf->devfn >> 3, vf->devfn & 7,
-             mac, vf->tap, vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
+    log_info("%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name, vf->devfn >> 3,
+             vf->devfn & 7, mac, via(m), vf->tap,
+             vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
     return vf;
 fail_net:
     virtio_net_destroy(vf->net);

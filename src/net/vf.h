@@ -34,7 +34,8 @@ struct net_vf_env {
     struct msi_router *router;
     const struct virtio_pci_notify_ops *notify_ops;    /* ioeventfd hooks */
     void *notify_opaque;
-    /* Opens VF i's backend on interface ifname; NULL means tap_open(ifname). */
+    /* Opens VF i's backend on interface ifname; NULL means net_backend_open() with the
+     * policy's vf-backend. */
     struct net_backend *(*open_backend)(void *opaque, unsigned i, const char *ifname);
     void *backend_opaque;
 };

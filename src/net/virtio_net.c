@@ -1,5 +1,6 @@
 /* virtio-net: device ops (features, config space, activate/reset) and the I/O thread
- * wiring of the data path. Packet handling is in net_rx.c, net_tx.c, net_ctrl.c. */
+ * wiring of the data path. Packet handling is in net_rx.c, net_tx.c, net_ctrl.c; an
+ * offloaded data path (vhost-net) in net_offload.c. */
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -168,6 +169,7 @@ static void on_rate_timer(struct iothread_watch *w, uint32_t events)
 
 static void dp_halt(struct virtio_net *n)
 {
+    vnet_offload_stop(n);
     for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++)
         iothread_watch_del(&n->io, &n->kick[q]);
     iothread_watch_del(&n->io, &n->be_watch);
@@ -229,8 +231,10 @@ static void dp_start(void *arg)
     n->rx_need_kick = n->tx_blocked = n->be_dead = false;
     n->promisc = n->allmulti = false;
     vnet_rx_reset(n);
+    bool offload = vnet_is_offload(n);
     for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++) {
-        if (!n->vdev.vqs[q].started)
+        /* Offloaded: the backend polls the RX/TX kick eventfds itself. */
+        if (!n->vdev.vqs[q].started || (offload && q != VIRTIO_NET_CTRLQ))
             continue;
         n->kick[q] = (struct iothread_watch){ .fd = n->vdev.kick_fds[q], .events = EPOLLIN,
                                               .fn = on_kick, .opaque = n };
@@ -239,6 +243,11 @@ static void dp_start(void *arg)
             return;
         }
         virtq_enable_notify(&n->vdev.vqs[q]);
+    }
+    if (offload) {
+        vnet_offload_start(n);
+        vnet_ctrl_process(n);
+        return;
     }
     n->be_watch = (struct iothread_watch){ .fd = n->be->fd, .events = 0, .fn = on_backend, .opaque = n };
     if (iothread_watch_add(&n->io, &n->be_watch) < 0)
@@ -287,6 +296,10 @@ static void dp_link(void *arg)
     pthread_mutex_unlock(&n->cfg_lock);
     if (!n->running)
         return;
+    if (vnet_is_offload(n)) {
+        vnet_offload_link(n);
+        return;
+    }
     vnet_update_backend_watch(n);
     vnet_rx_process(n);
 }
@@ -337,8 +350,9 @@ static const struct virtio_dev_ops vnet_ops = {
 struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
                                      struct net_backend *be, const uint8_t mac[6])
 {
-    if (be->ops->kind != NET_BACKEND_USERSPACE) {
-        log_error("%s: backend %s: offloaded data paths are not supported yet", name, be->ops->type);
+    if (be->ops->kind == NET_BACKEND_OFFLOAD &&
+        (!be->ops->start_offload || !be->ops->stop_offload || !be->ops->set_link)) {
+        log_error("%s: backend %s lacks the offload operations", name, be->ops->type);
         return NULL;
     }
     if (be->hdr_len != NET_BACKEND_HDR_LEN) {
@@ -371,9 +385,10 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
-    if (iothread_start(&n->io, n->name) < 0) {
+    if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
         log_error("%s: I/O thread: %s", name, strerror(errno));
         close(n->rate_timer_fd);
+        vnet_offload_free(n);
         virtio_dev_destroy(&n->vdev);
         pthread_mutex_destroy(&n->cfg_lock);
         free(n);
@@ -390,6 +405,7 @@ void virtio_net_destroy(struct virtio_net *n)
     iothread_stop(&n->io);
     close(n->rate_timer_fd);
     net_backend_close(n->be);
+    vnet_offload_free(n);
     pthread_mutex_destroy(&n->cfg_lock);
     free(n);
 }
@@ -461,8 +477,29 @@ void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6])
     pthread_mutex_unlock(&n->cfg_lock);
 }
 
+const char *virtio_net_backend_type(const struct virtio_net *n)
+{
+    return n->be->ops->type;
+}
+
+const char *virtio_net_stats_source(const struct virtio_net *n)
+{
+    return n->be->ops->stats ? "tap" : "vpf";
+}
+
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
 {
+    if (n->be->ops->stats) {
+        /* Offloaded: vpf sees no packet; the tap's own counters (one file read each). */
+        struct net_backend_stats b = { 0 };
+        n->be->ops->stats(n->be, &b);
+        *s = (struct virtio_net_stats){
+            .rx_packets = b.rx_packets, .rx_bytes = b.rx_bytes, .rx_dropped = b.rx_dropped,
+            .rx_errors = b.rx_errors, .tx_packets = b.tx_packets, .tx_bytes = b.tx_bytes,
+            .tx_dropped = b.tx_dropped, .tx_errors = b.tx_errors,
+        };
+        return;
+    }
     const uint64_t *src = (const uint64_t *)&n->stats;
     uint64_t *dst = (uint64_t *)s;
     for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)

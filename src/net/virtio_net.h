@@ -5,7 +5,9 @@
  * INDIRECT_DESC, and the checksum/TSO/ECN offloads the backend supports.
  *
  * The data path runs on the device's own I/O thread (epoll over the queues' kick
- * eventfds and the backend fd): no lock and no allocation per packet. A guest protocol
+ * eventfds and the backend fd): no lock and no allocation per packet. With an offload
+ * backend (vhost-net) the backend moves RX/TX and the I/O thread keeps the control
+ * queue, link state and the backend's interrupt and error eventfds (net_offload.c). A guest protocol
  * error sets DEVICE_NEEDS_RESET and stops this device only.
  *
  * Wiring: create with a guest memory map and a backend (ownership of the backend passes
@@ -74,7 +76,12 @@ bool virtio_net_link_up(struct virtio_net *n);
 
 /* Current MAC (the guest may change it with VIRTIO_NET_CTRL_MAC_ADDR_SET). */
 void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6]);
-/* Counters; any thread, each value consistent on its own. */
+/* Counters; any thread, each value consistent on its own. With an offloaded backend
+ * they are the backend's (the tap's, from sysfs, turned to the guest's view) and
+ * tx_spoofed is 0; virtio_net_stats_source() says which: "vpf" or "tap". */
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
+const char *virtio_net_stats_source(const struct virtio_net *n);
+/* The backend's type: "tap", "vhost-net", "null", ... */
+const char *virtio_net_backend_type(const struct virtio_net *n);
 
 #endif

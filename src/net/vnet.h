@@ -61,6 +61,11 @@ struct virtio_net {
     bool be_dead;                       /* backend hung up: not polled at all */
     bool be_err_logged;
     bool promisc, allmulti;             /* accepted, not enforced (tap delivers all) */
+    /* Offloaded data path (net_offload.c): the backend moves RX/TX, this thread polls
+     * only the control queue and the backend's call/error eventfds. */
+    bool offloaded;
+    int call_fd[2], err_fd[2];          /* per ring (rx, tx); -1 for userspace backends */
+    struct iothread_watch call_watch[2], err_watch[2];
     uint32_t rx_need;
     struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
     struct iothread_watch be_watch;
@@ -100,6 +105,14 @@ void vnet_update_backend_watch(struct virtio_net *n);
 /* The backend is gone (EOF / hang-up / hard error): stop polling it, log once. */
 void vnet_backend_gone(struct virtio_net *n, const char *why);
 void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
+
+/* net_offload.c, I/O thread: hand RX/TX over to an offload backend / take them back. */
+bool vnet_is_offload(const struct virtio_net *n);
+int vnet_offload_init(struct virtio_net *n);       /* creation: the eventfds */
+void vnet_offload_free(struct virtio_net *n);
+void vnet_offload_start(struct virtio_net *n);
+void vnet_offload_stop(struct virtio_net *n);
+void vnet_offload_link(struct virtio_net *n);
 
 /* net_tx.c, net_rx.c, net_ctrl.c: drain the queue as far as possible, then interrupt
  * once if the driver wants it. */

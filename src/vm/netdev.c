@@ -86,9 +86,10 @@ void netdev_create_all(struct vm *vm)
         if (last_vf < 0)
             die("%s: its %u VFs do not fit on PCI bus 0 after 00:%02x.0", d->name, o->vf.total_vfs, slot);
         slot = (unsigned)last_vf / 8 + 1;
-        struct net_backend *be = tap_open(o->tap);
+        struct net_backend *be = net_backend_open(o->backend, o->tap);
         if (!be)
-            die("--net tap=%s: cannot open the tap (see above)", o->tap);
+            die("--net tap=%s: cannot open the %s backend (see above)", o->tap,
+                net_backend_type_name(o->backend));
         d->net = virtio_net_create(d->name, &vm->kvm.mem, be, o->mac);
         if (!d->net) {
             net_backend_close(be);
@@ -105,8 +106,9 @@ void netdev_create_all(struct vm *vm)
         if (d->vfs && net_vf_mgr_assign_bars(d->vfs, &vm->pci) < 0)
             die("%s: no room for its VF BARs", d->name);
         virtio_pci_set_notify_ops(&d->pci, &netdev_notify_ops, vm);
-        log_info("%s: virtio-net at 00:%02x.0, tap %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s",
-                 d->name, d->devfn >> 3, o->tap, tap_created(be) ? " (created)" : "",
+        log_info("%s: virtio-net at 00:%02x.0, %stap %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s",
+                 d->name, d->devfn >> 3, o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on " : "", o->tap,
+                 tap_created(be) ? " (created)" : "",
                  o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5],
                  o->vf.total_vfs ? ", SR-IOV PF" : "");
     }

@@ -70,10 +70,15 @@ static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_
         format_mac(macs, mac);
         len += (size_t)snprintf(list + len, sizeof(list) - len,
                                 "%s{\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\","
-                                "\"tap\":\"%s\",\"link\":%s,\"total_vfs\":%u}",
+                                "\"tap\":\"%s\",\"backend\":\"%s\",\"link\":%s,\"total_vfs\":%u%s%s%s}",
                                 i ? "," : "", d->name, d->devfn >> 3, d->devfn & 7, macs,
-                                vm->cfg->nets[i].tap, virtio_net_link_up(d->net) ? "true" : "false",
-                                vm->cfg->nets[i].vf.total_vfs);
+                                vm->cfg->nets[i].tap, virtio_net_backend_type(d->net),
+                                virtio_net_link_up(d->net) ? "true" : "false",
+                                vm->cfg->nets[i].vf.total_vfs,
+                                vm->cfg->nets[i].vf.total_vfs ? ",\"vf_backend\":\"" : "",
+                                vm->cfg->nets[i].vf.total_vfs
+                                    ? net_backend_type_name(vm->cfg->nets[i].vf.vf_backend) : "",
+                                vm->cfg->nets[i].vf.total_vfs ? "\"" : "");
     }
     snprintf(list + len, sizeof(list) - len, "]");
     ctl_reply_raw(reply, "devices", list);
@@ -91,9 +96,11 @@ static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf,
         return;
     *len += (size_t)snprintf(buf + *len, cap - *len,
         "{\"vf\":%u,\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\",\"tap\":\"%s\","
+        "\"backend\":\"%s\",\"counters\":\"%s\","
         "\"link\":%s,\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
         "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"vlan\":%u,\"spoofchk\":%s,\"rate\":%u,\"error\":",
         vf->index, vf->name, vf->devfn >> 3, vf->devfn & 7, mac, vf->tap,
+        virtio_net_backend_type(vf->net), virtio_net_stats_source(vf->net),
         virtio_net_link_up(vf->net) ? "true" : "false", (unsigned long long)s.rx_packets,
         (unsigned long long)s.rx_bytes, (unsigned long long)s.tx_packets,
         (unsigned long long)s.tx_bytes, (unsigned long long)s.tx_dropped,
@@ -271,6 +278,9 @@ static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_re
     struct virtio_net_stats s;
     virtio_net_get_stats(n.net, &s);
     ctl_reply_str(reply, "dev", n.name);
+    ctl_reply_str(reply, "backend", virtio_net_backend_type(n.net));
+    /* Offloaded: the kernel moves the packets, the counters are the tap's. */
+    ctl_reply_str(reply, "counters", virtio_net_stats_source(n.net));
     ctl_reply_bool(reply, "link", virtio_net_link_up(n.net));
     ctl_reply_int(reply, "rx_packets", (int64_t)s.rx_packets);
     ctl_reply_int(reply, "rx_bytes", (int64_t)s.rx_bytes);

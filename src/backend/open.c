@@ -1,0 +1,31 @@
+/* Backend types by name (--net backend=, vf-backend=) and opening one. */
+#include <string.h>
+
+#include "backend/backend.h"
+#include "base/util.h"
+
+static const char *const type_names[] = {
+    [NET_BACKEND_TAP] = "tap",
+    [NET_BACKEND_VHOST_NET] = "vhost-net",
+};
+
+const char *net_backend_type_name(enum net_backend_type type)
+{
+    return (unsigned)type < ARRAY_SIZE(type_names) ? type_names[type] : "?";
+}
+
+int net_backend_parse_type(const char *s, enum net_backend_type *type)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(type_names); i++) {
+        if (!strcmp(s, type_names[i])) {
+            *type = (enum net_backend_type)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname)
+{
+    return type == NET_BACKEND_VHOST_NET ? vhost_net_open(ifname) : tap_open(ifname);
+}

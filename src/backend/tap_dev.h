@@ -1,0 +1,33 @@
+/* A Linux tap interface as both tap-based backends use it: tap.c (vpf reads and writes
+ * it) and vhost_net.c (the kernel's vhost worker does, through the same fd). One open
+ * path, so both get the same framing and offload handling.
+ *
+ * Framing: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR with TUNSETVNETHDRSZ 12, i.e. every packet
+ * carries struct virtio_net_hdr_v1 (virtio 1.2 §5.1.6), exactly as the guest sees it. */
+#ifndef VPF_BACKEND_TAP_DEV_H
+#define VPF_BACKEND_TAP_DEV_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tap_dev {
+    int fd;                     /* non-blocking, close-on-exec */
+    bool created;               /* vpf created the interface: it goes away on close */
+    unsigned tun_offloads;      /* TUN_F_* the kernel accepted at probe time */
+    char name[IFNAMSIZ];
+};
+
+/* Attaches to the tap ifname, creating it if it does not exist, and brings its link
+ * up (addresses are the host admin's business). Returns 0, or -1 with the reason
+ * logged. */
+int tap_dev_open(struct tap_dev *t, const char *ifname);
+void tap_dev_close(struct tap_dev *t);
+
+/* Virtio-net offload feature bits this tap can honour (host direction: it accepts
+ * partial checksums and TSO/ECN GSO packets; guest direction: what TUNSETOFFLOAD took). */
+uint64_t tap_dev_features(const struct tap_dev *t);
+/* Maps the negotiated GUEST_* bits onto TUNSETOFFLOAD. Returns 0 or -1 (logged). */
+int tap_dev_set_features(struct tap_dev *t, uint64_t features);
+
+#endif
