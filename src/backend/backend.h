@@ -35,6 +35,7 @@
 #define VPF_BACKEND_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -129,16 +130,19 @@ static inline void net_backend_close(struct net_backend *be)
  * a 12-byte vnet header, non-blocking, link up (addresses are the host admin's business).
  * Returns NULL with the reason logged. */
 struct net_backend *tap_open(const char *ifname);
+/* The same with the reason in err (one line, not logged). */
+struct net_backend *tap_open_err(const char *ifname, char *err, size_t errlen);
 /* True if the backend's tap was created by vpf (it disappears on close). */
 static inline bool tap_created(const struct net_backend *be) { return be && be->tap_created; }
 
 /* --net tap=IFNAME,backend=vhost-net: the same tap, with the packets moved by the
  * kernel's vhost-net worker (/dev/vhost-net) instead of vpf (vhost_net.c). Returns NULL
- * with the reason logged (e.g. /dev/vhost-net missing or not permitted). */
-struct net_backend *vhost_net_open(const char *ifname);
+ * with the reason in err (e.g. /dev/vhost-net missing or not permitted; not logged). */
+struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen);
 
-/* Opens a backend of the given type on tap ifname (open.c). NULL: logged. */
-struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname);
+/* Opens a backend of the given type on tap ifname (open.c). NULL: reason in err. */
+struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname,
+                                     char *err, size_t errlen);
 /* "tap", "vhost-net". */
 const char *net_backend_type_name(enum net_backend_type type);
 /* Parses a type name; returns 0, or -1 if unknown. */

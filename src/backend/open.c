@@ -25,7 +25,10 @@ int net_backend_parse_type(const char *s, enum net_backend_type *type)
     return -1;
 }
 
-struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname)
+struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname,
+                                     char *err, size_t errlen)
 {
-    return type == NET_BACKEND_VHOST_NET ? vhost_net_open(ifname) : tap_open(ifname);
+    if (type == NET_BACKEND_VHOST_NET)
+        return vhost_net_open(ifname, err, errlen);
+    return tap_open_err(ifname, err, errlen);
 }

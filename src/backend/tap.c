@@ -2,6 +2,7 @@
  * kernel (IFF_VNET_HDR, tap_dev.c), so packets go between guest buffers and the tap with
  * one readv/writev and no copy in vpf. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -59,14 +60,14 @@ static const struct net_backend_ops tap_ops = {
     .send = tap_send, .recv = tap_recv,
 };
 
-struct net_backend *tap_open(const char *ifname)
+struct net_backend *tap_open_err(const char *ifname, char *err, size_t errlen)
 {
     struct tap *t = calloc(1, sizeof(*t));
     if (!t) {
-        log_error("tap %s: out of memory", ifname ? ifname : "");
+        snprintf(err, errlen, "tap %s: out of memory", ifname ? ifname : "");
         return NULL;
     }
-    if (tap_dev_open(&t->dev, ifname) < 0) {
+    if (tap_dev_open(&t->dev, ifname, err, errlen) < 0) {
         free(t);
         return NULL;
     }
@@ -76,4 +77,13 @@ struct net_backend *tap_open(const char *ifname)
     t->be.tap_created = t->dev.created;
     memcpy(t->be.name, t->dev.name, sizeof(t->dev.name));
     return &t->be;
+}
+
+struct net_backend *tap_open(const char *ifname)
+{
+    char err[160];
+    struct net_backend *be = tap_open_err(ifname, err, sizeof(err));
+    if (!be)
+        log_error("%s", err);
+    return be;
 }

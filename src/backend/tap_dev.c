@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -101,36 +102,36 @@ static int link_up(const char *ifname)
     return ret;
 }
 
-int tap_dev_open(struct tap_dev *t, const char *ifname)
+int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen)
 {
     memset(t, 0, sizeof(*t));
     t->fd = -1;
     if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
-        log_error("tap: invalid interface name '%s'", ifname ? ifname : "");
+        snprintf(err, errlen, "tap: invalid interface name '%s'", ifname ? ifname : "");
         return -1;
     }
     bool existed = if_nametoindex(ifname) != 0;
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        log_error("tap %s: /dev/net/tun: %s", ifname, strerror(errno));
+        snprintf(err, errlen, "tap %s: /dev/net/tun: %s", ifname, strerror(errno));
         return -1;
     }
     unsigned feats = 0;
     if (ioctl(fd, TUNGETFEATURES, &feats) < 0 || !(feats & IFF_VNET_HDR)) {
-        log_error("tap %s: kernel tun lacks IFF_VNET_HDR", ifname);
+        snprintf(err, errlen, "tap %s: kernel tun lacks IFF_VNET_HDR", ifname);
         goto fail;
     }
     struct ifreq ifr = { 0 };
     set_ifname(&ifr, ifname);
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        log_error("tap %s: TUNSETIFF: %s%s", ifname, strerror(errno),
+        snprintf(err, errlen, "tap %s: TUNSETIFF: %s%s", ifname, strerror(errno),
                   existed ? " (exists: not a tap, busy, or owned by another user?)" : "");
         goto fail;
     }
     int hdr = NET_BACKEND_HDR_LEN;
     if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
-        log_error("tap %s: TUNSETVNETHDRSZ: %s", ifname, strerror(errno));
+        snprintf(err, errlen, "tap %s: TUNSETVNETHDRSZ: %s", ifname, strerror(errno));
         goto fail;
     }
     t->fd = fd;

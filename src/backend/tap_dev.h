@@ -9,6 +9,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct tap_dev {
@@ -19,9 +20,9 @@ struct tap_dev {
 };
 
 /* Attaches to the tap ifname, creating it if it does not exist, and brings its link
- * up (addresses are the host admin's business). Returns 0, or -1 with the reason
- * logged. */
-int tap_dev_open(struct tap_dev *t, const char *ifname);
+ * up (addresses are the host admin's business). Returns 0, or -1 with the reason in err
+ * (one line, not logged: the caller says it once, with its context). */
+int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen);
 void tap_dev_close(struct tap_dev *t);
 
 /* Virtio-net offload feature bits this tap can honour (host direction: it accepts

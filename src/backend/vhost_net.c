@@ -249,30 +249,34 @@ static const struct net_backend_ops vhost_net_ops = {
     .stats = vn_stats,
 };
 
-struct net_backend *vhost_net_open(const char *ifname)
+struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
 {
+    const char *name = ifname ? ifname : "";
     struct vhost_net *v = calloc(1, sizeof(*v));
     if (!v) {
-        log_error("vhost-net %s: out of memory", ifname ? ifname : "");
+        snprintf(err, errlen, "vhost-net %s: out of memory", name);
         return NULL;
     }
     v->vfd = open(VHOST_NET_PATH, O_RDWR | O_CLOEXEC);
     if (v->vfd < 0) {
-        log_error("vhost-net %s: %s: %s%s", ifname ? ifname : "", VHOST_NET_PATH, strerror(errno),
-                  errno == ENOENT ? " (load the vhost_net module)" : "");
+        snprintf(err, errlen, "vhost-net on tap %s: %s: %s%s", name, VHOST_NET_PATH, strerror(errno),
+                 errno == ENOENT ? " (is the vhost_net module loaded?)" : "");
         free(v);
         return NULL;
     }
-    snprintf(v->be.name, sizeof(v->be.name), "%s", ifname ? ifname : "");
-    if (vioctl(v, VHOST_SET_OWNER, "SET_OWNER", NULL) < 0 ||
-        vioctl(v, VHOST_GET_FEATURES, "GET_FEATURES", &v->vhost_features) < 0)
-        goto fail;
-    if ((v->vhost_features & VHOST_NEEDED) != VHOST_NEEDED) {
-        log_error("vhost-net %s: the kernel's vhost-net lacks features %#llx", v->be.name,
-                  (unsigned long long)(VHOST_NEEDED & ~v->vhost_features));
+    snprintf(v->be.name, sizeof(v->be.name), "%s", name);
+    if (ioctl(v->vfd, VHOST_SET_OWNER, NULL) < 0 ||
+        ioctl(v->vfd, VHOST_GET_FEATURES, &v->vhost_features) < 0) {
+        snprintf(err, errlen, "vhost-net on tap %s: VHOST_SET_OWNER/GET_FEATURES: %s", name,
+                 strerror(errno));
         goto fail;
     }
-    if (tap_dev_open(&v->tap, ifname) < 0)
+    if ((v->vhost_features & VHOST_NEEDED) != VHOST_NEEDED) {
+        snprintf(err, errlen, "vhost-net on tap %s: the kernel's vhost-net lacks features %#llx",
+                 name, (unsigned long long)(VHOST_NEEDED & ~v->vhost_features));
+        goto fail;
+    }
+    if (tap_dev_open(&v->tap, ifname, err, errlen) < 0)
         goto fail;
     v->be.ops = &vhost_net_ops;
     v->be.fd = -1;

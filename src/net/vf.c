@@ -12,17 +12,22 @@
 
 _Static_assert(NET_MAX_VFS <= PCI_SRIOV_MAX_VFS, "policy allows more VFs than the capability");
 
-static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
-{
-    if (m->env.open_backend)
-        return m->env.open_backend(m->env.backend_opaque, vf->index, vf->tap);
-    return net_backend_open(m->policy->vf_backend, vf->tap);
-}
-
 /* "" for vpf's own tap data path, "vhost-net on " for the kernel's. */
 static const char *via(const struct net_vf_mgr *m)
 {
     return m->policy->vf_backend == NET_BACKEND_VHOST_NET ? "vhost-net on " : "";
+}
+
+/* VF i's backend, or NULL with vf->error set. */
+static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
+{
+    if (m->env.open_backend) {
+        struct net_backend *be = m->env.open_backend(m->env.backend_opaque, vf->index, vf->tap);
+        if (!be)
+            snprintf(vf->error, sizeof(vf->error), "cannot open %stap %s", via(m), vf->tap);
+        return be;
+    }
+    return net_backend_open(m->policy->vf_backend, vf->tap, vf->error, sizeof(vf->error));
 }
 
 static void format_mac(char out[18], const uint8_t mac[6])
@@ -47,7 +52,6 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     pf_policy_vf_tap(m->policy, i, vf->tap);
     struct net_backend *be = open_backend(m, vf);
     if (!be) {
-        snprintf(vf->error, sizeof(vf->error), "cannot open %stap %s", via(m), vf->tap);
         log_error("%s: %s; the VF stays with its link down", vf->name, vf->error);
         be = null_open(vf->name);
     }

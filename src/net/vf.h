@@ -47,7 +47,7 @@ struct net_vf {
     uint8_t mac[6];             /* host-assigned (the port's, as at creation) */
     char tap[IFNAMSIZ];
     bool tap_created;
-    char error[96];             /* why the VF has no backend; empty when it has one */
+    char error[160];            /* why the VF has no backend; empty when it has one */
     struct virtio_net *net;
     struct virtio_pci vp;
 };

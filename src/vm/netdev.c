@@ -86,10 +86,10 @@ void netdev_create_all(struct vm *vm)
         if (last_vf < 0)
             die("%s: its %u VFs do not fit on PCI bus 0 after 00:%02x.0", d->name, o->vf.total_vfs, slot);
         slot = (unsigned)last_vf / 8 + 1;
-        struct net_backend *be = net_backend_open(o->backend, o->tap);
+        char err[160];
+        struct net_backend *be = net_backend_open(o->backend, o->tap, err, sizeof(err));
         if (!be)
-            die("--net tap=%s: cannot open the %s backend (see above)", o->tap,
-                net_backend_type_name(o->backend));
+            die("--net: %s", err);
         d->net = virtio_net_create(d->name, &vm->kvm.mem, be, o->mac);
         if (!d->net) {
             net_backend_close(be);

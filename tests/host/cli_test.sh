@@ -135,6 +135,29 @@ net-shared-mac)
     run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,mac=52:54:00:00:00:10,total-vfs=4,vf-tap=vpfv%d \
         --net tap=vpfbad1,mac=52:54:00:00:00:12
     expect_error "MAC 52:54:00:00:00:12 is given to both net0vf1 and net1" ;;
+net-bad-backend)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,backend=dpdk
+    expect_error "backend must be tap or vhost-net, not 'dpdk'" ;;
+net-vf-bad-backend)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-backend=vhost
+    expect_error "vf-backend must be tap or vhost-net, not 'vhost'" ;;
+net-vf-backend-needs-vfs)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,vf-backend=vhost-net
+    expect_error "vf-backend and vf-spoofchk need total-vfs=N" ;;
+net-vf-vhost-spoofchk)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on
+    expect_error "vf-spoofchk=on needs vf-backend=tap" ;;
+net-vhost-unavailable)
+    # Setup error, exit 1, one line, when /dev/vhost-net cannot be opened.
+    need_kvm
+    if [ -e /dev/vhost-net ]; then
+        [ "$(id -u)" = 0 ] && skip "/dev/vhost-net exists and root may open it"
+        [ -r /dev/vhost-net ] && [ -w /dev/vhost-net ] && skip "/dev/vhost-net is usable"
+    fi
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfvh$$,backend=vhost-net
+    expect_rc 1
+    expect_error "error: --net: vhost-net on tap vpfvh$$: /dev/vhost-net: "
+    ! ip link show "vpfvh$$" >/dev/null 2>&1 || fail "tap vpfvh$$ left behind" ;;
 sriov-ctl)
     # An SR-IOV PF whose guest never enables VFs: vfs lists none, stats works, VF names
     # that do not exist are refused, and the VF slots stay free for later devices.
