@@ -115,6 +115,29 @@ static void test_net_opts(void **state)
     assert_int_equal(net_opts_parse("tap=", &o), -1);
     assert_int_equal(net_opts_parse("tap=0123456789abcdef", &o), -1);
     assert_int_equal(net_opts_parse("tap=a/b", &o), -1);
+    /* backend=: the PF's data path; vf-backend=: its VFs'. */
+    assert_int_equal(o.backend, NET_BACKEND_TAP);
+    assert_int_equal(net_opts_parse("tap=a,backend=vhost-net", &o), 0);
+    assert_int_equal(o.backend, NET_BACKEND_VHOST_NET);
+    assert_int_equal(o.vf.vf_backend, NET_BACKEND_TAP);
+    assert_int_equal(net_opts_parse("tap=a,backend=tap", &o), 0);
+    assert_int_equal(o.backend, NET_BACKEND_TAP);
+    assert_int_equal(net_opts_parse("tap=a,backend=vhost", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,backend=", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net", &o), 0);
+    assert_int_equal(o.backend, NET_BACKEND_TAP);
+    assert_int_equal(o.vf.vf_backend, NET_BACKEND_VHOST_NET);
+    assert_false(o.vf.spoofchk);                  /* vpf never sees a vhost-net VF's frames */
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=off", &o), 0);
+    assert_false(o.vf.spoofchk);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-spoofchk=on,vf-backend=vhost-net", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=tap", &o), 0);
+    assert_true(o.vf.spoofchk);
+    assert_int_equal(net_opts_parse("tap=a,vf-backend=vhost-net", &o), -1);   /* needs total-vfs */
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=x", &o), -1);
+    assert_string_equal(net_backend_type_name(NET_BACKEND_VHOST_NET), "vhost-net");
+    assert_string_equal(net_backend_type_name(NET_BACKEND_TAP), "tap");
 }
 
 int main(void)

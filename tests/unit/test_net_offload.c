@@ -1,0 +1,316 @@
+/* virtio-net over an offload backend (a fake standing in for vhost-net): the sequencing
+ * of start_offload / set_link / stop_offload around DRIVER_OK, link changes, reset and
+ * backend-reported ring errors; the call eventfds become queue interrupts through the
+ * transport; the RX/TX kick eventfds are left to the backend; the control queue stays
+ * in vpf. The I/O thread runs for real: start/stop/link are iothread_call()s, done when
+ * the call returns; interrupts are awaited with a timeout. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_guest.h"
+#include "net/virtio_net.h"
+
+#define F(b) (1ull << (b))
+#define QSZ 16
+
+struct fake_offload {
+    struct net_backend be;
+    int starts, stops, links;
+    bool link, fail_start;
+    uint64_t offloads;
+    struct net_backend_offload cfg;
+};
+
+static uint64_t fo_features(struct net_backend *be) { return F(VIRTIO_NET_F_CSUM); }
+static int fo_set_features(struct net_backend *be, uint64_t f)
+{
+    ((struct fake_offload *)be)->offloads = f;
+    return 0;
+}
+static void fo_close(struct net_backend *be) { free(be); }
+static int fo_start(struct net_backend *be, const struct net_backend_offload *cfg)
+{
+    struct fake_offload *f = (struct fake_offload *)be;
+    f->starts++;
+    f->cfg = *cfg;
+    f->link = cfg->link_up;
+    return f->fail_start ? -1 : 0;
+}
+static void fo_stop(struct net_backend *be, uint16_t *last_avail, unsigned n)
+{
+    struct fake_offload *f = (struct fake_offload *)be;
+    f->stops++;
+    for (unsigned i = 0; i < n; i++)
+        last_avail[i] = (uint16_t)(5 + i);
+}
+static int fo_set_link(struct net_backend *be, bool up)
+{
+    struct fake_offload *f = (struct fake_offload *)be;
+    f->links++;
+    f->link = up;
+    return 0;
+}
+static int fo_stats(struct net_backend *be, struct net_backend_stats *s)
+{
+    s->rx_packets = 11;
+    s->tx_bytes = 22;
+    return 0;
+}
+
+static const struct net_backend_ops fo_ops = {
+    .type = "fake-offload", .kind = NET_BACKEND_OFFLOAD,
+    .features = fo_features, .set_features = fo_set_features, .close = fo_close,
+    .start_offload = fo_start, .stop_offload = fo_stop, .set_link = fo_set_link,
+    .stats = fo_stats,
+};
+
+struct ctx {
+    struct fake_guest g;
+    struct fake_vq q[3];
+    struct virtio_net *n;
+    struct virtio_dev *dev;
+    struct fake_offload *fo;
+    int irqs[3], config_irqs;
+};
+
+static void irq_queue(void *o, unsigned q) { __atomic_fetch_add(&((struct ctx *)o)->irqs[q], 1, __ATOMIC_SEQ_CST); }
+static void irq_config(void *o) { __atomic_fetch_add(&((struct ctx *)o)->config_irqs, 1, __ATOMIC_SEQ_CST); }
+static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config };
+static int get(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static int wait_int(int *p, int v)
+{
+    for (int i = 0; i < 2000 && get(p) != v; i++)
+        usleep(1000);
+    return get(p) == v;
+}
+
+static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+#define BASE_F (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | \
+                F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) | \
+                F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_NET_F_CSUM))
+#define ALL_OK (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
+                VIRTIO_STATUS_DRIVER_OK)
+
+static int setup(void **state)
+{
+    struct ctx *t = calloc(1, sizeof(*t));
+    fg_init(&t->g);
+    for (int i = 0; i < 3; i++)
+        fvq_init(&t->q[i], &t->g, QSZ);
+    t->fo = calloc(1, sizeof(*t->fo));
+    t->fo->be = (struct net_backend){ .ops = &fo_ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
+                                      .name = "fake" };
+    t->n = virtio_net_create("off-test", &t->g.mem, &t->fo->be, MAC);
+    assert_non_null(t->n);
+    t->dev = virtio_net_vdev(t->n);
+    virtio_dev_set_irq(t->dev, &irq_ops, t);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct ctx *t = *state;
+    virtio_net_destroy(t->n);
+    fg_free(&t->g);
+    free(t);
+    return 0;
+}
+
+static uint8_t start(struct ctx *t, uint64_t f)
+{
+    virtio_dev_set_status(t->dev, 0);
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    virtio_dev_write_driver_features(t->dev, 0, (uint32_t)f);
+    virtio_dev_write_driver_features(t->dev, 1, (uint32_t)(f >> 32));
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    for (unsigned i = 0; i < 3; i++) {
+        struct virtq *vq = &t->dev->vqs[i];
+        memset(fg_ptr(&t->g, t->q[i].avail), 0, 6 + 2 * QSZ);
+        memset(fg_ptr(&t->g, t->q[i].used), 0, 6 + 8 * QSZ);
+        t->q[i].avail_idx = 0;
+        vq->size = QSZ;
+        vq->desc_gpa = t->q[i].desc;
+        vq->avail_gpa = t->q[i].avail;
+        vq->used_gpa = t->q[i].used;
+        assert_int_equal(virtio_dev_enable_queue(t->dev, i), 0);
+    }
+    virtio_dev_set_status(t->dev, ALL_OK);
+    return virtio_dev_get_status(t->dev);
+}
+
+static void signal_fd(int fd)
+{
+    uint64_t one = 1;
+    assert_int_equal(write(fd, &one, 8), 8);
+}
+
+static bool readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 1;
+}
+
+/* DRIVER_OK hands the RX/TX rings over with everything the backend needs. */
+static void test_start_hands_over_rings(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(t->fo->starts, 0);
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_offload *fo = t->fo;
+    assert_int_equal(fo->starts, 1);
+    assert_int_equal(fo->stops, 0);
+    assert_ptr_equal(fo->cfg.mem, &t->g.mem);
+    assert_int_equal(fo->cfg.features, BASE_F);
+    assert_int_equal(fo->offloads, F(VIRTIO_NET_F_CSUM));
+    assert_true(fo->cfg.link_up);
+    assert_int_equal(fo->cfg.nvrings, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        const struct net_backend_vring *r = &fo->cfg.vrings[i];
+        assert_int_equal(r->size, QSZ);
+        assert_int_equal(r->last_avail, 0);
+        assert_int_equal(r->desc_gpa, t->q[i].desc);
+        assert_int_equal(r->avail_gpa, t->q[i].avail);
+        assert_int_equal(r->used_gpa, t->q[i].used);
+        assert_int_equal(r->kick_fd, t->dev->kick_fds[i]);
+        assert_true(r->call_fd >= 0 && r->err_fd >= 0);
+        assert_int_not_equal(r->call_fd, r->kick_fd);
+    }
+    assert_int_not_equal(fo->cfg.vrings[0].call_fd, fo->cfg.vrings[1].call_fd);
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.rx_packets, 11);
+    assert_int_equal(s.tx_bytes, 22);
+    assert_string_equal(virtio_net_stats_source(t->n), "tap");
+    assert_string_equal(virtio_net_backend_type(t->n), "fake-offload");
+}
+
+/* The backend's call eventfd is a queue interrupt through the transport (MSI-X: masking
+ * and pending bits apply there); RX/TX kicks stay with the backend. */
+static void test_call_forwarded_kicks_left_alone(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    signal_fd(t->fo->cfg.vrings[0].call_fd);
+    assert_true(wait_int(&t->irqs[0], 1));
+    signal_fd(t->fo->cfg.vrings[1].call_fd);
+    assert_true(wait_int(&t->irqs[1], 1));
+    assert_int_equal(get(&t->irqs[0]), 1);
+    signal_fd(t->dev->kick_fds[0]);
+    signal_fd(t->dev->kick_fds[1]);
+    /* A round trip through the I/O thread: had it polled the kicks, it drained them. */
+    virtio_net_set_link(t->n, false);
+    assert_true(readable(t->dev->kick_fds[0]));
+    assert_true(readable(t->dev->kick_fds[1]));
+}
+
+/* Link down detaches, up reattaches; a start while down starts detached. */
+static void test_link_detaches(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    virtio_net_set_link(t->n, false);
+    assert_int_equal(t->fo->links, 1);
+    assert_false(t->fo->link);
+    virtio_net_set_link(t->n, true);
+    assert_int_equal(t->fo->links, 2);
+    assert_true(t->fo->link);
+    virtio_net_set_link(t->n, false);
+    assert_int_equal(start(t, BASE_F), ALL_OK);     /* reset + DRIVER_OK while down */
+    assert_int_equal(t->fo->starts, 2);
+    assert_false(t->fo->cfg.link_up);
+}
+
+/* Reset stops the offload once; its call fds no longer interrupt; DRIVER_OK restarts. */
+static void test_reset_stops_and_restart(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    int call = t->fo->cfg.vrings[0].call_fd;
+    virtio_dev_set_status(t->dev, 0);
+    assert_int_equal(t->fo->stops, 1);
+    signal_fd(call);
+    virtio_net_set_link(t->n, false);               /* I/O thread round trip */
+    assert_int_equal(get(&t->irqs[0]), 0);
+    virtio_dev_set_status(t->dev, 0);               /* no second stop */
+    assert_int_equal(t->fo->stops, 1);
+    virtio_net_set_link(t->n, true);
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(t->fo->starts, 2);
+    /* The stale signal from before the restart was dropped, a new one goes through. */
+    signal_fd(t->fo->cfg.vrings[0].call_fd);
+    assert_true(wait_int(&t->irqs[0], 1));
+}
+
+/* A ring error the backend reports: NEEDS_RESET, config interrupt, offload stopped. */
+static void test_backend_ring_error_needs_reset(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    signal_fd(t->fo->cfg.vrings[1].err_fd);
+    assert_true(wait_int(&t->config_irqs, 1));
+    assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    virtio_net_set_link(t->n, false);               /* round trip: the stop happened */
+    assert_int_equal(t->fo->stops, 1);
+    virtio_dev_set_status(t->dev, 0);
+    assert_int_equal(t->fo->stops, 1);
+}
+
+/* A backend that cannot start: the device stays up for the guest, nothing to stop. */
+static void test_start_failure(void **state)
+{
+    struct ctx *t = *state;
+    t->fo->fail_start = true;
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(t->fo->starts, 1);
+    virtio_net_set_link(t->n, false);
+    assert_int_equal(t->fo->links, 0);
+    virtio_dev_set_status(t->dev, 0);
+    assert_int_equal(t->fo->stops, 0);
+}
+
+/* The control queue is still served by vpf while RX/TX are offloaded. */
+static void test_ctrl_stays_in_vpf(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
+    uint8_t *hdr = fg_ptr(&t->g, 0x50000);
+    hdr[0] = VIRTIO_NET_CTRL_MAC;
+    hdr[1] = VIRTIO_NET_CTRL_MAC_ADDR_SET;
+    memcpy(fg_ptr(&t->g, 0x50100), mac, 6);
+    uint8_t *ack = fg_ptr(&t->g, 0x50f00);
+    *ack = 0xcc;
+    fvq_desc(&t->q[2], 0, 0x50000, 2, VRING_DESC_F_NEXT, 1);
+    fvq_desc(&t->q[2], 1, 0x50100, 6, VRING_DESC_F_NEXT, 2);
+    fvq_desc(&t->q[2], 2, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
+    fvq_publish(&t->q[2], 0);
+    signal_fd(t->dev->kick_fds[2]);
+    assert_true(wait_int(&t->irqs[2], 1));
+    assert_int_equal(*ack, VIRTIO_NET_OK);
+    uint8_t got[6];
+    virtio_net_get_mac(t->n, got);
+    assert_memory_equal(got, mac, 6);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_start_hands_over_rings), T(test_call_forwarded_kicks_left_alone),
+        T(test_link_detaches), T(test_reset_stops_and_restart),
+        T(test_backend_ring_error_needs_reset), T(test_start_failure), T(test_ctrl_stays_in_vpf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
