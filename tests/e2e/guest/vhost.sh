@@ -1,0 +1,105 @@
+#!/bin/bash
+# L2 side of tests/e2e/vhost.sh: vpf's PF and its VFs on the kernel's vhost-net. L1 is
+# 10.0.0.1 on the PF's tap (we are 10.0.0.2); VF i's tap in L1 is 10.1.i.1/24 (VF i:
+# 10.1.i.2). L1's go-aheads are files on its web server (ack NAME).
+set -u
+N=2
+. /guest/sriov-lib.sh
+
+# carrier DEV 0|1 SECS [NETNS]: wait until DEV's carrier is 0 or 1.
+carrier() {
+	local c
+	for _ in $(seq $(($3 * 5))); do
+		if [ -n "${4:-}" ]; then c=$(ip netns exec "$4" cat "/sys/class/net/$1/carrier" 2>/dev/null)
+		else c=$(cat "/sys/class/net/$1/carrier" 2>/dev/null); fi
+		[ "$c" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+sriov_pf_up
+say "pf ping ok"
+wget -q -O /tmp/from-l1.bin http://10.0.0.1:8080/to-guest.bin || die "wget from L1 failed"
+say "md5-from-l1 $(md5sum </tmp/from-l1.bin | cut -d' ' -f1)"
+rm -f /tmp/from-l1.bin
+mkdir -p /srv
+head -c 10485760 /dev/urandom >/srv/from-guest.bin
+say "md5-from-l2 $(md5sum </srv/from-guest.bin | cut -d' ' -f1)"
+httpd -p 8080 -h /srv
+iperf3 -s -D >/dev/null 2>&1
+say "pf ready"
+ack pf-checked
+say "pf link test"       # L1 takes the link down only now: an ack needs the link
+
+# Link down/up from L1's control socket: vhost detaches the tap, then reattaches it.
+carrier "$pfdev" 0 240 || die "PF carrier never went down"
+say "pf carrier down"
+carrier "$pfdev" 1 120 || die "PF carrier never came back"
+say "pf carrier up"
+ping -c 3 -W 5 10.0.0.1 >/dev/null 2>&1 || die "PF ping after link up failed"
+say "pf ping after link up ok"
+
+# Driver reload: reset, MSI-X disabled, vectors masked and unmasked again; vpf stops and
+# restarts vhost-net's rings.
+rmmod virtio_net || die "rmmod virtio_net"
+insmod /lib/modules/virtio_net.ko || die "insmod virtio_net"
+for _ in $(seq 100); do [ -e "$pf"/virtio*/net/* ] 2>/dev/null && break; sleep 0.2; done
+pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
+ip addr add 10.0.0.2/24 dev "$pfdev" && ip link set "$pfdev" up || die "PF setup after reload"
+ping -c 3 -W 5 10.0.0.1 >/dev/null 2>&1 || die "PF ping after driver reload failed"
+say "pf reload ping ok"
+
+numvfs $N || die "echo $N > sriov_numvfs failed"
+wait_vfs $N
+say_vfs
+# VF 1 unbound and bound again: MSI-X torn down and set up under a running vhost worker.
+uevent "$pf/virtfn1/uevent" PCI_SLOT_NAME
+echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/unbind || die "unbind VF 1"
+echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/bind || die "bind VF 1"
+wait_vfs $N
+say "vfs up"
+ack vfs-ready
+
+for i in $(seq 0 $((N - 1))); do
+	vf_dev "$i"
+	ip netns add "ns$i" || die "ip netns add ns$i"
+	ip netns exec "ns$i" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
+		echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
+	ip link set "$VF_DEV" netns "ns$i" && ip -n "ns$i" link set "$VF_DEV" name "vf$i" || die "move VF $i"
+	ip -n "ns$i" addr add "10.1.$i.2/24" dev "vf$i"
+	ip -n "ns$i" link set "vf$i" up
+	ok=0
+	for _ in $(seq 20); do
+		ip netns exec "ns$i" ping -c 1 -W 1 "10.1.$i.1" >/dev/null 2>&1 && { ok=1; break; }
+	done
+	[ "$ok" = 1 ] || die "VF $i cannot ping its peer 10.1.$i.1"
+	say "vf $i ping ok"
+done
+ip netns exec ns0 iperf3 -s -D >/dev/null 2>&1
+say "vfs pinged"
+
+carrier vf0 0 240 ns0 || die "VF 0 carrier never went down"
+say "vf0 carrier down"
+carrier vf0 1 120 ns0 || die "VF 0 carrier never came back"
+ip netns exec ns0 ping -c 3 -W 5 10.1.0.1 >/dev/null 2>&1 || die "VF 0 ping after link up failed"
+say "vf0 ping after link up ok"
+ack vf-checked
+
+for i in $(seq 0 $((N - 1))); do ip netns del "ns$i"; done
+pkill iperf3 2>/dev/null
+numvfs 0 || die "echo 0 > sriov_numvfs failed"
+wait_vfs 0
+say "vfs removed"
+ack vfs-gone
+for c in 1 2 3; do
+	numvfs $N || die "cycle $c: enable failed"
+	wait_vfs $N
+	numvfs 0 || die "cycle $c: disable failed"
+	wait_vfs 0
+	if [ "$c" = 1 ]; then say "cycle 1 done"; ack c1; fi
+done
+say "cycles done"
+ack c3
+ping -c 2 -W 5 10.0.0.1 >/dev/null 2>&1 || die "PF ping after the cycles failed"
+say "done"
