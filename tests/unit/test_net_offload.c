@@ -12,6 +12,7 @@
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
 #include <string.h>
@@ -19,6 +20,9 @@
 
 #include "fake_guest.h"
 #include "net/virtio_net.h"
+#include "virtio/pci.h"
+
+#include <sys/eventfd.h>
 
 #define F(b) (1ull << (b))
 #define QSZ 16
@@ -303,6 +307,124 @@ static void test_ctrl_stays_in_vpf(void **state)
     assert_memory_equal(got, mac, 6);
 }
 
+/* ---- through virtio-pci and MSI-X: masking applies to the backend's interrupts ---- */
+
+struct router { int fds[8]; unsigned n; };
+static int r_add(void *o, uint64_t addr, uint32_t data, int *fd)
+{
+    struct router *r = o;
+    r->fds[r->n] = eventfd(0, EFD_NONBLOCK);
+    *fd = r->fds[r->n];
+    return (int)r->n++;
+}
+static int r_update(void *o, int h, uint64_t a, uint32_t d) { return 0; }
+static void r_remove(void *o, int h) { close(((struct router *)o)->fds[h]); }
+static const struct msi_router_ops r_ops = { r_add, r_update, r_remove };
+
+struct pctx {
+    struct ctx c;                   /* c.irqs unused: interrupts go through MSI-X */
+    struct router r;
+    struct msi_router router;
+    struct virtio_pci vp;
+};
+
+static int setup_pci(void **state)
+{
+    struct pctx *p = calloc(1, sizeof(*p));
+    struct ctx *t = &p->c;
+    fg_init(&t->g);
+    for (int i = 0; i < 3; i++)
+        fvq_init(&t->q[i], &t->g, QSZ);
+    t->fo = calloc(1, sizeof(*t->fo));
+    t->fo->be = (struct net_backend){ .ops = &fo_ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
+                                      .name = "fake" };
+    t->n = virtio_net_create("off-pci", &t->g.mem, &t->fo->be, MAC);
+    assert_non_null(t->n);
+    t->dev = virtio_net_vdev(t->n);
+    p->router = (struct msi_router){ &r_ops, &p->r };
+    assert_int_equal(virtio_pci_init(&p->vp, "off-pci", t->dev, &p->router), 0);
+    *state = p;
+    return 0;
+}
+
+static int teardown_pci(void **state)
+{
+    struct pctx *p = *state;
+    virtio_pci_destroy(&p->vp);
+    virtio_net_destroy(p->c.n);
+    fg_free(&p->c.g);
+    free(p);
+    return 0;
+}
+
+static void bar_wr(struct pctx *p, uint64_t off, unsigned len, uint64_t v)
+{
+    pci_device_bar_write(&p->vp.pci, VIRTIO_PCI_BAR, off, &v, len);
+}
+
+static uint64_t fired(int fd)
+{
+    uint64_t v = 0;
+    return read(fd, &v, sizeof(v)) == sizeof(v) ? v : 0;
+}
+
+static bool wait_pending(struct pctx *p, unsigned vec)
+{
+    for (int i = 0; i < 2000 && !msix_vector_pending(&p->vp.msix, vec); i++)
+        usleep(1000);
+    return msix_vector_pending(&p->vp.msix, vec);
+}
+
+static bool wait_fired(int fd)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (fired(fd))
+            return true;
+        usleep(1000);
+    }
+    return false;
+}
+
+/* A masked vector (Mask Bit, then Function Mask) keeps the backend's interrupt pending
+ * and injects it once on unmask (PCIe 6.0 §6.1.4.2); unmasked it goes straight out. */
+static void test_masked_vector_holds_backend_interrupt(void **state)
+{
+    struct pctx *p = *state;
+    struct ctx *t = &p->c;
+    int cap = pci_config_find_cap(&p->vp.pci.config, PCI_CAP_ID_MSIX);
+    pci_device_config_write(&p->vp.pci, (unsigned)cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+    bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16, 4, 0xfee00000);   /* vector 1 */
+    bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16 + 8, 4, 0x31);
+    bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16 + 12, 4, 0);       /* unmasked: route made */
+    bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16 + 12, 4, 1);       /* masked again */
+    assert_int_equal(p->r.n, 1);
+    int irqfd = p->r.fds[0];
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    bar_wr(p, VIRTIO_PCI_COMMON_Q_SELECT, 2, VIRTIO_NET_RXQ);
+    bar_wr(p, VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
+    assert_int_equal(t->fo->starts, 1);
+    int call = t->fo->cfg.vrings[0].call_fd;
+
+    signal_fd(call);
+    assert_true(wait_pending(p, 1));
+    assert_int_equal(fired(irqfd), 0);
+    bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16 + 12, 4, 0);       /* unmask: fires once */
+    assert_int_equal(fired(irqfd), 1);
+    assert_false(msix_vector_pending(&p->vp.msix, 1));
+
+    signal_fd(call);                                            /* deliverable: straight out */
+    assert_true(wait_fired(irqfd));
+
+    pci_device_config_write(&p->vp.pci, (unsigned)cap + PCI_MSIX_FLAGS, 2,
+                            PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    signal_fd(call);
+    assert_true(wait_pending(p, 1));
+    assert_int_equal(fired(irqfd), 0);
+    pci_device_config_write(&p->vp.pci, (unsigned)cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+    assert_int_equal(fired(irqfd), 1);
+    assert_false(msix_vector_pending(&p->vp.msix, 1));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -311,6 +433,8 @@ int main(void)
         T(test_start_hands_over_rings), T(test_call_forwarded_kicks_left_alone),
         T(test_link_detaches), T(test_reset_stops_and_restart),
         T(test_backend_ring_error_needs_reset), T(test_start_failure), T(test_ctrl_stays_in_vpf),
+        cmocka_unit_test_setup_teardown(test_masked_vector_holds_backend_interrupt, setup_pci,
+                                        teardown_pci),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
