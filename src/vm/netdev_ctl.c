@@ -233,6 +233,13 @@ static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_r
         p.spoofchk = spoofchk;
     if (rate >= 0)
         p.max_tx_rate = (uint32_t)rate;
+    if (m->policy->vf_backend == NET_BACKEND_VHOST_NET && (p.vlan || p.spoofchk || p.max_tx_rate)) {
+        net_vf_mgr_unlock(m);
+        ctl_reply_error(reply, "VF %u is on vhost-net: the kernel moves its frames, vpf can "
+                        "neither tag a VLAN, check source MACs nor limit the rate there",
+                        (unsigned)vf);
+        return;
+    }
     net_vf_mgr_set_port(m, (unsigned)vf, &p);
     bool up = (unsigned)vf < m->nvfs && m->vfs[vf];
     net_vf_mgr_unlock(m);

@@ -158,6 +158,32 @@ net-vhost-unavailable)
     expect_rc 1
     expect_error "error: --net: vhost-net on tap vpfvh$$: /dev/vhost-net: "
     ! ip link show "vpfvh$$" >/dev/null 2>&1 || fail "tap vpfvh$$ left behind" ;;
+sriov-ctl-vhost)
+    # A PF on tap whose VFs would be on vhost-net (the guest never enables them): the
+    # control socket shows both backends and refuses a VLAN or a spoof check for a VF.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    timeout 30 "$VPF" run --kernel "$(guest echo)" \
+        --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-tap=vpfw$$x%d,vf-backend=vhost-net \
+        --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
+    pid=$!
+    exec 3>"$tmp/in"
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    [ -S "$sock" ] || fail "no control socket"
+    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    grep -q '"dev":"net0",.*"backend":"tap",.*"vf_backend":"vhost-net"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
+    grep -q '"backend":"tap","counters":"vpf"' "$tmp/r" || fail "stats: $(cat "$tmp/r")"
+    for args in "vlan=100" "spoofchk=true" "mac=02:00:00:00:00:22 vlan=5"; do
+        # shellcheck disable=SC2086
+        ! "$VPF" ctl "$sock" vf-set dev=net0 vf=1 $args 2>"$tmp/e" || fail "vf-set $args accepted"
+        grep -q 'VF 1 is on vhost-net' "$tmp/e" || fail "vf-set $args: $(cat "$tmp/e")"
+    done
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=1 mac=02:00:00:00:00:22 >"$tmp/r" || fail "vf-set mac failed"
+    grep -q '"vf":1,"mac":"02:00:00:00:00:22","vlan":0,"spoofchk":false' "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
+    echo q >&3; exec 3>&-
+    wait $pid; rc=$?
+    expect_rc 0 ;;
 sriov-ctl)
     # An SR-IOV PF whose guest never enables VFs: vfs lists none, stats works, VF names
     # that do not exist are refused, and the VF slots stay free for later devices.
