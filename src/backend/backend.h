@@ -93,6 +93,9 @@ struct net_backend_ops {
     int (*start_offload)(struct net_backend *be, const struct net_backend_offload *cfg);
     void (*stop_offload)(struct net_backend *be, uint16_t *last_avail, unsigned nvrings);
     int (*set_link)(struct net_backend *be, bool up);
+    /* Optional: after the backend signalled a ring's err_fd, true if the fault is the
+     * backend's own (e.g. its tap was deleted) rather than the guest's ring. */
+    bool (*backend_broken)(struct net_backend *be);
     /* Optional, NET_BACKEND_OFFLOAD: counters kept outside vpf (where vpf moves the
      * packets it counts them itself). Returns 0 or -1. */
     int (*stats)(struct net_backend *be, struct net_backend_stats *s);

@@ -16,6 +16,8 @@
  * eventfds unbound. */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
 #include <linux/vhost.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -200,6 +202,14 @@ static int vn_set_link(struct net_backend *be, bool up)
     return attach(v, up ? v->tap.fd : -1);
 }
 
+/* vhost signals the error eventfd for a broken ring and also when its tap went away
+ * under it (deleted by the admin): tun then answers TUNGETIFF with EBADFD. */
+static bool vn_backend_broken(struct net_backend *be)
+{
+    struct ifreq ifr;
+    return ioctl(to_vn(be)->tap.fd, TUNGETIFF, &ifr) < 0;
+}
+
 static int read_counter(const char *ifname, const char *name, uint64_t *out)
 {
     char path[96];
@@ -246,7 +256,7 @@ static const struct net_backend_ops vhost_net_ops = {
     .type = "vhost-net", .kind = NET_BACKEND_OFFLOAD,
     .features = vn_features, .set_features = vn_set_features, .close = vn_close,
     .start_offload = vn_start, .stop_offload = vn_stop, .set_link = vn_set_link,
-    .stats = vn_stats,
+    .backend_broken = vn_backend_broken, .stats = vn_stats,
 };
 
 struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)

@@ -69,9 +69,15 @@ static void on_call(struct iothread_watch *w, uint32_t events)
 static void on_err(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
+    const char *ring = w == &n->err_watch[0] ? "receive" : "transmit";
     drain(w->fd);
-    vnet_fail(n, "backend %s found %s ring broken", n->be->ops->type,
-              w == &n->err_watch[0] ? "the receive" : "the transmit");
+    if (n->be->ops->backend_broken && n->be->ops->backend_broken(n->be)) {
+        /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. */
+        vnet_offload_stop(n);
+        vnet_backend_gone(n, "its tap is gone");
+        return;
+    }
+    vnet_fail(n, "backend %s found the %s ring broken", n->be->ops->type, ring);
 }
 
 static void unwatch(struct virtio_net *n)

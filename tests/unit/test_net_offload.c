@@ -30,7 +30,7 @@
 struct fake_offload {
     struct net_backend be;
     int starts, stops, links;
-    bool link, fail_start;
+    bool link, fail_start, broken;
     uint64_t offloads;
     struct net_backend_offload cfg;
 };
@@ -64,6 +64,7 @@ static int fo_set_link(struct net_backend *be, bool up)
     f->link = up;
     return 0;
 }
+static bool fo_broken(struct net_backend *be) { return ((struct fake_offload *)be)->broken; }
 static int fo_stats(struct net_backend *be, struct net_backend_stats *s)
 {
     s->rx_packets = 11;
@@ -75,7 +76,7 @@ static const struct net_backend_ops fo_ops = {
     .type = "fake-offload", .kind = NET_BACKEND_OFFLOAD,
     .features = fo_features, .set_features = fo_set_features, .close = fo_close,
     .start_offload = fo_start, .stop_offload = fo_stop, .set_link = fo_set_link,
-    .stats = fo_stats,
+    .backend_broken = fo_broken, .stats = fo_stats,
 };
 
 struct ctx {
@@ -270,6 +271,24 @@ static void test_backend_ring_error_needs_reset(void **state)
     assert_int_equal(t->fo->stops, 1);
 }
 
+/* The same signal when the backend itself broke (its tap deleted): the offload stops,
+ * the guest is not blamed (no NEEDS_RESET, no config interrupt). */
+static void test_backend_broken_is_not_guest_error(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    t->fo->broken = true;
+    signal_fd(t->fo->cfg.vrings[1].err_fd);
+    for (int i = 0; i < 2000 && __atomic_load_n(&t->fo->stops, __ATOMIC_SEQ_CST) == 0; i++)
+        usleep(1000);
+    virtio_net_set_link(t->n, false);               /* I/O thread round trip */
+    assert_int_equal(t->fo->stops, 1);
+    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+    assert_int_equal(get(&t->config_irqs), 1);      /* the link change only */
+    virtio_dev_set_status(t->dev, 0);
+    assert_int_equal(t->fo->stops, 1);
+}
+
 /* A backend that cannot start: the device stays up for the guest, nothing to stop. */
 static void test_start_failure(void **state)
 {
@@ -432,7 +451,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_start_hands_over_rings), T(test_call_forwarded_kicks_left_alone),
         T(test_link_detaches), T(test_reset_stops_and_restart),
-        T(test_backend_ring_error_needs_reset), T(test_start_failure), T(test_ctrl_stays_in_vpf),
+        T(test_backend_ring_error_needs_reset), T(test_backend_broken_is_not_guest_error),
+        T(test_start_failure), T(test_ctrl_stays_in_vpf),
         cmocka_unit_test_setup_teardown(test_masked_vector_holds_backend_interrupt, setup_pci,
                                         teardown_pci),
     };
