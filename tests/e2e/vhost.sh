@@ -66,8 +66,10 @@ for i in $(seq 0 $((N - 1))); do vf_tap_setup "vpfvf$i" "10.1.$i.1/24"; done
 "$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
 log "vfs: $(cat "$LOGDIR/vfs.json")"
 for i in $(seq 0 $((N - 1))); do
-	grep -q "\"dev\":\"net0vf$i\",.*\"backend\":\"vhost-net\",\"spoofchk\":false,\"counters\":\"tap\",\"link\":true" \
-		"$LOGDIR/vfs.json" || fail "ctl vfs: VF $i not on vhost-net, spoof check off, link up"
+	vf=$(grep -o "{\"vf\":$i,[^}]*}" "$LOGDIR/vfs.json")
+	grep -q '"backend":"vhost-net","counters":"tap","link":true,' <<<"$vf" &&
+		grep -q '"vlan":0,"spoofchk":false,' <<<"$vf" ||
+		fail "ctl vfs: VF $i not on vhost-net with tap counters, link up, no VLAN, spoof check off: $vf"
 done
 [ "$(vhost_threads)" = $((N + 1)) ] || fail "expected $((N + 1)) vhost workers, L1 has $(vhost_threads)"
 go vfs-ready
