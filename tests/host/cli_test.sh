@@ -174,7 +174,7 @@ sriov-ctl-vhost)
     grep -q '"dev":"net0",.*"backend":"tap",.*"vf_backend":"vhost-net"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
     grep -q '"backend":"tap","counters":"vpf"' "$tmp/r" || fail "stats: $(cat "$tmp/r")"
-    for args in "vlan=100" "spoofchk=true" "mac=02:00:00:00:00:22 vlan=5"; do
+    for args in "vlan=100" "spoofchk=true" "rate=10" "mac=02:00:00:00:00:22 vlan=5"; do
         # shellcheck disable=SC2086
         ! "$VPF" ctl "$sock" vf-set dev=net0 vf=1 $args 2>"$tmp/e" || fail "vf-set $args accepted"
         grep -q 'VF 1 is on vhost-net' "$tmp/e" || fail "vf-set $args: $(cat "$tmp/e")"
