@@ -70,11 +70,10 @@ static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_
         format_mac(macs, mac);
         len += (size_t)snprintf(list + len, sizeof(list) - len,
                                 "%s{\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\","
-                                "\"tap\":\"%s\",\"backend\":\"%s\",\"link\":%s,\"total_vfs\":%u%s%s%s}",
+                                "\"tap\":\"%s\",\"link\":%s,\"total_vfs\":%u,\"backend\":\"%s\"%s%s%s}",
                                 i ? "," : "", d->name, d->devfn >> 3, d->devfn & 7, macs,
-                                vm->cfg->nets[i].tap, virtio_net_backend_type(d->net),
-                                virtio_net_link_up(d->net) ? "true" : "false",
-                                vm->cfg->nets[i].vf.total_vfs,
+                                vm->cfg->nets[i].tap, virtio_net_link_up(d->net) ? "true" : "false",
+                                vm->cfg->nets[i].vf.total_vfs, virtio_net_backend_type(d->net),
                                 vm->cfg->nets[i].vf.total_vfs ? ",\"vf_backend\":\"" : "",
                                 vm->cfg->nets[i].vf.total_vfs
                                     ? net_backend_type_name(vm->cfg->nets[i].vf.vf_backend) : "",
@@ -96,15 +95,15 @@ static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf,
         return;
     *len += (size_t)snprintf(buf + *len, cap - *len,
         "{\"vf\":%u,\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\",\"tap\":\"%s\","
-        "\"backend\":\"%s\",\"counters\":\"%s\","
         "\"link\":%s,\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
-        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"vlan\":%u,\"spoofchk\":%s,\"rate\":%u,\"error\":",
+        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"vlan\":%u,\"spoofchk\":%s,\"rate\":%u,"
+        "\"backend\":\"%s\",\"counters\":\"%s\",\"error\":",
         vf->index, vf->name, vf->devfn >> 3, vf->devfn & 7, mac, vf->tap,
-        virtio_net_backend_type(vf->net), virtio_net_stats_source(vf->net),
         virtio_net_link_up(vf->net) ? "true" : "false", (unsigned long long)s.rx_packets,
         (unsigned long long)s.rx_bytes, (unsigned long long)s.tx_packets,
         (unsigned long long)s.tx_bytes, (unsigned long long)s.tx_dropped,
-        (unsigned long long)s.tx_spoofed, port->vlan, port->spoofchk ? "true" : "false", port->max_tx_rate);
+        (unsigned long long)s.tx_spoofed, port->vlan, port->spoofchk ? "true" : "false",
+        port->max_tx_rate, virtio_net_backend_type(vf->net), virtio_net_stats_source(vf->net));
     if (*len + 2 >= cap)
         return;
     json_put_str(buf, cap - 2, len, vf->error);
@@ -285,9 +284,6 @@ static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_re
     struct virtio_net_stats s;
     virtio_net_get_stats(n.net, &s);
     ctl_reply_str(reply, "dev", n.name);
-    ctl_reply_str(reply, "backend", virtio_net_backend_type(n.net));
-    /* Offloaded: the kernel moves the packets, the counters are the tap's. */
-    ctl_reply_str(reply, "counters", virtio_net_stats_source(n.net));
     ctl_reply_bool(reply, "link", virtio_net_link_up(n.net));
     ctl_reply_int(reply, "rx_packets", (int64_t)s.rx_packets);
     ctl_reply_int(reply, "rx_bytes", (int64_t)s.rx_bytes);
@@ -298,6 +294,9 @@ static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_re
     ctl_reply_int(reply, "tx_dropped", (int64_t)s.tx_dropped);
     ctl_reply_int(reply, "tx_errors", (int64_t)s.tx_errors);
     ctl_reply_int(reply, "tx_spoofed", (int64_t)s.tx_spoofed);
+    ctl_reply_str(reply, "backend", virtio_net_backend_type(n.net));
+    /* Offloaded: the kernel moves the packets, the counters are the tap's. */
+    ctl_reply_str(reply, "counters", virtio_net_stats_source(n.net));
     if (n.vf && n.vf->error[0])
         ctl_reply_str(reply, "error", n.vf->error);
     nic_put(&n);

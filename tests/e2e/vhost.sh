@@ -32,7 +32,7 @@ run_vm_bg "$con" 500 --memory 512M --ctl "$ctl" \
 await 'VPF-SRIOV: pf ready' 300 "the guest's PF did not come up on vhost-net"
 vpf_pid=$(vpf_pid)
 [ "$(vhost_threads)" = 1 ] || fail "expected one vhost worker for the PF, L1 has $(vhost_threads)"
-"$VPF" ctl "$ctl" devices | grep -q '"dev":"net0",.*"backend":"vhost-net".*"vf_backend":"vhost-net"' ||
+"$VPF" ctl "$ctl" devices | grep -q '"dev":"net0",.*"backend":"vhost-net","vf_backend":"vhost-net"' ||
 	fail "ctl devices does not show vhost-net: $("$VPF" ctl "$ctl" devices)"
 
 ping -c 3 -W 5 10.0.0.2 >"$LOGDIR/ping.log" || { cat "$LOGDIR/ping.log"; fail "ping L1 -> L2 failed"; }
@@ -67,8 +67,8 @@ for i in $(seq 0 $((N - 1))); do vf_tap_setup "vpfvf$i" "10.1.$i.1/24"; done
 log "vfs: $(cat "$LOGDIR/vfs.json")"
 for i in $(seq 0 $((N - 1))); do
 	vf=$(grep -o "{\"vf\":$i,[^}]*}" "$LOGDIR/vfs.json")
-	grep -q '"backend":"vhost-net","counters":"tap","link":true,' <<<"$vf" &&
-		grep -q '"vlan":0,"spoofchk":false,' <<<"$vf" ||
+	grep -q '"link":true,' <<<"$vf" &&
+		grep -q '"vlan":0,"spoofchk":false,"rate":0,"backend":"vhost-net","counters":"tap",' <<<"$vf" ||
 		fail "ctl vfs: VF $i not on vhost-net with tap counters, link up, no VLAN, spoof check off: $vf"
 done
 [ "$(vhost_threads)" = $((N + 1)) ] || fail "expected $((N + 1)) vhost workers, L1 has $(vhost_threads)"

@@ -171,9 +171,9 @@ sriov-ctl-vhost)
     for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
     [ -S "$sock" ] || fail "no control socket"
     "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
-    grep -q '"dev":"net0",.*"backend":"tap",.*"vf_backend":"vhost-net"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
+    grep -q '"dev":"net0",.*"total_vfs":2,"backend":"tap","vf_backend":"vhost-net"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
-    grep -q '"backend":"tap","counters":"vpf"' "$tmp/r" || fail "stats: $(cat "$tmp/r")"
+    grep -q '"tx_spoofed":0,"backend":"tap","counters":"vpf"' "$tmp/r" || fail "stats: $(cat "$tmp/r")"
     for args in "vlan=100" "spoofchk=true" "rate=10" "mac=02:00:00:00:00:22 vlan=5"; do
         # shellcheck disable=SC2086
         ! "$VPF" ctl "$sock" vf-set dev=net0 vf=1 $args 2>"$tmp/e" || fail "vf-set $args accepted"
