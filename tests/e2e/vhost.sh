@@ -6,7 +6,7 @@
 # counters are the tap's; link down/up through the control socket is seen as carrier
 # and no traffic passes while down; a driver reload (reset, MSI-X masked and unmasked)
 # keeps traffic going. VFs (echo 2 > sriov_numvfs): ping both ways (VF 1 after an
-# unbind/bind), link down/up, `vfs` shows vhost-net and spoof check off; echo 0 and 3
+# unbind, FLR and bind), link down/up, `vfs` shows vhost-net and spoof check off; echo 0 and 3
 # enable/disable cycles leave vpf's fds and L1's vhost threads flat.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/sriov.sh"

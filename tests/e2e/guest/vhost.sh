@@ -53,9 +53,11 @@ say "pf reload ping ok"
 numvfs $N || die "echo $N > sriov_numvfs failed"
 wait_vfs $N
 say_vfs
-# VF 1 unbound and bound again: MSI-X torn down and set up under a running vhost worker.
+# VF 1 unbound, reset by FLR and bound again: vhost's rings stopped and restarted, MSI-X
+# torn down and set up again.
 uevent "$pf/virtfn1/uevent" PCI_SLOT_NAME
 echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/unbind || die "unbind VF 1"
+echo 1 >"/sys/bus/pci/devices/$UEV/reset" || die "FLR of VF 1 failed"
 echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/bind || die "bind VF 1"
 wait_vfs $N
 say "vfs up"
