@@ -159,7 +159,9 @@ L2_MODULES=(virtio_pci virtio_net pvpanic_mmio pvpanic_pci)
 # Container networking (bench/container_bench.sh): veth + bridge + iptables NAT as Docker
 # sets it up on Debian 12 (iptables-nft: nf_tables, xt targets through nft_compat).
 # Not loaded at boot: /etc/modules.container, loaded by the guest scripts that need it.
-L2_CONTAINER_MODULES=(veth bridge br_netfilter nf_tables nft_compat nft_chain_nat
+# crc32c_generic first: libcrc32c (nf_conntrack's dependency) asks the crypto API for
+# "crc32c" at load time (a modinfo softdep, which depends= does not list).
+L2_CONTAINER_MODULES=(crc32c_generic veth bridge br_netfilter nf_tables nft_compat nft_chain_nat
 	xt_MASQUERADE xt_nat xt_tcpudp xt_addrtype xt_conntrack)
 # SR-IOV scenarios (tests/e2e/sriov*.sh): Debian's CNI host-device plug-in, a static Go binary.
 L2_PKGS=(containernetworking-plugins iptables)
