@@ -25,7 +25,7 @@
 
 REPS=${E2E_BENCH_REPS:-3}
 SECS=${E2E_BENCH_SECS:-5}
-RATE=${E2E_BENCH_UDP_RATE:-100M}
+RATE=${E2E_BENCH_UDP_RATE:-30M}
 LEN=${E2E_BENCH_UDP_LEN:-1400}
 TESTS=${E2E_BENCH_TESTS:-"udp_tx udp_rx udp_rr"}
 [ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"

@@ -20,7 +20,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-native=1 nested=1 container=1 reps=3 secs=5 vhost=0 rate=100M smp= out=$repo/build/bench
+native=1 nested=1 container=1 reps=3 secs=5 vhost=0 rate=30M smp= out=$repo/build/bench
 while [ $# -gt 0 ]; do
 	case $1 in
 	--native-only) nested=0 container=0 ;;
