@@ -4,6 +4,7 @@
 # round trip p50/p99; right: L2 exits per packet per test. One bar per path (median),
 # min-max error bars.
 set -euo pipefail
+. "$(dirname "$0")/plotlib.sh"
 raw=$1 svg=$2
 command -v gnuplot >/dev/null || { echo "plot: gnuplot not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -28,32 +29,18 @@ END {
 	row(dir "/rr.dat", "p50", "p50"); row(dir "/rr.dat", "p99", "p99")
 	row(dir "/exits.dat", "udp_tx", "ex_udp_tx"); row(dir "/exits.dat", "udp_rx", "ex_udp_rx"); row(dir "/exits.dat", "udp_rr", "ex_udp_rr")
 }' "$raw"
-plots() { # plots FILE: one clustered series per path with min-max error bars
-	local i=1 s="" name c
-	while read -r name; do
-		c=$((2 + 3 * (i - 1)))
-		s+="${s:+, }'$1' using $c:$((c + 1)):$((c + 2)):xtic(1) title '$name'"
-		i=$((i + 1))
-	done <"$tmp/paths"
-	echo "$s"
-}
 gnuplot <<EOF
 set terminal svg size 1200,420 dynamic noenhanced font "sans,11"
 set output '$svg'
 set multiplot layout 1,3 title "Container in L2 <-> L1, nested testbed: vpf NAT path, vpf VF path, QEMU 7.2 NAT path (medians, min-max bars)"
-set style data histogram
-set style histogram errorbars gap 1 lw 1
-set style fill solid 0.6 border -1
-set key top left
-set grid ytics
-set yrange [0:*]
+$GP_BARS
 set offsets graph 0, graph 0, graph 0.15, 0
 set title "UDP delivered, Mbit/s (higher is better)"
-plot $(plots "$tmp/tput.dat")
+plot $(gp_series "$tmp/tput.dat" "$tmp/paths")
 set title "UDP 64 B round trip, us (lower is better)"
-plot $(plots "$tmp/rr.dat")
+plot $(gp_series "$tmp/rr.dat" "$tmp/paths")
 set title "L2 exits per packet (lower is better)"
-plot $(plots "$tmp/exits.dat")
+plot $(gp_series "$tmp/exits.dat" "$tmp/paths")
 unset multiplot
 EOF
 echo "plot: $svg" >&2

@@ -35,7 +35,8 @@ ip -n base addr add 172.17.0.2/16 dev eth0
 ip -n base link set eth0 up
 ip -n base route add default via 172.17.0.1
 # The iptables rules dockerd 20.10 installs for that container with its ports published
-# (nat: DOCKER chain, MASQUERADE; filter: FORWARD policy DROP, conntrack, isolation).
+# (nat: DOCKER chain, MASQUERADE; filter: FORWARD policy DROP, conntrack), less the
+# DOCKER-ISOLATION chains (between bridge networks) and the hairpin MASQUERADE rules.
 ipt() { iptables "$@" || die "iptables $*"; }
 ipt -t nat -N DOCKER
 ipt -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
