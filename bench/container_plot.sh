@@ -25,7 +25,7 @@ NF >= 21 { if (!($1 in seen)) { seen[$1] = 1; p[++np] = $1 }
   else v[$3, $1] = v[$3, $1] " " $4 }
 END {
 	for (i = 1; i <= np; i++) print p[i] >>(dir "/paths")
-	row(dir "/tput.dat", "Tx(container->L1)", "udp_tx"); row(dir "/tput.dat", "Rx(L1->container)", "udp_rx")
+	row(dir "/tput.dat", "\"Tx (to L1)\"", "udp_tx"); row(dir "/tput.dat", "\"Rx (from L1)\"", "udp_rx")
 	row(dir "/rr.dat", "p50", "p50"); row(dir "/rr.dat", "p99", "p99")
 	row(dir "/exits.dat", "udp_tx", "ex_udp_tx"); row(dir "/exits.dat", "udp_rx", "ex_udp_rx"); row(dir "/exits.dat", "udp_rr", "ex_udp_rr")
 }' "$raw"
