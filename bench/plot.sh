@@ -3,6 +3,7 @@
 # (Debian: gnuplot-nox). Left: TCP throughput per VMM (median, min-max bars); right:
 # UDP round-trip p50 and p99 per VMM.
 set -euo pipefail
+. "$(dirname "$0")/plotlib.sh"
 raw=$1 svg=$2
 command -v gnuplot >/dev/null || { echo "plot: gnuplot not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -24,30 +25,16 @@ END {
 	for (k = 1; k <= 2; k++) { printf "%s", ll[k] >>(dir "/rr.dat"); for (i = 1; i <= nv; i++) printf " %s", ((ll[k], vm[i]) in v) ? stats(v[ll[k], vm[i]]) : "0 0 0" >>(dir "/rr.dat"); print "" >>(dir "/rr.dat") }
 }' "$raw"
 nv=$(wc -l <"$tmp/vmms")
-plots() { # plots FILE: one clustered series per VMM with min-max error bars
-	local i=1 s="" name
-	while read -r name; do
-		local c=$((2 + 3 * (i - 1)))
-		s+="${s:+, }'$1' using $c:$((c + 1)):$((c + 2)):xtic(1) title '$name'"
-		i=$((i + 1))
-	done <"$tmp/vmms"
-	echo "$s"
-}
 gnuplot <<EOF
 set terminal svg size 960,420 dynamic noenhanced font "sans,11"
 set output '$svg'
 set multiplot layout 1,2 title "vpf vs QEMU 7.2, nested testbed (L2 <-> L1 over tap), medians with min-max"
-set style data histogram
-set style histogram errorbars gap 1 lw 1
-set style fill solid 0.6 border -1
-set key top left
-set grid ytics
-set yrange [0:*]
+$GP_BARS
 set offsets graph 0, graph 0, graph 0.12, 0
 set title "TCP throughput (iperf3), Mbit/s (higher is better)"
-plot $(plots "$tmp/tcp.dat")
+plot $(gp_series "$tmp/tcp.dat" "$tmp/vmms")
 set title "UDP 64 B round trip (sockperf), us (lower is better)"
-plot $(plots "$tmp/rr.dat")
+plot $(gp_series "$tmp/rr.dat" "$tmp/vmms")
 unset multiplot
 EOF
 echo "plot: $svg ($nv VMMs)" >&2

@@ -2,6 +2,7 @@
 # Build the nested testbed images under build/testbed/ (see docs/testbed.md):
 #   bzImage      Debian's current kernel (linux-image-amd64's dependency), for L1 and L2
 #   l2.cpio.gz   L2 guest: busybox, virtio-net + pvpanic modules, ip/lspci/iperf3/ethtool,
+#                iptables (nft) + container networking modules (loaded on demand),
 #                tests/e2e/guest/*.sh, /init = testbed/l2-init
 #   l1.cpio      L1 VM: busybox, bash, KVM/vhost/tun/bridge/9p modules, tools, QEMU 7.2,
 #                /init = testbed/l1-init
@@ -84,17 +85,18 @@ resolve_mod() {
 	for d in ${deps//,/ }; do resolve_mod "$d"; done
 	ORDER+=("$m")
 }
-# add_modules STAGE MOD...: copy MODs and their dependencies, in load order.
+# add_modules STAGE MOD...: copy MODs and their dependencies, in load order, listed in
+# STAGE/etc/modules.order (or /etc/$MODORDER: a set the image's scripts load on demand).
 add_modules() {
-	local stage=$1 m; shift
+	local stage=$1 m order=$1/etc/${MODORDER:-modules.order}; shift
 	index_modules
 	SEEN=() ORDER=()
 	for m in "$@"; do resolve_mod "$m"; done
 	mkdir -p "$stage/lib/modules" "$stage/etc"
-	: >"$stage/etc/modules.order"
+	: >"$order"
 	for m in "${ORDER[@]}"; do
 		cp "${MODPATH[$m]}" "$stage/lib/modules/$m.ko"
-		echo "$m" >>"$stage/etc/modules.order"
+		echo "$m" >>"$order"
 	done
 }
 
@@ -154,8 +156,15 @@ COMMON_TOOLS=(bash ip lspci iperf3 ethtool sockperf)
 # ---------------------------------------------------------------------------
 # L2 guest image.
 L2_MODULES=(virtio_pci virtio_net pvpanic_mmio pvpanic_pci)
+# Container networking (bench/container_bench.sh): veth + bridge + iptables NAT as Docker
+# sets it up on Debian 12 (iptables-nft: nf_tables, xt targets through nft_compat).
+# Not loaded at boot: /etc/modules.container, loaded by the guest scripts that need it.
+# crc32c_generic first: libcrc32c (nf_conntrack's dependency) asks the crypto API for
+# "crc32c" at load time (a modinfo softdep, which depends= does not list).
+L2_CONTAINER_MODULES=(crc32c_generic veth bridge br_netfilter nf_tables nft_compat nft_chain_nat
+	xt_MASQUERADE xt_nat xt_tcpudp xt_addrtype xt_conntrack)
 # SR-IOV scenarios (tests/e2e/sriov*.sh): Debian's CNI host-device plug-in, a static Go binary.
-L2_PKGS=(containernetworking-plugins)
+L2_PKGS=(containernetworking-plugins iptables)
 ensure_pkgs "${L2_PKGS[@]}"
 GUEST_SCRIPTS=()
 [ -d "$TB_REPO/tests/e2e/guest" ] &&
@@ -168,8 +177,12 @@ else
 	tb_log "building l2.cpio.gz"
 	s=$TB_OUT/stage-l2
 	new_stage "$s"
+	MODORDER=modules.container add_modules "$s" "${L2_CONTAINER_MODULES[@]}"
 	add_modules "$s" "${L2_MODULES[@]}"
-	copy_bin "$s" "${COMMON_TOOLS[@]}"
+	copy_bin "$s" "${COMMON_TOOLS[@]}" xtables-nft-multi
+	ln -s xtables-nft-multi "$s/usr/sbin/iptables" # Debian 12's default alternative
+	# iptables loads its matches and targets (libxt_*.so) from here at run time.
+	for f in /usr/lib/x86_64-linux-gnu/xtables/lib{xt,ipt}_*.so; do copy_file "$s" "$f"; done
 	copy_file "$s" /usr/share/misc/pci.ids
 	copy_file "$s" /usr/lib/cni/host-device
 	install -m 755 "$TB_REPO/testbed/l2-init" "$s/init"

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# testbed-timeout: 1500
+# Container networking benchmark (the seed experiment, docs/performance.md), run inside L1
+# by the testbed (not a test): testbed/run.sh bench/container_bench.sh (bench/run.sh wraps it).
+#
+# The same L2 kernel and image (tests/e2e/guest/containers.sh) boots under
+#   vpf   --net tap=cbtap0,total-vfs=1,vf-tap=cbvf%d: containers "base" (veth + bridge +
+#         iptables NAT, Docker's rules, over the PF) and "vf" (owns VF 0, on tap cbvf0)
+#   qemu  virtio-net-pci, -netdev tap=cbtap2,vhost=off: container "base" only
+# one after the other, then all alive at once. Three paths, each to a container from L1:
+#   vpf-base   L1 cbtap0 -> vpf PF -> NAT -> bridge -> veth -> container
+#   vpf-vf     L1 cbvf0  -> vpf VF 0 (in the container)
+#   qemu-base  L1 cbtap2 -> QEMU virtio-net -> NAT -> bridge -> veth -> container
+# E2E_BENCH_REPS rounds (path order rotated per round) of E2E_BENCH_SECS-second tests:
+#   udp_tx  container -> L1: iperf3 -u -R (the container's server sends), fixed datagram
+#           E2E_BENCH_UDP_LEN (1400) at E2E_BENCH_UDP_RATE (offered, iperf3 -b)
+#   udp_rx  L1 -> container: iperf3 -u, the same size and rate
+#   udp_rr  sockperf ping-pong, 64 B, full round trip (p50, p99)
+# Delivered rate and loss are the receiver's (iperf3 3.12: end.sum_received). Around each
+# test: that VM's L2 exits and interrupts (its own /sys/kernel/debug/kvm/PID-FD/) and the
+# packets on the path's tap and on the VM's other tap (a vf test must not use the PF's
+# tap and vice versa: checked). Raw rows: $LOGDIR/raw.tsv; tables: bench/container_report.sh.
+. "$E2E_DIR/lib.sh"
+. "$REPO/bench/lib.sh"
+
+REPS=${E2E_BENCH_REPS:-3}
+SECS=${E2E_BENCH_SECS:-5}
+RATE=${E2E_BENCH_UDP_RATE:-30M}
+LEN=${E2E_BENCH_UDP_LEN:-1400}
+TESTS=${E2E_BENCH_TESTS:-"udp_tx udp_rx udp_rr"}
+[ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
+need_vpf
+
+paths=(vpf-base vpf-vf qemu-base)
+declare -A VMM=([vpf-base]=vpf [vpf-vf]=vpf [qemu-base]=qemu)
+declare -A TAP=([vpf-base]=cbtap0 [vpf-vf]=cbvf0 [qemu-base]=cbtap2)
+declare -A OTHER=([vpf-base]=cbvf0 [vpf-vf]=cbtap0 [qemu-base]=)
+declare -A IP=([vpf-base]=10.0.121.2 [vpf-vf]=10.0.122.2 [qemu-base]=10.0.123.2)
+declare -A WRAP PID KDIR
+taps=(cbtap0 cbvf0 cbtap2)
+
+halt_poll_off
+cleanup() {
+	halt_poll_restore
+	local w
+	for w in "${WRAP[@]}"; do kill -TERM "$w" 2>/dev/null; done
+	sleep 1
+	for w in "${taps[@]}"; do ip link del "$w" 2>/dev/null; done
+	true
+}
+trap cleanup EXIT
+# The VF's tap exists up front so it can be addressed; vpf attaches to it when VF 0 comes up.
+i=121
+for t in "${taps[@]}"; do
+	ip tuntap add dev "$t" mode tap vnet_hdr
+	ip addr add "10.0.$i.1/24" dev "$t"
+	ip link set "$t" up
+	i=$((i + 1))
+done
+
+boot() { # boot VMM: start it, wait for the guest's containers, find its pid and KVM dir
+	local v=$1 log=$LOGDIR/l2-$1.log
+	case $v in
+	vpf) run_vm_bg "$log" $((LIMIT - 30)) --cpus 1 --memory 512M \
+		--net "tap=cbtap0,mac=52:54:00:cb:00:01,total-vfs=1,vf-tap=cbvf%d" \
+		--cmdline "$(l2_cmdline containers vpf.ip=10.0.121.2/24 vpf.vfip=10.0.122.2/24)" ;;
+	qemu) run_qemu_bg "$log" $((LIMIT - 30)) -append "$(l2_cmdline containers vpf.ip=10.0.123.2/24)" \
+		-netdev tap,id=n0,ifname=cbtap2,script=no,downscript=no,vhost=off \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:cb:00:03,romfile= ;;
+	esac
+	WRAP[$v]=$VM_PID
+	wait_for_log "$log" 'VPF-GUEST: containers (ready|FAIL)' 400 && ! grep -q 'containers FAIL' "$log" ||
+		{ tail -n 30 "$log"; fail "$v: L2 containers did not come up"; }
+	grep -a 'VPF-GUEST: containers' "$log"
+	PID[$v]=$(child_of "${WRAP[$v]}") || fail "$v: no VMM process under ${WRAP[$v]}"
+	KDIR[$v]=$(kvmdir "${PID[$v]}") || fail "$v: no KVM debugfs directory for pid ${PID[$v]}"
+	VM_PID=
+}
+LIMIT=$(sed -n 's/^# testbed-timeout: *//p' "$0")
+boot vpf
+boot qemu
+
+snapshot() { # snapshot PATH: KVM stats of its VM, its tap, the VM's other tap
+	kvm_snapshot "${KDIR[${VMM[$1]}]}"
+	tap_snapshot "${TAP[$1]}"
+	tap_snapshot "${OTHER[$1]}"
+}
+# Correctness before measuring: each container answers ping on its own path only.
+for p in "${paths[@]}"; do
+	snapshot "$p"; b=$SNAP
+	ping -c 3 -W 5 "${IP[$p]}" >/dev/null || fail "$p: no ping to ${IP[$p]}"
+	snapshot "$p"; set -- $(snap_delta "$b" "$SNAP")
+	[ "$8" -ge 3 ] && [ "$7" -ge 3 ] || fail "$p: ping did not cross ${TAP[$p]} (rx $7 tx $8 packets)"
+	log "$p: ping ${IP[$p]} ok over ${TAP[$p]} (rx $7 tx $8 packets; other tap rx ${11} tx ${12})"
+done
+
+alive() { kill -0 "${PID[${VMM[$1]}]}" 2>/dev/null || fail "$1: VMM died (see $LOGDIR/l2-${VMM[$1]}.log)"; }
+# iperf_get JSON BLOCK FIELD: FIELD of end.BLOCK (sum_sent, sum_received)
+iperf_get() {
+	awk -v b="\"$2\":" -v f="\"$3\":" 'index($0, b) {s = 1} s && index($0, f) {gsub(/[^0-9.e+-]/, "", $2); print $2; exit}' "$1"
+}
+sockperf_pct() { sed -n "s/.*percentile $2 = *\([0-9.]*\).*/\1/p" "$1" | tail -n1; }
+
+bad=0
+echo "# path rep test v1 v2 v3 $KVM_STATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes other_rx_pkts other_tx_pkts other_rx_bytes other_tx_bytes ms" >"$LOGDIR/raw.tsv"
+echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS" >>"$LOGDIR/raw.tsv"
+run_test() { # run_test PATH REP TEST
+	local p=$1 rep=$2 t=$3 out=$LOGDIR/$1-$2-$3.txt b v1=- v2=- v3=- rc=0 t0 ms d
+	alive "$p"
+	snapshot "$p"; b=$SNAP t0=$(now_ms)
+	case $t in
+	udp_tx) timeout $((SECS + 40)) iperf3 -c "${IP[$p]}" -u -b "$RATE" -l "$LEN" -t "$SECS" -R -J >"$out" 2>&1 || rc=$? ;;
+	udp_rx) timeout $((SECS + 40)) iperf3 -c "${IP[$p]}" -u -b "$RATE" -l "$LEN" -t "$SECS" -J >"$out" 2>&1 || rc=$? ;;
+	udp_rr) timeout $((SECS + 40)) sockperf ping-pong -i "${IP[$p]}" -t "$SECS" -m 64 --full-rtt >"$out" 2>&1 || rc=$? ;;
+	esac
+	snapshot "$p"; ms=$(ms_since "$t0")
+	d=$(snap_delta "$b" "$SNAP")
+	if [ "$rc" != 0 ]; then
+		log "$p $t rep $rep failed (rc=$rc), see $out"
+	else
+		case $t in
+		udp_tx | udp_rx)
+			v1=$(iperf_get "$out" sum_received bits_per_second) v2=$(iperf_get "$out" sum_received lost_percent)
+			v3=$(iperf_get "$out" sum_sent bits_per_second)
+			v1=$(awk -v b="$v1" 'BEGIN {printf "%.2f", b / 1e6}') v3=$(awk -v b="$v3" 'BEGIN {printf "%.2f", b / 1e6}')
+			v2=$(awk -v b="$v2" 'BEGIN {printf "%.2f", b}') ;;
+		udp_rr) v1=$(sockperf_pct "$out" 50.000) v2=$(sockperf_pct "$out" 99.000) ;;
+		esac
+	fi
+	# The path check: the traffic crossed this path's tap, (almost) none the VM's other tap.
+	set -- $d
+	local own=$(($7 + $8)) other=$((${11} + ${12}))
+	if [ "$own" -lt 100 ] || [ $((other * 20)) -gt "$own" ]; then
+		log "$p $t rep $rep: PATH CHECK FAILED: ${TAP[$p]} $own packets, other tap ${OTHER[$p]:-none} $other"
+		bad=$((bad + 1))
+	fi
+	echo "$p $rep $t ${v1:--} ${v2:--} ${v3:--} $d $ms" >>"$LOGDIR/raw.tsv"
+	log "$p rep $rep $t: ${v1:--} ${v2:--} ${v3:--} | $d"
+}
+
+for rep in $(seq 1 "$REPS"); do
+	k=$(((rep - 1) % ${#paths[@]}))
+	order=("${paths[@]:$k}" "${paths[@]:0:$k}")
+	for t in $TESTS; do
+		for p in "${order[@]}"; do run_test "$p" "$rep" "$t"; done
+	done
+done
+for p in "${paths[@]}"; do alive "$p"; done
+"$REPO/bench/container_report.sh" "$LOGDIR/raw.tsv" | tee "$LOGDIR/table.md"
+[ "$bad" = 0 ] || fail "$bad measurement(s) failed the path check (see above)"
+log "ok"

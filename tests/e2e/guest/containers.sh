@@ -1,0 +1,87 @@
+#!/bin/bash
+# L2 side of bench/container_bench.sh: "containers" (network namespaces) running iperf3 and
+# sockperf servers, reached from L1 through two paths:
+#   base  eth0 -- veth -- bridge docker0 -- iptables NAT (Docker's rules for `-p 5201:5201
+#         -p 5201:5201/udp -p 11111:11111/udp`) -- the first NIC (vpf.ip=, L1 is .1)
+#   vf    (only with vpf.vfip=) echo 1 > sriov_numvfs on the NIC, VF 0's netdev moved into
+#         the container, which owns vpf.vfip= (L1 is .1 on the VF's own tap)
+# Prints "VPF-GUEST: containers ready" and runs until the VMM is stopped.
+set -eu
+say() { echo "VPF-GUEST: containers $*"; }
+die() { say "FAIL: $*"; exit 1; }
+arg() { sed -n "s/.*vpf\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+ip=$(arg ip) vfip=$(arg vfip)
+[ -n "$ip" ] || die "no vpf.ip= on the command line"
+while read -r m; do insmod "/lib/modules/$m.ko" || die "insmod $m"; done </etc/modules.container
+
+pf=
+for d in /sys/bus/pci/devices/*; do [ -d "$d"/virtio*/net ] 2>/dev/null && { pf=$d; break; }; done
+[ -n "$pf" ] || die "no virtio-net NIC"
+pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
+ip addr add "$ip" dev "$pfdev"
+ip link set "$pfdev" up
+l1=${ip%/*} l1=${l1%.*}.1
+
+# Docker's default bridge network (docker0, 172.17.0.0/16) and one container on it.
+echo 1 >/proc/sys/net/ipv4/ip_forward
+ip link add docker0 type bridge
+ip addr add 172.17.0.1/16 dev docker0
+ip link set docker0 up
+ip netns add base
+ip link add vethbase type veth peer name eth0 netns base
+ip link set vethbase master docker0 up
+ip -n base link set lo up
+ip -n base addr add 172.17.0.2/16 dev eth0
+ip -n base link set eth0 up
+ip -n base route add default via 172.17.0.1
+# The iptables rules dockerd 20.10 installs for that container with its ports published
+# (nat: DOCKER chain, MASQUERADE; filter: FORWARD policy DROP, conntrack), less the
+# DOCKER-ISOLATION chains (between bridge networks) and the hairpin MASQUERADE rules.
+ipt() { iptables "$@" || die "iptables $*"; }
+ipt -t nat -N DOCKER
+ipt -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+ipt -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+ipt -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+ipt -t nat -A DOCKER -i docker0 -j RETURN
+ipt -P FORWARD DROP
+ipt -N DOCKER
+ipt -N DOCKER-USER
+ipt -A FORWARD -j DOCKER-USER
+ipt -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+ipt -A FORWARD -o docker0 -j DOCKER
+ipt -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+ipt -A FORWARD -i docker0 -o docker0 -j ACCEPT
+ipt -A DOCKER-USER -j RETURN
+for pp in tcp/5201 udp/5201 udp/11111; do
+	ipt -t nat -A DOCKER ! -i docker0 -p "${pp%/*}" --dport "${pp#*/}" -j DNAT --to-destination "172.17.0.2:${pp#*/}"
+	ipt -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p "${pp%/*}" --dport "${pp#*/}" -j ACCEPT
+done
+ip netns exec base ping -c 2 -W 5 "$l1" >/dev/null || die "base: no ping to $l1 (through the NAT)"
+ip netns exec base iperf3 -s >/dev/null 2>&1 &
+ip netns exec base sockperf server -i 172.17.0.2 >/dev/null 2>&1 &
+say "base: $pfdev $ip, container 172.17.0.2 behind docker0 + NAT, ping $l1 ok"
+
+if [ -n "$vfip" ]; then
+	[ -f "$pf/sriov_totalvfs" ] || die "$pfdev is not an SR-IOV PF"
+	echo 1 >"$pf/sriov_numvfs" || die "echo 1 > sriov_numvfs"
+	vfdev=
+	for _ in $(seq 300); do
+		for n in "$pf"/virtfn0/virtio*/net/*; do [ -e "$n" ] && vfdev=${n##*/}; done
+		[ -n "$vfdev" ] && break
+		sleep 0.1
+	done
+	[ -n "$vfdev" ] || die "VF 0 has no netdev"
+	ip netns add vf
+	ip link set "$vfdev" netns vf
+	ip -n vf link set lo up
+	ip -n vf addr add "$vfip" dev "$vfdev"
+	ip -n vf link set "$vfdev" up
+	vl1=${vfip%/*} vl1=${vl1%.*}.1
+	ip netns exec vf ping -c 2 -W 5 "$vl1" >/dev/null || die "vf: no ping to $vl1"
+	ip netns exec vf iperf3 -s >/dev/null 2>&1 &
+	ip netns exec vf sockperf server -i "${vfip%/*}" >/dev/null 2>&1 &
+	say "vf: VF 0 $(basename "$(readlink -f "$pf/virtfn0")") $vfdev $vfip in container vf, ping $vl1 ok"
+fi
+sleep 1
+say "ready"
+wait
