@@ -14,6 +14,10 @@
 # running every test against every VMM in turn (order rotated per round):
 #   tcp_rx   iperf3 L1 -> L2 (guest receives), E2E_BENCH_SECS seconds
 #   tcp_tx   iperf3 -R, L2 -> L1 (guest transmits)
+#   udp_rx   iperf3 -u L1 -> L2 (guest receives), E2E_BENCH_UDP_LEN-byte datagrams
+#            (1400) offered at E2E_BENCH_UDP_RATE (200M: above what any VMM delivers
+#            here, yet paced, so the sender sleeps; -b 0 busy-loops L1's one CPU)
+#   udp_tx   the same with -R, L2 -> L1 (guest transmits)
 #   udp_rr   sockperf ping-pong L1 client -> L2 server, 64-byte UDP, full round trip
 #   idle     no traffic, E2E_BENCH_SECS seconds: the background exit rate of an idle L2
 # Around each test: L2 exits/interrupts from this VM's own KVM debugfs directory
@@ -25,7 +29,9 @@
 REPS=${E2E_BENCH_REPS:-3}
 SECS=${E2E_BENCH_SECS:-5}
 VHOST=${E2E_BENCH_VHOST:-0}
-TESTS=${E2E_BENCH_TESTS:-"idle tcp_rx tcp_tx udp_rr"}
+TESTS=${E2E_BENCH_TESTS:-"idle tcp_rx tcp_tx udp_rx udp_tx udp_rr"}
+UDP_RATE=${E2E_BENCH_UDP_RATE:-200M}
+UDP_LEN=${E2E_BENCH_UDP_LEN:-1400}
 [ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
 need_vpf
 
@@ -141,6 +147,15 @@ alive() { kill -0 "${PID[$1]}" 2>/dev/null || fail "$1: VMM died (see $LOGDIR/l2
 iperf_field() { # iperf_field JSON FIELD: FIELD of end.sum_received
 	awk -v f="\"$2\":" '/"sum_received"/ {s=1} s && index($0, f) {gsub(/[^0-9.e+]/, "", $2); print $2; exit}' "$1"
 }
+udp_delivered() { # udp_delivered JSON LEN: "Mbit/s loss%" of the datagrams that arrived
+	# end.sum is the receiver's count (-R: the client's own; else the server's, sent back):
+	# packets expected, lost_packets missing by sequence number.
+	awk -v len="$2" '/"end":/ {e = 1} e && /"sum":/ {s = 1}
+		s && /"seconds":/ {gsub(/[^0-9.e+-]/, "", $2); sec = $2}
+		s && /"lost_packets":/ {gsub(/[^0-9]/, "", $2); lost = $2}
+		s && /"packets":/ {gsub(/[^0-9]/, "", $2); pk = $2}
+		s && /}/ {if (sec > 0 && pk > 0) printf "%.2f %.2f\n", (pk - lost) * len * 8 / sec / 1e6, 100 * lost / pk; exit}' "$1"
+}
 sockperf_pct() { sed -n "s/.*percentile $2 = *\([0-9.]*\).*/\1/p" "$1" | tail -n1; }
 
 echo "# vmm rep test v1 v2 $KSTATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes dev_ticks vcpu_ticks syscr syscw vhost_ticks ms" >"$LOGDIR/raw.tsv"
@@ -152,6 +167,8 @@ run_test() { # run_test VMM REP TEST
 	idle) sleep "$SECS" ;;
 	tcp_rx) timeout $((SECS + 30)) iperf3 -c "$ip" -t "$SECS" -J >"$out" 2>&1 || rc=$? ;;
 	tcp_tx) timeout $((SECS + 30)) iperf3 -c "$ip" -t "$SECS" -R -J >"$out" 2>&1 || rc=$? ;;
+	udp_rx) timeout $((SECS + 30)) iperf3 -c "$ip" -u -b "$UDP_RATE" -l "$UDP_LEN" -t "$SECS" -J >"$out" 2>&1 || rc=$? ;;
+	udp_tx) timeout $((SECS + 30)) iperf3 -c "$ip" -u -b "$UDP_RATE" -l "$UDP_LEN" -t "$SECS" -R -J >"$out" 2>&1 || rc=$? ;;
 	udp_rr) timeout $((SECS + 30)) sockperf ping-pong -i "$ip" -t "$SECS" -m 64 --full-rtt >"$out" 2>&1 || rc=$? ;;
 	esac
 	a=$(snapshot "$v") ms=$(ms_since "$t0")
@@ -160,6 +177,7 @@ run_test() { # run_test VMM REP TEST
 	else
 		case $t in
 		tcp_*) v1=$(iperf_field "$out" bits_per_second); v1=$(awk -v b="$v1" 'BEGIN {printf "%.2f", b / 1e6}') ;;
+		udp_rx | udp_tx) read -r v1 v2 < <(udp_delivered "$out" "$UDP_LEN") || true ;;
 		udp_rr) v1=$(sockperf_pct "$out" 50.000) v2=$(sockperf_pct "$out" 99.000) ;;
 		esac
 	fi

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/report.sh RAW.TSV: the tables of bench/net_bench.sh's raw rows (markdown).
 # Medians over the repetitions, with min-max; ratios are vpf / qemu (vhost=off).
-# Cost per unit: per MB on the tap (both directions) for TCP, per round trip for udp_rr.
+# Cost per unit: per MB on the tap (both directions) for TCP, per packet on the tap for
+# udp_rx/udp_tx (iperf3 -u: delivered Mbit/s and loss %), per round trip for udp_rr.
 # Runs with busybox awk (in L1) as well as gawk/mawk.
 [ -r "$1" ] || { echo "usage: bench/report.sh RAW.TSV" >&2; exit 2; }
 awk '
@@ -31,8 +32,10 @@ NF >= 23 {
 	if (!(v in seen)) { seen[v] = 1; order[++nv] = v }
 	if (!(t in tseen)) { tseen[t] = 1; torder[++nt] = t }
 	pk = $14 + $15; mb = ($16 + $17) / 1e6
-	unit = (t == "udp_rr") ? pk / 2 : (t == "idle") ? $23 / 1000 : mb
+	bulk = (t == "udp_rx" || t == "udp_tx")
+	unit = (t == "udp_rr") ? pk / 2 : (t == "idle") ? $23 / 1000 : bulk ? pk : mb
 	if (t == "udp_rr") { add(v SUBSEP t SUBSEP "p50", $4); add(v SUBSEP t SUBSEP "p99", $5); one[v, $2, t, "p50"] = $4; one[v, $2, t, "p99"] = $5 }
+	else if (bulk) { add(v SUBSEP t SUBSEP "mbps", $4); add(v SUBSEP t SUBSEP "loss", $5); one[v, $2, t, "mbps"] = $4; one[v, $2, t, "loss"] = $5 }
 	else if (t != "idle") { add(v SUBSEP t SUBSEP "mbps", $4); one[v, $2, t, "mbps"] = $4 }
 	if (!($2 in rseen)) { rseen[$2] = 1; reps[++nr] = $2 }
 	if (unit <= 0) next
@@ -44,12 +47,16 @@ NF >= 23 {
 	add(v SUBSEP t SUBSEP "sys", ($20 + $21) / unit)
 	add(v SUBSEP t SUBSEP "devms", ($18 + $22) * 10 / unit)
 	add(v SUBSEP t SUBSEP "vcpums", $19 * 10 / unit)
-	if (t != "udp_rr" && t != "idle") add(v SUBSEP t SUBSEP "pktmb", pk / mb)
+	if (t != "udp_rr" && t != "idle" && !bulk) add(v SUBSEP t SUBSEP "pktmb", pk / mb)
 }
 END {
 	ref = "qemu"
 	desc["tcp_rx"] = "TCP L1→L2 (guest RX), Mbit/s"
 	desc["tcp_tx"] = "TCP L2→L1 (guest TX), Mbit/s"
+	desc["udp_rx_mbps"] = "UDP L1→L2 (guest RX) delivered, Mbit/s"
+	desc["udp_rx_loss"] = "UDP L1→L2 (guest RX) loss, %"
+	desc["udp_tx_mbps"] = "UDP L2→L1 (guest TX) delivered, Mbit/s"
+	desc["udp_tx_loss"] = "UDP L2→L1 (guest TX) loss, %"
 	desc["udp_rr_p50"] = "UDP 64 B round trip p50, µs"
 	desc["udp_rr_p99"] = "UDP 64 B round trip p99, µs"
 	printf "| test |"; for (i = 1; i <= nv; i++) printf " %s |", order[i]
@@ -59,17 +66,18 @@ END {
 	for (j = 1; j <= nt; j++) {
 		t = torder[j]
 		if (t == "idle") continue
-		nm = (t == "udp_rr") ? 2 : 1
+		bulk = (t == "udp_rx" || t == "udp_tx")
+		nm = (t == "udp_rr" || bulk) ? 2 : 1
 		for (m = 1; m <= nm; m++) {
-			metric = (t == "udp_rr") ? (m == 1 ? "p50" : "p99") : "mbps"
-			d = (t == "udp_rr") ? t "_" metric : t
+			metric = (t == "udp_rr") ? (m == 1 ? "p50" : "p99") : (bulk && m == 2) ? "loss" : "mbps"
+			d = (t == "udp_rr" || bulk) ? t "_" metric : t
 			printf "| %s |", desc[d]
-			for (i = 1; i <= nv; i++) printf " %s |", cell(order[i] SUBSEP t SUBSEP metric, metric == "mbps" ? 1 : 0)
+			for (i = 1; i <= nv; i++) printf " %s |", cell(order[i] SUBSEP t SUBSEP metric, metric == "mbps" || metric == "loss" ? 1 : 0)
 			for (i = 1; i <= nv; i++) if (order[i] != ref) printf " %s | %s |", ratio(order[i] SUBSEP t SUBSEP metric, ref SUBSEP t SUBSEP metric), paired(order[i], ref, t, metric)
 			printf "\n"
 		}
 	}
-	printf "\nCosts (medians): per MB crossing the tap for TCP, per round trip for udp_rr, per second for idle (no traffic: the background). "
+	printf "\nCosts (medians): per MB crossing the tap for TCP, per packet crossing the tap for udp_rx/udp_tx, per round trip for udp_rr, per second for idle (no traffic: the background). "
 	printf "exits, io+mmio exits (to the VMM), injected interrupts, HLT exits, external-interrupt exits: L2 VM exits handled by L1 KVM (this VM only); "
 	printf "syscalls: read+write class syscalls of the VMM process (/proc/PID/io); device/vCPU ms: CPU time of the VMM threads (vhost kernel thread counted as device).\n\n"
 	printf "| test | VMM | exits | io+mmio exits | irq injections | HLT exits | ext-irq exits | syscalls | device CPU ms | vCPU CPU ms | tap pkts/MB |\n"
@@ -78,10 +86,12 @@ END {
 		t = torder[j]
 		for (i = 1; i <= nv; i++) {
 			k = order[i] SUBSEP t SUBSEP
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t == "idle" ? "idle (per s)" : t == "udp_rr" ? "udp_rr (per round trip)" : t " (per MB)", order[i],
-				f(med(k "exits"), 1), f(med(k "iommio"), 2), f(med(k "irqinj"), 1), f(med(k "halt"), 1),
-				f(med(k "extirq"), 1), f(med(k "sys"), 1), f(med(k "devms"), 2), f(med(k "vcpums"), 2),
-				(t == "udp_rr" || t == "idle") ? "" : f(med(k "pktmb"), 0)
+			bulk = (t == "udp_rx" || t == "udp_tx")
+			p = bulk ? 2 : 1	# per packet: small numbers, one more digit
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t == "idle" ? "idle (per s)" : t == "udp_rr" ? "udp_rr (per round trip)" : bulk ? t " (per packet)" : t " (per MB)", order[i],
+				f(med(k "exits"), p), f(med(k "iommio"), 2), f(med(k "irqinj"), p), f(med(k "halt"), p),
+				f(med(k "extirq"), p), f(med(k "sys"), p), f(med(k "devms"), p + 1), f(med(k "vcpums"), p + 1),
+				(t == "udp_rr" || t == "idle" || bulk) ? "" : f(med(k "pktmb"), 0)
 		}
 	}
 }' "$1"
