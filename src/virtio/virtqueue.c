@@ -57,7 +57,7 @@ int virtq_start(struct virtq *vq, const struct guest_mem *mem)
     if (!vq->desc || !vq->avail || !vq->used)
         return vq_fail(vq, "ring outside guest RAM");
     /* A fresh queue starts at index 0 on both rings (virtio 1.2 §2.7.6, §2.7.8). */
-    vq->last_avail = 0;
+    vq->last_avail = vq->avail_shadow = 0;
     vq->used_idx = vq->published_used = vq->signalled_used = 0;
     vq->started = true;
     return 0;
@@ -67,7 +67,8 @@ void virtq_stop(struct virtq *vq)
 {
     vq->started = false;
     vq->desc = vq->avail = vq->used = NULL;
-    vq->last_avail = vq->used_idx = vq->published_used = vq->signalled_used = 0;
+    vq->last_avail = vq->avail_shadow = 0;
+    vq->used_idx = vq->published_used = vq->signalled_used = 0;
     vq->error = NULL;
 }
 
@@ -77,8 +78,15 @@ int virtq_avail_count(struct virtq *vq)
         return VIRTQ_ERR;
     if (!vq->started)
         return vq_fail(vq, "queue used before it was started");
-    /* Acquire: ring entries and descriptors are read after the idx that published them. */
-    uint16_t n = (uint16_t)(ld16_acquire(vq->avail + AVAIL_IDX) - vq->last_avail);
+    uint16_t n = (uint16_t)(vq->avail_shadow - vq->last_avail);
+    if (n == 0) {
+        /* Acquire: ring entries and descriptors are read after the idx that published
+         * them. Entries below an idx read earlier were published by that read. */
+        vq->avail_shadow = ld16_acquire(vq->avail + AVAIL_IDX);
+        n = (uint16_t)(vq->avail_shadow - vq->last_avail);
+    }
+    /* Checked on every call, not only after a read: the shadow must never let a bogus idx
+     * through (virtq_unpop moves last_avail back, never below a validated position). */
     if (n > vq->size)
         return vq_fail(vq, "avail idx moved ahead by more than the queue size");
     return n;
@@ -255,5 +263,7 @@ bool virtq_enable_notify(struct virtq *vq)
     /* Full barrier: publish the request before re-reading avail idx, else a buffer added
      * just before could go unnoticed with its kick suppressed. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    return ld16_acquire(vq->avail + AVAIL_IDX) != vq->last_avail;
+    /* The fresh idx becomes the shadow; virtq_avail_count validates it before use. */
+    vq->avail_shadow = ld16_acquire(vq->avail + AVAIL_IDX);
+    return vq->avail_shadow != vq->last_avail;
 }

@@ -48,6 +48,7 @@ struct virtq {
     uint8_t *avail;
     uint8_t *used;
     uint16_t last_avail;            /* next avail ring slot to consume */
+    uint16_t avail_shadow;          /* driver's avail idx as last read (validated) */
     uint16_t used_idx;              /* shadow used idx, published by virtq_flush() */
     uint16_t published_used;        /* used idx the driver can see */
     uint16_t signalled_used;        /* used idx at the last notify decision */
@@ -70,8 +71,11 @@ void virtq_stop(struct virtq *vq);
 int virtq_pop(struct virtq *vq, struct iovec *iov, unsigned max_iov, struct virtq_chain *c);
 /* Gives back the last n popped chains, not yet pushed, so they are popped again. */
 void virtq_unpop(struct virtq *vq, uint16_t n);
-/* Number of chains the driver made available and we have not popped; VIRTQ_ERR (and
- * broken queue) if the avail idx ran more than size ahead. */
+/* Number of chains the driver made available and we have not popped, as far as the last
+ * read of its avail idx shows: the idx in guest memory is re-read (acquire) only when
+ * that count is exhausted, as vhost does, so 0 is always current and a non-zero count
+ * may be an underestimate. VIRTQ_ERR (and broken queue) if the avail idx ran more than
+ * size ahead. */
 int virtq_avail_count(struct virtq *vq);
 
 /* Writes a used element at the shadow used idx; invisible to the driver until flush. */

@@ -85,7 +85,7 @@ static void test_wraparound_and_unpop(void **state)
 {
     struct ctx *t = *state;
     fvq_set_avail_idx(&t->q, 65530);
-    t->vq.last_avail = 65530;
+    t->vq.last_avail = t->vq.avail_shadow = 65530;
     t->vq.used_idx = t->vq.published_used = t->vq.signalled_used = 65530;
     for (int i = 0; i < 20; i++) {
         fvq_desc(&t->q, (uint16_t)(i % QSZ), 0x1000, 64, 0, 0);
@@ -120,6 +120,52 @@ static void test_avail_idx_full_ring_ok(void **state)
     assert_int_equal(virtq_avail_count(&t->vq), QSZ);
     for (int i = 0; i < QSZ; i++)
         assert_int_equal(pop(t), VIRTQ_OK);
+}
+
+/* The avail idx is read once for all the entries it published; a bogus idx written
+ * meanwhile is caught when the device comes to read it, before any entry behind it. */
+static void test_avail_shadow_bogus_idx(void **state)
+{
+    struct ctx *t = *state;
+    fvq_desc(&t->q, 0, 0x1000, 64, 0, 0);
+    fvq_desc(&t->q, 1, 0x2000, 64, 0, 0);
+    fvq_publish(&t->q, 0);
+    fvq_publish(&t->q, 1);
+    assert_int_equal(pop(t), VIRTQ_OK);
+    fvq_set_avail_idx(&t->q, 2 + QSZ + 5);
+    assert_int_equal(pop(t), VIRTQ_OK);     /* published by the first read */
+    assert_int_equal(t->c.head, 1);
+    assert_int_equal(pop(t), VIRTQ_ERR);
+    assert_non_null(t->vq.error);
+}
+
+/* Entries published after the last read are seen once the shadow is used up. */
+static void test_avail_shadow_reread(void **state)
+{
+    struct ctx *t = *state;
+    fvq_desc(&t->q, 0, 0x1000, 64, 0, 0);
+    fvq_desc(&t->q, 1, 0x2000, 64, 0, 0);
+    fvq_desc(&t->q, 2, 0x3000, 64, 0, 0);
+    fvq_publish(&t->q, 0);
+    assert_int_equal(virtq_avail_count(&t->vq), 1);
+    fvq_publish(&t->q, 1);
+    fvq_publish(&t->q, 2);
+    assert_int_equal(virtq_avail_count(&t->vq), 1);    /* not re-read yet */
+    assert_int_equal(pop(t), VIRTQ_OK);
+    assert_int_equal(virtq_avail_count(&t->vq), 2);    /* exhausted: re-read */
+    assert_int_equal(pop(t), VIRTQ_OK);
+    assert_int_equal(pop(t), VIRTQ_OK);
+    assert_int_equal(t->c.head, 2);
+    assert_int_equal(pop(t), VIRTQ_EMPTY);
+}
+
+/* enable_notify's re-read feeds the shadow, and is validated before use. */
+static void test_avail_shadow_enable_notify_bogus(void **state)
+{
+    struct ctx *t = *state;
+    fvq_set_avail_idx(&t->q, QSZ + 1);
+    assert_true(virtq_enable_notify(&t->vq));
+    expect_broken(t);
 }
 
 static void test_head_out_of_range(void **state)
@@ -472,6 +518,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_good_chain), T(test_wraparound_and_unpop), T(test_avail_idx_jump),
+        T(test_avail_shadow_bogus_idx), T(test_avail_shadow_reread),
+        T(test_avail_shadow_enable_notify_bogus),
         T(test_avail_idx_full_ring_ok), T(test_head_out_of_range), T(test_next_out_of_range),
         T(test_loop), T(test_self_loop), T(test_longest_chain_ok), T(test_buffer_outside_ram),
         T(test_buffer_huge_addr), T(test_buffer_straddles_regions), T(test_zero_length),
