@@ -79,12 +79,21 @@ void vnet_tx_process(struct virtio_net *n)
             }
         }
         if (done >= VNET_TX_BUDGET) {
-            /* Budget spent: come back after the other ready fds, via our own kick. */
-            uint64_t one = 1;
-            if (write(n->vdev.kick_fds[VIRTIO_NET_TXQ], &one, sizeof(one)) < 0) {
-                /* eventfd counter saturated: a kick is pending anyway */
+            int more = virtq_avail_count(vq);
+            if (more < 0) {
+                vnet_fail(n, "transmit queue: %s", vq->error);
+                return;
             }
-            break;
+            if (more) {
+                /* Budget spent: come back after the other ready fds, via our own kick
+                 * (the kick fd is edge-triggered: this write is one more event). */
+                uint64_t one = 1;
+                if (write(n->vdev.kick_fds[VIRTIO_NET_TXQ], &one, sizeof(one)) < 0) {
+                    /* eventfd counter saturated: cannot happen within 2^64 kicks */
+                }
+                break;
+            }
+            /* Ring empty: no self-kick (and no extra epoll round), re-arm instead. */
         }
         /* Re-check after enabling kicks: a buffer added meanwhile must not be missed. */
         if (!virtq_enable_notify(vq))

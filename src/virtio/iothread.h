@@ -18,7 +18,7 @@ typedef void (*iothread_fn)(struct iothread_watch *w, uint32_t revents);
 
 struct iothread_watch {
     int fd;
-    uint32_t events;        /* EPOLLIN / EPOLLOUT, level-triggered */
+    uint32_t events;        /* EPOLLIN / EPOLLOUT, level-triggered unless EPOLLET */
     iothread_fn fn;
     void *opaque;
     bool active;            /* registered; cleared by del so a queued event is skipped */
