@@ -177,7 +177,7 @@ run_test() { # run_test VMM REP TEST
 	else
 		case $t in
 		tcp_*) v1=$(iperf_field "$out" bits_per_second); v1=$(awk -v b="$v1" 'BEGIN {printf "%.2f", b / 1e6}') ;;
-		udp_rx | udp_tx) read -r v1 v2 < <(udp_delivered "$out" "$UDP_LEN") || true ;;
+		udp_rx | udp_tx) v1=$(udp_delivered "$out" "$UDP_LEN"); v2=${v1#* } v1=${v1% *} ;;
 		udp_rr) v1=$(sockperf_pct "$out" 50.000) v2=$(sockperf_pct "$out" 99.000) ;;
 		esac
 	fi
