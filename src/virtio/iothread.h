@@ -1,5 +1,6 @@
 /* An I/O thread: one epoll loop that runs device data paths (virtio queue kicks, backend
- * fds). Handlers run on the thread only, so a data path needs no lock.
+ * fds). Handlers run on the thread only, so a data path needs no lock. It runs
+ * SCHED_BATCH: its wakeups do not preempt the thread that caused them (iothread.c).
  *
  * Hand-over (architecture: "command eventfd + acknowledgement"): another thread that must
  * change what the loop does (start/stop a device on DRIVER_OK/reset, link change) calls
