@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# testbed-timeout: 570
+# testbed-timeout: 1000
 # Network benchmark, vpf vs QEMU 7.2, run inside L1 by the testbed (not a test):
 #   testbed/run.sh bench/net_bench.sh      (bench/run.sh wraps it and prints the table)
 #
@@ -9,14 +9,15 @@
 #   qemu  virtio-net-pci, -netdev tap,vhost=off   (userspace data path in QEMU's main loop)
 #   qemu-vhost  the same with vhost=on            (optional extra row: E2E_BENCH_VHOST=1)
 #   vpf-b       another vpf build, E2E_BENCH_VPF_B=PATH (inside the repo): A/B of a change
+#   vpf-c       a third one, E2E_BENCH_VPF_C=PATH
 # each on its own tap and subnet, booted one after the other (two L2 kernels booting at
 # once in L1 took 3-4x longer than one after the other), then all alive at once. Then E2E_BENCH_REPS rounds, each
 # running every test against every VMM in turn (order rotated per round):
 #   tcp_rx   iperf3 L1 -> L2 (guest receives), E2E_BENCH_SECS seconds
 #   tcp_tx   iperf3 -R, L2 -> L1 (guest transmits)
 #   udp_rx   iperf3 -u L1 -> L2 (guest receives), E2E_BENCH_UDP_LEN-byte datagrams
-#            (1400) offered at E2E_BENCH_UDP_RATE (200M: above what any VMM delivers
-#            here, yet paced, so the sender sleeps; -b 0 busy-loops L1's one CPU)
+#            (1400) asked for at E2E_BENCH_UDP_RATE (200M: more than any VMM delivers
+#            here; the sender is limited by its share of L1's CPU)
 #   udp_tx   the same with -R, L2 -> L1 (guest transmits)
 #   udp_rr   sockperf ping-pong L1 client -> L2 server, 64-byte UDP, full round trip
 #   idle     no traffic, E2E_BENCH_SECS seconds: the background exit rate of an idle L2
@@ -40,6 +41,10 @@ vmms=(vpf)
 if [ -n "${E2E_BENCH_VPF_B:-}" ]; then
 	cp "$E2E_BENCH_VPF_B" /tmp/vpf-b || fail "cannot copy $E2E_BENCH_VPF_B"
 	vmms+=(vpf-b)
+fi
+if [ -n "${E2E_BENCH_VPF_C:-}" ]; then
+	cp "$E2E_BENCH_VPF_C" /tmp/vpf-c || fail "cannot copy $E2E_BENCH_VPF_C"
+	vmms+=(vpf-c)
 fi
 vmms+=(qemu)
 [ "$VHOST" = 1 ] && [ -e /dev/vhost-net ] && vmms+=(qemu-vhost)
@@ -87,11 +92,11 @@ for v in "${vmms[@]}"; do
 	mac=52:54:00:be:0c:0${TAP[$v]#vbtap}
 	cmd=$(l2_cmdline net_servers "vpf.ip=${SUB[$v]}.2/24")
 	case $v in
-	vpf | vpf-b) vpf_bin=$VPF; [ "$v" = vpf-b ] && vpf_bin=/tmp/vpf-b
-		VPF=$vpf_bin run_vm_bg "$LOGDIR/l2-$v.log" 560 --cpus 1 --memory 512M \
+	vpf | vpf-[bc]) vpf_bin=$VPF; [ "$v" != vpf ] && vpf_bin=/tmp/$v
+		VPF=$vpf_bin run_vm_bg "$LOGDIR/l2-$v.log" 960 --cpus 1 --memory 512M \
 		--net "tap=${TAP[$v]},mac=$mac" --cmdline "$cmd" ;;
 	qemu*) vh=off; [ "$v" = qemu-vhost ] && vh=on
-		run_qemu_bg "$LOGDIR/l2-$v.log" 560 -append "$cmd" \
+		run_qemu_bg "$LOGDIR/l2-$v.log" 960 -append "$cmd" \
 			-netdev "tap,id=n0,ifname=${TAP[$v]},script=no,downscript=no,vhost=$vh" \
 			-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" -name "$v,debug-threads=on" ;;
 	esac
@@ -150,7 +155,7 @@ iperf_field() { # iperf_field JSON FIELD: FIELD of end.sum_received
 udp_delivered() { # udp_delivered JSON LEN: "Mbit/s loss%" of the datagrams that arrived
 	# end.sum is the receiver's count (-R: the client's own; else the server's, sent back):
 	# packets expected, lost_packets missing by sequence number.
-	awk -v len="$2" '/"end":/ {e = 1} e && /"sum":/ {s = 1}
+	awk -v len="$2" '/"end":[ \t]*[{]/ {e = 1} e && /"sum":/ {s = 1}
 		s && /"seconds":/ {gsub(/[^0-9.e+-]/, "", $2); sec = $2}
 		s && /"lost_packets":/ {gsub(/[^0-9]/, "", $2); lost = $2}
 		s && /"packets":/ {gsub(/[^0-9]/, "", $2); pk = $2}

@@ -16,7 +16,7 @@ function med(key,   n, i, j, t, a) {
 function add(key, v) { if (v == "-" || v == "") return; vals[key] = vals[key] (vals[key] == "" ? "" : " ") v }
 function f(x, d) { return x == "-" ? "-" : sprintf("%." d "f", x) }
 function cell(key, d,   m) { m = med(key); if (m == "-") return "-"; return f(m, d) " (" f(lo, d) "–" f(hi, d) ")" }
-function ratio(k1, k2,   a, b) { a = med(k1); b = med(k2); if (a == "-" || b == "-" || b == 0) return "-"; return sprintf("%.2f", a / b) }
+function ratio(k1, k2,   a, b) { a = med(k1); b = med(k2); if (a == "-" || b == "-" || b + 0 == 0) return "-"; return sprintf("%.2f", a / b) }
 # Ratios of the two VMMs measured back to back in the same round, then their median.
 function paired(v1, v2, t, m,   r, a, b, key) {
 	key = "paired" SUBSEP v1 SUBSEP t SUBSEP m; vals[key] = ""
