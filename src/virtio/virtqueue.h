@@ -48,7 +48,7 @@ struct virtq {
     uint8_t *avail;
     uint8_t *used;
     uint16_t last_avail;            /* next avail ring slot to consume */
-    uint16_t avail_shadow;          /* driver's avail idx as last read (validated) */
+    uint16_t avail_shadow;          /* driver's avail idx as last read, checked before use */
     uint16_t used_idx;              /* shadow used idx, published by virtq_flush() */
     uint16_t published_used;        /* used idx the driver can see */
     uint16_t signalled_used;        /* used idx at the last notify decision */
