@@ -9,7 +9,8 @@
 #    (instructions per packet under valgrind).
 # 2. nested: testbed/run.sh bench/net_bench.sh: in ONE L1 boot, the same L2 under vpf and
 #    under QEMU 7.2 (virtio-net-pci, tap, vhost=off; with --vhost also vhost=on),
-#    iperf3 TCP both ways and sockperf UDP ping-pong, alternating VMMs, --reps rounds.
+#    iperf3 TCP and UDP (-u) both ways and sockperf UDP ping-pong, alternating VMMs,
+#    --reps rounds (UDP bulk at --udp-rate).
 # 3. container: bench/container_bench.sh: the seed experiment, a
 #    container in L2 behind veth + bridge + NAT (vpf and QEMU) or owning a VF of vpf's
 #    virtual PF; iperf3 UDP both ways at --udp-rate (iperf3 -b) and sockperf ping-pong.
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--secs) secs=$2; shift ;;
 	--vhost) vhost=1 ;;
 	--out) out=$(realpath -m "$2"); shift ;;
-	*) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 	shift
 done
