@@ -38,16 +38,6 @@ static void *iothread_main(void *arg)
 {
     struct iothread *it = arg;
     struct epoll_event ev[IOTHREAD_BATCH];
-    /* SCHED_BATCH (sched(7)): same nice level and CPU share as SCHED_OTHER, but its
-     * wakeups (a kick, a packet on the backend) never preempt the task running on that
-     * CPU, e.g. the vCPU thread that kicked or the process filling the tap. That task
-     * goes on (the guest queues more buffers without kicking, the sender more packets)
-     * and the I/O thread takes them in one batch when it blocks or at the next tick. On
-     * an idle CPU it changes nothing. Nested A/B: docs/performance.md. An admin can
-     * undo it per thread (named after the device): chrt --other --pid 0 TID. */
-    struct sched_param sp = { .sched_priority = 0 };
-    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) != 0)
-        log_debug("%s: SCHED_BATCH refused; staying SCHED_OTHER", it->name);
     while (!it->quit) {
         int n = epoll_wait(it->epfd, ev, IOTHREAD_BATCH, -1);
         if (n < 0) {
@@ -118,6 +108,32 @@ void iothread_stop(struct iothread *it)
     close(it->epfd);
     close(it->cmd_fd);
     close(it->ack_fd);
+}
+
+/* SCHED_BATCH (sched(7)): same nice level and CPU share as SCHED_OTHER, but its wakeups
+ * (a kick, a packet on the backend) never preempt the task running on that CPU, e.g. the
+ * vCPU thread that kicked or the process filling the tap. That task goes on (the guest
+ * queues more buffers without kicking, the sender more packets) and the I/O thread takes
+ * them in one batch when it blocks or at the next tick; on an idle CPU it changes
+ * nothing. For one packet at a time (request/response) that only delays the answer until
+ * the guest halts, so single-item runs switch back. Nested A/B: docs/performance.md. */
+static void set_batch(struct iothread *it, bool on)
+{
+    struct sched_param sp = { .sched_priority = 0 };
+    if (pthread_setschedparam(pthread_self(), on ? SCHED_BATCH : SCHED_OTHER, &sp) != 0)
+        log_debug("%s: scheduling policy refused", it->name);
+    it->batch = on;     /* even if refused: do not retry on every run */
+}
+
+void iothread_note_run(struct iothread *it, unsigned n)
+{
+    if (n > 1) {
+        it->single_runs = 0;
+        if (!it->batch)
+            set_batch(it, true);
+    } else if (it->batch && ++it->single_runs >= IOTHREAD_SINGLE_RUNS) {
+        set_batch(it, false);
+    }
 }
 
 bool iothread_is_self(const struct iothread *it)

@@ -1,6 +1,7 @@
 /* An I/O thread: one epoll loop that runs device data paths (virtio queue kicks, backend
- * fds). Handlers run on the thread only, so a data path needs no lock. It runs
- * SCHED_BATCH: its wakeups do not preempt the thread that caused them (iothread.c).
+ * fds). Handlers run on the thread only, so a data path needs no lock. Under bulk
+ * traffic it runs SCHED_BATCH: its wakeups do not preempt the thread that caused them
+ * (iothread_note_run).
  *
  * Hand-over (architecture: "command eventfd + acknowledgement"): another thread that must
  * change what the loop does (start/stop a device on DRIVER_OK/reset, link change) calls
@@ -34,6 +35,8 @@ struct iothread {
     void *call_arg;
     bool quit;
     bool running;
+    bool batch;             /* SCHED_BATCH now (I/O thread only) */
+    unsigned single_runs;   /* consecutive handler runs that moved <= 1 item */
     struct iothread_watch cmd_watch;
     char name[16];
 };
@@ -46,6 +49,12 @@ void iothread_stop(struct iothread *it);
  * directly. */
 void iothread_call(struct iothread *it, void (*fn)(void *), void *arg);
 bool iothread_is_self(const struct iothread *it);
+/* On the I/O thread, after a data-path handler moved n items (packets): picks the
+ * thread's policy. SCHED_BATCH while runs move more than one item (bulk: its wakeups
+ * then do not preempt the producer, which goes on queueing), SCHED_OTHER after
+ * IOTHREAD_SINGLE_RUNS runs of at most one (request/response: handle each at once). */
+void iothread_note_run(struct iothread *it, unsigned n);
+#define IOTHREAD_SINGLE_RUNS 8
 
 /* On the I/O thread only (handlers, calls). add with w->fd, w->events, w->fn set.
  * Return 0 or -1 (errno). del of an inactive watch is a no-op. */

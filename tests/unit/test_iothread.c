@@ -1,4 +1,5 @@
-/* The I/O thread: calls run on it, it runs SCHED_BATCH, and an edge-triggered eventfd
+/* The I/O thread: calls run on it, it switches between SCHED_OTHER and SCHED_BATCH with
+ * the size of its handler runs, and an edge-triggered eventfd
  * watch (how virtio-net polls kick eventfds, never reading them) fires once per write
  * however far the counter has grown. iothread_call() is the barrier: an event written
  * before the call is handled before the call returns (same or earlier epoll batch). */
@@ -73,13 +74,36 @@ static int teardown(void **state)
     return 0;
 }
 
-static void test_call_runs_on_thread_sched_batch(void **state)
+static unsigned run_size;
+static void note_run(void *arg)
+{
+    struct ctx *t = arg;
+    iothread_note_run(&t->io, run_size);
+    probe(t);
+}
+
+static int policy_after_run(struct ctx *t, unsigned n)
+{
+    run_size = n;
+    iothread_call(&t->io, note_run, t);
+    return t->policy;
+}
+
+static void test_policy_follows_run_size(void **state)
 {
     struct ctx *t = *state;
     iothread_call(&t->io, probe, t);
     assert_true(t->on_thread);
-    assert_int_equal(t->policy, SCHED_BATCH);
+    assert_int_equal(t->policy, SCHED_OTHER);
     assert_false(iothread_is_self(&t->io));
+    assert_int_equal(policy_after_run(t, 1), SCHED_OTHER);
+    assert_int_equal(policy_after_run(t, 2), SCHED_BATCH);         /* bulk */
+    for (int i = 1; i < IOTHREAD_SINGLE_RUNS; i++)
+        assert_int_equal(policy_after_run(t, i % 2), SCHED_BATCH); /* 0 or 1: not yet */
+    assert_int_equal(policy_after_run(t, 64), SCHED_BATCH);        /* resets the count */
+    for (int i = 1; i < IOTHREAD_SINGLE_RUNS; i++)
+        assert_int_equal(policy_after_run(t, 1), SCHED_BATCH);
+    assert_int_equal(policy_after_run(t, 1), SCHED_OTHER);         /* request/response */
 }
 
 static void kick(struct ctx *t)
@@ -110,7 +134,7 @@ static void test_edge_triggered_eventfd_fires_per_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_call_runs_on_thread_sched_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_follows_run_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_triggered_eventfd_fires_per_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
