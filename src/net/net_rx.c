@@ -185,5 +185,5 @@ void vnet_rx_process(struct virtio_net *n)
     virtq_flush(vq);
     if (virtq_should_notify(vq))
         virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_RXQ);
-    iothread_note_run(&n->io, delivered);
+    iothread_note_run(&n->io, VIRTIO_NET_RXQ, delivered);
 }

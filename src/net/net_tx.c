@@ -103,5 +103,5 @@ out:
     virtq_flush(vq);
     if (virtq_should_notify(vq))
         virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_TXQ);
-    iothread_note_run(&n->io, done);
+    iothread_note_run(&n->io, VIRTIO_NET_TXQ, done);
 }

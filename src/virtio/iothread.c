@@ -1,6 +1,7 @@
 #include "virtio/iothread.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@ static void *iothread_main(void *arg)
 int iothread_start(struct iothread *it, const char *name)
 {
     memset(it, 0, sizeof(*it));
+    it->last_src = UINT_MAX;
     snprintf(it->name, sizeof(it->name), "%s", name);
     it->epfd = epoll_create1(EPOLL_CLOEXEC);
     it->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -116,7 +118,7 @@ void iothread_stop(struct iothread *it)
  * queues more buffers without kicking, the sender more packets) and the I/O thread takes
  * them in one batch when it blocks or at the next tick; on an idle CPU it changes
  * nothing. For one packet at a time (request/response) that only delays the answer until
- * the guest halts, so single-item runs switch back. Nested A/B: docs/performance.md. */
+ * the guest halts, so alternating single-item runs switch back. Nested A/B: docs/performance.md. */
 static void set_batch(struct iothread *it, bool on)
 {
     struct sched_param sp = { .sched_priority = 0 };
@@ -125,9 +127,13 @@ static void set_batch(struct iothread *it, bool on)
     it->batch = on;     /* even if refused: do not retry on every run */
 }
 
-void iothread_note_run(struct iothread *it, unsigned n)
+void iothread_note_run(struct iothread *it, unsigned src, unsigned n)
 {
-    if (n > 1) {
+    if (n == 0)
+        return;
+    bool bulk = n > 1 || src == it->last_src;
+    it->last_src = src;
+    if (bulk) {
         it->single_runs = 0;
         if (!it->batch)
             set_batch(it, true);

@@ -36,7 +36,8 @@ struct iothread {
     bool quit;
     bool running;
     bool batch;             /* SCHED_BATCH now (I/O thread only) */
-    unsigned single_runs;   /* consecutive handler runs that moved <= 1 item */
+    unsigned single_runs;   /* request/response-like runs in a row */
+    unsigned last_src;      /* source of the last run that moved anything */
     struct iothread_watch cmd_watch;
     char name[16];
 };
@@ -49,11 +50,13 @@ void iothread_stop(struct iothread *it);
  * directly. */
 void iothread_call(struct iothread *it, void (*fn)(void *), void *arg);
 bool iothread_is_self(const struct iothread *it);
-/* On the I/O thread, after a data-path handler moved n items (packets): picks the
- * thread's policy. SCHED_BATCH while runs move more than one item (bulk: its wakeups
- * then do not preempt the producer, which goes on queueing), SCHED_OTHER after
- * IOTHREAD_SINGLE_RUNS runs of at most one (request/response: handle each at once). */
-void iothread_note_run(struct iothread *it, unsigned n);
+/* On the I/O thread, after a data-path handler for source src (e.g. a queue) moved n
+ * items (packets): picks the thread's policy. A run is bulk if it moved more than one
+ * item or follows a run of the same source (a stream one way, one item per wakeup); then
+ * SCHED_BATCH, so its wakeups do not preempt the producer, which goes on queueing.
+ * Single items alternating between sources (request/response) for IOTHREAD_SINGLE_RUNS
+ * runs: SCHED_OTHER, each answered at once. Runs that moved nothing do not count. */
+void iothread_note_run(struct iothread *it, unsigned src, unsigned n);
 #define IOTHREAD_SINGLE_RUNS 8
 
 /* On the I/O thread only (handlers, calls). add with w->fd, w->events, w->fn set.

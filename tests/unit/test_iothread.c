@@ -74,36 +74,44 @@ static int teardown(void **state)
     return 0;
 }
 
-static unsigned run_size;
+static unsigned run_src, run_size;
 static void note_run(void *arg)
 {
     struct ctx *t = arg;
-    iothread_note_run(&t->io, run_size);
+    iothread_note_run(&t->io, run_src, run_size);
     probe(t);
 }
 
-static int policy_after_run(struct ctx *t, unsigned n)
+static int policy_after_run(struct ctx *t, unsigned src, unsigned n)
 {
+    run_src = src;
     run_size = n;
     iothread_call(&t->io, note_run, t);
     return t->policy;
 }
 
-static void test_policy_follows_run_size(void **state)
+/* Request/response: single items alternating between two sources. */
+static void alternate(struct ctx *t, unsigned first, int runs, int expect)
+{
+    for (int i = 0; i < runs; i++)
+        assert_int_equal(policy_after_run(t, (first + (unsigned)i) % 2, 1), expect);
+}
+
+static void test_policy_follows_runs(void **state)
 {
     struct ctx *t = *state;
     iothread_call(&t->io, probe, t);
     assert_true(t->on_thread);
     assert_int_equal(t->policy, SCHED_OTHER);
     assert_false(iothread_is_self(&t->io));
-    assert_int_equal(policy_after_run(t, 1), SCHED_OTHER);
-    assert_int_equal(policy_after_run(t, 2), SCHED_BATCH);         /* bulk */
-    for (int i = 1; i < IOTHREAD_SINGLE_RUNS; i++)
-        assert_int_equal(policy_after_run(t, i % 2), SCHED_BATCH); /* 0 or 1: not yet */
-    assert_int_equal(policy_after_run(t, 64), SCHED_BATCH);        /* resets the count */
-    for (int i = 1; i < IOTHREAD_SINGLE_RUNS; i++)
-        assert_int_equal(policy_after_run(t, 1), SCHED_BATCH);
-    assert_int_equal(policy_after_run(t, 1), SCHED_OTHER);         /* request/response */
+    alternate(t, 0, 20, SCHED_OTHER);
+    assert_int_equal(policy_after_run(t, 1, 5), SCHED_BATCH);     /* a batch */
+    assert_int_equal(policy_after_run(t, 1, 0), SCHED_BATCH);     /* nothing moved */
+    alternate(t, 0, IOTHREAD_SINGLE_RUNS - 1, SCHED_BATCH);       /* 0 1 0 ..: not yet */
+    assert_int_equal(policy_after_run(t, 1, 1), SCHED_OTHER);
+    assert_int_equal(policy_after_run(t, 1, 1), SCHED_BATCH);     /* same source twice */
+    alternate(t, 0, IOTHREAD_SINGLE_RUNS - 1, SCHED_BATCH);
+    assert_int_equal(policy_after_run(t, 1, 1), SCHED_OTHER);
 }
 
 static void kick(struct ctx *t)
@@ -134,7 +142,7 @@ static void test_edge_triggered_eventfd_fires_per_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_policy_follows_run_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_follows_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_triggered_eventfd_fires_per_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
