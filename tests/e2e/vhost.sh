@@ -21,7 +21,7 @@ vhost_threads() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^vhost-[0-9]*$' |
 sriov_l1_setup
 # vhost's own reasons for a ring error (vq_err is pr_debug) end up in dmesg.
 echo 'module vhost +p; module vhost_net +p' >/sys/kernel/debug/dynamic_debug/control 2>/dev/null || true
-trap 'dmesg | grep -i vhost >"$LOGDIR/dmesg-vhost.log" 2>/dev/null; sriov_l1_cleanup' EXIT
+trap '{ dmesg | grep -i vhost || true; } >"$LOGDIR/dmesg-vhost.log" 2>/dev/null; sriov_l1_cleanup' EXIT
 head -c 10485760 /dev/urandom >"$SRIOV_WWW/to-guest.bin"
 md5_to_guest=$(md5sum <"$SRIOV_WWW/to-guest.bin" | cut -d' ' -f1)
 con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
