@@ -26,6 +26,7 @@
 # the VMM's CPU time (device threads vs vCPU threads) and read/write syscalls (/proc/PID/io).
 # Raw rows go to $LOGDIR/raw.tsv; bench/report.sh turns them into the table.
 . "$E2E_DIR/lib.sh"
+. "$REPO/bench/lib.sh"
 
 REPS=${E2E_BENCH_REPS:-3}
 SECS=${E2E_BENCH_SECS:-5}
@@ -55,13 +56,9 @@ for v in "${vmms[@]}"; do
 	i=$((i + 1))
 done
 
-# L1's KVM halt-polls an idle L2 vCPU for up to 200 us before sleeping; under TCG that
-# burns the single L1 CPU the other VMMs and iperf3 need. Off for every VMM alike.
-hp=/sys/module/kvm/parameters/halt_poll_ns
-hp_old=$(cat $hp 2>/dev/null || echo)
-[ -n "$hp_old" ] && echo 0 >$hp
+halt_poll_off
 cleanup() {
-	[ -n "$hp_old" ] && echo "$hp_old" >$hp
+	halt_poll_restore
 	for v in "${vmms[@]}"; do
 		[ -n "${WRAP[$v]:-}" ] && kill -TERM "${WRAP[$v]}" 2>/dev/null
 	done
@@ -71,20 +68,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The VMM process is the child of timeout(1).
-child_of() {
-	local p ppid
-	for p in /proc/[0-9]*; do
-		read -r _ _ _ ppid _ 2>/dev/null <"$p/stat" || continue
-		[ "$ppid" = "$1" ] && { echo "${p#/proc/}"; return 0; }
-	done
-	return 1
-}
-kvmdir() { # the per-VM debugfs directory of a VMM pid (one VM per process)
-	local d
-	for d in /sys/kernel/debug/kvm/"$1"-*; do [ -d "$d" ] && { echo "$d"; return 0; }; done
-	return 1
-}
 for v in "${vmms[@]}"; do
 	ip tuntap add dev "${TAP[$v]}" mode tap vnet_hdr
 	ip addr add "${SUB[$v]}.1/24" dev "${TAP[$v]}"

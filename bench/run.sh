@@ -14,8 +14,9 @@
 # 3. container: bench/container_bench.sh: the seed experiment, a
 #    container in L2 behind veth + bridge + NAT (vpf and QEMU) or owning a VF of vpf's
 #    virtual PF; iperf3 UDP both ways at --udp-rate (iperf3 -b) and sockperf ping-pong.
-# 2 and 3 run in separate L1 boots. --smp N: L1's vCPUs (testbed/run.sh --smp; default:
-# 1 for the nested run, 2 for the container run, where -smp 1 hung L1).
+# 2 and 3 run in separate L1 boots. --smp N: L1's vCPUs (testbed/run.sh --smp; default
+# 1, the testbed's shape). The L1 heartbeat limit is 300 s here (HEARTBEAT_SECS): under a
+# UDP flood a 1-vCPU L1 can go quiet for longer than the tests' 90 s and still finish.
 # Everything lands in DIR (default build/bench/), with report.md holding all tables and,
 # when gnuplot is installed, chart.svg and container.svg. Environment: BUILD (default
 # build), VPF. Not a test: it fails only when something could not run at all or a
@@ -94,10 +95,12 @@ run_nested() {
 	} >"$out/$n.md"
 	[ "$rc" = 0 ] || incomplete+="$n "
 }
-# The container run defaults to a 2-vCPU L1: with -smp 1 its UDP floods and ping-pongs
-# hung L1 (docs/performance.md); the vpf-vs-QEMU run keeps the testbed's default shape.
+# Both keep the testbed's default L1 shape: with -smp 2 the L2s of the container run
+# reset (triple fault, under vpf and QEMU alike) in 3 of 3 attempts on final main, while
+# -smp 1 with the longer heartbeat limit finished (docs/performance.md, run C4).
+export HEARTBEAT_SECS=${HEARTBEAT_SECS:-300}
 [ "$nested" = 0 ] || run_nested net_bench bench/report.sh "$smp"
-[ "$container" = 0 ] || run_nested container_bench bench/container_report.sh "${smp:-2}"
+[ "$container" = 0 ] || run_nested container_bench bench/container_report.sh "$smp"
 
 {
 	echo "# vpf benchmark report ($(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'))"
