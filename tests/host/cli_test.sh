@@ -33,6 +33,18 @@ expect_error() {
 }
 
 guest() { "$MK" "$1" "$tmp/$1.bz" || fail "mktinyguest $1"; echo "$tmp/$1.bz"; }
+# start_ctl_vm ARGS...: vpf runs the echo guest with ARGS and a control socket at $sock in
+# the background ($pid), its console fed through fd 3; returns once the socket exists.
+start_ctl_vm() {
+    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    timeout 30 "$VPF" run --kernel "$(guest echo)" "$@" --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
+    pid=$!
+    exec 3>"$tmp/in"
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    [ -S "$sock" ] || fail "no control socket"
+}
+# stop_ctl_vm: the echo guest powers off on "q"; rc = vpf's exit status.
+stop_ctl_vm() { echo q >&3; exec 3>&-; wait $pid; rc=$?; }
 
 case $CASE in
 poweroff)
@@ -162,14 +174,7 @@ sriov-ctl-vhost)
     # A PF on tap whose VFs would be on vhost-net (the guest never enables them): the
     # control socket shows both backends and refuses a VLAN or a spoof check for a VF.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
-    timeout 30 "$VPF" run --kernel "$(guest echo)" \
-        --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-tap=vpfw$$x%d,vf-backend=vhost-net \
-        --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
-    pid=$!
-    exec 3>"$tmp/in"
-    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
-    [ -S "$sock" ] || fail "no control socket"
+    start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-tap=vpfw$$x%d,vf-backend=vhost-net
     "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
     grep -q '"dev":"net0",.*"total_vfs":2,"backend":"tap","vf_backend":"vhost-net"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
@@ -181,21 +186,13 @@ sriov-ctl-vhost)
     done
     "$VPF" ctl "$sock" vf-set dev=net0 vf=1 mac=02:00:00:00:00:22 >"$tmp/r" || fail "vf-set mac failed"
     grep -q '"vf":1,"mac":"02:00:00:00:00:22","vlan":0,"spoofchk":false' "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
-    echo q >&3; exec 3>&-
-    wait $pid; rc=$?
+    stop_ctl_vm
     expect_rc 0 ;;
 sriov-ctl)
     # An SR-IOV PF whose guest never enables VFs: vfs lists none, stats works, VF names
     # that do not exist are refused, and the VF slots stay free for later devices.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
-    timeout 30 "$VPF" run --kernel "$(guest echo)" \
-        --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=9,vf-tap=vpfv$$x%d --net tap=vpfn$$ \
-        --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
-    pid=$!
-    exec 3>"$tmp/in"
-    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
-    [ -S "$sock" ] || fail "no control socket"
+    start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=9,vf-tap=vpfv$$x%d --net tap=vpfn$$
     "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
     grep -q '"dev":"net0","total_vfs":9,"num_vfs":0,"vfs":\[\]' "$tmp/r" || fail "vfs: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
@@ -229,19 +226,12 @@ sriov-ctl)
     vf_set_refused 'missing "vf"' dev=net0 vlan=1
     "$VPF" ctl "$sock" vf-set dev=net0 vf=2 rate=250 >"$tmp/r" || fail "vf-set rate failed"
     grep -q '"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false,"rate":250' "$tmp/r" || fail "vf-set lost: $(cat "$tmp/r")"
-    echo q >&3; exec 3>&-
-    wait $pid; rc=$?
+    stop_ctl_vm
     expect_rc 0 ;;
 ctl-socket)
     # A guest that waits on its console while the control socket is driven from outside.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
-    timeout 30 "$VPF" run --kernel "$(guest echo)" --net tap=vpfctl$$,mac=52:54:00:00:00:42 \
-        --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
-    pid=$!
-    exec 3>"$tmp/in"
-    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
-    [ -S "$sock" ] || fail "no control socket"
+    start_ctl_vm --net tap=vpfctl$$,mac=52:54:00:00:00:42
     "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
     grep -q '"dev":"net0".*"mac":"52:54:00:00:00:42".*"link":true' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
     ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ was not created"
@@ -253,20 +243,14 @@ ctl-socket)
     ! "$VPF" ctl "$sock" link dev=net0 2>/dev/null || fail "link without up= accepted"
     ! "$VPF" ctl "$sock" frobnicate 2>/dev/null || fail "unknown command accepted"
     "$VPF" ctl "$sock" help | grep -q '"link"' || fail "help does not list link (vpf still serving?)"
-    echo q >&3; exec 3>&-
-    wait $pid; rc=$?
+    stop_ctl_vm
     expect_rc 0
     ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
 sigterm)
     # SIGTERM stops the VM cleanly: exit 128+15, the tap vpf created is gone.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
-    timeout 30 "$VPF" run --kernel "$(guest echo)" --net tap=vpfsig$$ --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
-    pid=$!
-    exec 3>"$tmp/in"
-    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
-    [ -S "$sock" ] || fail "vpf did not start"
+    start_ctl_vm --net tap=vpfsig$$
     kill -TERM $pid
     wait $pid; rc=$?
     exec 3>&-
