@@ -67,3 +67,23 @@ say_vfs() {
 		say "vf $i pci=$pci dev=$VF_DEV mac=$mac device=$dev driver=$drv/$vdrv"
 	done
 }
+
+# vf_netns I CIDR: VF I's netdev into a new network namespace nsI as vfI with address
+# CIDR, up. IPv6 off there, so the VF sends nothing unless asked (keeps L1's counters exact).
+vf_netns() {
+	vf_dev "$1"
+	ip netns add "ns$1" || die "ip netns add ns$1"
+	ip netns exec "ns$1" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
+		echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
+	ip link set "$VF_DEV" netns "ns$1" && ip -n "ns$1" link set "$VF_DEV" name "vf$1" || die "move VF $1"
+	ip -n "ns$1" addr add "$2" dev "vf$1"
+	ip -n "ns$1" link set "vf$1" up
+	ip -n "ns$1" link set lo up
+}
+# vf_ping I PEER TRIES: VF I (in nsI) reaches PEER within TRIES one-second pings.
+vf_ping() {
+	for _ in $(seq "$3"); do
+		ip netns exec "ns$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}

@@ -44,11 +44,7 @@ for i in $(seq 0 $((N - 1))); do
 	ip -n "ns$i" link set lo up
 done
 for i in $(seq 0 $((N - 1))); do
-	ok=0
-	for _ in $(seq 20); do
-		ip netns exec "ns$i" ping -c 1 -W 1 "10.1.$i.1" >/dev/null 2>&1 && { ok=1; break; }
-	done
-	[ "$ok" = 1 ] || die "VF $i cannot ping its peer 10.1.$i.1"
+	vf_ping "$i" "10.1.$i.1" 20 || die "VF $i cannot ping its peer 10.1.$i.1"
 	say "vf $i ping ok"
 done
 

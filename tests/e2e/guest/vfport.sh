@@ -13,23 +13,9 @@ say_vfs
 say "vfs up"
 ack vfs-ready
 
-for i in 0 1; do
-	vf_dev "$i"
-	ip netns add "ns$i" || die "ip netns add ns$i"
-	ip netns exec "ns$i" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
-		echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
-	ip link set "$VF_DEV" netns "ns$i" && ip -n "ns$i" link set "$VF_DEV" name "vf$i" || die "move VF $i"
-	ip -n "ns$i" addr add "10.2.$i.2/24" dev "vf$i"
-	ip -n "ns$i" link set "vf$i" up
-	ip -n "ns$i" link set lo up
-done
-# ping_peer I TRIES: VF I reaches 10.2.I.1 within TRIES one-second pings.
-ping_peer() {
-	for _ in $(seq "$2"); do
-		ip netns exec "ns$1" ping -c 1 -W 1 "10.2.$1.1" >/dev/null 2>&1 && return 0
-	done
-	return 1
-}
+for i in 0 1; do vf_netns "$i" "10.2.$i.2/24"; done
+# ping_peer I TRIES: VF I reaches its peer 10.2.I.1 within TRIES one-second pings.
+ping_peer() { vf_ping "$1" "10.2.$1.1" "$2"; }
 ping_peer 0 20 || die "VF 0 cannot ping its peer"
 ping_peer 1 20 || die "VF 1 cannot ping its VLAN 100 peer"
 say "vlan ping ok"

@@ -64,18 +64,8 @@ say "vfs up"
 ack vfs-ready
 
 for i in $(seq 0 $((N - 1))); do
-	vf_dev "$i"
-	ip netns add "ns$i" || die "ip netns add ns$i"
-	ip netns exec "ns$i" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
-		echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
-	ip link set "$VF_DEV" netns "ns$i" && ip -n "ns$i" link set "$VF_DEV" name "vf$i" || die "move VF $i"
-	ip -n "ns$i" addr add "10.1.$i.2/24" dev "vf$i"
-	ip -n "ns$i" link set "vf$i" up
-	ok=0
-	for _ in $(seq 20); do
-		ip netns exec "ns$i" ping -c 1 -W 1 "10.1.$i.1" >/dev/null 2>&1 && { ok=1; break; }
-	done
-	[ "$ok" = 1 ] || die "VF $i cannot ping its peer 10.1.$i.1"
+	vf_netns "$i" "10.1.$i.2/24"
+	vf_ping "$i" "10.1.$i.1" 20 || die "VF $i cannot ping its peer 10.1.$i.1"
 	say "vf $i ping ok"
 done
 ip netns exec ns0 iperf3 -s -D >/dev/null 2>&1
