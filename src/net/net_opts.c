@@ -31,6 +31,11 @@ int net_parse_mac(const char *s, uint8_t mac[6])
     return (mac[0] & 1) ? -1 : 0;   /* group bit: not a station address */
 }
 
+void net_format_mac(char out[18], const uint8_t mac[6])
+{
+    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
 static int net_opts_parse_buf(char *buf, struct net_opts *o)
 {
     int have_mac = 0;

@@ -22,5 +22,7 @@ struct net_opts {
 int net_opts_parse(const char *arg, struct net_opts *o);
 /* Parses "xx:xx:xx:xx:xx:xx" (hex, case-insensitive); rejects multicast addresses. */
 int net_parse_mac(const char *s, uint8_t mac[6]);
+/* The same text form, lower-case: "xx:xx:xx:xx:xx:xx" (out holds 18 bytes). */
+void net_format_mac(char out[18], const uint8_t mac[6]);
 
 #endif

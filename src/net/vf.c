@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "net/net_opts.h"
 #include "pci/bus.h"
 
 #define VF_DEVICE_ID 0x1041                  /* modern virtio-net (virtio 1.2 §4.1.2.1) */
@@ -28,11 +29,6 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
         return be;
     }
     return net_backend_open(m->policy->vf_backend, vf->tap, vf->error, sizeof(vf->error));
-}
-
-static void format_mac(char out[18], const uint8_t mac[6])
-{
-    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
 /* Bus lock held. VF i as a virtio-pci function on the bus, or NULL (logged). */
@@ -74,7 +70,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     vf->devfn = vf->vp.pci.devfn;
     virtio_pci_set_notify_ops(&vf->vp, m->env.notify_ops, m->env.notify_opaque);
     char mac[18];
-    format_mac(mac, vf->mac);
+    net_format_mac(mac, vf->mac);
     log_info("%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name, vf->devfn >> 3,
              vf->devfn & 7, mac, via(m), vf->tap,
              vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");

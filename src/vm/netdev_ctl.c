@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "net/net_opts.h"
 #include "net/net_rate.h"
 
 /* A device found by name. A VF is used with its manager's lock held until nic_put(). */
@@ -52,11 +53,6 @@ static void nic_put(struct nic *n)
         net_vf_mgr_unlock(n->pf->vfs);
 }
 
-static void format_mac(char out[18], const uint8_t mac[6])
-{
-    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-}
-
 static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_reply *reply)
 {
     struct vm *vm = opaque;
@@ -67,7 +63,7 @@ static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_
         uint8_t mac[6];
         char macs[18];
         virtio_net_get_mac(d->net, mac);
-        format_mac(macs, mac);
+        net_format_mac(macs, mac);
         len += (size_t)snprintf(list + len, sizeof(list) - len,
                                 "%s{\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\","
                                 "\"tap\":\"%s\",\"link\":%s,\"total_vfs\":%u,\"backend\":\"%s\"%s%s%s}",
@@ -90,7 +86,7 @@ static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf,
     struct virtio_net_stats s;
     virtio_net_get_stats(vf->net, &s);
     char mac[18];
-    format_mac(mac, vf->mac);
+    net_format_mac(mac, vf->mac);
     if (*len >= cap)
         return;
     *len += (size_t)snprintf(buf + *len, cap - *len,
@@ -243,7 +239,7 @@ static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_r
     bool up = (unsigned)vf < m->nvfs && m->vfs[vf];
     net_vf_mgr_unlock(m);
     char macs[18];
-    format_mac(macs, p.mac);
+    net_format_mac(macs, p.mac);
     log_info("%s: VF %u: mac %s, vlan %u, spoof check %s, rate %u Mbit/s (control socket)",
              pf->name, (unsigned)vf, macs, p.vlan, p.spoofchk ? "on" : "off", p.max_tx_rate);
     ctl_reply_str(reply, "dev", pf->name);
