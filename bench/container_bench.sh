@@ -4,12 +4,15 @@
 # by the testbed (not a test): testbed/run.sh bench/container_bench.sh (bench/run.sh wraps it).
 #
 # The same L2 kernel and image (tests/e2e/guest/containers.sh) boots under
-#   vpf   --net tap=cbtap0,total-vfs=1,vf-tap=cbvf%d: containers "base" (veth + bridge +
-#         iptables NAT, Docker's rules, over the PF) and "vf" (owns VF 0, on tap cbvf0)
+#   vpf   --net tap=cbtap0,total-vfs=2,vf-tap=cbvf%d: containers "base" (veth + bridge +
+#         iptables NAT, Docker's rules, over the PF), "vf" (owns VF 0, on tap cbvf0) and
+#         "vfc" (owns VF 1 on cbvf1 and sets its interrupt moderation, ethtool -C
+#         rx-usecs:rx-frames E2E_BENCH_COAL (1000:0), virtio's NOTF_COAL)
 #   qemu  virtio-net-pci, -netdev tap=cbtap2,vhost=off: container "base" only
 # one after the other, then all alive at once. Three paths, each to a container from L1:
 #   vpf-base   L1 cbtap0 -> vpf PF -> NAT -> bridge -> veth -> container
 #   vpf-vf     L1 cbvf0  -> vpf VF 0 (in the container)
+#   vpf-vfc    L1 cbvf1  -> vpf VF 1 (in the container, interrupt moderation on)
 #   qemu-base  L1 cbtap2 -> QEMU virtio-net -> NAT -> bridge -> veth -> container
 # E2E_BENCH_REPS rounds (path order rotated per round) of E2E_BENCH_SECS-second tests:
 #   udp_tx  container -> L1: iperf3 -u -R (the container's server sends), fixed datagram
@@ -19,7 +22,10 @@
 # Delivered rate and loss are the receiver's (iperf3 3.12: end.sum_received). Around each
 # test: that VM's L2 exits and interrupts (its own /sys/kernel/debug/kvm/PID-FD/) and the
 # packets on the path's tap and on the VM's other tap (a vf test must not use the PF's
-# tap and vice versa: checked). Raw rows: $LOGDIR/raw.tsv; tables: bench/container_report.sh.
+# tap and vice versa: checked), and for udp_rx where L2 lost what it lost (the
+# container's UDP receive-buffer drops, the guest's softnet drops and time squeezes;
+# fetched from the container over TCP port 7777, outside the measured window).
+# Raw rows: $LOGDIR/raw.tsv; tables: bench/container_report.sh.
 . "$E2E_DIR/lib.sh"
 . "$REPO/bench/lib.sh"
 
@@ -28,16 +34,17 @@ SECS=${E2E_BENCH_SECS:-5}
 RATE=${E2E_BENCH_UDP_RATE:-30M}
 LEN=${E2E_BENCH_UDP_LEN:-1400}
 TESTS=${E2E_BENCH_TESTS:-"udp_tx udp_rx udp_rr"}
+COAL=${E2E_BENCH_COAL:-1000:0}
 [ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
 need_vpf
 
-paths=(vpf-base vpf-vf qemu-base)
-declare -A VMM=([vpf-base]=vpf [vpf-vf]=vpf [qemu-base]=qemu)
-declare -A TAP=([vpf-base]=cbtap0 [vpf-vf]=cbvf0 [qemu-base]=cbtap2)
-declare -A OTHER=([vpf-base]=cbvf0 [vpf-vf]=cbtap0 [qemu-base]=)
-declare -A IP=([vpf-base]=10.0.121.2 [vpf-vf]=10.0.122.2 [qemu-base]=10.0.123.2)
+paths=(vpf-base vpf-vf vpf-vfc qemu-base)
+declare -A VMM=([vpf-base]=vpf [vpf-vf]=vpf [vpf-vfc]=vpf [qemu-base]=qemu)
+declare -A TAP=([vpf-base]=cbtap0 [vpf-vf]=cbvf0 [vpf-vfc]=cbvf1 [qemu-base]=cbtap2)
+declare -A OTHER=([vpf-base]=cbvf0 [vpf-vf]=cbtap0 [vpf-vfc]=cbvf0 [qemu-base]=)
+declare -A IP=([vpf-base]=10.0.121.2 [vpf-vf]=10.0.122.2 [vpf-vfc]=10.0.124.2 [qemu-base]=10.0.123.2)
 declare -A WRAP PID KDIR
-taps=(cbtap0 cbvf0 cbtap2)
+taps=(cbtap0 cbvf0 cbtap2 cbvf1)
 
 halt_poll_off
 cleanup() {
@@ -62,8 +69,9 @@ boot() { # boot VMM: start it, wait for the guest's containers, find its pid and
 	local v=$1 log=$LOGDIR/l2-$1.log
 	case $v in
 	vpf) run_vm_bg "$log" $((LIMIT - 30)) --cpus 1 --memory 512M \
-		--net "tap=cbtap0,mac=52:54:00:cb:00:01,total-vfs=1,vf-tap=cbvf%d" \
-		--cmdline "$(l2_cmdline containers vpf.ip=10.0.121.2/24 vpf.vfip=10.0.122.2/24)" ;;
+		--net "tap=cbtap0,mac=52:54:00:cb:00:01,total-vfs=2,vf-tap=cbvf%d" \
+		--cmdline "$(l2_cmdline containers vpf.ip=10.0.121.2/24 vpf.vfip=10.0.122.2/24 \
+			vpf.vfcip=10.0.124.2/24 vpf.vfcoal="$COAL")" ;;
 	qemu) run_qemu_bg "$log" $((LIMIT - 30)) -append "$(l2_cmdline containers vpf.ip=10.0.123.2/24)" \
 		-netdev tap,id=n0,ifname=cbtap2,script=no,downscript=no,vhost=off \
 		-device virtio-net-pci,netdev=n0,mac=52:54:00:cb:00:03,romfile= ;;
@@ -100,13 +108,22 @@ iperf_get() {
 	awk -v b="\"$2\":" -v f="\"$3\":" 'index($0, b) {s = 1} s && index($0, f) {gsub(/[^0-9.e+-]/, "", $2); print $2; exit}' "$1"
 }
 sockperf_pct() { sed -n "s/.*percentile $2 = *\([0-9.]*\).*/\1/p" "$1" | tail -n1; }
+# l2_counters PATH: the container's "udp_in udp_rcvbuf_errors udp_in_errors softnet_dropped
+# softnet_squeezed" (tests/e2e/guest/containers.sh), or five dashes.
+l2_counters() {
+	local c
+	c=$(timeout 20 nc "${IP[$1]}" 7777 </dev/null 2>/dev/null)
+	set -- $c
+	[ $# = 5 ] && echo "$c" || echo "- - - - -"
+}
 
 bad=0
-echo "# path rep test v1 v2 v3 $KVM_STATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes other_rx_pkts other_tx_pkts other_rx_bytes other_tx_bytes ms" >"$LOGDIR/raw.tsv"
-echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS" >>"$LOGDIR/raw.tsv"
+echo "# path rep test v1 v2 v3 $KVM_STATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes other_rx_pkts other_tx_pkts other_rx_bytes other_tx_bytes ms l2_udp_in l2_udp_rcvbuf_err l2_udp_in_err l2_softnet_drop l2_softnet_squeeze" >"$LOGDIR/raw.tsv"
+echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS; vpf-vfc rx-usecs:rx-frames $COAL" >>"$LOGDIR/raw.tsv"
 run_test() { # run_test PATH REP TEST
-	local p=$1 rep=$2 t=$3 out=$LOGDIR/$1-$2-$3.txt b v1=- v2=- v3=- rc=0 t0 ms d
+	local p=$1 rep=$2 t=$3 out=$LOGDIR/$1-$2-$3.txt b v1=- v2=- v3=- rc=0 t0 ms d c0= c1= l2d="- - - - -"
 	alive "$p"
+	[ "$t" != udp_rx ] || c0=$(l2_counters "$p")
 	snapshot "$p"; b=$SNAP t0=$(now_ms)
 	case $t in
 	udp_tx) timeout $((SECS + 40)) iperf3 -c "${IP[$p]}" -u -b "$RATE" -l "$LEN" -t "$SECS" -R -J >"$out" 2>&1 || rc=$? ;;
@@ -115,6 +132,10 @@ run_test() { # run_test PATH REP TEST
 	esac
 	snapshot "$p"; ms=$(ms_since "$t0")
 	d=$(snap_delta "$b" "$SNAP")
+	if [ -n "$c0" ]; then
+		c1=$(l2_counters "$p")
+		case "$c0 $c1" in *-*) ;; *) l2d=$(snap_delta "$c0" "$c1") ;; esac
+	fi
 	if [ "$rc" != 0 ]; then
 		log "$p $t rep $rep failed (rc=$rc), see $out"
 	else
@@ -134,8 +155,8 @@ run_test() { # run_test PATH REP TEST
 		log "$p $t rep $rep: PATH CHECK FAILED: ${TAP[$p]} $own packets, other tap ${OTHER[$p]:-none} $other"
 		bad=$((bad + 1))
 	fi
-	echo "$p $rep $t ${v1:--} ${v2:--} ${v3:--} $d $ms" >>"$LOGDIR/raw.tsv"
-	log "$p rep $rep $t: ${v1:--} ${v2:--} ${v3:--} | $d"
+	echo "$p $rep $t ${v1:--} ${v2:--} ${v3:--} $d $ms $l2d" >>"$LOGDIR/raw.tsv"
+	log "$p rep $rep $t: ${v1:--} ${v2:--} ${v3:--} | $d | L2 $l2d"
 }
 
 for rep in $(seq 1 "$REPS"); do

@@ -32,7 +32,7 @@ END {
 gnuplot <<EOF
 set terminal svg size 1200,420 dynamic noenhanced font "sans,11"
 set output '$svg'
-set multiplot layout 1,3 title "Container in L2 <-> L1, nested testbed: vpf NAT path, vpf VF path, QEMU 7.2 NAT path (medians, min-max bars)"
+set multiplot layout 1,3 title "Container in L2 <-> L1, nested testbed: vpf NAT path, vpf VF paths (vfc: interrupt moderation), QEMU 7.2 NAT path (medians, min-max bars)"
 $GP_BARS
 set offsets graph 0, graph 0, graph 0.15, 0
 set title "UDP delivered, Mbit/s (higher is better)"

@@ -38,6 +38,11 @@ NF >= 21 {
 	add(p SUBSEP t SUBSEP "irqinj", $12 / pk); add(p SUBSEP t SUBSEP "halt", $11 / pk)
 	add(p SUBSEP t SUBSEP "extirq", $10 / pk); add(p SUBSEP t SUBSEP "pkts", pk)
 	add(p SUBSEP t SUBSEP "other", $17 + $18)
+	# udp_rx: where L2 lost what it lost (container UDP, guest softnet), if fetched.
+	if (t == "udp_rx" && NF >= 26 && $22 != "-") {
+		l2seen = 1; add(p SUBSEP "l2_in", $22); add(p SUBSEP "l2_rcvbuf", $23)
+		add(p SUBSEP "l2_inerr", $24 - $23); add(p SUBSEP "l2_sndrop", $25); add(p SUBSEP "l2_squeeze", $26)
+	}
 }
 END {
 	split("udp_tx udp_tx_loss udp_tx_sent udp_rx udp_rx_loss udp_rx_sent rr_p50 rr_p99", ms, " ")
@@ -64,6 +69,24 @@ END {
 		printf "| %s | %s | %s | %s |", desc[m], (m in seedb) ? seedb[m] : "–", (m in seedv) ? seedv[m] : "–", (m in seedb) ? sprintf("%.2f", seedv[m] / seedb[m]) : "–"
 		printf " %s | %s | %s | %s |", f(med("vpf-base" SUBSEP m), d), f(med("vpf-vf" SUBSEP m), d), ratio("vpf-vf" SUBSEP m, "vpf-base" SUBSEP m), paired("vpf-vf", "vpf-base", m)
 		printf " %s | %s | %s |\n", f(med("qemu-base" SUBSEP m), d), ratio("vpf-base" SUBSEP m, "qemu-base" SUBSEP m), paired("vpf-base", "qemu-base", m) }
+	if (("vpf-vfc" SUBSEP "udp_rx") in vals) {
+		print ""
+		print "Interrupt moderation set by the container on its VF (`vpf-vfc`: VF 1 with `ethtool -C rx-usecs:rx-frames` as in the raw file'"'"'s header, virtio NOTF_COAL) against the same VF path without it (`vpf-vf`) and the NAT path (`vpf-base`); per round, median (min–max) of the ratios:"
+		print ""
+		print "| metric | vpf-vf | vpf-vfc | vpf-vfc/vpf-vf per round | vpf-vfc/vpf-base per round |"
+		print "|---|---|---|---|---|"
+		for (k = 1; k <= 4; k++) { m = sm[k]; d = (m ~ /rr/) ? 0 : 2
+			printf "| %s | %s | %s | %s | %s |\n", desc[m], f(med("vpf-vf" SUBSEP m), d), f(med("vpf-vfc" SUBSEP m), d), paired("vpf-vfc", "vpf-vf", m), paired("vpf-vfc", "vpf-base", m) }
+	}
+	if (l2seen) {
+		print ""
+		print "Where the receiver in L2 lost datagrams in `udp_rx` (medians per test): datagrams the container'"'"'s UDP took in, dropped for a full socket receive buffer, other UDP input errors (checksum, memory), and the guest'"'"'s softnet drops (backlog full) and time squeezes (NAPI out of budget or time):"
+		print ""
+		print "| path | UDP in | receive buffer full | other UDP errors | softnet drops | time squeezes |"
+		print "|---|---|---|---|---|---|"
+		for (i = 1; i <= np; i++) { p = order[i]
+			printf "| %s | %s | %s | %s | %s | %s |\n", p, f(med(p SUBSEP "l2_in"), 0), f(med(p SUBSEP "l2_rcvbuf"), 0), f(med(p SUBSEP "l2_inerr"), 0), f(med(p SUBSEP "l2_sndrop"), 0), f(med(p SUBSEP "l2_squeeze"), 0) }
+	}
 	print ""
 	print "Costs per packet crossing the path'"'"'s tap (both directions; medians over the rounds): L2 VM exits handled by L1 KVM for that VM (the vpf VM carries both vpf paths), io+mmio exits (to the VMM), injected interrupts, HLT exits, external-interrupt exits; packets on the path'"'"'s tap and on the same VM'"'"'s other tap (the path check: the latter stays near zero):"
 	print ""

@@ -73,6 +73,28 @@ static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd
     }
 }
 
+/* virtio 1.3 §5.1.6.5 "Notifications Coalescing": TX_SET and RX_SET take
+ * { le32 max_packets; le32 usecs; } for the transmitq / receiveq (net_coal.h). */
+static uint8_t ctrl_notf_coal(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd *c)
+{
+    uint8_t b[8];
+    if (!vnet_has(n, VIRTIO_NET_F_NOTF_COAL) || c->len != 8 || cmd_read(c, 0, b, 8) != 8)
+        return VIRTIO_NET_ERR;
+    uint32_t max_packets = ld_le32(b), usecs = ld_le32(b + 4);
+    if (usecs > NET_COAL_MAX_USECS)
+        return VIRTIO_NET_ERR;
+    switch (cmd) {
+    case VIRTIO_NET_CTRL_NOTF_COAL_RX_SET:
+        vnet_coal_set(n, VIRTIO_NET_RXQ, max_packets, usecs);
+        return VIRTIO_NET_OK;
+    case VIRTIO_NET_CTRL_NOTF_COAL_TX_SET:
+        vnet_coal_set(n, VIRTIO_NET_TXQ, max_packets, usecs);
+        return VIRTIO_NET_OK;
+    default:                    /* VQ_SET / VQ_GET need VQ_NOTF_COAL, not offered */
+        return VIRTIO_NET_ERR;
+    }
+}
+
 void vnet_ctrl_process(struct virtio_net *n)
 {
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_CTRLQ];
@@ -105,6 +127,9 @@ void vnet_ctrl_process(struct virtio_net *n)
             break;
         case VIRTIO_NET_CTRL_MAC:
             ack = ctrl_mac(n, hdr[1], &cmd);
+            break;
+        case VIRTIO_NET_CTRL_NOTF_COAL:
+            ack = ctrl_notf_coal(n, hdr[1], &cmd);
             break;
         default:
             ack = VIRTIO_NET_ERR;

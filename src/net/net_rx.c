@@ -128,7 +128,7 @@ static void rx_deliver(struct virtio_net *n, uint32_t len)
  * publishing the first packet of a batch and checking right away costs one fence per
  * batch and lets the guest start on the burst while we read the rest, as QEMU's
  * per-packet notify does (the batch end checks again). Measured in the nested testbed:
- * docs/performance.md. */
+ * docs/performance.md. Not with coalescing: then the driver asked to hear later. */
 static void rx_signal_early(struct virtio_net *n, struct virtq *vq)
 {
     virtq_flush(vq);
@@ -142,6 +142,7 @@ void vnet_rx_process(struct virtio_net *n)
     if (!n->running || !n->dp_link_up || n->be_dead || !vq->started)
         return;
     unsigned delivered = 0;
+    bool starved = false;
     for (unsigned pkts = 0; pkts < VNET_RX_BUDGET;) {
         bool full;
         if (rx_refill(n, &full) < 0)
@@ -154,6 +155,7 @@ void vnet_rx_process(struct virtio_net *n)
                 n->rx_need_kick = true;
                 vnet_update_backend_watch(n);
             }
+            starved = true;
             break;
         }
         virtq_disable_notify(vq);
@@ -179,11 +181,10 @@ void vnet_rx_process(struct virtio_net *n)
         rx_deliver(n, (uint32_t)len);
         vnet_stat_add(&n->stats.rx_packets, 1);
         vnet_stat_add(&n->stats.rx_bytes, (uint64_t)len - n->be->hdr_len);
-        if (!delivered++ && vq->event_idx)
+        if (!delivered++ && vq->event_idx && !net_coal_on(&n->coal[VIRTIO_NET_RXQ]))
             rx_signal_early(n, vq);
     }
-    virtq_flush(vq);
-    if (virtq_should_notify(vq))
-        virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_RXQ);
+    /* Out of buffers: a held notification is due, the driver refills only after it. */
+    vnet_signal_used(n, VIRTIO_NET_RXQ, delivered, starved);
     iothread_note_run(&n->io, VIRTIO_NET_RXQ, delivered);
 }

@@ -69,7 +69,7 @@ void vnet_tx_process(struct virtio_net *n)
                 }
             }
             virtq_push(vq, c.head, 0);
-            if (done == 1 && vq->event_idx) {
+            if (done == 1 && vq->event_idx && !net_coal_on(&n->coal[VIRTIO_NET_TXQ])) {
                 /* First completion of the batch: publish and let the driver free it
                  * now (with EVENT_IDX at most one interrupt until it re-arms; see
                  * net_rx.c rx_signal_early). */
@@ -100,8 +100,6 @@ void vnet_tx_process(struct virtio_net *n)
             break;
     }
 out:
-    virtq_flush(vq);
-    if (virtq_should_notify(vq))
-        virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_TXQ);
+    vnet_signal_used(n, VIRTIO_NET_TXQ, done, false);
     iothread_note_run(&n->io, VIRTIO_NET_TXQ, done);
 }

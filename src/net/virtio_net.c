@@ -55,6 +55,7 @@ static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
         { VIRTIO_NET_F_HOST_ECN, F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) },
         { VIRTIO_NET_F_CTRL_RX, F(VIRTIO_NET_F_CTRL_VQ) },
         { VIRTIO_NET_F_CTRL_MAC_ADDR, F(VIRTIO_NET_F_CTRL_VQ) },
+        { VIRTIO_NET_F_NOTF_COAL, F(VIRTIO_NET_F_CTRL_VQ) },
     };
     for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
         if ((f & F(deps[i].bit)) && !(f & deps[i].needs_any)) {
@@ -159,6 +160,73 @@ static void on_rate_timer(struct iothread_watch *w, uint32_t events)
     vnet_tx_process(n);
 }
 
+/* ---- notification coalescing (net_coal.h) ---- */
+
+static void coal_timer_set(struct virtio_net *n, uint64_t at_ns)
+{
+    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(at_ns / 1000000000ull),
+                                            .tv_nsec = (long)(at_ns % 1000000000ull) } };
+    if (timerfd_settime(n->coal_timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
+    n->coal_timer_at = at_ns;
+}
+
+/* Checks queue q's held buffers for a notification. */
+static void coal_release(struct virtio_net *n, unsigned q)
+{
+    net_coal_done(&n->coal[q]);
+    if (virtq_should_notify(&n->vdev.vqs[q]))
+        virtio_dev_notify_queue(&n->vdev, q);
+}
+
+/* Releases what is due, then sets the timer to the earliest deadline left. */
+static void coal_poll(struct virtio_net *n, uint64_t now)
+{
+    uint64_t next = 0;
+    for (unsigned q = 0; q < 2; q++) {
+        struct net_coal *c = &n->coal[q];
+        if (net_coal_due(c, now))
+            coal_release(n, q);
+        else if (c->held && (!next || c->deadline_ns < next))
+            next = c->deadline_ns;
+    }
+    if (next != n->coal_timer_at)
+        coal_timer_set(n, next);
+}
+
+void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now)
+{
+    struct virtq *vq = &n->vdev.vqs[q];
+    struct net_coal *c = &n->coal[q];
+    virtq_flush(vq);
+    if (!net_coal_on(c)) {
+        if (virtq_should_notify(vq))
+            virtio_dev_notify_queue(&n->vdev, q);
+        return;
+    }
+    uint64_t t = now_ns();
+    if (net_coal_add(c, count, t) || (now && c->held))
+        coal_release(n, q);
+    else if (c->held && (!n->coal_timer_at || c->deadline_ns < n->coal_timer_at))
+        coal_timer_set(n, c->deadline_ns);
+}
+
+void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs)
+{
+    net_coal_set(&n->coal[q], max_packets, usecs);
+    coal_poll(n, now_ns());
+}
+
+static void on_coal_timer(struct iothread_watch *w, uint32_t events)
+{
+    struct virtio_net *n = w->opaque;
+    uint64_t expirations;
+    if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
+    n->coal_timer_at = 0;       /* fired (or disarmed under us): set again if needed */
+    coal_poll(n, now_ns());
+}
+
 static void dp_halt(struct virtio_net *n)
 {
     vnet_offload_stop(n);
@@ -166,6 +234,8 @@ static void dp_halt(struct virtio_net *n)
         iothread_watch_del(&n->io, &n->kick[q]);
     iothread_watch_del(&n->io, &n->be_watch);
     iothread_watch_del(&n->io, &n->rate_watch);
+    iothread_watch_del(&n->io, &n->coal_watch);
+    coal_timer_set(n, 0);
     tx_unthrottle(n);
     n->running = false;
     vnet_rx_reset(n);
@@ -226,6 +296,8 @@ static void dp_start(void *arg)
     n->running = true;
     n->rx_need_kick = n->tx_blocked = n->be_dead = false;
     n->promisc = n->allmulti = false;
+    /* A new driver starts without coalescing (Linux assumes 0 until `ethtool -C`). */
+    memset(n->coal, 0, sizeof(n->coal));
     vnet_rx_reset(n);
     bool offload = vnet_is_offload(n);
     for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++) {
@@ -252,6 +324,12 @@ static void dp_start(void *arg)
                                              .fn = on_rate_timer, .opaque = n };
     if (iothread_watch_add(&n->io, &n->rate_watch) < 0) {
         vnet_fail(n, "cannot poll the rate timer: %s", strerror(errno));
+        return;
+    }
+    n->coal_watch = (struct iothread_watch){ .fd = n->coal_timer_fd, .events = EPOLLIN,
+                                             .fn = on_coal_timer, .opaque = n };
+    if (iothread_watch_add(&n->io, &n->coal_watch) < 0) {
+        vnet_fail(n, "cannot poll the coalescing timer: %s", strerror(errno));
         return;
     }
     vnet_update_backend_watch(n);
@@ -368,8 +446,13 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
         return NULL;
     }
     n->rate_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (n->rate_timer_fd < 0) {
+    n->coal_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (n->rate_timer_fd < 0 || n->coal_timer_fd < 0) {
         log_error("%s: timerfd: %s", name, strerror(errno));
+        if (n->rate_timer_fd >= 0)
+            close(n->rate_timer_fd);
+        if (n->coal_timer_fd >= 0)
+            close(n->coal_timer_fd);
         virtio_dev_destroy(&n->vdev);
         free(n);
         return NULL;
@@ -381,9 +464,14 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
+    /* Coalescing holds the notifications of vpf's own data path; an offload backend
+     * signals the guest itself. */
+    if (be->ops->kind != NET_BACKEND_OFFLOAD)
+        n->host_features |= F(VIRTIO_NET_F_NOTF_COAL);
     if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
         log_error("%s: I/O thread: %s", name, strerror(errno));
         close(n->rate_timer_fd);
+        close(n->coal_timer_fd);
         vnet_offload_free(n);
         virtio_dev_destroy(&n->vdev);
         pthread_mutex_destroy(&n->cfg_lock);
@@ -400,6 +488,7 @@ void virtio_net_destroy(struct virtio_net *n)
     virtio_dev_destroy(&n->vdev);
     iothread_stop(&n->io);
     close(n->rate_timer_fd);
+    close(n->coal_timer_fd);
     net_backend_close(n->be);
     vnet_offload_free(n);
     pthread_mutex_destroy(&n->cfg_lock);
@@ -471,6 +560,25 @@ void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6])
     pthread_mutex_lock(&n->cfg_lock);
     memcpy(mac, n->mac, 6);
     pthread_mutex_unlock(&n->cfg_lock);
+}
+
+struct coal_query {
+    struct virtio_net *n;
+    struct virtio_net_coalesce *c;
+};
+
+static void dp_get_coalesce(void *arg)
+{
+    struct coal_query *q = arg;
+    const struct net_coal *rx = &q->n->coal[VIRTIO_NET_RXQ], *tx = &q->n->coal[VIRTIO_NET_TXQ];
+    *q->c = (struct virtio_net_coalesce){ .rx_usecs = rx->usecs, .rx_max_packets = rx->max_packets,
+                                          .tx_usecs = tx->usecs, .tx_max_packets = tx->max_packets };
+}
+
+void virtio_net_get_coalesce(struct virtio_net *n, struct virtio_net_coalesce *c)
+{
+    struct coal_query q = { n, c };
+    iothread_call(&n->io, dp_get_coalesce, &q);
 }
 
 const char *virtio_net_backend_type(const struct virtio_net *n)

@@ -2,7 +2,8 @@
  *
  * One queue pair (receiveq 0, transmitq 1) and a control queue (2). Offered features:
  * VERSION_1, MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX, CTRL_MAC_ADDR, EVENT_IDX,
- * INDIRECT_DESC, and the checksum/TSO/ECN offloads the backend supports.
+ * INDIRECT_DESC, the checksum/TSO/ECN offloads the backend supports, and (on vpf's own
+ * data path) NOTF_COAL: interrupt moderation the guest sets with `ethtool -C`.
  *
  * The data path runs on the device's own I/O thread (epoll over the queues' kick
  * eventfds and the backend fd): no lock and no allocation per packet. With an offload
@@ -81,6 +82,12 @@ void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6]);
  * tx_spoofed is 0; virtio_net_stats_source() says which: "vpf" or "tap". */
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
 const char *virtio_net_stats_source(const struct virtio_net *n);
+/* Interrupt moderation as the guest's driver set it (VIRTIO_NET_CTRL_NOTF_COAL; all 0
+ * until it does, and after a reset). Any thread but the device's I/O thread. */
+struct virtio_net_coalesce {
+    uint32_t rx_usecs, rx_max_packets, tx_usecs, tx_max_packets;
+};
+void virtio_net_get_coalesce(struct virtio_net *n, struct virtio_net_coalesce *c);
 /* The backend's type: "tap", "vhost-net", "null", ... */
 const char *virtio_net_backend_type(const struct virtio_net *n);
 

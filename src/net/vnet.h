@@ -7,6 +7,7 @@
 #include <linux/virtio_net.h>
 #include <pthread.h>
 
+#include "net/net_coal.h"
 #include "net/net_rate.h"
 #include "net/virtio_net.h"
 #include "virtio/iothread.h"
@@ -71,6 +72,12 @@ struct virtio_net {
     struct iothread_watch be_watch;
     struct iothread_watch rate_watch;   /* rate_timer_fd, while the data path runs */
     int rate_timer_fd;
+    /* Notification coalescing (NOTF_COAL) of the receiveq and transmitq, set by the
+     * driver; one absolute timer for the earlier of their deadlines. */
+    struct net_coal coal[2];
+    struct iothread_watch coal_watch;
+    int coal_timer_fd;
+    uint64_t coal_timer_at;             /* deadline the timer is set to; 0: disarmed */
     /* RX buffer cache: rx_chains[rx_chain_head ..+ rx_nchains), their iovecs
      * rx_iov[rx_iov_head ..+ rx_niov). A packet consumes from the heads; the arrays are
      * compacted only when the cache reaches their end (amortised O(1) per packet). */
@@ -105,6 +112,12 @@ void vnet_update_backend_watch(struct virtio_net *n);
 /* The backend is gone (EOF / hang-up / hard error): stop polling it, log once. */
 void vnet_backend_gone(struct virtio_net *n, const char *why);
 void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
+/* count used buffers were pushed to queue q (RX or TX): publish them and notify the
+ * driver if it wants it, now or, with coalescing, when due; now: whatever is held is
+ * due (the guest is out of buffers and must hear of the used ones to add more). */
+void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now);
+/* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET for queue q. */
+void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs);
 
 /* net_offload.c, I/O thread: hand RX/TX over to an offload backend / take them back. */
 bool vnet_is_offload(const struct virtio_net *n);

@@ -290,6 +290,13 @@ static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_re
     ctl_reply_int(reply, "tx_dropped", (int64_t)s.tx_dropped);
     ctl_reply_int(reply, "tx_errors", (int64_t)s.tx_errors);
     ctl_reply_int(reply, "tx_spoofed", (int64_t)s.tx_spoofed);
+    /* The guest's interrupt moderation (ethtool -C in Linux). */
+    struct virtio_net_coalesce c;
+    virtio_net_get_coalesce(n.net, &c);
+    ctl_reply_int(reply, "rx_usecs", c.rx_usecs);
+    ctl_reply_int(reply, "rx_max_packets", c.rx_max_packets);
+    ctl_reply_int(reply, "tx_usecs", c.tx_usecs);
+    ctl_reply_int(reply, "tx_max_packets", c.tx_max_packets);
     ctl_reply_str(reply, "backend", virtio_net_backend_type(n.net));
     /* Offloaded: the kernel moves the packets, the counters are the tap's. */
     ctl_reply_str(reply, "counters", virtio_net_stats_source(n.net));

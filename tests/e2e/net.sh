@@ -2,7 +2,8 @@
 # testbed-timeout: 540
 # virtio-net over a host tap: a stock L2 guest's eth0 has the MAC vpf was given; ping both
 # ways; iperf3 TCP both directions; a 10 MB file each way arrives intact (md5); link
-# down/up through vpf's control socket is seen by the guest (carrier).
+# down/up through vpf's control socket is seen by the guest (carrier); interrupt moderation
+# set with ethtool -C (NOTF_COAL) takes receive interrupts down and shows in vpf's stats.
 . "$(dirname "$0")/lib.sh"
 
 TAP=vpftap0 MAC=52:54:00:12:34:56
@@ -23,6 +24,18 @@ trap cleanup EXIT
 con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
 run_vm_bg "$con" 500 --memory 512M --net tap=$TAP,mac=$MAC --ctl "$ctl" \
 	--cmdline "$(l2_cmdline net vpf.mac=$MAC)"
+wait_for_log "$con" 'VPF-NET: (coalesce rx|.*failed|no virtio|mac .* expected)' 300 ||
+	{ tail -n 40 "$con"; fail "L2 did not get through interrupt moderation"; }
+# Interrupt moderation set by the guest (ethtool -C): fewer receive interrupts for the
+# same 50 ping replies, and the device reports the guest's setting.
+set -- $(sed -n 's/.*VPF-NET: coalesce rx interrupts \([0-9]*\) without, \([0-9]*\) with.*/\1 \2/p' "$con")
+[ $# = 2 ] || { tail -n 20 "$con"; fail "no interrupt counts from L2"; }
+log "receive interrupts for 50 ping replies: $1 without moderation, $2 with rx-usecs 100000"
+[ "$1" -ge 25 ] || fail "only $1 receive interrupts for 50 replies 20 ms apart without moderation"
+[ $(($2 * 2)) -le "$1" ] || fail "rx-usecs 100000 did not halve the receive interrupts ($1 -> $2)"
+"$VPF" ctl "$ctl" stats dev=net0 >"$LOGDIR/stats-coal.json" || fail "stats failed"
+grep -q '"rx_usecs":100000' "$LOGDIR/stats-coal.json" || fail "device lacks the guest's rx-usecs: $(cat "$LOGDIR/stats-coal.json")"
+touch "$www/coal-checked"
 wait_for_log "$con" 'VPF-NET: (ready|.*failed|no virtio|mac .* expected)' 300 ||
 	{ tail -n 40 "$con"; fail "L2 did not get its network up"; }
 expect_in_log "$con" 'VPF-NET: ready' "L2 network setup failed"

@@ -926,6 +926,107 @@ static void test_tx_rate_limit(void **state)
     assert_true(wait_used(t, 1, 5));
 }
 
+/* ---- notification coalescing (NOTF_COAL) ---- */
+
+static int coal_set(struct ctx *t, uint8_t cmd, uint32_t max_packets, uint32_t usecs)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 4; i++) {
+        b[i] = (uint8_t)(max_packets >> (8 * i));
+        b[4 + i] = (uint8_t)(usecs >> (8 * i));
+    }
+    return ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, cmd, b, 8);
+}
+
+static void test_coal_commands(void **state)
+{
+    struct ctx *t = *state;
+    uint64_t f = virtio_dev_read_device_features(t->dev, 0) |
+                 (uint64_t)virtio_dev_read_device_features(t->dev, 1) << 32;
+    assert_true(f & F(VIRTIO_NET_F_NOTF_COAL));
+    /* needs the control queue (virtio 1.3 §5.1.3.1) */
+    assert_false(start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_NOTF_COAL)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 100), VIRTIO_NET_ERR);
+    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 32, 100), VIRTIO_NET_OK);
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 1, 0), VIRTIO_NET_OK);
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000000), VIRTIO_NET_OK);
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000001), VIRTIO_NET_ERR);
+    assert_int_equal(coal_set(t, 2, 0, 0), VIRTIO_NET_ERR);      /* VQ_SET: not offered */
+    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, "\0\0\0\0", 4),
+                     VIRTIO_NET_ERR);
+    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+}
+
+/* RX with rx-usecs 300 ms: buffers are used at once, the interrupt comes when due. */
+static void test_coal_rx_holds_interrupt(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 300000), VIRTIO_NET_OK);
+    for (uint16_t i = 0; i < 4; i++)
+        post_rx(t, i, 0x30000 + 0x1000 * i, 2000);
+    kick(t, 0);
+    uint64_t t0 = mono_ms();
+    inject(t, 80, 1, 0);
+    assert_true(wait_used(t, 0, 1));
+    inject(t, 80, 2, 0);
+    assert_true(wait_used(t, 0, 2));
+    if (mono_ms() - t0 < 250)        /* else this thread was descheduled: no evidence */
+        assert_int_equal(get(&t->irqs[0]), 0);
+    assert_true(wait_int(&t->irqs[0], 1));
+    assert_true(mono_ms() - t0 >= 290);
+    settle();
+    assert_int_equal(get(&t->irqs[0]), 1);                      /* one for both */
+
+    /* rx-frames 2 (usecs 1 s): the second packet makes it due. */
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 2, 1000000), VIRTIO_NET_OK);
+    inject(t, 80, 3, 0);
+    assert_true(wait_used(t, 0, 3));
+    inject(t, 80, 4, 0);
+    assert_true(wait_used(t, 0, 4));
+    assert_true(wait_int(&t->irqs[0], 2));
+
+    /* Out of buffers: what is held is due, else the driver would never refill. */
+    inject(t, 80, 5, 0);
+    post_rx(t, 0, 0x30000, 2000);
+    kick(t, 0);
+    assert_true(wait_used(t, 0, 5));
+    assert_true(wait_int(&t->irqs[0], 3));
+    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+}
+
+/* TX completions likewise; a reset forgets the parameters. */
+static void test_coal_tx_and_reset(void **state)
+{
+    struct ctx *t = *state;
+    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 3, 1000000), VIRTIO_NET_OK);
+    uint8_t buf[128];
+    for (uint16_t i = 0; i < 3; i++) {
+        uint8_t *fr = fg_ptr(&t->g, 0x20000 + 0x100 * i);
+        memset(fr, 0, HDR + 64);
+        fvq_desc(&t->q[1], i, 0x20000 + 0x100 * i, HDR + 64, 0, 0);
+        fvq_publish(&t->q[1], i);
+        kick(t, 1);
+        assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 64);
+        assert_true(wait_used(t, 1, (uint16_t)(i + 1)));
+        if (i < 2) {
+            settle();
+            assert_int_equal(get(&t->irqs[1]), 0);
+        }
+    }
+    assert_true(wait_int(&t->irqs[1], 1));
+
+    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    fvq_desc(&t->q[1], 0, 0x20000, HDR + 64, 0, 0);
+    fvq_publish(&t->q[1], 0);
+    kick(t, 1);
+    assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 64);
+    assert_true(wait_int(&t->irqs[1], 2));                      /* at once again */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +1038,7 @@ int main(void)
         T(test_rx_small_ring_reads_anyway), T(test_rx_readable_desc_needs_reset),
         T(test_rx_stream_cache_wraps), T(test_rx_stream_cache_wraps_iovecs),
         T(test_event_idx_one_interrupt_per_batch),
+        T(test_coal_commands), T(test_coal_rx_holds_interrupt), T(test_coal_tx_and_reset),
         T(test_ctrl_commands), T(test_ctrl_needs_features), T(test_ctrl_without_ack_needs_reset),
         T(test_features), T(test_config_and_link), T(test_backend_hangup),
         T(test_vlan_tx_tags), T(test_vlan_rx_strips_and_filters), T(test_port_mac_after_reset),

@@ -5,6 +5,8 @@
 #         -p 5201:5201/udp -p 11111:11111/udp`) -- the first NIC (vpf.ip=, L1 is .1)
 #   vf    (only with vpf.vfip=) echo 1 > sriov_numvfs on the NIC, VF 0's netdev moved into
 #         the container, which owns vpf.vfip= (L1 is .1 on the VF's own tap)
+#   vfc   (only with vpf.vfcip= as well) the same with VF 1, whose interrupt moderation
+#         the container sets: vpf.vfcoal=RX_USECS:RX_FRAMES (default 1000:0)
 # Prints "VPF-GUEST: containers ready" and runs until the VMM is stopped.
 set -eu
 say() { echo "VPF-GUEST: containers $*"; }
@@ -52,7 +54,7 @@ ipt -A FORWARD -o docker0 -j DOCKER
 ipt -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
 ipt -A FORWARD -i docker0 -o docker0 -j ACCEPT
 ipt -A DOCKER-USER -j RETURN
-for pp in tcp/5201 udp/5201 udp/11111; do
+for pp in tcp/5201 udp/5201 udp/11111 tcp/7777; do
 	ipt -t nat -A DOCKER ! -i docker0 -p "${pp%/*}" --dport "${pp#*/}" -j DNAT --to-destination "172.17.0.2:${pp#*/}"
 	ipt -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p "${pp%/*}" --dport "${pp#*/}" -j ACCEPT
 done
@@ -61,26 +63,56 @@ ip netns exec base iperf3 -s >/dev/null 2>&1 &
 ip netns exec base sockperf server -i 172.17.0.2 >/dev/null 2>&1 &
 say "base: $pfdev $ip, container 172.17.0.2 behind docker0 + NAT, ping $l1 ok"
 
-if [ -n "$vfip" ]; then
-	[ -f "$pf/sriov_totalvfs" ] || die "$pfdev is not an SR-IOV PF"
-	echo 1 >"$pf/sriov_numvfs" || die "echo 1 > sriov_numvfs"
-	vfdev=
+# Counters for the bench, per container: a persistent TCP server on port 7777 answers
+# each connection with "udp_in udp_rcvbuf_errors udp_in_errors softnet_dropped
+# softnet_squeezed" (UDP of the container's namespace; softnet of the whole guest).
+cat >/tmp/counters.sh <<'EOS'
+#!/bin/sh
+u=$(awk '/^Udp:/ && n++ {print $2, $6, $4}' /proc/net/snmp)
+d=0 q=0
+while read -r _ dr sq _; do d=$((d + 0x$dr)) q=$((q + 0x$sq)); done </proc/net/softnet_stat
+echo "$u $d $q"
+EOS
+chmod +x /tmp/counters.sh
+ip netns exec base nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
+
+# vf_container NAME INDEX CIDR [RX_USECS:RX_FRAMES]: VF INDEX's netdev moved into a new
+# container NAME owning CIDR (L1 is .1 on the VF's own tap), servers started; with the
+# last argument the container sets the VF's interrupt moderation (ethtool -C, NOTF_COAL).
+vf_container() {
+	local name=$1 idx=$2 cidr=$3 coal=${4:-} vfdev= l
 	for _ in $(seq 300); do
-		for n in "$pf"/virtfn0/virtio*/net/*; do [ -e "$n" ] && vfdev=${n##*/}; done
+		for n in "$pf"/virtfn"$idx"/virtio*/net/*; do [ -e "$n" ] && vfdev=${n##*/}; done
 		[ -n "$vfdev" ] && break
 		sleep 0.1
 	done
-	[ -n "$vfdev" ] || die "VF 0 has no netdev"
-	ip netns add vf
-	ip link set "$vfdev" netns vf
-	ip -n vf link set lo up
-	ip -n vf addr add "$vfip" dev "$vfdev"
-	ip -n vf link set "$vfdev" up
-	vl1=${vfip%/*} vl1=${vl1%.*}.1
-	ip netns exec vf ping -c 2 -W 5 "$vl1" >/dev/null || die "vf: no ping to $vl1"
-	ip netns exec vf iperf3 -s >/dev/null 2>&1 &
-	ip netns exec vf sockperf server -i "${vfip%/*}" >/dev/null 2>&1 &
-	say "vf: VF 0 $(basename "$(readlink -f "$pf/virtfn0")") $vfdev $vfip in container vf, ping $vl1 ok"
+	[ -n "$vfdev" ] || die "VF $idx has no netdev"
+	ip netns add "$name"
+	ip link set "$vfdev" netns "$name"
+	ip -n "$name" link set lo up
+	ip -n "$name" addr add "$cidr" dev "$vfdev"
+	if [ -n "$coal" ]; then
+		# tx-frames 1: Linux 6.1 refuses (EBUSY) a change of its TX NAPI on a running
+		# device, which tx-frames 0 would ask for; 1 with tx-usecs 0 is "no TX delay".
+		ip netns exec "$name" ethtool -C "$vfdev" rx-usecs "${coal%:*}" rx-frames "${coal#*:}" \
+			tx-usecs 0 tx-frames 1 || die "$name: ethtool -C $vfdev"
+	fi
+	ip -n "$name" link set "$vfdev" up
+	l=${cidr%/*} l=${l%.*}.1
+	ip netns exec "$name" ping -c 2 -W 5 "$l" >/dev/null || die "$name: no ping to $l"
+	ip netns exec "$name" iperf3 -s >/dev/null 2>&1 &
+	ip netns exec "$name" sockperf server -i "${cidr%/*}" >/dev/null 2>&1 &
+	ip netns exec "$name" nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
+	say "$name: VF $idx $(basename "$(readlink -f "$pf/virtfn$idx")") $vfdev $cidr${coal:+ rx-usecs:rx-frames $coal}, ping $l ok"
+}
+vfcip=$(arg vfcip) vfcoal=$(arg vfcoal)
+if [ -n "$vfip" ]; then
+	[ -f "$pf/sriov_totalvfs" ] || die "$pfdev is not an SR-IOV PF"
+	nvf=1
+	[ -z "$vfcip" ] || nvf=2
+	echo "$nvf" >"$pf/sriov_numvfs" || die "echo $nvf > sriov_numvfs"
+	vf_container vf 0 "$vfip"
+	[ -z "$vfcip" ] || vf_container vfc 1 "$vfcip" "${vfcoal:-1000:0}"
 fi
 sleep 1
 say "ready"

@@ -1,0 +1,21 @@
+#include "net/net_coal.h"
+
+void net_coal_set(struct net_coal *c, uint32_t max_packets, uint32_t usecs)
+{
+    c->max_packets = max_packets;
+    c->usecs = usecs;
+    if (c->held)
+        c->deadline_ns = 0;
+}
+
+bool net_coal_add(struct net_coal *c, unsigned n, uint64_t now_ns)
+{
+    if (!c->usecs)
+        return true;
+    if (!n)
+        return false;
+    if (!c->held)
+        c->deadline_ns = now_ns + (uint64_t)c->usecs * 1000;
+    c->held += n;
+    return (c->max_packets && c->held >= c->max_packets) || c->deadline_ns <= now_ns;
+}
