@@ -16,54 +16,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fake_guest.h"
-#include "net/virtio_net.h"
+#include "fake_net.h"
 
 #define F(b) (1ull << (b))
-#define QSZ 16
 #define HDR 12
-
-struct ctx {
-    struct fake_guest g;
-    struct fake_vq q[3];
-    struct virtio_net *n;
-    struct virtio_dev *dev;
-    struct net_backend *be;
-    int peer;
-    int irqs[3], config_irqs;
-};
-
-static void irq_queue(void *o, unsigned q) { __atomic_fetch_add(&((struct ctx *)o)->irqs[q], 1, __ATOMIC_SEQ_CST); }
-static void irq_config(void *o) { __atomic_fetch_add(&((struct ctx *)o)->config_irqs, 1, __ATOMIC_SEQ_CST); }
-static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config };
-
-static int get(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 static int setup(void **state)
 {
-    struct ctx *t = calloc(1, sizeof(*t));
-    fg_init(&t->g);
-    for (int i = 0; i < 3; i++)
-        fvq_init(&t->q[i], &t->g, QSZ);
-    t->be = loop_open(&t->peer);
-    assert_non_null(t->be);
-    t->n = virtio_net_create("vnet-test", &t->g.mem, t->be, MAC);
-    assert_non_null(t->n);
-    t->dev = virtio_net_vdev(t->n);
-    virtio_dev_set_irq(t->dev, &irq_ops, t);
+    struct fake_net *t = calloc(1, sizeof(*t));
+    fnet_init_loop(t, "vnet-test", MAC);
     *state = t;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *t = *state;
-    virtio_net_destroy(t->n);
-    close(t->peer);
-    fg_free(&t->g);
-    free(t);
     return 0;
 }
 
@@ -71,71 +35,14 @@ static int teardown(void **state)
                 F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
                 F(VIRTIO_RING_F_INDIRECT_DESC))
 
-#define ALL_OK (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
-                VIRTIO_STATUS_DRIVER_OK)
-
-/* Negotiates features f, sets up the three queues, DRIVER_OK. Returns the status. */
-static uint8_t start(struct ctx *t, uint64_t f)
-{
-    virtio_dev_set_status(t->dev, 0);
-    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    virtio_dev_write_driver_features(t->dev, 0, (uint32_t)f);
-    virtio_dev_write_driver_features(t->dev, 1, (uint32_t)(f >> 32));
-    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-    if (!(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_FEATURES_OK))
-        return virtio_dev_get_status(t->dev);
-    for (unsigned i = 0; i < 3; i++) {
-        struct virtq *vq = &t->dev->vqs[i];
-        /* fresh rings for each start */
-        memset(fg_ptr(&t->g, t->q[i].avail), 0, 6 + 2 * QSZ);
-        memset(fg_ptr(&t->g, t->q[i].used), 0, 6 + 8 * QSZ);
-        t->q[i].avail_idx = t->q[i].last_used = 0;
-        vq->size = QSZ;
-        vq->desc_gpa = t->q[i].desc;
-        vq->avail_gpa = t->q[i].avail;
-        vq->used_gpa = t->q[i].used;
-        assert_int_equal(virtio_dev_enable_queue(t->dev, i), 0);
-    }
-    virtio_dev_set_status(t->dev, ALL_OK);
-    return virtio_dev_get_status(t->dev);
-}
-
-static void kick(struct ctx *t, unsigned q)
-{
-    uint64_t one = 1;
-    assert_int_equal(write(t->dev->kick_fds[q], &one, 8), 8);
-}
-
-static uint16_t used_idx(struct ctx *t, unsigned q)
-{
-    return __atomic_load_n((uint16_t *)fg_ptr(&t->g, t->q[q].used + 2), __ATOMIC_ACQUIRE);
-}
-
-static int wait_used(struct ctx *t, unsigned q, uint16_t idx)
-{
-    for (int i = 0; i < 2000; i++) {
-        if (used_idx(t, q) == idx)
-            return 1;
-        usleep(1000);
-    }
-    return 0;
-}
-
 static void settle(void) { usleep(20000); }
-
-static int wait_int(int *p, int v)
-{
-    for (int i = 0; i < 2000 && get(p) != v; i++)
-        usleep(1000);
-    return get(p) == v;
-}
 
 /* ---- TX ---- */
 
 static void test_tx_frame(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_CSUM)), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_CSUM)), FNET_ALL_OK);
     struct virtio_net_hdr_v1 *h = fg_ptr(&t->g, 0x10000);
     memset(h, 0, HDR);
     h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -147,19 +54,19 @@ static void test_tx_frame(void **state)
     fvq_desc(&t->q[1], 1, 0x11000, 60, VRING_DESC_F_NEXT, 2);
     fvq_desc(&t->q[1], 2, 0x12000, 40, 0, 0);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
+    fnet_kick(t, 1);
     uint8_t buf[256];
     ssize_t n = recv(t->peer, buf, sizeof(buf), 0);
     assert_int_equal(n, HDR + 100);
     assert_memory_equal(buf, h, HDR);
     assert_int_equal(buf[HDR], 0xaa);
     assert_int_equal(buf[HDR + 60], 0xbb);
-    assert_true(wait_used(t, 1, 1));
+    assert_true(fnet_wait_used(t, 1, 1));
     uint32_t id, len;
     fvq_used_elem(&t->q[1], 0, &id, &len);
     assert_int_equal(id, 0);
     assert_int_equal(len, 0);
-    assert_true(wait_int(&t->irqs[1], 1));
+    assert_true(fnet_wait_count(&t->irqs[1], 1));
     struct virtio_net_stats s;
     virtio_net_get_stats(t->n, &s);
     assert_int_equal(s.tx_packets, 1);
@@ -170,8 +77,8 @@ static void test_tx_frame(void **state)
 
 static void test_tx_batch_indirect(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     for (uint16_t i = 0; i < 5; i++) {
         uint64_t table = 0x40000 + 0x100 * i;
         memset(fg_ptr(&t->g, 0x20000 + 0x1000 * i), 0, HDR);
@@ -180,60 +87,60 @@ static void test_tx_batch_indirect(void **state)
         fvq_desc(&t->q[1], i, table, 16, VRING_DESC_F_INDIRECT, 0);
         fvq_publish(&t->q[1], i);
     }
-    kick(t, 1);
+    fnet_kick(t, 1);
     for (int i = 0; i < 5; i++) {
         uint8_t buf[128];
         assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 50);
         assert_int_equal(buf[HDR + 49], i);
     }
-    assert_true(wait_used(t, 1, 5));
+    assert_true(fnet_wait_used(t, 1, 5));
     settle();
-    assert_int_equal(get(&t->irqs[1]), 1);      /* one interrupt for the batch */
+    assert_int_equal(fnet_count(&t->irqs[1]), 1);  /* one interrupt for the batch */
 }
 
 static void test_tx_event_idx_suppression(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_RING_F_EVENT_IDX)), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_RING_F_EVENT_IDX)), FNET_ALL_OK);
     fvq_set_used_event(&t->q[1], 5);             /* interrupt me after the 6th */
     memset(fg_ptr(&t->g, 0x20000), 0, 64);
     fvq_desc(&t->q[1], 0, 0x20000, 64, 0, 0);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
+    fnet_kick(t, 1);
     uint8_t buf[128];
     assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), 64);
-    assert_true(wait_used(t, 1, 1));
+    assert_true(fnet_wait_used(t, 1, 1));
     settle();
-    assert_int_equal(get(&t->irqs[1]), 0);
+    assert_int_equal(fnet_count(&t->irqs[1]), 0);
     /* The device asked to be kicked for the next buffer (avail_event = 1). */
     assert_int_equal(fvq_avail_event(&t->q[1]), 1);
     fvq_set_used_event(&t->q[1], 1);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
+    fnet_kick(t, 1);
     assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), 64);
-    assert_true(wait_int(&t->irqs[1], 1));
+    assert_true(fnet_wait_count(&t->irqs[1], 1));
 }
 
 static void test_tx_short_packet_counted(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     fvq_desc(&t->q[1], 0, 0x20000, 4, 0, 0);     /* shorter than the header */
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
-    assert_true(wait_used(t, 1, 1));
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, 1));
     struct virtio_net_stats s;
     virtio_net_get_stats(t->n, &s);
     assert_int_equal(s.tx_errors, 1);
-    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
 
 /* Host spoof check (SR-IOV VFs): only frames from the host-assigned MAC leave. */
 static void test_tx_spoof_check(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     virtio_net_set_spoofchk(t->n, true);
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     static const uint8_t forged[6] = { 0x02, 0xde, 0xad, 0xbe, 0xef, 0x01 };
     const uint8_t *src[3] = { forged, MAC, NULL };
     for (uint16_t i = 0; i < 3; i++) {
@@ -246,11 +153,11 @@ static void test_tx_spoof_check(void **state)
         fvq_desc(&t->q[1], i, 0x20000 + 0x1000 * i, src[i] ? HDR + 60 : HDR + 8, 0, 0);
         fvq_publish(&t->q[1], i);
     }
-    kick(t, 1);
+    fnet_kick(t, 1);
     uint8_t buf[128];
     assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 60);
     assert_memory_equal(buf + HDR + 6, MAC, 6);
-    assert_true(wait_used(t, 1, 3));
+    assert_true(fnet_wait_used(t, 1, 3));
     assert_int_equal(recv(t->peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
     struct virtio_net_stats s;
     virtio_net_get_stats(t->n, &s);
@@ -260,42 +167,42 @@ static void test_tx_spoof_check(void **state)
 
 static void test_tx_bad_chain_needs_reset(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     fvq_desc(&t->q[1], 0, 0x20000, 64, VRING_DESC_F_NEXT, 0);   /* loop */
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
-    assert_true(wait_int(&t->config_irqs, 1));
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
-    assert_int_equal(used_idx(t, 1), 0);
+    assert_int_equal(fnet_used_idx(t, 1), 0);
     /* Kicks are ignored now; the I/O thread lives on. */
-    kick(t, 1);
+    fnet_kick(t, 1);
     settle();
-    assert_int_equal(get(&t->config_irqs), 1);
+    assert_int_equal(fnet_count(&t->config_irqs), 1);
     /* The driver resets and starts over: the device works again. */
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     fvq_desc(&t->q[1], 0, 0x20000, 64, 0, 0);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
+    fnet_kick(t, 1);
     uint8_t buf[128];
     assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), 64);
 }
 
 static void test_tx_writable_desc_needs_reset(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     fvq_desc(&t->q[1], 0, 0x20000, 64, VRING_DESC_F_NEXT, 1);
     fvq_desc(&t->q[1], 1, 0x21000, 64, VRING_DESC_F_WRITE, 0);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
-    assert_true(wait_int(&t->config_irqs, 1));
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 /* ---- RX ---- */
 
-static void inject(struct ctx *t, size_t payload, uint8_t fill, uint8_t hdr_flags)
+static void inject(struct fake_net *t, size_t payload, uint8_t fill, uint8_t hdr_flags)
 {
     uint8_t *pkt = malloc(HDR + payload);
     memset(pkt, 0, HDR);
@@ -306,7 +213,7 @@ static void inject(struct ctx *t, size_t payload, uint8_t fill, uint8_t hdr_flag
     free(pkt);
 }
 
-static void post_rx(struct ctx *t, uint16_t id, uint64_t gpa, uint32_t len)
+static void post_rx(struct fake_net *t, uint16_t id, uint64_t gpa, uint32_t len)
 {
     fvq_desc(&t->q[0], id, gpa, len, VRING_DESC_F_WRITE, 0);
     fvq_publish(&t->q[0], id);
@@ -314,13 +221,13 @@ static void post_rx(struct ctx *t, uint16_t id, uint64_t gpa, uint32_t len)
 
 static void test_rx_mergeable(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), ALL_OK);
-    for (uint16_t i = 0; i < QSZ; i++)
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    for (uint16_t i = 0; i < FNET_QSZ; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 1000);
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject(t, 2488, 0x5a, VIRTIO_NET_HDR_F_DATA_VALID);   /* 2500 bytes with header */
-    assert_true(wait_used(t, 0, 3));
+    assert_true(fnet_wait_used(t, 0, 3));
     uint32_t id, len;
     fvq_used_elem(&t->q[0], 0, &id, &len);
     assert_int_equal(id, 0);
@@ -338,17 +245,17 @@ static void test_rx_mergeable(void **state)
     assert_int_equal(p[HDR], 0x5a);
     assert_int_equal(p[0x2000 + 499], 0x5a);
     assert_int_equal(p[0x2000 + 500], 0);
-    assert_true(wait_int(&t->irqs[0], 1));
+    assert_true(fnet_wait_count(&t->irqs[0], 1));
 
     /* 13 buffers (13000 bytes) left, below a 64 KiB frame and the ring not all ours:
      * the device waits for the guest's refill rather than risk dropping a big frame. */
     inject(t, 100, 0x11, 0);
     settle();
-    assert_int_equal(used_idx(t, 0), 3);
+    assert_int_equal(fnet_used_idx(t, 0), 3);
     for (uint16_t i = 0; i < 3; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 1000);
-    kick(t, 0);
-    assert_true(wait_used(t, 0, 4));
+    fnet_kick(t, 0);
+    assert_true(fnet_wait_used(t, 0, 4));
     fvq_used_elem(&t->q[0], 3, &id, &len);
     assert_int_equal(id, 3);
     assert_int_equal(len, HDR + 100);
@@ -363,14 +270,14 @@ static void test_rx_mergeable(void **state)
 
 static void test_rx_mergeable_big_buffers(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
     /* Two 40000-byte buffers hold a 64 KiB frame: no need to wait for a full ring. */
     post_rx(t, 0, 0x80000, 40000);
     post_rx(t, 1, 0x90000, 40000);
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject(t, 50000, 0x42, 0);
-    assert_true(wait_used(t, 0, 2));
+    assert_true(fnet_wait_used(t, 0, 2));
     uint32_t id, len;
     fvq_used_elem(&t->q[0], 1, &id, &len);
     assert_int_equal(id, 1);
@@ -381,15 +288,15 @@ static void test_rx_mergeable_big_buffers(void **state)
 
 static void test_rx_split_header_buffers(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     /* One chain of two descriptors, the header split across them (ANY_LAYOUT). */
     fvq_desc(&t->q[0], 0, 0x30000, 11, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
     fvq_desc(&t->q[0], 1, 0x31000, 2000, VRING_DESC_F_WRITE, 0);
     fvq_publish(&t->q[0], 0);
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject(t, 64, 0x77, 0);
-    assert_true(wait_used(t, 0, 1));
+    assert_true(fnet_wait_used(t, 0, 1));
     assert_int_equal(*(uint8_t *)fg_ptr(&t->g, 0x30000 + 10), 1);   /* num_buffers lo */
     assert_int_equal(*(uint8_t *)fg_ptr(&t->g, 0x31000), 0);        /* num_buffers hi */
     assert_int_equal(*(uint8_t *)fg_ptr(&t->g, 0x31001), 0x77);
@@ -397,14 +304,14 @@ static void test_rx_split_header_buffers(void **state)
 
 static void test_rx_no_mrg_one_chain_per_packet(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     post_rx(t, 0, 0x30000, 1600);
     post_rx(t, 1, 0x31000, 100);                 /* too small for the next packet */
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject(t, 200, 1, 0);
     inject(t, 200, 2, 0);                        /* truncated: dropped */
-    assert_true(wait_used(t, 0, 1));
+    assert_true(fnet_wait_used(t, 0, 1));
     struct virtio_net_hdr_v1 *h = fg_ptr(&t->g, 0x30000);
     assert_int_equal(h->num_buffers, 1);
     for (int i = 0; i < 2000; i++) {
@@ -419,7 +326,7 @@ static void test_rx_no_mrg_one_chain_per_packet(void **state)
     assert_int_equal(s.rx_dropped, 1);
     /* The small buffer is still ours and is reused. */
     inject(t, 50, 3, 0);
-    assert_true(wait_used(t, 0, 2));
+    assert_true(fnet_wait_used(t, 0, 2));
     uint32_t id, len;
     fvq_used_elem(&t->q[0], 1, &id, &len);
     assert_int_equal(id, 1);
@@ -428,29 +335,29 @@ static void test_rx_no_mrg_one_chain_per_packet(void **state)
 
 static void test_rx_waits_for_buffers(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     inject(t, 80, 9, 0);
     settle();
-    assert_int_equal(used_idx(t, 0), 0);
+    assert_int_equal(fnet_used_idx(t, 0), 0);
     post_rx(t, 0, 0x30000, 2000);
-    kick(t, 0);
-    assert_true(wait_used(t, 0, 1));
+    fnet_kick(t, 0);
+    assert_true(fnet_wait_used(t, 0, 1));
     assert_int_equal(*(uint8_t *)fg_ptr(&t->g, 0x30000 + HDR), 9);
 }
 
 static void test_rx_small_ring_reads_anyway(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     /* Every buffer of the ring posted, together still below a GSO frame: the device
      * must read rather than wait for buffers that can never come. */
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM) |
-                              F(VIRTIO_NET_F_GUEST_TSO4)), ALL_OK);
-    for (uint16_t i = 0; i < QSZ; i++)
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM) |
+                                   F(VIRTIO_NET_F_GUEST_TSO4)), FNET_ALL_OK);
+    for (uint16_t i = 0; i < FNET_QSZ; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 1600);
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject(t, 3000, 4, 0);
-    assert_true(wait_used(t, 0, 2));
+    assert_true(fnet_wait_used(t, 0, 2));
     assert_int_equal(((struct virtio_net_hdr_v1 *)fg_ptr(&t->g, 0x30000))->num_buffers, 2);
 }
 
@@ -459,21 +366,22 @@ static void test_rx_small_ring_reads_anyway(void **state)
  * driver has not re-armed. Same on the receive queue. */
 static void test_event_idx_one_interrupt_per_batch(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX)), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX)),
+                     FNET_ALL_OK);
     fvq_set_used_event(&t->q[1], 0);
     for (uint16_t i = 0; i < 8; i++) {
         memset(fg_ptr(&t->g, 0x20000 + 0x100 * i), 0, 64);
         fvq_desc(&t->q[1], i, 0x20000 + 0x100 * i, 64, 0, 0);
         fvq_publish(&t->q[1], i);
     }
-    kick(t, 1);
+    fnet_kick(t, 1);
     uint8_t buf[128];
     for (int i = 0; i < 8; i++)
         assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), 64);
-    assert_true(wait_used(t, 1, 8));
+    assert_true(fnet_wait_used(t, 1, 8));
     settle();
-    assert_int_equal(get(&t->irqs[1]), 1);
+    assert_int_equal(fnet_count(&t->irqs[1]), 1);
 
     /* Receive: four packets queued before the buffers come (64 KiB each, so the device
      * never waits for more), read in one batch. */
@@ -482,10 +390,10 @@ static void test_event_idx_one_interrupt_per_batch(void **state)
         inject(t, 100, (uint8_t)i, 0);
     for (uint16_t i = 0; i < 5; i++)
         post_rx(t, i, 0x80000 + 0x10000 * i, 0x10000);
-    kick(t, 0);
-    assert_true(wait_used(t, 0, 4));
+    fnet_kick(t, 0);
+    assert_true(fnet_wait_used(t, 0, 4));
     settle();
-    assert_int_equal(get(&t->irqs[0]), 1);
+    assert_int_equal(fnet_count(&t->irqs[0]), 1);
 }
 
 /* Many packets through the 16-entry ring with MRG_RXBUF and 200-byte buffers (chains of
@@ -493,14 +401,14 @@ static void test_event_idx_one_interrupt_per_batch(void **state)
  * its arrays and is compacted whenever it reaches the end of one (the chain array after
  * 240 chains, the iovec array first with 5 iovecs per chain). Every packet must arrive
  * whole, in order, in the buffers the driver posted, in posting order. */
-static void rx_stream(struct ctx *t, unsigned ndesc)
+static void rx_stream(struct fake_net *t, unsigned ndesc)
 {
     enum { BUF = 200, NPKT = 700 };
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), ALL_OK);
-    uint16_t fifo[QSZ];         /* posted heads, oldest first */
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    uint16_t fifo[FNET_QSZ];    /* posted heads, oldest first */
     unsigned nfifo = 0;
-    uint64_t buf[QSZ];
-    for (uint16_t i = 0; i < QSZ; i++) {
+    uint64_t buf[FNET_QSZ];
+    for (uint16_t i = 0; i < FNET_QSZ; i++) {
         buf[i] = 0x30000 + BUF * i;
         if (ndesc > 1) {
             uint64_t table = 0x40000 + 0x100 * i;
@@ -514,14 +422,14 @@ static void rx_stream(struct ctx *t, unsigned ndesc)
         fvq_publish(&t->q[0], i);
         fifo[nfifo++] = i;
     }
-    kick(t, 0);
+    fnet_kick(t, 0);
     uint16_t used = 0;
     for (unsigned p = 0; p < NPKT; p++) {
         size_t payload = 20 + (p * 37) % 300;     /* 1 or 2 buffers */
         uint8_t fill = (uint8_t)(p + 1);
         inject(t, payload, fill, 0);
         unsigned nb = (unsigned)((HDR + payload + BUF - 1) / BUF);
-        assert_true(wait_used(t, 0, (uint16_t)(used + nb)));
+        assert_true(fnet_wait_used(t, 0, (uint16_t)(used + nb)));
         uint16_t heads[2];
         uint32_t total = 0;
         for (unsigned b = 0; b < nb; b++) {
@@ -547,13 +455,13 @@ static void rx_stream(struct ctx *t, unsigned ndesc)
             fvq_publish(&t->q[0], heads[b]);
             fifo[nfifo++] = heads[b];
         }
-        kick(t, 0);
+        fnet_kick(t, 0);
     }
     struct virtio_net_stats s;
     virtio_net_get_stats(t->n, &s);
     assert_int_equal(s.rx_packets, NPKT);
     assert_int_equal(s.rx_dropped, 0);
-    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
 
 static void test_rx_stream_cache_wraps(void **state) { rx_stream(*state, 1); }
@@ -561,19 +469,19 @@ static void test_rx_stream_cache_wraps_iovecs(void **state) { rx_stream(*state, 
 
 static void test_rx_readable_desc_needs_reset(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     fvq_desc(&t->q[0], 0, 0x30000, 2000, 0, 0);
     fvq_publish(&t->q[0], 0);
-    kick(t, 0);
-    assert_true(wait_int(&t->config_irqs, 1));
+    fnet_kick(t, 0);
+    assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
 }
 
 /* ---- control queue ---- */
 
 /* Sends a control command (class, cmd, data) and returns the ack. */
-static int ctrl(struct ctx *t, uint8_t cls, uint8_t cmd, const void *data, uint32_t len)
+static int ctrl(struct fake_net *t, uint8_t cls, uint8_t cmd, const void *data, uint32_t len)
 {
     static uint16_t n;
     uint8_t *hdr = fg_ptr(&t->g, 0x50000);
@@ -583,27 +491,27 @@ static int ctrl(struct ctx *t, uint8_t cls, uint8_t cmd, const void *data, uint3
         memcpy(fg_ptr(&t->g, 0x50100), data, len);
     uint8_t *ack = fg_ptr(&t->g, 0x50f00);
     *ack = 0xcc;
-    uint16_t d = (uint16_t)((n * 3) % QSZ);
+    uint16_t d = (uint16_t)((n * 3) % FNET_QSZ);
     if (len) {
-        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 1) % QSZ);
-        fvq_desc(&t->q[2], (d + 1) % QSZ, 0x50100, len, VRING_DESC_F_NEXT, (d + 2) % QSZ);
+        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 1) % FNET_QSZ);
+        fvq_desc(&t->q[2], (d + 1) % FNET_QSZ, 0x50100, len, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
     } else {
-        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 2) % QSZ);
+        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
     }
-    fvq_desc(&t->q[2], (d + 2) % QSZ, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
+    fvq_desc(&t->q[2], (d + 2) % FNET_QSZ, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
     n++;
-    uint16_t want = (uint16_t)(used_idx(t, 2) + 1);
+    uint16_t want = (uint16_t)(fnet_used_idx(t, 2) + 1);
     fvq_publish(&t->q[2], d);
-    kick(t, 2);
-    if (!wait_used(t, 2, want))
+    fnet_kick(t, 2);
+    if (!fnet_wait_used(t, 2, want))
         return -1;
     return *ack;
 }
 
 static void test_ctrl_commands(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     uint8_t on = 1, two = 2;
     assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
     assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
@@ -632,15 +540,15 @@ static void test_ctrl_commands(void **state)
     tbl[3] = 0xff;
     assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl)), VIRTIO_NET_ERR);
     assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, 9, NULL, 0), VIRTIO_NET_ERR);
-    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
     settle();
-    assert_true(get(&t->irqs[2]) >= 1);
+    assert_true(fnet_count(&t->irqs[2]) >= 1);
 }
 
 static void test_ctrl_needs_features(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CTRL_VQ)), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CTRL_VQ)), FNET_ALL_OK);
     uint8_t on = 1;
     const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
     assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
@@ -649,21 +557,21 @@ static void test_ctrl_needs_features(void **state)
 
 static void test_ctrl_without_ack_needs_reset(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     fvq_desc(&t->q[2], 0, 0x50000, 3, 0, 0);     /* class, cmd, data; no writable ack */
     fvq_publish(&t->q[2], 0);
-    kick(t, 2);
-    assert_true(wait_int(&t->config_irqs, 1));
+    fnet_kick(t, 2);
+    assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
-    assert_int_equal(used_idx(t, 2), 0);
+    assert_int_equal(fnet_used_idx(t, 2), 0);
 }
 
 /* ---- features, config, link ---- */
 
 static void test_features(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     uint64_t f = virtio_dev_read_device_features(t->dev, 0) |
                  (uint64_t)virtio_dev_read_device_features(t->dev, 1) << 32;
     assert_true(f & F(VIRTIO_F_VERSION_1));
@@ -671,12 +579,12 @@ static void test_features(void **state)
     assert_true(f & F(VIRTIO_NET_F_GUEST_TSO4));
     assert_false(f & F(VIRTIO_NET_F_MQ));
     /* virtio 1.2 §5.1.3.1 dependencies */
-    assert_false(start(t, BASE_F | F(VIRTIO_NET_F_GUEST_TSO4)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_false(start(t, BASE_F | F(VIRTIO_NET_F_HOST_TSO6)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_false(start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CTRL_RX)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_false(start(t, BASE_F & ~F(VIRTIO_F_VERSION_1)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
-                              F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN)), ALL_OK);
+    assert_false(fnet_start(t, BASE_F | F(VIRTIO_NET_F_GUEST_TSO4)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BASE_F | F(VIRTIO_NET_F_HOST_TSO6)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CTRL_RX)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BASE_F & ~F(VIRTIO_F_VERSION_1)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
+                                   F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN)), FNET_ALL_OK);
     assert_int_equal(loop_last_features(t->be),
                      F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
                      F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN));
@@ -686,7 +594,7 @@ static void test_features(void **state)
 
 static void test_config_and_link(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     uint8_t cfg[10];
     virtio_dev_config_read(t->dev, 0, cfg, 10);
     assert_memory_equal(cfg, MAC, 6);
@@ -699,55 +607,55 @@ static void test_config_and_link(void **state)
     virtio_dev_config_read(t->dev, 0, cfg, 6);
     assert_memory_equal(cfg, MAC, 6);
 
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     virtio_net_set_link(t->n, false);
-    assert_int_equal(get(&t->config_irqs), 1);
+    assert_int_equal(fnet_count(&t->config_irqs), 1);
     virtio_dev_config_read(t->dev, 6, cfg, 2);
     assert_int_equal(ld_le16(cfg), 0);
     virtio_net_set_link(t->n, false);                   /* no change, no interrupt */
-    assert_int_equal(get(&t->config_irqs), 1);
+    assert_int_equal(fnet_count(&t->config_irqs), 1);
     /* Link down: TX dropped, RX not delivered. */
     fvq_desc(&t->q[1], 0, 0x20000, 64, 0, 0);
     memset(fg_ptr(&t->g, 0x20000), 0, 64);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
-    assert_true(wait_used(t, 1, 1));
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, 1));
     post_rx(t, 0, 0x30000, 2000);
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject(t, 100, 1, 0);
     settle();
-    assert_int_equal(used_idx(t, 0), 0);
+    assert_int_equal(fnet_used_idx(t, 0), 0);
     struct virtio_net_stats s;
     virtio_net_get_stats(t->n, &s);
     assert_int_equal(s.tx_dropped, 1);
     virtio_net_set_link(t->n, true);
-    assert_int_equal(get(&t->config_irqs), 2);
-    assert_true(wait_used(t, 0, 1));
+    assert_int_equal(fnet_count(&t->config_irqs), 2);
+    assert_true(fnet_wait_used(t, 0, 1));
     assert_true(virtio_net_link_up(t->n));
 }
 
 static void test_backend_hangup(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     post_rx(t, 0, 0x30000, 2000);
-    kick(t, 0);
+    fnet_kick(t, 0);
     close(t->peer);
     t->peer = -1;
     settle();
     /* TX still completes (dropped) and the device stays usable for the guest. */
     fvq_desc(&t->q[1], 0, 0x20000, 64, 0, 0);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
-    assert_true(wait_used(t, 1, 1));
-    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, 1));
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fnet_teardown)
 
 /* ---- host port: VLAN ---- */
 
-static void set_vlan(struct ctx *t, uint16_t vid)
+static void set_vlan(struct fake_net *t, uint16_t vid)
 {
     struct virtio_net_port p;
     virtio_net_get_port(t->n, &p);
@@ -757,9 +665,9 @@ static void set_vlan(struct ctx *t, uint16_t vid)
 
 static void test_vlan_tx_tags(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     set_vlan(t, 100);
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     /* A checksum-offloaded IPv4 frame split over two descriptors inside the MACs. */
     uint8_t *f = fg_ptr(&t->g, 0x20000);
     memset(f, 0, HDR + 60);
@@ -777,10 +685,10 @@ static void test_vlan_tx_tags(void **state)
     /* Too short to carry an EtherType: not taggable, counted as an error. */
     fvq_desc(&t->q[1], 2, 0x21000, HDR + 12, 0, 0);
     fvq_publish(&t->q[1], 2);
-    kick(t, 1);
+    fnet_kick(t, 1);
     uint8_t buf[128];
     assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 64);
-    assert_true(wait_used(t, 1, 2));
+    assert_true(fnet_wait_used(t, 1, 2));
     assert_int_equal(buf[6], 38);                /* csum_start moved past the tag */
     assert_memory_equal(buf + HDR, f + HDR, 12);
     const uint8_t tag[4] = { 0x81, 0x00, 0x00, 100 };
@@ -796,7 +704,7 @@ static void test_vlan_tx_tags(void **state)
 }
 
 /* Sends HDR + frame with the given 802.1Q VID (-1: untagged) and 40 payload bytes. */
-static void inject_tagged(struct ctx *t, int vid, uint8_t flags, uint8_t csum_start)
+static void inject_tagged(struct fake_net *t, int vid, uint8_t flags, uint8_t csum_start)
 {
     uint8_t pkt[HDR + 60] = { 0 };
     size_t l = 0;
@@ -821,16 +729,16 @@ static void inject_tagged(struct ctx *t, int vid, uint8_t flags, uint8_t csum_st
 
 static void test_vlan_rx_strips_and_filters(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     set_vlan(t, 100);
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), ALL_OK);
-    for (uint16_t i = 0; i < QSZ; i++)
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    for (uint16_t i = 0; i < FNET_QSZ; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 0x1000);
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject_tagged(t, -1, 0, 0);                  /* untagged: not ours */
     inject_tagged(t, 200, 0, 0);                 /* another VLAN */
     inject_tagged(t, 100, VIRTIO_NET_HDR_F_NEEDS_CSUM, 38);
-    assert_true(wait_used(t, 0, 1));
+    assert_true(fnet_wait_used(t, 0, 1));
     uint32_t id, len;
     fvq_used_elem(&t->q[0], 0, &id, &len);
     assert_int_equal(len, HDR + 12 + 2 + 40);
@@ -851,23 +759,23 @@ static void test_vlan_rx_strips_and_filters(void **state)
      * first: 15 free pages are below a 64 KiB frame, so the device waits for it.) */
     set_vlan(t, 0);
     post_rx(t, (uint16_t)id, 0x30000 + 0x1000 * id, 0x1000);
-    kick(t, 0);
+    fnet_kick(t, 0);
     inject_tagged(t, -1, 0, 0);
-    assert_true(wait_used(t, 0, 2));
+    assert_true(fnet_wait_used(t, 0, 2));
     fvq_used_elem(&t->q[0], 1, &id, &len);
     assert_int_equal(len, HDR + 12 + 2 + 40);
 }
 
 static void test_port_mac_after_reset(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     struct virtio_net_port p;
     virtio_net_get_port(t->n, &p);
     assert_memory_equal(p.mac, MAC, 6);
     p.mac[5] = 0x99;
     p.spoofchk = true;
     virtio_net_set_port(t->n, &p);
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     uint8_t mac[6];
     virtio_net_get_mac(t->n, mac);
     assert_memory_equal(mac, p.mac, 6);          /* start() reset the device first */
@@ -877,8 +785,8 @@ static void test_port_mac_after_reset(void **state)
     memcpy(f + HDR + 6, MAC, 6);
     fvq_desc(&t->q[1], 0, 0x20000, HDR + 60, 0, 0);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
-    assert_true(wait_used(t, 1, 1));
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, 1));
     struct virtio_net_stats s;
     virtio_net_get_stats(t->n, &s);
     assert_int_equal(s.tx_spoofed, 1);
@@ -893,12 +801,12 @@ static uint64_t mono_ms(void)
 
 static void test_tx_rate_limit(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     struct virtio_net_port p;
     virtio_net_get_port(t->n, &p);
     p.max_tx_rate = 1;                           /* 125 000 B/s, bucket 65 566 B */
     virtio_net_set_port(t->n, &p);
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     /* Four 30 000-byte frames: three fit the bucket (the third into debt), the fourth
      * waits until the debt is paid off: about 24 000 B / 125 000 B/s = 190 ms. */
     for (uint16_t i = 0; i < 4; i++) {
@@ -909,9 +817,9 @@ static void test_tx_rate_limit(void **state)
         fvq_publish(&t->q[1], i);
     }
     uint64_t t0 = mono_ms();
-    kick(t, 1);
-    assert_true(wait_used(t, 1, 3));
-    assert_true(wait_used(t, 1, 4));
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, 3));
+    assert_true(fnet_wait_used(t, 1, 4));
     uint64_t took = mono_ms() - t0;
     assert_true(took >= 150);
     static uint8_t buf[HDR + 30000];
@@ -922,13 +830,13 @@ static void test_tx_rate_limit(void **state)
     virtio_net_set_port(t->n, &p);
     fvq_desc(&t->q[1], 4, 0x40000, HDR + 30000, 0, 0);
     fvq_publish(&t->q[1], 4);
-    kick(t, 1);
-    assert_true(wait_used(t, 1, 5));
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, 5));
 }
 
 /* ---- notification coalescing (NOTF_COAL) ---- */
 
-static int coal_set(struct ctx *t, uint8_t cmd, uint32_t max_packets, uint32_t usecs)
+static int coal_set(struct fake_net *t, uint8_t cmd, uint32_t max_packets, uint32_t usecs)
 {
     uint8_t b[8];
     for (int i = 0; i < 4; i++) {
@@ -940,15 +848,15 @@ static int coal_set(struct ctx *t, uint8_t cmd, uint32_t max_packets, uint32_t u
 
 static void test_coal_commands(void **state)
 {
-    struct ctx *t = *state;
+    struct fake_net *t = *state;
     uint64_t f = virtio_dev_read_device_features(t->dev, 0) |
                  (uint64_t)virtio_dev_read_device_features(t->dev, 1) << 32;
     assert_true(f & F(VIRTIO_NET_F_NOTF_COAL));
     /* needs the control queue (virtio 1.3 §5.1.3.1) */
-    assert_false(start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_NOTF_COAL)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_false(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_NOTF_COAL)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 100), VIRTIO_NET_ERR);
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 32, 100), VIRTIO_NET_OK);
     assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 1, 0), VIRTIO_NET_OK);
     assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000000), VIRTIO_NET_OK);
@@ -956,52 +864,52 @@ static void test_coal_commands(void **state)
     assert_int_equal(coal_set(t, 2, 0, 0), VIRTIO_NET_ERR);      /* VQ_SET: not offered */
     assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, "\0\0\0\0", 4),
                      VIRTIO_NET_ERR);
-    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
 
 /* RX with rx-usecs 300 ms: buffers are used at once, the interrupt comes when due. */
 static void test_coal_rx_holds_interrupt(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 300000), VIRTIO_NET_OK);
     for (uint16_t i = 0; i < 4; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 2000);
-    kick(t, 0);
+    fnet_kick(t, 0);
     uint64_t t0 = mono_ms();
     inject(t, 80, 1, 0);
-    assert_true(wait_used(t, 0, 1));
+    assert_true(fnet_wait_used(t, 0, 1));
     inject(t, 80, 2, 0);
-    assert_true(wait_used(t, 0, 2));
+    assert_true(fnet_wait_used(t, 0, 2));
     if (mono_ms() - t0 < 250)        /* else this thread was descheduled: no evidence */
-        assert_int_equal(get(&t->irqs[0]), 0);
-    assert_true(wait_int(&t->irqs[0], 1));
+        assert_int_equal(fnet_count(&t->irqs[0]), 0);
+    assert_true(fnet_wait_count(&t->irqs[0], 1));
     assert_true(mono_ms() - t0 >= 290);
     settle();
-    assert_int_equal(get(&t->irqs[0]), 1);                      /* one for both */
+    assert_int_equal(fnet_count(&t->irqs[0]), 1);               /* one for both */
 
     /* rx-frames 2 (usecs 1 s): the second packet makes it due. */
     assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 2, 1000000), VIRTIO_NET_OK);
     inject(t, 80, 3, 0);
-    assert_true(wait_used(t, 0, 3));
+    assert_true(fnet_wait_used(t, 0, 3));
     inject(t, 80, 4, 0);
-    assert_true(wait_used(t, 0, 4));
-    assert_true(wait_int(&t->irqs[0], 2));
+    assert_true(fnet_wait_used(t, 0, 4));
+    assert_true(fnet_wait_count(&t->irqs[0], 2));
 
     /* Out of buffers: what is held is due, else the driver would never refill. */
     inject(t, 80, 5, 0);
     post_rx(t, 0, 0x30000, 2000);
-    kick(t, 0);
-    assert_true(wait_used(t, 0, 5));
-    assert_true(wait_int(&t->irqs[0], 3));
-    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
+    fnet_kick(t, 0);
+    assert_true(fnet_wait_used(t, 0, 5));
+    assert_true(fnet_wait_count(&t->irqs[0], 3));
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
 
 /* TX completions likewise; a reset forgets the parameters. */
 static void test_coal_tx_and_reset(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 3, 1000000), VIRTIO_NET_OK);
     uint8_t buf[128];
     for (uint16_t i = 0; i < 3; i++) {
@@ -1009,22 +917,22 @@ static void test_coal_tx_and_reset(void **state)
         memset(fr, 0, HDR + 64);
         fvq_desc(&t->q[1], i, 0x20000 + 0x100 * i, HDR + 64, 0, 0);
         fvq_publish(&t->q[1], i);
-        kick(t, 1);
+        fnet_kick(t, 1);
         assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 64);
-        assert_true(wait_used(t, 1, (uint16_t)(i + 1)));
+        assert_true(fnet_wait_used(t, 1, (uint16_t)(i + 1)));
         if (i < 2) {
             settle();
-            assert_int_equal(get(&t->irqs[1]), 0);
+            assert_int_equal(fnet_count(&t->irqs[1]), 0);
         }
     }
-    assert_true(wait_int(&t->irqs[1], 1));
+    assert_true(fnet_wait_count(&t->irqs[1], 1));
 
-    assert_int_equal(start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     fvq_desc(&t->q[1], 0, 0x20000, HDR + 64, 0, 0);
     fvq_publish(&t->q[1], 0);
-    kick(t, 1);
+    fnet_kick(t, 1);
     assert_int_equal(recv(t->peer, buf, sizeof(buf), 0), HDR + 64);
-    assert_true(wait_int(&t->irqs[1], 2));                      /* at once again */
+    assert_true(fnet_wait_count(&t->irqs[1], 2));               /* at once again */
 }
 
 int main(void)

@@ -18,14 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fake_guest.h"
-#include "net/virtio_net.h"
+#include "fake_msi.h"
+#include "fake_net.h"
 #include "virtio/pci.h"
 
-#include <sys/eventfd.h>
-
 #define F(b) (1ull << (b))
-#define QSZ 16
 
 struct fake_offload {
     struct net_backend be;
@@ -79,85 +76,42 @@ static const struct net_backend_ops fo_ops = {
     .backend_broken = fo_broken, .stats = fo_stats,
 };
 
-struct ctx {
-    struct fake_guest g;
-    struct fake_vq q[3];
-    struct virtio_net *n;
-    struct virtio_dev *dev;
-    struct fake_offload *fo;
-    int irqs[3], config_irqs;
-};
-
-static void irq_queue(void *o, unsigned q) { __atomic_fetch_add(&((struct ctx *)o)->irqs[q], 1, __ATOMIC_SEQ_CST); }
-static void irq_config(void *o) { __atomic_fetch_add(&((struct ctx *)o)->config_irqs, 1, __ATOMIC_SEQ_CST); }
-static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config };
-static int get(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
-static int wait_int(int *p, int v)
+/* A fake offload backend, owned by the device it is handed to. */
+static struct net_backend *fo_new(void)
 {
-    for (int i = 0; i < 2000 && get(p) != v; i++)
-        usleep(1000);
-    return get(p) == v;
+    struct fake_offload *fo = calloc(1, sizeof(*fo));
+    fo->be = (struct net_backend){ .ops = &fo_ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
+                                   .name = "fake" };
+    return &fo->be;
 }
+
+static struct fake_offload *fo_of(struct fake_net *t) { return (struct fake_offload *)t->be; }
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 #define BASE_F (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | \
                 F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) | \
                 F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_NET_F_CSUM))
-#define ALL_OK (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
-                VIRTIO_STATUS_DRIVER_OK)
 
 static int setup(void **state)
 {
-    struct ctx *t = calloc(1, sizeof(*t));
-    fg_init(&t->g);
-    for (int i = 0; i < 3; i++)
-        fvq_init(&t->q[i], &t->g, QSZ);
-    t->fo = calloc(1, sizeof(*t->fo));
-    t->fo->be = (struct net_backend){ .ops = &fo_ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
-                                      .name = "fake" };
-    t->n = virtio_net_create("off-test", &t->g.mem, &t->fo->be, MAC);
-    assert_non_null(t->n);
-    t->dev = virtio_net_vdev(t->n);
-    virtio_dev_set_irq(t->dev, &irq_ops, t);
+    struct fake_net *t = calloc(1, sizeof(*t));
+    fnet_init(t, "off-test", fo_new(), MAC);
     *state = t;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    struct ctx *t = *state;
-    virtio_net_destroy(t->n);
-    fg_free(&t->g);
-    free(t);
-    return 0;
-}
-
-static uint8_t start(struct ctx *t, uint64_t f)
-{
-    virtio_dev_set_status(t->dev, 0);
-    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    virtio_dev_write_driver_features(t->dev, 0, (uint32_t)f);
-    virtio_dev_write_driver_features(t->dev, 1, (uint32_t)(f >> 32));
-    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-    for (unsigned i = 0; i < 3; i++) {
-        struct virtq *vq = &t->dev->vqs[i];
-        memset(fg_ptr(&t->g, t->q[i].avail), 0, 6 + 2 * QSZ);
-        memset(fg_ptr(&t->g, t->q[i].used), 0, 6 + 8 * QSZ);
-        t->q[i].avail_idx = 0;
-        vq->size = QSZ;
-        vq->desc_gpa = t->q[i].desc;
-        vq->avail_gpa = t->q[i].avail;
-        vq->used_gpa = t->q[i].used;
-        assert_int_equal(virtio_dev_enable_queue(t->dev, i), 0);
-    }
-    virtio_dev_set_status(t->dev, ALL_OK);
-    return virtio_dev_get_status(t->dev);
 }
 
 static void signal_fd(int fd)
 {
     uint64_t one = 1;
     assert_int_equal(write(fd, &one, 8), 8);
+}
+
+/* Resets the device as the driver does; returns the offload's stop count right after
+ * (a stop is an iothread_call, done when the reset returns). */
+static int stops_after_reset(struct fake_net *t)
+{
+    virtio_dev_set_status(t->dev, 0);
+    return fo_of(t)->stops;
 }
 
 static bool readable(int fd)
@@ -169,10 +123,10 @@ static bool readable(int fd)
 /* DRIVER_OK hands the RX/TX rings over with everything the backend needs. */
 static void test_start_hands_over_rings(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(t->fo->starts, 0);
-    assert_int_equal(start(t, BASE_F), ALL_OK);
-    struct fake_offload *fo = t->fo;
+    struct fake_net *t = *state;
+    assert_int_equal(fo_of(t)->starts, 0);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    struct fake_offload *fo = fo_of(t);
     assert_int_equal(fo->starts, 1);
     assert_int_equal(fo->stops, 0);
     assert_ptr_equal(fo->cfg.mem, &t->g.mem);
@@ -182,7 +136,7 @@ static void test_start_hands_over_rings(void **state)
     assert_int_equal(fo->cfg.nvrings, 2);
     for (unsigned i = 0; i < 2; i++) {
         const struct net_backend_vring *r = &fo->cfg.vrings[i];
-        assert_int_equal(r->size, QSZ);
+        assert_int_equal(r->size, FNET_QSZ);
         assert_int_equal(r->last_avail, 0);
         assert_int_equal(r->desc_gpa, t->q[i].desc);
         assert_int_equal(r->avail_gpa, t->q[i].avail);
@@ -204,13 +158,13 @@ static void test_start_hands_over_rings(void **state)
  * and pending bits apply there); RX/TX kicks stay with the backend. */
 static void test_call_forwarded_kicks_left_alone(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
-    signal_fd(t->fo->cfg.vrings[0].call_fd);
-    assert_true(wait_int(&t->irqs[0], 1));
-    signal_fd(t->fo->cfg.vrings[1].call_fd);
-    assert_true(wait_int(&t->irqs[1], 1));
-    assert_int_equal(get(&t->irqs[0]), 1);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    signal_fd(fo_of(t)->cfg.vrings[0].call_fd);
+    assert_true(fnet_wait_count(&t->irqs[0], 1));
+    signal_fd(fo_of(t)->cfg.vrings[1].call_fd);
+    assert_true(fnet_wait_count(&t->irqs[1], 1));
+    assert_int_equal(fnet_count(&t->irqs[0]), 1);
     signal_fd(t->dev->kick_fds[0]);
     signal_fd(t->dev->kick_fds[1]);
     /* A round trip through the I/O thread: had it polled the kicks, it drained them. */
@@ -222,91 +176,86 @@ static void test_call_forwarded_kicks_left_alone(void **state)
 /* Link down detaches, up reattaches; a start while down starts detached. */
 static void test_link_detaches(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     virtio_net_set_link(t->n, false);
-    assert_int_equal(t->fo->links, 1);
-    assert_false(t->fo->link);
+    assert_int_equal(fo_of(t)->links, 1);
+    assert_false(fo_of(t)->link);
     virtio_net_set_link(t->n, true);
-    assert_int_equal(t->fo->links, 2);
-    assert_true(t->fo->link);
+    assert_int_equal(fo_of(t)->links, 2);
+    assert_true(fo_of(t)->link);
     virtio_net_set_link(t->n, false);
-    assert_int_equal(start(t, BASE_F), ALL_OK);     /* reset + DRIVER_OK while down */
-    assert_int_equal(t->fo->starts, 2);
-    assert_false(t->fo->cfg.link_up);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);  /* reset + DRIVER_OK while down */
+    assert_int_equal(fo_of(t)->starts, 2);
+    assert_false(fo_of(t)->cfg.link_up);
 }
 
 /* Reset stops the offload once; its call fds no longer interrupt; DRIVER_OK restarts. */
 static void test_reset_stops_and_restart(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
-    int call = t->fo->cfg.vrings[0].call_fd;
-    virtio_dev_set_status(t->dev, 0);
-    assert_int_equal(t->fo->stops, 1);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    int call = fo_of(t)->cfg.vrings[0].call_fd;
+    assert_int_equal(stops_after_reset(t), 1);
     signal_fd(call);
     virtio_net_set_link(t->n, false);               /* I/O thread round trip */
-    assert_int_equal(get(&t->irqs[0]), 0);
-    virtio_dev_set_status(t->dev, 0);               /* no second stop */
-    assert_int_equal(t->fo->stops, 1);
+    assert_int_equal(fnet_count(&t->irqs[0]), 0);
+    assert_int_equal(stops_after_reset(t), 1);      /* no second stop */
     virtio_net_set_link(t->n, true);
-    assert_int_equal(start(t, BASE_F), ALL_OK);
-    assert_int_equal(t->fo->starts, 2);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    assert_int_equal(fo_of(t)->starts, 2);
     /* The stale signal from before the restart was dropped, a new one goes through. */
-    signal_fd(t->fo->cfg.vrings[0].call_fd);
-    assert_true(wait_int(&t->irqs[0], 1));
+    signal_fd(fo_of(t)->cfg.vrings[0].call_fd);
+    assert_true(fnet_wait_count(&t->irqs[0], 1));
 }
 
 /* A ring error the backend reports: NEEDS_RESET, config interrupt, offload stopped. */
 static void test_backend_ring_error_needs_reset(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
-    signal_fd(t->fo->cfg.vrings[1].err_fd);
-    assert_true(wait_int(&t->config_irqs, 1));
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    signal_fd(fo_of(t)->cfg.vrings[1].err_fd);
+    assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
     virtio_net_set_link(t->n, false);               /* round trip: the stop happened */
-    assert_int_equal(t->fo->stops, 1);
-    virtio_dev_set_status(t->dev, 0);
-    assert_int_equal(t->fo->stops, 1);
+    assert_int_equal(fo_of(t)->stops, 1);
+    assert_int_equal(stops_after_reset(t), 1);
 }
 
 /* The same signal when the backend itself broke (its tap deleted): the offload stops,
  * the guest is not blamed (no NEEDS_RESET, no config interrupt). */
 static void test_backend_broken_is_not_guest_error(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
-    t->fo->broken = true;
-    signal_fd(t->fo->cfg.vrings[1].err_fd);
-    for (int i = 0; i < 2000 && __atomic_load_n(&t->fo->stops, __ATOMIC_SEQ_CST) == 0; i++)
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    fo_of(t)->broken = true;
+    signal_fd(fo_of(t)->cfg.vrings[1].err_fd);
+    for (int i = 0; i < 2000 && __atomic_load_n(&fo_of(t)->stops, __ATOMIC_SEQ_CST) == 0; i++)
         usleep(1000);
     virtio_net_set_link(t->n, false);               /* I/O thread round trip */
-    assert_int_equal(t->fo->stops, 1);
-    assert_int_equal(virtio_dev_get_status(t->dev), ALL_OK);
-    assert_int_equal(get(&t->config_irqs), 1);      /* the link change only */
-    virtio_dev_set_status(t->dev, 0);
-    assert_int_equal(t->fo->stops, 1);
+    assert_int_equal(fo_of(t)->stops, 1);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
+    assert_int_equal(fnet_count(&t->config_irqs), 1);  /* the link change only */
+    assert_int_equal(stops_after_reset(t), 1);
 }
 
 /* A backend that cannot start: the device stays up for the guest, nothing to stop. */
 static void test_start_failure(void **state)
 {
-    struct ctx *t = *state;
-    t->fo->fail_start = true;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
-    assert_int_equal(t->fo->starts, 1);
+    struct fake_net *t = *state;
+    fo_of(t)->fail_start = true;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    assert_int_equal(fo_of(t)->starts, 1);
     virtio_net_set_link(t->n, false);
-    assert_int_equal(t->fo->links, 0);
-    virtio_dev_set_status(t->dev, 0);
-    assert_int_equal(t->fo->stops, 0);
+    assert_int_equal(fo_of(t)->links, 0);
+    assert_int_equal(stops_after_reset(t), 0);
 }
 
 /* The control queue is still served by vpf while RX/TX are offloaded. */
 static void test_ctrl_stays_in_vpf(void **state)
 {
-    struct ctx *t = *state;
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
     uint8_t *hdr = fg_ptr(&t->g, 0x50000);
     hdr[0] = VIRTIO_NET_CTRL_MAC;
@@ -319,7 +268,7 @@ static void test_ctrl_stays_in_vpf(void **state)
     fvq_desc(&t->q[2], 2, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
     fvq_publish(&t->q[2], 0);
     signal_fd(t->dev->kick_fds[2]);
-    assert_true(wait_int(&t->irqs[2], 1));
+    assert_true(fnet_wait_count(&t->irqs[2], 1));
     assert_int_equal(*ack, VIRTIO_NET_OK);
     uint8_t got[6];
     virtio_net_get_mac(t->n, got);
@@ -328,21 +277,9 @@ static void test_ctrl_stays_in_vpf(void **state)
 
 /* ---- through virtio-pci and MSI-X: masking applies to the backend's interrupts ---- */
 
-struct router { int fds[8]; unsigned n; };
-static int r_add(void *o, uint64_t addr, uint32_t data, int *fd)
-{
-    struct router *r = o;
-    r->fds[r->n] = eventfd(0, EFD_NONBLOCK);
-    *fd = r->fds[r->n];
-    return (int)r->n++;
-}
-static int r_update(void *o, int h, uint64_t a, uint32_t d) { return 0; }
-static void r_remove(void *o, int h) { close(((struct router *)o)->fds[h]); }
-static const struct msi_router_ops r_ops = { r_add, r_update, r_remove };
-
 struct pctx {
-    struct ctx c;                   /* c.irqs unused: interrupts go through MSI-X */
-    struct router r;
+    struct fake_net c;              /* c.irqs unused: interrupts go through MSI-X */
+    struct fake_msi_router r;
     struct msi_router router;
     struct virtio_pci vp;
 };
@@ -350,18 +287,9 @@ struct pctx {
 static int setup_pci(void **state)
 {
     struct pctx *p = calloc(1, sizeof(*p));
-    struct ctx *t = &p->c;
-    fg_init(&t->g);
-    for (int i = 0; i < 3; i++)
-        fvq_init(&t->q[i], &t->g, QSZ);
-    t->fo = calloc(1, sizeof(*t->fo));
-    t->fo->be = (struct net_backend){ .ops = &fo_ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
-                                      .name = "fake" };
-    t->n = virtio_net_create("off-pci", &t->g.mem, &t->fo->be, MAC);
-    assert_non_null(t->n);
-    t->dev = virtio_net_vdev(t->n);
-    p->router = (struct msi_router){ &r_ops, &p->r };
-    assert_int_equal(virtio_pci_init(&p->vp, "off-pci", t->dev, &p->router), 0);
+    fnet_init(&p->c, "off-pci", fo_new(), MAC);
+    p->router = (struct msi_router){ &fake_msi_ops, &p->r };
+    assert_int_equal(virtio_pci_init(&p->vp, "off-pci", p->c.dev, &p->router), 0);
     *state = p;
     return 0;
 }
@@ -370,8 +298,7 @@ static int teardown_pci(void **state)
 {
     struct pctx *p = *state;
     virtio_pci_destroy(&p->vp);
-    virtio_net_destroy(p->c.n);
-    fg_free(&p->c.g);
+    fnet_destroy(&p->c);
     free(p);
     return 0;
 }
@@ -409,7 +336,7 @@ static bool wait_fired(int fd)
 static void test_masked_vector_holds_backend_interrupt(void **state)
 {
     struct pctx *p = *state;
-    struct ctx *t = &p->c;
+    struct fake_net *t = &p->c;
     int cap = pci_config_find_cap(&p->vp.pci.config, PCI_CAP_ID_MSIX);
     pci_device_config_write(&p->vp.pci, (unsigned)cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
     bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16, 4, 0xfee00000);   /* vector 1 */
@@ -418,11 +345,11 @@ static void test_masked_vector_holds_backend_interrupt(void **state)
     bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16 + 12, 4, 1);       /* masked again */
     assert_int_equal(p->r.n, 1);
     int irqfd = p->r.fds[0];
-    assert_int_equal(start(t, BASE_F), ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     bar_wr(p, VIRTIO_PCI_COMMON_Q_SELECT, 2, VIRTIO_NET_RXQ);
     bar_wr(p, VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
-    assert_int_equal(t->fo->starts, 1);
-    int call = t->fo->cfg.vrings[0].call_fd;
+    assert_int_equal(fo_of(t)->starts, 1);
+    int call = fo_of(t)->cfg.vrings[0].call_fd;
 
     signal_fd(call);
     assert_true(wait_pending(p, 1));
@@ -444,7 +371,7 @@ static void test_masked_vector_holds_backend_interrupt(void **state)
     assert_false(msix_vector_pending(&p->vp.msix, 1));
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fnet_teardown)
 
 int main(void)
 {

@@ -10,10 +10,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_pci.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "fake_guest.h"
+#include "fake_msi.h"
 #include "virtio/pci.h"
 
 /* ---- dummy device ---- */
@@ -31,19 +31,6 @@ static const struct virtio_dev_ops d_ops = {
     .config_size = 8, .get_features = d_features, .config_read = d_cfg_read,
     .activate = d_activate, .reset = d_reset,
 };
-
-/* ---- fake router: one eventfd per route ---- */
-struct router { int fds[16]; unsigned n; };
-static int r_add(void *o, uint64_t addr, uint32_t data, int *fd)
-{
-    struct router *r = o;
-    r->fds[r->n] = eventfd(0, EFD_NONBLOCK);
-    *fd = r->fds[r->n];
-    return (int)r->n++;
-}
-static int r_update(void *o, int h, uint64_t a, uint32_t d) { return 0; }
-static void r_remove(void *o, int h) { close(((struct router *)o)->fds[h]); }
-static const struct msi_router_ops r_ops = { r_add, r_update, r_remove };
 
 /* ---- fake ioeventfd hooks ---- */
 struct ioev { uint64_t gpa[16]; int fd[16]; unsigned n, adds, dels; };
@@ -73,7 +60,7 @@ static const struct virtio_pci_notify_ops io_ops = { io_add, io_del };
 struct ctx {
     struct fake_guest g;
     struct dummy d;
-    struct router r;
+    struct fake_msi_router r;
     struct msi_router router;
     struct virtio_pci vp;
     struct ioev io;
@@ -84,7 +71,7 @@ static int setup(void **state)
     struct ctx *t = calloc(1, sizeof(*t));
     fg_init(&t->g);
     assert_int_equal(virtio_dev_init(&t->d.vdev, &d_ops, &t->g.mem), 0);
-    t->router = (struct msi_router){ &r_ops, &t->r };
+    t->router = (struct msi_router){ &fake_msi_ops, &t->r };
     assert_int_equal(virtio_pci_init(&t->vp, "vp-test", &t->d.vdev, &t->router), 0);
     *state = t;
     return 0;

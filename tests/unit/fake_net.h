@@ -1,0 +1,140 @@
+/* Test helper: a fake guest driving a virtio-net device as its driver would (features, the
+ * RX/TX/control queues, DRIVER_OK, kicks), with the device's interrupts counted. The
+ * device's I/O thread runs for real, so results are awaited with a timeout. Header-only;
+ * include after <cmocka.h>. Used by the virtio-net unit tests. */
+#ifndef VPF_TESTS_FAKE_NET_H
+#define VPF_TESTS_FAKE_NET_H
+
+#include <linux/virtio_config.h>
+#include <unistd.h>
+
+#include "fake_guest.h"
+#include "net/virtio_net.h"
+
+#define FNET_QSZ 16
+/* The status after a successful fnet_start. */
+#define FNET_ALL_OK (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
+                     VIRTIO_STATUS_DRIVER_OK)
+
+struct fake_net {
+    struct fake_guest g;
+    struct fake_vq q[3];            /* RX, TX, control */
+    struct virtio_net *n;
+    struct virtio_dev *dev;
+    struct net_backend *be;         /* owned by n */
+    int peer;                       /* host end of the loop backend's socketpair, else -1 */
+    int irqs[3], config_irqs;       /* bumped on the I/O thread: read with fnet_count() */
+};
+
+static inline int fnet_count(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+
+/* Waits (up to 2 s) for a counter to reach v; true if it did. */
+static inline int fnet_wait_count(int *p, int v)
+{
+    for (int i = 0; i < 2000 && fnet_count(p) != v; i++)
+        usleep(1000);
+    return fnet_count(p) == v;
+}
+
+static inline void fnet_irq_queue(void *o, unsigned q)
+{
+    __atomic_fetch_add(&((struct fake_net *)o)->irqs[q], 1, __ATOMIC_SEQ_CST);
+}
+static inline void fnet_irq_config(void *o)
+{
+    __atomic_fetch_add(&((struct fake_net *)o)->config_irqs, 1, __ATOMIC_SEQ_CST);
+}
+static const struct virtio_irq_ops fnet_irq_ops = { fnet_irq_queue, fnet_irq_config };
+
+/* A device over be (which it then owns) with its interrupts counted in t; a transport set
+ * up afterwards (virtio_pci_init) takes the interrupts over. */
+static inline void fnet_init(struct fake_net *t, const char *name, struct net_backend *be,
+                             const uint8_t mac[6])
+{
+    fg_init(&t->g);
+    for (int i = 0; i < 3; i++)
+        fvq_init(&t->q[i], &t->g, FNET_QSZ);
+    t->be = be;
+    t->peer = -1;
+    t->n = virtio_net_create(name, &t->g.mem, be, mac);
+    assert_non_null(t->n);
+    t->dev = virtio_net_vdev(t->n);
+    virtio_dev_set_irq(t->dev, &fnet_irq_ops, t);
+}
+
+/* The same over the loop backend; the test plays the host side on t->peer. */
+static inline void fnet_init_loop(struct fake_net *t, const char *name, const uint8_t mac[6])
+{
+    int peer;
+    struct net_backend *be = loop_open(&peer);
+    assert_non_null(be);
+    fnet_init(t, name, be, mac);
+    t->peer = peer;
+}
+
+static inline void fnet_destroy(struct fake_net *t)
+{
+    virtio_net_destroy(t->n);
+    if (t->peer >= 0)
+        close(t->peer);
+    fg_free(&t->g);
+}
+
+/* cmocka teardown for a state that is a calloc'd, fnet_init'ed fake_net. */
+static inline int fnet_teardown(void **state)
+{
+    fnet_destroy(*state);
+    free(*state);
+    return 0;
+}
+
+/* Resets the device, negotiates features f, sets up the three queues on fresh rings,
+ * DRIVER_OK. Returns the status: without FEATURES_OK where the device refused f. */
+static inline uint8_t fnet_start(struct fake_net *t, uint64_t f)
+{
+    virtio_dev_set_status(t->dev, 0);
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    virtio_dev_write_driver_features(t->dev, 0, (uint32_t)f);
+    virtio_dev_write_driver_features(t->dev, 1, (uint32_t)(f >> 32));
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    if (!(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_FEATURES_OK))
+        return virtio_dev_get_status(t->dev);
+    for (unsigned i = 0; i < 3; i++) {
+        struct virtq *vq = &t->dev->vqs[i];
+        memset(fg_ptr(&t->g, t->q[i].avail), 0, 6 + 2 * FNET_QSZ);
+        memset(fg_ptr(&t->g, t->q[i].used), 0, 6 + 8 * FNET_QSZ);
+        t->q[i].avail_idx = t->q[i].last_used = 0;
+        vq->size = FNET_QSZ;
+        vq->desc_gpa = t->q[i].desc;
+        vq->avail_gpa = t->q[i].avail;
+        vq->used_gpa = t->q[i].used;
+        assert_int_equal(virtio_dev_enable_queue(t->dev, i), 0);
+    }
+    virtio_dev_set_status(t->dev, FNET_ALL_OK);
+    return virtio_dev_get_status(t->dev);
+}
+
+static inline void fnet_kick(struct fake_net *t, unsigned q)
+{
+    uint64_t one = 1;
+    assert_int_equal(write(t->dev->kick_fds[q], &one, 8), 8);
+}
+
+/* The used index as the I/O thread publishes it (an acquire load, unlike fvq_used_idx). */
+static inline uint16_t fnet_used_idx(struct fake_net *t, unsigned q)
+{
+    return __atomic_load_n((uint16_t *)fg_ptr(&t->g, t->q[q].used + 2), __ATOMIC_ACQUIRE);
+}
+
+/* Waits (up to 2 s) for queue q's used index to reach idx; true if it did. */
+static inline int fnet_wait_used(struct fake_net *t, unsigned q, uint16_t idx)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (fnet_used_idx(t, q) == idx)
+            return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+#endif
