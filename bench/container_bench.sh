@@ -7,12 +7,15 @@
 #   vpf   --net tap=cbtap0,total-vfs=2,vf-tap=cbvf%d: containers "base" (veth + bridge +
 #         iptables NAT, Docker's rules, over the PF), "vf" (owns VF 0, on tap cbvf0) and
 #         "vfc" (owns VF 1 on cbvf1 and sets its interrupt moderation, ethtool -C
-#         rx-usecs:rx-frames E2E_BENCH_COAL (1000:0), virtio's NOTF_COAL)
+#         rx-usecs:rx-frames E2E_BENCH_COAL (20000:64), virtio's NOTF_COAL)
+#         --net tap=cbtap3,total-vfs=1,vf-tap=cbvh%d,vf-backend=vhost-net: a second
+#         virtual PF whose VF 0 (on tap cbvh0, kernel data path) is container "vfv"
 #   qemu  virtio-net-pci, -netdev tap=cbtap2,vhost=off: container "base" only
 # one after the other, then all alive at once. Three paths, each to a container from L1:
 #   vpf-base   L1 cbtap0 -> vpf PF -> NAT -> bridge -> veth -> container
 #   vpf-vf     L1 cbvf0  -> vpf VF 0 (in the container)
 #   vpf-vfc    L1 cbvf1  -> vpf VF 1 (in the container, interrupt moderation on)
+#   vpf-vfv    L1 cbvh0  -> vhost-net -> VF 0 of the second PF (in the container)
 #   qemu-base  L1 cbtap2 -> QEMU virtio-net -> NAT -> bridge -> veth -> container
 # E2E_BENCH_REPS rounds (path order rotated per round) of E2E_BENCH_SECS-second tests:
 #   udp_tx  container -> L1: iperf3 -u -R (the container's server sends), fixed datagram
@@ -34,17 +37,20 @@ SECS=${E2E_BENCH_SECS:-5}
 RATE=${E2E_BENCH_UDP_RATE:-30M}
 LEN=${E2E_BENCH_UDP_LEN:-1400}
 TESTS=${E2E_BENCH_TESTS:-"udp_tx udp_rx udp_rr"}
-COAL=${E2E_BENCH_COAL:-1000:0}
+COAL=${E2E_BENCH_COAL:-20000:64}
 [ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
+[ -e /dev/vhost-net ] || modprobe vhost_net 2>/dev/null || true
+[ -e /dev/vhost-net ] || fail "no /dev/vhost-net in this L1 (the vpf-vfv path needs it)"
 need_vpf
 
-paths=(vpf-base vpf-vf vpf-vfc qemu-base)
-declare -A VMM=([vpf-base]=vpf [vpf-vf]=vpf [vpf-vfc]=vpf [qemu-base]=qemu)
-declare -A TAP=([vpf-base]=cbtap0 [vpf-vf]=cbvf0 [vpf-vfc]=cbvf1 [qemu-base]=cbtap2)
-declare -A OTHER=([vpf-base]=cbvf0 [vpf-vf]=cbtap0 [vpf-vfc]=cbvf0 [qemu-base]=)
-declare -A IP=([vpf-base]=10.0.121.2 [vpf-vf]=10.0.122.2 [vpf-vfc]=10.0.124.2 [qemu-base]=10.0.123.2)
+paths=(vpf-base vpf-vf vpf-vfc vpf-vfv qemu-base)
+declare -A VMM=([vpf-base]=vpf [vpf-vf]=vpf [vpf-vfc]=vpf [vpf-vfv]=vpf [qemu-base]=qemu)
+declare -A TAP=([vpf-base]=cbtap0 [vpf-vf]=cbvf0 [vpf-vfc]=cbvf1 [vpf-vfv]=cbvh0 [qemu-base]=cbtap2)
+declare -A OTHER=([vpf-base]=cbvf0 [vpf-vf]=cbtap0 [vpf-vfc]=cbvf0 [vpf-vfv]=cbvf0 [qemu-base]=)
+declare -A IP=([vpf-base]=10.0.121.2 [vpf-vf]=10.0.122.2 [vpf-vfc]=10.0.124.2 [vpf-vfv]=10.0.125.2
+	[qemu-base]=10.0.123.2)
 declare -A WRAP PID KDIR
-taps=(cbtap0 cbvf0 cbtap2 cbvf1)
+taps=(cbtap0 cbvf0 cbtap2 cbvf1 cbvh0)
 
 halt_poll_off
 cleanup() {
@@ -70,8 +76,9 @@ boot() { # boot VMM: start it, wait for the guest's containers, find its pid and
 	case $v in
 	vpf) run_vm_bg "$log" $((LIMIT - 30)) --cpus 1 --memory 512M \
 		--net "tap=cbtap0,mac=52:54:00:cb:00:01,total-vfs=2,vf-tap=cbvf%d" \
+		--net "tap=cbtap3,mac=52:54:00:cb:01:01,total-vfs=1,vf-tap=cbvh%d,vf-backend=vhost-net" \
 		--cmdline "$(l2_cmdline containers vpf.ip=10.0.121.2/24 vpf.vfip=10.0.122.2/24 \
-			vpf.vfcip=10.0.124.2/24 vpf.vfcoal="$COAL")" ;;
+			vpf.vfcip=10.0.124.2/24 vpf.vfcoal="$COAL" vpf.vfvip=10.0.125.2/24)" ;;
 	qemu) run_qemu_bg "$log" $((LIMIT - 30)) -append "$(l2_cmdline containers vpf.ip=10.0.123.2/24)" \
 		-netdev tap,id=n0,ifname=cbtap2,script=no,downscript=no,vhost=off \
 		-device virtio-net-pci,netdev=n0,mac=52:54:00:cb:00:03,romfile= ;;

@@ -23,6 +23,17 @@ function paired(p1, p2, m,   r, a, b, key) {
 	}
 	return cell(key, 2)
 }
+# A table: path x against the plain VF path (vpf-vf) and the NAT path (vpf-base).
+function versus(x, what,   k, m, d) {
+	if (!((x SUBSEP "udp_rx") in vals)) return
+	print ""
+	print what " against a container on VF 0 of the first PF (`vpf-vf`, vpf'"'"'s own data path) and the NAT path (`vpf-base`); per round, median (min–max) of the ratios:"
+	print ""
+	print "| metric | vpf-vf | " x " | " x "/vpf-vf per round | " x "/vpf-base per round |"
+	print "|---|---|---|---|---|"
+	for (k = 1; k <= 4; k++) { m = sm[k]; d = (m ~ /rr/) ? 0 : 2
+		printf "| %s | %s | %s | %s | %s |\n", desc[m], f(med("vpf-vf" SUBSEP m), d), f(med(x SUBSEP m), d), paired(x, "vpf-vf", m), paired(x, "vpf-base", m) }
+}
 /^#/ { next }
 NF >= 21 {
 	p = $1; t = $3
@@ -69,15 +80,8 @@ END {
 		printf "| %s | %s | %s | %s |", desc[m], (m in seedb) ? seedb[m] : "–", (m in seedv) ? seedv[m] : "–", (m in seedb) ? sprintf("%.2f", seedv[m] / seedb[m]) : "–"
 		printf " %s | %s | %s | %s |", f(med("vpf-base" SUBSEP m), d), f(med("vpf-vf" SUBSEP m), d), ratio("vpf-vf" SUBSEP m, "vpf-base" SUBSEP m), paired("vpf-vf", "vpf-base", m)
 		printf " %s | %s | %s |\n", f(med("qemu-base" SUBSEP m), d), ratio("vpf-base" SUBSEP m, "qemu-base" SUBSEP m), paired("vpf-base", "qemu-base", m) }
-	if (("vpf-vfc" SUBSEP "udp_rx") in vals) {
-		print ""
-		print "Interrupt moderation set by the container on its VF (`vpf-vfc`: VF 1 with `ethtool -C rx-usecs:rx-frames` as in the raw file'"'"'s header, virtio NOTF_COAL) against the same VF path without it (`vpf-vf`) and the NAT path (`vpf-base`); per round, median (min–max) of the ratios:"
-		print ""
-		print "| metric | vpf-vf | vpf-vfc | vpf-vfc/vpf-vf per round | vpf-vfc/vpf-base per round |"
-		print "|---|---|---|---|---|"
-		for (k = 1; k <= 4; k++) { m = sm[k]; d = (m ~ /rr/) ? 0 : 2
-			printf "| %s | %s | %s | %s | %s |\n", desc[m], f(med("vpf-vf" SUBSEP m), d), f(med("vpf-vfc" SUBSEP m), d), paired("vpf-vfc", "vpf-vf", m), paired("vpf-vfc", "vpf-base", m) }
-	}
+	versus("vpf-vfc", "Interrupt moderation set by the container on its VF (`vpf-vfc`: VF 1 with `ethtool -C rx-usecs:rx-frames` as in the raw file'"'"'s header, virtio NOTF_COAL)")
+	versus("vpf-vfv", "The container'"'"'s VF on the kernel'"'"'s data path (`vpf-vfv`: VF 0 of a second virtual PF with `vf-backend=vhost-net`)")
 	if (l2seen) {
 		print ""
 		print "Where the receiver in L2 lost datagrams in `udp_rx` (medians per test): datagrams the container'"'"'s UDP took in, dropped for a full socket receive buffer, other UDP input errors (checksum, memory), and the guest'"'"'s softnet drops (backlog full) and time squeezes (NAPI out of budget or time):"

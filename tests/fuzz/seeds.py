@@ -6,7 +6,7 @@ import struct
 import sys
 
 VERSION_1, MRG, CTRL_VQ, CTRL_RX, CTRL_MAC = 32, 15, 17, 18, 23
-CSUM, GUEST_CSUM, EVENT_IDX, INDIRECT = 0, 1, 29, 28
+CSUM, GUEST_CSUM, EVENT_IDX, INDIRECT, NOTF_COAL = 0, 1, 29, 28, 53
 WRITE, NEXT, IND = 2, 1, 4
 
 
@@ -32,7 +32,7 @@ def seed(features, script, indirect=False):
         desc(ram, q[1][0], 0, 0x1800, 12, NEXT, 1)
         desc(ram, q[1][0], 1, 0x1810, 100, 0, 0)
     struct.pack_into('<HH', ram, q[1][1] + 2, 1, 0)
-    # ctrl: promisc on, then MAC_ADDR_SET
+    # ctrl: promisc on, then MAC_ADDR_SET, then NOTF_COAL_RX_SET (4 packets, 50 us)
     ram[0x1c00:0x1c03] = bytes([0, 0, 1])
     desc(ram, q[2][0], 0, 0x1c00, 2, NEXT, 1)
     desc(ram, q[2][0], 1, 0x1c02, 1, NEXT, 2)
@@ -41,7 +41,11 @@ def seed(features, script, indirect=False):
     desc(ram, q[2][0], 3, 0x1c20, 2, NEXT, 4)
     desc(ram, q[2][0], 4, 0x1c22, 6, NEXT, 5)
     desc(ram, q[2][0], 5, 0x1c30, 1, WRITE, 0)
-    struct.pack_into('<HHH', ram, q[2][1] + 2, 2, 0, 3)
+    ram[0x1c40:0x1c42] = bytes([6, 1])             # class, command and data in one buffer
+    struct.pack_into('<II', ram, 0x1c42, 4, 50)
+    desc(ram, q[2][0], 6, 0x1c40, 10, NEXT, 7)
+    desc(ram, q[2][0], 7, 0x1c50, 1, WRITE, 0)
+    struct.pack_into('<HHHH', ram, q[2][1] + 2, 3, 0, 3, 6)
     f = sum(1 << b for b in features)
     hdr = struct.pack('<Q3BB9I', f, 3, 3, 3, len(script),
                       q[0][0], q[1][0], q[2][0], q[0][1], q[1][1], q[2][1],
@@ -58,6 +62,7 @@ def main():
                         [0, 3 | (5 << 3), 1, 2, 7]),
         'plain': seed(base, [0, 3 | (2 << 3), 1, 2, 5, 3, 1, 5 | 8, 1]),
         'indirect': seed(base + [INDIRECT, EVENT_IDX], [7, 0, 4, 1, 6], indirect=True),
+        'coal': seed(base + [MRG, EVENT_IDX, NOTF_COAL], [2, 3 | (5 << 3), 1, 0, 1]),
     }
     for name, data in seeds.items():
         with open(os.path.join(out, 'seed_' + name), 'wb') as fh:

@@ -6,7 +6,9 @@
 #   vf    (only with vpf.vfip=) echo 1 > sriov_numvfs on the NIC, VF 0's netdev moved into
 #         the container, which owns vpf.vfip= (L1 is .1 on the VF's own tap)
 #   vfc   (only with vpf.vfcip= as well) the same with VF 1, whose interrupt moderation
-#         the container sets: vpf.vfcoal=RX_USECS:RX_FRAMES (default 1000:0)
+#         the container sets: vpf.vfcoal=RX_USECS:RX_FRAMES (default 20000:64)
+#   vfv   (only with vpf.vfvip=) VF 0 of the second SR-IOV NIC (the host gives its VFs
+#         another backend, e.g. vhost-net), in its own container
 # Prints "VPF-GUEST: containers ready" and runs until the VMM is stopped.
 set -eu
 say() { echo "VPF-GUEST: containers $*"; }
@@ -76,11 +78,11 @@ EOS
 chmod +x /tmp/counters.sh
 ip netns exec base nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
 
-# vf_container NAME INDEX CIDR [RX_USECS:RX_FRAMES]: VF INDEX's netdev moved into a new
+# vf_container PF NAME INDEX CIDR [RX_USECS:RX_FRAMES]: PF's VF INDEX's netdev moved into a new
 # container NAME owning CIDR (L1 is .1 on the VF's own tap), servers started; with the
 # last argument the container sets the VF's interrupt moderation (ethtool -C, NOTF_COAL).
 vf_container() {
-	local name=$1 idx=$2 cidr=$3 coal=${4:-} vfdev= l
+	local pf=$1 name=$2 idx=$3 cidr=$4 coal=${5:-} vfdev= l
 	for _ in $(seq 300); do
 		for n in "$pf"/virtfn"$idx"/virtio*/net/*; do [ -e "$n" ] && vfdev=${n##*/}; done
 		[ -n "$vfdev" ] && break
@@ -105,14 +107,23 @@ vf_container() {
 	ip netns exec "$name" nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
 	say "$name: VF $idx $(basename "$(readlink -f "$pf/virtfn$idx")") $vfdev $cidr${coal:+ rx-usecs:rx-frames $coal}, ping $l ok"
 }
-vfcip=$(arg vfcip) vfcoal=$(arg vfcoal)
+vfcip=$(arg vfcip) vfcoal=$(arg vfcoal) vfvip=$(arg vfvip)
 if [ -n "$vfip" ]; then
 	[ -f "$pf/sriov_totalvfs" ] || die "$pfdev is not an SR-IOV PF"
 	nvf=1
 	[ -z "$vfcip" ] || nvf=2
 	echo "$nvf" >"$pf/sriov_numvfs" || die "echo $nvf > sriov_numvfs"
-	vf_container vf 0 "$vfip"
-	[ -z "$vfcip" ] || vf_container vfc 1 "$vfcip" "${vfcoal:-1000:0}"
+	vf_container "$pf" vf 0 "$vfip"
+	[ -z "$vfcip" ] || vf_container "$pf" vfc 1 "$vfcip" "${vfcoal:-20000:64}"
+fi
+if [ -n "$vfvip" ]; then
+	pf2=
+	for d in /sys/bus/pci/devices/*; do
+		[ "$d" != "$pf" ] && [ -f "$d/sriov_totalvfs" ] && [ -d "$d"/virtio*/net ] 2>/dev/null && { pf2=$d; break; }
+	done
+	[ -n "$pf2" ] || die "no second SR-IOV NIC for vpf.vfvip="
+	echo 1 >"$pf2/sriov_numvfs" || die "echo 1 > sriov_numvfs of $pf2"
+	vf_container "$pf2" vfv 0 "$vfvip"
 fi
 sleep 1
 say "ready"
