@@ -5,7 +5,8 @@
  * eventfd is not the vector's irqfd: the I/O thread forwards it with
  * virtio_dev_notify_queue(), i.e. through msix_signal(), so a masked vector (per-vector
  * or function mask) only sets its pending bit and fires on unmask, with the same code as
- * the userspace path (PCIe 6.0 §6.1.4.2 masking, one mechanism). The control queue
+ * the userspace path (PCIe 6.0 §6.1.4.2 masking, one mechanism), and the guest's
+ * interrupt moderation (NOTF_COAL) holds it as it holds vpf's own. The control queue
  * stays here. A ring error the backend reports makes the device need a reset. */
 #include <errno.h>
 #include <string.h>
@@ -63,7 +64,7 @@ static void on_call(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
     drain(w->fd);
-    virtio_dev_notify_queue(&n->vdev, w == &n->call_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ);
+    vnet_signal_backend(n, w == &n->call_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ);
 }
 
 static void on_err(struct iothread_watch *w, uint32_t events)

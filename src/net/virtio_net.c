@@ -171,12 +171,19 @@ static void coal_timer_set(struct virtio_net *n, uint64_t at_ns)
     n->coal_timer_at = at_ns;
 }
 
-/* Checks queue q's held buffers for a notification. */
+/* Checks queue q's held buffers for a notification. Offloaded, the backend wrote the
+ * used ring and already decided (EVENT_IDX) that the driver wants this one. */
 static void coal_release(struct virtio_net *n, unsigned q)
 {
     net_coal_done(&n->coal[q]);
-    if (virtq_should_notify(&n->vdev.vqs[q]))
+    if (n->offloaded || virtq_should_notify(&n->vdev.vqs[q]))
         virtio_dev_notify_queue(&n->vdev, q);
+}
+
+static void coal_hold(struct virtio_net *n, struct net_coal *c)
+{
+    if (c->held && (!n->coal_timer_at || c->deadline_ns < n->coal_timer_at))
+        coal_timer_set(n, c->deadline_ns);
 }
 
 /* Releases what is due, then sets the timer to the earliest deadline left. */
@@ -207,8 +214,27 @@ void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now
     uint64_t t = now_ns();
     if (net_coal_add(c, count, t) || (now && c->held))
         coal_release(n, q);
-    else if (c->held && (!n->coal_timer_at || c->deadline_ns < n->coal_timer_at))
-        coal_timer_set(n, c->deadline_ns);
+    else
+        coal_hold(n, c);
+}
+
+void vnet_signal_backend(struct virtio_net *n, unsigned q)
+{
+    struct net_coal *c = &n->coal[q];
+    if (!net_coal_on(c)) {
+        virtio_dev_notify_queue(&n->vdev, q);
+        return;
+    }
+    /* The used buffers since the last signal: the used idx the backend published (the
+     * ring is in guest RAM, mapped since the queue started). At least one: a signal
+     * with an unchanged idx still asks for an interrupt. */
+    uint16_t idx = ld_le16(n->vdev.vqs[q].used + 2);
+    unsigned count = (uint16_t)(idx - n->coal_used_seen[q]);
+    n->coal_used_seen[q] = idx;
+    if (net_coal_add(c, count ? count : 1, now_ns()))
+        coal_release(n, q);
+    else
+        coal_hold(n, c);
 }
 
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs)
@@ -312,7 +338,15 @@ static void dp_start(void *arg)
         }
         virtq_enable_notify(&n->vdev.vqs[q]);
     }
+    n->coal_watch = (struct iothread_watch){ .fd = n->coal_timer_fd, .events = EPOLLIN,
+                                             .fn = on_coal_timer, .opaque = n };
+    if (iothread_watch_add(&n->io, &n->coal_watch) < 0) {
+        vnet_fail(n, "cannot poll the coalescing timer: %s", strerror(errno));
+        return;
+    }
     if (offload) {
+        for (unsigned q = 0; q < 2; q++)
+            n->coal_used_seen[q] = n->vdev.vqs[q].started ? ld_le16(n->vdev.vqs[q].used + 2) : 0;
         vnet_offload_start(n);
         vnet_ctrl_process(n);
         return;
@@ -324,12 +358,6 @@ static void dp_start(void *arg)
                                              .fn = on_rate_timer, .opaque = n };
     if (iothread_watch_add(&n->io, &n->rate_watch) < 0) {
         vnet_fail(n, "cannot poll the rate timer: %s", strerror(errno));
-        return;
-    }
-    n->coal_watch = (struct iothread_watch){ .fd = n->coal_timer_fd, .events = EPOLLIN,
-                                             .fn = on_coal_timer, .opaque = n };
-    if (iothread_watch_add(&n->io, &n->coal_watch) < 0) {
-        vnet_fail(n, "cannot poll the coalescing timer: %s", strerror(errno));
         return;
     }
     vnet_update_backend_watch(n);
@@ -464,10 +492,8 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
-    /* Coalescing holds the notifications of vpf's own data path; an offload backend
-     * signals the guest itself. */
-    if (be->ops->kind != NET_BACKEND_OFFLOAD)
-        n->host_features |= F(VIRTIO_NET_F_NOTF_COAL);
+    /* Offloaded too: the backend's signals reach the guest through this I/O thread. */
+    n->host_features |= F(VIRTIO_NET_F_NOTF_COAL);
     if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
         log_error("%s: I/O thread: %s", name, strerror(errno));
         close(n->rate_timer_fd);

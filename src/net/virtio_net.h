@@ -2,8 +2,8 @@
  *
  * One queue pair (receiveq 0, transmitq 1) and a control queue (2). Offered features:
  * VERSION_1, MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX, CTRL_MAC_ADDR, EVENT_IDX,
- * INDIRECT_DESC, the checksum/TSO/ECN offloads the backend supports, and (on vpf's own
- * data path) NOTF_COAL: interrupt moderation the guest sets with `ethtool -C`.
+ * INDIRECT_DESC, the checksum/TSO/ECN offloads the backend supports, and NOTF_COAL:
+ * interrupt moderation the guest sets with `ethtool -C`.
  *
  * The data path runs on the device's own I/O thread (epoll over the queues' kick
  * eventfds and the backend fd): no lock and no allocation per packet. With an offload

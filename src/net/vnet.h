@@ -78,6 +78,7 @@ struct virtio_net {
     struct iothread_watch coal_watch;
     int coal_timer_fd;
     uint64_t coal_timer_at;             /* deadline the timer is set to; 0: disarmed */
+    uint16_t coal_used_seen[2];         /* offloaded: used idx at the backend's last signal */
     /* RX buffer cache: rx_chains[rx_chain_head ..+ rx_nchains), their iovecs
      * rx_iov[rx_iov_head ..+ rx_niov). A packet consumes from the heads; the arrays are
      * compacted only when the cache reaches their end (amortised O(1) per packet). */
@@ -116,6 +117,9 @@ void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
  * driver if it wants it, now or, with coalescing, when due; now: whatever is held is
  * due (the guest is out of buffers and must hear of the used ones to add more). */
 void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now);
+/* Offloaded: the backend signalled queue q's call eventfd; interrupt the guest now or,
+ * with coalescing, when due (counting the used buffers by the ring's used idx). */
+void vnet_signal_backend(struct virtio_net *n, unsigned q);
 /* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET for queue q. */
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs);
 

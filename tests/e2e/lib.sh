@@ -93,6 +93,17 @@ expect_guest_ok() {
 	expect_in_log "$1" "VPF-GUEST: result $2 rc=0" "L2 script $2 did not succeed ($1)"
 }
 
+# expect_moderation FILE: the guest's line "coalesce rx interrupts N0 without, N1 with
+# rx-usecs 100000" (guest/coal-lib.sh: replies to 50 pings 20 ms apart) shows the device
+# holding receive interrupts as the guest asked (VIRTIO_NET_F_NOTF_COAL).
+expect_moderation() {
+	set -- $(sed -n 's/.*coalesce rx interrupts \([0-9]*\) without, \([0-9]*\) with.*/\1 \2/p' "$1")
+	[ $# = 2 ] || fail "no receive interrupt counts from L2"
+	log "receive interrupts for 50 ping replies: $1 without moderation, $2 with rx-usecs 100000"
+	[ "$1" -ge 25 ] || fail "only $1 receive interrupts for 50 replies 20 ms apart without moderation"
+	[ $(($2 * 2)) -le "$1" ] || fail "rx-usecs 100000 did not halve the receive interrupts ($1 -> $2)"
+}
+
 # kvm_counter NAME: a KVM statistic from debugfs (exits, io_exits, mmio_exits, ...),
 # summed over the VMs alive now: read it before and after a workload while L2 runs.
 kvm_counter() { cat "/sys/kernel/debug/kvm/$1"; }

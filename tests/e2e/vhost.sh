@@ -2,7 +2,8 @@
 # testbed-timeout: 540
 # vhost-net: the PF and its VFs on the kernel's data path (--net backend=vhost-net,
 # vf-backend=vhost-net; guest/vhost.sh). The L1 kernel thread vhost-* exists while
-# offloaded; PF: ping both ways, 10 MB each way intact (md5), iperf3 both ways, the
+# offloaded; PF: interrupt moderation set by the guest (ethtool -C) halves receive
+# interrupts; ping both ways, 10 MB each way intact (md5), iperf3 both ways, the
 # counters are the tap's; link down/up through the control socket is seen as carrier
 # and no traffic passes while down; a driver reload (reset, MSI-X masked and unmasked)
 # keeps traffic going. VFs (echo 2 > sriov_numvfs): ping both ways (VF 1 after an
@@ -35,6 +36,8 @@ vpf_pid=$(vpf_pid)
 "$VPF" ctl "$ctl" devices | grep -q '"dev":"net0",.*"backend":"vhost-net","vf_backend":"vhost-net"' ||
 	fail "ctl devices does not show vhost-net: $("$VPF" ctl "$ctl" devices)"
 
+# The guest's interrupt moderation (ethtool -C) holds vhost-net's interrupts too.
+expect_moderation "$con"
 ping -c 3 -W 5 10.0.0.2 >"$LOGDIR/ping.log" || { cat "$LOGDIR/ping.log"; fail "ping L1 -> L2 failed"; }
 expect_in_log "$con" "md5-from-l1 $md5_to_guest" "10 MB file L1 -> L2 corrupted"
 busybox wget -q -O "$LOGDIR/from-guest.bin" http://10.0.0.2:8080/from-guest.bin || fail "wget from L2 failed"

@@ -6,6 +6,10 @@
 #define VPF_TESTS_FAKE_NET_H
 
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake_guest.h"
@@ -25,6 +29,13 @@ struct fake_net {
     int peer;                       /* host end of the loop backend's socketpair, else -1 */
     int irqs[3], config_irqs;       /* bumped on the I/O thread: read with fnet_count() */
 };
+
+static inline uint64_t fnet_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static inline int fnet_count(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 
@@ -135,6 +146,45 @@ static inline int fnet_wait_used(struct fake_net *t, unsigned q, uint16_t idx)
         usleep(1000);
     }
     return 0;
+}
+
+/* Sends a control command (class, cmd, data) and returns the ack. */
+static inline int fnet_ctrl(struct fake_net *t, uint8_t cls, uint8_t cmd, const void *data, uint32_t len)
+{
+    static uint16_t n;
+    uint8_t *hdr = fg_ptr(&t->g, 0x50000);
+    hdr[0] = cls;
+    hdr[1] = cmd;
+    if (len)
+        memcpy(fg_ptr(&t->g, 0x50100), data, len);
+    uint8_t *ack = fg_ptr(&t->g, 0x50f00);
+    *ack = 0xcc;
+    uint16_t d = (uint16_t)((n * 3) % FNET_QSZ);
+    if (len) {
+        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 1) % FNET_QSZ);
+        fvq_desc(&t->q[2], (d + 1) % FNET_QSZ, 0x50100, len, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
+    } else {
+        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
+    }
+    fvq_desc(&t->q[2], (d + 2) % FNET_QSZ, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
+    n++;
+    uint16_t want = (uint16_t)(fnet_used_idx(t, 2) + 1);
+    fvq_publish(&t->q[2], d);
+    fnet_kick(t, 2);
+    if (!fnet_wait_used(t, 2, want))
+        return -1;
+    return *ack;
+}
+
+/* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET { le32 max_packets; le32 usecs; }: the ack. */
+static inline int fnet_coal_set(struct fake_net *t, uint8_t cmd, uint32_t max_packets, uint32_t usecs)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 4; i++) {
+        b[i] = (uint8_t)(max_packets >> (8 * i));
+        b[4 + i] = (uint8_t)(usecs >> (8 * i));
+    }
+    return fnet_ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, cmd, b, 8);
 }
 
 #endif

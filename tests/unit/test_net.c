@@ -480,66 +480,39 @@ static void test_rx_readable_desc_needs_reset(void **state)
 
 /* ---- control queue ---- */
 
-/* Sends a control command (class, cmd, data) and returns the ack. */
-static int ctrl(struct fake_net *t, uint8_t cls, uint8_t cmd, const void *data, uint32_t len)
-{
-    static uint16_t n;
-    uint8_t *hdr = fg_ptr(&t->g, 0x50000);
-    hdr[0] = cls;
-    hdr[1] = cmd;
-    if (len)
-        memcpy(fg_ptr(&t->g, 0x50100), data, len);
-    uint8_t *ack = fg_ptr(&t->g, 0x50f00);
-    *ack = 0xcc;
-    uint16_t d = (uint16_t)((n * 3) % FNET_QSZ);
-    if (len) {
-        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 1) % FNET_QSZ);
-        fvq_desc(&t->q[2], (d + 1) % FNET_QSZ, 0x50100, len, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
-    } else {
-        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
-    }
-    fvq_desc(&t->q[2], (d + 2) % FNET_QSZ, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
-    n++;
-    uint16_t want = (uint16_t)(fnet_used_idx(t, 2) + 1);
-    fvq_publish(&t->q[2], d);
-    fnet_kick(t, 2);
-    if (!fnet_wait_used(t, 2, want))
-        return -1;
-    return *ack;
-}
 
 static void test_ctrl_commands(void **state)
 {
     struct fake_net *t = *state;
     assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     uint8_t on = 1, two = 2;
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &two, 1), VIRTIO_NET_ERR);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, "\1\1", 2), VIRTIO_NET_ERR);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, NULL, 0), VIRTIO_NET_ERR);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOBCAST, &on, 1), VIRTIO_NET_ERR);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_VLAN, 0, &on, 1), VIRTIO_NET_ERR);
-    assert_int_equal(ctrl(t, 200, 0, NULL, 0), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &two, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, "\1\1", 2), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, NULL, 0), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOBCAST, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_VLAN, 0, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, 200, 0, NULL, 0), VIRTIO_NET_ERR);
 
     const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
     uint8_t gen = virtio_dev_config_generation(t->dev);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_OK);
     uint8_t cfg[6];
     virtio_dev_config_read(t->dev, 0, cfg, 6);
     assert_memory_equal(cfg, mac, 6);
     assert_int_not_equal(virtio_dev_config_generation(t->dev), gen);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 5), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 5), VIRTIO_NET_ERR);
 
     /* MAC_TABLE_SET: 1 unicast, 2 multicast entries. */
     uint8_t tbl[4 + 6 + 4 + 12] = { 1, 0, 0, 0 };
     tbl[10] = 2;
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl)), VIRTIO_NET_OK);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl) - 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl)), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl) - 1), VIRTIO_NET_ERR);
     tbl[0] = 0xff;   /* huge count */
     tbl[3] = 0xff;
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl)), VIRTIO_NET_ERR);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, 9, NULL, 0), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl)), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, 9, NULL, 0), VIRTIO_NET_ERR);
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
     settle();
     assert_true(fnet_count(&t->irqs[2]) >= 1);
@@ -551,8 +524,8 @@ static void test_ctrl_needs_features(void **state)
     assert_int_equal(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CTRL_VQ)), FNET_ALL_OK);
     uint8_t on = 1;
     const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_ERR);
 }
 
 static void test_ctrl_without_ack_needs_reset(void **state)
@@ -792,12 +765,6 @@ static void test_port_mac_after_reset(void **state)
     assert_int_equal(s.tx_spoofed, 1);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void test_tx_rate_limit(void **state)
 {
@@ -816,11 +783,11 @@ static void test_tx_rate_limit(void **state)
         fvq_desc(&t->q[1], i, 0x40000 + 0x8000 * i, HDR + 30000, 0, 0);
         fvq_publish(&t->q[1], i);
     }
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = fnet_mono_ms();
     fnet_kick(t, 1);
     assert_true(fnet_wait_used(t, 1, 3));
     assert_true(fnet_wait_used(t, 1, 4));
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = fnet_mono_ms() - t0;
     assert_true(took >= 150);
     static uint8_t buf[HDR + 30000];
     for (int i = 0; i < 4; i++)
@@ -836,15 +803,6 @@ static void test_tx_rate_limit(void **state)
 
 /* ---- notification coalescing (NOTF_COAL) ---- */
 
-static int coal_set(struct fake_net *t, uint8_t cmd, uint32_t max_packets, uint32_t usecs)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 4; i++) {
-        b[i] = (uint8_t)(max_packets >> (8 * i));
-        b[4 + i] = (uint8_t)(usecs >> (8 * i));
-    }
-    return ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, cmd, b, 8);
-}
 
 static void test_coal_commands(void **state)
 {
@@ -855,14 +813,14 @@ static void test_coal_commands(void **state)
     /* needs the control queue (virtio 1.3 §5.1.3.1) */
     assert_false(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_NOTF_COAL)) & VIRTIO_STATUS_FEATURES_OK);
     assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 100), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 100), VIRTIO_NET_ERR);
     assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 32, 100), VIRTIO_NET_OK);
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 1, 0), VIRTIO_NET_OK);
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000000), VIRTIO_NET_OK);
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000001), VIRTIO_NET_ERR);
-    assert_int_equal(coal_set(t, 2, 0, 0), VIRTIO_NET_ERR);      /* VQ_SET: not offered */
-    assert_int_equal(ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, "\0\0\0\0", 4),
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 32, 100), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 1, 0), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000000), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000001), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_coal_set(t, 2, 0, 0), VIRTIO_NET_ERR);      /* VQ_SET: not offered */
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, "\0\0\0\0", 4),
                      VIRTIO_NET_ERR);
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
@@ -872,24 +830,24 @@ static void test_coal_rx_holds_interrupt(void **state)
 {
     struct fake_net *t = *state;
     assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 300000), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 300000), VIRTIO_NET_OK);
     for (uint16_t i = 0; i < 4; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 2000);
     fnet_kick(t, 0);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = fnet_mono_ms();
     inject(t, 80, 1, 0);
     assert_true(fnet_wait_used(t, 0, 1));
     inject(t, 80, 2, 0);
     assert_true(fnet_wait_used(t, 0, 2));
-    if (mono_ms() - t0 < 250)        /* else this thread was descheduled: no evidence */
+    if (fnet_mono_ms() - t0 < 250)        /* else this thread was descheduled: no evidence */
         assert_int_equal(fnet_count(&t->irqs[0]), 0);
     assert_true(fnet_wait_count(&t->irqs[0], 1));
-    assert_true(mono_ms() - t0 >= 290);
+    assert_true(fnet_mono_ms() - t0 >= 290);
     settle();
     assert_int_equal(fnet_count(&t->irqs[0]), 1);               /* one for both */
 
     /* rx-frames 2 (usecs 1 s): the second packet makes it due. */
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 2, 1000000), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 2, 1000000), VIRTIO_NET_OK);
     inject(t, 80, 3, 0);
     assert_true(fnet_wait_used(t, 0, 3));
     inject(t, 80, 4, 0);
@@ -910,7 +868,7 @@ static void test_coal_tx_and_reset(void **state)
 {
     struct fake_net *t = *state;
     assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
-    assert_int_equal(coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 3, 1000000), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 3, 1000000), VIRTIO_NET_OK);
     uint8_t buf[128];
     for (uint16_t i = 0; i < 3; i++) {
         uint8_t *fr = fg_ptr(&t->g, 0x20000 + 0x100 * i);

@@ -275,6 +275,38 @@ static void test_ctrl_stays_in_vpf(void **state)
     assert_memory_equal(got, mac, 6);
 }
 
+/* The guest's interrupt moderation (NOTF_COAL) holds the backend's signals too: RX with
+ * rx-usecs 300 ms turns two signals into one interrupt when due; with rx-frames 2 the
+ * used idx the backend published (2 more buffers) makes it due at once. */
+static void test_moderation_holds_backend_signals(void **state)
+{
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 300000), VIRTIO_NET_OK);
+    int call = fo_of(t)->cfg.vrings[0].call_fd;
+    uint16_t *used_idx = fg_ptr(&t->g, t->q[0].used + 2);
+    uint64_t t0 = fnet_mono_ms();
+    *used_idx = 1;
+    signal_fd(call);
+    usleep(20000);
+    *used_idx = 2;
+    signal_fd(call);
+    usleep(20000);
+    if (fnet_mono_ms() - t0 < 250)
+        assert_int_equal(fnet_count(&t->irqs[0]), 0);       /* held */
+    assert_true(fnet_wait_count(&t->irqs[0], 1));
+    usleep(20000);
+    assert_int_equal(fnet_count(&t->irqs[0]), 1);           /* one for both */
+
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 2, 1000000), VIRTIO_NET_OK);
+    *used_idx = 4;
+    signal_fd(call);
+    assert_true(fnet_wait_count(&t->irqs[0], 2));
+    /* TX untouched by RX's setting */
+    signal_fd(fo_of(t)->cfg.vrings[1].call_fd);
+    assert_true(fnet_wait_count(&t->irqs[1], 1));
+}
+
 /* ---- through virtio-pci and MSI-X: masking applies to the backend's interrupts ---- */
 
 struct pctx {
@@ -379,7 +411,7 @@ int main(void)
         T(test_start_hands_over_rings), T(test_call_forwarded_kicks_left_alone),
         T(test_link_detaches), T(test_reset_stops_and_restart),
         T(test_backend_ring_error_needs_reset), T(test_backend_broken_is_not_guest_error),
-        T(test_start_failure), T(test_ctrl_stays_in_vpf),
+        T(test_start_failure), T(test_ctrl_stays_in_vpf), T(test_moderation_holds_backend_signals),
         cmocka_unit_test_setup_teardown(test_masked_vector_holds_backend_interrupt, setup_pci,
                                         teardown_pci),
     };

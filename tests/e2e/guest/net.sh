@@ -17,28 +17,19 @@ ip link set "$dev" up
 ping -c 3 -W 5 10.0.0.1 >/tmp/ping.log 2>&1 || { cat /tmp/ping.log; echo "VPF-NET: ping to L1 failed"; exit 1; }
 echo "VPF-NET: ping guest->host ok"
 
-# Interrupt moderation (VIRTIO_NET_F_NOTF_COAL, ethtool -C): the replies to 50 pings 20 ms
-# apart, counted as receive-queue interrupts, without and with rx-usecs 100 ms. The host
-# then checks the device's view through its control socket and puts a file on its web
-# server; we wait for that file and turn moderation off again.
-rxirqs() { awk '/input\.0/ {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i} END {print s + 0}' /proc/interrupts; }
-ping_irqs() {
-	a=$(rxirqs)
-	ping -c 50 -i 0.02 -W 5 10.0.0.1 >/tmp/ping.log 2>&1 || { cat /tmp/ping.log; return 1; }
-	echo $(($(rxirqs) - a))
-}
-coal() { ethtool -C "$dev" rx-usecs "$1" rx-frames 0 tx-usecs 0 tx-frames 1; }
-n0=$(ping_irqs) || { echo "VPF-NET: coalesce failed: ping"; exit 1; }
-coal 100000 || { echo "VPF-NET: coalesce failed: ethtool -C"; exit 1; }
-ethtool -c "$dev" | grep -q '^rx-usecs: *100000' || { ethtool -c "$dev"; echo "VPF-NET: coalesce failed: ethtool -c"; exit 1; }
-n1=$(ping_irqs) || { echo "VPF-NET: coalesce failed: ping with rx-usecs 100000"; exit 1; }
-echo "VPF-NET: coalesce rx interrupts $n0 without, $n1 with rx-usecs 100000"
+# Interrupt moderation (VIRTIO_NET_F_NOTF_COAL, ethtool -C): receive interrupts for 50
+# ping replies without and with rx-usecs 100 ms. The host then checks the device's view
+# through its control socket and puts a file on its web server; we wait for that file
+# and turn moderation off again.
+. /guest/coal-lib.sh
+irqs=$(moderation_irqs "$dev" 10.0.0.1) || { echo "VPF-NET: coalesce failed"; exit 1; }
+echo "VPF-NET: coalesce rx interrupts ${irqs% *} without, ${irqs#* } with rx-usecs 100000"
 i=0
 until wget -q -O /dev/null http://10.0.0.1:8080/coal-checked 2>/dev/null; do
 	i=$((i + 1)); [ $i -gt 1500 ] && { echo "VPF-NET: coalesce failed: host never checked"; exit 1; }
 	sleep 0.2
 done
-coal 0 || { echo "VPF-NET: coalesce failed: ethtool -C off"; exit 1; }
+coalesce "$dev" 0 || { echo "VPF-NET: coalesce failed: ethtool -C off"; exit 1; }
 echo "VPF-NET: coalesce off"
 
 # 10 MB each way over HTTP (busybox httpd/wget), checksums printed for the host to compare.

@@ -20,6 +20,11 @@ carrier() {
 
 sriov_pf_up
 say "pf ping ok"
+# Interrupt moderation on the kernel's data path: vpf holds vhost-net's signals.
+. /guest/coal-lib.sh
+irqs=$(moderation_irqs "$pfdev" 10.0.0.1) || die "interrupt moderation on the vhost-net PF"
+say "coalesce rx interrupts ${irqs% *} without, ${irqs#* } with rx-usecs 100000"
+coalesce "$pfdev" 0 || die "ethtool -C $pfdev rx-usecs 0"
 wget -q -O /tmp/from-l1.bin http://10.0.0.1:8080/to-guest.bin || die "wget from L1 failed"
 say "md5-from-l1 $(md5sum </tmp/from-l1.bin | cut -d' ' -f1)"
 rm -f /tmp/from-l1.bin
