@@ -10,6 +10,7 @@
 #         rx-usecs:rx-frames E2E_BENCH_COAL (20000:64), virtio's NOTF_COAL)
 #         --net tap=cbtap3,total-vfs=1,vf-tap=cbvh%d,vf-backend=vhost-net: a second
 #         virtual PF whose VF 0 (on tap cbvh0, kernel data path) is container "vfv"
+#         (its moderation: E2E_BENCH_VFV_COAL, rx-usecs:rx-frames:tx-usecs:tx-frames; none)
 #   qemu  virtio-net-pci, -netdev tap=cbtap2,vhost=off: container "base" only
 # one after the other, then all alive at once. Three paths, each to a container from L1:
 #   vpf-base   L1 cbtap0 -> vpf PF -> NAT -> bridge -> veth -> container
@@ -38,6 +39,7 @@ RATE=${E2E_BENCH_UDP_RATE:-30M}
 LEN=${E2E_BENCH_UDP_LEN:-1400}
 TESTS=${E2E_BENCH_TESTS:-"udp_tx udp_rx udp_rr"}
 COAL=${E2E_BENCH_COAL:-20000:64}
+VFV_COAL=${E2E_BENCH_VFV_COAL:-}
 [ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
 [ -e /dev/vhost-net ] || modprobe vhost_net 2>/dev/null || true
 [ -e /dev/vhost-net ] || fail "no /dev/vhost-net in this L1 (the vpf-vfv path needs it)"
@@ -78,7 +80,7 @@ boot() { # boot VMM: start it, wait for the guest's containers, find its pid and
 		--net "tap=cbtap0,mac=52:54:00:cb:00:01,total-vfs=2,vf-tap=cbvf%d" \
 		--net "tap=cbtap3,mac=52:54:00:cb:01:01,total-vfs=1,vf-tap=cbvh%d,vf-backend=vhost-net" \
 		--cmdline "$(l2_cmdline containers vpf.ip=10.0.121.2/24 vpf.vfip=10.0.122.2/24 \
-			vpf.vfcip=10.0.124.2/24 vpf.vfcoal="$COAL" vpf.vfvip=10.0.125.2/24)" ;;
+			vpf.vfcip=10.0.124.2/24 vpf.vfcoal="$COAL" vpf.vfvip=10.0.125.2/24 ${VFV_COAL:+vpf.vfvcoal=$VFV_COAL})" ;;
 	qemu) run_qemu_bg "$log" $((LIMIT - 30)) -append "$(l2_cmdline containers vpf.ip=10.0.123.2/24)" \
 		-netdev tap,id=n0,ifname=cbtap2,script=no,downscript=no,vhost=off \
 		-device virtio-net-pci,netdev=n0,mac=52:54:00:cb:00:03,romfile= ;;
@@ -126,7 +128,7 @@ l2_counters() {
 
 bad=0
 echo "# path rep test v1 v2 v3 $KVM_STATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes other_rx_pkts other_tx_pkts other_rx_bytes other_tx_bytes ms l2_udp_in l2_udp_rcvbuf_err l2_udp_in_err l2_softnet_drop l2_softnet_squeeze" >"$LOGDIR/raw.tsv"
-echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS; vpf-vfc rx-usecs:rx-frames $COAL" >>"$LOGDIR/raw.tsv"
+echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS; vpf-vfc rx-usecs:rx-frames $COAL; vpf-vfv ${VFV_COAL:-no moderation}" >>"$LOGDIR/raw.tsv"
 run_test() { # run_test PATH REP TEST
 	local p=$1 rep=$2 t=$3 out=$LOGDIR/$1-$2-$3.txt b v1=- v2=- v3=- rc=0 t0 ms d c0= c1= l2d="- - - - -"
 	alive "$p"

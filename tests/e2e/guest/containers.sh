@@ -6,9 +6,11 @@
 #   vf    (only with vpf.vfip=) echo 1 > sriov_numvfs on the NIC, VF 0's netdev moved into
 #         the container, which owns vpf.vfip= (L1 is .1 on the VF's own tap)
 #   vfc   (only with vpf.vfcip= as well) the same with VF 1, whose interrupt moderation
-#         the container sets: vpf.vfcoal=RX_USECS:RX_FRAMES (default 20000:64)
+#         the container sets: vpf.vfcoal=RX_USECS:RX_FRAMES[:TX_USECS:TX_FRAMES]
+#         (default 20000:64)
 #   vfv   (only with vpf.vfvip=) VF 0 of the second SR-IOV NIC (the host gives its VFs
-#         another backend, e.g. vhost-net), in its own container
+#         another backend, e.g. vhost-net), in its own container; vpf.vfvcoal= as vfcoal
+#         (none by default)
 # Prints "VPF-GUEST: containers ready" and runs until the VMM is stopped.
 set -eu
 say() { echo "VPF-GUEST: containers $*"; }
@@ -78,9 +80,10 @@ EOS
 chmod +x /tmp/counters.sh
 ip netns exec base nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
 
-# vf_container PF NAME INDEX CIDR [RX_USECS:RX_FRAMES]: PF's VF INDEX's netdev moved into a new
-# container NAME owning CIDR (L1 is .1 on the VF's own tap), servers started; with the
-# last argument the container sets the VF's interrupt moderation (ethtool -C, NOTF_COAL).
+# vf_container PF NAME INDEX CIDR [RX_USECS:RX_FRAMES[:TX_USECS:TX_FRAMES]]: PF's VF INDEX's
+# netdev moved into a new container NAME owning CIDR (L1 is .1 on the VF's own tap),
+# servers started; with the last argument the container sets the VF's interrupt
+# moderation (ethtool -C, NOTF_COAL; TX by default 0:1, not delayed).
 vf_container() {
 	local pf=$1 name=$2 idx=$3 cidr=$4 coal=${5:-} vfdev= l
 	for _ in $(seq 300); do
@@ -94,10 +97,12 @@ vf_container() {
 	ip -n "$name" link set lo up
 	ip -n "$name" addr add "$cidr" dev "$vfdev"
 	if [ -n "$coal" ]; then
-		# tx-frames 1: Linux 6.1 refuses (EBUSY) a change of its TX NAPI on a running
+		# tx-frames >= 1: Linux 6.1 refuses (EBUSY) a change of its TX NAPI on a running
 		# device, which tx-frames 0 would ask for; 1 with tx-usecs 0 is "no TX delay".
-		ip netns exec "$name" ethtool -C "$vfdev" rx-usecs "${coal%:*}" rx-frames "${coal#*:}" \
-			tx-usecs 0 tx-frames 1 || die "$name: ethtool -C $vfdev"
+		local ru rf tu=0 tf=1
+		IFS=: read -r ru rf tu tf <<<"$coal"
+		ip netns exec "$name" ethtool -C "$vfdev" rx-usecs "$ru" rx-frames "$rf" \
+			tx-usecs "${tu:-0}" tx-frames "${tf:-1}" || die "$name: ethtool -C $vfdev"
 	fi
 	ip -n "$name" link set "$vfdev" up
 	l=${cidr%/*} l=${l%.*}.1
@@ -107,7 +112,7 @@ vf_container() {
 	ip netns exec "$name" nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
 	say "$name: VF $idx $(basename "$(readlink -f "$pf/virtfn$idx")") $vfdev $cidr${coal:+ rx-usecs:rx-frames $coal}, ping $l ok"
 }
-vfcip=$(arg vfcip) vfcoal=$(arg vfcoal) vfvip=$(arg vfvip)
+vfcip=$(arg vfcip) vfcoal=$(arg vfcoal) vfvip=$(arg vfvip) vfvcoal=$(arg vfvcoal)
 if [ -n "$vfip" ]; then
 	[ -f "$pf/sriov_totalvfs" ] || die "$pfdev is not an SR-IOV PF"
 	nvf=1
@@ -123,7 +128,7 @@ if [ -n "$vfvip" ]; then
 	done
 	[ -n "$pf2" ] || die "no second SR-IOV NIC for vpf.vfvip="
 	echo 1 >"$pf2/sriov_numvfs" || die "echo 1 > sriov_numvfs of $pf2"
-	vf_container "$pf2" vfv 0 "$vfvip"
+	vf_container "$pf2" vfv 0 "$vfvip" "$vfvcoal"
 fi
 sleep 1
 say "ready"
