@@ -10,12 +10,13 @@ void net_coal_set(struct net_coal *c, uint32_t max_packets, uint32_t usecs)
 
 bool net_coal_add(struct net_coal *c, unsigned n, uint64_t now_ns)
 {
-    if (!c->usecs)
+    if (!net_coal_on(c))
         return true;
-    if (!n)
-        return false;
-    if (!c->held)
-        c->deadline_ns = now_ns + (uint64_t)c->usecs * 1000;
-    c->held += n;
-    return (c->max_packets && c->held >= c->max_packets) || c->deadline_ns <= now_ns;
+    if (n) {
+        if (!c->held)
+            c->deadline_ns = now_ns + (uint64_t)c->usecs * 1000;
+        c->held += n;
+    }
+    return c->held && (c->held >= c->max_packets || c->held >= NET_COAL_MAX_HELD ||
+                       c->deadline_ns <= now_ns);
 }

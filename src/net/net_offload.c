@@ -73,7 +73,9 @@ static void on_err(struct iothread_watch *w, uint32_t events)
     const char *ring = w == &n->err_watch[0] ? "receive" : "transmit";
     drain(w->fd);
     if (n->be->ops->backend_broken && n->be->ops->backend_broken(n->be)) {
-        /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. */
+        /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. The
+         * used buffers behind a held signal are announced before vpf stops looking. */
+        vnet_coal_release_held(n);
         vnet_offload_stop(n);
         vnet_backend_gone(n, "its tap is gone");
         return;

@@ -56,6 +56,7 @@ void vnet_tx_process(struct virtio_net *n)
                 if (s == -EAGAIN || s == -ENOBUFS) {
                     /* Backend full: keep the chain for later, wait for POLLOUT. */
                     virtq_unpop(vq, 1);
+                    done--;     /* not sent: not counted (budget, coalescing) */
                     n->tx_blocked = true;
                     vnet_update_backend_watch(n);
                     goto out;

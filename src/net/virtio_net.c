@@ -162,13 +162,23 @@ static void on_rate_timer(struct iothread_watch *w, uint32_t events)
 
 /* ---- notification coalescing (net_coal.h) ---- */
 
+static void coal_release(struct virtio_net *n, unsigned q);
+
+/* Arms the timer for at_ns (0: disarms). If the kernel refuses, nothing would wake us
+ * for what is held: release it now instead. */
 static void coal_timer_set(struct virtio_net *n, uint64_t at_ns)
 {
     struct itimerspec its = { .it_value = { .tv_sec = (time_t)(at_ns / 1000000000ull),
                                             .tv_nsec = (long)(at_ns % 1000000000ull) } };
-    if (timerfd_settime(n->coal_timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-        log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
-    n->coal_timer_at = at_ns;
+    if (timerfd_settime(n->coal_timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
+        n->coal_timer_at = at_ns;
+        return;
+    }
+    log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
+    n->coal_timer_at = 0;
+    for (unsigned q = 0; q < 2; q++)
+        if (n->coal[q].held)
+            coal_release(n, q);
 }
 
 /* Checks queue q's held buffers for a notification. Offloaded, the backend wrote the
@@ -180,22 +190,60 @@ static void coal_release(struct virtio_net *n, unsigned q)
         virtio_dev_notify_queue(&n->vdev, q);
 }
 
-static void coal_hold(struct virtio_net *n, struct net_coal *c)
+/* Offloaded, while a notification is held the backend signals nothing more (the driver
+ * has not re-armed EVENT_IDX), so the packet limit and an RX ring the backend used up
+ * are seen only by looking at the ring: every quarter of usecs, 50 µs to 1 ms apart. */
+static uint64_t coal_backend_tick_ns(const struct net_coal *c)
 {
-    if (c->held && (!n->coal_timer_at || c->deadline_ns < n->coal_timer_at))
-        coal_timer_set(n, c->deadline_ns);
+    uint64_t ns = (uint64_t)c->usecs * 250;
+    return ns < 50000 ? 50000 : ns > 1000000 ? 1000000 : ns;
 }
 
-/* Releases what is due, then sets the timer to the earliest deadline left. */
+/* Offloaded: adds the buffers the backend used since the last look; true if due (packet
+ * limit, deadline, or an RX ring without a buffer left). */
+static bool coal_backend_due(struct virtio_net *n, unsigned q, uint64_t now)
+{
+    const struct virtq *vq = &n->vdev.vqs[q];
+    uint16_t used = ld_le16(vq->used + 2);
+    unsigned count = (uint16_t)(used - n->coal_used_seen[q]);
+    n->coal_used_seen[q] = used;
+    if (net_coal_add(&n->coal[q], count, now))
+        return true;
+    return q == VIRTIO_NET_RXQ && ld_le16(vq->avail + 2) == used;
+}
+
+/* When queue q's held notification must be looked at again. */
+static uint64_t coal_next(const struct virtio_net *n, unsigned q, uint64_t now)
+{
+    const struct net_coal *c = &n->coal[q];
+    uint64_t at = c->deadline_ns;
+    if (n->offloaded && now + coal_backend_tick_ns(c) < at)
+        at = now + coal_backend_tick_ns(c);
+    return at;
+}
+
+static void coal_hold(struct virtio_net *n, unsigned q, uint64_t now)
+{
+    uint64_t at = coal_next(n, q, now);
+    if (!n->coal_timer_at || at < n->coal_timer_at)
+        coal_timer_set(n, at);
+}
+
+/* Releases what is due, then sets the timer to the earliest time left. */
 static void coal_poll(struct virtio_net *n, uint64_t now)
 {
     uint64_t next = 0;
     for (unsigned q = 0; q < 2; q++) {
         struct net_coal *c = &n->coal[q];
-        if (net_coal_due(c, now))
+        if (!c->held)
+            continue;
+        if (net_coal_due(c, now) || (n->offloaded && coal_backend_due(n, q, now))) {
             coal_release(n, q);
-        else if (c->held && (!next || c->deadline_ns < next))
-            next = c->deadline_ns;
+            continue;
+        }
+        uint64_t at = coal_next(n, q, now);
+        if (!next || at < next)
+            next = at;
     }
     if (next != n->coal_timer_at)
         coal_timer_set(n, next);
@@ -214,27 +262,37 @@ void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now
     uint64_t t = now_ns();
     if (net_coal_add(c, count, t) || (now && c->held))
         coal_release(n, q);
-    else
-        coal_hold(n, c);
+    else if (c->held)
+        coal_hold(n, q, t);
 }
 
 void vnet_signal_backend(struct virtio_net *n, unsigned q)
 {
+    /* The used buffers since the last signal: the used idx the backend published (the
+     * ring is in guest RAM, mapped since the queue started); tracked even while
+     * coalescing is off, so that turning it on counts from here. */
+    uint16_t idx = ld_le16(n->vdev.vqs[q].used + 2);
+    unsigned count = (uint16_t)(idx - n->coal_used_seen[q]);
+    n->coal_used_seen[q] = idx;
     struct net_coal *c = &n->coal[q];
     if (!net_coal_on(c)) {
         virtio_dev_notify_queue(&n->vdev, q);
         return;
     }
-    /* The used buffers since the last signal: the used idx the backend published (the
-     * ring is in guest RAM, mapped since the queue started). At least one: a signal
-     * with an unchanged idx still asks for an interrupt. */
-    uint16_t idx = ld_le16(n->vdev.vqs[q].used + 2);
-    unsigned count = (uint16_t)(idx - n->coal_used_seen[q]);
-    n->coal_used_seen[q] = idx;
-    if (net_coal_add(c, count ? count : 1, now_ns()))
+    /* At least one: a signal with an unchanged idx still asks for an interrupt. */
+    uint64_t t = now_ns();
+    if (net_coal_add(c, count ? count : 1, t))
         coal_release(n, q);
     else
-        coal_hold(n, c);
+        coal_hold(n, q, t);
+}
+
+void vnet_coal_release_held(struct virtio_net *n)
+{
+    for (unsigned q = 0; q < 2; q++)
+        if (n->coal[q].held)
+            coal_release(n, q);
+    coal_poll(n, now_ns());
 }
 
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs)
@@ -261,6 +319,9 @@ static void dp_halt(struct virtio_net *n)
     iothread_watch_del(&n->io, &n->be_watch);
     iothread_watch_del(&n->io, &n->rate_watch);
     iothread_watch_del(&n->io, &n->coal_watch);
+    /* Reset or failure: nothing held survives, and the values read 0 until a driver
+     * sets new ones. */
+    memset(n->coal, 0, sizeof(n->coal));
     coal_timer_set(n, 0);
     tx_unthrottle(n);
     n->running = false;

@@ -120,6 +120,8 @@ void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now
 /* Offloaded: the backend signalled queue q's call eventfd; interrupt the guest now or,
  * with coalescing, when due (counting the used buffers by the ring's used idx). */
 void vnet_signal_backend(struct virtio_net *n, unsigned q);
+/* Offloaded: the backend stops; whatever of its signals is held goes to the guest now. */
+void vnet_coal_release_held(struct virtio_net *n);
 /* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET for queue q. */
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs);
 

@@ -275,36 +275,62 @@ static void test_ctrl_stays_in_vpf(void **state)
     assert_memory_equal(got, mac, 6);
 }
 
-/* The guest's interrupt moderation (NOTF_COAL) holds the backend's signals too: RX with
- * rx-usecs 300 ms turns two signals into one interrupt when due; with rx-frames 2 the
- * used idx the backend published (2 more buffers) makes it due at once. */
+/* The guest's interrupt moderation (NOTF_COAL) holds the backend's signals too. While it
+ * holds one the backend signals nothing more (EVENT_IDX), so vpf watches the ring: the
+ * packet limit counts the used idx the backend published, and an RX ring with every
+ * buffer used makes it due. */
 static void test_moderation_holds_backend_signals(void **state)
 {
     struct fake_net *t = *state;
     assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
-    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 300000), VIRTIO_NET_OK);
     int call = fo_of(t)->cfg.vrings[0].call_fd;
     uint16_t *used_idx = fg_ptr(&t->g, t->q[0].used + 2);
+    uint16_t *avail_idx = fg_ptr(&t->g, t->q[0].avail + 2);
+    *avail_idx = 100;                                           /* plenty of RX buffers */
+    /* Used buffers while moderation is off still count as seen. */
+    *used_idx = 7;
+    signal_fd(call);
+    assert_true(fnet_wait_count(&t->irqs[0], 1));
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 64, 300000), VIRTIO_NET_OK);
+
     uint64_t t0 = fnet_mono_ms();
-    *used_idx = 1;
+    *used_idx = 8;
     signal_fd(call);
     usleep(20000);
-    *used_idx = 2;
-    signal_fd(call);
+    *used_idx = 9;
     usleep(20000);
     if (fnet_mono_ms() - t0 < 250)
-        assert_int_equal(fnet_count(&t->irqs[0]), 0);       /* held */
-    assert_true(fnet_wait_count(&t->irqs[0], 1));
-    usleep(20000);
-    assert_int_equal(fnet_count(&t->irqs[0]), 1);           /* one for both */
-
-    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 2, 1000000), VIRTIO_NET_OK);
-    *used_idx = 4;
-    signal_fd(call);
+        assert_int_equal(fnet_count(&t->irqs[0]), 1);           /* held */
     assert_true(fnet_wait_count(&t->irqs[0], 2));
+    assert_true(fnet_mono_ms() - t0 >= 290);
+    usleep(20000);
+    assert_int_equal(fnet_count(&t->irqs[0]), 2);               /* one for both */
+
+    /* rx-frames 3 (usecs 1 s): one signal, then the backend quietly uses two more. */
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 3, 1000000), VIRTIO_NET_OK);
+    t0 = fnet_mono_ms();
+    *used_idx = 10;
+    signal_fd(call);
+    usleep(20000);
+    *used_idx = 12;
+    assert_true(fnet_wait_count(&t->irqs[0], 3));
+    assert_true(fnet_mono_ms() - t0 < 700);
+
+    /* The RX ring used up (avail idx == used idx): due at once. */
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 64, 1000000), VIRTIO_NET_OK);
+    t0 = fnet_mono_ms();
+    *used_idx = 13;
+    signal_fd(call);
+    usleep(20000);
+    *used_idx = 100;
+    assert_true(fnet_wait_count(&t->irqs[0], 4));
+    assert_true(fnet_mono_ms() - t0 < 700);
+
     /* TX untouched by RX's setting */
+    t0 = fnet_mono_ms();
     signal_fd(fo_of(t)->cfg.vrings[1].call_fd);
     assert_true(fnet_wait_count(&t->irqs[1], 1));
+    assert_true(fnet_mono_ms() - t0 < 700);
 }
 
 /* ---- through virtio-pci and MSI-X: masking applies to the backend's interrupts ---- */
