@@ -162,7 +162,7 @@ static void on_rate_timer(struct iothread_watch *w, uint32_t events)
 
 /* ---- notification coalescing (net_coal.h) ---- */
 
-static void coal_release(struct virtio_net *n, unsigned q);
+static void coal_release_held(struct virtio_net *n);
 
 /* Arms the timer for at_ns (0: disarms). If the kernel refuses, nothing would wake us
  * for what is held: release it now instead. */
@@ -176,9 +176,7 @@ static void coal_timer_set(struct virtio_net *n, uint64_t at_ns)
     }
     log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
     n->coal_timer_at = 0;
-    for (unsigned q = 0; q < 2; q++)
-        if (n->coal[q].held)
-            coal_release(n, q);
+    coal_release_held(n);
 }
 
 /* Checks queue q's held buffers for a notification. Offloaded, the backend wrote the
@@ -188,6 +186,23 @@ static void coal_release(struct virtio_net *n, unsigned q)
     net_coal_done(&n->coal[q]);
     if (n->offloaded || virtq_should_notify(&n->vdev.vqs[q]))
         virtio_dev_notify_queue(&n->vdev, q);
+}
+
+static void coal_release_held(struct virtio_net *n)
+{
+    for (unsigned q = 0; q < 2; q++)
+        if (n->coal[q].held)
+            coal_release(n, q);
+}
+
+/* Offloaded: the buffers the backend used on queue q since the last look (the used idx
+ * it published; the ring is in guest RAM, mapped since the queue started). */
+static unsigned coal_backend_used(struct virtio_net *n, unsigned q)
+{
+    uint16_t idx = ld_le16(n->vdev.vqs[q].used + 2);
+    unsigned count = (uint16_t)(idx - n->coal_used_seen[q]);
+    n->coal_used_seen[q] = idx;
+    return count;
 }
 
 /* Offloaded, while a notification is held the backend signals nothing more (the driver
@@ -203,13 +218,10 @@ static uint64_t coal_backend_tick_ns(const struct net_coal *c)
  * limit, deadline, or an RX ring without a buffer left). */
 static bool coal_backend_due(struct virtio_net *n, unsigned q, uint64_t now)
 {
-    const struct virtq *vq = &n->vdev.vqs[q];
-    uint16_t used = ld_le16(vq->used + 2);
-    unsigned count = (uint16_t)(used - n->coal_used_seen[q]);
-    n->coal_used_seen[q] = used;
-    if (net_coal_add(&n->coal[q], count, now))
+    if (net_coal_add(&n->coal[q], coal_backend_used(n, q), now))
         return true;
-    return q == VIRTIO_NET_RXQ && ld_le16(vq->avail + 2) == used;
+    const struct virtq *vq = &n->vdev.vqs[q];
+    return q == VIRTIO_NET_RXQ && ld_le16(vq->avail + 2) == n->coal_used_seen[q];
 }
 
 /* When queue q's held notification must be looked at again. */
@@ -268,12 +280,8 @@ void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now
 
 void vnet_signal_backend(struct virtio_net *n, unsigned q)
 {
-    /* The used buffers since the last signal: the used idx the backend published (the
-     * ring is in guest RAM, mapped since the queue started); tracked even while
-     * coalescing is off, so that turning it on counts from here. */
-    uint16_t idx = ld_le16(n->vdev.vqs[q].used + 2);
-    unsigned count = (uint16_t)(idx - n->coal_used_seen[q]);
-    n->coal_used_seen[q] = idx;
+    /* Tracked even while coalescing is off, so that turning it on counts from here. */
+    unsigned count = coal_backend_used(n, q);
     struct net_coal *c = &n->coal[q];
     if (!net_coal_on(c)) {
         virtio_dev_notify_queue(&n->vdev, q);
@@ -289,9 +297,7 @@ void vnet_signal_backend(struct virtio_net *n, unsigned q)
 
 void vnet_coal_release_held(struct virtio_net *n)
 {
-    for (unsigned q = 0; q < 2; q++)
-        if (n->coal[q].held)
-            coal_release(n, q);
+    coal_release_held(n);
     coal_poll(n, now_ns());
 }
 
@@ -320,7 +326,8 @@ static void dp_halt(struct virtio_net *n)
     iothread_watch_del(&n->io, &n->rate_watch);
     iothread_watch_del(&n->io, &n->coal_watch);
     /* Reset or failure: nothing held survives, and the values read 0 until a driver
-     * sets new ones. */
+     * sets new ones (the next driver starts without coalescing, as Linux assumes until
+     * `ethtool -C`). */
     memset(n->coal, 0, sizeof(n->coal));
     coal_timer_set(n, 0);
     tx_unthrottle(n);
@@ -383,8 +390,6 @@ static void dp_start(void *arg)
     n->running = true;
     n->rx_need_kick = n->tx_blocked = n->be_dead = false;
     n->promisc = n->allmulti = false;
-    /* A new driver starts without coalescing (Linux assumes 0 until `ethtool -C`). */
-    memset(n->coal, 0, sizeof(n->coal));
     vnet_rx_reset(n);
     bool offload = vnet_is_offload(n);
     for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++) {
