@@ -11,6 +11,8 @@
 #   vfv   (only with vpf.vfvip=) VF 0 of the second SR-IOV NIC (the host gives its VFs
 #         another backend, e.g. vhost-net), in its own container; vpf.vfvcoal= as vfcoal
 #         (none by default)
+# With several CPUs, every NIC interrupt goes to CPU 0 and the servers run on the last CPU
+# (the receive path's softirq work and the application on different vCPUs).
 # Prints "VPF-GUEST: containers ready" and runs until the VMM is stopped.
 set -eu
 say() { echo "VPF-GUEST: containers $*"; }
@@ -19,6 +21,10 @@ arg() { sed -n "s/.*vpf\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 ip=$(arg ip) vfip=$(arg vfip)
 [ -n "$ip" ] || die "no vpf.ip= on the command line"
 while read -r m; do insmod "/lib/modules/$m.ko" || die "insmod $m"; done </etc/modules.container
+
+# app: how the servers start (on the last CPU when there are several).
+ncpu=$(nproc) app=
+[ "$ncpu" -le 1 ] || app="taskset -c $((ncpu - 1))"
 
 pf=
 for d in /sys/bus/pci/devices/*; do [ -d "$d"/virtio*/net ] 2>/dev/null && { pf=$d; break; }; done
@@ -63,8 +69,8 @@ for pp in tcp/5201 udp/5201 udp/11111 tcp/7777; do
 	ipt -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p "${pp%/*}" --dport "${pp#*/}" -j ACCEPT
 done
 ip netns exec base ping -c 2 -W 5 "$l1" >/dev/null || die "base: no ping to $l1 (through the NAT)"
-ip netns exec base iperf3 -s >/dev/null 2>&1 &
-ip netns exec base sockperf server -i 172.17.0.2 >/dev/null 2>&1 &
+ip netns exec base $app iperf3 -s >/dev/null 2>&1 &
+ip netns exec base $app sockperf server -i 172.17.0.2 >/dev/null 2>&1 &
 say "base: $pfdev $ip, container 172.17.0.2 behind docker0 + NAT, ping $l1 ok"
 
 # Counters for the bench, per container: a persistent TCP server on port 7777 answers
@@ -107,8 +113,8 @@ vf_container() {
 	ip -n "$name" link set "$vfdev" up
 	l=${cidr%/*} l=${l%.*}.1
 	ip netns exec "$name" ping -c 2 -W 5 "$l" >/dev/null || die "$name: no ping to $l"
-	ip netns exec "$name" iperf3 -s >/dev/null 2>&1 &
-	ip netns exec "$name" sockperf server -i "${cidr%/*}" >/dev/null 2>&1 &
+	ip netns exec "$name" $app iperf3 -s >/dev/null 2>&1 &
+	ip netns exec "$name" $app sockperf server -i "${cidr%/*}" >/dev/null 2>&1 &
 	ip netns exec "$name" nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
 	say "$name: VF $idx $(basename "$(readlink -f "$pf/virtfn$idx")") $vfdev $cidr${coal:+ rx-usecs:rx-frames $coal}, ping $l ok"
 }
@@ -129,6 +135,12 @@ if [ -n "$vfvip" ]; then
 	[ -n "$pf2" ] || die "no second SR-IOV NIC for vpf.vfvip="
 	echo 1 >"$pf2/sriov_numvfs" || die "echo 1 > sriov_numvfs of $pf2"
 	vf_container "$pf2" vfv 0 "$vfvip" "$vfvcoal"
+fi
+if [ "$ncpu" -gt 1 ]; then
+	# Every virtio interrupt (config, control, RX, TX of the PF and the VFs) to CPU 0.
+	irqs=$(awk '/virtio/ {sub(":", "", $1); print $1}' /proc/interrupts)
+	for q in $irqs; do echo 0 >"/proc/irq/$q/smp_affinity_list" || die "IRQ $q to CPU 0"; done
+	say "$ncpu CPUs: $(echo $irqs | wc -w) NIC interrupts on CPU 0, servers on CPU $((ncpu - 1))"
 fi
 sleep 1
 say "ready"
