@@ -27,10 +27,6 @@
 # guest routes every NIC interrupt to CPU 0 and runs the containers' servers on the last
 # CPU, so the receiver's softirq work and the application do not share a vCPU (as on a
 # VM with several vCPUs, where the seed experiment ran).
-# E2E_BENCH_PEER_NICE (0): nice value of L1's iperf3/sockperf clients. The seed's peer was
-# a machine of its own; here it shares L1's CPU with the VMM and L2, and a path that
-# keeps the VM busier starves it (the offered rate is then not sent). A negative value
-# lets the peer send and receive at its rate whatever the path costs.
 # Delivered rate and loss are the receiver's (iperf3 3.12: end.sum_received). Around each
 # test: that VM's L2 exits and interrupts (its own /sys/kernel/debug/kvm/PID-FD/) and the
 # packets on the path's tap and on the VM's other tap (a vf test must not use the PF's
@@ -49,7 +45,6 @@ TESTS=${E2E_BENCH_TESTS:-"udp_tx udp_rx udp_rr"}
 COAL=${E2E_BENCH_COAL:-20000:64}
 VFV_COAL=${E2E_BENCH_VFV_COAL:-}
 L2_CPUS=${E2E_BENCH_L2_CPUS:-1}
-PEER_NICE=${E2E_BENCH_PEER_NICE:-0}
 [ -d /sys/kernel/debug/kvm ] || skip "no KVM debugfs"
 [ -e /dev/vhost-net ] || modprobe vhost_net 2>/dev/null || true
 [ -e /dev/vhost-net ] || fail "no /dev/vhost-net in this L1 (the vpf-vfv path needs it)"
@@ -138,16 +133,16 @@ l2_counters() {
 
 bad=0
 echo "# path rep test v1 v2 v3 $KVM_STATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes other_rx_pkts other_tx_pkts other_rx_bytes other_tx_bytes ms l2_udp_in l2_udp_rcvbuf_err l2_udp_in_err l2_softnet_drop l2_softnet_squeeze" >"$LOGDIR/raw.tsv"
-echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS; vpf-vfc rx-usecs:rx-frames $COAL; vpf-vfv ${VFV_COAL:-no moderation}; L2 vCPUs $L2_CPUS; peer nice $PEER_NICE" >>"$LOGDIR/raw.tsv"
+echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS; vpf-vfc rx-usecs:rx-frames $COAL; vpf-vfv ${VFV_COAL:-no moderation}; L2 vCPUs $L2_CPUS" >>"$LOGDIR/raw.tsv"
 run_test() { # run_test PATH REP TEST
 	local p=$1 rep=$2 t=$3 out=$LOGDIR/$1-$2-$3.txt b v1=- v2=- v3=- rc=0 t0 ms d c0= c1= l2d="- - - - -"
 	alive "$p"
 	[ "$t" != udp_rx ] || c0=$(l2_counters "$p")
 	snapshot "$p"; b=$SNAP t0=$(now_ms)
 	case $t in
-	udp_tx) timeout $((SECS + 40)) nice -n "$PEER_NICE" iperf3 -c "${IP[$p]}" -u -b "$RATE" -l "$LEN" -t "$SECS" -R -J >"$out" 2>&1 || rc=$? ;;
-	udp_rx) timeout $((SECS + 40)) nice -n "$PEER_NICE" iperf3 -c "${IP[$p]}" -u -b "$RATE" -l "$LEN" -t "$SECS" -J >"$out" 2>&1 || rc=$? ;;
-	udp_rr) timeout $((SECS + 40)) nice -n "$PEER_NICE" sockperf ping-pong -i "${IP[$p]}" -t "$SECS" -m 64 --full-rtt >"$out" 2>&1 || rc=$? ;;
+	udp_tx) timeout $((SECS + 40)) iperf3 -c "${IP[$p]}" -u -b "$RATE" -l "$LEN" -t "$SECS" -R -J >"$out" 2>&1 || rc=$? ;;
+	udp_rx) timeout $((SECS + 40)) iperf3 -c "${IP[$p]}" -u -b "$RATE" -l "$LEN" -t "$SECS" -J >"$out" 2>&1 || rc=$? ;;
+	udp_rr) timeout $((SECS + 40)) sockperf ping-pong -i "${IP[$p]}" -t "$SECS" -m 64 --full-rtt >"$out" 2>&1 || rc=$? ;;
 	esac
 	snapshot "$p"; ms=$(ms_since "$t0")
 	d=$(snap_delta "$b" "$SNAP")

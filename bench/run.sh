@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--native-only | --nested-only | --container-only | --no-container]
 #                [--reps N] [--secs S] [--vhost] [--udp-rate R] [--smp N] [--l2-cpus N]
-#                [--peer-nice N] [--out DIR]
+#                [--out DIR]
 #
 # 1. native: bench/dp_bench (vpf's virtio-net data path on one core, synthetic guest),
 #    --reps runs of every case, median and min-max; then bench/dp_callgrind.sh
@@ -16,8 +16,7 @@
 #    container in L2 behind veth + bridge + NAT (vpf and QEMU) or owning a VF of vpf's
 #    virtual PF; iperf3 UDP both ways at --udp-rate (iperf3 -b) and sockperf ping-pong;
 #    --l2-cpus N: vCPUs of its L2s (default 1; with more, NIC interrupts on CPU 0 and
-#    the containers' servers on the last CPU); --peer-nice N: nice value of L1's
-#    iperf3/sockperf (default 0; negative: the peer keeps its rate, as a machine of its own).
+#    the containers' servers on the last CPU).
 # 2 and 3 run in separate L1 boots. --smp N: L1's vCPUs (testbed/run.sh --smp; default
 # 1, the testbed's shape). The L1 heartbeat limit is 300 s here (HEARTBEAT_SECS): under a
 # UDP flood a 1-vCPU L1 can go quiet for longer than the tests' 90 s and still finish.
@@ -28,7 +27,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-native=1 nested=1 container=1 reps=3 secs=5 vhost=0 rate=30M smp= l2cpus=1 peernice=0 out=$repo/build/bench
+native=1 nested=1 container=1 reps=3 secs=5 vhost=0 rate=30M smp= l2cpus=1 out=$repo/build/bench
 while [ $# -gt 0 ]; do
 	case $1 in
 	--native-only) nested=0 container=0 ;;
@@ -38,12 +37,11 @@ while [ $# -gt 0 ]; do
 	--udp-rate) rate=$2; shift ;;
 	--smp) smp=$2; shift ;;
 	--l2-cpus) l2cpus=$2; shift ;;
-	--peer-nice) peernice=$2; shift ;;
 	--reps) reps=$2; shift ;;
 	--secs) secs=$2; shift ;;
 	--vhost) vhost=1 ;;
 	--out) out=$(realpath -m "$2"); shift ;;
-	*) sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 	shift
 done
@@ -87,9 +85,9 @@ fi
 incomplete=
 run_nested() {
 	local n=$1 report=$2 l1smp=$3 rc=0 res=$repo/build/testbed/results/$1
-	say "nested: testbed/run.sh bench/$n.sh (reps $reps, $secs s per test, vhost row: $vhost, UDP rate $rate, L1 smp ${l1smp:-default}, L2 vCPUs $l2cpus, peer nice $peernice)"
+	say "nested: testbed/run.sh bench/$n.sh (reps $reps, $secs s per test, vhost row: $vhost, UDP rate $rate, L1 smp ${l1smp:-default}, L2 vCPUs $l2cpus)"
 	E2E_BENCH_REPS=$reps E2E_BENCH_SECS=$secs E2E_BENCH_VHOST=$vhost E2E_BENCH_UDP_RATE=$rate \
-		E2E_BENCH_L2_CPUS=$l2cpus E2E_BENCH_PEER_NICE=$peernice testbed/run.sh ${l1smp:+--smp "$l1smp"} "bench/$n.sh" >"$out/testbed-$n.log" 2>&1 || rc=$?
+		E2E_BENCH_L2_CPUS=$l2cpus testbed/run.sh ${l1smp:+--smp "$l1smp"} "bench/$n.sh" >"$out/testbed-$n.log" 2>&1 || rc=$?
 	tail -n 4 "$out/testbed-$n.log" >&2
 	rm -rf "${out:?}/$n" && mkdir -p "$out/$n"
 	cp "$res"/*.tsv "$res"/*.md "$res"/*.log "$out/$n/" 2>/dev/null || true
