@@ -278,6 +278,19 @@ static void test_ctrl_stays_in_vpf(void **state)
 /* With rx-usecs 1 s and rx-frames frames: the backend signals at used idx first, then
  * quietly moves it to later; vpf's look at the ring must release the interrupt (the
  * irqs-th) long before the timer would. */
+/* Waits until vpf has taken the backend's signal on eventfd fd. vpf drains the eventfd
+ * and handles the signal in one I/O thread callback, so once the eventfd is empty, one
+ * I/O thread round trip later that callback has run to its end. */
+static bool signal_taken(struct fake_net *t, int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    for (int i = 0; i < 2000 && poll(&p, 1, 0) == 1; i++)
+        usleep(1000);
+    struct virtio_net_coalesce c;
+    virtio_net_get_coalesce(t->n, &c);              /* I/O thread round trip */
+    return poll(&p, 1, 0) == 0;
+}
+
 static void released_by_ring(struct fake_net *t, uint32_t frames, uint16_t first, uint16_t later, int irqs)
 {
     uint16_t *used_idx = fg_ptr(&t->g, t->q[0].used + 2);
@@ -285,7 +298,7 @@ static void released_by_ring(struct fake_net *t, uint32_t frames, uint16_t first
     uint64_t t0 = fnet_mono_ms();
     *used_idx = first;
     signal_fd(fo_of(t)->cfg.vrings[0].call_fd);
-    usleep(20000);                  /* let the signal be taken at `first` */
+    assert_true(signal_taken(t, fo_of(t)->cfg.vrings[0].call_fd));   /* seen at `first` */
     *used_idx = later;
     assert_true(fnet_wait_count(&t->irqs[0], irqs));
     assert_true(fnet_mono_ms() - t0 < 700);
@@ -312,9 +325,8 @@ static void test_moderation_holds_backend_signals(void **state)
     uint64_t t0 = fnet_mono_ms();
     *used_idx = 8;
     signal_fd(call);
-    usleep(20000);
+    assert_true(signal_taken(t, call));
     *used_idx = 9;
-    usleep(20000);
     if (fnet_mono_ms() - t0 < 250)
         assert_int_equal(fnet_count(&t->irqs[0]), 1);           /* held */
     assert_true(fnet_wait_count(&t->irqs[0], 2));
