@@ -15,8 +15,8 @@
 # 3. container: bench/container_bench.sh: the seed experiment, a
 #    container in L2 behind veth + bridge + NAT (vpf and QEMU) or owning a VF of vpf's
 #    virtual PF; iperf3 UDP both ways at --udp-rate (iperf3 -b) and sockperf ping-pong;
-#    --l2-cpus N: vCPUs of its L2s (default 1; with more, NIC interrupts on CPU 0 and
-#    the containers' servers on the last CPU).
+#    --l2-cpus N: vCPUs of its L2s (default 1; with more, NIC RX interrupts on CPU 0,
+#    the containers' servers and the TX interrupts on the last CPU).
 # 2 and 3 run in separate L1 boots. --smp N: L1's vCPUs (testbed/run.sh --smp; default
 # 1, the testbed's shape). The L1 heartbeat limit is 300 s here (HEARTBEAT_SECS): under a
 # UDP flood a 1-vCPU L1 can go quiet for longer than the tests' 90 s and still finish.

@@ -11,8 +11,9 @@
 #   vfv   (only with vpf.vfvip=) VF 0 of the second SR-IOV NIC (the host gives its VFs
 #         another backend, e.g. vhost-net), in its own container; vpf.vfvcoal= as vfcoal
 #         (none by default)
-# With several CPUs, every NIC interrupt goes to CPU 0 and the servers run on the last CPU
-# (the receive path's softirq work and the application on different vCPUs).
+# With several CPUs, the servers run on the last CPU, the NICs' TX interrupts go there too
+# and all their other interrupts to CPU 0 (the receive path's softirq work and the
+# application on different vCPUs, TX completions where the sender waits for them).
 # Prints "VPF-GUEST: containers ready" and runs until the VMM is stopped.
 set -eu
 say() { echo "VPF-GUEST: containers $*"; }
@@ -137,10 +138,15 @@ if [ -n "$vfvip" ]; then
 	vf_container "$pf2" vfv 0 "$vfvip" "$vfvcoal"
 fi
 if [ "$ncpu" -gt 1 ]; then
-	# Every virtio interrupt (config, control, RX, TX of the PF and the VFs) to CPU 0.
-	irqs=$(awk '/virtio/ {sub(":", "", $1); print $1}' /proc/interrupts)
-	for q in $irqs; do echo 0 >"/proc/irq/$q/smp_affinity_list" || die "IRQ $q to CPU 0"; done
-	say "$ncpu CPUs: $(echo $irqs | wc -w) NIC interrupts on CPU 0, servers on CPU $((ncpu - 1))"
+	# TX completions (virtioN-output.0) to the servers' CPU, where the sender runs and
+	# waits for them; every other virtio interrupt (RX, config, control) to CPU 0.
+	last=$((ncpu - 1)) nrx=0 ntx=0
+	for q in $(awk '/virtio/ {sub(":", "", $1); print $1 "/" $NF}' /proc/interrupts); do
+		c=0
+		case ${q#*/} in *output*) c=$last ntx=$((ntx + 1)) ;; *) nrx=$((nrx + 1)) ;; esac
+		echo "$c" >"/proc/irq/${q%/*}/smp_affinity_list" || die "IRQ ${q%/*} (${q#*/}) to CPU $c"
+	done
+	say "$ncpu CPUs: $nrx NIC interrupts (RX, config, control) on CPU 0, $ntx TX on CPU $last with the servers"
 fi
 sleep 1
 say "ready"
