@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
 	--secs) secs=$2; shift ;;
 	--vhost) vhost=1 ;;
 	--out) out=$(realpath -m "$2"); shift ;;
-	*) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 	shift
 done
