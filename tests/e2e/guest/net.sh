@@ -22,13 +22,10 @@ echo "VPF-NET: ping guest->host ok"
 # through its control socket and puts a file on its web server; we wait for that file
 # and turn moderation off again.
 . /guest/coal-lib.sh
+. /guest/l1-lib.sh
 irqs=$(moderation_irqs "$dev" 10.0.0.1) || { echo "VPF-NET: coalesce failed"; exit 1; }
 echo "VPF-NET: coalesce rx interrupts ${irqs% *} without, ${irqs#* } with rx-usecs 100000"
-i=0
-until wget -q -O /dev/null http://10.0.0.1:8080/coal-checked 2>/dev/null; do
-	i=$((i + 1)); [ $i -gt 1500 ] && { echo "VPF-NET: coalesce failed: host never checked"; exit 1; }
-	sleep 0.2
-done
+l1_published coal-checked 1500 || { echo "VPF-NET: coalesce failed: host never checked"; exit 1; }
 coalesce "$dev" 0 || { echo "VPF-NET: coalesce failed: ethtool -C off"; exit 1; }
 echo "VPF-NET: coalesce off"
 

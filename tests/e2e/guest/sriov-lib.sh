@@ -3,14 +3,9 @@
 # got; L1's go-aheads are files on its web server.
 say() { echo "VPF-SRIOV: $*"; }
 die() { say "FAIL: $*"; exit 1; }
-# ack NAME: wait (bounded) until L1 publishes http://10.0.0.1:8080/NAME.
-ack() {
-	for _ in $(seq 600); do
-		wget -q -O /dev/null "http://10.0.0.1:8080/$1" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	die "no go-ahead '$1' from L1"
-}
+. /guest/l1-lib.sh
+# ack NAME: wait (2 minutes at most) until L1 publishes http://10.0.0.1:8080/NAME.
+ack() { l1_published "$1" 600 || die "no go-ahead '$1' from L1"; }
 
 # sriov_pf_up: finds the SR-IOV PF ($pf, $pfaddr, $pfdev) and puts 10.0.0.2 on it.
 sriov_pf_up() {
