@@ -275,9 +275,6 @@ static void test_ctrl_stays_in_vpf(void **state)
     assert_memory_equal(got, mac, 6);
 }
 
-/* With rx-usecs 1 s and rx-frames frames: the backend signals at used idx first, then
- * quietly moves it to later; vpf's look at the ring must release the interrupt (the
- * irqs-th) long before the timer would. */
 /* Waits until vpf has taken the backend's signal on eventfd fd. vpf drains the eventfd
  * and handles the signal in one I/O thread callback, so once the eventfd is empty, one
  * I/O thread round trip later that callback has run to its end. */
@@ -291,6 +288,9 @@ static bool signal_taken(struct fake_net *t, int fd)
     return poll(&p, 1, 0) == 0;
 }
 
+/* With rx-usecs 1 s and rx-frames frames: the backend signals at used idx first, then
+ * quietly moves it to later; vpf's look at the ring must release the interrupt (the
+ * irqs-th) long before the timer would. */
 static void released_by_ring(struct fake_net *t, uint32_t frames, uint16_t first, uint16_t later, int irqs)
 {
     uint16_t *used_idx = fg_ptr(&t->g, t->q[0].used + 2);

@@ -106,7 +106,7 @@ vf_container() {
 	if [ -n "$coal" ]; then
 		# tx-frames >= 1: Linux 6.1 refuses (EBUSY) a change of its TX NAPI on a running
 		# device, which tx-frames 0 would ask for; 1 with tx-usecs 0 is "no TX delay".
-		local ru rf tu=0 tf=1
+		local ru rf tu tf
 		IFS=: read -r ru rf tu tf <<<"$coal"
 		ip netns exec "$name" ethtool -C "$vfdev" rx-usecs "$ru" rx-frames "$rf" \
 			tx-usecs "${tu:-0}" tx-frames "${tf:-1}" || die "$name: ethtool -C $vfdev"
