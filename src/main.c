@@ -1,6 +1,7 @@
 /* vpf command line: parses options into one struct vm_config and runs the VM. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,12 @@ static void usage_run(FILE *out)
         "                         i+1 in its low 24 bits, and a spoof check (default on)\n"
         "                         dropping frames whose source is not that MAC. VFs take\n"
         "                         the PCI functions after the PF (next devices too).\n"
-        "  -s, --ctl PATH         control socket (JSON lines; see vpf ctl PATH help)\n"
+        "  -s, --ctl PATH         control socket (JSON lines; see vpf ctl PATH help); only a\n"
+        "                         stale socket at PATH is replaced. Only root, vpf's user\n"
+        "                         and members of --ctl-group may use it\n"
+        "      --ctl-mode OCTAL   the socket file's mode (default 0600; 0660 with a group)\n"
+        "      --ctl-group GROUP  the socket file's group (name or number); its members may\n"
+        "                         use the socket\n"
         "  -v, --verbose          log debug messages\n"
         "  -h, --help             this help\n"
         "\n"
@@ -106,6 +112,32 @@ static int parse_uint(const char *s, unsigned *out)
     return 0;
 }
 
+/* An octal file mode such as 0660; 0 is refused (the socket would be unusable). */
+static int parse_mode(const char *s, mode_t *out)
+{
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 8);
+    if (errno || end == s || *end != '\0' || *s == '-' || !v || v > 0777)
+        return -1;
+    *out = (mode_t)v;
+    return 0;
+}
+
+/* A group name, or a number. */
+static int parse_group(const char *s, gid_t *out)
+{
+    struct group *g = getgrnam(s);
+    unsigned n;
+    if (g)
+        *out = g->gr_gid;
+    else if (parse_uint(s, &n) == 0)
+        *out = (gid_t)n;
+    else
+        return -1;
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -116,6 +148,8 @@ static int cmd_run(int argc, char **argv)
         { "memory", required_argument, NULL, 'm' },
         { "net", required_argument, NULL, 'n' },
         { "ctl", required_argument, NULL, 's' },
+        { "ctl-mode", required_argument, NULL, 'M' },
+        { "ctl-group", required_argument, NULL, 'G' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -149,6 +183,15 @@ static int cmd_run(int argc, char **argv)
             cfg.nnets++;
             break;
         case 's': cfg.ctl_path = optarg; break;
+        case 'M':
+            if (parse_mode(optarg, &cfg.ctl_access.mode) < 0)
+                die("--ctl-mode: '%s' is not a mode from 0 to 0777 (octal, e.g. 0660)", optarg);
+            break;
+        case 'G':
+            if (parse_group(optarg, &cfg.ctl_access.gid) < 0)
+                die("--ctl-group: no group '%s'", optarg);
+            cfg.ctl_access.has_group = true;
+            break;
         case 'v': log_threshold = LOG_DEBUG; break;
         case 'h': usage_run(stdout); return 0;
         case ':':
@@ -163,6 +206,8 @@ static int cmd_run(int argc, char **argv)
         die("unexpected argument '%s' (see vpf run --help)", argv[optind]);
     if (!cfg.kernel)
         die("--kernel is required (see vpf run --help)");
+    if (!cfg.ctl_access.mode)
+        cfg.ctl_access.mode = cfg.ctl_access.has_group ? 0660 : 0600;
     if (net_opts_check_conflicts(cfg.nets, cfg.nnets) < 0)
         exit(VPF_EXIT_SETUP);           /* said why, in one line */
     return vm_run(&cfg);

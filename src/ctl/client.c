@@ -1,64 +1,140 @@
 #include "ctl/client.h"
-#include "ctl/ctl.h"
-#include "ctl/json.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-static int looks_like_int(const char *s)
+#define REPLY_MAX (16u << 20)   /* far above any answer (128 VFs: about 60 KiB) */
+
+static bool looks_like_int(const char *s)
 {
     if (*s == '-')
         s++;
     if (!*s || strlen(s) > 18)
-        return 0;
+        return false;
     for (; *s; s++)
         if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
+            return false;
+    return true;
 }
 
-int ctl_client_build(int argc, char **argv, char *out, size_t cap)
+static json_t *value_of(const char *v)
 {
-    size_t len = 0;
-    if (argc < 1 || cap < 16)
-        return -1;
-    strcpy(out, "{\"cmd\":");
-    len = strlen(out);
-    json_put_str(out, cap - 2, &len, argv[0]);
-    for (int i = 1; i < argc; i++) {
+    if (!strcmp(v, "true") || !strcmp(v, "false"))
+        return json_boolean(!strcmp(v, "true"));
+    if (looks_like_int(v))
+        return json_integer(strtoll(v, NULL, 10));
+    return json_string(v);
+}
+
+char *ctl_client_build(int argc, char **argv)
+{
+    if (argc < 1)
+        return NULL;
+    json_t *req = json_pack("{s:s}", "cmd", argv[0]);
+    for (int i = 1; req && i < argc; i++) {
         char *eq = strchr(argv[i], '=');
-        if (!eq || eq == argv[i])
-            return -1;
         char key[64];
-        size_t klen = (size_t)(eq - argv[i]);
-        if (klen >= sizeof(key))
-            return -1;
-        memcpy(key, argv[i], klen);
-        key[klen] = '\0';
-        const char *val = eq + 1;
-        out[len++] = ',';
-        out[len] = '\0';
-        json_put_str(out, cap - 2, &len, key);
-        out[len++] = ':';
-        out[len] = '\0';
-        if (!strcmp(val, "true") || !strcmp(val, "false") || looks_like_int(val)) {
-            if (len + strlen(val) + 2 >= cap)
-                return -1;
-            strcpy(out + len, val);
-            len += strlen(val);
-        } else {
-            json_put_str(out, cap - 2, &len, val);
+        size_t klen = eq ? (size_t)(eq - argv[i]) : 0;
+        json_t *v = klen && klen < sizeof(key) ? value_of(eq + 1) : NULL;
+        if (v) {
+            memcpy(key, argv[i], klen);
+            key[klen] = '\0';
+        }
+        if (!v || json_object_get(req, key) || json_object_set_new(req, key, v) < 0) {
+            json_decref(req);
+            req = NULL;
         }
     }
-    if (len + 2 >= cap)
+    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    return text;
+}
+
+static int connect_to(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        fprintf(stderr, "vpf ctl: socket path too long\n");
         return -1;
-    out[len++] = '}';
-    out[len] = '\0';
-    return 0;
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = { .tv_sec = CTL_CLIENT_TIMEOUT_S };
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+        connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        fprintf(stderr, "vpf ctl: cannot connect to %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads one line (without its newline) into a malloc'd string; NULL with a message. */
+static char *read_line(int fd, const char *path)
+{
+    size_t cap = 65536, have = 0;
+    char *buf = malloc(cap + 1);
+    while (buf && !memchr(buf, '\n', have)) {
+        if (have == cap) {
+            char *nb = cap < REPLY_MAX ? realloc(buf, 2 * cap + 1) : NULL;
+            if (!nb) {
+                fprintf(stderr, "vpf ctl: reply from %s too long\n", path);
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + have, cap - have);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                fprintf(stderr, "vpf ctl: no reply from %s within %d s\n", path, CTL_CLIENT_TIMEOUT_S);
+            else if (!have)
+                fprintf(stderr, "vpf ctl: no reply from %s\n", path);
+            else
+                break;          /* a last line without its newline */
+            free(buf);
+            return NULL;
+        }
+        have += (size_t)r;
+    }
+    if (!buf)
+        return NULL;
+    buf[have] = '\0';
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+    return buf;
+}
+
+/* Exit status for the answer: prints it (ok) or its error (not ok). */
+static int show_reply(const char *reply)
+{
+    json_t *obj = json_loads(reply, 0, NULL);
+    json_t *ok = json_object_get(obj, "ok");
+    int rc = 1;
+    if (json_is_true(ok)) {
+        printf("%s\n", reply);
+        rc = 0;
+    } else if (json_is_false(ok) && json_is_string(json_object_get(obj, "error"))) {
+        fprintf(stderr, "vpf ctl: %s\n", json_string_value(json_object_get(obj, "error")));
+    } else {
+        fprintf(stderr, "vpf ctl: malformed reply: %.200s\n", reply);
+    }
+    json_decref(obj);
+    return rc;
 }
 
 int ctl_client_main(int argc, char **argv)
@@ -67,56 +143,24 @@ int ctl_client_main(int argc, char **argv)
         fprintf(stderr, "usage: vpf ctl SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
         return 1;
     }
-    char req[4096];
-    if (ctl_client_build(argc - 1, argv + 1, req, sizeof(req) - 1) < 0) {
-        fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE\n");
+    char *req = ctl_client_build(argc - 1, argv + 1);
+    if (!req) {
+        fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE, each key once\n");
         return 1;
     }
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(argv[0]) >= sizeof(addr.sun_path)) {
-        fprintf(stderr, "vpf ctl: socket path too long\n");
+    int fd = connect_to(argv[0]);
+    size_t len = strlen(req);
+    req[len] = '\n';            /* json_dumps left room: replaces the terminator */
+    bool sent = fd >= 0 && send(fd, req, len + 1, MSG_NOSIGNAL) == (ssize_t)(len + 1);
+    if (fd >= 0 && !sent)
+        fprintf(stderr, "vpf ctl: cannot send to %s: %s\n", argv[0], strerror(errno));
+    free(req);
+    char *reply = sent ? read_line(fd, argv[0]) : NULL;
+    if (fd >= 0)
+        close(fd);
+    if (!reply)
         return 1;
-    }
-    strcpy(addr.sun_path, argv[0]);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        fprintf(stderr, "vpf ctl: cannot connect to %s: %s\n", argv[0], strerror(errno));
-        return 1;
-    }
-    strcat(req, "\n");
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        fprintf(stderr, "vpf ctl: write: %s\n", strerror(errno));
-        return 1;
-    }
-    static char reply[CTL_REPLY_MAX + 1024];   /* the largest line the server sends */
-    size_t have = 0;
-    while (have < sizeof(reply) - 1) {
-        ssize_t r = read(fd, reply + have, sizeof(reply) - 1 - have);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        have += (size_t)r;
-        if (memchr(reply, '\n', have))
-            break;
-    }
-    close(fd);
-    reply[have] = '\0';
-    char *nl = strchr(reply, '\n');
-    if (nl)
-        *nl = '\0';
-    if (!have) {
-        fprintf(stderr, "vpf ctl: no reply from %s\n", argv[0]);
-        return 1;
-    }
-    struct json_object obj;
-    const char *err;
-    bool ok = false;
-    if (json_parse(reply, strlen(reply), &obj, &err) == 0 && json_get_bool(&obj, "ok", &ok) && !ok) {
-        const char *msg = json_get_str(&obj, "error");
-        fprintf(stderr, "vpf ctl: %s\n", msg ? msg : reply);
-        return 1;
-    }
-    printf("%s\n", reply);
-    return 0;
+    int rc = show_reply(reply);
+    free(reply);
+    return rc;
 }

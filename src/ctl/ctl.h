@@ -1,64 +1,111 @@
 /* The control socket: a Unix stream socket where the host admin (or `vpf ctl`) sends one
- * JSON object per line, {"cmd": NAME, ...}, and gets one JSON object per line back:
- * {"ok": true, ...} or {"ok": false, "error": "..."}. Commands are registered by the
- * layers that own the state (the VM registers "devices", "link", "stats"); the server
- * knows nothing about them. One thread serves clients one at a time. */
+ * JSON object per line, {"cmd": NAME, KEY: VALUE, ...}, and gets one JSON object per line
+ * back: {"ok": true, ...} or {"ok": false, "error": "..."}. JSON is read and written with
+ * jansson. Commands are registered by the layers that own the state (the VM registers
+ * "devices", "link", "stats", ...) with the arguments they take; the server rejects a
+ * request with an unknown key or a value of the wrong type before any handler runs.
+ *
+ * Threads and locks: init, register, start and stop run on the main thread during setup
+ * and teardown. One control thread serves every client through one epoll loop: clients
+ * are served concurrently and may stay connected (an orchestrator holds one connection),
+ * each with its own line buffer and at most one answer in flight, so a slow or idle
+ * client only delays itself. Handlers run on that thread, one at a time; they may wait
+ * for a device's I/O thread (bounded work) but never for the guest.
+ *
+ * Access (ctl_socket.c): the socket file is created with mode 0600 (or the configured
+ * mode and group); only root, vpf's own user and members of the configured group may
+ * talk to it (SO_PEERCRED, checked on connect). Handlers see the client's uid and log
+ * it with every change. */
 #ifndef VPF_CTL_CTL_H
 #define VPF_CTL_CTL_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#include "ctl/json.h"
-
-#define CTL_REPLY_MAX 65536
 #define CTL_MAX_COMMANDS 32
+#define CTL_LINE_MAX 4096       /* longest request line */
+#define CTL_MAX_CLIENTS 16      /* connected at once; more are told so and closed */
+
+enum ctl_arg_type { CTL_ARG_STR, CTL_ARG_INT, CTL_ARG_BOOL };
+
+/* One argument a command takes. A boolean also accepts "on"/"off" (iproute2's words). */
+struct ctl_arg {
+    const char *name;
+    enum ctl_arg_type type;
+    bool required;
+};
+
+/* A validated request: every key is one of the command's arguments, of its type. */
+struct ctl_request {
+    json_t *obj;
+    uid_t uid;                  /* the client's, from SO_PEERCRED */
+};
 
 struct ctl_reply {
-    char buf[CTL_REPLY_MAX];
-    size_t len;
-    const char *error;      /* set by ctl_reply_error() */
-    char error_buf[256];
+    json_t *obj;                /* the answer's fields after "ok" */
+    bool failed;
+    char error[256];
 };
 
 /* Handlers add fields to the reply, or call ctl_reply_error() and return. */
-typedef void (*ctl_handler_fn)(void *opaque, const struct json_object *req, struct ctl_reply *reply);
+typedef void (*ctl_handler_fn)(void *opaque, const struct ctl_request *req, struct ctl_reply *reply);
 
 struct ctl_command {
     const char *name;
     const char *help;
+    const struct ctl_arg *args; /* ends with { NULL } */
     ctl_handler_fn handler;
     void *opaque;
+};
+
+/* Who may connect, and the socket file's mode and group (ctl_socket.c). */
+struct ctl_access {
+    mode_t mode;                /* default 0600 */
+    bool has_group;
+    gid_t gid;                  /* with has_group: the file's group; its members may connect */
 };
 
 struct ctl_server {
     int listen_fd, stop_fd;
     char path[108];
+    struct ctl_access access;
     pthread_t thread;
     bool running;
     struct ctl_command commands[CTL_MAX_COMMANDS];
     unsigned ncommands;
 };
 
-/* Binds path (replacing a stale socket). Returns 0 or -1 (logged). Register commands,
- * then ctl_server_start(). */
-int ctl_server_init(struct ctl_server *s, const char *path);
+/* Creates the socket at path (ctl_socket_listen: only a stale socket is replaced).
+ * Returns 0 or -1 (logged, one line). Register commands, then ctl_server_start(). */
+int ctl_server_init(struct ctl_server *s, const char *path, const struct ctl_access *access);
 void ctl_server_register(struct ctl_server *s, const char *name, const char *help,
-                         ctl_handler_fn handler, void *opaque);
+                         const struct ctl_arg *args, ctl_handler_fn handler, void *opaque);
 int ctl_server_start(struct ctl_server *s);
-/* Stops the thread, closes and unlinks the socket. */
+/* Stops the thread, closes every client and the socket, unlinks it. */
 void ctl_server_stop(struct ctl_server *s);
 
-/* Runs one request line through the registered commands (what the thread does for each
- * line; exposed for unit tests). Writes the reply line (no newline) into out. */
-void ctl_server_handle(struct ctl_server *s, const char *line, size_t len, char *out, size_t cap);
+/* Runs one request line from a client with uid through the registered commands (what
+ * the thread does for each line; exposed for tests and fuzzing). Returns the answer
+ * line without its newline, malloc'd; NULL only when out of memory. */
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, uid_t uid);
 
 void ctl_reply_error(struct ctl_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctl_reply_str(struct ctl_reply *r, const char *key, const char *value);
 void ctl_reply_int(struct ctl_reply *r, const char *key, int64_t value);
 void ctl_reply_bool(struct ctl_reply *r, const char *key, bool value);
-/* Appends a pre-formatted JSON value (array or object) under key. */
-void ctl_reply_raw(struct ctl_reply *r, const char *key, const char *json);
+/* Adds value (an array or object the caller built) under key; takes the reference. */
+void ctl_reply_set(struct ctl_reply *r, const char *key, json_t *value);
+
+/* Request arguments (validated): absent gives NULL / false. */
+const char *ctl_arg_str(const struct ctl_request *r, const char *key);
+bool ctl_arg_int(const struct ctl_request *r, const char *key, int64_t *out);
+bool ctl_arg_bool(const struct ctl_request *r, const char *key, bool *out);
+
+/* A JSON string for any C string: bytes that are not valid UTF-8 (a tap name is the
+ * admin's bytes) become '?', so the answer stays valid JSON. New reference. */
+json_t *ctl_json_str(const char *s);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "ctl/ctl.h"
 #include "net/net_opts.h"
 
 #define VM_MAX_NETS 8
@@ -18,6 +19,7 @@ struct vm_config {
     struct net_opts nets[VM_MAX_NETS];   /* --net, in order: net0, net1, ... */
     unsigned nnets;
     const char *ctl_path;   /* --ctl: control socket, NULL for none */
+    struct ctl_access ctl_access;   /* --ctl-mode, --ctl-group */
 };
 
 #endif

@@ -19,14 +19,10 @@ struct nic {
     struct net_vf *vf;              /* NULL for a PF */
 };
 
-static bool nic_get(struct vm *vm, const struct json_object *req, struct ctl_reply *reply,
+static bool nic_get(struct vm *vm, const struct ctl_request *req, struct ctl_reply *reply,
                     struct nic *out)
 {
-    const char *name = json_get_str(req, "dev");
-    if (!name) {
-        ctl_reply_error(reply, "missing \"dev\" (a device name such as net0 or net0vf1)");
-        return false;
-    }
+    const char *name = ctl_arg_str(req, "dev");     /* required: checked by the server */
     for (unsigned i = 0; i < vm->nnetdevs; i++) {
         struct netdev *d = &vm->netdevs[i];
         if (!strcmp(d->name, name)) {
@@ -53,61 +49,52 @@ static void nic_put(struct nic *n)
         net_vf_mgr_unlock(n->pf->vfs);
 }
 
-static void ctl_devices(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+static void ctl_devices(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct vm *vm = opaque;
-    char list[4096] = "[";
-    size_t len = 1;
-    for (unsigned i = 0; i < vm->nnetdevs && len < sizeof(list) - 256; i++) {
+    json_t *list = json_array();
+    for (unsigned i = 0; list && i < vm->nnetdevs; i++) {
         struct netdev *d = &vm->netdevs[i];
+        const struct net_opts *o = &vm->cfg->nets[i];
         uint8_t mac[6];
-        char macs[18];
+        char macs[18], pci[16];
         virtio_net_get_mac(d->net, mac);
         net_format_mac(macs, mac);
-        len += (size_t)snprintf(list + len, sizeof(list) - len,
-                                "%s{\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\","
-                                "\"tap\":\"%s\",\"link\":%s,\"total_vfs\":%u,\"backend\":\"%s\"%s%s%s}",
-                                i ? "," : "", d->name, d->devfn >> 3, d->devfn & 7, macs,
-                                vm->cfg->nets[i].tap, virtio_net_link_up(d->net) ? "true" : "false",
-                                vm->cfg->nets[i].vf.total_vfs, virtio_net_backend_type(d->net),
-                                vm->cfg->nets[i].vf.total_vfs ? ",\"vf_backend\":\"" : "",
-                                vm->cfg->nets[i].vf.total_vfs
-                                    ? net_backend_type_name(vm->cfg->nets[i].vf.vf_backend) : "",
-                                vm->cfg->nets[i].vf.total_vfs ? "\"" : "");
+        snprintf(pci, sizeof(pci), "0000:00:%02x.%x", d->devfn >> 3, d->devfn & 7);
+        json_t *dev = json_pack("{s:s,s:s,s:s,s:o,s:b,s:i,s:s}", "dev", d->name, "pci", pci,
+                                "mac", macs, "tap", ctl_json_str(o->tap), "link",
+                                virtio_net_link_up(d->net), "total_vfs", o->vf.total_vfs,
+                                "backend", virtio_net_backend_type(d->net));
+        if (dev && o->vf.total_vfs)
+            json_object_set_new(dev, "vf_backend", json_string(net_backend_type_name(o->vf.vf_backend)));
+        if (json_array_append_new(list, dev) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
     }
-    snprintf(list + len, sizeof(list) - len, "]");
-    ctl_reply_raw(reply, "devices", list);
+    ctl_reply_set(reply, "devices", list);
 }
 
-/* One VF as a JSON object appended to buf. */
-static void vf_json(char *buf, size_t cap, size_t *len, const struct net_vf *vf,
-                    const struct virtio_net_port *port)
+/* One VF as a JSON object. */
+static json_t *vf_json(const struct net_vf *vf, const struct virtio_net_port *port)
 {
     struct virtio_net_stats s;
     virtio_net_get_stats(vf->net, &s);
-    char mac[18];
+    char mac[18], pci[16];
     net_format_mac(mac, vf->mac);
-    if (*len >= cap)
-        return;
-    *len += (size_t)snprintf(buf + *len, cap - *len,
-        "{\"vf\":%u,\"dev\":\"%s\",\"pci\":\"0000:00:%02x.%x\",\"mac\":\"%s\",\"tap\":\"%s\","
-        "\"link\":%s,\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
-        "\"tx_dropped\":%llu,\"tx_spoofed\":%llu,\"vlan\":%u,\"spoofchk\":%s,\"rate\":%u,"
-        "\"backend\":\"%s\",\"counters\":\"%s\",\"error\":",
-        vf->index, vf->name, vf->devfn >> 3, vf->devfn & 7, mac, vf->tap,
-        virtio_net_link_up(vf->net) ? "true" : "false", (unsigned long long)s.rx_packets,
-        (unsigned long long)s.rx_bytes, (unsigned long long)s.tx_packets,
-        (unsigned long long)s.tx_bytes, (unsigned long long)s.tx_dropped,
-        (unsigned long long)s.tx_spoofed, port->vlan, port->spoofchk ? "true" : "false",
-        port->max_tx_rate, virtio_net_backend_type(vf->net), virtio_net_stats_source(vf->net));
-    if (*len + 2 >= cap)
-        return;
-    json_put_str(buf, cap - 2, len, vf->error);
-    buf[(*len)++] = '}';
-    buf[*len] = '\0';
+    snprintf(pci, sizeof(pci), "0000:00:%02x.%x", vf->devfn >> 3, vf->devfn & 7);
+    return json_pack("{s:i,s:s,s:s,s:s,s:o,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:b,s:I,s:s,s:s,s:o}",
+                     "vf", vf->index, "dev", vf->name, "pci", pci, "mac", mac,
+                     "tap", ctl_json_str(vf->tap), "link", virtio_net_link_up(vf->net),
+                     "rx_packets", (json_int_t)s.rx_packets, "rx_bytes", (json_int_t)s.rx_bytes,
+                     "tx_packets", (json_int_t)s.tx_packets, "tx_bytes", (json_int_t)s.tx_bytes,
+                     "tx_dropped", (json_int_t)s.tx_dropped, "tx_spoofed", (json_int_t)s.tx_spoofed,
+                     "vlan", port->vlan, "spoofchk", port->spoofchk,
+                     "rate", (json_int_t)port->max_tx_rate, "backend", virtio_net_backend_type(vf->net),
+                     "counters", virtio_net_stats_source(vf->net), "error", ctl_json_str(vf->error));
 }
 
-static void ctl_vfs(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+static void ctl_vfs(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct nic n;
     if (!nic_get(opaque, req, reply, &n))
@@ -118,30 +105,23 @@ static void ctl_vfs(void *opaque, const struct json_object *req, struct ctl_repl
         return;
     }
     struct net_vf_mgr *m = n.pf->vfs;
-    size_t cap = CTL_REPLY_MAX - 256, len = 1;
-    char *list = malloc(cap);
-    if (!list) {
-        ctl_reply_error(reply, "out of memory");
-        return;
-    }
-    list[0] = '[';
-    net_vf_mgr_lock(m);
+    json_t *list = json_array();
     unsigned up = 0;
-    for (unsigned i = 0; i < m->nvfs; i++) {
+    net_vf_mgr_lock(m);
+    for (unsigned i = 0; list && i < m->nvfs; i++) {
         if (!m->vfs[i])
             continue;
-        if (up++ && len + 1 < cap)
-            list[len++] = ',';
-        vf_json(list, cap - 2, &len, m->vfs[i], &m->ports[i]);
+        up++;
+        if (json_array_append_new(list, vf_json(m->vfs[i], &m->ports[i])) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
     }
     net_vf_mgr_unlock(m);
-    list[len++] = ']';
-    list[len] = '\0';
     ctl_reply_str(reply, "dev", n.name);
     ctl_reply_int(reply, "total_vfs", m->policy->total_vfs);
     ctl_reply_int(reply, "num_vfs", up);
-    ctl_reply_raw(reply, "vfs", list);
-    free(list);
+    ctl_reply_set(reply, "vfs", list);
 }
 
 /* Does any function other than (pf, vf) own mac? Names the owner in who. */
@@ -175,24 +155,21 @@ static bool mac_taken(struct vm *vm, const uint8_t mac[6], const struct netdev *
  * port, as `ip link set PF vf I mac/vlan/spoofchk/max_tx_rate` on a NIC; for a VF that is
  * down too (kept for when the guest brings it up). A new MAC reaches the guest at its
  * next driver probe. */
-static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct vm *vm = opaque;
     struct nic n;
-    int64_t vf, vlan = -1, rate = -1;
+    int64_t vf = -1, vlan = -1, rate = -1;
     bool spoofchk;
-    const char *mac_s = json_get_str(req, "mac");
-    bool have_spoofchk = json_get_bool(req, "spoofchk", &spoofchk);
+    const char *mac_s = ctl_arg_str(req, "mac");
+    bool have_spoofchk = ctl_arg_bool(req, "spoofchk", &spoofchk);
     uint8_t mac[6];
-    if (!json_get_int(req, "vf", &vf)) {
-        ctl_reply_error(reply, "missing \"vf\" (a VF index)");
-        return;
-    }
-    if (json_get_str(req, "vlan") || (json_get_int(req, "vlan", &vlan) && (vlan < 0 || vlan > 4094))) {
+    ctl_arg_int(req, "vf", &vf);                    /* required: checked by the server */
+    if (ctl_arg_int(req, "vlan", &vlan) && (vlan < 0 || vlan > 4094)) {
         ctl_reply_error(reply, "vlan must be a number from 0 (none) to 4094");
         return;
     }
-    if (json_get_str(req, "rate") || (json_get_int(req, "rate", &rate) && (rate < 0 || rate > NET_MAX_RATE_MBIT))) {
+    if (ctl_arg_int(req, "rate", &rate) && (rate < 0 || rate > NET_MAX_RATE_MBIT)) {
         ctl_reply_error(reply, "rate must be a number of Mbit/s from 0 (unlimited) to %d", NET_MAX_RATE_MBIT);
         return;
     }
@@ -240,8 +217,9 @@ static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_r
     net_vf_mgr_unlock(m);
     char macs[18];
     net_format_mac(macs, p.mac);
-    log_info("%s: VF %u: mac %s, vlan %u, spoof check %s, rate %u Mbit/s (control socket)",
-             pf->name, (unsigned)vf, macs, p.vlan, p.spoofchk ? "on" : "off", p.max_tx_rate);
+    log_info("%s: VF %u: mac %s, vlan %u, spoof check %s, rate %u Mbit/s (control socket, uid %u)",
+             pf->name, (unsigned)vf, macs, p.vlan, p.spoofchk ? "on" : "off", p.max_tx_rate,
+             (unsigned)req->uid);
     ctl_reply_str(reply, "dev", pf->name);
     ctl_reply_int(reply, "vf", vf);
     ctl_reply_str(reply, "mac", macs);
@@ -251,13 +229,10 @@ static void ctl_vf_set(void *opaque, const struct json_object *req, struct ctl_r
     ctl_reply_bool(reply, "up", up);
 }
 
-static void ctl_link(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
-    bool up;
-    if (!json_get_bool(req, "up", &up)) {
-        ctl_reply_error(reply, "missing \"up\" (true or false)");
-        return;
-    }
+    bool up = false;
+    ctl_arg_bool(req, "up", &up);                   /* required: checked by the server */
     struct nic n;
     if (!nic_get(opaque, req, reply, &n))
         return;
@@ -265,14 +240,15 @@ static void ctl_link(void *opaque, const struct json_object *req, struct ctl_rep
         ctl_reply_error(reply, "%s has no backend: %s", n.name, n.vf->error);
     } else {
         virtio_net_set_link(n.net, up);
-        log_info("%s: link %s (control socket)", n.name, up ? "up" : "down");
+        log_info("%s: link %s (control socket, uid %u)", n.name, up ? "up" : "down",
+                 (unsigned)req->uid);
         ctl_reply_str(reply, "dev", n.name);
         ctl_reply_bool(reply, "up", up);
     }
     nic_put(&n);
 }
 
-static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct nic n;
     if (!nic_get(opaque, req, reply, &n))
@@ -305,12 +281,23 @@ static void ctl_stats(void *opaque, const struct json_object *req, struct ctl_re
     nic_put(&n);
 }
 
+static const struct ctl_arg args_none[] = { { NULL } };
+static const struct ctl_arg args_dev[] = { { "dev", CTL_ARG_STR, true }, { NULL } };
+static const struct ctl_arg args_link[] = {
+    { "dev", CTL_ARG_STR, true }, { "up", CTL_ARG_BOOL, true }, { NULL } };
+static const struct ctl_arg args_vf_set[] = {
+    { "dev", CTL_ARG_STR, true }, { "vf", CTL_ARG_INT, true }, { "mac", CTL_ARG_STR, false },
+    { "vlan", CTL_ARG_INT, false }, { "spoofchk", CTL_ARG_BOOL, false },
+    { "rate", CTL_ARG_INT, false }, { NULL } };
+
 void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl)
 {
-    ctl_server_register(ctl, "devices", "list network devices", ctl_devices, vm);
-    ctl_server_register(ctl, "vfs", "list an SR-IOV PF's VFs: dev=NAME", ctl_vfs, vm);
+    ctl_server_register(ctl, "devices", "list network devices", args_none, ctl_devices, vm);
+    ctl_server_register(ctl, "vfs", "list an SR-IOV PF's VFs: dev=NAME", args_dev, ctl_vfs, vm);
     ctl_server_register(ctl, "vf-set", "set a VF's port: dev=PF vf=I [mac=MAC] [vlan=0-4094] "
-                        "[spoofchk=true|false] [rate=MBIT]", ctl_vf_set, vm);
-    ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", ctl_link, vm);
-    ctl_server_register(ctl, "stats", "a device's counters: dev=NAME (a PF or a VF)", ctl_stats, vm);
+                        "[spoofchk=on|off] [rate=MBIT]", args_vf_set, ctl_vf_set, vm);
+    ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", args_link,
+                        ctl_link, vm);
+    ctl_server_register(ctl, "stats", "a device's counters: dev=NAME (a PF or a VF)", args_dev,
+                        ctl_stats, vm);
 }

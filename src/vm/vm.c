@@ -214,7 +214,7 @@ int vm_run(const struct vm_config *cfg)
     vm_setup_pci(vm);
     netdev_create_all(vm);
     if (cfg->ctl_path) {
-        if (ctl_server_init(&vm->ctl, cfg->ctl_path) < 0)
+        if (ctl_server_init(&vm->ctl, cfg->ctl_path, &cfg->ctl_access) < 0)
             exit(VM_EXIT_SETUP);    /* ctl_server_init said why */
         netdev_register_ctl(vm, &vm->ctl);
         if (ctl_server_start(&vm->ctl) < 0)

@@ -29,14 +29,14 @@ expect_error() {
     [ "$rc" -ne 0 ] || fail "exit status 0 for bad input"
     [ "$rc" -lt 128 ] || fail "vpf crashed (exit status $rc)"
     [ "$(wc -l <"$err")" -eq 1 ] || fail "expected exactly one line on stderr"
-    grep -Eq "$1" "$err" || fail "stderr does not match /$1/"
+    grep -Eq -e "$1" "$err" || fail "stderr does not match /$1/"
 }
 
 guest() { "$MK" "$1" "$tmp/$1.bz" || fail "mktinyguest $1"; echo "$tmp/$1.bz"; }
 # start_ctl_vm ARGS...: vpf runs the echo guest with ARGS and a control socket at $sock in
 # the background ($pid), its console fed through fd 3; returns once the socket exists.
 start_ctl_vm() {
-    mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    rm -f "$tmp/in"; mkfifo "$tmp/in"; sock=$tmp/ctl.sock
     timeout 30 "$VPF" run --kernel "$(guest echo)" "$@" --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
     pid=$!
     exec 3>"$tmp/in"
@@ -218,14 +218,24 @@ sriov-ctl)
     }
     vf_set_refused 'net0 has VFs 0 to 8' dev=net0 vf=9 vlan=1
     vf_set_refused 'vlan must be a number from 0' dev=net0 vf=2 vlan=4095
-    vf_set_refused 'vlan must be a number from 0' dev=net0 vf=2 vlan=ten
+    vf_set_refused '"vlan" must be an integer' dev=net0 vf=2 vlan=ten
     vf_set_refused 'invalid MAC' dev=net0 vf=2 mac=01:00:00:00:00:01
     vf_set_refused 'rate must be a number of Mbit/s' dev=net0 vf=2 rate=-1
-    vf_set_refused 'rate must be a number of Mbit/s' dev=net0 vf=2 rate=fast
+    vf_set_refused '"rate" must be an integer' dev=net0 vf=2 rate=fast
     vf_set_refused 'MAC 52:54:00:00:00:10 is net0' dev=net0 vf=2 mac=52:54:00:00:00:10
     vf_set_refused 'MAC 52:54:00:00:00:11 is net0vf0' dev=net0 vf=2 mac=52:54:00:00:00:11
     vf_set_refused 'not an SR-IOV PF' dev=net1 vf=0 vlan=1
-    vf_set_refused 'missing "vf"' dev=net0 vlan=1
+    vf_set_refused 'vf-set needs "vf"' dev=net0 vlan=1
+    vf_set_refused '"vf" must be an integer' dev=net0 vf=abc vlan=1
+    # Settings vpf does not support are refused, not accepted and ignored (issue 12).
+    for unsupported in trust=on state=disable max_tx_rate=100 qos=3; do
+        vf_set_refused "vf-set does not take \"${unsupported%%=*}\"" dev=net0 vf=2 "$unsupported"
+    done
+    vf_set_refused '"spoofchk" must be true or false' dev=net0 vf=2 spoofchk=yes
+    # iproute2's words: spoofchk=on is applied.
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 spoofchk=on >"$tmp/r" || fail "vf-set spoofchk=on failed"
+    grep -q '"spoofchk":true' "$tmp/r" || fail "vf-set spoofchk=on: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 spoofchk=off >/dev/null || fail "vf-set spoofchk=off failed"
     "$VPF" ctl "$sock" vf-set dev=net0 vf=2 rate=250 >"$tmp/r" || fail "vf-set rate failed"
     grep -q '"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false,"rate":250' "$tmp/r" || fail "vf-set lost: $(cat "$tmp/r")"
     stop_ctl_vm
@@ -245,10 +255,40 @@ ctl-socket)
     ! "$VPF" ctl "$sock" link dev=net0 2>/dev/null || fail "link without up= accepted"
     ! "$VPF" ctl "$sock" frobnicate 2>/dev/null || fail "unknown command accepted"
     "$VPF" ctl "$sock" help | grep -q '"link"' || fail "help does not list link (vpf still serving?)"
+    # Clients that hang up before their answer (issue 12: SIGPIPE killed vpf), several
+    # at once with one idle; then vpf still answers.
+    python3 - "$sock" <<'PY' || fail "hang-up clients: python failed"
+import socket, sys
+idle = socket.socket(socket.AF_UNIX); idle.connect(sys.argv[1])
+for _ in range(50):
+    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
+    c.sendall(b'{"cmd":"devices"}\n'); c.close()
+idle.sendall(b'{"cmd":"stats","dev":"net0"}\n')
+assert b'"ok":true' in idle.makefile("rb").readline()
+PY
+    "$VPF" ctl "$sock" devices >/dev/null || fail "vpf stopped answering after clients hung up"
     stop_ctl_vm
     expect_rc 0
     ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
+ctl-path-taken)
+    # --ctl replaces only a stale socket: a regular file stays, vpf refuses to start.
+    need_kvm
+    echo precious >"$tmp/f"
+    run_vpf run --kernel "$(guest poweroff)" --ctl "$tmp/f"
+    expect_error "control socket .*/f: the path exists and is not a socket"
+    [ "$(cat "$tmp/f")" = precious ] || fail "the file at the --ctl path was changed" ;;
+ctl-socket-mode)
+    # Created 0600 whatever the umask, or with --ctl-group's group and 0660.
+    need_kvm
+    umask 000; start_ctl_vm; umask 077
+    [ "$(stat -c %a "$sock")" = 600 ] || fail "mode $(stat -c %a "$sock") under umask 000"
+    stop_ctl_vm; expect_rc 0
+    start_ctl_vm --ctl-group 4242
+    [ "$(stat -c %a:%g "$sock")" = 660:4242 ] || fail "with --ctl-group: $(stat -c %a:%g "$sock")"
+    stop_ctl_vm; expect_rc 0
+    run_vpf run --kernel "$(guest poweroff)" --ctl "$sock" --ctl-mode 999
+    expect_error "--ctl-mode: '999' is not a mode" ;;
 sigterm)
     # SIGTERM stops the VM cleanly: exit 128+15, the tap vpf created is gone.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"

@@ -1,124 +1,457 @@
+/* The control socket: request checking and answers (ctl_dispatch.c), the socket file and
+ * its access rules (ctl_socket.c), and the concurrent server (ctl_server.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "ctl/client.h"
 #include "ctl/ctl.h"
-#include "ctl/json.h"
-
-static void test_json_parse_flat_object(void **state)
-{
-    struct json_object o;
-    const char *err = NULL;
-    const char *t = " {\"cmd\": \"link\", \"dev\":\"net0\", \"up\": false, \"n\": -42, \"x\": null,"
-                    " \"s\": \"a\\\"b\\\\c\\n\"} ";
-    assert_int_equal(json_parse(t, strlen(t), &o, &err), 0);
-    assert_string_equal(json_get_str(&o, "cmd"), "link");
-    assert_string_equal(json_get_str(&o, "dev"), "net0");
-    bool up = true;
-    assert_true(json_get_bool(&o, "up", &up));
-    assert_false(up);
-    int64_t n = 0;
-    assert_true(json_get_int(&o, "n", &n));
-    assert_int_equal(n, -42);
-    assert_string_equal(json_get_str(&o, "s"), "a\"b\\c\n");
-    assert_null(json_get_str(&o, "up"));      /* wrong type */
-    assert_null(json_get_str(&o, "missing"));
-}
-
-static void test_json_rejects_malformed(void **state)
-{
-    static const char *bad[] = {
-        "", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":{\"b\":1}}", "{\"a\":[1]}",
-        "{\"a\":\"unterminated}", "{\"a\":1} trailing", "{\"a\":\"\\q\"}", "{a:1}",
-        "{\"a\":99999999999999999999999}", "{\"a\":tru}",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct json_object o;
-        const char *err = NULL;
-        assert_int_equal(json_parse(bad[i], strlen(bad[i]), &o, &err), -1);
-        assert_non_null(err);
-    }
-    /* Too many fields and over-long strings are refused, not truncated. */
-    char big[4096] = "{";
-    for (int i = 0; i < JSON_MAX_FIELDS + 1; i++)
-        sprintf(big + strlen(big), "%s\"k%d\":1", i ? "," : "", i);
-    strcat(big, "}");
-    struct json_object o;
-    const char *err;
-    assert_int_equal(json_parse(big, strlen(big), &o, &err), -1);
-    char longstr[JSON_MAX_STR + 32] = "{\"a\":\"";
-    memset(longstr + 6, 'x', JSON_MAX_STR);
-    strcpy(longstr + 6 + JSON_MAX_STR, "\"}");
-    assert_int_equal(json_parse(longstr, strlen(longstr), &o, &err), -1);
-}
 
 static int calls;
+static uid_t last_uid;
 
-static void echo_handler(void *opaque, const struct json_object *req, struct ctl_reply *reply)
+static void echo_handler(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     calls++;
-    const char *dev = json_get_str(req, "dev");
-    if (!dev) {
-        ctl_reply_error(reply, "need \"dev\"");
+    last_uid = req->uid;
+    const char *dev = ctl_arg_str(req, "dev");
+    int64_t n = 7;
+    bool up = true;
+    ctl_arg_int(req, "n", &n);
+    ctl_arg_bool(req, "up", &up);
+    if (!strcmp(dev, "fail")) {
+        ctl_reply_error(reply, "asked to fail");
         return;
     }
     ctl_reply_str(reply, "dev", dev);
-    ctl_reply_int(reply, "n", 7);
-    ctl_reply_bool(reply, "up", true);
+    ctl_reply_int(reply, "n", n);
+    ctl_reply_bool(reply, "up", up);
 }
 
-static void test_server_dispatch(void **state)
+static const struct ctl_arg echo_args[] = {
+    { "dev", CTL_ARG_STR, true }, { "n", CTL_ARG_INT, false }, { "up", CTL_ARG_BOOL, false },
+    { NULL } };
+
+/* Runs req through a server with "echo" registered; returns the answer (caller frees). */
+static char *handle(const char *req)
+{
+    static struct ctl_server s;
+    if (!s.ncommands)
+        ctl_server_register(&s, "echo", "test", echo_args, echo_handler, NULL);
+    char *out = ctl_server_handle(&s, req, strlen(req), 1234);
+    assert_non_null(out);
+    return out;
+}
+
+static void expect_answer(const char *req, const char *want)
+{
+    char *out = handle(req);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void expect_error(const char *req, const char *substring)
+{
+    char *out = handle(req);
+    if (!strstr(out, "\"ok\":false") || !strstr(out, substring))
+        fail_msg("%s -> %s (want an error with \"%s\")", req, out, substring);
+    free(out);
+}
+
+static void test_dispatch(void **state)
+{
+    calls = 0;
+    expect_answer("{\"cmd\":\"echo\",\"dev\":\"net\\\"0\"}",
+                  "{\"ok\":true,\"dev\":\"net\\\"0\",\"n\":7,\"up\":true}");
+    assert_int_equal(last_uid, 1234);
+    expect_answer("{\"cmd\":\"echo\",\"dev\":\"fail\"}", "{\"ok\":false,\"error\":\"asked to fail\"}");
+    expect_error("{\"cmd\":\"nope\"}", "unknown command \\\"nope\\\"");
+    expect_error("not json", "bad request");
+    expect_error("[1,2]", "bad request");
+    expect_error("{\"dev\":\"x\"}", "bad request");
+    expect_error("{\"cmd\":\"echo\",\"dev\":\"a\",\"dev\":\"b\"}", "bad request");
+    assert_int_equal(calls, 2);
+}
+
+/* Issue 12, fault 10: unknown keys and wrong types were accepted and ignored. */
+static void test_strict_arguments(void **state)
+{
+    calls = 0;
+    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"trust\":\"on\"}",
+                 "echo does not take \\\"trust\\\" (it takes: dev, n, up)");
+    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"n\":\"abc\"}", "\\\"n\\\" must be an integer");
+    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"n\":1.5}", "\\\"n\\\" must be an integer");
+    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"maybe\"}", "\\\"up\\\" must be true or false");
+    expect_error("{\"cmd\":\"echo\",\"dev\":7}", "\\\"dev\\\" must be a string");
+    expect_error("{\"cmd\":\"echo\"}", "echo needs \\\"dev\\\"");
+    assert_int_equal(calls, 0);
+    /* iproute2's on/off are booleans. */
+    expect_answer("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"off\"}", "{\"ok\":true,\"dev\":\"x\",\"n\":7,\"up\":false}");
+    expect_answer("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"on\"}", "{\"ok\":true,\"dev\":\"x\",\"n\":7,\"up\":true}");
+}
+
+static void big_handler(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < 2000; i++)
+        json_array_append_new(list, json_pack("{s:i,s:s}", "i", i, "tap", "q\"x\\y"));
+    ctl_reply_set(reply, "list", list);
+    ctl_reply_str(reply, "raw", "\xff\xfe tap");     /* not UTF-8 */
+}
+
+/* Issue 12, fault 9: answers were cut at fixed buffers and names not escaped. */
+static void test_answers_are_json(void **state)
 {
     struct ctl_server s;
     memset(&s, 0, sizeof(s));
-    ctl_server_register(&s, "echo", "test", echo_handler, NULL);
-    char out[1024];
-    const char *req = "{\"cmd\":\"echo\",\"dev\":\"net\\\"0\"}";
-    ctl_server_handle(&s, req, strlen(req), out, sizeof(out));
-    assert_string_equal(out, "{\"ok\":true,\"dev\":\"net\\\"0\",\"n\":7,\"up\":true}");
+    ctl_server_register(&s, "big", "test", NULL, big_handler, NULL);
+    char *out = ctl_server_handle(&s, "{\"cmd\":\"big\"}", strlen("{\"cmd\":\"big\"}"), 0);
+    assert_non_null(out);
+    json_error_t err;
+    json_t *o = json_loads(out, 0, &err);
+    if (!o)
+        fail_msg("invalid JSON (%s) in an answer of %zu bytes", err.text, strlen(out));
+    assert_int_equal(json_array_size(json_object_get(o, "list")), 2000);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "list"), 1999), "tap")),
+                        "q\"x\\y");
+    assert_string_equal(json_string_value(json_object_get(o, "raw")), "?? tap");
+    json_decref(o);
+    free(out);
+    /* An argument-free command refuses arguments; help lists each command's. */
+    const char *req = "{\"cmd\":\"big\",\"x\":1}";
+    char *bad = ctl_server_handle(&s, req, strlen(req), 0);
+    assert_non_null(strstr(bad, "it takes: no arguments"));
+    free(bad);
+}
 
-    req = "{\"cmd\":\"echo\"}";
-    ctl_server_handle(&s, req, strlen(req), out, sizeof(out));
-    assert_string_equal(out, "{\"ok\":false,\"error\":\"need \\\"dev\\\"\"}");
-
-    req = "{\"cmd\":\"nope\"}";
-    ctl_server_handle(&s, req, strlen(req), out, sizeof(out));
-    assert_non_null(strstr(out, "unknown command"));
-
-    req = "not json";
-    ctl_server_handle(&s, req, strlen(req), out, sizeof(out));
-    assert_non_null(strstr(out, "\"ok\":false"));
-
-    req = "{\"cmd\":\"help\"}";
-    ctl_server_handle(&s, req, strlen(req), out, sizeof(out));
-    assert_non_null(strstr(out, "\"commands\":[\"echo\"]"));
-    assert_int_equal(calls, 2);
+static void test_help_lists_arguments(void **state)
+{
+    char *out = handle("{\"cmd\":\"help\"}");
+    json_t *o = json_loads(out, 0, NULL);
+    assert_non_null(o);
+    json_t *echo = json_array_get(json_object_get(o, "commands"), 0);
+    assert_string_equal(json_string_value(json_object_get(echo, "name")), "echo");
+    json_t *dev = json_object_get(json_object_get(echo, "args"), "dev");
+    assert_string_equal(json_string_value(json_object_get(dev, "type")), "a string");
+    assert_true(json_is_true(json_object_get(dev, "required")));
+    json_decref(o);
+    free(out);
 }
 
 static void test_client_build(void **state)
 {
-    char out[256];
     char *argv[] = { "link", "dev=net0", "up=false", "rate=100", "name=a b" };
-    assert_int_equal(ctl_client_build(5, argv, out, sizeof(out)), 0);
+    char *out = ctl_client_build(5, argv);
     assert_string_equal(out, "{\"cmd\":\"link\",\"dev\":\"net0\",\"up\":false,\"rate\":100,\"name\":\"a b\"}");
+    free(out);
     char *bad[] = { "link", "noequals" };
-    assert_int_equal(ctl_client_build(2, bad, out, sizeof(out)), -1);
+    assert_null(ctl_client_build(2, bad));
     char *empty_key[] = { "link", "=1" };
-    assert_int_equal(ctl_client_build(2, empty_key, out, sizeof(out)), -1);
+    assert_null(ctl_client_build(2, empty_key));
+    char *twice[] = { "link", "up=true", "up=false" };
+    assert_null(ctl_client_build(3, twice));
+}
+
+/* ---- the socket ---- */
+
+static char dir[64], path[128];
+
+static int setup_dir(void **state)
+{
+    strcpy(dir, "/tmp/vpf-ctl-test-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+    return 0;
+}
+
+static int teardown_dir(void **state)
+{
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+static const struct ctl_access owner_only = { .mode = 0600 };
+
+static int client_connect(void)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Reads one answer line; fails the test after 10 s (a bound, not a synchronisation). */
+static void read_answer(int fd, char *buf, size_t cap)
+{
+    size_t have = 0;
+    while (!memchr(buf, '\n', have)) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, 10000) != 1)
+            fail_msg("no answer within 10 s");
+        ssize_t r = read(fd, buf + have, cap - 1 - have);
+        assert_true(r > 0);
+        have += (size_t)r;
+        buf[have] = '\0';
+    }
+}
+
+static void send_str(int fd, const char *s)
+{
+    assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static void start_server(struct ctl_server *s, const struct ctl_access *a)
+{
+    assert_int_equal(ctl_server_init(s, path, a), 0);
+    ctl_server_register(s, "echo", "test", echo_args, echo_handler, NULL);
+    assert_int_equal(ctl_server_start(s), 0);
+}
+
+/* Issue 12, fault 2: whatever was at the path was unlinked, a regular file included. */
+static void test_path_not_clobbered(void **state)
+{
+    struct ctl_server s;
+    FILE *f = fopen(path, "w");
+    fputs("precious\n", f);
+    fclose(f);
+    assert_int_equal(ctl_server_init(&s, path, &owner_only), -1);
+    char buf[32] = "";
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    assert_string_equal(buf, "precious\n");
+    unlink(path);
+
+    /* A stale socket (its server gone) is replaced; a live one is not. */
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strcpy(a.sun_path, path);
+    int stale = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(stale, (struct sockaddr *)&a, sizeof(a)), 0);
+    close(stale);
+    start_server(&s, &owner_only);
+    struct ctl_server other;
+    assert_int_equal(ctl_server_init(&other, path, &owner_only), -1);
+    int fd = client_connect();
+    char out[256];
+    send_str(fd, "{\"cmd\":\"echo\",\"dev\":\"still-mine\"}\n");
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "still-mine"));
+    close(fd);
+    ctl_server_stop(&s);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+/* Issue 12, fault 3: the mode came from the umask. */
+static void test_socket_mode(void **state)
+{
+    struct ctl_server s;
+    mode_t old = umask(0);
+    assert_int_equal(ctl_server_init(&s, path, &owner_only), 0);
+    umask(old);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    ctl_server_stop(&s);
+    struct ctl_access grp = { .mode = 0660, .has_group = true, .gid = 4242 };
+    assert_int_equal(ctl_server_init(&s, path, &grp), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0660);
+    if (geteuid() == 0)
+        assert_int_equal(st.st_gid, 4242);
+    ctl_server_stop(&s);
+}
+
+/* In a child that became uid (and gid): the first line the server sends on connect +
+ * request; 'F' if the server closed without a word. */
+static char child_try(uid_t uid, gid_t gid, char *out, size_t cap)
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+            _exit(2);
+        int fd = client_connect();
+        char buf[512] = "";
+        send(fd, "{\"cmd\":\"echo\",\"dev\":\"child\"}\n", 29, MSG_NOSIGNAL);
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        (void)!write(pfd[1], buf, n > 0 ? (size_t)n : 0);
+        _exit(0);
+    }
+    close(pfd[1]);
+    ssize_t n = read(pfd[0], out, cap - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(pfd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return n > 0 ? out[0] : 'F';
+}
+
+/* Issue 12, fault 3: anyone who could reach the socket could change a VF. */
+static void test_peer_credentials(void **state)
+{
+    if (geteuid() != 0)
+        skip();
+    struct ctl_server s;
+    struct ctl_access grp = { .mode = 0666, .has_group = true, .gid = 4242 };
+    assert_int_equal(chmod(dir, 0755), 0);      /* the children may reach the socket */
+    start_server(&s, &grp);     /* 0666: only the credential check stands in the way */
+    char out[512];
+    calls = 0;
+    child_try(65534, 65534, out, sizeof(out));
+    assert_non_null(strstr(out, "permission denied"));
+    assert_int_equal(calls, 0);
+    child_try(65534, 4242, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"child\""));
+    assert_int_equal(last_uid, 65534);
+    ctl_server_stop(&s);
+}
+
+static sem_t hold_entered, hold_release;
+
+static void hold_handler(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
+{
+    sem_post(&hold_entered);
+    sem_wait(&hold_release);
+    ctl_reply_str(reply, "filler", "x");
+}
+
+/* Issue 12, fault 1: a client that hung up before its answer killed vpf (SIGPIPE). */
+static void test_client_hangs_up_early(void **state)
+{
+    struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+    sigaction(SIGPIPE, &dfl, &old);   /* as in vpf: a SIGPIPE would end the process */
+    sem_init(&hold_entered, 0, 0);
+    sem_init(&hold_release, 0, 0);
+    struct ctl_server s;
+    assert_int_equal(ctl_server_init(&s, path, &owner_only), 0);
+    ctl_server_register(&s, "echo", "test", echo_args, echo_handler, NULL);
+    ctl_server_register(&s, "hold", "test", NULL, hold_handler, NULL);
+    assert_int_equal(ctl_server_start(&s), 0);
+    int fd = client_connect();
+    send_str(fd, "{\"cmd\":\"hold\"}\n");
+    sem_wait(&hold_entered);
+    close(fd);                  /* gone before the answer is written */
+    sem_post(&hold_release);
+    fd = client_connect();      /* the server lives on */
+    char out[256];
+    send_str(fd, "{\"cmd\":\"echo\",\"dev\":\"after\"}\n");
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"after\""));
+    close(fd);
+    ctl_server_stop(&s);
+    sigaction(SIGPIPE, &old, NULL);
+}
+
+/* Issue 12, fault 4: one client at a time; an idle or trickling client blocked the rest. */
+static void test_clients_served_concurrently(void **state)
+{
+    struct ctl_server s;
+    start_server(&s, &owner_only);
+    int idle = client_connect();
+    int trickle = client_connect();
+    send_str(trickle, "{\"cmd\":");             /* half a request, the rest never comes */
+    char out[4096];
+    for (int i = 0; i < 3; i++) {
+        int fd = client_connect();
+        send_str(fd, "{\"cmd\":\"echo\",\"dev\":\"other\"}\n");
+        read_answer(fd, out, sizeof(out));
+        assert_non_null(strstr(out, "\"ok\":true"));
+        close(fd);
+    }
+    /* A long-lived client: many requests on one connection, several in one write. */
+    send_str(idle, "{\"cmd\":\"echo\",\"dev\":\"a\"}\n{\"cmd\":\"echo\",\"dev\":\"b\"}\n");
+    read_answer(idle, out, sizeof(out));
+    if (!strstr(out, "\"dev\":\"b\""))
+        read_answer(idle, out + strlen(out), sizeof(out) - strlen(out));
+    assert_non_null(strstr(out, "\"dev\":\"a\""));
+    assert_non_null(strstr(out, "\"dev\":\"b\""));
+    send_str(trickle, "\"echo\",\"dev\":\"late\"}\n");
+    read_answer(trickle, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"late\""));
+    /* An over-long line is answered with an error and the connection closed. */
+    char big[CTL_LINE_MAX + 16];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(send(trickle, big, sizeof(big), MSG_NOSIGNAL), (ssize_t)sizeof(big));
+    read_answer(trickle, out, sizeof(out));
+    assert_non_null(strstr(out, "too long"));
+    close(idle);
+    close(trickle);
+    ctl_server_stop(&s);
+}
+
+/* More than CTL_MAX_CLIENTS at once: the extra one is told so; the others keep working. */
+static void test_client_limit(void **state)
+{
+    struct ctl_server s;
+    start_server(&s, &owner_only);
+    int fds[CTL_MAX_CLIENTS];
+    char out[256];
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+        fds[i] = client_connect();
+        send_str(fds[i], "{\"cmd\":\"echo\",\"dev\":\"x\"}\n");
+        read_answer(fds[i], out, sizeof(out));      /* accepted and served */
+    }
+    int extra = client_connect();
+    read_answer(extra, out, sizeof(out));
+    assert_non_null(strstr(out, "too many clients"));
+    close(extra);
+    close(fds[0]);
+    int again = -1;
+    for (int tries = 0; tries < 100; tries++) {   /* the server sees fds[0] go on its own time */
+        again = client_connect();
+        send_str(again, "{\"cmd\":\"echo\",\"dev\":\"y\"}\n");
+        read_answer(again, out, sizeof(out));
+        if (strstr(out, "\"ok\":true"))
+            break;
+        close(again);
+        again = -1;
+    }
+    assert_true(again >= 0);
+    close(again);
+    for (int i = 1; i < CTL_MAX_CLIENTS; i++)
+        close(fds[i]);
+    ctl_server_stop(&s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_parse_flat_object),
-        cmocka_unit_test(test_json_rejects_malformed),
-        cmocka_unit_test(test_server_dispatch),
+        cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_strict_arguments),
+        cmocka_unit_test(test_answers_are_json),
+        cmocka_unit_test(test_help_lists_arguments),
         cmocka_unit_test(test_client_build),
+        cmocka_unit_test_setup_teardown(test_path_not_clobbered, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_socket_mode, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_peer_credentials, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_client_hangs_up_early, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_clients_served_concurrently, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_client_limit, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,217 @@
+/* Control requests: parse a line, check it against the command's arguments, run the
+ * handler, write the answer (ctl.h). */
+#include "ctl/ctl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ctl_server_register(struct ctl_server *s, const char *name, const char *help,
+                         const struct ctl_arg *args, ctl_handler_fn handler, void *opaque)
+{
+    if (s->ncommands < CTL_MAX_COMMANDS)
+        s->commands[s->ncommands++] = (struct ctl_command){ name, help, args, handler, opaque };
+}
+
+json_t *ctl_json_str(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *copy = strdup(s);
+    if (!copy)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+void ctl_reply_error(struct ctl_reply *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error, sizeof(r->error), fmt, ap);
+    va_end(ap);
+    r->failed = true;
+}
+
+void ctl_reply_set(struct ctl_reply *r, const char *key, json_t *value)
+{
+    if (!value || json_object_set_new(r->obj, key, value) < 0)
+        ctl_reply_error(r, "out of memory");
+}
+
+void ctl_reply_str(struct ctl_reply *r, const char *key, const char *value)
+{
+    ctl_reply_set(r, key, ctl_json_str(value));
+}
+
+void ctl_reply_int(struct ctl_reply *r, const char *key, int64_t value)
+{
+    ctl_reply_set(r, key, json_integer(value));
+}
+
+void ctl_reply_bool(struct ctl_reply *r, const char *key, bool value)
+{
+    ctl_reply_set(r, key, json_boolean(value));
+}
+
+const char *ctl_arg_str(const struct ctl_request *r, const char *key)
+{
+    return json_string_value(json_object_get(r->obj, key));
+}
+
+bool ctl_arg_int(const struct ctl_request *r, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(r->obj, key);
+    if (!json_is_integer(v))
+        return false;
+    *out = json_integer_value(v);
+    return true;
+}
+
+bool ctl_arg_bool(const struct ctl_request *r, const char *key, bool *out)
+{
+    json_t *v = json_object_get(r->obj, key);
+    if (!json_is_boolean(v))
+        return false;
+    *out = json_is_true(v);
+    return true;
+}
+
+static const char *const type_names[] = {
+    [CTL_ARG_STR] = "a string", [CTL_ARG_INT] = "an integer", [CTL_ARG_BOOL] = "true or false",
+};
+
+static const struct ctl_command *command_find(const struct ctl_server *s, const char *name)
+{
+    for (unsigned i = 0; i < s->ncommands; i++)
+        if (!strcmp(s->commands[i].name, name))
+            return &s->commands[i];
+    return NULL;
+}
+
+static const struct ctl_arg *arg_find(const struct ctl_command *c, const char *key)
+{
+    for (const struct ctl_arg *a = c->args; a && a->name; a++)
+        if (!strcmp(a->name, key))
+            return a;
+    return NULL;
+}
+
+/* "dev, vf, mac" for error messages. */
+static void args_list(const struct ctl_command *c, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (const struct ctl_arg *a = c->args; a && a->name && len < cap; a++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", a->name);
+    if (!len)
+        snprintf(buf, cap, "no arguments");
+}
+
+/* A boolean may be given as "on"/"off" (iproute2): replaced by true/false in place. */
+static bool value_fits(json_t *obj, const char *key, json_t *v, enum ctl_arg_type type)
+{
+    switch (type) {
+    case CTL_ARG_STR:
+        return json_is_string(v);
+    case CTL_ARG_INT:
+        return json_is_integer(v);
+    case CTL_ARG_BOOL:
+        if (json_is_boolean(v))
+            return true;
+        if (json_is_string(v) && (!strcmp(json_string_value(v), "on") || !strcmp(json_string_value(v), "off")))
+            return json_object_set_new(obj, key, json_boolean(!strcmp(json_string_value(v), "on"))) == 0;
+        return false;
+    }
+    return false;
+}
+
+/* Unknown keys, values of the wrong type and missing required arguments are errors. */
+static bool request_check(const struct ctl_command *c, json_t *obj, struct ctl_reply *reply)
+{
+    const char *key;
+    json_t *v, *tmp;
+    char names[256];
+    json_object_foreach_safe(obj, tmp, key, v) {
+        if (!strcmp(key, "cmd"))
+            continue;
+        const struct ctl_arg *a = arg_find(c, key);
+        if (!a) {
+            args_list(c, names, sizeof(names));
+            ctl_reply_error(reply, "%s does not take \"%.64s\" (it takes: %s)", c->name, key, names);
+            return false;
+        }
+        if (!value_fits(obj, key, v, a->type)) {
+            ctl_reply_error(reply, "\"%s\" must be %s", key, type_names[a->type]);
+            return false;
+        }
+    }
+    for (const struct ctl_arg *a = c->args; a && a->name; a++) {
+        if (a->required && !json_object_get(obj, a->name)) {
+            ctl_reply_error(reply, "%s needs \"%s\" (%s)", c->name, a->name, type_names[a->type]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* help: every command with its arguments. */
+static void ctl_help(const struct ctl_server *s, struct ctl_reply *reply)
+{
+    json_t *list = json_array();
+    for (unsigned i = 0; list && i < s->ncommands; i++) {
+        const struct ctl_command *c = &s->commands[i];
+        json_t *args = json_object();
+        for (const struct ctl_arg *a = c->args; args && a && a->name; a++) {
+            json_object_set_new(args, a->name, json_pack("{s:s,s:b}", "type",
+                                type_names[a->type], "required", a->required));
+        }
+        json_array_append_new(list, json_pack("{s:s,s:s,s:o*}", "name", c->name, "help", c->help,
+                                              "args", args));
+    }
+    ctl_reply_set(reply, "commands", list);
+}
+
+static void request_run(struct ctl_server *s, const char *line, size_t len, uid_t uid,
+                        struct ctl_reply *reply)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj) {
+        ctl_reply_error(reply, "bad request: %s", jerr.text);
+        return;
+    }
+    const char *cmd = json_string_value(json_object_get(obj, "cmd"));
+    const struct ctl_command *c = cmd ? command_find(s, cmd) : NULL;
+    if (!json_is_object(obj) || !cmd)
+        ctl_reply_error(reply, "bad request: want an object with a \"cmd\" string");
+    else if (!strcmp(cmd, "help"))
+        ctl_help(s, reply);
+    else if (!c)
+        ctl_reply_error(reply, "unknown command \"%.64s\" (try \"help\")", cmd);
+    else if (request_check(c, obj, reply))
+        c->handler(c->opaque, &(struct ctl_request){ obj, uid }, reply);
+    json_decref(obj);
+}
+
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, uid_t uid)
+{
+    struct ctl_reply reply = { .obj = json_object() };
+    if (!reply.obj)
+        return NULL;
+    request_run(s, line, len, uid, &reply);
+    json_t *out = reply.failed ? json_pack("{s:b,s:o*}", "ok", 0, "error", ctl_json_str(reply.error))
+                               : json_pack("{s:b}", "ok", 1);
+    if (out && !reply.failed)
+        json_object_update(out, reply.obj);
+    json_decref(reply.obj);
+    char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    return text;
+}
