@@ -162,7 +162,7 @@ static int cmd_run(int argc, char **argv)
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "k:i:c:p:m:n:s:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:i:c:p:m:n:s:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'k': cfg.kernel = optarg; break;
         case 'i': cfg.initrd = optarg; break;

@@ -301,6 +301,11 @@ sigterm)
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
 unknown-option)
     run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
+option-missing-argument)
+    # Each option that takes a value, given none, is named (it once read "unknown option '-k'").
+    for opt in --kernel --memory --net --cpus --cmdline --ctl --ctl-mode --ctl-group -k; do
+        run_vpf run "$opt"; expect_error "option $opt needs an argument"
+    done ;;
 unknown-command)
     run_vpf frobnicate; expect_error "unknown command" ;;
 *)
