@@ -1,7 +1,10 @@
-/* The control socket: a Unix stream socket where the host admin (or `vpf ctl`) sends one
- * JSON object per line, {"cmd": NAME, KEY: VALUE, ...}, and gets one JSON object per line
- * back: {"ok": true, ...} or {"ok": false, "error": "..."}. JSON is read and written with
- * jansson. Commands are registered by the layers that own the state (the VM registers
+/* The control socket: a Unix stream socket where the host admin (or `vpf ctl`, or an
+ * orchestrator) sends one JSON object per line, {"cmd": NAME, ["id": ID,] KEY: VALUE, ...},
+ * and gets one JSON object per line back: {"ok": true, ["id": ID,] ...} or
+ * {"ok": false, ["id": ID,] "error": "...", "class": CLASS}. On connect the server greets
+ * first: {"greeting": {"name": "vpf", "version": ..., "protocol": CTL_PROTOCOL, ...}}.
+ * docs/api.md is the protocol, docs/api.schema.json its schema. JSON is read and written
+ * with jansson. Commands are registered by the layers that own the state (the VM registers
  * "devices", "link", "stats", ...) with the arguments they take; the server rejects a
  * request with an unknown key or a value of the wrong type before any handler runs.
  *
@@ -29,7 +32,21 @@
 #define CTL_LINE_MAX 4096       /* longest request line */
 #define CTL_MAX_CLIENTS 16      /* connected at once; more are told so and closed */
 
+#define CTL_PROTOCOL 1           /* bumped on an incompatible change */
+
 enum ctl_arg_type { CTL_ARG_STR, CTL_ARG_INT, CTL_ARG_BOOL };
+
+/* Why a request failed ("class" in the answer; docs/api.md). */
+enum ctl_error_class {
+    CTL_ERR_FAILED,             /* the command could not be carried out (the message says why) */
+    CTL_ERR_BAD_REQUEST,        /* not a JSON object with a "cmd" string, or a bad "id" */
+    CTL_ERR_UNKNOWN_COMMAND,
+    CTL_ERR_BAD_ARGUMENT,       /* unknown key, wrong type, missing or out-of-range value */
+    CTL_ERR_NOT_FOUND,          /* no such device or VF */
+    CTL_ERR_NOT_SUPPORTED,      /* valid, but not on this device or backend */
+    CTL_ERR_CONFLICT,           /* clashes with another function's setting */
+    CTL_ERR_INTERNAL,           /* out of memory and the like */
+};
 
 /* One argument a command takes. A boolean also accepts "on"/"off" (iproute2's words). */
 struct ctl_arg {
@@ -47,6 +64,7 @@ struct ctl_request {
 struct ctl_reply {
     json_t *obj;                /* the answer's fields after "ok" */
     bool failed;
+    enum ctl_error_class class;
     char error[256];
 };
 
@@ -91,7 +109,14 @@ void ctl_server_stop(struct ctl_server *s);
  * the thread does for each line; exposed for tests and fuzzing). Returns the answer
  * line without its newline, malloc'd; NULL only when out of memory. */
 char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, uid_t uid);
+/* The greeting line a client gets on connect (no newline), malloc'd; NULL: no memory. */
+char *ctl_server_greeting(const struct ctl_server *s);
+/* An error class's name in answers, e.g. "bad-argument". */
+const char *ctl_error_class_name(enum ctl_error_class class);
 
+void ctl_reply_fail(struct ctl_reply *r, enum ctl_error_class class, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* ctl_reply_fail with CTL_ERR_FAILED. */
 void ctl_reply_error(struct ctl_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctl_reply_str(struct ctl_reply *r, const char *key, const char *value);
 void ctl_reply_int(struct ctl_reply *r, const char *key, int64_t value);

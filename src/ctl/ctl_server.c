@@ -94,7 +94,7 @@ static int client_flush(struct ctl_client *c)
 /* Queues text (ours, malloc'd) plus a newline as the client's answer. */
 static void client_answer(struct ctl_client *c, char *text)
 {
-    static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\"}";
+    static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\",\"class\":\"internal\"}";
     size_t n = text ? strlen(text) : 0;
     char *line = text ? realloc(text, n + 2) : NULL;
     if (!line) {
@@ -121,7 +121,8 @@ static bool client_run_lines(struct ctl_loop *l, struct ctl_client *c)
         if (!nl) {
             if (c->in_len < sizeof(c->in))
                 return !c->eof;
-            client_answer(c, strdup("{\"ok\":false,\"error\":\"request line too long (at most 4095 bytes)\"}"));
+            client_answer(c, strdup("{\"ok\":false,\"error\":\"request line too long (at most 4095 "
+                                    "bytes)\",\"class\":\"bad-request\"}"));
             c->eof = true;      /* no way to find the next line: answer, then close */
             c->in_len = 0;
             break;
@@ -182,11 +183,12 @@ close:
     client_close(l, i);
 }
 
-/* A connection beyond the limit or from a user not allowed: told why, then closed. */
-static void refuse(int fd, const char *why)
+/* A connection beyond the limit or from a user not allowed: told why (in place of the
+ * greeting), then closed. */
+static void refuse(int fd, const char *class, const char *why)
 {
     char msg[160];
-    int n = snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"%s\"}\n", why);
+    int n = snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"%s\",\"class\":\"%s\"}\n", why, class);
     (void)!send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
 }
@@ -200,7 +202,7 @@ static void accept_client(struct ctl_loop *l)
     if (!ctl_socket_peer_allowed(fd, &l->s->access, &uid)) {
         log_warn("control socket: refused a client (uid %u): not root, vpf's user or its group",
                  (unsigned)uid);
-        refuse(fd, "permission denied");
+        refuse(fd, "permission-denied", "permission denied");
         return;
     }
     unsigned i;
@@ -208,18 +210,22 @@ static void accept_client(struct ctl_loop *l)
         ;
     struct ctl_client *c = i < CTL_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
     if (!c) {
-        refuse(fd, "too many clients");
+        refuse(fd, "too-many-clients", "too many clients");
         return;
     }
     *c = (struct ctl_client){ .fd = fd, .uid = uid };
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i + 16 };
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         free(c);
-        refuse(fd, "out of resources");
+        refuse(fd, "internal", "out of resources");
         return;
     }
     l->clients[i] = c;
     log_debug("control socket: client (uid %u) connected", (unsigned)uid);
+    client_answer(c, ctl_server_greeting(l->s));    /* the first line a client reads */
+    int r = client_flush(c);
+    if (r < 0 || (r == 0 && client_watch(l, i, EPOLLOUT) < 0))
+        client_close(l, i);
 }
 
 static int loop_init(struct ctl_loop *l, struct ctl_server *s)

@@ -39,7 +39,7 @@ static bool nic_get(struct vm *vm, const struct ctl_request *req, struct ctl_rep
         }
         net_vf_mgr_unlock(d->vfs);
     }
-    ctl_reply_error(reply, "no device \"%s\"", name);
+    ctl_reply_fail(reply, CTL_ERR_NOT_FOUND, "no device \"%s\"", name);
     return false;
 }
 
@@ -100,7 +100,8 @@ static void ctl_vfs(void *opaque, const struct ctl_request *req, struct ctl_repl
     if (!nic_get(opaque, req, reply, &n))
         return;
     if (n.vf || !n.pf->vfs) {
-        ctl_reply_error(reply, "%s is not an SR-IOV PF (--net total-vfs=N)", n.name);
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "%s is not an SR-IOV PF (--net total-vfs=N)",
+                       n.name);
         nic_put(&n);
         return;
     }
@@ -166,33 +167,37 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
     uint8_t mac[6];
     ctl_arg_int(req, "vf", &vf);                    /* required: checked by the server */
     if (ctl_arg_int(req, "vlan", &vlan) && (vlan < 0 || vlan > 4094)) {
-        ctl_reply_error(reply, "vlan must be a number from 0 (none) to 4094");
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "vlan must be a number from 0 (none) to 4094");
         return;
     }
     if (ctl_arg_int(req, "rate", &rate) && (rate < 0 || rate > NET_MAX_RATE_MBIT)) {
-        ctl_reply_error(reply, "rate must be a number of Mbit/s from 0 (unlimited) to %d", NET_MAX_RATE_MBIT);
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT,
+                       "rate must be a number of Mbit/s from 0 (unlimited) to %d", NET_MAX_RATE_MBIT);
         return;
     }
     if (mac_s && net_parse_mac(mac_s, mac) < 0) {
-        ctl_reply_error(reply, "invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx, unicast)", mac_s);
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT,
+                       "invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx, unicast)", mac_s);
         return;
     }
     if (!nic_get(vm, req, reply, &n))
         return;
     struct netdev *pf = n.pf;
     if (n.vf || !pf->vfs) {
-        ctl_reply_error(reply, "%s is not an SR-IOV PF (--net total-vfs=N)", n.name);
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "%s is not an SR-IOV PF (--net total-vfs=N)",
+                       n.name);
         nic_put(&n);
         return;
     }
     struct net_vf_mgr *m = pf->vfs;
     if (vf < 0 || vf >= m->policy->total_vfs) {
-        ctl_reply_error(reply, "%s has VFs 0 to %u", pf->name, m->policy->total_vfs - 1);
+        ctl_reply_fail(reply, CTL_ERR_NOT_FOUND, "%s has VFs 0 to %u", pf->name,
+                       m->policy->total_vfs - 1);
         return;
     }
     char who[48];
     if (mac_s && mac_taken(vm, mac, pf, (unsigned)vf, who, sizeof(who))) {
-        ctl_reply_error(reply, "MAC %s is %s's", mac_s, who);
+        ctl_reply_fail(reply, CTL_ERR_CONFLICT, "MAC %s is %s's", mac_s, who);
         return;
     }
     net_vf_mgr_lock(m);
@@ -207,9 +212,10 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
         p.max_tx_rate = (uint32_t)rate;
     if (m->policy->vf_backend == NET_BACKEND_VHOST_NET && (p.vlan || p.spoofchk || p.max_tx_rate)) {
         net_vf_mgr_unlock(m);
-        ctl_reply_error(reply, "VF %u is on vhost-net: the kernel moves its frames, vpf can "
-                        "neither tag a VLAN, check source MACs nor limit the rate there",
-                        (unsigned)vf);
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED,
+                       "VF %u is on vhost-net: the kernel moves its frames, vpf can "
+                       "neither tag a VLAN, check source MACs nor limit the rate there",
+                       (unsigned)vf);
         return;
     }
     net_vf_mgr_set_port(m, (unsigned)vf, &p);

@@ -1,6 +1,7 @@
 /* libFuzzer target: the control socket's request handling (ctl_dispatch.c), as a client
  * reaches it: any bytes as one request line, through commands that take every argument
- * type, required and optional. Every answer must be one valid JSON object with "ok", and
+ * type, required and optional. Every answer must be one valid JSON object with "ok" (and
+ * "error" and "class" when not ok), and
  * a handler must only ever see requests that passed the argument check. */
 #include <assert.h>
 #include <jansson.h>
@@ -61,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(!memchr(out, '\n', strlen(out)));  /* one line */
     json_t *o = json_loads(out, 0, NULL);
     assert(json_is_object(o) && json_is_boolean(json_object_get(o, "ok")));
+    assert(json_is_true(json_object_get(o, "ok")) || (json_is_string(json_object_get(o, "error")) &&
+                                                      json_is_string(json_object_get(o, "class"))));
     json_decref(o);
     free(out);
     return 0;

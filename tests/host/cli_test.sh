@@ -263,8 +263,10 @@ idle = socket.socket(socket.AF_UNIX); idle.connect(sys.argv[1])
 for _ in range(50):
     c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
     c.sendall(b'{"cmd":"devices"}\n'); c.close()
-idle.sendall(b'{"cmd":"stats","dev":"net0"}\n')
-assert b'"ok":true' in idle.makefile("rb").readline()
+idle.sendall(b'{"cmd":"stats","dev":"net0","id":7}\n')
+f = idle.makefile("rb")
+assert b'"greeting"' in f.readline()
+assert b'"ok":true,"id":7,' in f.readline()
 PY
     "$VPF" ctl "$sock" devices >/dev/null || fail "vpf stopped answering after clients hung up"
     stop_ctl_vm
@@ -306,6 +308,10 @@ option-missing-argument)
     for opt in --kernel --memory --net --cpus --cmdline --ctl --ctl-mode --ctl-group -k; do
         run_vpf run "$opt"; expect_error "option $opt needs an argument"
     done ;;
+version)
+    run_vpf --version; expect_rc 0
+    grep -Eq '^vpf [0-9]+\.[0-9]+\.[0-9]+( git [0-9a-f]+(-dirty)?)?$' "$out" || fail "--version: $(cat "$out")"
+    run_vpf version; expect_rc 0 ;;
 unknown-command)
     run_vpf frobnicate; expect_error "unknown command" ;;
 *)
