@@ -273,6 +273,14 @@ PY
     expect_rc 0
     ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
+ctl-schema)
+    # The control protocol as docs/api.schema.json describes it (tests/host/ctl_schema.py).
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    start_ctl_vm --net tap=vpfsc$$,mac=52:54:00:00:00:20,total-vfs=2,vf-tap=vpfsd$$x%d --net tap=vpfse$$
+    /usr/bin/python3 "$(dirname "$0")/ctl_schema.py" "$sock" "$(dirname "$0")/../../docs/api.schema.json" \
+        >"$tmp/r" 2>&1 || fail "schema check: $(cat "$tmp/r")"
+    stop_ctl_vm
+    expect_rc 0 ;;
 ctl-path-taken)
     # --ctl replaces only a stale socket: a regular file stays, vpf refuses to start.
     need_kvm
