@@ -168,13 +168,30 @@ static int show_reply(const char *reply)
     return rc;
 }
 
+/* `vpf ctl PATH events`: after the subscribe answer, every event line as it comes, until
+ * vpf closes the connection (exit 0) or the reader fails. */
+static int follow_events(struct reader *r)
+{
+    struct timeval forever = { 0 };
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+    fflush(stdout);             /* the subscribe answer: a reader waits for it */
+    for (;;) {
+        char *line = reader_line(r);
+        if (!line)
+            return 0;           /* vpf went away: the stream ended */
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+}
+
 int ctl_client_main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: vpf ctl SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
         return 1;
     }
-    char *req = ctl_client_build(argc - 1, argv + 1);
+    bool events = argc == 2 && !strcmp(argv[1], "events");
+    char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(argc - 1, argv + 1);
     if (!req) {
         fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE, each key once\n");
         return 1;
@@ -189,13 +206,11 @@ int ctl_client_main(int argc, char **argv)
     struct reader r = { .fd = fd, .path = argv[0], .cap = 65536, .buf = malloc(65536 + 1) };
     char *greeting = sent && r.buf ? reader_line(&r) : NULL;
     char *reply = greeting && greeting_ok(greeting, argv[0]) ? reader_line(&r) : NULL;
+    int rc = reply ? show_reply(reply) : 1;
+    if (events && rc == 0)
+        rc = follow_events(&r);
     if (fd >= 0)
         close(fd);
-    if (!reply) {
-        free(r.buf);
-        return 1;
-    }
-    int rc = show_reply(reply);
     free(r.buf);
     return rc;
 }

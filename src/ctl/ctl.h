@@ -15,6 +15,12 @@
  * client only delays itself. Handlers run on that thread, one at a time; they may wait
  * for a device's I/O thread (bounded work) but never for the guest.
  *
+ * Events (ctl_events.c): a client that sent {"cmd":"subscribe"} also gets one line per
+ * event, {"event": NAME, "timestamp": {...}, "data": {...}}, between its answers. Any
+ * thread publishes with ctl_server_publish(), which never blocks on a client: each
+ * client's queue is bounded, and a client that does not read loses events (told by an
+ * "events-lost" event once it catches up), never the connection's answers.
+ *
  * Access (ctl_socket.c): the socket file is created with mode 0600 (or the configured
  * mode and group); only root, vpf's own user and members of the configured group may
  * talk to it (SO_PEERCRED, checked on connect). Handlers see the client's uid and log
@@ -31,6 +37,8 @@
 #define CTL_MAX_COMMANDS 32
 #define CTL_LINE_MAX 4096       /* longest request line */
 #define CTL_MAX_CLIENTS 16      /* connected at once; more are told so and closed */
+#define CTL_CLIENT_QUEUE_MAX (1u << 20)   /* bytes queued to one client before events are lost */
+#define CTL_EVENTS_MAX 1024     /* published, not yet handed to clients */
 
 #define CTL_PROTOCOL 1           /* bumped on an incompatible change */
 
@@ -86,8 +94,22 @@ struct ctl_access {
     gid_t gid;                  /* with has_group: the file's group; its members may connect */
 };
 
+/* A client connection's state that commands may change. */
+struct ctl_session {
+    uid_t uid;                  /* the client's, from SO_PEERCRED */
+    bool subscribed;            /* gets events */
+};
+
+struct ctl_event;
+
 struct ctl_server {
     int listen_fd, stop_fd;
+    int event_fd;               /* eventfd: events were published */
+    pthread_mutex_t event_lock; /* guards the list below (any thread) */
+    struct ctl_event *events, **events_tail;
+    unsigned nevents;
+    unsigned long events_dropped;
+    bool events_on;             /* the thread runs: keep what is published */
     char path[108];
     struct ctl_access access;
     pthread_t thread;
@@ -105,10 +127,15 @@ int ctl_server_start(struct ctl_server *s);
 /* Stops the thread, closes every client and the socket, unlinks it. */
 void ctl_server_stop(struct ctl_server *s);
 
-/* Runs one request line from a client with uid through the registered commands (what
- * the thread does for each line; exposed for tests and fuzzing). Returns the answer
- * line without its newline, malloc'd; NULL only when out of memory. */
-char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, uid_t uid);
+/* Runs one request line from a client through the built-in commands (help, subscribe,
+ * unsubscribe) and the registered ones (what the thread does for each line; exposed for
+ * tests and fuzzing). Returns the answer line without its newline, malloc'd; NULL only
+ * when out of memory. */
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session);
+/* Any thread, any time after init (before start and after stop the event is dropped):
+ * queues event NAME with data (an object; the reference is taken; NULL for none) for
+ * every subscribed client. */
+void ctl_server_publish(struct ctl_server *s, const char *name, json_t *data);
 /* The greeting line a client gets on connect (no newline), malloc'd; NULL: no memory. */
 char *ctl_server_greeting(const struct ctl_server *s);
 /* An error class's name in answers, e.g. "bad-argument". */

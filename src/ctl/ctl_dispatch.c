@@ -207,9 +207,28 @@ static void ctl_help(const struct ctl_server *s, struct ctl_reply *reply)
     ctl_reply_set(reply, "commands", list);
 }
 
+/* The built-in commands (help, subscribe, unsubscribe; nargs: keys besides cmd and id):
+ * true if cmd is one. */
+static bool builtin_run(struct ctl_server *s, const char *cmd, size_t nargs,
+                        struct ctl_session *session, struct ctl_reply *reply)
+{
+    bool help = !strcmp(cmd, "help"), sub = !strcmp(cmd, "subscribe");
+    if (!help && !sub && strcmp(cmd, "unsubscribe"))
+        return false;
+    if (nargs)
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes no arguments", cmd);
+    else if (help)
+        ctl_help(s, reply);
+    else {
+        session->subscribed = sub;
+        ctl_reply_bool(reply, "subscribed", sub);
+    }
+    return true;
+}
+
 /* Runs the request; returns its "id" (a new reference), if it had a valid one. */
-static json_t *request_run(struct ctl_server *s, const char *line, size_t len, uid_t uid,
-                           struct ctl_reply *reply)
+static json_t *request_run(struct ctl_server *s, const char *line, size_t len,
+                           struct ctl_session *session, struct ctl_reply *reply)
 {
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -228,22 +247,22 @@ static json_t *request_run(struct ctl_server *s, const char *line, size_t len, u
     const struct ctl_command *c = cmd ? command_find(s, cmd) : NULL;
     if (!json_is_object(obj) || !cmd)
         ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST, "bad request: want an object with a \"cmd\" string");
-    else if (!strcmp(cmd, "help"))
-        ctl_help(s, reply);
+    else if (builtin_run(s, cmd, json_object_size(obj) - 1 - (id != NULL), session, reply))
+        ;
     else if (!c)
         ctl_reply_fail(reply, CTL_ERR_UNKNOWN_COMMAND, "unknown command \"%.64s\" (try \"help\")", cmd);
     else if (request_check(c, obj, reply))
-        c->handler(c->opaque, &(struct ctl_request){ obj, uid }, reply);
+        c->handler(c->opaque, &(struct ctl_request){ obj, session->uid }, reply);
     json_decref(obj);
     return id;
 }
 
-char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, uid_t uid)
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session)
 {
     struct ctl_reply reply = { .obj = json_object() };
     if (!reply.obj)
         return NULL;
-    json_t *id = request_run(s, line, len, uid, &reply);
+    json_t *id = request_run(s, line, len, session, &reply);
     json_t *out = json_pack("{s:b,s:o*}", "ok", !reply.failed, "id", id);
     if (out && reply.failed) {
         json_object_set_new(out, "error", ctl_json_str(reply.error));
@@ -261,6 +280,8 @@ char *ctl_server_greeting(const struct ctl_server *s)
 {
     json_t *cmds = json_array();
     json_array_append_new(cmds, json_string("help"));
+    json_array_append_new(cmds, json_string("subscribe"));
+    json_array_append_new(cmds, json_string("unsubscribe"));
     for (unsigned i = 0; cmds && i < s->ncommands; i++)
         json_array_append_new(cmds, json_string(s->commands[i].name));
     json_t *g = json_pack("{s:{s:s,s:s,s:s,s:i,s:o*}}", "greeting", "name", "vpf", "version",

@@ -110,6 +110,8 @@ static void mgr_enable(void *opaque, unsigned n)
         up += vf != NULL;
     }
     log_info("%s: VF Enable: %u of %u VFs up", m->pf_name, up, n);
+    if (m->env.vfs_changed)
+        m->env.vfs_changed(m->env.changed_opaque, m);
 }
 
 static void mgr_disable(void *opaque)
@@ -127,6 +129,8 @@ static void mgr_disable(void *opaque)
     }
     if (n)
         log_info("%s: VF Disable: %u VFs down", m->pf_name, n);
+    if (n && m->env.vfs_changed)
+        m->env.vfs_changed(m->env.changed_opaque, m);
 }
 
 static void mgr_vfs_moved(void *opaque)

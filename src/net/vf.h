@@ -29,6 +29,8 @@
 #include "virtio/pci.h"
 
 /* What the VM lends the VFs. */
+struct net_vf_mgr;
+
 struct net_vf_env {
     const struct guest_mem *mem;
     struct msi_router *router;
@@ -38,6 +40,10 @@ struct net_vf_env {
      * policy's vf-backend. */
     struct net_backend *(*open_backend)(void *opaque, unsigned i, const char *ifname);
     void *backend_opaque;
+    /* Optional: after VF Enable or Disable changed which VFs exist (vCPU thread, bus lock
+     * held, manager lock not held; must not block). */
+    void (*vfs_changed)(void *opaque, struct net_vf_mgr *m);
+    void *changed_opaque;
 };
 
 struct net_vf {

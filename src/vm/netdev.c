@@ -49,6 +49,14 @@ static void netdev_raise_fd_limit(void)
     }
 }
 
+/* The guest enabled or disabled VFs: the "vfs-changed" event (docs/api.md). */
+static void netdev_vfs_changed(void *opaque, struct net_vf_mgr *m)
+{
+    struct vm *vm = opaque;
+    if (vm->ctl_started)
+        ctl_server_publish(&vm->ctl, "vfs-changed", netdev_vfs_json(m));
+}
+
 /* Makes d an SR-IOV PF whose VFs use the same ioeventfd hooks and MSI router. */
 static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_opts *o)
 {
@@ -60,6 +68,8 @@ static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_o
         .router = &vm->irq.router,
         .notify_ops = &netdev_notify_ops,
         .notify_opaque = vm,
+        .vfs_changed = netdev_vfs_changed,
+        .changed_opaque = vm,
     };
     if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env) < 0)
         die("%s: cannot make it an SR-IOV PF", d->name);

@@ -94,6 +94,28 @@ static json_t *vf_json(const struct net_vf *vf, const struct virtio_net_port *po
                      "counters", virtio_net_stats_source(vf->net), "error", ctl_json_str(vf->error));
 }
 
+json_t *netdev_vfs_json(struct net_vf_mgr *m)
+{
+    json_t *list = json_array();
+    unsigned up = 0;
+    net_vf_mgr_lock(m);
+    for (unsigned i = 0; list && i < m->nvfs; i++) {
+        const struct net_vf *vf = m->vfs[i];
+        if (!vf)
+            continue;
+        char mac[18], pci[16];
+        net_format_mac(mac, vf->mac);
+        snprintf(pci, sizeof(pci), "0000:00:%02x.%x", vf->devfn >> 3, vf->devfn & 7);
+        up++;
+        json_array_append_new(list, json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:b,s:o}", "vf", vf->index,
+                              "dev", vf->name, "pci", pci, "mac", mac, "tap", ctl_json_str(vf->tap),
+                              "backend", virtio_net_backend_type(vf->net), "link",
+                              virtio_net_link_up(vf->net), "error", ctl_json_str(vf->error)));
+    }
+    net_vf_mgr_unlock(m);
+    return json_pack("{s:s,s:i,s:o*}", "dev", m->pf_name, "num_vfs", up, "vfs", list);
+}
+
 static void ctl_vfs(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct nic n;
@@ -248,6 +270,8 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
         virtio_net_set_link(n.net, up);
         log_info("%s: link %s (control socket, uid %u)", n.name, up ? "up" : "down",
                  (unsigned)req->uid);
+        ctl_server_publish(&((struct vm *)opaque)->ctl, "link",
+                           json_pack("{s:s,s:b,s:s}", "dev", n.name, "up", up, "by", "host"));
         ctl_reply_str(reply, "dev", n.name);
         ctl_reply_bool(reply, "up", up);
     }

@@ -55,6 +55,8 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
         return;
     vm->exit_status = status;
     log_info("%s (exit status %d)", why, status);
+    if (vm->ctl_started)
+        ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", why, "status", status));
     uint64_t one = 1;
     if (write(vm->stop_fd, &one, sizeof(one)) < 0)
         log_error("cannot signal VM stop: %s", strerror(errno));
@@ -268,6 +270,9 @@ int vm_run(const struct vm_config *cfg)
         if (atomic_compare_exchange_strong(&vm->stopping, &expected, 1)) {
             vm->exit_status = 128 + vm_stop_signal;
             log_info("stopped by signal %d (exit status %d)", (int)vm_stop_signal, vm->exit_status);
+            if (vm->ctl_started)
+                ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", "signal",
+                                                                   "status", vm->exit_status));
         }
     }
     for (unsigned i = 0; i < cfg->cpus; i++)

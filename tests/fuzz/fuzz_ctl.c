@@ -57,13 +57,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ctl_server_register(&s, "set", "all types", args_all, handler, NULL);
         ctl_server_register(&s, "list", "no arguments", args_none, noargs, NULL);
     }
-    char *out = ctl_server_handle(&s, (const char *)data, size, 0);
+    static struct ctl_session session;
+    bool was = session.subscribed;
+    char *out = ctl_server_handle(&s, (const char *)data, size, &session);
     assert(out);
     assert(!memchr(out, '\n', strlen(out)));  /* one line */
     json_t *o = json_loads(out, 0, NULL);
     assert(json_is_object(o) && json_is_boolean(json_object_get(o, "ok")));
     assert(json_is_true(json_object_get(o, "ok")) || (json_is_string(json_object_get(o, "error")) &&
                                                       json_is_string(json_object_get(o, "class"))));
+    /* Only a successful (un)subscribe changes the session. */
+    assert(session.subscribed == was || json_is_boolean(json_object_get(o, "subscribed")));
     json_decref(o);
     free(out);
     return 0;

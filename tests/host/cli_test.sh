@@ -269,7 +269,18 @@ assert b'"greeting"' in f.readline()
 assert b'"ok":true,"id":7,' in f.readline()
 PY
     "$VPF" ctl "$sock" devices >/dev/null || fail "vpf stopped answering after clients hung up"
+    # vpf ctl events: the subscribe answer, then events as they come, until vpf exits.
+    "$VPF" ctl "$sock" events >"$tmp/ev" 2>/dev/null &
+    evpid=$!
+    for _ in $(seq 100); do grep -q '"subscribed":true' "$tmp/ev" && break; sleep 0.1; done
+    grep -q '"subscribed":true' "$tmp/ev" || fail "vpf ctl events did not subscribe"
+    "$VPF" ctl "$sock" link dev=net0 up=true >/dev/null || fail "link up failed"
     stop_ctl_vm
+    wait $evpid || fail "vpf ctl events exited $?"
+    grep -q '^{"event":"link","timestamp":{"seconds":[0-9]*,"microseconds":[0-9]*},"data":{"dev":"net0","up":true,"by":"host"}}$' "$tmp/ev" ||
+        fail "no link event: $(cat "$tmp/ev")"
+    grep -q '"event":"shutdown",.*"data":{"reason":"guest powered off","status":0}' "$tmp/ev" ||
+        fail "no shutdown event: $(cat "$tmp/ev")"
     expect_rc 0
     ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;

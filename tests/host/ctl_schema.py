@@ -48,7 +48,8 @@ def ask(request, raw=None):
 help_answer = ask({"cmd": "help"})
 check(help_answer, "answers/help")
 declared = {c["name"]: c["args"] for c in help_answer["commands"]}
-assert set(declared) | {"help"} == set(defs["requests"]), \
+BUILTIN = {"help", "subscribe", "unsubscribe"}
+assert set(declared) | BUILTIN == set(defs["requests"]), \
     f"commands: server {sorted(declared)}, schema {sorted(defs['requests'])}"
 assert set(greeting["greeting"]["commands"]) == set(defs["requests"]), "greeting's commands"
 for name, args in declared.items():
@@ -100,4 +101,25 @@ for raw in (b"not json", b"[1]", b'{"cmd":"devices","id":[1]}', b'{"id":1}'):
     answer = ask(None, raw)
     check(answer, "error")
     assert answer["class"] == "bad-request", f"{raw}: {answer}"
+# Events: a second connection subscribes and sees the first one's link change.
+watcher = socket.socket(socket.AF_UNIX)
+watcher.connect(sock_path)
+wlines = watcher.makefile("rb")
+check(json.loads(wlines.readline()), "greeting")
+watcher.sendall(b'{"cmd":"subscribe","id":"w"}\n')
+sub_answer = json.loads(wlines.readline())
+check(sub_answer, "answers/subscribe")
+assert ask({"cmd": "link", "dev": "net1", "up": False})["ok"]
+event = json.loads(wlines.readline())
+check(event, "event")
+assert event["event"] == "link" and event["data"] == {"dev": "net1", "up": False, "by": "host"}, event
+watcher.sendall(b'{"cmd":"unsubscribe"}\n')
+check(json.loads(wlines.readline()), "answers/unsubscribe")
+assert ask({"cmd": "link", "dev": "net1", "up": True})["ok"]
+watcher.sendall(b'{"cmd":"help"}\n')
+assert "commands" in json.loads(wlines.readline()), "an event reached an unsubscribed client"
+for c in sorted(BUILTIN - {"help"}):
+    answer = ask({"cmd": c, "x": 1})
+    check(answer, "error")
+    assert answer["class"] == "bad-argument", answer
 print(f"ctl_schema: {n} requests checked")

@@ -55,7 +55,7 @@ static char *handle(const char *req)
     static struct ctl_server s;
     if (!s.ncommands)
         ctl_server_register(&s, "echo", "test", echo_args, echo_handler, NULL);
-    char *out = ctl_server_handle(&s, req, strlen(req), 1234);
+    char *out = ctl_server_handle(&s, req, strlen(req), &(struct ctl_session){ .uid = 1234 });
     assert_non_null(out);
     return out;
 }
@@ -130,7 +130,7 @@ static void test_answers_are_json(void **state)
     struct ctl_server s;
     memset(&s, 0, sizeof(s));
     ctl_server_register(&s, "big", "test", NULL, big_handler, NULL);
-    char *out = ctl_server_handle(&s, "{\"cmd\":\"big\"}", strlen("{\"cmd\":\"big\"}"), 0);
+    char *out = ctl_server_handle(&s, "{\"cmd\":\"big\"}", strlen("{\"cmd\":\"big\"}"), &(struct ctl_session){ 0 });
     assert_non_null(out);
     json_error_t err;
     json_t *o = json_loads(out, 0, &err);
@@ -144,7 +144,7 @@ static void test_answers_are_json(void **state)
     free(out);
     /* An argument-free command refuses arguments; help lists each command's. */
     const char *req = "{\"cmd\":\"big\",\"x\":1}";
-    char *bad = ctl_server_handle(&s, req, strlen(req), 0);
+    char *bad = ctl_server_handle(&s, req, strlen(req), &(struct ctl_session){ 0 });
     assert_non_null(strstr(bad, "it takes: no arguments"));
     free(bad);
 }
@@ -474,6 +474,87 @@ static void test_client_limit(void **state)
     ctl_server_stop(&s);
 }
 
+/* Events reach subscribed clients only, in order, between answers. */
+static void test_events(void **state)
+{
+    struct ctl_server s;
+    start_server(&s, &owner_only);
+    int a = client_connect(), b = client_connect();
+    char out[4096];
+    send_str(a, "{\"cmd\":\"subscribe\",\"id\":1}\n");
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "{\"ok\":true,\"id\":1,\"subscribed\":true}"));
+    ctl_server_publish(&s, "thing", json_pack("{s:i}", "n", 1));
+    ctl_server_publish(&s, "thing", json_pack("{s:i}", "n", 2));
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "{\"event\":\"thing\",\"timestamp\":{\"seconds\":"));
+    assert_non_null(strstr(out, "},\"data\":{\"n\":1}}\n"));
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "\"data\":{\"n\":2}}"));
+    /* b never subscribed: its next line is its own answer. */
+    send_str(b, "{\"cmd\":\"echo\",\"dev\":\"b\"}\n");
+    read_answer(b, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"b\""));
+    send_str(a, "{\"cmd\":\"unsubscribe\"}\n");
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "\"subscribed\":false"));
+    ctl_server_publish(&s, "thing", NULL);
+    send_str(a, "{\"cmd\":\"echo\",\"dev\":\"a\"}\n");
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"a\""));
+    close(a);
+    close(b);
+    ctl_server_stop(&s);
+    /* Stopped: publishing is harmless. */
+    struct ctl_server idle;
+    assert_int_equal(ctl_server_init(&idle, path, &owner_only), 0);
+    ctl_server_publish(&idle, "before-start", NULL);
+    assert_int_equal(idle.nevents, 0);
+    ctl_server_stop(&idle);
+}
+
+/* A subscriber that does not read loses events, never blocks vpf, and is told how many
+ * it lost once it catches up. */
+static void test_events_lost(void **state)
+{
+    struct ctl_server s;
+    start_server(&s, &owner_only);
+    int a = client_connect();
+    static char line[1 << 17];
+    send_str(a, "{\"cmd\":\"subscribe\"}\n");
+    read_answer(a, line, sizeof(line));
+    static char big[65536];
+    memset(big, 'x', sizeof(big) - 1);
+    const int published = 64;      /* 4 MiB: far beyond the queue and the socket buffer */
+    for (int i = 0; i < published; i++)
+        ctl_server_publish(&s, "big", json_pack("{s:s}", "x", big));
+    for (int tries = 0;; tries++) {    /* until the thread has handed out everything */
+        pthread_mutex_lock(&s.event_lock);
+        unsigned left = s.nevents;
+        pthread_mutex_unlock(&s.event_lock);
+        if (!left)
+            break;
+        assert_true(tries < 10000);
+        usleep(1000);
+    }
+    /* Every event arrives or is counted in an events-lost line (reading may let the
+     * thread's last hand-out squeeze in, so there may be more than one). */
+    long got = 0, lost = 0;
+    while (got + lost < published) {
+        read_answer(a, line, sizeof(line));
+        if (strstr(line, "\"event\":\"big\""))
+            got++;
+        else if (strstr(line, "\"event\":\"events-lost\""))
+            lost += strtol(strstr(line, "\"count\":") + 8, NULL, 10);
+        else
+            fail_msg("unexpected line %.80s", line);
+    }
+    assert_true(lost > 0);
+    assert_int_equal(got + lost, published);
+    close(a);
+    ctl_server_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +569,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_hangs_up_early, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_clients_served_concurrently, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_client_limit, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_events, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_events_lost, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
