@@ -220,8 +220,9 @@ static void accept_client(struct ctl_loop *l)
         return;
     uid_t uid;
     if (!ctl_socket_peer_allowed(fd, &l->s->access, &uid)) {
-        log_warn("control socket: refused a client (uid %u): not root, vpf's user or its group",
-                 (unsigned)uid);
+        static struct log_ratelimit rl;     /* any local user can connect: limited */
+        log_warn_rl(&rl, "control socket: refused a client (uid %u): not root, vpf's user or its group",
+                    (unsigned)uid);
         refuse(fd, "permission-denied", "permission denied");
         return;
     }

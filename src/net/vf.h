@@ -27,6 +27,7 @@
 #include "net/virtio_net.h"
 #include "pci/sriov.h"
 #include "virtio/pci.h"
+#include "base/log.h"
 
 /* What the VM lends the VFs. */
 struct net_vf_mgr;
@@ -71,6 +72,7 @@ struct net_vf_mgr {
      * host (net_vf_mgr_set_port); kept across VF Disable/Enable, as a NIC's PF keeps its
      * VFs' settings. Under `lock`. */
     struct virtio_net_port ports[NET_MAX_VFS];
+    struct log_ratelimit log_rl;    /* VF Enable/Disable messages (guest-triggered) */
 };
 
 /* Makes pf (virtio_pci_init done, not yet on the bus) an SR-IOV PF under policy

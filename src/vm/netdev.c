@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+/* Doorbells move with the guest's BAR programming: limited. */
+static struct log_ratelimit ioev_rl;
+
 /* virtio-net functions take device numbers 1, 2, ... on bus 0 (00:00.0 is the host bridge). */
 #define NETDEV_FIRST_SLOT 1
 #define NETDEV_LAST_SLOT 31
@@ -19,7 +22,7 @@ static int netdev_ioeventfd_add(void *opaque, uint64_t gpa, int fd)
 {
     struct vm *vm = opaque;
     if (kvm_ioeventfd(&vm->kvm, gpa, 2, fd, 0) < 0) {
-        log_error("KVM_IOEVENTFD at 0x%llx: %s", (unsigned long long)gpa, strerror(errno));
+        log_error_rl(&ioev_rl, "KVM_IOEVENTFD at 0x%llx: %s", (unsigned long long)gpa, strerror(errno));
         return -1;
     }
     return 0;
@@ -29,7 +32,8 @@ static void netdev_ioeventfd_del(void *opaque, uint64_t gpa, int fd)
 {
     struct vm *vm = opaque;
     if (kvm_ioeventfd(&vm->kvm, gpa, 2, fd, 1) < 0)
-        log_warn("KVM_IOEVENTFD deassign at 0x%llx: %s", (unsigned long long)gpa, strerror(errno));
+        log_warn_rl(&ioev_rl, "KVM_IOEVENTFD deassign at 0x%llx: %s", (unsigned long long)gpa,
+                    strerror(errno));
 }
 
 static const struct virtio_pci_notify_ops netdev_notify_ops = {
