@@ -1,4 +1,5 @@
 #include "vm/vm.h"
+#include "vm/vm_ctl.h"
 #include "vm/acpi.h"
 #include "vm/boot.h"
 #include "vm/bzimage.h"
@@ -194,6 +195,7 @@ int vm_run(const struct vm_config *cfg)
     if (!vm)
         die("out of memory");
     vm->cfg = cfg;
+    vm->started = t0;
     vm->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (vm->stop_fd < 0)
         die_errno("eventfd");
@@ -219,6 +221,7 @@ int vm_run(const struct vm_config *cfg)
         if (ctl_server_init(&vm->ctl, cfg->ctl_path, &cfg->ctl_access) < 0)
             exit(VM_EXIT_SETUP);    /* ctl_server_init said why */
         netdev_register_ctl(vm, &vm->ctl);
+        vm_register_ctl(vm, &vm->ctl);
         if (ctl_server_start(&vm->ctl) < 0)
             die("cannot start the control thread");
         vm->ctl_started = 1;

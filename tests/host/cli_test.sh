@@ -292,6 +292,17 @@ ctl-schema)
         >"$tmp/r" 2>&1 || fail "schema check: $(cat "$tmp/r")"
     stop_ctl_vm
     expect_rc 0 ;;
+ctl-quit)
+    # quit over the control socket: vpf stops the VM and exits 0 (no guest shutdown).
+    need_kvm
+    start_ctl_vm
+    "$VPF" ctl "$sock" info >"$tmp/r" || fail "info failed"
+    grep -Eq '^\{"ok":true,"version":"[0-9.]+","revision":"[^"]*","uptime_ms":[0-9]+,"cpus":1,"memory_mib":512,"devices":\[\]\}$' "$tmp/r" ||
+        fail "info: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" quit >"$tmp/r" || fail "quit failed: $(cat "$tmp/r")"
+    exec 3>&-; wait $pid; rc=$?
+    expect_rc 0
+    grep -q "quit through the control socket" "$err" || fail "no quit line in the log" ;;
 ctl-path-taken)
     # --ctl replaces only a stale socket: a regular file stays, vpf refuses to start.
     need_kvm
