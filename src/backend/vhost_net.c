@@ -33,7 +33,7 @@
 #include "base/log.h"
 
 /* Starts and stops follow the guest (DRIVER_OK, resets, VF Enable): limited. */
-static struct log_ratelimit vhost_rl;
+static struct log_ratelimit vhost_rl = { .burst = 2 * 128 + 2 };   /* one full VF Enable */
 
 #define F(bit) (1ull << (bit))
 #define VHOST_NET_PATH "/dev/vhost-net"

@@ -62,7 +62,7 @@ bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned lon
         rl->window_start_ns = now_ns ? now_ns : 1;
         rl->printed = 0;
     }
-    if (rl->printed >= LOG_RATELIMIT_BURST) {
+    if (rl->printed >= (rl->burst ? rl->burst : LOG_RATELIMIT_BURST)) {
         rl->suppressed++;
         return false;
     }

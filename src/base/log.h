@@ -30,6 +30,7 @@ _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 
  * zero-initialised struct, one per device or call site (static), so one noisy function
  * does not silence another. Thread-safe (one lock in log.c). */
 struct log_ratelimit {
+    unsigned burst;             /* messages per window; 0: LOG_RATELIMIT_BURST */
     uint64_t window_start_ns;
     unsigned printed;           /* in this window */
     unsigned long suppressed;   /* since the last message let through */

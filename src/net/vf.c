@@ -160,6 +160,8 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
         return -1;
     }
     pthread_mutex_init(&m->lock, NULL);
+    /* One full VF Enable (a line per VF, tap or not, and the summary) is never cut. */
+    m->log_rl.burst = 2 * policy->total_vfs + 2;
     for (unsigned i = 0; i < policy->total_vfs; i++) {
         pf_policy_vf_mac(policy, pf_mac, i, m->ports[i].mac);
         m->ports[i].spoofchk = policy->spoofchk;

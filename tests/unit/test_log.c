@@ -33,6 +33,16 @@ static void test_burst_then_silence_then_count(void **state)
     assert_int_equal(sup, 0);
 }
 
+/* A limiter's own burst: room for one full VF Enable of a big PF. */
+static void test_own_burst(void **state)
+{
+    struct log_ratelimit rl = { .burst = 258 };
+    unsigned long sup;
+    for (int i = 0; i < 258; i++)
+        assert_true(log_ratelimit_check(&rl, S + (uint64_t)i, &sup));
+    assert_false(log_ratelimit_check(&rl, 2 * S, &sup));
+}
+
 static void test_limiters_are_independent(void **state)
 {
     struct log_ratelimit a = { 0 }, b = { 0 };
@@ -69,6 +79,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_silence_then_count),
         cmocka_unit_test(test_limiters_are_independent),
+        cmocka_unit_test(test_own_burst),
         cmocka_unit_test(test_storm_reaches_log_as_burst),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
