@@ -76,8 +76,11 @@ static void on_err(struct iothread_watch *w, uint32_t events)
         /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. The
          * used buffers behind a held signal are announced before vpf stops looking. */
         vnet_coal_release_held(n);
+        char why[160] = "its tap is gone";
+        if (n->be->ops->error)
+            n->be->ops->error(n->be, why, sizeof(why));
         vnet_offload_stop(n);
-        vnet_backend_gone(n, "its tap is gone");
+        vnet_backend_gone(n, why);
         return;
     }
     vnet_fail(n, "backend %s found the %s ring broken", n->be->ops->type, ring);

@@ -30,6 +30,9 @@
     F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_RING_F_EVENT_IDX) | \
     F(VIRTIO_RING_F_INDIRECT_DESC))
 
+#define VNET_RING_FEATURES (F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX) | \
+    F(VIRTIO_RING_F_INDIRECT_DESC))
+
 /* Config fields we expose: mac, status, max_virtqueue_pairs (virtio 1.2 §5.1.4). */
 #define VNET_CONFIG_SIZE offsetof(struct virtio_net_config, mtu)
 
@@ -558,6 +561,9 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
+    /* A device-backed data path (vhost-vdpa) implements only the ring features it has. */
+    if (be->ops->ring_features)
+        n->host_features &= ~VNET_RING_FEATURES | be->ops->ring_features(be);
     /* Offloaded too: the backend's signals reach the guest through this I/O thread. */
     n->host_features |= F(VIRTIO_NET_F_NOTF_COAL);
     if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
