@@ -81,6 +81,10 @@ static void on_err(struct iothread_watch *w, uint32_t events)
             n->be->ops->error(n->be, why, sizeof(why));
         vnet_offload_stop(n);
         vnet_backend_gone(n, why);
+        /* A device gone for good (vhost-vdpa's deleted vDPA device): the guest sees its
+         * carrier drop (virtio 1.2 §5.1.4.2, a config change), as on a NIC whose port died. */
+        if (n->be->ops->error)
+            virtio_net_set_link(n, false);
         return;
     }
     vnet_fail(n, "backend %s found the %s ring broken", n->be->ops->type, ring);
@@ -151,4 +155,9 @@ void vnet_offload_link(struct virtio_net *n)
     if (n->offloaded && n->be->ops->set_link(n->be, n->dp_link_up) < 0)
         log_error("%s: backend %s: cannot %s the tap", n->name, n->be->ops->type,
                   n->dp_link_up ? "reattach" : "detach");
+}
+
+int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len)
+{
+    return n->be->ops->error ? n->be->ops->error(n->be, buf, len) : -1;
 }

@@ -47,7 +47,8 @@ struct net_vf {
     uint8_t mac[6];             /* host-assigned (the port's, as at creation) */
     char tap[IFNAMSIZ];
     bool tap_created;
-    char error[160];            /* why the VF has no backend; empty when it has one */
+    char vdpa_dev[64];          /* vhost-vdpa: its vDPA device's name */
+    char error[256];            /* why the VF has no backend; empty when it has one */
     struct virtio_net *net;
     struct virtio_pci vp;
 };

@@ -686,7 +686,9 @@ const char *virtio_net_backend_type(const struct virtio_net *n)
 
 const char *virtio_net_stats_source(const struct virtio_net *n)
 {
-    return n->be->ops->stats ? "tap" : "vpf";
+    /* vhost-vdpa: the device's counters are not read (VDPA_CMD_DEV_VSTATS_GET is per
+     * device driver, the simulator has none): vpf's are all zero. */
+    return n->be->ops->stats ? "tap" : n->be->ops->kind == NET_BACKEND_OFFLOAD ? "none" : "vpf";
 }
 
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
