@@ -382,7 +382,8 @@ static void vd_free(struct vhost_vdpa *v)
     if (v->vfd >= 0)
         close(v->vfd);
     unreserve(v);
-    if (v->created) {
+    /* Only a device vpf made, and not one already deleted under it. */
+    if (v->created && !v->removed) {
         char err[160];
         if (vdpa_nl_dev_del(v->be.dev, err, sizeof(err)) < 0)
             log_warn("%s", err);

@@ -1,0 +1,105 @@
+#!/bin/bash
+# L2 side of tests/e2e/vdpa.sh: VFs of vpf's PF on vDPA simulator devices. The PF
+# with 4 VFs (net0) is on a tap: L1 is 10.0.0.1 there (we are 10.0.0.2) and publishes
+# its go-aheads on its web server (ack NAME). The PF with 1 VF (net1) has VFs whose
+# management device does not exist.
+set -u
+N=4
+. /guest/sriov-lib.sh
+
+# carrier DEV 0|1 SECS NETNS: wait until DEV's carrier (in NETNS) is 0 or 1.
+carrier() {
+	local c
+	for _ in $(seq $(($3 * 5))); do
+		c=$(ip netns exec "$4" cat "/sys/class/net/$1/carrier" 2>/dev/null)
+		[ "$c" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# counter I NAME: VF I's statistic NAME (in nsI).
+counter() { ip netns exec "ns$1" cat "/sys/class/net/vf$1/statistics/$2"; }
+
+# The two SR-IOV PFs by their TotalVFs: net0 ($pf, N VFs) and net1 ($bad, 1 VF).
+pf= bad=
+for d in /sys/bus/pci/devices/*; do
+	[ -f "$d/sriov_totalvfs" ] || continue
+	case $(cat "$d/sriov_totalvfs") in $N) pf=$d ;; 1) bad=$d ;; esac
+done
+[ -n "$pf" ] && [ -n "$bad" ] || { lspci; die "expected SR-IOV PFs with $N and 1 VFs"; }
+pfaddr=$(basename "$pf")
+pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
+say "pf $pfaddr dev=$pfdev totalvfs=$N"
+ip addr add 10.0.0.2/24 dev "$pfdev"
+ip link set "$pfdev" up
+ping -c 2 -W 5 10.0.0.1 >/dev/null || die "PF ping to L1 failed"
+say "pf ping ok"
+
+# net1's VF: its vDPA device cannot be made, so vpf holds its link down (the device
+# status the driver reads at probe says so).
+echo 1 >"$bad/sriov_numvfs" || die "echo 1 > net1's sriov_numvfs failed"
+baddev=
+for _ in $(seq 100); do
+	for n in "$bad"/virtfn0/virtio*/net/*; do [ -e "$n" ] && baddev=${n##*/}; done
+	[ -n "$baddev" ] && break
+	sleep 0.2
+done
+[ -n "$baddev" ] || die "net1's VF did not come up"
+ip link set "$baddev" up
+[ "$(cat "/sys/class/net/$baddev/carrier" 2>/dev/null)" = 0 ] || die "net1's VF without a device has carrier"
+say "bad vf carrier down"
+
+numvfs $N || die "echo $N > sriov_numvfs failed"
+wait_vfs $N
+say_vfs
+say "vfs up"
+ack vfs-checked
+
+# Broadcast frames on each VF come back (the simulator loops TX to RX, keeping
+# broadcast, multicast and frames to its own MAC): 3 ARP requests, no other traffic
+# (IPv6 off in the namespaces, and no address answers 10.9.I.1).
+for i in $(seq 0 $((N - 1))); do
+	vf_netns "$i" "10.9.$i.2/24"
+	carrier "vf$i" 1 30 "ns$i" || die "VF $i has no carrier"
+done
+for i in $(seq 0 $((N - 1))); do
+	rx0[$i]=$(counter "$i" rx_packets); tx0[$i]=$(counter "$i" tx_packets)
+done
+for i in $(seq 0 $((N - 1))); do
+	ip netns exec "ns$i" arping -c 3 -w 5 -I "vf$i" "10.9.$i.1" >/dev/null 2>&1 &
+done
+wait
+for i in $(seq 0 $((N - 1))); do
+	rx=$(($(counter "$i" rx_packets) - rx0[i])); tx=$(($(counter "$i" tx_packets) - tx0[i]))
+	say "vf $i broadcast tx $tx rx $rx"
+	[ "$tx" = 3 ] && [ "$rx" = 3 ] || die "VF $i: sent $tx, got back $rx broadcast frames (3 each way expected)"
+done
+say "broadcasts looped"
+
+ack vf3-deleted
+carrier vf3 0 60 ns3 || die "VF 3's carrier did not drop with its device"
+for i in 0 1 2; do
+	carrier "vf$i" 1 1 "ns$i" || die "VF $i lost its carrier with VF 3's device"
+done
+rx=$(counter 0 rx_packets)
+ip netns exec ns0 arping -c 1 -w 2 -I vf0 10.9.0.1 >/dev/null 2>&1
+[ $(($(counter 0 rx_packets) - rx)) = 1 ] || die "VF 0 stopped looping after VF 3's device was deleted"
+say "vf3 carrier down"
+
+for i in $(seq 0 $((N - 1))); do ip netns del "ns$i"; done
+numvfs 0 || die "echo 0 > sriov_numvfs failed"
+wait_vfs 0
+say "vfs removed"
+ack vfs-gone
+for c in 1 2 3; do
+	numvfs $N || die "cycle $c: enable failed"
+	wait_vfs $N
+	numvfs 0 || die "cycle $c: disable failed"
+	wait_vfs 0
+	if [ "$c" = 1 ]; then say "cycle 1 done"; ack c1; fi
+done
+say "cycles done"
+ack c3
+echo 0 >"$bad/sriov_numvfs"
+ping -c 2 -W 5 10.0.0.1 >/dev/null 2>&1 || die "PF ping after the cycles failed"
+say "done"
