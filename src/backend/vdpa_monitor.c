@@ -1,21 +1,20 @@
-/* vhost-vdpa removal watch (see vdpa_monitor.h). A kobject uevent is "ACTION@DEVPATH"
- * followed by NUL-separated KEY=VALUE strings (lib/kobject_uevent.c), multicast to
- * group 1 of NETLINK_KOBJECT_UEVENT. */
+/* vhost-vdpa removal watch (see vdpa_monitor.h): inotify(7) on /dev, IN_DELETE. */
 #include "backend/vdpa_monitor.h"
 
 #include <errno.h>
-#include <linux/netlink.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "base/log.h"
 
 #define MON_MAX 256
+#define MON_DIR "/dev"
 
 struct mon_entry {
     unsigned minor;
@@ -28,55 +27,67 @@ static struct mon_entry mon[MON_MAX];
 static unsigned mon_n;
 static int mon_fd = -1;
 
-int vdpa_monitor_parse(const char *msg, size_t len, unsigned *minor)
+int vdpa_monitor_parse(const char *name, unsigned *minor)
 {
-    bool remove = false, have = false;
-    unsigned m = 0;
-    for (size_t off = 0; off < len;) {
-        const char *s = msg + off;
-        size_t n = strnlen(s, len - off);
-        char extra;
-        if (n == 13 && !memcmp(s, "ACTION=remove", 13))
-            remove = true;
-        else if (n > 8 && n < 40 && !memcmp(s, "DEVNAME=", 8)) {
-            char buf[40];
-            memcpy(buf, s + 8, n - 8);
-            buf[n - 8] = '\0';
-            /* DEVNAME is relative to /dev; "vhost-vdpa-N" exactly. */
-            have = sscanf(buf, "vhost-vdpa-%u%c", &m, &extra) == 1 && !strncmp(buf, "vhost-vdpa-", 11);
-        }
-        off += n + 1;
+    unsigned m;
+    char extra;
+    if (strncmp(name, "vhost-vdpa-", 11) || name[11] < '0' || name[11] > '9' ||
+        sscanf(name + 11, "%u%c", &m, &extra) != 1)
+        return 0;
+    *minor = m;
+    return 1;
+}
+
+/* mon_lock held. Entry i's device is gone: called once, then forgotten. */
+static void fire(unsigned i)
+{
+    struct mon_entry e = mon[i];
+    mon[i] = mon[--mon_n];
+    e.fn(e.opaque);
+}
+
+/* mon_lock held. After a queue overflow (IN_Q_OVERFLOW) events were lost: look. */
+static void rescan(void)
+{
+    for (unsigned i = 0; i < mon_n;) {
+        char path[48];
+        snprintf(path, sizeof(path), MON_DIR "/vhost-vdpa-%u", mon[i].minor);
+        if (access(path, F_OK) < 0 && errno == ENOENT)
+            fire(i);
+        else
+            i++;
     }
-    if (remove && have) {
-        *minor = m;
-        return 1;
-    }
-    return 0;
 }
 
 static void *mon_thread(void *arg)
 {
     (void)arg;
-    static char buf[8192];
+    static char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
-        ssize_t n = recv(mon_fd, buf, sizeof(buf) - 1, 0);
+        ssize_t n = read(mon_fd, buf, sizeof(buf));
         if (n < 0) {
-            if (errno == EINTR || errno == ENOBUFS)
-                continue;   /* ENOBUFS: events lost; later ones still count */
+            if (errno == EINTR)
+                continue;
             log_warn("vDPA removal watch: %s; deleted devices go unnoticed", strerror(errno));
             return NULL;
         }
-        buf[n] = '\0';
-        unsigned minor;
-        if (!vdpa_monitor_parse(buf, (size_t)n, &minor))
-            continue;
         pthread_mutex_lock(&mon_lock);
-        for (unsigned i = 0; i < mon_n; i++) {
-            if (mon[i].minor == minor) {
-                struct mon_entry e = mon[i];
-                mon[i] = mon[--mon_n];
-                e.fn(e.opaque);
-                break;
+        for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+            const struct inotify_event *ev = (const void *)(buf + off);
+            off += (ssize_t)(sizeof(*ev) + ev->len);
+            unsigned minor;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                rescan();
+                continue;
+            }
+            if (!(ev->mask & IN_DELETE) || !ev->len || off > n || !memchr(ev->name, '\0', ev->len) ||
+                !vdpa_monitor_parse(ev->name, &minor))
+                continue;
+            for (unsigned i = 0; i < mon_n; i++) {
+                if (mon[i].minor == minor) {
+                    fire(i);
+                    break;
+                }
             }
         }
         pthread_mutex_unlock(&mon_lock);
@@ -88,10 +99,9 @@ static int mon_start(void)
 {
     if (mon_fd >= 0)
         return 0;
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
-    struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        log_warn("vDPA removal watch: uevent socket: %s", strerror(errno));
+    int fd = inotify_init1(IN_CLOEXEC);
+    if (fd < 0 || inotify_add_watch(fd, MON_DIR, IN_DELETE) < 0) {
+        log_warn("vDPA removal watch: inotify on " MON_DIR ": %s", strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;

@@ -55,7 +55,7 @@ for i in $(seq 0 $((N - 1))); do
 	[ -n "$gmac" ] && [ "$gmac" = "$dmac" ] || fail "VF $i: MAC in the guest '$gmac', its vDPA device $pfx$i has '$dmac'"
 	vf=$(grep -o "{\"vf\":$i,[^}]*}" "$LOGDIR/vfs.json")
 	grep -q "\"mac\":\"$dmac\"" <<<"$vf" && grep -q '"link":true,' <<<"$vf" &&
-		grep -q '"backend":"vhost-vdpa","counters":"none","error":null,"vdpa":"'"$pfx$i"'"' <<<"$vf" ||
+		grep -q '"backend":"vhost-vdpa","counters":"none","error":"","vdpa":"'"$pfx$i"'"' <<<"$vf" ||
 		fail "ctl vfs: VF $i not on vDPA device $pfx$i with link up: $vf"
 done
 # net1's VF: its management device does not exist.
