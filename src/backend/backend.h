@@ -107,6 +107,12 @@ struct net_backend_ops {
     /* Optional, any thread: why the backend stopped working at run time (e.g. its vDPA
      * device was deleted), copied into buf; 0 if it has a reason, -1 if none. */
     int (*error)(struct net_backend *be, char *buf, size_t len);
+    /* Optional, NET_BACKEND_OFFLOAD, a device with its own link (vhost-vdpa with
+     * VIRTIO_NET_F_STATUS): config_fd() is an eventfd the backend signals when the
+     * device's config changed (its config interrupt), or -1; device_link() then reads
+     * the device's link state (I/O thread). */
+    int (*config_fd)(struct net_backend *be);
+    bool (*device_link)(struct net_backend *be);
 };
 
 struct net_backend {

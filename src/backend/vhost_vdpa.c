@@ -8,7 +8,9 @@
  * (must be 1, virtio-net: virtio 1.2 §5), backend features (VHOST_BACKEND_F_IOTLB_MSG_V2
  * required, IOTLB_BATCH and SUSPEND used when offered), device features (VERSION_1
  * required), the IOVA range, the largest ring, the device's config (MAC when it has
- * VIRTIO_NET_F_MAC), then status 0 (reset).
+ * VIRTIO_NET_F_MAC), then status 0 (reset); with VIRTIO_NET_F_STATUS an eventfd for its
+ * config interrupt (VHOST_VDPA_SET_CONFIG_CALL), which the device's I/O thread watches
+ * while offloaded, reading the link state with VHOST_VDPA_GET_CONFIG (net_offload.c).
  *
  * Start (DRIVER_OK of the guest, I/O thread), the virtio 1.2 §3.1.1 driver sequence on
  * the device: status ACKNOWLEDGE|DRIVER; SET_FEATURES (vhost_vdpa_driver_features);
@@ -86,6 +88,7 @@ struct vhost_vdpa {
     unsigned nvrings;               /* started rings, 0 when stopped */
     bool enabled;                   /* rings enabled (link up) */
     int notify_fd;                  /* while started: ring 0's err_fd, to wake the I/O thread */
+    int config_fd;                  /* VHOST_VDPA_SET_CONFIG_CALL eventfd, -1 without STATUS */
     char path[48];
 };
 
@@ -349,6 +352,25 @@ static int vd_error(struct net_backend *be, char *buf, size_t len)
     return 0;
 }
 
+static int vd_config_fd(struct net_backend *be)
+{
+    return to_vd(be)->config_fd;
+}
+
+/* virtio 1.2 §5.1.4: status follows mac (6 bytes), VIRTIO_NET_S_LINK_UP is bit 0. A
+ * device that cannot be read is taken as down. */
+static bool vd_device_link(struct net_backend *be)
+{
+    struct vhost_vdpa *v = to_vd(be);
+    struct { struct vhost_vdpa_config c; uint8_t status[2]; } cfg = { .c = { .off = 6, .len = 2 } };
+    pthread_mutex_lock(&v->lock);
+    int r = v->vfd >= 0 ? ioctl(v->vfd, VHOST_VDPA_GET_CONFIG, &cfg) : -1;
+    pthread_mutex_unlock(&v->lock);
+    if (r < 0)
+        return false;
+    return (cfg.status[0] | cfg.status[1] << 8) & VIRTIO_NET_S_LINK_UP;
+}
+
 static uint64_t vd_features(struct net_backend *be)
 {
     return to_vd(be)->dev_features & VDPA_OFFLOADS;
@@ -380,7 +402,9 @@ static void vd_free(struct vhost_vdpa *v)
     if (v->monitored)
         vdpa_monitor_del(v->minor);
     if (v->vfd >= 0)
-        close(v->vfd);
+        close(v->vfd);      /* the kernel drops its reference to config_fd */
+    if (v->config_fd >= 0)
+        close(v->config_fd);
     unreserve(v);
     /* Only a device vpf made, and not one already deleted under it. */
     if (v->created && !v->removed) {
@@ -409,6 +433,7 @@ static const struct net_backend_ops vhost_vdpa_ops = {
     .features = vd_features, .set_features = vd_set_features, .close = vd_close,
     .start_offload = vd_start, .stop_offload = vd_stop, .set_link = vd_set_link,
     .backend_broken = vd_backend_broken, .ring_features = vd_ring_features, .error = vd_error,
+    .config_fd = vd_config_fd, .device_link = vd_device_link,
 };
 
 /* The monitor saw the device's vhost-vdpa node go (vdpa dev del): a running data path
@@ -518,6 +543,14 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
         snprintf(err, errlen, "vhost-vdpa %s: reset: %s", p, strerror(errno));
         return -1;
     }
+    /* The device's config interrupt, for its link state (virtio 1.2 §5.1.4.2). */
+    if (v->dev_features & F(VIRTIO_NET_F_STATUS)) {
+        v->config_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (v->config_fd < 0 || ioctl(v->vfd, VHOST_VDPA_SET_CONFIG_CALL, &v->config_fd) < 0) {
+            snprintf(err, errlen, "vhost-vdpa %s: VHOST_VDPA_SET_CONFIG_CALL: %s", p, strerror(errno));
+            return -1;
+        }
+    }
     if (v->dev_features & F(VIRTIO_NET_F_MAC)) {
         /* virtio 1.2 §5.1.4: mac is the config's first field. */
         struct { struct vhost_vdpa_config c; uint8_t mac[6]; } cfg = { .c = { .off = 0, .len = 6 } };
@@ -565,6 +598,7 @@ static struct vhost_vdpa *vd_open(const char *path, const struct guest_mem *mem,
     snprintf(v->be.name, sizeof(v->be.name), "%s", base ? base + 1 : path);
     v->be.ops = &vhost_vdpa_ops;
     v->notify_fd = -1;
+    v->config_fd = -1;
     v->be.fd = -1;
     v->be.hdr_len = NET_BACKEND_HDR_LEN;
     v->vfd = open(path, O_RDWR | O_CLOEXEC);

@@ -75,7 +75,9 @@ static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, u
     uint8_t cfg[VNET_CONFIG_SIZE];
     pthread_mutex_lock(&n->cfg_lock);
     memcpy(cfg + offsetof(struct virtio_net_config, mac), n->mac, 6);
-    st_le16(cfg + offsetof(struct virtio_net_config, status), n->link_up ? VIRTIO_NET_S_LINK_UP : 0);
+    /* Up when the host says so and the backend's device (vhost-vdpa) does not say down. */
+    st_le16(cfg + offsetof(struct virtio_net_config, status),
+            n->link_up && !n->dev_link_down ? VIRTIO_NET_S_LINK_UP : 0);
     pthread_mutex_unlock(&n->cfg_lock);
     st_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs), 1);
     memcpy(data, cfg + off, len);

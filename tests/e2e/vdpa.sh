@@ -9,8 +9,12 @@
 # show`), `vfs` names the devices; 3 broadcast frames (arping) sent on each VF come back
 # in its RX counters (the simulator loops TX to RX); a device deleted under a running VF
 # (`vdpa dev del`) takes only that VF's carrier down, with the reason in `vfs`; net1's VF
-# comes up with its carrier down and the reason in `vfs`; sriov_numvfs 0 leaves no
-# device; 3 enable/disable cycles leave vpf's fds and L1's devices flat.
+# comes up with its carrier down and the reason in `vfs`; link down/up of a VF (its
+# rings disabled and enabled) and an FLR (device reset and restarted) keep broadcasts
+# looping; net2, a plain NIC with backend=vhost-vdpa,vdpa=PATH on an admin-made device,
+# gets the device's MAC, loops broadcasts, and its device survives vpf's exit;
+# sriov_numvfs 0 leaves no device; 3 enable/disable cycles leave vpf's fds and L1's
+# devices flat; vpf's exit leaves none of its devices.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/sriov.sh"
 
@@ -29,7 +33,14 @@ vpf_vdpa_devs() { vdpa dev show 2>/dev/null | grep -c "^vpf[0-9]*-net" || true; 
 [ "$(vpf_vdpa_devs)" = 0 ] || fail "vDPA devices left from an earlier run: $(vdpa dev show)"
 
 sriov_l1_setup
-trap '{ vdpa dev show; dmesg | grep -iE "vdpa|vringh" || true; } >"$LOGDIR/vdpa-l1.log" 2>&1; sriov_l1_cleanup' EXIT
+# net2: a NIC on a vDPA device the admin made (backend=vhost-vdpa,vdpa=PATH); vpf must
+# use it and leave it alone at exit.
+vdpa dev add name vdpa-admin0 mgmtdev vdpasim_net mac 52:54:00:aa:bb:01 || fail "vdpa dev add vdpa-admin0"
+trap '{ vdpa dev show; dmesg | grep -iE "vdpa|vringh" || true; } >"$LOGDIR/vdpa-l1.log" 2>&1;
+	vdpa dev del vdpa-admin0 2>/dev/null; sriov_l1_cleanup' EXIT
+admin_dev=$(echo /sys/bus/vdpa/devices/vdpa-admin0/vhost-vdpa-*)
+admin_dev=/dev/${admin_dev##*/}
+[ -c "$admin_dev" ] || fail "no vhost-vdpa node for vdpa-admin0"
 con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
 t0=$(now_ms)
 (
@@ -37,6 +48,7 @@ t0=$(now_ms)
 	run_vm_bg "$con" 400 --memory 320M --ctl "$ctl" \
 		--net "tap=$PF_TAP,mac=$PF_MAC,total-vfs=$N,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net" \
 		--net "tap=vpftap1,mac=52:54:00:12:35:00,total-vfs=1,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=nosuch_mgmt" \
+		--net "backend=vhost-vdpa,vdpa=$admin_dev" \
 		--cmdline "$(l2_cmdline vdpa)"
 	wait_vm
 ) &
@@ -66,6 +78,16 @@ grep -q '"link":false,.*"error":"vdpa dev add vpf[0-9]*-net1vf0: no management d
 go vfs-checked
 
 await 'VPF-SRIOV: broadcasts looped' 120 "broadcast frames did not come back on every VF"
+"$VPF" ctl "$ctl" link dev=net0vf1 up=false >/dev/null || fail "VF 1 link down failed"
+go vf1-link-down
+await 'VPF-SRIOV: vf1 carrier down' 120 "guest did not see VF 1's link go down"
+"$VPF" ctl "$ctl" link dev=net0vf1 up=true >/dev/null || fail "VF 1 link up failed"
+go vf1-link-up
+await 'VPF-SRIOV: vf1 link cycle ok' 120 "VF 1 did not loop broadcasts after link up"
+await 'VPF-SRIOV: vf2 flr ok' 120 "VF 2 did not loop broadcasts after its FLR"
+await 'VPF-SRIOV: vdpa pf ok' 120 "net2 on the admin's vDPA device failed"
+"$VPF" ctl "$ctl" devices | grep -q '"dev":"net2",.*"mac":"52:54:00:aa:bb:01",.*"backend":"vhost-vdpa","vdpa":"'"$admin_dev"'"' ||
+	fail "ctl devices: net2 not on $admin_dev with the device's MAC: $("$VPF" ctl "$ctl" devices)"
 # A device deleted under a running VF: vpf lets go of it (the kernel's delete waits for
 # that), only that VF's carrier drops, the reason is in vfs.
 timeout 30 vdpa dev del "${pfx}3" || fail "vdpa dev del ${pfx}3 failed or hung (vpf kept the device open)"
@@ -100,6 +122,7 @@ wait "$VM_PID" || rc=$?
 expect_guest_ok "$con" vdpa
 [ "$rc" = 0 ] || fail "vpf exited with $rc"
 [ "$(vpf_vdpa_devs)" = 0 ] || fail "vDPA devices left after vpf exited: $(vdpa dev show)"
+vdpa dev show vdpa-admin0 >/dev/null 2>&1 || fail "vpf deleted the admin's vDPA device vdpa-admin0"
 grep -a 'vpf: error' "$con" | grep -v 'nosuch_mgmt\|net1vf0\|net0vf3: backend' >"$LOGDIR/errors.txt" || true
 [ ! -s "$LOGDIR/errors.txt" ] || { head "$LOGDIR/errors.txt"; fail "vpf logged errors"; }
 metric total_ms "$(ms_since "$t0")" ms

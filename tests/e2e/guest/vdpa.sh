@@ -76,6 +76,53 @@ for i in $(seq 0 $((N - 1))); do
 done
 say "broadcasts looped"
 
+# loop I COUNT: COUNT broadcasts on VF I come back, and no more.
+loop() {
+	local rx=$(counter "$1" rx_packets)
+	ip netns exec "ns$1" arping -c "$2" -w $(($2 + 3)) -I "vf$1" "10.9.$1.1" >/dev/null 2>&1
+	[ $(($(counter "$1" rx_packets) - rx)) = "$2" ]
+}
+# Link down and up from L1's control socket: vpf disables VF 1's rings on the device,
+# then enables them again; the device resumes where it stopped.
+ack vf1-link-down
+carrier vf1 0 60 ns1 || die "VF 1's carrier did not drop"
+say "vf1 carrier down"
+ack vf1-link-up
+carrier vf1 1 60 ns1 || die "VF 1's carrier did not come back"
+loop 1 2 || die "VF 1: broadcasts do not come back after link up"
+say "vf1 link cycle ok"
+# FLR of VF 2 (unbind, reset, bind): vpf resets the vDPA device and starts it again.
+ip netns del ns2
+uevent "$pf/virtfn2/uevent" PCI_SLOT_NAME
+echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/unbind || die "unbind VF 2"
+echo 1 >"/sys/bus/pci/devices/$UEV/reset" || die "FLR of VF 2 failed"
+echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/bind || die "bind VF 2"
+# (wait_vfs cannot see the other VFs: their netdevs are in other namespaces)
+for _ in $(seq 300); do vf_dev 2; [ -n "$VF_DEV" ] && break; sleep 0.1; done
+[ -n "$VF_DEV" ] || die "VF 2 did not come back after FLR"
+vf_netns 2 10.9.2.2/24
+carrier vf2 1 30 ns2 || die "VF 2 has no carrier after FLR"
+loop 2 2 || die "VF 2: broadcasts do not come back after FLR"
+say "vf2 flr ok"
+
+# net2: a plain NIC on the admin's vDPA device (backend=vhost-vdpa,vdpa=PATH): the guest
+# sees the device's MAC, and its broadcasts come back too.
+pfv=
+for n in /sys/class/net/*; do [ "$(cat "$n/address")" = 52:54:00:aa:bb:01 ] && pfv=${n##*/}; done
+[ -n "$pfv" ] || { ip link; die "no NIC with the admin vDPA device's MAC 52:54:00:aa:bb:01"; }
+ip netns add nsp || die "ip netns add nsp"
+ip netns exec nsp sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
+	echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6'
+ip link set "$pfv" netns nsp && ip -n nsp addr add 10.9.9.2/24 dev "$pfv" && ip -n nsp link set "$pfv" up ||
+	die "net2 into nsp"
+for _ in $(seq 150); do [ "$(ip netns exec nsp cat "/sys/class/net/$pfv/carrier" 2>/dev/null)" = 1 ] && break; sleep 0.2; done
+rx=$(ip netns exec nsp cat "/sys/class/net/$pfv/statistics/rx_packets")
+ip netns exec nsp arping -c 3 -w 6 -I "$pfv" 10.9.9.1 >/dev/null 2>&1
+rx=$(($(ip netns exec nsp cat "/sys/class/net/$pfv/statistics/rx_packets") - rx))
+[ "$rx" = 3 ] || die "net2 on vdpa=: 3 broadcasts sent, $rx came back"
+ip netns del nsp
+say "vdpa pf ok"
+
 ack vf3-deleted
 carrier vf3 0 60 ns3 || die "VF 3's carrier did not drop with its device"
 for i in 0 1 2; do
