@@ -70,6 +70,8 @@ for i in $(seq 0 $((N - 1))); do
 		grep -q '"backend":"vhost-vdpa","counters":"none","error":"","vdpa":"'"$pfx$i"'"' <<<"$vf" ||
 		fail "ctl vfs: VF $i not on vDPA device $pfx$i with link up: $vf"
 done
+"$VPF" ctl "$ctl" stats dev=net0vf2 | grep -q '"backend":"vhost-vdpa","counters":"none",.*"vdpa":"'"${pfx}2"'"' ||
+	fail "ctl stats net0vf2 does not name its vDPA device: $("$VPF" ctl "$ctl" stats dev=net0vf2)"
 # net1's VF: its management device does not exist.
 "$VPF" ctl "$ctl" vfs dev=net1 >"$LOGDIR/vfs-net1.json" || fail "ctl vfs net1 failed"
 grep -q '"link":false,.*"error":"vdpa dev add vpf[0-9]*-net1vf0: no management device nosuch_mgmt"' "$LOGDIR/vfs-net1.json" ||
