@@ -32,7 +32,7 @@
  * with a message naming the limit.
  *
  * Threads: open/close on the control path; start/stop/set_link on the device's I/O
- * thread; error() on any thread. `lock` guards `removed` and `vfd` between them and
+ * thread, and device_link() there too; error() on any thread. `lock` guards `removed` and `vfd` between them and
  * vdpa_monitor's thread, which marks a device deleted under a running VF. */
 #include <errno.h>
 #include <fcntl.h>
@@ -564,25 +564,27 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
     return 0;
 }
 
-/* The vDPA device's name: the parent of its vhost-vdpa node in sysfs
- * (/sys/dev/char/MAJ:MIN -> .../NAME/vhost-vdpa-N). */
-static void dev_name_of(struct vhost_vdpa *v)
+/* The vDPA device's name and the node's number N, whatever path it was opened by (a
+ * symlink, say): the parent of its vhost-vdpa node in sysfs and the node's own name
+ * (/sys/dev/char/MAJ:MIN -> .../NAME/vhost-vdpa-N). Returns 0, or -1 if unknown. */
+static int dev_name_of(struct vhost_vdpa *v)
 {
     struct stat st;
     char link[96], target[512];
     if (fstat(v->vfd, &st) < 0 || !S_ISCHR(st.st_mode))
-        return;
+        return -1;
     snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
     ssize_t n = readlink(link, target, sizeof(target) - 1);
     if (n <= 0)
-        return;
+        return -1;
     target[n] = '\0';
     char *last = strrchr(target, '/');
-    if (!last)
-        return;
+    if (!last || !vdpa_monitor_parse(last + 1, &v->minor))
+        return -1;
     *last = '\0';
     char *parent = strrchr(target, '/');
     snprintf(v->be.dev, sizeof(v->be.dev), "%.63s", parent ? parent + 1 : target);
+    return 0;
 }
 
 static struct vhost_vdpa *vd_open(const char *path, const struct guest_mem *mem, char *err, size_t errlen)
@@ -608,8 +610,7 @@ static struct vhost_vdpa *vd_open(const char *path, const struct guest_mem *mem,
         vd_free(v);
         return NULL;
     }
-    dev_name_of(v);
-    if (sscanf(v->be.name, "vhost-vdpa-%u", &v->minor) == 1)
+    if (dev_name_of(v) == 0)
         v->monitored = vdpa_monitor_add(v->minor, vd_removed, v) == 0;
     if (probe(v, mem, err, errlen) < 0 || reserve_memlock(v, guest_mem_total(mem), err, errlen) < 0) {
         vd_free(v);

@@ -12,7 +12,8 @@
 # comes up with its carrier down and the reason in `vfs`; link down/up of a VF (its
 # rings disabled and enabled) and an FLR (device reset and restarted) keep broadcasts
 # looping; net2, a plain NIC with backend=vhost-vdpa,vdpa=PATH on an admin-made device,
-# gets the device's MAC, loops broadcasts, and its device survives vpf's exit;
+# gets the device's MAC, loops broadcasts, and its device survives vpf's exit; net3's
+# VF 0 on an admin-made device (vf-vdpa=PATTERN) likewise;
 # sriov_numvfs 0 leaves no device; 3 enable/disable cycles leave vpf's fds and L1's
 # devices flat; vpf's exit leaves none of its devices.
 . "$(dirname "$0")/lib.sh"
@@ -35,12 +36,17 @@ vpf_vdpa_devs() { vdpa dev show 2>/dev/null | grep -c "^vpf[0-9]*-net" || true; 
 sriov_l1_setup
 # net2: a NIC on a vDPA device the admin made (backend=vhost-vdpa,vdpa=PATH); vpf must
 # use it and leave it alone at exit.
+# net3: VFs on admin-made devices (vf-vdpa=PATTERN, here symlinks to the node).
 vdpa dev add name vdpa-admin0 mgmtdev vdpasim_net mac 52:54:00:aa:bb:01 || fail "vdpa dev add vdpa-admin0"
+vdpa dev add name vdpa-adminvf0 mgmtdev vdpasim_net mac 52:54:00:aa:bb:02 || fail "vdpa dev add vdpa-adminvf0"
 trap '{ vdpa dev show; dmesg | grep -iE "vdpa|vringh" || true; } >"$LOGDIR/vdpa-l1.log" 2>&1;
-	vdpa dev del vdpa-admin0 2>/dev/null; sriov_l1_cleanup' EXIT
+	vdpa dev del vdpa-admin0 2>/dev/null; vdpa dev del vdpa-adminvf0 2>/dev/null; sriov_l1_cleanup' EXIT
 admin_dev=$(echo /sys/bus/vdpa/devices/vdpa-admin0/vhost-vdpa-*)
 admin_dev=/dev/${admin_dev##*/}
 [ -c "$admin_dev" ] || fail "no vhost-vdpa node for vdpa-admin0"
+vfdevs=$(mktemp -d)
+n=$(echo /sys/bus/vdpa/devices/vdpa-adminvf0/vhost-vdpa-*)
+ln -s "/dev/${n##*/}" "$vfdevs/dev0" && [ -c "$vfdevs/dev0" ] || fail "no vhost-vdpa node for vdpa-adminvf0"
 con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
 t0=$(now_ms)
 (
@@ -49,6 +55,7 @@ t0=$(now_ms)
 		--net "tap=$PF_TAP,mac=$PF_MAC,total-vfs=$N,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net" \
 		--net "tap=vpftap1,mac=52:54:00:12:35:00,total-vfs=1,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=nosuch_mgmt" \
 		--net "backend=vhost-vdpa,vdpa=$admin_dev" \
+		--net "tap=vpftap3,mac=52:54:00:12:36:00,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa=$vfdevs/dev%d" \
 		--cmdline "$(l2_cmdline vdpa)"
 	wait_vm
 ) &
@@ -90,6 +97,10 @@ await 'VPF-SRIOV: vf2 flr ok' 120 "VF 2 did not loop broadcasts after its FLR"
 await 'VPF-SRIOV: vdpa pf ok' 120 "net2 on the admin's vDPA device failed"
 "$VPF" ctl "$ctl" devices | grep -q '"dev":"net2",.*"mac":"52:54:00:aa:bb:01",.*"backend":"vhost-vdpa","vdpa":"'"$admin_dev"'"' ||
 	fail "ctl devices: net2 not on $admin_dev with the device's MAC: $("$VPF" ctl "$ctl" devices)"
+await 'VPF-SRIOV: pattern vf ok' 120 "net3's VF on vf-vdpa= failed"
+"$VPF" ctl "$ctl" vfs dev=net3 | grep -q '{"vf":0,.*"mac":"52:54:00:aa:bb:02",.*"link":true,.*"vdpa":"vdpa-adminvf0"}' ||
+	fail "ctl vfs: net3's VF 0 not on vdpa-adminvf0 with its MAC: $("$VPF" ctl "$ctl" vfs dev=net3)"
+go pattern-checked
 # A device deleted under a running VF: vpf lets go of it (the kernel's delete waits for
 # that), only that VF's carrier drops, the reason is in vfs.
 timeout 30 vdpa dev del "${pfx}3" || fail "vdpa dev del ${pfx}3 failed or hung (vpf kept the device open)"
@@ -124,7 +135,9 @@ wait "$VM_PID" || rc=$?
 expect_guest_ok "$con" vdpa
 [ "$rc" = 0 ] || fail "vpf exited with $rc"
 [ "$(vpf_vdpa_devs)" = 0 ] || fail "vDPA devices left after vpf exited: $(vdpa dev show)"
-vdpa dev show vdpa-admin0 >/dev/null 2>&1 || fail "vpf deleted the admin's vDPA device vdpa-admin0"
+for d in vdpa-admin0 vdpa-adminvf0; do
+	vdpa dev show "$d" >/dev/null 2>&1 || fail "vpf deleted the admin's vDPA device $d"
+done
 grep -a 'vpf: error' "$con" | grep -v 'nosuch_mgmt\|net1vf0\|net0vf3: backend' >"$LOGDIR/errors.txt" || true
 [ ! -s "$LOGDIR/errors.txt" ] || { head "$LOGDIR/errors.txt"; fail "vpf logged errors"; }
 metric total_ms "$(ms_since "$t0")" ms

@@ -21,12 +21,13 @@ carrier() {
 counter() { ip netns exec "ns$1" cat "/sys/class/net/vf$1/statistics/$2"; }
 
 # The two SR-IOV PFs by their TotalVFs: net0 ($pf, N VFs) and net1 ($bad, 1 VF).
-pf= bad=
+# net3 ($pat, 2 VFs) has its VFs on the admin's devices (vf-vdpa=PATTERN).
+pf= bad= pat=
 for d in /sys/bus/pci/devices/*; do
 	[ -f "$d/sriov_totalvfs" ] || continue
-	case $(cat "$d/sriov_totalvfs") in $N) pf=$d ;; 1) bad=$d ;; esac
+	case $(cat "$d/sriov_totalvfs") in $N) pf=$d ;; 1) bad=$d ;; 2) pat=$d ;; esac
 done
-[ -n "$pf" ] && [ -n "$bad" ] || { lspci; die "expected SR-IOV PFs with $N and 1 VFs"; }
+[ -n "$pf" ] && [ -n "$bad" ] && [ -n "$pat" ] || { lspci; die "expected SR-IOV PFs with $N, 1 and 2 VFs"; }
 pfaddr=$(basename "$pf")
 pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
 say "pf $pfaddr dev=$pfdev totalvfs=$N"
@@ -122,6 +123,31 @@ rx=$(($(ip netns exec nsp cat "/sys/class/net/$pfv/statistics/rx_packets") - rx)
 [ "$rx" = 3 ] || die "net2 on vdpa=: 3 broadcasts sent, $rx came back"
 ip netns del nsp
 say "vdpa pf ok"
+
+# net3's VF 0 on the admin's device (vf-vdpa=PATTERN): the device's MAC, broadcasts back.
+echo 1 >"$pat/sriov_numvfs" || die "echo 1 > net3's sriov_numvfs failed"
+patdev=
+for _ in $(seq 100); do
+	for n in "$pat"/virtfn0/virtio*/net/*; do [ -e "$n" ] && patdev=${n##*/}; done
+	[ -n "$patdev" ] && break
+	sleep 0.2
+done
+[ -n "$patdev" ] || die "net3's VF did not come up"
+[ "$(cat "/sys/class/net/$patdev/address")" = 52:54:00:aa:bb:02 ] ||
+	die "net3's VF has MAC $(cat "/sys/class/net/$patdev/address"), its device 52:54:00:aa:bb:02"
+ip netns add nsq && ip netns exec nsq sh -c 'echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6;
+	echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6' &&
+	ip link set "$patdev" netns nsq && ip -n nsq addr add 10.9.8.2/24 dev "$patdev" &&
+	ip -n nsq link set "$patdev" up || die "net3's VF into nsq"
+for _ in $(seq 150); do [ "$(ip netns exec nsq cat "/sys/class/net/$patdev/carrier" 2>/dev/null)" = 1 ] && break; sleep 0.2; done
+rx=$(ip netns exec nsq cat "/sys/class/net/$patdev/statistics/rx_packets")
+ip netns exec nsq arping -c 3 -w 6 -I "$patdev" 10.9.8.1 >/dev/null 2>&1
+rx=$(($(ip netns exec nsq cat "/sys/class/net/$patdev/statistics/rx_packets") - rx))
+[ "$rx" = 3 ] || die "net3's VF on vf-vdpa=: 3 broadcasts sent, $rx came back"
+say "pattern vf ok"
+ack pattern-checked
+ip netns del nsq
+echo 0 >"$pat/sriov_numvfs" || die "echo 0 > net3's sriov_numvfs failed"
 
 ack vf3-deleted
 carrier vf3 0 60 ns3 || die "VF 3's carrier did not drop with its device"
