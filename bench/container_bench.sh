@@ -27,7 +27,7 @@
 # guest runs the containers' servers on the last CPU, sends the NICs' TX interrupts there
 # and all others to CPU 0, so the receiver's softirq work and the application do not
 # share a vCPU (as on a VM with several vCPUs, where the seed experiment ran); run C8
-# and C10 had every NIC interrupt on CPU 0.
+# and C10 had every NIC interrupt on CPU 0 (bench/results/NOTES.md).
 # Delivered rate and loss are the receiver's (iperf3 3.12: end.sum_received). Around each
 # test: that VM's L2 exits and interrupts (its own /sys/kernel/debug/kvm/PID-FD/) and the
 # packets on the path's tap and on the VM's other tap (a vf test must not use the PF's

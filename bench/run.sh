@@ -101,7 +101,7 @@ run_nested() {
 }
 # Both keep the testbed's default L1 shape: with -smp 2 the L2s of the container run
 # reset (triple fault, under vpf and QEMU alike) in 3 of 3 attempts on final main, while
-# -smp 1 with the longer heartbeat limit finished (docs/performance.md, run C4).
+# -smp 1 with the longer heartbeat limit finished (bench/results/NOTES.md, run C4).
 export HEARTBEAT_SECS=${HEARTBEAT_SECS:-300}
 [ "$nested" = 0 ] || run_nested net_bench bench/report.sh "$smp"
 [ "$container" = 0 ] || run_nested container_bench bench/container_report.sh "$smp"

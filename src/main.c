@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "base/version.h"
 #include "ctl/client.h"
 #include "net/net_conflicts.h"
 #include "vm/config.h"
@@ -68,7 +69,8 @@ static void usage(FILE *out)
         "Commands:\n"
         "  run       boot a guest (vpf run --help for its options)\n"
         "  ctl       talk to a running vpf: vpf ctl SOCKET COMMAND [KEY=VALUE...]\n"
-        "  help      this help\n");
+        "  help      this help\n"
+        "  version   vpf's version (also --version)\n");
 }
 
 /* "512M", "2G", "1048576" (bytes). Returns 0 or -1 on a malformed size or overflow. */
@@ -162,7 +164,7 @@ static int cmd_run(int argc, char **argv)
     };
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "k:i:c:p:m:n:s:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:i:c:p:m:n:s:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'k': cfg.kernel = optarg; break;
         case 'i': cfg.initrd = optarg; break;
@@ -223,6 +225,10 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ctl"))
         return ctl_client_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("vpf %s%s%s\n", VPF_VERSION, *VPF_GIT_REVISION ? " git " : "", VPF_GIT_REVISION);
+        return 0;
+    }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;

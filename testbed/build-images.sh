@@ -171,7 +171,11 @@ GUEST_SCRIPTS=()
 [ -d "$TB_REPO/tests/e2e/guest" ] &&
 	mapfile -t GUEST_SCRIPTS < <(find "$TB_REPO/tests/e2e/guest" -maxdepth 1 -type f -name '*.sh' | LC_ALL=C sort)
 # The key covers this script too: a module or tool added here must rebuild the image.
-l2key=$( { key_of "${L2_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l2-init" "${GUEST_SCRIPTS[@]}" "$TB_REPO/testbed/build-images.sh"; } | sha256sum | cut -d' ' -f1)
+# Guest programs (tests/e2e/guest/*.c), built static with the host's gcc.
+GUEST_PROGS=()
+[ -d "$TB_REPO/tests/e2e/guest" ] &&
+	mapfile -t GUEST_PROGS < <(find "$TB_REPO/tests/e2e/guest" -maxdepth 1 -type f -name '*.c' | LC_ALL=C sort)
+l2key=$( { key_of "${L2_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l2-init" "${GUEST_SCRIPTS[@]}" "${GUEST_PROGS[@]}" "$TB_REPO/testbed/build-images.sh"; } | sha256sum | cut -d' ' -f1)
 if fresh l2.cpio.gz "$l2key"; then
 	tb_log "l2.cpio.gz up to date"
 else
@@ -189,6 +193,9 @@ else
 	install -m 755 "$TB_REPO/testbed/l2-init" "$s/init"
 	mkdir -p "$s/guest"
 	[ ${#GUEST_SCRIPTS[@]} -eq 0 ] || cp "${GUEST_SCRIPTS[@]}" "$s/guest/"
+	for c in "${GUEST_PROGS[@]}"; do
+		gcc -static -O2 -Wall -Wextra -Werror -o "$s/guest/$(basename "$c" .c)" "$c" || tb_die "cannot build $c"
+	done
 	pack "$s" l2.cpio.gz gzip -6
 	echo "$l2key" >l2.cpio.gz.key
 	rm -rf "$s"

@@ -138,9 +138,11 @@ int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen
     memcpy(t->name, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ - 1));
     t->created = !existed;
     t->tun_offloads = probe_offloads(fd);
+    /* Opened again at every VF Enable (guest-triggered): limited. */
+    static struct log_ratelimit rl;
     if (link_up(t->name) < 0)
-        log_warn("tap %s: cannot bring the link up: %s", t->name, strerror(errno));
-    log_info("tap %s: %s, offloads %#x", t->name, existed ? "attached" : "created", t->tun_offloads);
+        log_warn_rl(&rl, "tap %s: cannot bring the link up: %s", t->name, strerror(errno));
+    log_info_rl(&rl, "tap %s: %s, offloads %#x", t->name, existed ? "attached" : "created", t->tun_offloads);
     return 0;
 fail:
     close(fd);
@@ -151,8 +153,9 @@ void tap_dev_close(struct tap_dev *t)
 {
     if (t->fd < 0)
         return;
+    static struct log_ratelimit rl;     /* at every VF Disable (guest-triggered) */
     if (t->created)
-        log_info("tap %s: removed (created by vpf)", t->name);
+        log_info_rl(&rl, "tap %s: removed (created by vpf)", t->name);
     close(t->fd);
     t->fd = -1;
 }

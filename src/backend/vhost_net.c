@@ -32,6 +32,9 @@
 #include "backend/tap_dev.h"
 #include "base/log.h"
 
+/* Starts and stops follow the guest (DRIVER_OK, resets, VF Enable): limited. */
+static struct log_ratelimit vhost_rl;
+
 #define F(bit) (1ull << (bit))
 #define VHOST_NET_PATH "/dev/vhost-net"
 #define VHOST_NET_VRINGS 2          /* vhost-net's vq 0 is RX, 1 is TX: virtio-net's order */
@@ -57,7 +60,7 @@ static struct vhost_net *to_vn(struct net_backend *be)
 static int vioctl(struct vhost_net *v, unsigned long req, const char *what, void *arg)
 {
     if (ioctl(v->vfd, req, arg) < 0) {
-        log_error("vhost-net %s: %s: %s", v->be.name, what, strerror(errno));
+        log_error_rl(&vhost_rl, "vhost-net %s: %s: %s", v->be.name, what, strerror(errno));
         return -1;
     }
     return 0;
@@ -127,7 +130,7 @@ static int set_vring(struct vhost_net *v, unsigned i, const struct guest_mem *me
     struct vhost_vring_file call = { .index = i, .fd = r->call_fd };
     struct vhost_vring_file err = { .index = i, .fd = r->err_fd };
     if (!addr.desc_user_addr || !addr.avail_user_addr || !addr.used_user_addr) {
-        log_error("vhost-net %s: ring %u outside guest RAM", v->be.name, i);
+        log_error_rl(&vhost_rl, "vhost-net %s: ring %u outside guest RAM", v->be.name, i);
         return -1;
     }
     if (vioctl(v, VHOST_SET_VRING_NUM, "SET_VRING_NUM", &num) < 0 ||
@@ -183,7 +186,7 @@ static int vn_start(struct net_backend *be, const struct net_backend_offload *cf
     }
     if (cfg->link_up && attach(v, v->tap.fd) < 0)
         goto fail;
-    log_debug("vhost-net %s: started, features %#llx, link %s", be->name, (unsigned long long)f,
+    log_debug_rl(&vhost_rl, "vhost-net %s: started, features %#llx, link %s", be->name, (unsigned long long)f,
               cfg->link_up ? "up" : "down");
     return 0;
 fail:
@@ -292,7 +295,7 @@ struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
     v->be.fd = -1;
     v->be.hdr_len = NET_BACKEND_HDR_LEN;
     v->be.tap_created = v->tap.created;
-    log_info("vhost-net %s: kernel data path ready", v->be.name);
+    log_info_rl(&vhost_rl, "vhost-net %s: kernel data path ready", v->be.name);
     return &v->be;
 fail:
     close(v->vfd);

@@ -6,6 +6,9 @@
 #define VPF_BASE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -20,6 +23,32 @@ _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_threshold >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Messages a guest (or a client) can trigger again and again go through a limiter: at
+ * most LOG_RATELIMIT_BURST per LOG_RATELIMIT_WINDOW_NS, then silence; the first message
+ * let through afterwards is preceded by how many were suppressed. A limiter is a
+ * zero-initialised struct, one per device or call site (static), so one noisy function
+ * does not silence another. Thread-safe (one lock in log.c). */
+struct log_ratelimit {
+    uint64_t window_start_ns;
+    unsigned printed;           /* in this window */
+    unsigned long suppressed;   /* since the last message let through */
+};
+#define LOG_RATELIMIT_BURST 10
+#define LOG_RATELIMIT_WINDOW_NS (5ull * 1000000000ull)
+
+/* The limiter's decision for a message at now_ns (no lock: log_limited_msg takes it):
+ * true to print; then *suppressed says how many were dropped before it. */
+bool log_ratelimit_check(struct log_ratelimit *rl, uint64_t now_ns, unsigned long *suppressed);
+void log_limited_msg(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define log_error_rl(rl, ...) log_limited_msg((rl), LOG_ERROR, __VA_ARGS__)
+#define log_warn_rl(rl, ...)  log_limited_msg((rl), LOG_WARN, __VA_ARGS__)
+#define log_info_rl(rl, ...)  log_limited_msg((rl), LOG_INFO, __VA_ARGS__)
+#define log_debug_rl(rl, ...) do { if (log_threshold >= LOG_DEBUG) log_limited_msg((rl), LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Where log lines go (default stderr; tests capture them). Setup only. */
+void log_set_output(FILE *f);
 
 /* Exit status of vpf for setup failures (bad options or input files). */
 #define VPF_EXIT_SETUP 1

@@ -1,4 +1,5 @@
 #include "ctl/client.h"
+#include "ctl/ctl.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -79,44 +80,74 @@ static int connect_to(const char *path)
     return fd;
 }
 
-/* Reads one line (without its newline) into a malloc'd string; NULL with a message. */
-static char *read_line(int fd, const char *path)
+/* Lines from the server, read through one buffer. */
+struct reader {
+    int fd;
+    const char *path;
+    char *buf;
+    size_t have, cap, next;     /* next: start of the unread part */
+};
+
+static bool reader_fill(struct reader *r)
 {
-    size_t cap = 65536, have = 0;
-    char *buf = malloc(cap + 1);
-    while (buf && !memchr(buf, '\n', have)) {
-        if (have == cap) {
-            char *nb = cap < REPLY_MAX ? realloc(buf, 2 * cap + 1) : NULL;
-            if (!nb) {
-                fprintf(stderr, "vpf ctl: reply from %s too long\n", path);
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
+    if (r->have == r->cap) {
+        char *nb = r->cap < REPLY_MAX ? realloc(r->buf, 2 * r->cap + 1) : NULL;
+        if (!nb) {
+            fprintf(stderr, "vpf ctl: reply from %s too long\n", r->path);
+            return false;
         }
-        ssize_t r = read(fd, buf + have, cap - have);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                fprintf(stderr, "vpf ctl: no reply from %s within %d s\n", path, CTL_CLIENT_TIMEOUT_S);
-            else if (!have)
-                fprintf(stderr, "vpf ctl: no reply from %s\n", path);
-            else
-                break;          /* a last line without its newline */
-            free(buf);
-            return NULL;
-        }
-        have += (size_t)r;
+        r->buf = nb;
+        r->cap *= 2;
     }
-    if (!buf)
-        return NULL;
-    buf[have] = '\0';
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = '\0';
-    return buf;
+    for (;;) {
+        ssize_t n = read(r->fd, r->buf + r->have, r->cap - r->have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0) {
+            r->have += (size_t)n;
+            return true;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            fprintf(stderr, "vpf ctl: no reply from %s within %d s\n", r->path, CTL_CLIENT_TIMEOUT_S);
+        else
+            fprintf(stderr, "vpf ctl: %s closed the connection\n", r->path);
+        return false;
+    }
+}
+
+/* The next line, without its newline (valid until the next call); NULL with a message. */
+static char *reader_line(struct reader *r)
+{
+    char *nl;
+    while (!(nl = memchr(r->buf + r->next, '\n', r->have - r->next))) {
+        if (r->next) {
+            memmove(r->buf, r->buf + r->next, r->have - r->next);
+            r->have -= r->next;
+            r->next = 0;
+        }
+        if (!reader_fill(r))
+            return NULL;
+    }
+    *nl = '\0';
+    char *line = r->buf + r->next;
+    r->next = (size_t)(nl + 1 - r->buf);
+    return line;
+}
+
+/* The greeting must be vpf's, of our protocol; a refusal in its place is shown. */
+static bool greeting_ok(const char *line, const char *path)
+{
+    json_t *g = json_loads(line, 0, NULL);
+    json_t *proto = json_object_get(json_object_get(g, "greeting"), "protocol");
+    bool ok = json_is_integer(proto) && json_integer_value(proto) == CTL_PROTOCOL;
+    const char *err = json_string_value(json_object_get(g, "error"));
+    if (!ok && err)
+        fprintf(stderr, "vpf ctl: %s\n", err);
+    else if (!ok)
+        fprintf(stderr, "vpf ctl: %s does not speak vpf's control protocol %d: %.200s\n", path,
+                CTL_PROTOCOL, line);
+    json_decref(g);
+    return ok;
 }
 
 /* Exit status for the answer: prints it (ok) or its error (not ok). */
@@ -137,13 +168,30 @@ static int show_reply(const char *reply)
     return rc;
 }
 
+/* `vpf ctl PATH events`: after the subscribe answer, every event line as it comes, until
+ * vpf closes the connection (exit 0) or the reader fails. */
+static int follow_events(struct reader *r)
+{
+    struct timeval forever = { 0 };
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+    fflush(stdout);             /* the subscribe answer: a reader waits for it */
+    for (;;) {
+        char *line = reader_line(r);
+        if (!line)
+            return 0;           /* vpf went away: the stream ended */
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+}
+
 int ctl_client_main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: vpf ctl SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
         return 1;
     }
-    char *req = ctl_client_build(argc - 1, argv + 1);
+    bool events = argc == 2 && !strcmp(argv[1], "events");
+    char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(argc - 1, argv + 1);
     if (!req) {
         fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE, each key once\n");
         return 1;
@@ -155,12 +203,14 @@ int ctl_client_main(int argc, char **argv)
     if (fd >= 0 && !sent)
         fprintf(stderr, "vpf ctl: cannot send to %s: %s\n", argv[0], strerror(errno));
     free(req);
-    char *reply = sent ? read_line(fd, argv[0]) : NULL;
+    struct reader r = { .fd = fd, .path = argv[0], .cap = 65536, .buf = malloc(65536 + 1) };
+    char *greeting = sent && r.buf ? reader_line(&r) : NULL;
+    char *reply = greeting && greeting_ok(greeting, argv[0]) ? reader_line(&r) : NULL;
+    int rc = reply ? show_reply(reply) : 1;
+    if (events && rc == 0)
+        rc = follow_events(&r);
     if (fd >= 0)
         close(fd);
-    if (!reply)
-        return 1;
-    int rc = show_reply(reply);
-    free(reply);
+    free(r.buf);
     return rc;
 }

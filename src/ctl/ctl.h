@@ -1,7 +1,10 @@
-/* The control socket: a Unix stream socket where the host admin (or `vpf ctl`) sends one
- * JSON object per line, {"cmd": NAME, KEY: VALUE, ...}, and gets one JSON object per line
- * back: {"ok": true, ...} or {"ok": false, "error": "..."}. JSON is read and written with
- * jansson. Commands are registered by the layers that own the state (the VM registers
+/* The control socket: a Unix stream socket where the host admin (or `vpf ctl`, or an
+ * orchestrator) sends one JSON object per line, {"cmd": NAME, ["id": ID,] KEY: VALUE, ...},
+ * and gets one JSON object per line back: {"ok": true, ["id": ID,] ...} or
+ * {"ok": false, ["id": ID,] "error": "...", "class": CLASS}. On connect the server greets
+ * first: {"greeting": {"name": "vpf", "version": ..., "protocol": CTL_PROTOCOL, ...}}.
+ * docs/api.md is the protocol, docs/api.schema.json its schema. JSON is read and written
+ * with jansson. Commands are registered by the layers that own the state (the VM registers
  * "devices", "link", "stats", ...) with the arguments they take; the server rejects a
  * request with an unknown key or a value of the wrong type before any handler runs.
  *
@@ -11,6 +14,12 @@
  * each with its own line buffer and at most one answer in flight, so a slow or idle
  * client only delays itself. Handlers run on that thread, one at a time; they may wait
  * for a device's I/O thread (bounded work) but never for the guest.
+ *
+ * Events (ctl_events.c): a client that sent {"cmd":"subscribe"} also gets one line per
+ * event, {"event": NAME, "timestamp": {...}, "data": {...}}, between its answers. Any
+ * thread publishes with ctl_server_publish(), which never blocks on a client: each
+ * client's queue is bounded, and a client that does not read loses events (told by an
+ * "events-lost" event once it catches up), never the connection's answers.
  *
  * Access (ctl_socket.c): the socket file is created with mode 0600 (or the configured
  * mode and group); only root, vpf's own user and members of the configured group may
@@ -28,8 +37,24 @@
 #define CTL_MAX_COMMANDS 32
 #define CTL_LINE_MAX 4096       /* longest request line */
 #define CTL_MAX_CLIENTS 16      /* connected at once; more are told so and closed */
+#define CTL_CLIENT_QUEUE_MAX (1u << 20)   /* bytes queued to one client before events are lost */
+#define CTL_EVENTS_MAX 1024     /* published, not yet handed to clients */
+
+#define CTL_PROTOCOL 1           /* bumped on an incompatible change */
 
 enum ctl_arg_type { CTL_ARG_STR, CTL_ARG_INT, CTL_ARG_BOOL };
+
+/* Why a request failed ("class" in the answer; docs/api.md). */
+enum ctl_error_class {
+    CTL_ERR_FAILED,             /* the command could not be carried out (the message says why) */
+    CTL_ERR_BAD_REQUEST,        /* not a JSON object with a "cmd" string, or a bad "id" */
+    CTL_ERR_UNKNOWN_COMMAND,
+    CTL_ERR_BAD_ARGUMENT,       /* unknown key, wrong type, missing or out-of-range value */
+    CTL_ERR_NOT_FOUND,          /* no such device or VF */
+    CTL_ERR_NOT_SUPPORTED,      /* valid, but not on this device or backend */
+    CTL_ERR_CONFLICT,           /* clashes with another function's setting */
+    CTL_ERR_INTERNAL,           /* out of memory and the like */
+};
 
 /* One argument a command takes. A boolean also accepts "on"/"off" (iproute2's words). */
 struct ctl_arg {
@@ -47,6 +72,7 @@ struct ctl_request {
 struct ctl_reply {
     json_t *obj;                /* the answer's fields after "ok" */
     bool failed;
+    enum ctl_error_class class;
     char error[256];
 };
 
@@ -68,8 +94,22 @@ struct ctl_access {
     gid_t gid;                  /* with has_group: the file's group; its members may connect */
 };
 
+/* A client connection's state that commands may change. */
+struct ctl_session {
+    uid_t uid;                  /* the client's, from SO_PEERCRED */
+    bool subscribed;            /* gets events */
+};
+
+struct ctl_event;
+
 struct ctl_server {
     int listen_fd, stop_fd;
+    int event_fd;               /* eventfd: events were published */
+    pthread_mutex_t event_lock; /* guards the list below (any thread) */
+    struct ctl_event *events, **events_tail;
+    unsigned nevents;
+    unsigned long events_dropped;
+    bool events_on;             /* the thread runs: keep what is published */
     char path[108];
     struct ctl_access access;
     pthread_t thread;
@@ -87,11 +127,23 @@ int ctl_server_start(struct ctl_server *s);
 /* Stops the thread, closes every client and the socket, unlinks it. */
 void ctl_server_stop(struct ctl_server *s);
 
-/* Runs one request line from a client with uid through the registered commands (what
- * the thread does for each line; exposed for tests and fuzzing). Returns the answer
- * line without its newline, malloc'd; NULL only when out of memory. */
-char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, uid_t uid);
+/* Runs one request line from a client through the built-in commands (help, subscribe,
+ * unsubscribe) and the registered ones (what the thread does for each line; exposed for
+ * tests and fuzzing). Returns the answer line without its newline, malloc'd; NULL only
+ * when out of memory. */
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session);
+/* Any thread, any time after init (before start and after stop the event is dropped):
+ * queues event NAME with data (an object; the reference is taken; NULL for none) for
+ * every subscribed client. */
+void ctl_server_publish(struct ctl_server *s, const char *name, json_t *data);
+/* The greeting line a client gets on connect (no newline), malloc'd; NULL: no memory. */
+char *ctl_server_greeting(const struct ctl_server *s);
+/* An error class's name in answers, e.g. "bad-argument". */
+const char *ctl_error_class_name(enum ctl_error_class class);
 
+void ctl_reply_fail(struct ctl_reply *r, enum ctl_error_class class, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* ctl_reply_fail with CTL_ERR_FAILED. */
 void ctl_reply_error(struct ctl_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctl_reply_str(struct ctl_reply *r, const char *key, const char *value);
 void ctl_reply_int(struct ctl_reply *r, const char *key, int64_t value);

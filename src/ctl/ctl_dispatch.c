@@ -1,6 +1,7 @@
 /* Control requests: parse a line, check it against the command's arguments, run the
  * handler, write the answer (ctl.h). */
 #include "ctl/ctl.h"
+#include "base/version.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,19 +31,45 @@ json_t *ctl_json_str(const char *s)
     return j;
 }
 
+static const char *const class_names[] = {
+    [CTL_ERR_FAILED] = "failed", [CTL_ERR_BAD_REQUEST] = "bad-request",
+    [CTL_ERR_UNKNOWN_COMMAND] = "unknown-command", [CTL_ERR_BAD_ARGUMENT] = "bad-argument",
+    [CTL_ERR_NOT_FOUND] = "not-found", [CTL_ERR_NOT_SUPPORTED] = "not-supported",
+    [CTL_ERR_CONFLICT] = "conflict", [CTL_ERR_INTERNAL] = "internal",
+};
+
+const char *ctl_error_class_name(enum ctl_error_class class)
+{
+    return (unsigned)class < sizeof(class_names) / sizeof(class_names[0]) ? class_names[class] : "failed";
+}
+
+static void reply_vfail(struct ctl_reply *r, enum ctl_error_class class, const char *fmt, va_list ap)
+{
+    vsnprintf(r->error, sizeof(r->error), fmt, ap);
+    r->failed = true;
+    r->class = class;
+}
+
+void ctl_reply_fail(struct ctl_reply *r, enum ctl_error_class class, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_vfail(r, class, fmt, ap);
+    va_end(ap);
+}
+
 void ctl_reply_error(struct ctl_reply *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->error, sizeof(r->error), fmt, ap);
+    reply_vfail(r, CTL_ERR_FAILED, fmt, ap);
     va_end(ap);
-    r->failed = true;
 }
 
 void ctl_reply_set(struct ctl_reply *r, const char *key, json_t *value)
 {
     if (!value || json_object_set_new(r->obj, key, value) < 0)
-        ctl_reply_error(r, "out of memory");
+        ctl_reply_fail(r, CTL_ERR_INTERNAL, "out of memory");
 }
 
 void ctl_reply_str(struct ctl_reply *r, const char *key, const char *value)
@@ -139,22 +166,24 @@ static bool request_check(const struct ctl_command *c, json_t *obj, struct ctl_r
     json_t *v, *tmp;
     char names[256];
     json_object_foreach_safe(obj, tmp, key, v) {
-        if (!strcmp(key, "cmd"))
+        if (!strcmp(key, "cmd") || !strcmp(key, "id"))
             continue;
         const struct ctl_arg *a = arg_find(c, key);
         if (!a) {
             args_list(c, names, sizeof(names));
-            ctl_reply_error(reply, "%s does not take \"%.64s\" (it takes: %s)", c->name, key, names);
+            ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s does not take \"%.64s\" (it takes: %s)",
+                           c->name, key, names);
             return false;
         }
         if (!value_fits(obj, key, v, a->type)) {
-            ctl_reply_error(reply, "\"%s\" must be %s", key, type_names[a->type]);
+            ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "\"%s\" must be %s", key, type_names[a->type]);
             return false;
         }
     }
     for (const struct ctl_arg *a = c->args; a && a->name; a++) {
         if (a->required && !json_object_get(obj, a->name)) {
-            ctl_reply_error(reply, "%s needs \"%s\" (%s)", c->name, a->name, type_names[a->type]);
+            ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s needs \"%s\" (%s)", c->name, a->name,
+                           type_names[a->type]);
             return false;
         }
     }
@@ -178,40 +207,87 @@ static void ctl_help(const struct ctl_server *s, struct ctl_reply *reply)
     ctl_reply_set(reply, "commands", list);
 }
 
-static void request_run(struct ctl_server *s, const char *line, size_t len, uid_t uid,
-                        struct ctl_reply *reply)
+/* The built-in commands (help, subscribe, unsubscribe; nargs: keys besides cmd and id):
+ * true if cmd is one. */
+static bool builtin_run(struct ctl_server *s, const char *cmd, size_t nargs,
+                        struct ctl_session *session, struct ctl_reply *reply)
+{
+    bool help = !strcmp(cmd, "help"), sub = !strcmp(cmd, "subscribe");
+    if (!help && !sub && strcmp(cmd, "unsubscribe"))
+        return false;
+    if (nargs)
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes no arguments", cmd);
+    else if (help)
+        ctl_help(s, reply);
+    else {
+        session->subscribed = sub;
+        ctl_reply_bool(reply, "subscribed", sub);
+    }
+    return true;
+}
+
+/* Runs the request; returns its "id" (a new reference), if it had a valid one. */
+static json_t *request_run(struct ctl_server *s, const char *line, size_t len,
+                           struct ctl_session *session, struct ctl_reply *reply)
 {
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) {
-        ctl_reply_error(reply, "bad request: %s", jerr.text);
-        return;
+        ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST, "bad request: %s", jerr.text);
+        return NULL;
     }
+    json_t *id = json_object_get(obj, "id");
+    if (id && !json_is_string(id) && !json_is_integer(id)) {
+        ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST, "bad request: \"id\" must be a string or an integer");
+        json_decref(obj);
+        return NULL;
+    }
+    json_incref(id);
     const char *cmd = json_string_value(json_object_get(obj, "cmd"));
     const struct ctl_command *c = cmd ? command_find(s, cmd) : NULL;
     if (!json_is_object(obj) || !cmd)
-        ctl_reply_error(reply, "bad request: want an object with a \"cmd\" string");
-    else if (!strcmp(cmd, "help"))
-        ctl_help(s, reply);
+        ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST, "bad request: want an object with a \"cmd\" string");
+    else if (builtin_run(s, cmd, json_object_size(obj) - 1 - (id != NULL), session, reply))
+        ;
     else if (!c)
-        ctl_reply_error(reply, "unknown command \"%.64s\" (try \"help\")", cmd);
+        ctl_reply_fail(reply, CTL_ERR_UNKNOWN_COMMAND, "unknown command \"%.64s\" (try \"help\")", cmd);
     else if (request_check(c, obj, reply))
-        c->handler(c->opaque, &(struct ctl_request){ obj, uid }, reply);
+        c->handler(c->opaque, &(struct ctl_request){ obj, session->uid }, reply);
     json_decref(obj);
+    return id;
 }
 
-char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, uid_t uid)
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session)
 {
     struct ctl_reply reply = { .obj = json_object() };
     if (!reply.obj)
         return NULL;
-    request_run(s, line, len, uid, &reply);
-    json_t *out = reply.failed ? json_pack("{s:b,s:o*}", "ok", 0, "error", ctl_json_str(reply.error))
-                               : json_pack("{s:b}", "ok", 1);
-    if (out && !reply.failed)
+    json_t *id = request_run(s, line, len, session, &reply);
+    json_t *out = json_pack("{s:b,s:o*}", "ok", !reply.failed, "id", id);
+    if (out && reply.failed) {
+        json_object_set_new(out, "error", ctl_json_str(reply.error));
+        json_object_set_new(out, "class", json_string(ctl_error_class_name(reply.class)));
+    } else if (out) {
         json_object_update(out, reply.obj);
+    }
     json_decref(reply.obj);
     char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
     json_decref(out);
+    return text;
+}
+
+char *ctl_server_greeting(const struct ctl_server *s)
+{
+    json_t *cmds = json_array();
+    json_array_append_new(cmds, json_string("help"));
+    json_array_append_new(cmds, json_string("subscribe"));
+    json_array_append_new(cmds, json_string("unsubscribe"));
+    for (unsigned i = 0; cmds && i < s->ncommands; i++)
+        json_array_append_new(cmds, json_string(s->commands[i].name));
+    json_t *g = json_pack("{s:{s:s,s:s,s:s,s:i,s:o*}}", "greeting", "name", "vpf", "version",
+                          VPF_VERSION, "revision", VPF_GIT_REVISION, "protocol", CTL_PROTOCOL,
+                          "commands", cmds);
+    char *text = g ? json_dumps(g, JSON_COMPACT) : NULL;
+    json_decref(g);
     return text;
 }

@@ -3,6 +3,7 @@
  * command we do not support or bad data gets VIRTIO_NET_ERR; a chain without room for
  * the ack or without class/command breaks the protocol (NEEDS_RESET). */
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "net/vnet.h"
@@ -100,7 +101,17 @@ void vnet_ctrl_process(struct virtio_net *n)
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_CTRLQ];
     if (!n->running || !vq->started)
         return;
-    for (;;) {
+    for (unsigned done = 0;; done++) {
+        if (done == VNET_CTRL_BUDGET) {
+            /* A guest keeping the queue full must not hold the I/O thread: come back
+             * after the other ready fds and the hand-over calls (control socket, reset),
+             * via our own kick (edge-triggered: one more event). */
+            uint64_t one = 1;
+            if (write(n->vdev.kick_fds[VIRTIO_NET_CTRLQ], &one, sizeof(one)) < 0) {
+                /* eventfd counter saturated: cannot happen within 2^64 kicks */
+            }
+            break;
+        }
         struct virtq_chain c;
         int r = virtq_pop(vq, n->iov, VIRTQ_MAX_CHAIN, &c);
         if (r == VIRTQ_EMPTY) {

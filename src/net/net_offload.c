@@ -135,7 +135,7 @@ void vnet_offload_start(struct virtio_net *n)
         const struct virtq *vq = &n->vdev.vqs[i];
         if (!vq->started) {
             /* Legal for a driver, useless for a NIC: no data path, no error. */
-            log_warn("%s: queue %u not enabled, data path stays off", n->name, i);
+            log_warn_rl(&n->vdev.log_rl, "%s: queue %u not enabled, data path stays off", n->name, i);
             return;
         }
         /* Stale signals of an earlier run must not become interrupts now. */

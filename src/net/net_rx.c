@@ -128,7 +128,8 @@ static void rx_deliver(struct virtio_net *n, uint32_t len)
  * publishing the first packet of a batch and checking right away costs one fence per
  * batch and lets the guest start on the burst while we read the rest, as QEMU's
  * per-packet notify does (the batch end checks again). Measured in the nested testbed:
- * docs/performance.md. Not with coalescing: then the driver asked to hear later. */
+ * bench/results/NOTES.md, A/B 1-3 and 10. Not with coalescing: then the driver asked to
+ * hear later. */
 static void rx_signal_early(struct virtio_net *n, struct virtq *vq)
 {
     virtq_flush(vq);

@@ -56,7 +56,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
 {
     struct net_vf *vf = calloc(1, sizeof(*vf));
     if (!vf) {
-        log_error("%s: VF %u: out of memory", m->pf_name, i);
+        log_error_rl(&m->log_rl, "%s: VF %u: out of memory", m->pf_name, i);
         return NULL;
     }
     vf->index = i;
@@ -68,7 +68,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     pf_policy_vf_tap(m->policy, i, vf->tap);
     struct net_backend *be = open_backend(m, vf);
     if (!be) {
-        log_error("%s: %s; the VF stays with its link down", vf->name, vf->error);
+        log_error_rl(&m->log_rl, "%s: %s; the VF stays with its link down", vf->name, vf->error);
         be = null_open(vf->name);
     }
     vf->tap_created = tap_created(be);
@@ -94,7 +94,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     if (virtio_pci_init_vf(&vf->vp, vf->name, virtio_net_vdev(vf->net), m->env.router) < 0)
         goto fail_net;
     if (pci_sriov_add_vf_locked(&m->sriov, i, &vf->vp.pci) < 0) {
-        log_error("%s: routing ID of VF %u is taken", m->pf_name, i);
+        log_error_rl(&m->log_rl, "%s: routing ID of VF %u is taken", m->pf_name, i);
         virtio_pci_destroy(&vf->vp);
         goto fail_net;
     }
@@ -103,18 +103,18 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     char mac[18];
     net_format_mac(mac, vf->mac);
     if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
-        log_info("%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name, vf->devfn >> 3,
-                 vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
-                 vf->error[0] ? " (failed: link down)" : "");
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
+                    vf->error[0] ? " (failed: link down)" : "");
     else
-        log_info("%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name, vf->devfn >> 3,
-                 vf->devfn & 7, mac, via(m), vf->tap,
-                 vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
+                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
     return vf;
 fail_net:
     virtio_net_destroy(vf->net);
 fail:
-    log_error("%s: VF %u could not be created", m->pf_name, i);
+    log_error_rl(&m->log_rl, "%s: VF %u could not be created", m->pf_name, i);
     free(vf);
     return NULL;
 }
@@ -145,7 +145,9 @@ static void mgr_enable(void *opaque, unsigned n)
         pthread_mutex_unlock(&m->lock);
         up += vf != NULL;
     }
-    log_info("%s: VF Enable: %u of %u VFs up", m->pf_name, up, n);
+    log_info_rl(&m->log_rl, "%s: VF Enable: %u of %u VFs up", m->pf_name, up, n);
+    if (m->env.vfs_changed)
+        m->env.vfs_changed(m->env.changed_opaque, m);
 }
 
 static void mgr_disable(void *opaque)
@@ -162,7 +164,9 @@ static void mgr_disable(void *opaque)
             vf_destroy(m, vf);
     }
     if (n)
-        log_info("%s: VF Disable: %u VFs down", m->pf_name, n);
+        log_info_rl(&m->log_rl, "%s: VF Disable: %u VFs down", m->pf_name, n);
+    if (n && m->env.vfs_changed)
+        m->env.vfs_changed(m->env.changed_opaque, m);
 }
 
 static void mgr_vfs_moved(void *opaque)

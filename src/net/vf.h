@@ -27,8 +27,11 @@
 #include "net/virtio_net.h"
 #include "pci/sriov.h"
 #include "virtio/pci.h"
+#include "base/log.h"
 
 /* What the VM lends the VFs. */
+struct net_vf_mgr;
+
 struct net_vf_env {
     const struct guest_mem *mem;
     struct msi_router *router;
@@ -38,6 +41,10 @@ struct net_vf_env {
      * policy's vf-backend. */
     struct net_backend *(*open_backend)(void *opaque, unsigned i, const char *ifname);
     void *backend_opaque;
+    /* Optional: after VF Enable or Disable changed which VFs exist (vCPU thread, bus lock
+     * held, manager lock not held; must not block). */
+    void (*vfs_changed)(void *opaque, struct net_vf_mgr *m);
+    void *changed_opaque;
 };
 
 struct net_vf {
@@ -66,6 +73,7 @@ struct net_vf_mgr {
      * host (net_vf_mgr_set_port); kept across VF Disable/Enable, as a NIC's PF keeps its
      * VFs' settings. Under `lock`. */
     struct virtio_net_port ports[NET_MAX_VFS];
+    struct log_ratelimit log_rl;    /* VF Enable/Disable messages (guest-triggered) */
 };
 
 /* Makes pf (virtio_pci_init done, not yet on the bus) an SR-IOV PF under policy

@@ -62,7 +62,8 @@ static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
     };
     for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
         if ((f & F(deps[i].bit)) && !(f & deps[i].needs_any)) {
-            log_warn("%s: feature %u negotiated without its dependency", dev->ops->name, deps[i].bit);
+            log_warn_rl(&dev->log_rl, "%s: feature %u negotiated without its dependency", dev->ops->name,
+                        deps[i].bit);
             return false;
         }
     }
@@ -87,7 +88,7 @@ static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, u
  * VIRTIO_NET_CTRL_MAC_ADDR_SET (virtio 1.2 §5.1.4.2). */
 static void vnet_config_write(struct virtio_dev *dev, uint32_t off, const void *data, unsigned len)
 {
-    log_debug("%s: config write at %u ignored", dev->ops->name, off);
+    log_debug_rl(&dev->log_rl, "%s: config write at %u ignored", dev->ops->name, off);
 }
 
 void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6])
@@ -101,12 +102,16 @@ void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6])
 
 /* ---- I/O thread ---- */
 
+/* The backend fd is watched level-triggered, so EPOLLIN only while a packet it has can
+ * go somewhere: link up, RX buffers not known to be missing, and a receive queue at
+ * all (a driver may set DRIVER_OK without one: then frames wait in the backend rather
+ * than wake this thread for ever). */
 void vnet_update_backend_watch(struct virtio_net *n)
 {
     if (!n->be_watch.active)
         return;
     uint32_t ev = 0;
-    if (n->dp_link_up && !n->rx_need_kick)
+    if (n->dp_link_up && !n->rx_need_kick && n->vdev.vqs[VIRTIO_NET_RXQ].started)
         ev |= EPOLLIN;
     if (n->tx_blocked)
         ev |= EPOLLOUT;
@@ -389,6 +394,10 @@ static void on_backend(struct iothread_watch *w, uint32_t events)
 static void dp_start(void *arg)
 {
     struct virtio_net *n = arg;
+    /* Never start on top of a running data path: its watches would stay registered
+     * while these structs are overwritten, and every later start would find them. */
+    if (n->running)
+        dp_halt(n);
     pthread_mutex_lock(&n->cfg_lock);
     n->dp_link_up = n->link_up;
     pthread_mutex_unlock(&n->cfg_lock);

@@ -15,6 +15,7 @@
 #define VNET_RX_MAX_IOV 1024            /* IOV_MAX: one readv over all cached buffers */
 #define VNET_TX_BUDGET 256              /* packets per wakeup, then let others run */
 #define VNET_RX_BUDGET 256
+#define VNET_CTRL_BUDGET 64             /* control commands per wakeup */
 /* Largest frame the backend may hand us: 64 KiB GSO payload + Ethernet + VLAN headers
  * (virtio 1.2 §5.1.6.3.1 asks the same 65562-byte buffers of a driver). */
 #define VNET_MAX_GSO_FRAME (65536 + 14 + 4)

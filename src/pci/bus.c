@@ -247,7 +247,7 @@ static void bus_mmio_read(struct pci_bus *bus, uint64_t addr, void *data, unsign
         memset(data, 0xff, len);
     pthread_mutex_unlock(&bus->lock);
     if (!dev)
-        log_debug("pci: unclaimed MMIO read %#llx/%u", (unsigned long long)addr, len);
+        log_debug_rl(&bus->log_rl, "pci: unclaimed MMIO read %#llx/%u", (unsigned long long)addr, len);
 }
 
 static void bus_mmio_write(struct pci_bus *bus, uint64_t addr, const void *data, unsigned len)
@@ -260,7 +260,7 @@ static void bus_mmio_write(struct pci_bus *bus, uint64_t addr, const void *data,
         pci_device_bar_write(dev, bar, off, data, len);
     pthread_mutex_unlock(&bus->lock);
     if (!dev)
-        log_debug("pci: unclaimed MMIO write %#llx/%u", (unsigned long long)addr, len);
+        log_debug_rl(&bus->log_rl, "pci: unclaimed MMIO write %#llx/%u", (unsigned long long)addr, len);
 }
 
 void pci_bus_mmio32_read(void *opaque, uint64_t off, void *data, unsigned len)

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "pci/device.h"
+#include "base/log.h"
 
 #define PCI_DEVFN(dev, fn) ((uint8_t)(((dev) << 3) | (fn)))
 #define PCI_BUS_MAX_FUNCS  256
@@ -38,6 +39,7 @@ struct pci_bus {
     uint32_t cf8;                                  /* conf1 CONFIG_ADDRESS */
     struct pci_window mmio32, mmio64;
     uint64_t ecam_size;                            /* buses 0..ecam_size/1MiB-1 decoded */
+    struct log_ratelimit log_rl;                   /* unclaimed accesses (guest-triggered) */
 };
 
 /* Sets up bus 0 with the host bridge (Red Hat 1b36:0008 "QEMU PCIe host bridge", class

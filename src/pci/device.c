@@ -133,7 +133,7 @@ static bool overlaps(unsigned off, unsigned len, unsigned start, unsigned size)
 void pci_device_config_write(struct pci_device *dev, unsigned off, unsigned len, uint32_t val)
 {
     if (pci_config_write(&dev->config, off, len, val) < 0) {
-        log_debug("pci: %s: dropped config write %#x/%u", dev->name, off, len);
+        log_debug_rl(&dev->log_rl, "pci: %s: dropped config write %#x/%u", dev->name, off, len);
         return;
     }
     if (!dev->is_vf) {
@@ -162,7 +162,7 @@ int pci_device_offer_flr(struct pci_device *dev)
 
 void pci_device_flr(struct pci_device *dev)
 {
-    log_info("pci: %s: function level reset", dev->name);
+    log_info_rl(&dev->log_rl, "pci: %s: function level reset", dev->name);
     dev->ops->flr(dev);
     struct pci_config *c = &dev->config;
     pci_config_set16(c, PCI_COMMAND, 0);

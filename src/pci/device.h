@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "pci/config.h"
+#include "base/log.h"
 
 #ifndef container_of
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -78,6 +79,7 @@ struct pci_device {
     /* Set by the bus while the function is on it. */
     struct pci_bus *bus;
     uint8_t devfn;
+    struct log_ratelimit log_rl;   /* this function's guest-triggered messages */
 };
 
 /* Type 0 header from ids plus a PCI Express capability (Root Complex Integrated

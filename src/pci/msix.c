@@ -125,7 +125,7 @@ static void msix_route_sync(struct msix *m, unsigned v)
         int fd = -1;
         int h = m->router->ops->route_add(m->router->opaque, addr, e->data, &fd);
         if (h < 0 || fd < 0) {
-            log_warn("msix: %s: no route for vector %u", m->dev->name, v);
+            log_warn_rl(&m->log_rl, "msix: %s: no route for vector %u", m->dev->name, v);
             return;
         }
         e->route = h;
@@ -133,7 +133,7 @@ static void msix_route_sync(struct msix *m, unsigned v)
         atomic_store(&e->fd, fd);
     } else if (e->route_stale) {
         if (m->router->ops->route_update(m->router->opaque, e->route, addr, e->data) < 0)
-            log_warn("msix: %s: cannot re-target vector %u", m->dev->name, v);
+            log_warn_rl(&m->log_rl, "msix: %s: cannot re-target vector %u", m->dev->name, v);
         else
             e->route_stale = false;
     }

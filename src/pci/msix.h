@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/msi.h"
+#include "base/log.h"
 
 struct pci_device;
 
@@ -43,6 +44,7 @@ struct msix {
     struct msix_vector *vec;
     _Atomic uint64_t *pba;                   /* (nvec + 63) / 64 words */
     _Atomic bool active;                     /* Enable && !Function Mask */
+    struct log_ratelimit log_rl;             /* guest-triggered messages */
 };
 
 /* Adds the MSI-X capability to dev's config space and sets dev->msix. The table

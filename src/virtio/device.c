@@ -143,6 +143,13 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t val)
     val &= (uint8_t)~VIRTIO_STATUS_NEEDS_RESET;   /* device-owned bit */
     uint8_t old = dev->status;
     uint8_t set = val & ~old;
+    /* virtio 1.2 §2.1.2: the driver MUST NOT clear a status bit; only a reset (0) does.
+     * Taken at its word, DRIVER_OK cleared and set again would start a running device
+     * a second time. The status stays as it was. */
+    if (old & ~val) {
+        virtio_dev_fail(dev, "status %#x clears bits of %#x without a reset", val, old);
+        return;
+    }
     if (set & VIRTIO_STATUS_FEATURES_OK) {
         if (features_acceptable(dev, dev->driver_features)) {
             dev->features = dev->driver_features;
@@ -151,7 +158,7 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t val)
                 dev->vqs[q].indirect = virtio_has_feature(dev->features, VIRTIO_RING_F_INDIRECT_DESC);
             }
         } else {
-            log_warn("%s: driver features %#llx refused", dev->ops->name,
+            log_warn_rl(&dev->log_rl, "%s: driver features %#llx refused", dev->ops->name,
                      (unsigned long long)dev->driver_features);
             val &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
             set &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
@@ -172,6 +179,12 @@ int virtio_dev_enable_queue(struct virtio_dev *dev, unsigned q)
 {
     if (q >= dev->ops->num_queues)
         return -1;
+    /* virtio 1.2 §3.1.1: queues are set up before DRIVER_OK; a running data path does
+     * not pick up a queue that appears under it. */
+    if (dev->status & VIRTIO_STATUS_DRIVER_OK) {
+        virtio_dev_fail(dev, "queue %u enabled after DRIVER_OK", q);
+        return -1;
+    }
     struct virtq *vq = &dev->vqs[q];
     if (vq->size > dev->ops->queue_max_size || virtq_start(vq, dev->mem) < 0) {
         virtio_dev_fail(dev, "queue %u: %s", q, vq->error ? vq->error : "size above maximum");
@@ -229,7 +242,7 @@ void virtio_dev_fail(struct virtio_dev *dev, const char *fmt, ...)
     if (!__atomic_exchange_n(&dev->fail_logged, true, __ATOMIC_RELAXED))
         log_error("%s: guest error, device needs reset: %s", dev->ops->name, msg);
     else
-        log_debug("%s: guest error, device needs reset: %s", dev->ops->name, msg);
+        log_debug_rl(&dev->log_rl, "%s: guest error, device needs reset: %s", dev->ops->name, msg);
     if (driver_ok(dev) && dev->irq)
         dev->irq->config(dev->irq_opaque);
 }

@@ -18,6 +18,7 @@
 
 #include "base/guest_mem.h"
 #include "virtio/virtqueue.h"
+#include "base/log.h"
 
 #define VIRTIO_MAX_QUEUES 16
 
@@ -74,6 +75,7 @@ struct virtio_dev {
     bool fail_logged;           /* atomic; first failure logged as error, later ones debug */
     bool active;                /* activate() succeeded, reset() pending */
     uint8_t config_generation;  /* atomic */
+    struct log_ratelimit log_rl;    /* this device's guest-triggered messages */
 
     const struct virtio_irq_ops *irq;
     void *irq_opaque;

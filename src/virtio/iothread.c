@@ -118,7 +118,8 @@ void iothread_stop(struct iothread *it)
  * queues more buffers without kicking, the sender more packets) and the I/O thread takes
  * them in one batch when it blocks or at the next tick; on an idle CPU it changes
  * nothing. For one packet at a time (request/response) that only delays the answer until
- * the guest halts, so alternating single-item runs switch back. Nested A/B: docs/performance.md. */
+ * the guest halts, so alternating single-item runs switch back. Nested A/B 4-8:
+ * bench/results/NOTES.md. */
 static void set_batch(struct iothread *it, bool on)
 {
     struct sched_param sp = { .sched_priority = 0 };

@@ -209,7 +209,7 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
     struct virtio_dev *d = vp->vdev;
     unsigned base;
     if (!common_locate(off, len, &base)) {
-        log_debug("%s: common config write %#x/%u ignored", vp->pci.name, off, len);
+        log_debug_rl(&vp->pci.log_rl, "%s: common config write %#x/%u ignored", vp->pci.name, off, len);
         return;
     }
     struct virtq *vq = selected(vp);
@@ -232,7 +232,8 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
         if (q_writable && IS_POW2(val) && val <= d->ops->queue_max_size)
             vq->size = (uint16_t)val;
         else
-            log_debug("%s: queue %u size %#llx refused", vp->pci.name, q, (unsigned long long)val);
+            log_debug_rl(&vp->pci.log_rl, "%s: queue %u size %#llx refused", vp->pci.name, q,
+                         (unsigned long long)val);
         break;
     case VIRTIO_PCI_COMMON_Q_MSIX:
         if (vq)

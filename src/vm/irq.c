@@ -8,6 +8,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+/* Routes follow the guest's MSI-X programming: limited. */
+static struct log_ratelimit route_rl;
+
 #define IRQ_IOAPIC_PINS 24
 #define IRQ_PIC_PINS    16
 #define IRQ_FIRST_MSI_GSI IRQ_IOAPIC_PINS
@@ -63,7 +66,7 @@ static int irq_route_add(void *opaque, uint64_t addr, uint32_t data, int *fd_out
     int gsi = irq_routes_free_gsi(ir);
     struct kvm_irq_routing_entry *e = gsi >= 0 ? irq_routes_append(ir) : NULL;
     if (!e) {
-        log_error("out of MSI routes");
+        log_error_rl(&route_rl, "out of MSI routes");
         goto out;
     }
     e->gsi = (uint32_t)gsi;
@@ -74,7 +77,7 @@ static int irq_route_add(void *opaque, uint64_t addr, uint32_t data, int *fd_out
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = (uint32_t)gsi };
     if (fd < 0 || irq_routes_commit(ir) < 0 || ioctl(ir->kvm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-        log_error("cannot set up MSI route for GSI %d: %s", gsi, strerror(errno));
+        log_error_rl(&route_rl, "cannot set up MSI route for GSI %d: %s", gsi, strerror(errno));
         if (fd >= 0)
             close(fd);
         ir->table->nr--;

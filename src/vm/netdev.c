@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
+/* Doorbells move with the guest's BAR programming: limited. */
+static struct log_ratelimit ioev_rl;
+
 /* virtio-net functions take device numbers 1, 2, ... on bus 0 (00:00.0 is the host bridge). */
 #define NETDEV_FIRST_SLOT 1
 #define NETDEV_LAST_SLOT 31
@@ -20,7 +23,7 @@ static int netdev_ioeventfd_add(void *opaque, uint64_t gpa, int fd)
 {
     struct vm *vm = opaque;
     if (kvm_ioeventfd(&vm->kvm, gpa, 2, fd, 0) < 0) {
-        log_error("KVM_IOEVENTFD at 0x%llx: %s", (unsigned long long)gpa, strerror(errno));
+        log_error_rl(&ioev_rl, "KVM_IOEVENTFD at 0x%llx: %s", (unsigned long long)gpa, strerror(errno));
         return -1;
     }
     return 0;
@@ -30,7 +33,8 @@ static void netdev_ioeventfd_del(void *opaque, uint64_t gpa, int fd)
 {
     struct vm *vm = opaque;
     if (kvm_ioeventfd(&vm->kvm, gpa, 2, fd, 1) < 0)
-        log_warn("KVM_IOEVENTFD deassign at 0x%llx: %s", (unsigned long long)gpa, strerror(errno));
+        log_warn_rl(&ioev_rl, "KVM_IOEVENTFD deassign at 0x%llx: %s", (unsigned long long)gpa,
+                    strerror(errno));
 }
 
 static const struct virtio_pci_notify_ops netdev_notify_ops = {
@@ -50,6 +54,14 @@ static void netdev_raise_fd_limit(void)
     }
 }
 
+/* The guest enabled or disabled VFs: the "vfs-changed" event (docs/api.md). */
+static void netdev_vfs_changed(void *opaque, struct net_vf_mgr *m)
+{
+    struct vm *vm = opaque;
+    if (vm->ctl_started)
+        ctl_server_publish(&vm->ctl, "vfs-changed", netdev_vfs_json(m));
+}
+
 /* Makes d an SR-IOV PF whose VFs use the same ioeventfd hooks and MSI router. */
 static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_opts *o)
 {
@@ -61,6 +73,8 @@ static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_o
         .router = &vm->irq.router,
         .notify_ops = &netdev_notify_ops,
         .notify_opaque = vm,
+        .vfs_changed = netdev_vfs_changed,
+        .changed_opaque = vm,
     };
     if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env) < 0)
         die("%s: cannot make it an SR-IOV PF", d->name);

@@ -24,6 +24,9 @@ struct netdev {
 void netdev_create_all(struct vm *vm);
 /* Registers "devices", "vfs", "link" and "stats" on the control server (netdev_ctl.c). */
 void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl);
+/* The "vfs-changed" event's data for m's PF: {dev, num_vfs, vfs: [{vf, dev, pci, mac,
+ * tap, backend, link, error}]}; takes the manager's lock (netdev_ctl.c). */
+json_t *netdev_vfs_json(struct net_vf_mgr *m);
 /* Quiesces and frees every device (taps vpf created go away). */
 void netdev_destroy_all(struct vm *vm);
 

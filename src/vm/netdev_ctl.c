@@ -39,7 +39,7 @@ static bool nic_get(struct vm *vm, const struct ctl_request *req, struct ctl_rep
         }
         net_vf_mgr_unlock(d->vfs);
     }
-    ctl_reply_error(reply, "no device \"%s\"", name);
+    ctl_reply_fail(reply, CTL_ERR_NOT_FOUND, "no device \"%s\"", name);
     return false;
 }
 
@@ -104,13 +104,39 @@ static json_t *vf_json(const struct net_vf *vf, const struct virtio_net_port *po
     return o;
 }
 
+json_t *netdev_vfs_json(struct net_vf_mgr *m)
+{
+    json_t *list = json_array();
+    unsigned up = 0;
+    net_vf_mgr_lock(m);
+    for (unsigned i = 0; list && i < m->nvfs; i++) {
+        const struct net_vf *vf = m->vfs[i];
+        if (!vf)
+            continue;
+        char mac[18], pci[16];
+        net_format_mac(mac, vf->mac);
+        snprintf(pci, sizeof(pci), "0000:00:%02x.%x", vf->devfn >> 3, vf->devfn & 7);
+        up++;
+        json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:b,s:o}", "vf", vf->index,
+                              "dev", vf->name, "pci", pci, "mac", mac, "tap", ctl_json_str(vf->tap),
+                              "backend", virtio_net_backend_type(vf->net), "link",
+                              virtio_net_link_up(vf->net), "error", ctl_json_str(vf->error));
+        if (o && vf->vdpa_dev[0])
+            json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
+        json_array_append_new(list, o);
+    }
+    net_vf_mgr_unlock(m);
+    return json_pack("{s:s,s:i,s:o*}", "dev", m->pf_name, "num_vfs", up, "vfs", list);
+}
+
 static void ctl_vfs(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct nic n;
     if (!nic_get(opaque, req, reply, &n))
         return;
     if (n.vf || !n.pf->vfs) {
-        ctl_reply_error(reply, "%s is not an SR-IOV PF (--net total-vfs=N)", n.name);
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "%s is not an SR-IOV PF (--net total-vfs=N)",
+                       n.name);
         nic_put(&n);
         return;
     }
@@ -176,33 +202,37 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
     uint8_t mac[6];
     ctl_arg_int(req, "vf", &vf);                    /* required: checked by the server */
     if (ctl_arg_int(req, "vlan", &vlan) && (vlan < 0 || vlan > 4094)) {
-        ctl_reply_error(reply, "vlan must be a number from 0 (none) to 4094");
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "vlan must be a number from 0 (none) to 4094");
         return;
     }
     if (ctl_arg_int(req, "rate", &rate) && (rate < 0 || rate > NET_MAX_RATE_MBIT)) {
-        ctl_reply_error(reply, "rate must be a number of Mbit/s from 0 (unlimited) to %d", NET_MAX_RATE_MBIT);
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT,
+                       "rate must be a number of Mbit/s from 0 (unlimited) to %d", NET_MAX_RATE_MBIT);
         return;
     }
     if (mac_s && net_parse_mac(mac_s, mac) < 0) {
-        ctl_reply_error(reply, "invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx, unicast)", mac_s);
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT,
+                       "invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx, unicast)", mac_s);
         return;
     }
     if (!nic_get(vm, req, reply, &n))
         return;
     struct netdev *pf = n.pf;
     if (n.vf || !pf->vfs) {
-        ctl_reply_error(reply, "%s is not an SR-IOV PF (--net total-vfs=N)", n.name);
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "%s is not an SR-IOV PF (--net total-vfs=N)",
+                       n.name);
         nic_put(&n);
         return;
     }
     struct net_vf_mgr *m = pf->vfs;
     if (vf < 0 || vf >= m->policy->total_vfs) {
-        ctl_reply_error(reply, "%s has VFs 0 to %u", pf->name, m->policy->total_vfs - 1);
+        ctl_reply_fail(reply, CTL_ERR_NOT_FOUND, "%s has VFs 0 to %u", pf->name,
+                       m->policy->total_vfs - 1);
         return;
     }
     char who[48];
     if (mac_s && mac_taken(vm, mac, pf, (unsigned)vf, who, sizeof(who))) {
-        ctl_reply_error(reply, "MAC %s is %s's", mac_s, who);
+        ctl_reply_fail(reply, CTL_ERR_CONFLICT, "MAC %s is %s's", mac_s, who);
         return;
     }
     net_vf_mgr_lock(m);
@@ -217,10 +247,11 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
         p.max_tx_rate = (uint32_t)rate;
     if (pf_policy_vf_offloaded(m->policy) && (p.vlan || p.spoofchk || p.max_tx_rate)) {
         net_vf_mgr_unlock(m);
-        ctl_reply_error(reply, "VF %u is on %s: %s moves its frames, vpf can "
-                        "neither tag a VLAN, check source MACs nor limit the rate there",
-                        (unsigned)vf, net_backend_type_name(m->policy->vf_backend),
-                        m->policy->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" : "the kernel");
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED,
+                       "VF %u is on %s: %s moves its frames, vpf can "
+                       "neither tag a VLAN, check source MACs nor limit the rate there",
+                       (unsigned)vf, net_backend_type_name(m->policy->vf_backend),
+                       m->policy->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" : "the kernel");
         return;
     }
     net_vf_mgr_set_port(m, (unsigned)vf, &p);
@@ -256,6 +287,8 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
         virtio_net_set_link(n.net, up);
         log_info("%s: link %s (control socket, uid %u)", n.name, up ? "up" : "down",
                  (unsigned)req->uid);
+        ctl_server_publish(&((struct vm *)opaque)->ctl, "link",
+                           json_pack("{s:s,s:b,s:s}", "dev", n.name, "up", up, "by", "host"));
         ctl_reply_str(reply, "dev", n.name);
         ctl_reply_bool(reply, "up", up);
     }

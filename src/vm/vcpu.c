@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Guest-triggered: limited. */
+static struct log_ratelimit event_rl;
+
 #define VCPU_KICK_SIGNAL SIGUSR1
 
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
@@ -200,7 +203,7 @@ static void vcpu_handle_system_event(struct vcpu *vcpu)
         vm_request_stop(vcpu->vm, VM_EXIT_PANIC, "guest crashed");
         break;
     default:
-        log_warn("vCPU %u: unknown system event %u", vcpu->id, vcpu->run->system_event.type);
+        log_warn_rl(&event_rl, "vCPU %u: unknown system event %u", vcpu->id, vcpu->run->system_event.type);
     }
 }
 

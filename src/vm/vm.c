@@ -1,4 +1,5 @@
 #include "vm/vm.h"
+#include "vm/vm_ctl.h"
 #include "vm/acpi.h"
 #include "vm/boot.h"
 #include "vm/bzimage.h"
@@ -55,6 +56,8 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
         return;
     vm->exit_status = status;
     log_info("%s (exit status %d)", why, status);
+    if (vm->ctl_started)
+        ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", why, "status", status));
     uint64_t one = 1;
     if (write(vm->stop_fd, &one, sizeof(one)) < 0)
         log_error("cannot signal VM stop: %s", strerror(errno));
@@ -192,6 +195,7 @@ int vm_run(const struct vm_config *cfg)
     if (!vm)
         die("out of memory");
     vm->cfg = cfg;
+    vm->started = t0;
     vm->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (vm->stop_fd < 0)
         die_errno("eventfd");
@@ -217,6 +221,7 @@ int vm_run(const struct vm_config *cfg)
         if (ctl_server_init(&vm->ctl, cfg->ctl_path, &cfg->ctl_access) < 0)
             exit(VM_EXIT_SETUP);    /* ctl_server_init said why */
         netdev_register_ctl(vm, &vm->ctl);
+        vm_register_ctl(vm, &vm->ctl);
         if (ctl_server_start(&vm->ctl) < 0)
             die("cannot start the control thread");
         vm->ctl_started = 1;
@@ -268,6 +273,9 @@ int vm_run(const struct vm_config *cfg)
         if (atomic_compare_exchange_strong(&vm->stopping, &expected, 1)) {
             vm->exit_status = 128 + vm_stop_signal;
             log_info("stopped by signal %d (exit status %d)", (int)vm_stop_signal, vm->exit_status);
+            if (vm->ctl_started)
+                ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", "signal",
+                                                                   "status", vm->exit_status));
         }
     }
     for (unsigned i = 0; i < cfg->cpus; i++)

@@ -311,14 +311,46 @@ idle = socket.socket(socket.AF_UNIX); idle.connect(sys.argv[1])
 for _ in range(50):
     c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
     c.sendall(b'{"cmd":"devices"}\n'); c.close()
-idle.sendall(b'{"cmd":"stats","dev":"net0"}\n')
-assert b'"ok":true' in idle.makefile("rb").readline()
+idle.sendall(b'{"cmd":"stats","dev":"net0","id":7}\n')
+f = idle.makefile("rb")
+assert b'"greeting"' in f.readline()
+assert b'"ok":true,"id":7,' in f.readline()
 PY
     "$VPF" ctl "$sock" devices >/dev/null || fail "vpf stopped answering after clients hung up"
+    # vpf ctl events: the subscribe answer, then events as they come, until vpf exits.
+    "$VPF" ctl "$sock" events >"$tmp/ev" 2>/dev/null &
+    evpid=$!
+    for _ in $(seq 100); do grep -q '"subscribed":true' "$tmp/ev" && break; sleep 0.1; done
+    grep -q '"subscribed":true' "$tmp/ev" || fail "vpf ctl events did not subscribe"
+    "$VPF" ctl "$sock" link dev=net0 up=true >/dev/null || fail "link up failed"
     stop_ctl_vm
+    wait $evpid || fail "vpf ctl events exited $?"
+    grep -q '^{"event":"link","timestamp":{"seconds":[0-9]*,"microseconds":[0-9]*},"data":{"dev":"net0","up":true,"by":"host"}}$' "$tmp/ev" ||
+        fail "no link event: $(cat "$tmp/ev")"
+    grep -q '"event":"shutdown",.*"data":{"reason":"guest powered off","status":0}' "$tmp/ev" ||
+        fail "no shutdown event: $(cat "$tmp/ev")"
     expect_rc 0
     ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
+ctl-schema)
+    # The control protocol as docs/api.schema.json describes it (tests/host/ctl_schema.py).
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    start_ctl_vm --net tap=vpfsc$$,mac=52:54:00:00:00:20,total-vfs=2,vf-tap=vpfsd$$x%d --net tap=vpfse$$
+    /usr/bin/python3 "$(dirname "$0")/ctl_schema.py" "$sock" "$(dirname "$0")/../../docs/api.schema.json" \
+        >"$tmp/r" 2>&1 || fail "schema check: $(cat "$tmp/r")"
+    stop_ctl_vm
+    expect_rc 0 ;;
+ctl-quit)
+    # quit over the control socket: vpf stops the VM and exits 0 (no guest shutdown).
+    need_kvm
+    start_ctl_vm
+    "$VPF" ctl "$sock" info >"$tmp/r" || fail "info failed"
+    grep -Eq '^\{"ok":true,"version":"[0-9.]+","revision":"[^"]*","uptime_ms":[0-9]+,"cpus":1,"memory_mib":512,"devices":\[\]\}$' "$tmp/r" ||
+        fail "info: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" quit >"$tmp/r" || fail "quit failed: $(cat "$tmp/r")"
+    exec 3>&-; wait $pid; rc=$?
+    expect_rc 0
+    grep -q "quit through the control socket" "$err" || fail "no quit line in the log" ;;
 ctl-path-taken)
     # --ctl replaces only a stale socket: a regular file stays, vpf refuses to start.
     need_kvm
@@ -349,6 +381,15 @@ sigterm)
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
 unknown-option)
     run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
+option-missing-argument)
+    # Each option that takes a value, given none, is named (it once read "unknown option '-k'").
+    for opt in --kernel --memory --net --cpus --cmdline --ctl --ctl-mode --ctl-group -k; do
+        run_vpf run "$opt"; expect_error "option $opt needs an argument"
+    done ;;
+version)
+    run_vpf --version; expect_rc 0
+    grep -Eq '^vpf [0-9]+\.[0-9]+\.[0-9]+( git [0-9a-f]+(-dirty)?)?$' "$out" || fail "--version: $(cat "$out")"
+    run_vpf version; expect_rc 0 ;;
 unknown-command)
     run_vpf frobnicate; expect_error "unknown command" ;;
 *)

@@ -55,7 +55,7 @@ static char *handle(const char *req)
     static struct ctl_server s;
     if (!s.ncommands)
         ctl_server_register(&s, "echo", "test", echo_args, echo_handler, NULL);
-    char *out = ctl_server_handle(&s, req, strlen(req), 1234);
+    char *out = ctl_server_handle(&s, req, strlen(req), &(struct ctl_session){ .uid = 1234 });
     assert_non_null(out);
     return out;
 }
@@ -81,13 +81,21 @@ static void test_dispatch(void **state)
     expect_answer("{\"cmd\":\"echo\",\"dev\":\"net\\\"0\"}",
                   "{\"ok\":true,\"dev\":\"net\\\"0\",\"n\":7,\"up\":true}");
     assert_int_equal(last_uid, 1234);
-    expect_answer("{\"cmd\":\"echo\",\"dev\":\"fail\"}", "{\"ok\":false,\"error\":\"asked to fail\"}");
+    expect_answer("{\"cmd\":\"echo\",\"dev\":\"fail\"}",
+                  "{\"ok\":false,\"error\":\"asked to fail\",\"class\":\"failed\"}");
+    /* An id, a string or an integer, comes back right after "ok". */
+    expect_answer("{\"id\":\"a1\",\"cmd\":\"echo\",\"dev\":\"x\"}",
+                  "{\"ok\":true,\"id\":\"a1\",\"dev\":\"x\",\"n\":7,\"up\":true}");
+    expect_answer("{\"cmd\":\"nope\",\"id\":42}",
+                  "{\"ok\":false,\"id\":42,\"error\":\"unknown command \\\"nope\\\" (try \\\"help\\\")\","
+                  "\"class\":\"unknown-command\"}");
+    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"id\":[1]}", "\"class\":\"bad-request\"");
     expect_error("{\"cmd\":\"nope\"}", "unknown command \\\"nope\\\"");
     expect_error("not json", "bad request");
     expect_error("[1,2]", "bad request");
     expect_error("{\"dev\":\"x\"}", "bad request");
     expect_error("{\"cmd\":\"echo\",\"dev\":\"a\",\"dev\":\"b\"}", "bad request");
-    assert_int_equal(calls, 2);
+    assert_int_equal(calls, 3);
 }
 
 /* Issue 12, fault 10: unknown keys and wrong types were accepted and ignored. */
@@ -95,7 +103,7 @@ static void test_strict_arguments(void **state)
 {
     calls = 0;
     expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"trust\":\"on\"}",
-                 "echo does not take \\\"trust\\\" (it takes: dev, n, up)");
+                 "echo does not take \\\"trust\\\" (it takes: dev, n, up)\",\"class\":\"bad-argument\"");
     expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"n\":\"abc\"}", "\\\"n\\\" must be an integer");
     expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"n\":1.5}", "\\\"n\\\" must be an integer");
     expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"maybe\"}", "\\\"up\\\" must be true or false");
@@ -122,7 +130,7 @@ static void test_answers_are_json(void **state)
     struct ctl_server s;
     memset(&s, 0, sizeof(s));
     ctl_server_register(&s, "big", "test", NULL, big_handler, NULL);
-    char *out = ctl_server_handle(&s, "{\"cmd\":\"big\"}", strlen("{\"cmd\":\"big\"}"), 0);
+    char *out = ctl_server_handle(&s, "{\"cmd\":\"big\"}", strlen("{\"cmd\":\"big\"}"), &(struct ctl_session){ 0 });
     assert_non_null(out);
     json_error_t err;
     json_t *o = json_loads(out, 0, &err);
@@ -136,7 +144,7 @@ static void test_answers_are_json(void **state)
     free(out);
     /* An argument-free command refuses arguments; help lists each command's. */
     const char *req = "{\"cmd\":\"big\",\"x\":1}";
-    char *bad = ctl_server_handle(&s, req, strlen(req), 0);
+    char *bad = ctl_server_handle(&s, req, strlen(req), &(struct ctl_session){ 0 });
     assert_non_null(strstr(bad, "it takes: no arguments"));
     free(bad);
 }
@@ -190,7 +198,7 @@ static int teardown_dir(void **state)
 
 static const struct ctl_access owner_only = { .mode = 0600 };
 
-static int client_connect(void)
+static int raw_connect(void)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     strcpy(a.sun_path, path);
@@ -200,16 +208,32 @@ static int client_connect(void)
     return fd;
 }
 
+static void read_answer(int fd, char *buf, size_t cap);
+
+/* Connects and takes the greeting: vpf's name and protocol. */
+static int client_connect(void)
+{
+    int fd = raw_connect();
+    char g[1024];
+    read_answer(fd, g, sizeof(g));
+    if (!strstr(g, "{\"greeting\":{\"name\":\"vpf\"") || !strstr(g, "\"protocol\":1"))
+        fail_msg("greeting: %s", g);
+    return fd;
+}
+
 /* Reads one answer line; fails the test after 10 s (a bound, not a synchronisation). */
+/* Reads one line (byte by byte: the next line stays in the socket). */
 static void read_answer(int fd, char *buf, size_t cap)
 {
     size_t have = 0;
-    while (!memchr(buf, '\n', have)) {
+    buf[0] = '\0';
+    while (!memchr(buf, '\n', have) && have + 1 < cap) {
         struct pollfd p = { fd, POLLIN, 0 };
         if (poll(&p, 1, 10000) != 1)
             fail_msg("no answer within 10 s");
-        ssize_t r = read(fd, buf + have, cap - 1 - have);
-        assert_true(r > 0);
+        ssize_t r = read(fd, buf + have, 1);
+        if (r <= 0)
+            fail_msg("connection closed after \"%s\"", buf);
         have += (size_t)r;
         buf[have] = '\0';
     }
@@ -294,11 +318,19 @@ static char child_try(uid_t uid, gid_t gid, char *out, size_t cap)
         close(pfd[0]);
         if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
             _exit(2);
-        int fd = client_connect();
-        char buf[512] = "";
+        int fd = raw_connect();
+        char buf[1024];
+        size_t have = 0;
         send(fd, "{\"cmd\":\"echo\",\"dev\":\"child\"}\n", 29, MSG_NOSIGNAL);
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        (void)!write(pfd[1], buf, n > 0 ? (size_t)n : 0);
+        for (int lines = 0; lines < 2 && have < sizeof(buf);) {  /* greeting + answer, or a refusal */
+            ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+            if (n <= 0)
+                break;
+            for (ssize_t k = 0; k < n; k++)
+                lines += buf[have + (size_t)k] == '\n';
+            have += (size_t)n;
+        }
+        (void)!write(pfd[1], buf, have);
         _exit(0);
     }
     close(pfd[1]);
@@ -323,7 +355,8 @@ static void test_peer_credentials(void **state)
     char out[512];
     calls = 0;
     child_try(65534, 65534, out, sizeof(out));
-    assert_non_null(strstr(out, "permission denied"));
+    assert_non_null(strstr(out, "permission denied\",\"class\":\"permission-denied\""));
+    assert_null(strstr(out, "greeting"));
     assert_int_equal(calls, 0);
     child_try(65534, 4242, out, sizeof(out));
     assert_non_null(strstr(out, "\"dev\":\"child\""));
@@ -416,18 +449,21 @@ static void test_client_limit(void **state)
         send_str(fds[i], "{\"cmd\":\"echo\",\"dev\":\"x\"}\n");
         read_answer(fds[i], out, sizeof(out));      /* accepted and served */
     }
-    int extra = client_connect();
+    int extra = raw_connect();
     read_answer(extra, out, sizeof(out));
     assert_non_null(strstr(out, "too many clients"));
     close(extra);
     close(fds[0]);
     int again = -1;
     for (int tries = 0; tries < 100; tries++) {   /* the server sees fds[0] go on its own time */
-        again = client_connect();
-        send_str(again, "{\"cmd\":\"echo\",\"dev\":\"y\"}\n");
+        again = raw_connect();
         read_answer(again, out, sizeof(out));
-        if (strstr(out, "\"ok\":true"))
+        if (strstr(out, "greeting")) {
+            send_str(again, "{\"cmd\":\"echo\",\"dev\":\"y\"}\n");
+            read_answer(again, out, sizeof(out));
+            assert_non_null(strstr(out, "\"ok\":true"));
             break;
+        }
         close(again);
         again = -1;
     }
@@ -435,6 +471,87 @@ static void test_client_limit(void **state)
     close(again);
     for (int i = 1; i < CTL_MAX_CLIENTS; i++)
         close(fds[i]);
+    ctl_server_stop(&s);
+}
+
+/* Events reach subscribed clients only, in order, between answers. */
+static void test_events(void **state)
+{
+    struct ctl_server s;
+    start_server(&s, &owner_only);
+    int a = client_connect(), b = client_connect();
+    char out[4096];
+    send_str(a, "{\"cmd\":\"subscribe\",\"id\":1}\n");
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "{\"ok\":true,\"id\":1,\"subscribed\":true}"));
+    ctl_server_publish(&s, "thing", json_pack("{s:i}", "n", 1));
+    ctl_server_publish(&s, "thing", json_pack("{s:i}", "n", 2));
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "{\"event\":\"thing\",\"timestamp\":{\"seconds\":"));
+    assert_non_null(strstr(out, "},\"data\":{\"n\":1}}\n"));
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "\"data\":{\"n\":2}}"));
+    /* b never subscribed: its next line is its own answer. */
+    send_str(b, "{\"cmd\":\"echo\",\"dev\":\"b\"}\n");
+    read_answer(b, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"b\""));
+    send_str(a, "{\"cmd\":\"unsubscribe\"}\n");
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "\"subscribed\":false"));
+    ctl_server_publish(&s, "thing", NULL);
+    send_str(a, "{\"cmd\":\"echo\",\"dev\":\"a\"}\n");
+    read_answer(a, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"a\""));
+    close(a);
+    close(b);
+    ctl_server_stop(&s);
+    /* Stopped: publishing is harmless. */
+    struct ctl_server idle;
+    assert_int_equal(ctl_server_init(&idle, path, &owner_only), 0);
+    ctl_server_publish(&idle, "before-start", NULL);
+    assert_int_equal(idle.nevents, 0);
+    ctl_server_stop(&idle);
+}
+
+/* A subscriber that does not read loses events, never blocks vpf, and is told how many
+ * it lost once it catches up. */
+static void test_events_lost(void **state)
+{
+    struct ctl_server s;
+    start_server(&s, &owner_only);
+    int a = client_connect();
+    static char line[1 << 17];
+    send_str(a, "{\"cmd\":\"subscribe\"}\n");
+    read_answer(a, line, sizeof(line));
+    static char big[65536];
+    memset(big, 'x', sizeof(big) - 1);
+    const int published = 64;      /* 4 MiB: far beyond the queue and the socket buffer */
+    for (int i = 0; i < published; i++)
+        ctl_server_publish(&s, "big", json_pack("{s:s}", "x", big));
+    for (int tries = 0;; tries++) {    /* until the thread has handed out everything */
+        pthread_mutex_lock(&s.event_lock);
+        unsigned left = s.nevents;
+        pthread_mutex_unlock(&s.event_lock);
+        if (!left)
+            break;
+        assert_true(tries < 10000);
+        usleep(1000);
+    }
+    /* Every event arrives or is counted in an events-lost line (reading may let the
+     * thread's last hand-out squeeze in, so there may be more than one). */
+    long got = 0, lost = 0;
+    while (got + lost < published) {
+        read_answer(a, line, sizeof(line));
+        if (strstr(line, "\"event\":\"big\""))
+            got++;
+        else if (strstr(line, "\"event\":\"events-lost\""))
+            lost += strtol(strstr(line, "\"count\":") + 8, NULL, 10);
+        else
+            fail_msg("unexpected line %.80s", line);
+    }
+    assert_true(lost > 0);
+    assert_int_equal(got + lost, published);
+    close(a);
     ctl_server_stop(&s);
 }
 
@@ -452,6 +569,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_hangs_up_early, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_clients_served_concurrently, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_client_limit, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_events, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_events_lost, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,11 +12,13 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fake_net.h"
+#include "net/vnet.h"           /* white-box: the I/O thread's watches and control path */
 
 #define F(b) (1ull << (b))
 #define HDR 12
@@ -624,6 +626,117 @@ static void test_backend_hangup(void **state)
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
 
+/* ---- hostile drivers (issue 12) ---- */
+
+/* One TX frame through the device; true if it reached the backend's peer. */
+static bool tx_one_frame(struct fake_net *t, uint16_t d)
+{
+    memset(fg_ptr(&t->g, 0x10000), 0, HDR);
+    memset(fg_ptr(&t->g, 0x10000 + HDR), 0x5a, 60);
+    fvq_desc(&t->q[1], d, 0x10000, HDR + 60, 0, 0);
+    fvq_publish(&t->q[1], d);
+    fnet_kick(t, 1);
+    struct pollfd p = { t->peer, POLLIN, 0 };
+    uint8_t buf[256];
+    return poll(&p, 1, 2000) == 1 && recv(t->peer, buf, sizeof(buf), 0) == HDR + 60;
+}
+
+static uint32_t be_events;
+static void read_be_events(void *arg)
+{
+    struct virtio_net *n = arg;
+    be_events = n->be_watch.active ? n->be_watch.events : 0;
+}
+
+/* Fault 5: DRIVER_OK with no receive queue. The backend fd was watched for EPOLLIN
+ * (level-triggered) although nothing could read it: the first frame from the host made
+ * the I/O thread spin until the guest reset the device. */
+static void test_no_rx_queue_no_backend_poll(void **state)
+{
+    struct fake_net *t = *state;
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    virtio_dev_write_driver_features(t->dev, 1, 1);             /* VERSION_1 */
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    struct virtq *vq = &t->dev->vqs[1];
+    vq->size = FNET_QSZ;
+    vq->desc_gpa = t->q[1].desc;
+    vq->avail_gpa = t->q[1].avail;
+    vq->used_gpa = t->q[1].used;
+    assert_int_equal(virtio_dev_enable_queue(t->dev, 1), 0);   /* TX only */
+    virtio_dev_set_status(t->dev, FNET_ALL_OK);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
+    uint8_t frame[HDR + 60] = { 0 };
+    assert_int_equal(send(t->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+    iothread_call(&t->n->io, read_be_events, t->n);
+    assert_false(be_events & EPOLLIN);
+    assert_true(tx_one_frame(t, 0));                            /* TX still works */
+}
+
+/* Fault 6: DRIVER_OK cleared without a reset and set again started the data path a
+ * second time over its live epoll registrations; every later start failed with EEXIST,
+ * even after resets: the device stayed dead. Now the driver error needs a reset, and
+ * the reset brings it back. */
+static void test_driver_ok_again_then_reset_works(void **state)
+{
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    virtio_dev_set_status(t->dev, FNET_ALL_OK & ~VIRTIO_STATUS_DRIVER_OK);
+    virtio_dev_set_status(t->dev, FNET_ALL_OK);
+    assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);  /* resets first */
+        assert_true(tx_one_frame(t, (uint16_t)i));
+    }
+}
+
+static uint16_t ctrl_used_after_one_run;
+static void ctrl_run_once(void *arg)
+{
+    struct fake_net *t = arg;
+    vnet_ctrl_process(t->n);
+    ctrl_used_after_one_run = fvq_used_idx(&t->q[2]);
+}
+
+/* Fault 7: the control queue was served without a work limit, so a guest keeping it full
+ * held the I/O thread (and every hand-over call waiting on it). One run now takes at
+ * most VNET_CTRL_BUDGET commands and kicks itself for the rest. */
+static void test_ctrl_budget(void **state)
+{
+    struct fake_net *t = *state;
+    fnet_destroy(t);
+    fnet_init_loop(t, "vnet-test", MAC);
+    fvq_init(&t->q[2], &t->g, 256);                             /* a bigger control ring */
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    virtio_dev_write_driver_features(t->dev, 0, (uint32_t)BASE_F);
+    virtio_dev_write_driver_features(t->dev, 1, (uint32_t)(BASE_F >> 32));
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    for (unsigned i = 0; i < 3; i++) {
+        struct virtq *vq = &t->dev->vqs[i];
+        vq->size = t->q[i].size;
+        vq->desc_gpa = t->q[i].desc;
+        vq->avail_gpa = t->q[i].avail;
+        vq->used_gpa = t->q[i].used;
+        assert_int_equal(virtio_dev_enable_queue(t->dev, i), 0);
+    }
+    virtio_dev_set_status(t->dev, FNET_ALL_OK);
+    const unsigned cmds = 100;                                  /* > VNET_CTRL_BUDGET */
+    uint8_t *b = fg_ptr(&t->g, 0x60000);
+    for (unsigned i = 0; i < cmds; i++) {
+        b[4 * i] = VIRTIO_NET_CTRL_RX;
+        b[4 * i + 1] = VIRTIO_NET_CTRL_RX_PROMISC;
+        b[4 * i + 2] = 1;
+        fvq_desc(&t->q[2], (uint16_t)(2 * i), 0x60000 + 4 * i, 3, VRING_DESC_F_NEXT, (uint16_t)(2 * i + 1));
+        fvq_desc(&t->q[2], (uint16_t)(2 * i + 1), 0x60000 + 4 * i + 3, 1, VRING_DESC_F_WRITE, 0);
+        fvq_publish(&t->q[2], (uint16_t)(2 * i));               /* no kick: the test runs it */
+    }
+    iothread_call(&t->n->io, ctrl_run_once, t);
+    assert_int_equal(ctrl_used_after_one_run, VNET_CTRL_BUDGET);
+    assert_true(fnet_wait_used(t, 2, (uint16_t)cmds));          /* the self-kick did the rest */
+    for (unsigned i = 0; i < cmds; i++)
+        assert_int_equal(b[4 * i + 3], VIRTIO_NET_OK);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fnet_teardown)
 
 /* ---- host port: VLAN ---- */
@@ -948,7 +1061,8 @@ int main(void)
         T(test_coal_commands), T(test_coal_rx_holds_interrupt), T(test_coal_rx_event_idx),
         T(test_coal_tx_and_reset),
         T(test_ctrl_commands), T(test_ctrl_needs_features), T(test_ctrl_without_ack_needs_reset),
-        T(test_features), T(test_config_and_link), T(test_backend_hangup),
+        T(test_features), T(test_config_and_link), T(test_backend_hangup), T(test_no_rx_queue_no_backend_poll),
+        T(test_driver_ok_again_then_reset_works), T(test_ctrl_budget),
         T(test_vlan_tx_tags), T(test_vlan_rx_strips_and_filters), T(test_port_mac_after_reset),
         T(test_tx_rate_limit),
     };

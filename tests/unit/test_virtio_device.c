@@ -255,6 +255,79 @@ static void test_config_space(void **state)
     assert_int_equal(t->d.config_irqs, 0);       /* not DRIVER_OK */
 }
 
+#define ALL_OK (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | \
+                VIRTIO_STATUS_DRIVER_OK)
+
+/* Issue 12, fault 6: DRIVER_OK cleared without a reset and set again activated the
+ * device a second time. virtio 1.2 §2.1.2: the driver must not clear status bits. */
+static void test_status_bits_not_cleared(void **state)
+{
+    struct ctx *t = *state;
+    struct virtio_dev *dev = &t->d.vdev;
+    negotiate(dev, 1ull << VIRTIO_F_VERSION_1);
+    virtio_dev_set_status(dev, ALL_OK);
+    assert_int_equal(t->d.activations, 1);
+    virtio_dev_set_status(dev, ALL_OK & ~VIRTIO_STATUS_DRIVER_OK);
+    assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_get_status(dev) & ~VIRTIO_STATUS_NEEDS_RESET, ALL_OK);
+    assert_int_equal(t->d.config_irqs, 1);      /* the driver is told */
+    virtio_dev_set_status(dev, ALL_OK);
+    assert_int_equal(t->d.activations, 1);
+    /* A reset clears it all; the next driver starts afresh. */
+    virtio_dev_set_status(dev, 0);
+    assert_int_equal(t->d.resets, 1);
+    negotiate(dev, 1ull << VIRTIO_F_VERSION_1);
+    virtio_dev_set_status(dev, ALL_OK);
+    assert_int_equal(virtio_dev_get_status(dev), ALL_OK);
+    assert_int_equal(t->d.activations, 2);
+    /* FEATURES_OK dropped before DRIVER_OK is the same driver error. */
+    virtio_dev_set_status(dev, 0);
+    negotiate(dev, 1ull << VIRTIO_F_VERSION_1);
+    virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* Fault 8: every refused feature set was logged: 10,000 driver starts gave 10,000 lines.
+ * Guest-triggered messages go through the device's limiter. */
+static void test_refused_features_log_limited(void **state)
+{
+    struct ctx *t = *state;
+    struct virtio_dev *dev = &t->d.vdev;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    log_set_output(f);
+    for (int i = 0; i < 10000; i++) {
+        virtio_dev_set_status(dev, 0);
+        negotiate(dev, 1ull << 5);              /* no VERSION_1: refused */
+    }
+    log_set_output(NULL);
+    assert_false(virtio_dev_get_status(dev) & VIRTIO_STATUS_FEATURES_OK);
+    rewind(f);
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f))
+        lines++;
+    fclose(f);
+    assert_true(lines >= 1);
+    assert_true(lines <= LOG_RATELIMIT_BURST + 2);  /* a window may turn over during the loop */
+}
+
+/* A queue enabled after DRIVER_OK would appear under a running data path. */
+static void test_queue_enable_after_driver_ok(void **state)
+{
+    struct ctx *t = *state;
+    struct virtio_dev *dev = &t->d.vdev;
+    negotiate(dev, 1ull << VIRTIO_F_VERSION_1);
+    virtio_dev_set_status(dev, ALL_OK);
+    dev->vqs[1].size = 16;
+    dev->vqs[1].desc_gpa = t->q.desc;
+    dev->vqs[1].avail_gpa = t->q.avail;
+    dev->vqs[1].used_gpa = t->q.used;
+    assert_int_equal(virtio_dev_enable_queue(dev, 1), -1);
+    assert_false(dev->vqs[1].started);
+    assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -264,6 +337,8 @@ int main(void)
         T(test_features_refused_unoffered), T(test_features_refused_by_device), T(test_subset_ok),
         T(test_driver_ok_activates_and_reset), T(test_driver_ok_without_features_ok),
         T(test_activate_failure), T(test_bad_queue_enable), T(test_fail_once), T(test_config_space),
+        T(test_status_bits_not_cleared), T(test_queue_enable_after_driver_ok),
+        T(test_refused_features_log_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Checks a running vpf's control socket against docs/api.schema.json (docs/api.md):
+the greeting, every command's answer, the error answers and their classes, and that the
+arguments each command declares (help) are exactly the schema's request properties.
+Usage: ctl_schema.py SOCKET SCHEMA. The VM has net0 (an SR-IOV PF with total-vfs >= 2)
+and net1 (a plain NIC). Exit status 0 when everything matches."""
+import json
+import socket
+import sys
+
+import jsonschema
+
+sock_path, schema_path = sys.argv[1], sys.argv[2]
+schema = json.load(open(schema_path))
+defs = schema["$defs"]
+TYPES = {"a string": "string", "an integer": "integer", "true or false": "boolean"}
+
+
+def check(instance, ref):
+    """Validates instance against #/$defs/REF (refs resolve within the whole schema)."""
+    sub = {"$defs": defs, "$ref": "#/$defs/" + ref}
+    jsonschema.Draft202012Validator(sub).validate(instance)
+
+
+conn = socket.socket(socket.AF_UNIX)
+conn.connect(sock_path)
+lines = conn.makefile("rb")
+greeting = json.loads(lines.readline())
+check(greeting, "greeting")
+n = 0
+
+
+def ask(request, raw=None):
+    """Sends a request (a dict, or raw bytes) and returns the answer."""
+    global n
+    n += 1
+    if raw is None:
+        request = dict(request, id=n)
+        raw = json.dumps(request).encode()
+    conn.sendall(raw + b"\n")
+    answer = json.loads(lines.readline())
+    if raw is not None and isinstance(request, dict):
+        assert answer.get("id") == n, f"id not echoed: {answer}"
+    return answer
+
+
+# The arguments the server declares are the schema's, command for command.
+help_answer = ask({"cmd": "help"})
+check(help_answer, "answers/help")
+declared = {c["name"]: c["args"] for c in help_answer["commands"]}
+BUILTIN = {"help", "subscribe", "unsubscribe"}
+assert set(declared) | BUILTIN == set(defs["requests"]), \
+    f"commands: server {sorted(declared)}, schema {sorted(defs['requests'])}"
+assert set(greeting["greeting"]["commands"]) == set(defs["requests"]), "greeting's commands"
+for name, args in declared.items():
+    req = defs["requests"][name]
+    props = {k: v for k, v in req["properties"].items() if k not in ("cmd", "id")}
+    assert set(args) == set(props), f"{name}: server takes {sorted(args)}, schema {sorted(props)}"
+    required = set(req["required"]) - {"cmd"}
+    assert {a for a, d in args.items() if d["required"]} == required, f"{name}: required args"
+    for a, d in args.items():
+        t = props[a].get("type") or {"#/$defs/mac": "string", "#/$defs/onoff": "boolean"}[props[a]["$ref"]]
+        assert t == TYPES[d["type"]], f"{name}.{a}: server {d['type']}, schema {t}"
+
+# Each command, successful: the request is valid by the schema, the answer too.
+good = [
+    {"cmd": "info"},
+    {"cmd": "devices"},
+    {"cmd": "vfs", "dev": "net0"},
+    {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "spoofchk": "on", "rate": 100},
+    {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 0, "spoofchk": False, "rate": 0},
+    {"cmd": "link", "dev": "net1", "up": False},
+    {"cmd": "link", "dev": "net1", "up": "on"},
+    {"cmd": "stats", "dev": "net0"},
+    {"cmd": "stats", "dev": "net1"},
+]
+for req in good:
+    check(req, "requests/" + req["cmd"])
+    answer = ask(req)
+    assert answer["ok"], f"{req}: {answer}"
+    check(answer, "answers/" + req["cmd"])
+
+# Failures: an error answer of the documented class.
+bad = [
+    ({"cmd": "stats", "dev": "net9"}, "not-found"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "trust": "on"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": "abc"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 4095}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 99}, "not-found"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "mac": None}, "bad-argument"),
+    ({"cmd": "vfs", "dev": "net1"}, "not-supported"),
+    ({"cmd": "link", "dev": "net0"}, "bad-argument"),
+    ({"cmd": "frobnicate"}, "unknown-command"),
+]
+pf_mac = next(d["mac"] for d in ask({"cmd": "devices"})["devices"] if d["dev"] == "net0")
+bad.append(({"cmd": "vf-set", "dev": "net0", "vf": 1, "mac": pf_mac}, "conflict"))
+for req, cls in bad:
+    answer = ask(req)
+    check(answer, "error")
+    assert answer["class"] == cls, f"{req}: class {answer['class']}, want {cls}: {answer}"
+for raw in (b"not json", b"[1]", b'{"cmd":"devices","id":[1]}', b'{"id":1}'):
+    answer = ask(None, raw)
+    check(answer, "error")
+    assert answer["class"] == "bad-request", f"{raw}: {answer}"
+# Events: a second connection subscribes and sees the first one's link change.
+watcher = socket.socket(socket.AF_UNIX)
+watcher.connect(sock_path)
+wlines = watcher.makefile("rb")
+check(json.loads(wlines.readline()), "greeting")
+watcher.sendall(b'{"cmd":"subscribe","id":"w"}\n')
+sub_answer = json.loads(wlines.readline())
+check(sub_answer, "answers/subscribe")
+assert ask({"cmd": "link", "dev": "net1", "up": False})["ok"]
+event = json.loads(wlines.readline())
+check(event, "event")
+assert event["event"] == "link" and event["data"] == {"dev": "net1", "up": False, "by": "host"}, event
+watcher.sendall(b'{"cmd":"unsubscribe"}\n')
+check(json.loads(wlines.readline()), "answers/unsubscribe")
+assert ask({"cmd": "link", "dev": "net1", "up": True})["ok"]
+watcher.sendall(b'{"cmd":"help"}\n')
+assert "commands" in json.loads(wlines.readline()), "an event reached an unsubscribed client"
+for c in sorted(BUILTIN - {"help"}):
+    answer = ask({"cmd": c, "x": 1})
+    check(answer, "error")
+    assert answer["class"] == "bad-argument", answer
+print(f"ctl_schema: {n} requests checked")
