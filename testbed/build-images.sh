@@ -228,7 +228,8 @@ else
 	done
 	# bash runs the scenario scripts; GNU timeout keeps exit codes identical to the host's.
 	# vdpa (iproute2): vDPA devices through the kernel's netlink, as an admin would.
-	copy_bin "$s" "${COMMON_TOOLS[@]}" timeout qemu-system-x86_64 vdpa
+	# setpriv (util-linux): run vpf without a capability (the vdpa scenario's memlock check).
+	copy_bin "$s" "${COMMON_TOOLS[@]}" timeout qemu-system-x86_64 vdpa setpriv
 	copy_file "$s" /usr/share/misc/pci.ids
 	# QEMU's firmware for -kernel boots of pc/q35 and the virtio-net option ROM.
 	for f in /usr/share/seabios/bios-256k.bin /usr/share/seabios/bios.bin \

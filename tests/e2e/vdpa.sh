@@ -9,7 +9,8 @@
 # show`), `vfs` names the devices; 3 broadcast frames (arping) sent on each VF come back
 # in its RX counters (the simulator loops TX to RX); a device deleted under a running VF
 # (`vdpa dev del`) takes only that VF's carrier down, with the reason in `vfs`; net1's VF
-# comes up with its carrier down and the reason in `vfs`; link down/up of a VF (its
+# comes up with its carrier down and the reason in `vfs`; without CAP_SYS_RESOURCE
+# under `ulimit -l 64` vpf refuses a vDPA device naming RLIMIT_MEMLOCK; link down/up of a VF (its
 # rings disabled and enabled) and an FLR (device reset and restarted) keep broadcasts
 # looping; net2, a plain NIC with backend=vhost-vdpa,vdpa=PATH on an admin-made device,
 # gets the device's MAC, loops broadcasts, and its device survives vpf's exit; net3's
@@ -47,6 +48,19 @@ admin_dev=/dev/${admin_dev##*/}
 vfdevs=$(mktemp -d)
 n=$(echo /sys/bus/vdpa/devices/vdpa-adminvf0/vhost-vdpa-*)
 ln -s "/dev/${n##*/}" "$vfdevs/dev0" && [ -c "$vfdevs/dev0" ] || fail "no vhost-vdpa node for vdpa-adminvf0"
+# vhost-vdpa pins guest RAM: without CAP_SYS_RESOURCE vpf cannot raise RLIMIT_MEMLOCK
+# past the hard limit, and a device that would pass it is refused, naming the limit
+# (for a PF a setup error: exit 1, one line; the admin's device is left alone).
+if command -v setpriv >/dev/null; then
+	rc=0
+	out=$(ulimit -l 64; timeout 30 setpriv --bounding-set -sys_resource "$VPF" run --kernel "$L2_KERNEL" \
+		--memory 320M --net "backend=vhost-vdpa,vdpa=$admin_dev" 2>&1 >/dev/null) || rc=$?
+	log "without CAP_SYS_RESOURCE: rc=$rc $out"
+	[ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] &&
+		grep -q "RLIMIT_MEMLOCK (ulimit -l) is 64 KiB, vhost-vdpa pins the guest's 320 MiB" <<<"$out" ||
+		fail "vpf under ulimit -l 64 without CAP_SYS_RESOURCE: rc=$rc, $out"
+	vdpa dev show vdpa-admin0 >/dev/null 2>&1 || fail "vpf deleted the admin's vDPA device after a failed open"
+fi
 con=$LOGDIR/l2-console.log ctl=$(mktemp -d)/ctl.sock
 t0=$(now_ms)
 (
