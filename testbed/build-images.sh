@@ -4,7 +4,8 @@
 #   l2.cpio.gz   L2 guest: busybox, virtio-net + pvpanic modules, ip/lspci/iperf3/ethtool,
 #                iptables (nft) + container networking modules (loaded on demand),
 #                tests/e2e/guest/*.sh, /init = testbed/l2-init
-#   l1.cpio      L1 VM: busybox, bash, KVM/vhost/tun/bridge/9p modules, tools, QEMU 7.2,
+#   l1.cpio      L1 VM: busybox, bash, KVM/vhost/tun/bridge/9p modules, the vDPA
+#                simulator modules (build-vdpa-mods.sh), tools, QEMU 7.2,
 #                /init = testbed/l1-init
 # Idempotent: each image carries a key (inputs' hashes and package versions); an
 # image whose key did not change is not rebuilt.
@@ -206,7 +207,13 @@ fi
 L1_MODULES=(irqbypass kvm ccp kvm_amd tun vhost vhost_iotlb vhost_net veth bridge 8021q
 	virtio_pci 9pnet_virtio 9p)
 QEMU_PKGS=(qemu-system-x86 seabios ipxe-qemu)
-l1key=$( { key_of "${QEMU_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l1-init" "$TB_REPO/testbed/build-images.sh"; } | sha256sum | cut -d' ' -f1)
+# The vDPA simulator (tests/e2e/vdpa.sh): built out of tree for this kernel (Debian's
+# config has no vDPA), not loaded at boot: /etc/modules.vdpa, loaded by the scenario
+# after the vhost modules above (vhost_vdpa needs vhost and vhost_iotlb).
+VDPA_MODULES=(vringh vdpa vdpa_sim vdpa_sim_net vhost_vdpa)
+vdpa_out=$("$TB_REPO/testbed/build-vdpa-mods.sh" "$kver")
+l1key=$( { key_of "${QEMU_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l1-init" "$TB_REPO/testbed/build-images.sh" \
+	"$TB_REPO/testbed/build-vdpa-mods.sh"; } | sha256sum | cut -d' ' -f1)
 if fresh l1.cpio "$l1key"; then
 	tb_log "l1.cpio up to date"
 else
@@ -214,8 +221,15 @@ else
 	s=$TB_OUT/stage-l1
 	new_stage "$s"
 	add_modules "$s" "${L1_MODULES[@]}"
+	: >"$s/etc/modules.vdpa"
+	for m in "${VDPA_MODULES[@]}"; do
+		cp "$vdpa_out/$m.ko" "$s/lib/modules/$m.ko"
+		echo "$m" >>"$s/etc/modules.vdpa"
+	done
 	# bash runs the scenario scripts; GNU timeout keeps exit codes identical to the host's.
-	copy_bin "$s" "${COMMON_TOOLS[@]}" timeout qemu-system-x86_64
+	# vdpa (iproute2): vDPA devices through the kernel's netlink, as an admin would.
+	# setpriv (util-linux): run vpf without a capability (the vdpa scenario's memlock check).
+	copy_bin "$s" "${COMMON_TOOLS[@]}" timeout qemu-system-x86_64 vdpa setpriv
 	copy_file "$s" /usr/share/misc/pci.ids
 	# QEMU's firmware for -kernel boots of pc/q35 and the virtio-net option ROM.
 	for f in /usr/share/seabios/bios-256k.bin /usr/share/seabios/bios.bin \

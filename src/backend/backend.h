@@ -9,7 +9,7 @@
  *    struct virtio_net_hdr_v1, with VERSION_1), exactly as the guest sees it: a tap with
  *    IFF_VNET_HDR and TUNSETVNETHDRSZ 12 reads and writes that framing itself.
  *
- *  NET_BACKEND_OFFLOAD (vhost-net; vhost-vdpa, vhost-user later): the kernel or another
+ *  NET_BACKEND_OFFLOAD (vhost-net, vhost-vdpa; vhost-user later): the kernel or another
  *    process moves the packets. On DRIVER_OK the device hands over, through
  *    start_offload(), the guest memory table, each queue's ring addresses and size, the
  *    kick eventfd (the same fd KVM signals through KVM_IOEVENTFD), a call eventfd the
@@ -48,8 +48,9 @@ enum net_backend_kind { NET_BACKEND_USERSPACE, NET_BACKEND_OFFLOAD };
 
 struct net_backend;
 
-/* The tap-based backends --net backend= and vf-backend= choose from. */
-enum net_backend_type { NET_BACKEND_TAP, NET_BACKEND_VHOST_NET };
+/* The backends --net backend= and vf-backend= choose from: vpf on a tap, vhost-net on a
+ * tap, or a vhost-vdpa device (no tap). */
+enum net_backend_type { NET_BACKEND_TAP, NET_BACKEND_VHOST_NET, NET_BACKEND_VHOST_VDPA };
 
 /* One queue as an offloaded backend needs it (vhost SET_VRING_NUM/ADDR/BASE/KICK/CALL/ERR). */
 struct net_backend_vring {
@@ -99,6 +100,19 @@ struct net_backend_ops {
     /* Optional, NET_BACKEND_OFFLOAD: counters kept outside vpf (where vpf moves the
      * packets it counts them itself). Returns 0 or -1. */
     int (*stats)(struct net_backend *be, struct net_backend_stats *s);
+    /* Optional: of VERSION_1's ring features (MRG_RXBUF, EVENT_IDX, INDIRECT_DESC) the
+     * ones the backend's data path implements; without it, all of them. A hardware-like
+     * backend (vhost-vdpa) offers only what its device has: the guest sees no others. */
+    uint64_t (*ring_features)(struct net_backend *be);
+    /* Optional, any thread: why the backend stopped working at run time (e.g. its vDPA
+     * device was deleted), copied into buf; 0 if it has a reason, -1 if none. */
+    int (*error)(struct net_backend *be, char *buf, size_t len);
+    /* Optional, NET_BACKEND_OFFLOAD, a device with its own link (vhost-vdpa with
+     * VIRTIO_NET_F_STATUS): config_fd() is an eventfd the backend signals when the
+     * device's config changed (its config interrupt), or -1; device_link() then reads
+     * the device's link state (I/O thread). */
+    int (*config_fd)(struct net_backend *be);
+    bool (*device_link)(struct net_backend *be);
 };
 
 struct net_backend {
@@ -107,6 +121,9 @@ struct net_backend {
     unsigned hdr_len;       /* NET_BACKEND_HDR_LEN */
     bool tap_created;       /* its tap was created by vpf (and goes away on close) */
     char name[32];          /* interface name or description, for logs */
+    char dev[64];           /* vhost-vdpa: the vDPA device's name ("" if unknown) */
+    bool has_mac;           /* the device has its own MAC (vhost-vdpa: its config's) */
+    uint8_t mac[6];
 };
 
 static inline uint64_t net_backend_features(struct net_backend *be) { return be->ops->features(be); }
@@ -143,10 +160,29 @@ static inline bool tap_created(const struct net_backend *be) { return be && be->
  * with the reason in err (e.g. /dev/vhost-net missing or not permitted; not logged). */
 struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen);
 
+/* --net backend=vhost-vdpa,vdpa=PATH: the virtio-net device behind /dev/vhost-vdpa-N
+ * moves the packets (vhost_vdpa.c); vpf maps guest RAM into it, sets up its rings and
+ * keeps the control queue. mem: the guest RAM it will map (checked against the device's
+ * IOVA range and RLIMIT_MEMLOCK, which vpf raises when allowed). Returns NULL with the
+ * reason in err (one line, not logged). */
+struct net_backend *vhost_vdpa_open(const char *path, const struct guest_mem *mem,
+                                    char *err, size_t errlen);
+/* vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=MGMTDEV: creates the vDPA device name on mgmtdev
+ * with mac (vdpa_netlink.h), then vhost_vdpa_open()s its vhost-vdpa device. The device
+ * is deleted when the backend closes (and at once if opening fails). */
+struct net_backend *vhost_vdpa_create(const char *name, const char *mgmtdev, const uint8_t mac[6],
+                                      const struct guest_mem *mem, char *err, size_t errlen);
+/* The features vpf sets on a vDPA device for a guest that negotiated `negotiated` on
+ * vpf's virtio-net (virtio 1.2 §3.1.1): what both have, less what vpf keeps (the
+ * control queue and its commands, NOTF_COAL, SR_IOV), plus ACCESS_PLATFORM when the
+ * device offers it (vpf maps guest RAM through the device's IOTLB with IOVA = guest
+ * physical address; the guest is never offered it). */
+uint64_t vhost_vdpa_driver_features(uint64_t negotiated, uint64_t device);
+
 /* Opens a backend of the given type on tap ifname (open.c). NULL: reason in err. */
 struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname,
                                      char *err, size_t errlen);
-/* "tap", "vhost-net". */
+/* "tap", "vhost-net", "vhost-vdpa". */
 const char *net_backend_type_name(enum net_backend_type type);
 /* Parses a type name; returns 0, or -1 if unknown. */
 int net_backend_parse_type(const char *s, enum net_backend_type *type);

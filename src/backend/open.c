@@ -1,4 +1,5 @@
 /* Backend types by name (--net backend=, vf-backend=) and opening one. */
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -7,6 +8,7 @@
 static const char *const type_names[] = {
     [NET_BACKEND_TAP] = "tap",
     [NET_BACKEND_VHOST_NET] = "vhost-net",
+    [NET_BACKEND_VHOST_VDPA] = "vhost-vdpa",
 };
 
 const char *net_backend_type_name(enum net_backend_type type)
@@ -30,5 +32,9 @@ struct net_backend *net_backend_open(enum net_backend_type type, const char *ifn
 {
     if (type == NET_BACKEND_VHOST_NET)
         return vhost_net_open(ifname, err, errlen);
+    if (type == NET_BACKEND_VHOST_VDPA) {
+        snprintf(err, errlen, "vhost-vdpa needs a vDPA device (vdpa=PATH), not a tap");
+        return NULL;
+    }
     return tap_open_err(ifname, err, errlen);
 }

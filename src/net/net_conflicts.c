@@ -44,7 +44,17 @@ static unsigned claims_collect(const struct net_opts *nets, unsigned n, struct n
             bool is_vf = f > 0;
             memset(taps[k].key, 0, IFNAMSIZ);
             memset(macs[k].key, 0, IFNAMSIZ);
-            if (is_vf) {
+            bool vdpa = is_vf ? o->vf.vf_backend == NET_BACKEND_VHOST_VDPA
+                              : o->backend == NET_BACKEND_VHOST_VDPA;
+            if (vdpa) {
+                /* No tap: a key no interface name can equal, unique per function. */
+                taps[k].key[0] = 1;
+                memcpy(taps[k].key + 1, &k, sizeof(k));
+                if (is_vf)
+                    pf_policy_vf_mac(&o->vf, o->mac, f - 1, (uint8_t *)macs[k].key);
+                else
+                    memcpy(macs[k].key, o->mac, 6);
+            } else if (is_vf) {
                 pf_policy_vf_tap(&o->vf, f - 1, taps[k].key);
                 pf_policy_vf_mac(&o->vf, o->mac, f - 1, (uint8_t *)macs[k].key);
             } else {

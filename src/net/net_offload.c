@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "net/vnet.h"
+#include "virtio/device.h"
 
 #define NRINGS 2                         /* rx0, tx0 */
 
@@ -76,8 +77,15 @@ static void on_err(struct iothread_watch *w, uint32_t events)
         /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. The
          * used buffers behind a held signal are announced before vpf stops looking. */
         vnet_coal_release_held(n);
+        char why[160] = "its tap is gone";
+        if (n->be->ops->error)
+            n->be->ops->error(n->be, why, sizeof(why));
         vnet_offload_stop(n);
-        vnet_backend_gone(n, "its tap is gone");
+        vnet_backend_gone(n, why);
+        /* A device gone for good (vhost-vdpa's deleted vDPA device): the guest sees its
+         * carrier drop (virtio 1.2 §5.1.4.2, a config change), as on a NIC whose port died. */
+        if (n->be->ops->error)
+            virtio_net_set_link(n, false);
         return;
     }
     vnet_fail(n, "backend %s found the %s ring broken", n->be->ops->type, ring);
@@ -89,6 +97,32 @@ static void unwatch(struct virtio_net *n)
         iothread_watch_del(&n->io, &n->call_watch[i]);
         iothread_watch_del(&n->io, &n->err_watch[i]);
     }
+    if (n->cfg_watch.fn)
+        iothread_watch_del(&n->io, &n->cfg_watch);
+    n->cfg_watch.fn = NULL;
+}
+
+/* The device's own link (vhost-vdpa's config interrupt, virtio 1.2 §5.1.4: status
+ * VIRTIO_NET_S_LINK_UP): the guest's link is up only while both the host and the
+ * device say so; a change is a config change for the guest (§5.1.4.2). */
+static void update_device_link(struct virtio_net *n)
+{
+    bool down = !n->be->ops->device_link(n->be);
+    pthread_mutex_lock(&n->cfg_lock);
+    bool changed = n->dev_link_down != down;
+    n->dev_link_down = down;
+    pthread_mutex_unlock(&n->cfg_lock);
+    if (!changed)
+        return;
+    log_info("%s: the %s device's link went %s", n->name, n->be->ops->type, down ? "down" : "up");
+    virtio_dev_config_changed(&n->vdev);
+}
+
+static void on_config(struct iothread_watch *w, uint32_t events)
+{
+    struct virtio_net *n = w->opaque;
+    drain(w->fd);
+    update_device_link(n);
 }
 
 void vnet_offload_start(struct virtio_net *n)
@@ -129,6 +163,17 @@ void vnet_offload_start(struct virtio_net *n)
         return;
     }
     n->offloaded = true;
+    int cfd = n->be->ops->config_fd && n->be->ops->device_link ? n->be->ops->config_fd(n->be) : -1;
+    if (cfd >= 0) {
+        drain(cfd);
+        n->cfg_watch = (struct iothread_watch){ .fd = cfd, .events = EPOLLIN, .fn = on_config,
+                                                .opaque = n };
+        if (iothread_watch_add(&n->io, &n->cfg_watch) < 0) {
+            log_warn("%s: cannot watch the device's config interrupt: %s", n->name, strerror(errno));
+            n->cfg_watch.fn = NULL;
+        }
+        update_device_link(n);
+    }
 }
 
 void vnet_offload_stop(struct virtio_net *n)
@@ -148,4 +193,9 @@ void vnet_offload_link(struct virtio_net *n)
     if (n->offloaded && n->be->ops->set_link(n->be, n->dp_link_up) < 0)
         log_error("%s: backend %s: cannot %s the tap", n->name, n->be->ops->type,
                   n->dp_link_up ? "reattach" : "detach");
+}
+
+int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len)
+{
+    return n->be->ops->error ? n->be->ops->error(n->be, buf, len) : -1;
 }

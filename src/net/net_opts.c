@@ -63,9 +63,16 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
             have_mac = 1;
         } else if (!strcmp(kv, "backend")) {
             if (net_backend_parse_type(val, &o->backend) < 0) {
-                log_error("--net: backend must be tap or vhost-net, not '%s'", val);
+                log_error("--net: backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
                 return -1;
             }
+        } else if (!strcmp(kv, "vdpa")) {
+            if (!val[0] || strlen(val) >= sizeof(o->vdpa)) {
+                log_error("--net: vdpa= wants a /dev/vhost-vdpa-N path of at most %zu characters",
+                          sizeof(o->vdpa) - 1);
+                return -1;
+            }
+            strcpy(o->vdpa, val);
         } else {
             int r = pf_policy_parse_key(&o->vf, kv, val);
             if (r == 0)
@@ -74,7 +81,15 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
                 return -1;
         }
     }
-    if (!o->tap[0]) {
+    if (o->backend == NET_BACKEND_VHOST_VDPA) {
+        if (!o->vdpa[0] || o->tap[0]) {
+            log_error("--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=");
+            return -1;
+        }
+    } else if (o->vdpa[0]) {
+        log_error("--net: vdpa=PATH needs backend=vhost-vdpa");
+        return -1;
+    } else if (!o->tap[0]) {
         log_error("--net: tap=IFNAME is required");
         return -1;
     }

@@ -1,7 +1,9 @@
 /* --net option: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,backend=tap|vhost-net]
  * [,total-vfs=N,vf-tap=PATTERN[,vf-mac=MAC;MAC;...][,vf-backend=tap|vhost-net]
  * [,vf-spoofchk=on|off]]" (SR-IOV keys: net/pf_policy.h). backend: who moves the PF's
- * packets, vpf (tap, default) or the kernel (vhost-net on the same tap). */
+ * packets, vpf (tap, default) or the kernel (vhost-net on the same tap).
+ * "backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-N[,mac=...]": the PF on a vDPA device
+ * instead of a tap (tap= does not apply; the device's own MAC wins over mac=). */
 #ifndef VPF_NET_NET_OPTS_H
 #define VPF_NET_NET_OPTS_H
 
@@ -11,7 +13,8 @@
 #include "net/pf_policy.h"
 
 struct net_opts {
-    char tap[IFNAMSIZ];
+    char tap[IFNAMSIZ];         /* "" with backend=vhost-vdpa */
+    char vdpa[64];              /* backend=vhost-vdpa: the /dev/vhost-vdpa-N path */
     uint8_t mac[6];
     enum net_backend_type backend;
     struct pf_policy vf;    /* vf.total_vfs 0: no SR-IOV */

@@ -79,9 +79,19 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val)
     }
     if (!strcmp(key, "vf-backend")) {
         if (net_backend_parse_type(val, &p->vf_backend) < 0) {
-            log_error("--net: vf-backend must be tap or vhost-net, not '%s'", val);
+            log_error("--net: vf-backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
             return -1;
         }
+        return 1;
+    }
+    if (!strcmp(key, "vf-vdpa-mgmtdev") || !strcmp(key, "vf-vdpa")) {
+        bool mgmt = !strcmp(key, "vf-vdpa-mgmtdev");
+        char *dst = mgmt ? p->vf_vdpa_mgmtdev : p->vf_vdpa;
+        if (!val[0] || strlen(val) >= sizeof(p->vf_vdpa)) {
+            log_error("--net: %s must be 1 to %zu characters", key, sizeof(p->vf_vdpa) - 1);
+            return -1;
+        }
+        strcpy(dst, val);
         return 1;
     }
     return 0;
@@ -100,9 +110,28 @@ static int check_pattern(const char *pat)
     return 0;
 }
 
+bool pf_policy_vf_offloaded(const struct pf_policy *p)
+{
+    return p->vf_backend == NET_BACKEND_VHOST_NET || p->vf_backend == NET_BACKEND_VHOST_VDPA;
+}
+
+void pf_policy_vf_vdpa(const struct pf_policy *p, unsigned i, char path[64])
+{
+    const char *d = strstr(p->vf_vdpa, "%d");
+    if (!d) {
+        path[0] = '\0';
+        return;
+    }
+    snprintf(path, 64, "%.*s%u%s", (int)(d - p->vf_vdpa), p->vf_vdpa, i, d + 2);
+}
+
 void pf_policy_vf_tap(const struct pf_policy *p, unsigned i, char name[IFNAMSIZ])
 {
     const char *d = strstr(p->vf_tap, "%d");
+    if (!d) {               /* no tap (vhost-vdpa VFs) */
+        name[0] = '\0';
+        return;
+    }
     snprintf(name, IFNAMSIZ, "%.*s%u%s", (int)(d - p->vf_tap), p->vf_tap, i, d + 2);
 }
 
@@ -124,28 +153,49 @@ void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsign
 int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6])
 {
     if (!p->total_vfs) {
-        if (p->vf_tap[0] || p->nvf_macs || p->spoofchk_set || p->vf_backend != NET_BACKEND_TAP) {
-            log_error("--net: vf-tap, vf-mac, vf-backend and vf-spoofchk need total-vfs=N");
+        if (p->vf_tap[0] || p->nvf_macs || p->spoofchk_set || p->vf_backend != NET_BACKEND_TAP ||
+            p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0]) {
+            log_error("--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev and "
+                      "vf-spoofchk need total-vfs=N");
             return -1;
         }
         return 0;
     }
-    /* vhost-net moves VF frames in the kernel: vpf cannot look at source MACs there. */
-    if (p->vf_backend == NET_BACKEND_VHOST_NET) {
+    /* vhost-net and vDPA move VF frames outside vpf: it cannot look at source MACs there. */
+    if (pf_policy_vf_offloaded(p)) {
         if (p->spoofchk_set && p->spoofchk) {
-            log_error("--net: vf-spoofchk=on needs vf-backend=tap (with vhost-net the kernel "
-                      "moves the frames, vpf cannot check them)");
+            log_error("--net: vf-spoofchk=on needs vf-backend=tap (with %s the frames bypass "
+                      "vpf, it cannot check them)", net_backend_type_name(p->vf_backend));
             return -1;
         }
         p->spoofchk = false;
     }
-    if (!p->vf_tap[0]) {
+    if (p->vf_backend == NET_BACKEND_VHOST_VDPA) {
+        if (p->vf_tap[0] || !p->vf_vdpa[0] == !p->vf_vdpa_mgmtdev[0]) {
+            log_error("--net: vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and "
+                      "vf-vdpa=PATTERN, and no vf-tap");
+            return -1;
+        }
+        const char *d = strstr(p->vf_vdpa, "%d");
+        int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
+        if (p->vf_vdpa[0] && (!d || strchr(d + 2, '%') || memchr(p->vf_vdpa, '%', (size_t)(d - p->vf_vdpa)) ||
+                              strlen(p->vf_vdpa) - 2 + (size_t)digits >= sizeof(p->vf_vdpa))) {
+            log_error("--net: vf-vdpa '%s' must contain exactly one %%d and no other %%, e.g. "
+                      "/dev/vhost-vdpa-%%d", p->vf_vdpa);
+            return -1;
+        }
+    } else if (p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0]) {
+        log_error("--net: vf-vdpa and vf-vdpa-mgmtdev need vf-backend=vhost-vdpa");
+        return -1;
+    }
+    if (p->vf_backend != NET_BACKEND_VHOST_VDPA && !p->vf_tap[0]) {
         log_error("--net: total-vfs needs vf-tap=PATTERN (e.g. vf-tap=vpfvf%%d)");
         return -1;
     }
     /* The longest name is the last VF's: the pattern minus "%d" plus its digits. */
     int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
-    if (check_pattern(p->vf_tap) < 0 || strlen(p->vf_tap) - 2 + (size_t)digits >= IFNAMSIZ) {
+    if (p->vf_backend != NET_BACKEND_VHOST_VDPA &&
+        (check_pattern(p->vf_tap) < 0 || strlen(p->vf_tap) - 2 + (size_t)digits >= IFNAMSIZ)) {
         log_error("--net: vf-tap '%s' must contain exactly one %%d, no other %%, '/', ':' or "
                   "space, and give names shorter than %d characters", p->vf_tap, IFNAMSIZ);
         return -1;

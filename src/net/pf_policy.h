@@ -8,9 +8,16 @@
  *   vf-mac=MAC;MAC;...   VF 0, 1, ... MACs; VFs past the list get the default below
  *   vf-backend=tap|vhost-net   VF data path: vpf's own (tap, default) or the kernel's
  *                        (vhost-net, on the same tap)
+ *   vf-backend=vhost-vdpa  VF i on a vDPA device (no tap), with one of:
+ *     vf-vdpa-mgmtdev=MGMTDEV  vpf creates VF i's vDPA device on MGMTDEV (e.g.
+ *                        vdpasim_net, pci/0000:03:00.1) with the VF's MAC when the VF
+ *                        comes up, and deletes it when the VF goes
+ *     vf-vdpa=PATTERN    VF i on the admin's /dev/vhost-vdpa device PATTERN with its
+ *                        one %d replaced by i (e.g. /dev/vhost-vdpa-%d); its MAC is the
+ *                        device's
  *   vf-spoofchk=on|off   drop (and count) VF frames whose source MAC is not the VF's; on
- *                        for tap VFs, off for vhost-net VFs, where vpf never sees a frame
- *                        (on with vhost-net is refused)
+ *                        for tap VFs, off for vhost-net and vhost-vdpa VFs, where vpf never
+ *                        sees a frame (on with them is refused)
  *
  * Default VF MAC: the PF's MAC plus i + 1 in its low 24 bits (the NIC-specific half),
  * wrapping within them: PF 52:54:00:12:34:56 -> VF 0 52:54:00:12:34:57, VF 3 ...:5a. */
@@ -31,6 +38,8 @@ struct pf_policy {
     uint8_t vf_macs[NET_MAX_VFS][6];    /* explicit vf-mac= entries */
     unsigned nvf_macs;
     enum net_backend_type vf_backend;
+    char vf_vdpa_mgmtdev[64];           /* vf-vdpa-mgmtdev= */
+    char vf_vdpa[64];                   /* vf-vdpa= pattern */
     bool spoofchk;                      /* final after pf_policy_check */
     bool spoofchk_set;                  /* vf-spoofchk= was given */
 };
@@ -49,5 +58,10 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6]);
 void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsigned i,
                       uint8_t mac[6]);
 void pf_policy_vf_tap(const struct pf_policy *p, unsigned i, char name[IFNAMSIZ]);
+/* VF i's /dev/vhost-vdpa path from vf-vdpa= (i < total_vfs, policy checked). */
+void pf_policy_vf_vdpa(const struct pf_policy *p, unsigned i, char path[64]);
+/* True if the VFs' frames bypass vpf (vhost-net, vhost-vdpa): no spoof check, VLAN or
+ * rate limit can be applied to them. */
+bool pf_policy_vf_offloaded(const struct pf_policy *p);
 
 #endif

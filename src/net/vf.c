@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "net/net_opts.h"
@@ -19,9 +20,28 @@ static const char *via(const struct net_vf_mgr *m)
     return m->policy->vf_backend == NET_BACKEND_VHOST_NET ? "vhost-net on " : "";
 }
 
+/* vf-backend=vhost-vdpa: VF i's vDPA device, made by vpf on the policy's management
+ * device with the VF's MAC (named after the process and the VF, so that two vpfs do
+ * not collide), or the admin's /dev/vhost-vdpa path from the vf-vdpa pattern. */
+static struct net_backend *open_vdpa(struct net_vf_mgr *m, struct net_vf *vf)
+{
+    const struct pf_policy *p = m->policy;
+    if (p->vf_vdpa_mgmtdev[0]) {
+        char name[64];
+        snprintf(name, sizeof(name), "vpf%d-%s", (int)getpid(), vf->name);
+        return vhost_vdpa_create(name, p->vf_vdpa_mgmtdev, vf->mac, m->env.mem, vf->error,
+                                 sizeof(vf->error));
+    }
+    char path[64];
+    pf_policy_vf_vdpa(p, vf->index, path);
+    return vhost_vdpa_open(path, m->env.mem, vf->error, sizeof(vf->error));
+}
+
 /* VF i's backend, or NULL with vf->error set. */
 static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
 {
+    if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
+        return open_vdpa(m, vf);
     if (m->env.open_backend) {
         struct net_backend *be = m->env.open_backend(m->env.backend_opaque, vf->index, vf->tap);
         if (!be)
@@ -52,6 +72,17 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
         be = null_open(vf->name);
     }
     vf->tap_created = tap_created(be);
+    if (be && be->dev[0])
+        snprintf(vf->vdpa_dev, sizeof(vf->vdpa_dev), "%s", be->dev);
+    /* An admin-made vDPA device has its own MAC: the VF takes it (the host's port
+     * follows, so that `vfs` tells the truth). */
+    if (be && be->has_mac && memcmp(be->mac, vf->mac, 6)) {
+        memcpy(vf->mac, be->mac, 6);
+        memcpy(port.mac, be->mac, 6);
+        pthread_mutex_lock(&m->lock);
+        memcpy(m->ports[i].mac, be->mac, 6);
+        pthread_mutex_unlock(&m->lock);
+    }
     vf->net = be ? virtio_net_create(vf->name, m->env.mem, be, vf->mac) : NULL;
     if (!vf->net) {
         net_backend_close(be);
@@ -71,9 +102,14 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     virtio_pci_set_notify_ops(&vf->vp, m->env.notify_ops, m->env.notify_opaque);
     char mac[18];
     net_format_mac(mac, vf->mac);
-    log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
-                vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
-                vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
+    if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
+                    vf->error[0] ? " (failed: link down)" : "");
+    else
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
+                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
     return vf;
 fail_net:
     virtio_net_destroy(vf->net);

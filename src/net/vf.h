@@ -6,7 +6,10 @@
  * 4, 64-bit prefetchable, 32 KiB per VF); the PF's virtio device offers VIRTIO_F_SR_IOV.
  * On VF Enable (a config write, vCPU thread, bus lock held) VF i becomes a virtio-pci
  * function at routing ID PF + 1 + i with its own virtio-net device, I/O thread, MSI-X and
- * backend: VF i's tap and MAC come from the policy, never from the guest. A VF whose
+ * backend: VF i's tap and MAC come from the policy, never from the guest (with
+ * vf-backend=vhost-vdpa a vDPA device instead of a tap: made with the VF's MAC on the
+ * policy's management device and deleted with the VF, or the admin's, whose MAC the VF
+ * then takes). A VF whose
  * backend cannot be opened still comes up, on a null backend with its link held down and
  * the reason kept in `error` (log and control socket). On VF Disable or a PF reset every
  * VF is quiesced (doorbells unregistered, data path and I/O thread stopped) and freed
@@ -54,7 +57,8 @@ struct net_vf {
     uint8_t mac[6];             /* host-assigned (the port's, as at creation) */
     char tap[IFNAMSIZ];
     bool tap_created;
-    char error[160];            /* why the VF has no backend; empty when it has one */
+    char vdpa_dev[64];          /* vhost-vdpa: its vDPA device's name */
+    char error[256];            /* why the VF has no backend; empty when it has one */
     struct virtio_net *net;
     struct virtio_pci vp;
 };

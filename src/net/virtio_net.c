@@ -30,6 +30,9 @@
     F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_RING_F_EVENT_IDX) | \
     F(VIRTIO_RING_F_INDIRECT_DESC))
 
+#define VNET_RING_FEATURES (F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX) | \
+    F(VIRTIO_RING_F_INDIRECT_DESC))
+
 /* Config fields we expose: mac, status, max_virtqueue_pairs (virtio 1.2 §5.1.4). */
 #define VNET_CONFIG_SIZE offsetof(struct virtio_net_config, mtu)
 
@@ -73,7 +76,9 @@ static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, u
     uint8_t cfg[VNET_CONFIG_SIZE];
     pthread_mutex_lock(&n->cfg_lock);
     memcpy(cfg + offsetof(struct virtio_net_config, mac), n->mac, 6);
-    st_le16(cfg + offsetof(struct virtio_net_config, status), n->link_up ? VIRTIO_NET_S_LINK_UP : 0);
+    /* Up when the host says so and the backend's device (vhost-vdpa) does not say down. */
+    st_le16(cfg + offsetof(struct virtio_net_config, status),
+            n->link_up && !n->dev_link_down ? VIRTIO_NET_S_LINK_UP : 0);
     pthread_mutex_unlock(&n->cfg_lock);
     st_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs), 1);
     memcpy(data, cfg + off, len);
@@ -567,6 +572,9 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
+    /* A device-backed data path (vhost-vdpa) implements only the ring features it has. */
+    if (be->ops->ring_features)
+        n->host_features &= ~VNET_RING_FEATURES | be->ops->ring_features(be);
     /* Offloaded too: the backend's signals reach the guest through this I/O thread. */
     n->host_features |= F(VIRTIO_NET_F_NOTF_COAL);
     if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
@@ -689,7 +697,9 @@ const char *virtio_net_backend_type(const struct virtio_net *n)
 
 const char *virtio_net_stats_source(const struct virtio_net *n)
 {
-    return n->be->ops->stats ? "tap" : "vpf";
+    /* vhost-vdpa: the device's counters are not read (VDPA_CMD_DEV_VSTATS_GET is per
+     * device driver, the simulator has none): vpf's are all zero. */
+    return n->be->ops->stats ? "tap" : n->be->ops->kind == NET_BACKEND_OFFLOAD ? "none" : "vpf";
 }
 
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)

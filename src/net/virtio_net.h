@@ -79,7 +79,8 @@ bool virtio_net_link_up(struct virtio_net *n);
 void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6]);
 /* Counters; any thread, each value consistent on its own. With an offloaded backend
  * they are the backend's (the tap's, from sysfs, turned to the guest's view) and
- * tx_spoofed is 0; virtio_net_stats_source() says which: "vpf" or "tap". */
+ * tx_spoofed is 0; virtio_net_stats_source() says which: "vpf" or "tap" ("none" for an offloaded backend
+ * without counters: vhost-vdpa). */
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
 const char *virtio_net_stats_source(const struct virtio_net *n);
 /* Interrupt moderation as the guest's driver set it (VIRTIO_NET_CTRL_NOTF_COAL; all 0
@@ -90,5 +91,8 @@ struct virtio_net_coalesce {
 void virtio_net_get_coalesce(struct virtio_net *n, struct virtio_net_coalesce *c);
 /* The backend's type: "tap", "vhost-net", "null", ... */
 const char *virtio_net_backend_type(const struct virtio_net *n);
+/* Any thread: why the backend stopped working at run time (vhost-vdpa: its device was
+ * deleted), copied into buf; 0 if there is a reason, -1 if none (net_offload.c). */
+int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len);
 
 #endif

@@ -68,6 +68,8 @@ struct virtio_net {
     bool offloaded;
     int call_fd[2], err_fd[2];          /* per ring (rx, tx); -1 for userspace backends */
     struct iothread_watch call_watch[2], err_watch[2];
+    struct iothread_watch cfg_watch;    /* the backend's config_fd, while offloaded */
+    bool dev_link_down;                 /* the backend's device says its link is down (cfg_lock) */
     uint32_t rx_need;
     struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
     struct iothread_watch be_watch;

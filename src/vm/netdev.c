@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 /* Doorbells move with the guest's BAR programming: limited. */
@@ -100,11 +101,16 @@ void netdev_create_all(struct vm *vm)
         if (last_vf < 0)
             die("%s: its %u VFs do not fit on PCI bus 0 after 00:%02x.0", d->name, o->vf.total_vfs, slot);
         slot = (unsigned)last_vf / 8 + 1;
-        char err[160];
-        struct net_backend *be = net_backend_open(o->backend, o->tap, err, sizeof(err));
+        char err[256];
+        struct net_backend *be = o->backend == NET_BACKEND_VHOST_VDPA
+            ? vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err))
+            : net_backend_open(o->backend, o->tap, err, sizeof(err));
         if (!be)
             die("--net: %s", err);
-        d->net = virtio_net_create(d->name, &vm->kvm.mem, be, o->mac);
+        /* A vDPA device has its own MAC (virtio 1.2 §5.1.4): the guest gets that one. */
+        uint8_t mac[6];
+        memcpy(mac, be->has_mac ? be->mac : o->mac, 6);
+        d->net = virtio_net_create(d->name, &vm->kvm.mem, be, mac);
         if (!d->net) {
             net_backend_close(be);
             die("%s: cannot create the virtio-net device", d->name);
@@ -120,10 +126,13 @@ void netdev_create_all(struct vm *vm)
         if (d->vfs && net_vf_mgr_assign_bars(d->vfs, &vm->pci) < 0)
             die("%s: no room for its VF BARs", d->name);
         virtio_pci_set_notify_ops(&d->pci, &netdev_notify_ops, vm);
-        log_info("%s: virtio-net at 00:%02x.0, %stap %s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s",
-                 d->name, d->devfn >> 3, o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on " : "", o->tap,
+        log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s",
+                 d->name, d->devfn >> 3,
+                 o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on tap " :
+                 o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " : "tap ",
+                 o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa : o->tap,
                  tap_created(be) ? " (created)" : "",
-                 o->mac[0], o->mac[1], o->mac[2], o->mac[3], o->mac[4], o->mac[5],
+                 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
                  o->vf.total_vfs ? ", SR-IOV PF" : "");
     }
 }

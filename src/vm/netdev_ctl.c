@@ -65,6 +65,8 @@ static void ctl_devices(void *opaque, const struct ctl_request *req, struct ctl_
                                 "mac", macs, "tap", ctl_json_str(o->tap), "link",
                                 virtio_net_link_up(d->net), "total_vfs", o->vf.total_vfs,
                                 "backend", virtio_net_backend_type(d->net));
+        if (dev && o->vdpa[0])
+            json_object_set_new(dev, "vdpa", json_string(o->vdpa));
         if (dev && o->vf.total_vfs)
             json_object_set_new(dev, "vf_backend", json_string(net_backend_type_name(o->vf.vf_backend)));
         if (json_array_append_new(list, dev) < 0) {
@@ -83,7 +85,11 @@ static json_t *vf_json(const struct net_vf *vf, const struct virtio_net_port *po
     char mac[18], pci[16];
     net_format_mac(mac, vf->mac);
     snprintf(pci, sizeof(pci), "0000:00:%02x.%x", vf->devfn >> 3, vf->devfn & 7);
-    return json_pack("{s:i,s:s,s:s,s:s,s:o,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:b,s:I,s:s,s:s,s:o}",
+    char err[256];
+    const char *error = vf->error;
+    if (!error[0] && virtio_net_backend_error(vf->net, err, sizeof(err)) == 0)
+        error = err;
+    json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:o,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:b,s:I,s:s,s:s,s:o}",
                      "vf", vf->index, "dev", vf->name, "pci", pci, "mac", mac,
                      "tap", ctl_json_str(vf->tap), "link", virtio_net_link_up(vf->net),
                      "rx_packets", (json_int_t)s.rx_packets, "rx_bytes", (json_int_t)s.rx_bytes,
@@ -91,7 +97,11 @@ static json_t *vf_json(const struct net_vf *vf, const struct virtio_net_port *po
                      "tx_dropped", (json_int_t)s.tx_dropped, "tx_spoofed", (json_int_t)s.tx_spoofed,
                      "vlan", port->vlan, "spoofchk", port->spoofchk,
                      "rate", (json_int_t)port->max_tx_rate, "backend", virtio_net_backend_type(vf->net),
-                     "counters", virtio_net_stats_source(vf->net), "error", ctl_json_str(vf->error));
+                     "counters", virtio_net_stats_source(vf->net), "error", ctl_json_str(error));
+    /* vhost-vdpa VFs: the vDPA device (e.g. as `vdpa dev show` lists it). */
+    if (o && vf->vdpa_dev[0])
+        json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
+    return o;
 }
 
 json_t *netdev_vfs_json(struct net_vf_mgr *m)
@@ -107,10 +117,13 @@ json_t *netdev_vfs_json(struct net_vf_mgr *m)
         net_format_mac(mac, vf->mac);
         snprintf(pci, sizeof(pci), "0000:00:%02x.%x", vf->devfn >> 3, vf->devfn & 7);
         up++;
-        json_array_append_new(list, json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:b,s:o}", "vf", vf->index,
+        json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:b,s:o}", "vf", vf->index,
                               "dev", vf->name, "pci", pci, "mac", mac, "tap", ctl_json_str(vf->tap),
                               "backend", virtio_net_backend_type(vf->net), "link",
-                              virtio_net_link_up(vf->net), "error", ctl_json_str(vf->error)));
+                              virtio_net_link_up(vf->net), "error", ctl_json_str(vf->error));
+        if (o && vf->vdpa_dev[0])
+            json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
+        json_array_append_new(list, o);
     }
     net_vf_mgr_unlock(m);
     return json_pack("{s:s,s:i,s:o*}", "dev", m->pf_name, "num_vfs", up, "vfs", list);
@@ -232,12 +245,13 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
         p.spoofchk = spoofchk;
     if (rate >= 0)
         p.max_tx_rate = (uint32_t)rate;
-    if (m->policy->vf_backend == NET_BACKEND_VHOST_NET && (p.vlan || p.spoofchk || p.max_tx_rate)) {
+    if (pf_policy_vf_offloaded(m->policy) && (p.vlan || p.spoofchk || p.max_tx_rate)) {
         net_vf_mgr_unlock(m);
         ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED,
-                       "VF %u is on vhost-net: the kernel moves its frames, vpf can "
+                       "VF %u is on %s: %s moves its frames, vpf can "
                        "neither tag a VLAN, check source MACs nor limit the rate there",
-                       (unsigned)vf);
+                       (unsigned)vf, net_backend_type_name(m->policy->vf_backend),
+                       m->policy->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" : "the kernel");
         return;
     }
     net_vf_mgr_set_port(m, (unsigned)vf, &p);
@@ -264,8 +278,11 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
     struct nic n;
     if (!nic_get(opaque, req, reply, &n))
         return;
+    char err[256];
     if (up && n.vf && n.vf->error[0]) {
         ctl_reply_error(reply, "%s has no backend: %s", n.name, n.vf->error);
+    } else if (up && virtio_net_backend_error(n.net, err, sizeof(err)) == 0) {
+        ctl_reply_error(reply, "%s has no backend: %s", n.name, err);
     } else {
         virtio_net_set_link(n.net, up);
         log_info("%s: link %s (control socket, uid %u)", n.name, up ? "up" : "down",
@@ -306,8 +323,13 @@ static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_re
     ctl_reply_str(reply, "backend", virtio_net_backend_type(n.net));
     /* Offloaded: the kernel moves the packets, the counters are the tap's. */
     ctl_reply_str(reply, "counters", virtio_net_stats_source(n.net));
+    char err[256];
     if (n.vf && n.vf->error[0])
         ctl_reply_str(reply, "error", n.vf->error);
+    else if (virtio_net_backend_error(n.net, err, sizeof(err)) == 0)
+        ctl_reply_str(reply, "error", err);
+    if (n.vf && n.vf->vdpa_dev[0])
+        ctl_reply_str(reply, "vdpa", n.vf->vdpa_dev);
     nic_put(&n);
 }
 

@@ -149,13 +149,13 @@ net-shared-mac)
     expect_error "MAC 52:54:00:00:00:12 is given to both net0vf1 and net1" ;;
 net-bad-backend)
     run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,backend=dpdk
-    expect_error "backend must be tap or vhost-net, not 'dpdk'" ;;
+    expect_error "backend must be tap, vhost-net or vhost-vdpa, not 'dpdk'" ;;
 net-vf-bad-backend)
     run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-backend=vhost
-    expect_error "vf-backend must be tap or vhost-net, not 'vhost'" ;;
+    expect_error "vf-backend must be tap, vhost-net or vhost-vdpa, not 'vhost'" ;;
 net-vf-backend-needs-vfs)
     run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,vf-backend=vhost-net
-    expect_error "vf-backend and vf-spoofchk need total-vfs=N" ;;
+    expect_error "vf-backend, vf-vdpa, vf-vdpa-mgmtdev and vf-spoofchk need total-vfs=N" ;;
 net-vf-vhost-spoofchk)
     run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on
     expect_error "vf-spoofchk=on needs vf-backend=tap" ;;
@@ -188,6 +188,54 @@ sriov-ctl-vhost)
     done
     "$VPF" ctl "$sock" vf-set dev=net0 vf=1 mac=02:00:00:00:00:22 >"$tmp/r" || fail "vf-set mac failed"
     grep -q '"vf":1,"mac":"02:00:00:00:00:22","vlan":0,"spoofchk":false' "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
+    stop_ctl_vm
+    expect_rc 0 ;;
+net-vdpa-needs-path)
+    run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-vdpa
+    expect_error "backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=" ;;
+net-vdpa-with-tap)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0
+    expect_error "backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=" ;;
+net-vdpa-needs-backend)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,vdpa=/dev/vhost-vdpa-0
+    expect_error "vdpa=PATH needs backend=vhost-vdpa" ;;
+net-vdpa-unavailable)
+    # Setup error, exit 1, one line, when the PF's vdpa= path cannot be opened.
+    need_kvm
+    run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-vdpa,vdpa=/nonexistent/vhost-vdpa-7
+    expect_rc 1
+    expect_error "error: --net: vhost-vdpa /nonexistent/vhost-vdpa-7: No such file or directory" ;;
+net-vf-vdpa-needs-source)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-backend=vhost-vdpa
+    expect_error "vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and vf-vdpa=PATTERN" ;;
+net-vf-vdpa-both)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net,vf-vdpa=/dev/vhost-vdpa-%d
+    expect_error "vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and vf-vdpa=PATTERN" ;;
+net-vf-vdpa-with-tap)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net,vf-tap=v%d
+    expect_error "and no vf-tap" ;;
+net-vf-vdpa-bad-pattern)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa=/dev/vhost-vdpa-%s
+    expect_error "vf-vdpa '/dev/vhost-vdpa-%s' must contain exactly one %d" ;;
+net-vf-vdpa-spoofchk)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net,vf-spoofchk=on
+    expect_error "vf-spoofchk=on needs vf-backend=tap \(with vhost-vdpa" ;;
+net-vf-vdpa-needs-backend)
+    run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-vdpa-mgmtdev=vdpasim_net
+    expect_error "vf-vdpa and vf-vdpa-mgmtdev need vf-backend=vhost-vdpa" ;;
+sriov-ctl-vdpa)
+    # A PF on tap whose VFs would be vDPA devices on a management device (the guest never
+    # enables them): devices shows the VF backend, vf-set refuses host policy vpf cannot
+    # enforce there, and nothing is created before the guest asks.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net
+    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    grep -q '"dev":"net0",.*"total_vfs":2,"backend":"tap","vf_backend":"vhost-vdpa"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
+    for args in "vlan=100" "spoofchk=true" "rate=10"; do
+        # shellcheck disable=SC2086
+        ! "$VPF" ctl "$sock" vf-set dev=net0 vf=0 $args 2>"$tmp/e" || fail "vf-set $args accepted"
+        grep -q 'VF 0 is on vhost-vdpa: the vDPA device moves its frames' "$tmp/e" || fail "vf-set $args: $(cat "$tmp/e")"
+    done
     stop_ctl_vm
     expect_rc 0 ;;
 sriov-ctl)

@@ -16,6 +16,7 @@
 #include <linux/virtio_ring.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "fake_msi.h"
@@ -30,6 +31,8 @@ struct fake_offload {
     bool link, fail_start, broken;
     uint64_t offloads;
     struct net_backend_offload cfg;
+    int cfd;                        /* config interrupt eventfd (config_fd) */
+    bool dev_link;                  /* what device_link() answers */
 };
 
 static uint64_t fo_features(struct net_backend *be) { return F(VIRTIO_NET_F_CSUM); }
@@ -38,7 +41,16 @@ static int fo_set_features(struct net_backend *be, uint64_t f)
     ((struct fake_offload *)be)->offloads = f;
     return 0;
 }
-static void fo_close(struct net_backend *be) { free(be); }
+static void fo_close(struct net_backend *be)
+{
+    close(((struct fake_offload *)be)->cfd);
+    free(be);
+}
+static int fo_config_fd(struct net_backend *be) { return ((struct fake_offload *)be)->cfd; }
+static bool fo_device_link(struct net_backend *be)
+{
+    return __atomic_load_n(&((struct fake_offload *)be)->dev_link, __ATOMIC_SEQ_CST);
+}
 static int fo_start(struct net_backend *be, const struct net_backend_offload *cfg)
 {
     struct fake_offload *f = (struct fake_offload *)be;
@@ -74,6 +86,7 @@ static const struct net_backend_ops fo_ops = {
     .features = fo_features, .set_features = fo_set_features, .close = fo_close,
     .start_offload = fo_start, .stop_offload = fo_stop, .set_link = fo_set_link,
     .backend_broken = fo_broken, .stats = fo_stats,
+    .config_fd = fo_config_fd, .device_link = fo_device_link,
 };
 
 /* A fake offload backend, owned by the device it is handed to. */
@@ -82,6 +95,8 @@ static struct net_backend *fo_new(void)
     struct fake_offload *fo = calloc(1, sizeof(*fo));
     fo->be = (struct net_backend){ .ops = &fo_ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
                                    .name = "fake" };
+    fo->cfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    fo->dev_link = true;
     return &fo->be;
 }
 
@@ -237,6 +252,41 @@ static void test_backend_broken_is_not_guest_error(void **state)
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
     assert_int_equal(fnet_count(&t->config_irqs), 1);  /* the link change only */
     assert_int_equal(stops_after_reset(t), 1);
+}
+
+static uint16_t config_status(struct fake_net *t)
+{
+    uint8_t st[2];
+    virtio_dev_config_read(t->dev, offsetof(struct virtio_net_config, status), st, 2);
+    return (uint16_t)(st[0] | st[1] << 8);
+}
+
+/* The backend's device has its own link (vhost-vdpa's config interrupt): its changes
+ * reach the guest as config changes, and the guest's link is up only while both the
+ * host and the device say so. */
+static void test_device_link_changes(void **state)
+{
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    struct fake_offload *fo = fo_of(t);
+    assert_int_equal(config_status(t), VIRTIO_NET_S_LINK_UP);
+    __atomic_store_n(&fo->dev_link, false, __ATOMIC_SEQ_CST);
+    signal_fd(fo->cfd);
+    assert_true(fnet_wait_count(&t->config_irqs, 1));
+    assert_int_equal(config_status(t), 0);
+    virtio_net_set_link(t->n, false);                /* the host's link down and up again */
+    virtio_net_set_link(t->n, true);
+    assert_int_equal(config_status(t), 0);
+    __atomic_store_n(&fo->dev_link, true, __ATOMIC_SEQ_CST);
+    signal_fd(fo->cfd);
+    assert_true(fnet_wait_count(&t->config_irqs, 4));
+    assert_int_equal(config_status(t), VIRTIO_NET_S_LINK_UP);
+    /* Stopped: the config interrupt is no longer watched. */
+    assert_int_equal(stops_after_reset(t), 1);
+    __atomic_store_n(&fo->dev_link, false, __ATOMIC_SEQ_CST);
+    signal_fd(fo->cfd);
+    virtio_net_set_link(t->n, true);                 /* I/O thread round trip */
+    assert_int_equal(config_status(t), VIRTIO_NET_S_LINK_UP);
 }
 
 /* A backend that cannot start: the device stays up for the guest, nothing to stop. */
@@ -450,6 +500,7 @@ int main(void)
         T(test_start_hands_over_rings), T(test_call_forwarded_kicks_left_alone),
         T(test_link_detaches), T(test_reset_stops_and_restart),
         T(test_backend_ring_error_needs_reset), T(test_backend_broken_is_not_guest_error),
+        T(test_device_link_changes),
         T(test_start_failure), T(test_ctrl_stays_in_vpf), T(test_moderation_holds_backend_signals),
         cmocka_unit_test_setup_teardown(test_masked_vector_holds_backend_interrupt, setup_pci,
                                         teardown_pci),

@@ -304,6 +304,33 @@ static void test_vhost_unavailable_vf_link_down(void **state)
     disable_vfs(t);
 }
 
+/* vf-backend=vhost-vdpa whose vDPA device cannot be made (no such management device,
+ * or no vdpa in this kernel) or opened: the VF still appears, link down, the reason
+ * kept for the log and `vfs`. */
+static void test_vdpa_unavailable_vf_link_down(void **state)
+{
+    struct ctx *t = *state;
+    t->policy.vf_backend = NET_BACKEND_VHOST_VDPA;
+    strcpy(t->policy.vf_vdpa_mgmtdev, "vpf_test_no_such_mgmtdev");
+    enable_vfs(t, 1);
+    struct net_vf *vf = t->m.vfs[0];
+    assert_non_null(vf);
+    assert_false(virtio_net_link_up(vf->net));
+    assert_true(strstr(vf->error, "no vdpa netlink family") ||
+                strstr(vf->error, "no management device vpf_test_no_such_mgmtdev") ||
+                strstr(vf->error, "vdpa dev add"));
+    assert_string_equal(virtio_net_backend_type(vf->net), "null");
+    disable_vfs(t);
+    t->policy.vf_vdpa_mgmtdev[0] = '\0';
+    strcpy(t->policy.vf_vdpa, "/nonexistent/vhost-vdpa-%d");
+    enable_vfs(t, 2);
+    assert_non_null(t->m.vfs[1]);
+    assert_false(virtio_net_link_up(t->m.vfs[1]->net));
+    assert_string_equal(t->m.vfs[1]->error, "vhost-vdpa /nonexistent/vhost-vdpa-1: No such file or "
+                        "directory (is the vhost_vdpa module loaded and the vDPA device made?)");
+    disable_vfs(t);
+}
+
 static void test_cycles_release_everything(void **state)
 {
     struct ctx *t = *state;
@@ -406,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vfs_come_up_as_virtio_net, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_backend_leaves_link_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vhost_unavailable_vf_link_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vdpa_unavailable_vf_link_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycles_release_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pf_reset_tears_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_than_total_brings_nothing, setup, teardown),
