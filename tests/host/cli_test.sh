@@ -68,7 +68,12 @@ smp-and-high-memory)
     need_kvm; run_vpf run --cpus 4 --memory 3584M --kernel "$(guest poweroff)"; expect_rc 0 ;;
 help)
     run_vpf run --help; expect_rc 0
-    grep -q "Exit status" "$out" || fail "help lacks the exit statuses" ;;
+    grep -q "Exit status" "$out" || fail "help lacks the exit statuses"
+    # Every --net key the README documents is in the help.
+    readme=$(dirname "$0")/../../README.md
+    for key in $(grep '^| `--net' "$readme" | grep -o '[a-z-]*=' | sort -u); do
+        grep -q -- "$key" "$out" || fail "vpf run --help lacks the --net key $key"
+    done ;;
 kernel-missing)
     run_vpf run --kernel "$tmp/nope"; expect_error "cannot open kernel.*No such file" ;;
 kernel-not-bzimage)
