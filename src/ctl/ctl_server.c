@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/confine.h"
 #include "base/log.h"
 
 #define CTL_CLIENT_ANSWER_AHEAD 65536
@@ -303,6 +304,7 @@ static void *ctl_thread(void *arg)
     pthread_setname_np(pthread_self(), "ctl");
     if (loop_init(&l, arg) < 0)
         return NULL;
+    confine_self(CONFINE_CTL);
     for (bool stop = false; !stop;) {
         struct epoll_event ev[8];
         int n = epoll_wait(l.epfd, ev, 8, -1);

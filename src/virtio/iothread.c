@@ -10,9 +10,15 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/confine.h"
 #include "base/log.h"
 
 #define IOTHREAD_BATCH 64
+
+/* Running I/O threads, so the ones started during setup can be asked to confine
+ * themselves once the VM is set up (iothread_confine_all). */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct iothread *registry;
 
 static void drain(int fd)
 {
@@ -39,6 +45,10 @@ static void *iothread_main(void *arg)
 {
     struct iothread *it = arg;
     struct epoll_event ev[IOTHREAD_BATCH];
+    /* Named by the thread itself (prctl), not by its creator (which would open
+     * /proc/self/task/TID/comm): VF I/O threads are created on confined vCPU threads. */
+    pthread_setname_np(pthread_self(), it->name);
+    confine_self(CONFINE_IOTHREAD);
     while (!it->quit) {
         int n = epoll_wait(it->epfd, ev, IOTHREAD_BATCH, -1);
         if (n < 0) {
@@ -82,8 +92,11 @@ int iothread_start(struct iothread *it, const char *name)
         errno = err;
         goto fail_lock;
     }
-    pthread_setname_np(it->thread, it->name);
     it->running = true;
+    pthread_mutex_lock(&registry_lock);
+    it->next = registry;
+    registry = it;
+    pthread_mutex_unlock(&registry_lock);
     return 0;
 fail_lock:
     pthread_mutex_destroy(&it->call_lock);
@@ -103,6 +116,14 @@ void iothread_stop(struct iothread *it)
 {
     if (!it->running)
         return;
+    pthread_mutex_lock(&registry_lock);
+    for (struct iothread **p = &registry; *p; p = &(*p)->next) {
+        if (*p == it) {
+            *p = it->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
     iothread_call(it, set_quit, it);
     pthread_join(it->thread, NULL);
     it->running = false;
@@ -190,4 +211,18 @@ void iothread_watch_del(struct iothread *it, struct iothread_watch *w)
         return;
     epoll_ctl(it->epfd, EPOLL_CTL_DEL, w->fd, NULL);
     w->active = false;
+}
+
+static void confine_call(void *arg)
+{
+    (void)arg;
+    confine_self(CONFINE_IOTHREAD);
+}
+
+void iothread_confine_all(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct iothread *it = registry; it; it = it->next)
+        iothread_call(it, confine_call, NULL);
+    pthread_mutex_unlock(&registry_lock);
 }

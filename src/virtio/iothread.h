@@ -40,6 +40,7 @@ struct iothread {
     unsigned last_src;      /* source of the last run that moved anything */
     struct iothread_watch cmd_watch;
     char name[16];
+    struct iothread *next;  /* running I/O threads (iothread.c) */
 };
 
 /* Creates the epoll set and starts the thread. Returns 0 or -1 (errno). */
@@ -58,6 +59,10 @@ bool iothread_is_self(const struct iothread *it);
  * runs: SCHED_OTHER, each answered at once. Runs that moved nothing do not count. */
 void iothread_note_run(struct iothread *it, unsigned src, unsigned n);
 #define IOTHREAD_SINGLE_RUNS 8
+
+/* Asks every running I/O thread to confine_self(CONFINE_IOTHREAD) and waits for each.
+ * Threads started later confine themselves when they start. */
+void iothread_confine_all(void);
 
 /* On the I/O thread only (handlers, calls). add with w->fd, w->events, w->fn set.
  * Return 0 or -1 (errno). del of an inactive watch is a no-op. */

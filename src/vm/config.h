@@ -2,7 +2,9 @@
 #ifndef VPF_VM_CONFIG_H
 #define VPF_VM_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ctl/ctl.h"
 #include "net/net_opts.h"
@@ -20,6 +22,10 @@ struct vm_config {
     unsigned nnets;
     const char *ctl_path;   /* --ctl: control socket, NULL for none */
     struct ctl_access ctl_access;   /* --ctl-mode, --ctl-group */
+    int seccomp;            /* --seccomp: enum sandbox_seccomp (vm/sandbox.h), 0 = on */
+    const char *user;       /* --user: NULL to stay who we are */
+    uid_t uid;              /* --user's uid and primary group */
+    gid_t gid;
 };
 
 #endif

@@ -1,5 +1,6 @@
 #include "vm/vcpu.h"
 #include "vm/vm.h"
+#include "base/confine.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -215,6 +216,7 @@ static void *vcpu_thread(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
     pthread_setname_np(pthread_self(), name);
+    confine_self(CONFINE_VCPU);
 
     while (!atomic_load(&vm->stopping)) {
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

@@ -6,6 +6,7 @@
 #include "vm/layout.h"
 #include "vm/netdev.h"
 #include "vm/power.h"
+#include "vm/sandbox.h"
 #include "vm/vcpu.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -98,14 +99,29 @@ static void *vm_stdin_thread(void *arg)
     struct vm *vm = arg;
     uint8_t buf[UART_FIFO_SIZE];
     pthread_setname_np(pthread_self(), "stdin");
+    confine_self(CONFINE_STDIN);
+    /* Ends when stdin does, or when stop_fd becomes readable (the main thread leaves it
+     * so once the VM stops): no pthread_cancel, whose unwinder would load libgcc_s. */
     for (;;) {
         unsigned space = uart_rx_space(&vm->uart);
         if (space == 0) {
             /* The guest has not drained the FIFO yet: wait for it without spinning. */
             struct pollfd p = { .fd = vm->stop_fd, .events = POLLIN };
-            poll(&p, 1, 10);
+            if (poll(&p, 1, 10) > 0)
+                return NULL;
             continue;
         }
+        struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+                               { .fd = vm->stop_fd, .events = POLLIN } };
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return NULL;
+        }
+        if (p[1].revents)
+            return NULL;
+        if (!p[0].revents)
+            continue;
         ssize_t n = read(STDIN_FILENO, buf, space);
         if (n < 0 && errno == EINTR)
             continue;
@@ -222,9 +238,6 @@ int vm_run(const struct vm_config *cfg)
             exit(VM_EXIT_SETUP);    /* ctl_server_init said why */
         netdev_register_ctl(vm, &vm->ctl);
         vm_register_ctl(vm, &vm->ctl);
-        if (ctl_server_start(&vm->ctl) < 0)
-            die("cannot start the control thread");
-        vm->ctl_started = 1;
     }
 
     void *acpi = guest_mem_ptr(&vm->kvm.mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
@@ -255,6 +268,26 @@ int vm_run(const struct vm_config *cfg)
         vcpu_create(&vm->vcpus[i], vm, i, &entry);
 
     terminal_setup();
+    /* Set up: from here on each thread keeps only what it needs (sandbox.h). The
+     * threads created below confine themselves when they start, this one last. */
+    struct sandbox_policy pol = {
+        .seccomp = (enum sandbox_seccomp)cfg->seccomp,
+        .switch_user = cfg->user != NULL,
+        .uid = cfg->uid,
+        .gid = cfg->gid,
+    };
+    for (unsigned i = 0; i < cfg->nnets; i++)
+        pol.vfs |= cfg->nets[i].vf.total_vfs > 0;
+    if (sandbox_enter(&pol) < 0) {
+        if (cfg->ctl_path)
+            ctl_server_stop(&vm->ctl);
+        exit(VM_EXIT_SETUP);        /* said why */
+    }
+    if (cfg->ctl_path) {
+        if (ctl_server_start(&vm->ctl) < 0)
+            die("cannot start the control thread");
+        vm->ctl_started = 1;
+    }
     if (pthread_create(&vm->stdin_thread, NULL, vm_stdin_thread, vm) == 0)
         vm->stdin_thread_started = 1;
     struct timespec t1;
@@ -264,10 +297,14 @@ int vm_run(const struct vm_config *cfg)
              (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_start(&vm->vcpus[i]);
+    confine_self(CONFINE_MAIN);
 
     uint64_t v;
     while (read(vm->stop_fd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
+    /* Readable again, for good: the stdin thread watches it to end. */
+    uint64_t one = 1;
+    (void)!write(vm->stop_fd, &one, sizeof(one));
     if (vm_stop_signal) {
         int expected = 0;
         if (atomic_compare_exchange_strong(&vm->stopping, &expected, 1)) {
@@ -280,12 +317,10 @@ int vm_run(const struct vm_config *cfg)
     }
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_stop(&vm->vcpus[i]);
-    if (vm->stdin_thread_started) {
-        pthread_cancel(vm->stdin_thread);
+    if (vm->stdin_thread_started)
         pthread_join(vm->stdin_thread, NULL);
-    }
     int status = vm->exit_status;
-    if (vm->ctl_started)
+    if (cfg->ctl_path)
         ctl_server_stop(&vm->ctl);
     netdev_destroy_all(vm);
     pci_bus_destroy(&vm->pci);

@@ -1,0 +1,56 @@
+/* Confinement once the VM is set up (docs/architecture.md, "Confinement"): seccomp-bpf
+ * allowlists per thread kind (libseccomp), no_new_privs, the capabilities each thread
+ * kind needs, and --user. */
+#ifndef VPF_VM_SANDBOX_H
+#define VPF_VM_SANDBOX_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/confine.h"
+
+enum sandbox_seccomp {
+    SANDBOX_SECCOMP_ON,     /* a forbidden call: log line, exit VPF_EXIT_SECCOMP (default) */
+    SANDBOX_SECCOMP_OFF,    /* no filter */
+    SANDBOX_SECCOMP_LOG,    /* forbidden calls are allowed and logged by the kernel (audit) */
+};
+
+/* vpf's exit status when a thread made a system call outside its allowlist. */
+#define VPF_EXIT_SECCOMP 4
+
+struct sandbox_policy {
+    enum sandbox_seccomp seccomp;
+    /* Some PF can bring up VFs: vCPU threads open taps or vhost devices at run time
+     * (VF Enable), and keep CAP_NET_ADMIN to create the VF taps. */
+    bool vfs;
+    /* --user: switch to uid/gid (supplementary groups: gid only) after setup. */
+    bool switch_user;
+    uid_t uid;
+    gid_t gid;
+};
+
+/* "on", "off", "log" -> mode; -1 for anything else. */
+int sandbox_parse_seccomp(const char *s, enum sandbox_seccomp *mode);
+
+/* Main thread, once the VM is set up and before the guest runs, with every thread that
+ * exists so far (device I/O threads) still unconfined: no_new_privs, --user, the main
+ * thread's capabilities for creating the others, the process-wide base filter (the
+ * union of every kind's allowlist, synchronised to all threads with TSYNC), and every
+ * running I/O thread confined to its kind. From then on confine_self() in a new thread
+ * narrows it to its kind. Returns 0, or -1 with one line logged. */
+int sandbox_enter(const struct sandbox_policy *p);
+
+/* The confine_hook: the calling thread drops to its kind's capabilities and adds its
+ * kind's filter. A failure here is fatal (the process exits with VPF_EXIT_SECCOMP). */
+void sandbox_confine_self(enum confine_kind kind);
+
+/* Unit tests: the steps of sandbox_enter() that the filter needs, without privileges
+ * or --user: builds the filters and installs the SIGSYS reporter (0 or -1), then the
+ * base filter for the calling thread only (0 or -1). */
+int sandbox_prepare(const struct sandbox_policy *p);
+int sandbox_load_base(bool all_threads);
+
+/* The SIGSYS reporter's line for a trapped call, without the newline; for tests. */
+const char *sandbox_kind_name(enum confine_kind kind);
+
+#endif
