@@ -127,6 +127,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     }
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, n);
+    /* The system call itself: a sanitizer's _exit interceptor would make calls of its
+     * own, under the same filter. */
+    syscall(SYS_exit_group, VPF_EXIT_SECCOMP);
     _exit(VPF_EXIT_SECCOMP);
 }
 
@@ -271,6 +274,7 @@ static void add_iothread(scmp_filter_ctx c)
         SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(readv),
         SCMP_SYS(writev), SCMP_SYS(timerfd_settime), SCMP_SYS(sched_setscheduler),
         SCMP_SYS(sched_getscheduler), SCMP_SYS(sched_getparam),
+        SCMP_SYS(sched_get_priority_min), SCMP_SYS(sched_get_priority_max),
     };
     for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
         allow(c, plain[i]);

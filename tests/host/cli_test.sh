@@ -45,6 +45,24 @@ start_ctl_vm() {
 }
 # stop_ctl_vm: the echo guest powers off on "q"; rc = vpf's exit status.
 stop_ctl_vm() { echo q >&3; exec 3>&-; wait $pid; rc=$?; }
+# await_confined: the control thread answers once vpf confined itself (it starts after).
+# Sets vpid, vpf's pid ($pid is timeout's).
+await_confined() {
+    "$VPF" ctl "$sock" help >/dev/null || fail "the control socket does not answer"
+    vpid=$(cat /proc/$pid/task/$pid/children 2>/dev/null); vpid=${vpid%% *}
+    [ -n "$vpid" ] || fail "no vpf process under timeout ($pid)"
+}
+# status_of NAME FIELD: FIELD of /proc/$vpid/status for the thread named NAME (main: vpf).
+status_of() {
+    local t
+    for t in /proc/$vpid/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = "$1" ] || continue
+        awk -v f="$2:" '$1 == f { print $2; exit }' "$t/status"
+        return
+    done
+    echo "(no thread named $1; threads: $(cat /proc/$vpid/task/*/comm | tr "\n" " "))"
+}
+sanitizer_build() { grep -q 'seccomp: not installed in a sanitizer build' "$err"; }
 
 case $CASE in
 poweroff)
@@ -384,6 +402,80 @@ sigterm)
     expect_rc 143
     ! ip link show vpfsig$$ >/dev/null 2>&1 || fail "tap vpfsig$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
+seccomp-default)
+    # The filters are on by default: every thread has the process-wide one and its own
+    # kind's, no_new_privs is set, and the guest still powers off with 0.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    start_ctl_vm --net tap=vpfsc$$
+    await_confined
+    if sanitizer_build; then
+        stop_ctl_vm; expect_rc 0; skip "sanitizer build: vpf installs no seccomp filter"
+    fi
+    for t in vpf vcpu0 net0 ctl stdin; do
+        [ "$(status_of $t Seccomp)" = 2 ] || fail "thread $t: Seccomp $(status_of $t Seccomp), expected 2 (filter)"
+        [ "$(status_of $t Seccomp_filters)" = 2 ] ||
+            fail "thread $t: $(status_of $t Seccomp_filters) filters, expected 2 (base + its kind's)"
+        [ "$(status_of $t NoNewPrivs)" = 1 ] || fail "thread $t: no_new_privs not set"
+    done
+    "$VPF" ctl "$sock" stats dev=net0 >/dev/null || fail "stats failed under the filter"
+    stop_ctl_vm
+    expect_rc 0
+    ! grep -q "seccomp: thread" "$err" || fail "a thread made a forbidden call" ;;
+seccomp-modes)
+    # --seccomp=off and log also run the guest; anything else is refused.
+    need_kvm
+    run_vpf run --kernel "$(guest poweroff)" --seccomp=off; expect_rc 0
+    run_vpf run --kernel "$(guest poweroff)" --seccomp=log; expect_rc 0
+    run_vpf run --kernel "$(guest poweroff)" --seccomp on; expect_rc 0
+    start_ctl_vm --seccomp=off
+    await_confined
+    [ "$(status_of vcpu0 Seccomp)" = 0 ] || fail "--seccomp=off: vcpu0 has a filter"
+    [ "$(status_of vpf NoNewPrivs)" = 1 ] || fail "--seccomp=off: no_new_privs not set"
+    stop_ctl_vm; expect_rc 0
+    run_vpf run --kernel "$(guest poweroff)" --seccomp=yes
+    expect_error "--seccomp must be on, off or log, not 'yes'" ;;
+capabilities)
+    # After setup no thread keeps a capability, except the vCPU threads' CAP_NET_ADMIN
+    # (bit 12) while an SR-IOV PF's guest can bring up VFs with new taps.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    [ "$(id -u)" = 0 ] || skip "not root: nothing to drop"
+    start_ctl_vm --net tap=vpfcap$$
+    await_confined
+    for t in vpf vcpu0 net0 ctl stdin; do
+        [ "$(status_of $t CapEff)" = 0000000000000000 ] || fail "no VFs: thread $t has CapEff $(status_of $t CapEff)"
+        [ "$(status_of $t CapPrm)" = 0000000000000000 ] || fail "no VFs: thread $t has CapPrm $(status_of $t CapPrm)"
+    done
+    stop_ctl_vm; expect_rc 0
+    start_ctl_vm --cpus 2 --net tap=vpfcap$$,total-vfs=2,vf-tap=vpfcv$$x%d
+    await_confined
+    for t in vpf net0 ctl stdin; do
+        [ "$(status_of $t CapEff)" = 0000000000000000 ] || fail "VFs: thread $t has CapEff $(status_of $t CapEff)"
+    done
+    for t in vcpu0 vcpu1; do
+        [ "$(status_of $t CapEff)" = 0000000000001000 ] || fail "VFs: $t has CapEff $(status_of $t CapEff), expected CAP_NET_ADMIN only"
+        [ "$(status_of $t CapBnd)" = 0000000000001000 ] || fail "VFs: $t has CapBnd $(status_of $t CapBnd)"
+    done
+    stop_ctl_vm; expect_rc 0 ;;
+user)
+    # --user: after setup (done as root: /dev/kvm, the tap, the socket) every thread runs
+    # as the user, with CAP_NET_ADMIN kept only by the vCPU threads when VFs can come up.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    [ "$(id -u)" = 0 ] || skip "not root"
+    id nobody >/dev/null 2>&1 || skip "no user nobody"
+    u=$(id -u nobody) g=$(id -g nobody)
+    start_ctl_vm --user nobody --net tap=vpfus$$,total-vfs=1,vf-tap=vpfuv$$x%d
+    await_confined
+    for t in vpf vcpu0 net0 ctl stdin; do
+        [ "$(status_of $t Uid)" = "$u" ] || fail "thread $t runs as uid $(status_of $t Uid), expected $u"
+        [ "$(status_of $t Gid)" = "$g" ] || fail "thread $t runs as gid $(status_of $t Gid), expected $g"
+        awk '$1 == "Groups:" && NF > 2 { exit 1 }' /proc/$vpid/status || fail "supplementary groups kept"
+    done
+    [ "$(status_of vpf CapEff)" = 0000000000000000 ] || fail "main thread has CapEff $(status_of vpf CapEff)"
+    [ "$(status_of vcpu0 CapEff)" = 0000000000001000 ] || fail "vcpu0 has CapEff $(status_of vcpu0 CapEff)"
+    "$VPF" ctl "$sock" devices >/dev/null || fail "root cannot use the socket of a vpf run as nobody"
+    stop_ctl_vm; expect_rc 0
+    run_vpf run --kernel "$(guest poweroff)" --user no-such-user-$$
+    expect_error "--user: no user 'no-such-user-$$'" ;;
 unknown-option)
     run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
 option-missing-argument)
