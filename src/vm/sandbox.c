@@ -221,6 +221,11 @@ static const unsigned long kvm_route_ioctls[] = {
     KVM_SET_GSI_ROUTING, KVM_IRQFD, KVM_IOEVENTFD,
 };
 
+/* The offloads a driver negotiated go to its tap when it sets DRIVER_OK and are taken
+ * back on reset, both on the vCPU thread that wrote the status (and on the main thread
+ * at teardown): virtio_net.c vnet_activate/vnet_reset. */
+static const unsigned long tap_feature_ioctls[] = { TUNSETOFFLOAD };
+
 static const unsigned long vhost_ioctls[] = {
     VHOST_GET_FEATURES, VHOST_SET_FEATURES, VHOST_SET_OWNER, VHOST_RESET_OWNER,
     VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM, VHOST_SET_VRING_ADDR, VHOST_SET_VRING_BASE,
@@ -314,11 +319,12 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
     switch (kind) {
     case CONFINE_MAIN: {
         /* Wait for the stop request, kick the vCPUs (tgkill), join the threads, tear
-         * the devices down (routes, doorbells, offloaded backends, VFs), remove the
-         * control socket. */
+         * the devices down (routes, doorbells, offloaded backends, VFs, the taps'
+         * offloads reset), remove the control socket. */
         allow(c, SCMP_SYS(unlink));
         allow(c, SCMP_SYS(epoll_ctl));
         ALLOW_IOCTLS(c, kvm_route_ioctls);
+        ALLOW_IOCTLS(c, tap_feature_ioctls);
         ALLOW_IOCTLS(c, vhost_ioctls);
         add_vdpa(c);
         break;
@@ -327,6 +333,7 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
         static const unsigned long kvm[] = { KVM_RUN, KVM_IRQ_LINE };
         ALLOW_IOCTLS(c, kvm);
         ALLOW_IOCTLS(c, kvm_route_ioctls);
+        ALLOW_IOCTLS(c, tap_feature_ioctls);
         allow(c, SCMP_SYS(eventfd2));       /* MSI routes' irqfds */
         if (policy.vfs)
             add_vf_enable(c);

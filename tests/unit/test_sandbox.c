@@ -4,6 +4,7 @@
  * line naming the thread and the call. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
@@ -89,11 +90,14 @@ static void expect_killed(const struct outcome *o, const char *line)
     assert_string_equal(o->err, line);
 }
 
-/* vCPU: KVM_RUN is allowed (on a bad fd it just fails), a socket is not. */
+/* vCPU: KVM_RUN is allowed (on a bad fd it just fails), and TUNSETOFFLOAD (a driver's
+ * DRIVER_OK or reset sets its tap's offloads, VFs or not); a socket is not. */
 static int vcpu_body(void)
 {
     if (ioctl(-1, KVM_RUN, 0) != -1 || errno != EBADF)
         return 10;
+    if (ioctl(-1, TUNSETOFFLOAD, 0) != -1 || errno != EBADF)
+        return 11;
     socket(AF_INET, SOCK_STREAM, 0);
     return 0;
 }
