@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <jansson.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/if_tun.h>
@@ -179,7 +180,8 @@ static void add_core(scmp_filter_ctx c)
         SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
         SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(madvise), SCMP_SYS(munmap),
         SCMP_SYS(brk), SCMP_SYS(mremap), SCMP_SYS(getpid), SCMP_SYS(gettid),
-        SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+        SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),     /* vDSO fallbacks */
+        SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
         SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(getrandom),
         SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(rseq), SCMP_SYS(set_robust_list),
     };
@@ -561,6 +563,9 @@ int sandbox_enter(const struct sandbox_policy *p)
 #endif
     if (sandbox_prepare(&pol) < 0)
         return -1;
+    /* jansson seeds its hash function from /dev/urandom when the process builds its
+     * first object: now, not on whichever confined thread publishes the first event. */
+    json_object_seed(0);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         log_error("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         return -1;
