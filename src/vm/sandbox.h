@@ -50,7 +50,7 @@ void sandbox_confine_self(enum confine_kind kind);
 int sandbox_prepare(const struct sandbox_policy *p);
 int sandbox_load_base(bool all_threads);
 
-/* The SIGSYS reporter's line for a trapped call, without the newline; for tests. */
+/* "vcpu", "iothread", ... for log lines. */
 const char *sandbox_kind_name(enum confine_kind kind);
 
 #endif
