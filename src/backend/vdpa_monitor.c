@@ -11,6 +11,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "base/confine.h"
 #include "base/log.h"
 
 #define MON_MAX 256
@@ -62,6 +63,8 @@ static void rescan(void)
 static void *mon_thread(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "vdpa-watch");
+    confine_self(CONFINE_VDPA_WATCH);
     static char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     for (;;) {
         ssize_t n = read(mon_fd, buf, sizeof(buf));

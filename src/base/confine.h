@@ -14,6 +14,7 @@ enum confine_kind {
     CONFINE_IOTHREAD,   /* a virtio device's data path */
     CONFINE_CTL,        /* the control socket */
     CONFINE_STDIN,      /* host stdin -> guest UART */
+    CONFINE_VDPA_WATCH, /* vhost-vdpa's removal watch (inotify on /dev) */
     CONFINE_KINDS
 };
 

@@ -56,6 +56,8 @@
 #include "virtio/iothread.h"
 
 #define SYSCALL_NAMES 512
+/* O_TMPFILE is this bit plus O_DIRECTORY: refusing it must not refuse opendir(). */
+#define OPEN_TMPFILE_BIT (__O_TMPFILE & ~O_DIRECTORY)
 
 static struct sandbox_policy policy;
 static struct sock_fprog progs[CONFINE_KINDS], base_prog;
@@ -66,7 +68,7 @@ static __thread char thread_name[16];
 
 static const char *const kind_names[CONFINE_KINDS] = {
     [CONFINE_MAIN] = "main", [CONFINE_VCPU] = "vcpu", [CONFINE_IOTHREAD] = "iothread",
-    [CONFINE_CTL] = "ctl", [CONFINE_STDIN] = "stdin",
+    [CONFINE_CTL] = "ctl", [CONFINE_STDIN] = "stdin", [CONFINE_VDPA_WATCH] = "vdpa-watch",
 };
 
 const char *sandbox_kind_name(enum confine_kind kind)
@@ -266,6 +268,15 @@ static void add_vdpa(scmp_filter_ctx c)
     for (size_t i = 0; i < ARRAY_SIZE(net); i++)
         allow(c, net[i]);
     /* Pinned guest memory counts against RLIMIT_MEMLOCK: raised for vpf itself only. */
+    /* Opening /dev/vhost-vdpa-N: its sysfs node (readlink), the devices of a vDPA device
+     * (getdents64), the removal watch (inotify, and access() after an overflow). */
+    static const int files[] = {
+        SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
+        SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch), SCMP_SYS(access),
+        SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        allow(c, files[i]);
     allow1(c, SCMP_SYS(setrlimit), SCMP_A0(SCMP_CMP_EQ, RLIMIT_MEMLOCK));
     allow1(c, SCMP_SYS(getrlimit), SCMP_A0(SCMP_CMP_EQ, RLIMIT_MEMLOCK));
     allow2(c, SCMP_SYS(prlimit64), SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_EQ, RLIMIT_MEMLOCK));
@@ -298,7 +309,7 @@ static void add_iothread(scmp_filter_ctx c)
 static void add_vf_enable(scmp_filter_ctx c)
 {
     allow1(c, SCMP_SYS(openat),
-           SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE, 0));
+           SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_TRUNC | O_APPEND | OPEN_TMPFILE_BIT, 0));
     allow2(c, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_INET),
            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
     allow2(c, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
@@ -355,12 +366,21 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
             allow(c, plain[i]);
         /* Read-only files: the tap counters in sysfs (vhost-net), jansson's seed. */
         allow1(c, SCMP_SYS(openat),
-               SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | __O_TMPFILE, O_RDONLY));
+               SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT, O_RDONLY));
         break;
     }
     case CONFINE_STDIN:
         allow(c, SCMP_SYS(poll));
         allow(c, SCMP_SYS(ppoll));
+        break;
+    case CONFINE_VDPA_WATCH:
+        /* read() the inotify fd, access() after an overflow, wake an I/O thread or
+         * close an idle device's fd (vd_removed). Created on a vCPU thread by the first
+         * VF Enable that opens a vDPA device (or during setup, by a vhost-vdpa PF: then
+         * it starts before the hook is set and keeps the base filter only). */
+        allow(c, SCMP_SYS(access));
+        allow(c, SCMP_SYS(faccessat));
+        allow(c, SCMP_SYS(faccessat2));
         break;
     default:
         break;
@@ -485,9 +505,14 @@ int sandbox_load_base(bool all_threads)
 static uint64_t kind_caps(enum confine_kind kind)
 {
     /* Creating a VF's tap (TUNSETIFF on a new name) and bringing its link up
-     * (SIOCSIFFLAGS) need CAP_NET_ADMIN; nothing else vpf does after setup needs a
-     * capability. The main thread keeps it until it created the vCPU threads. */
+     * (SIOCSIFFLAGS), or its vDPA device, need CAP_NET_ADMIN; nothing else vpf does
+     * after setup needs a capability. The main thread keeps it until it created the
+     * vCPU threads. */
     if (policy.vfs && (kind == CONFINE_VCPU || kind == CONFINE_KINDS))
+        return 1ull << CAP_NET_ADMIN;
+    /* vDPA devices vpf made for VFs (vdpa netlink "dev add", an admin operation) are
+     * deleted at exit by the main thread if the guest left its VFs enabled. */
+    if (policy.vdpa_vfs && kind == CONFINE_MAIN)
         return 1ull << CAP_NET_ADMIN;
     return 0;
 }
@@ -550,6 +575,19 @@ static int switch_user(const struct sandbox_policy *p)
     return 0;
 }
 
+/* As high as vpf may set it, while it still has CAP_SYS_RESOURCE (vhost_vdpa.c
+ * reserve_memlock does the same for each device, and names the limit if too low). */
+static void raise_memlock(void)
+{
+    struct rlimit rl, inf = { RLIM_INFINITY, RLIM_INFINITY };
+    if (setrlimit(RLIMIT_MEMLOCK, &inf) == 0 || getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_MEMLOCK, &rl);
+    }
+}
+
 int sandbox_enter(const struct sandbox_policy *p)
 {
     struct sandbox_policy pol = *p;
@@ -566,6 +604,8 @@ int sandbox_enter(const struct sandbox_policy *p)
     /* jansson seeds its hash function from /dev/urandom when the process builds its
      * first object: now, not on whichever confined thread publishes the first event. */
     json_object_seed(0);
+    if (pol.vdpa_vfs)
+        raise_memlock();
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         log_error("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         return -1;

@@ -23,6 +23,9 @@ struct sandbox_policy {
     /* Some PF can bring up VFs: vCPU threads open taps or vhost devices at run time
      * (VF Enable), and keep CAP_NET_ADMIN to create the VF taps. */
     bool vfs;
+    /* Some VFs are on vhost-vdpa, which pins guest RAM: RLIMIT_MEMLOCK is raised
+     * during setup, while vpf may (CAP_SYS_RESOURCE), not when VF Enable opens them. */
+    bool vdpa_vfs;
     /* --user: switch to uid/gid (supplementary groups: gid only) after setup. */
     bool switch_user;
     uid_t uid;

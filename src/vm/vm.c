@@ -276,8 +276,11 @@ int vm_run(const struct vm_config *cfg)
         .uid = cfg->uid,
         .gid = cfg->gid,
     };
-    for (unsigned i = 0; i < cfg->nnets; i++)
+    for (unsigned i = 0; i < cfg->nnets; i++) {
         pol.vfs |= cfg->nets[i].vf.total_vfs > 0;
+        pol.vdpa_vfs |= cfg->nets[i].vf.total_vfs > 0 &&
+                        cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_VDPA;
+    }
     if (sandbox_enter(&pol) < 0) {
         if (cfg->ctl_path)
             ctl_server_stop(&vm->ctl);

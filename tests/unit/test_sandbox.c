@@ -176,6 +176,26 @@ static int vcpu_vfs_socket_body(void)
     return 0;
 }
 
+/* VF Enable opens device nodes and lists sysfs directories (vhost-vdpa), never
+ * creates a file. */
+static int vcpu_vfs_open_body(void)
+{
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 10;
+    close(fd);
+    open("/tmp/vpf-sandbox-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    return 0;
+}
+
+static void test_vcpu_vfs_create_forbidden(void **state)
+{
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu2", vcpu_vfs_open_body, false };
+    struct outcome o;
+    run(&c, &o);
+    expect_killed(&o, "vpf: error: seccomp: thread vcpu2 made forbidden system call 257 (openat)\n");
+}
+
 static void test_vcpu_vfs_packet_socket_forbidden(void **state)
 {
     struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu1", vcpu_vfs_socket_body, false };
@@ -263,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_iothread_exec_forbidden),
         cmocka_unit_test(test_stdin_allowed),
         cmocka_unit_test(test_vcpu_vfs_packet_socket_forbidden),
+        cmocka_unit_test(test_vcpu_vfs_create_forbidden),
         cmocka_unit_test(test_vcpu_fork_forbidden),
         cmocka_unit_test(test_vcpu_creates_confined_iothread),
         cmocka_unit_test(test_log_mode_allows),
