@@ -237,9 +237,10 @@ static const unsigned long vhost_ioctls[] = {
     VHOST_GET_BACKEND_FEATURES, VHOST_SET_BACKEND_FEATURES, VHOST_NET_SET_BACKEND,
 };
 
-/* ---- vhost-vdpa (branch vdpa, written concurrently): what its backend does where the
- * vhost-net backend does its work, i.e. on the threads that run VF Enable/Disable
- * (vCPU), start and stop the data path (I/O thread) and tear down (main). ---- */
+/* ---- vhost-vdpa (src/backend/vhost_vdpa.c, vdpa_netlink.c, vdpa_monitor.c): what its
+ * backend does where the vhost-net backend does its work, i.e. on the threads that run
+ * VF Enable/Disable (vCPU), start and stop the data path (I/O thread) and tear down
+ * (main). ---- */
 static const unsigned long vhost_vdpa_ioctls[] = {
     VHOST_VDPA_GET_DEVICE_ID, VHOST_VDPA_GET_STATUS, VHOST_VDPA_SET_STATUS,
     VHOST_VDPA_GET_CONFIG, VHOST_VDPA_SET_CONFIG, VHOST_VDPA_SET_VRING_ENABLE,
