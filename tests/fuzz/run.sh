@@ -12,13 +12,16 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" "$src" -Dfuzz=true -Dtests=disabled -Db_lundef=false \
     -Dbuildtype=debugoptimized -Dc_args="$san" -Dc_link_args='-fsanitize=address,undefined'
 fi
-targets=(fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl)
+targets=(fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl fuzz_sriov)
 ninja -C "$build" "${targets[@]/#/tests/fuzz/}"
 for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
   if [ "$t" = fuzz_virtio_net ] && [ -z "$(ls -A "$corpus")" ] && command -v python3 >/dev/null; then
     python3 "$src/tests/fuzz/seeds.py" "$corpus"
+  fi
+  if [ "$t" = fuzz_sriov ] && [ -z "$(ls -A "$corpus")" ] && command -v python3 >/dev/null; then
+    python3 "$src/tests/fuzz/seeds_sriov.py" "$corpus"
   fi
   if [ "$t" = fuzz_ctl ] && [ -z "$(ls -A "$corpus")" ]; then
     i=0
