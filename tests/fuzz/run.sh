@@ -1,6 +1,8 @@
 #!/bin/bash
 # Builds the libFuzzer targets in their own build dir and runs each for a bounded time.
 # Usage: tests/fuzz/run.sh [seconds per target, default 60] [build dir]
+# Environment: FUZZ_TARGETS (a space-separated subset of the targets, default all),
+# FUZZ_RUNS (stop a target after this many executions, if before the time is up).
 # Exit status: non-zero if a build fails or a target finds a crash (left in the corpus
 # dir as crash-*).
 set -euo pipefail
@@ -12,7 +14,9 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" "$src" -Dfuzz=true -Dtests=disabled -Db_lundef=false \
     -Dbuildtype=debugoptimized -Dc_args="$san" -Dc_link_args='-fsanitize=address,undefined'
 fi
-targets=(fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl fuzz_sriov)
+targets=(${FUZZ_TARGETS:-fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl fuzz_sriov})
+runs=()
+[ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
 ninja -C "$build" "${targets[@]/#/tests/fuzz/}"
 for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
@@ -34,5 +38,5 @@ for t in "${targets[@]}"; do
   echo "== $t: ${secs}s"
   (cd "$build/corpus" && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$build/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -max_len=16384 -print_final_stats=1 "$corpus")
+    -max_len=16384 -print_final_stats=1 "${runs[@]}" "$corpus")
 done
