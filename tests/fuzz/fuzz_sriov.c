@@ -420,7 +420,12 @@ static void check_leaks(void)
         count_dev_fds(true);
         oracle_fail("%d fds open at baseline (besides MSI routes), %d at start: a leak", fds, fds_base);
     }
+    /* A joined thread may linger in /proc for a moment after pthread_join. */
     int threads = count_dir("/proc/self/task");
+    for (int i = 0; i < 1000 && threads != threads_base; i++) {
+        usleep(1000);
+        threads = count_dir("/proc/self/task");
+    }
     if (threads != threads_base)
         oracle_fail("%d threads at baseline, %d at start", threads, threads_base);
 }
