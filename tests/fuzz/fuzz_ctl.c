@@ -24,7 +24,7 @@ static void handler(void *opaque, const struct ctl_request *req, struct ctl_repl
     const char *key;
     json_t *v;
     json_object_foreach(req->obj, key, v)   /* only declared keys of declared types */
-        assert(!strcmp(key, "cmd") || (!strcmp(key, "dev") && json_is_string(v)) ||
+        assert(!strcmp(key, "cmd") || !strcmp(key, "id") || (!strcmp(key, "dev") && json_is_string(v)) ||
                (!strcmp(key, "vf") && json_is_integer(v)) ||
                (!strcmp(key, "up") && json_is_boolean(v)) || (!strcmp(key, "mac") && json_is_string(v)));
     if (ctl_arg_int(req, "vf", &vf) && vf < 0) {
