@@ -31,7 +31,8 @@ for t in "${targets[@]}"; do
     i=0
     for req in '{"cmd":"set","dev":"net0","vf":3,"up":"on","mac":"02:00:00:00:00:01"}' \
                '{"cmd":"set","dev":"q\"x","up":false}' '{"cmd":"list"}' '{"cmd":"help"}' \
-               '{"cmd":"set","dev":"\u00e9","vf":-1}' '{"cmd":"set","dev":"a","dev":"b"}'; do
+               '{"cmd":"set","dev":"\u00e9","vf":-1}' '{"cmd":"set","dev":"a","dev":"b"}' \
+               '{"cmd":"list","id":0}'; do
       printf '%s' "$req" >"$corpus/seed$((i++))"
     done
   fi
