@@ -46,7 +46,6 @@
 #include "base/util.h"
 #include "net/vnet.h"
 
-#define F(b) (1ull << (b))
 #define QSZ 256
 #define HDR NET_BACKEND_HDR_LEN
 #define RAM_SIZE (64ull << 20)
@@ -142,9 +141,9 @@ struct sinkbe {
 
 static uint64_t sink_features(struct net_backend *be)
 {
-    return F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |
-           F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_TSO4) |
-           F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN);
+    return BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |
+           BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
+           BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN);
 }
 static int sink_set_features(struct net_backend *be, uint64_t f) { return 0; }
 static void sink_close(struct net_backend *be)
@@ -289,10 +288,10 @@ static void device_start(struct bench *b)
         exit(1);
     struct virtio_dev *dev = virtio_net_vdev(b->n);
     virtio_dev_set_irq(dev, &irq_ops, NULL);
-    uint64_t f = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
-                 F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_RING_F_EVENT_IDX) |
-                 F(VIRTIO_RING_F_INDIRECT_DESC) | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
-                 F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO4);
+    uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
+                 BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_RING_F_EVENT_IDX) |
+                 BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+                 BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO4);
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     virtio_dev_write_driver_features(dev, 0, (uint32_t)f);
     virtio_dev_write_driver_features(dev, 1, (uint32_t)(f >> 32));

@@ -9,8 +9,7 @@
 
 #include "backend/backend.h"
 #include "base/log.h"
-
-#define F(bit) (1ull << (bit))
+#include "base/util.h"
 
 struct loop {
     struct net_backend be;
@@ -19,9 +18,9 @@ struct loop {
 
 static uint64_t loop_features(struct net_backend *be)
 {
-    return F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |
-           F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_TSO4) |
-           F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN);
+    return BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |
+           BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
+           BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN);
 }
 
 static int loop_set_features(struct net_backend *be, uint64_t features)

@@ -15,8 +15,6 @@
 #include "base/log.h"
 #include "base/util.h"
 
-#define F(bit) (1ull << (bit))
-
 
 /* Guest-direction offloads: what the tap may hand us, hence the guest (TUNSETOFFLOAD). */
 static const struct { unsigned bit; unsigned tun; } guest_offloads[] = {
@@ -30,7 +28,7 @@ static unsigned to_tun(uint64_t features)
 {
     unsigned t = 0;
     for (size_t i = 0; i < ARRAY_SIZE(guest_offloads); i++)
-        if (features & F(guest_offloads[i].bit))
+        if (features & BIT(guest_offloads[i].bit))
             t |= guest_offloads[i].tun;
     return t;
 }
@@ -40,11 +38,11 @@ uint64_t tap_dev_features(const struct tap_dev *t)
     /* Host direction: a vnet-header tap accepts partial checksums and TSO/ECN GSO
      * packets (virtio_net_hdr_to_skb). UFO is left out: Linux guests no longer
      * produce it. */
-    uint64_t f = F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
-                 F(VIRTIO_NET_F_HOST_ECN);
+    uint64_t f = BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |
+                 BIT(VIRTIO_NET_F_HOST_ECN);
     for (size_t i = 0; i < ARRAY_SIZE(guest_offloads); i++)
         if ((t->tun_offloads & guest_offloads[i].tun) == guest_offloads[i].tun)
-            f |= F(guest_offloads[i].bit);
+            f |= BIT(guest_offloads[i].bit);
     return f;
 }
 

@@ -31,17 +31,17 @@
 #include "backend/backend.h"
 #include "backend/tap_dev.h"
 #include "base/log.h"
+#include "base/util.h"
 
 /* Starts and stops follow the guest (DRIVER_OK, resets, VF Enable): limited. */
 static struct log_ratelimit vhost_rl = { .burst = 2 * 128 + 2 };   /* one full VF Enable */
 
-#define F(bit) (1ull << (bit))
 #define VHOST_NET_PATH "/dev/vhost-net"
 #define VHOST_NET_VRINGS 2          /* vhost-net's vq 0 is RX, 1 is TX: virtio-net's order */
 
 /* Ring features vpf's virtio-net offers that vhost must implement for the guest. */
-#define VHOST_NEEDED (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | \
-    F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_RING_F_INDIRECT_DESC))
+#define VHOST_NEEDED (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MRG_RXBUF) | \
+    BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC))
 
 struct vhost_net {
     struct net_backend be;
@@ -176,7 +176,7 @@ static int vn_start(struct net_backend *be, const struct net_backend_offload *cf
     /* Only ring features: the offload bits are the tap's, and VHOST_NET_F_VIRTIO_NET_HDR
      * (bit 27) must stay clear, the tap does the header. vpf never offers bit 27
      * (ANY_LAYOUT), so the guest cannot have negotiated it. */
-    uint64_t f = cfg->features & v->vhost_features & ~F(VHOST_NET_F_VIRTIO_NET_HDR);
+    uint64_t f = cfg->features & v->vhost_features & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
     if (vioctl(v, VHOST_SET_FEATURES, "SET_FEATURES", &f) < 0 || set_mem_table(v, cfg->mem) < 0)
         return -1;
     for (unsigned i = 0; i < cfg->nvrings; i++) {

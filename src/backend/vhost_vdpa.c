@@ -56,20 +56,20 @@
 #include "backend/vdpa_monitor.h"
 #include "backend/vdpa_netlink.h"
 #include "base/log.h"
+#include "base/util.h"
 
-#define F(bit) (1ull << (bit))
 #define VDPA_VRINGS 2               /* rx0, tx0: virtio-net's order (virtio 1.2 §5.1.2) */
 
-#define VDPA_RING_FEATURES (F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX) | \
-    F(VIRTIO_RING_F_INDIRECT_DESC))
-#define VDPA_OFFLOADS (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | \
-    F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | \
-    F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN))
+#define VDPA_RING_FEATURES (BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_EVENT_IDX) | \
+    BIT(VIRTIO_RING_F_INDIRECT_DESC))
+#define VDPA_OFFLOADS (BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | \
+    BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | \
+    BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN))
 /* What vpf's virtio-net does itself, whatever the device could. */
-#define VDPA_VPF_ONLY (F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) | \
-    F(VIRTIO_NET_F_CTRL_VLAN) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_NET_F_GUEST_ANNOUNCE) | \
-    F(VIRTIO_NET_F_MQ) | F(VIRTIO_NET_F_NOTF_COAL) | F(VIRTIO_F_SR_IOV) | \
-    F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS))
+#define VDPA_VPF_ONLY (BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) | \
+    BIT(VIRTIO_NET_F_CTRL_VLAN) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) | \
+    BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_NOTF_COAL) | BIT(VIRTIO_F_SR_IOV) | \
+    BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS))
 
 struct vhost_vdpa {
     struct net_backend be;
@@ -103,7 +103,7 @@ static struct vhost_vdpa *to_vd(struct net_backend *be)
 
 uint64_t vhost_vdpa_driver_features(uint64_t negotiated, uint64_t device)
 {
-    return (negotiated & device & ~VDPA_VPF_ONLY) | (device & F(VIRTIO_F_ACCESS_PLATFORM));
+    return (negotiated & device & ~VDPA_VPF_ONLY) | (device & BIT(VIRTIO_F_ACCESS_PLATFORM));
 }
 
 static int vioctl(struct vhost_vdpa *v, unsigned long req, const char *what, void *arg)
@@ -147,7 +147,7 @@ static int iotlb_msg(struct vhost_vdpa *v, uint8_t type, uint64_t iova, uint64_t
 
 static bool batching(const struct vhost_vdpa *v)
 {
-    return v->backend_features & F(VHOST_BACKEND_F_IOTLB_BATCH);
+    return v->backend_features & BIT(VHOST_BACKEND_F_IOTLB_BATCH);
 }
 
 static void unmap_mem(struct vhost_vdpa *v)
@@ -238,7 +238,7 @@ static int enable_rings(struct vhost_vdpa *v, bool on)
 static void stop_locked(struct vhost_vdpa *v, uint16_t *last_avail, unsigned nvrings)
 {
     unsigned n = v->nvrings;
-    if (n && v->vfd >= 0 && (v->backend_features & F(VHOST_BACKEND_F_SUSPEND)))
+    if (n && v->vfd >= 0 && (v->backend_features & BIT(VHOST_BACKEND_F_SUSPEND)))
         vioctl(v, VHOST_VDPA_SUSPEND, "SUSPEND", NULL);
     for (unsigned i = 0; i < n && v->vfd >= 0; i++) {
         struct vhost_vring_state s = { .index = i };
@@ -501,12 +501,12 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
         snprintf(err, errlen, "vhost-vdpa %s: not a virtio-net device (device id %u)", p, id);
         return -1;
     }
-    if (ioctl(v->vfd, VHOST_GET_BACKEND_FEATURES, &bf) < 0 || !(bf & F(VHOST_BACKEND_F_IOTLB_MSG_V2))) {
+    if (ioctl(v->vfd, VHOST_GET_BACKEND_FEATURES, &bf) < 0 || !(bf & BIT(VHOST_BACKEND_F_IOTLB_MSG_V2))) {
         snprintf(err, errlen, "vhost-vdpa %s: no VHOST_BACKEND_F_IOTLB_MSG_V2", p);
         return -1;
     }
-    v->backend_features = bf & (F(VHOST_BACKEND_F_IOTLB_MSG_V2) | F(VHOST_BACKEND_F_IOTLB_BATCH) |
-                                F(VHOST_BACKEND_F_SUSPEND));
+    v->backend_features = bf & (BIT(VHOST_BACKEND_F_IOTLB_MSG_V2) | BIT(VHOST_BACKEND_F_IOTLB_BATCH) |
+                                BIT(VHOST_BACKEND_F_SUSPEND));
     if (ioctl(v->vfd, VHOST_SET_BACKEND_FEATURES, &v->backend_features) < 0) {
         snprintf(err, errlen, "vhost-vdpa %s: VHOST_SET_BACKEND_FEATURES: %s", p, strerror(errno));
         return -1;
@@ -515,7 +515,7 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
         snprintf(err, errlen, "vhost-vdpa %s: VHOST_GET_FEATURES: %s", p, strerror(errno));
         return -1;
     }
-    if (!(v->dev_features & F(VIRTIO_F_VERSION_1))) {
+    if (!(v->dev_features & BIT(VIRTIO_F_VERSION_1))) {
         snprintf(err, errlen, "vhost-vdpa %s: the device lacks VIRTIO_F_VERSION_1, which vpf needs", p);
         return -1;
     }
@@ -544,14 +544,14 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
         return -1;
     }
     /* The device's config interrupt, for its link state (virtio 1.2 §5.1.4.2). */
-    if (v->dev_features & F(VIRTIO_NET_F_STATUS)) {
+    if (v->dev_features & BIT(VIRTIO_NET_F_STATUS)) {
         v->config_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (v->config_fd < 0 || ioctl(v->vfd, VHOST_VDPA_SET_CONFIG_CALL, &v->config_fd) < 0) {
             snprintf(err, errlen, "vhost-vdpa %s: VHOST_VDPA_SET_CONFIG_CALL: %s", p, strerror(errno));
             return -1;
         }
     }
-    if (v->dev_features & F(VIRTIO_NET_F_MAC)) {
+    if (v->dev_features & BIT(VIRTIO_NET_F_MAC)) {
         /* virtio 1.2 §5.1.4: mac is the config's first field. */
         struct { struct vhost_vdpa_config c; uint8_t mac[6]; } cfg = { .c = { .off = 0, .len = 6 } };
         if (ioctl(v->vfd, VHOST_VDPA_GET_CONFIG, &cfg) < 0) {

@@ -11,6 +11,10 @@
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 #define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
 #define IS_POW2(x) ((x) != 0 && ((x) & ((x) - 1)) == 0)
+/* Bit n of a 64-bit mask (virtio feature bits go up to 63). */
+#define BIT(n) (1ull << (n))
+/* The struct of type that embeds *ptr as its member. */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #define KiB (1024ULL)
 #define MiB (1024ULL * KiB)

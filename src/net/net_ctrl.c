@@ -9,8 +9,6 @@
 #include "net/vnet.h"
 #include "virtio/iov.h"
 
-#define F(bit) (1ull << (bit))
-
 struct ctrl_cmd {
     const struct iovec *iov;    /* readable part */
     unsigned niov;

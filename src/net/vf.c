@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "net/net_opts.h"
 #include "pci/bus.h"
 
@@ -204,7 +205,7 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
     }
     /* virtio 1.2 §6: the device supports SR-IOV; Linux's virtio_pci enables VFs only when
      * it is negotiated (virtio_pci_sriov_configure). */
-    virtio_net_offer_features(pf_net, 1ull << VIRTIO_F_SR_IOV);
+    virtio_net_offer_features(pf_net, BIT(VIRTIO_F_SR_IOV));
     return 0;
 }
 

@@ -19,26 +19,24 @@
 #include "base/util.h"
 #include "net/vnet.h"
 
-#define F(bit) (1ull << (bit))
-
 /* Offloads, offered only as far as the backend supports them. */
-#define VNET_OFFLOADS (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | \
-    F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | \
-    F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN))
-#define VNET_BASE_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | \
-    F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) | \
-    F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_RING_F_EVENT_IDX) | \
-    F(VIRTIO_RING_F_INDIRECT_DESC))
+#define VNET_OFFLOADS (BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | \
+    BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | \
+    BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN))
+#define VNET_BASE_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | \
+    BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | \
+    BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_RING_F_EVENT_IDX) | \
+    BIT(VIRTIO_RING_F_INDIRECT_DESC))
 
-#define VNET_RING_FEATURES (F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX) | \
-    F(VIRTIO_RING_F_INDIRECT_DESC))
+#define VNET_RING_FEATURES (BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_EVENT_IDX) | \
+    BIT(VIRTIO_RING_F_INDIRECT_DESC))
 
 /* Config fields we expose: mac, status, max_virtqueue_pairs (virtio 1.2 §5.1.4). */
 #define VNET_CONFIG_SIZE offsetof(struct virtio_net_config, mtu)
 
 static struct virtio_net *to_net(struct virtio_dev *dev)
 {
-    return (struct virtio_net *)dev;   /* vdev is the first member */
+    return container_of(dev, struct virtio_net, vdev);
 }
 
 static uint64_t vnet_get_features(struct virtio_dev *dev)
@@ -50,18 +48,18 @@ static uint64_t vnet_get_features(struct virtio_dev *dev)
 static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
 {
     static const struct { unsigned bit; uint64_t needs_any; } deps[] = {
-        { VIRTIO_NET_F_GUEST_TSO4, F(VIRTIO_NET_F_GUEST_CSUM) },
-        { VIRTIO_NET_F_GUEST_TSO6, F(VIRTIO_NET_F_GUEST_CSUM) },
-        { VIRTIO_NET_F_GUEST_ECN, F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) },
-        { VIRTIO_NET_F_HOST_TSO4, F(VIRTIO_NET_F_CSUM) },
-        { VIRTIO_NET_F_HOST_TSO6, F(VIRTIO_NET_F_CSUM) },
-        { VIRTIO_NET_F_HOST_ECN, F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) },
-        { VIRTIO_NET_F_CTRL_RX, F(VIRTIO_NET_F_CTRL_VQ) },
-        { VIRTIO_NET_F_CTRL_MAC_ADDR, F(VIRTIO_NET_F_CTRL_VQ) },
-        { VIRTIO_NET_F_NOTF_COAL, F(VIRTIO_NET_F_CTRL_VQ) },
+        { VIRTIO_NET_F_GUEST_TSO4, BIT(VIRTIO_NET_F_GUEST_CSUM) },
+        { VIRTIO_NET_F_GUEST_TSO6, BIT(VIRTIO_NET_F_GUEST_CSUM) },
+        { VIRTIO_NET_F_GUEST_ECN, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) },
+        { VIRTIO_NET_F_HOST_TSO4, BIT(VIRTIO_NET_F_CSUM) },
+        { VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM) },
+        { VIRTIO_NET_F_HOST_ECN, BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) },
+        { VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ) },
+        { VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ) },
+        { VIRTIO_NET_F_NOTF_COAL, BIT(VIRTIO_NET_F_CTRL_VQ) },
     };
     for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
-        if ((f & F(deps[i].bit)) && !(f & deps[i].needs_any)) {
+        if ((f & BIT(deps[i].bit)) && !(f & deps[i].needs_any)) {
             log_warn_rl(&dev->log_rl, "%s: feature %u negotiated without its dependency", dev->ops->name,
                         deps[i].bit);
             return false;
@@ -576,7 +574,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     if (be->ops->ring_features)
         n->host_features &= ~VNET_RING_FEATURES | be->ops->ring_features(be);
     /* Offloaded too: the backend's signals reach the guest through this I/O thread. */
-    n->host_features |= F(VIRTIO_NET_F_NOTF_COAL);
+    n->host_features |= BIT(VIRTIO_NET_F_NOTF_COAL);
     if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
         log_error("%s: I/O thread: %s", name, strerror(errno));
         close(n->rate_timer_fd);

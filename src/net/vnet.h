@@ -36,7 +36,7 @@ struct vnet_rx_chain {
 };
 
 struct virtio_net {
-    struct virtio_dev vdev;             /* first: ops get a struct virtio_dev * */
+    struct virtio_dev vdev;             /* the ops get it: to_net() */
     char name[32];
     struct net_backend *be;
     struct iothread io;

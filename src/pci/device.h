@@ -14,12 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pci/config.h"
 #include "base/log.h"
-
-#ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-#endif
+#include "base/util.h"
+#include "pci/config.h"
 
 #define PCI_NUM_BARS     6
 #define PCI_BAR_MIN_SIZE 4096ULL

@@ -523,7 +523,7 @@ static uint64_t kind_caps(enum confine_kind kind)
 static int caps_limit(uint64_t keep)
 {
     for (unsigned cap = 0; cap < 64; cap++)
-        if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+        if (!(keep & BIT(cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
             break;      /* past the last capability this kernel knows */
     struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
     struct __user_cap_data_struct d[2];
@@ -566,7 +566,7 @@ static int switch_user(const struct sandbox_policy *p)
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return -1;
     for (unsigned cap = 0; cap < 64; cap++)
-        if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+        if (!(keep & BIT(cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
             break;
     /* glibc applies these to every thread of the process. */
     if (setgroups(1, &p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0)

@@ -16,9 +16,8 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "base/util.h"
 #include "net/net_opts.h"
-
-#define F(b) (1ull << (b))
 
 static void test_tap(void **state)
 {
@@ -34,10 +33,10 @@ static void test_tap(void **state)
     assert_int_equal(be->hdr_len, 12);
     assert_string_equal(be->name, name);
     uint64_t f = net_backend_features(be);
-    assert_true(f & F(VIRTIO_NET_F_CSUM));
-    assert_true(f & F(VIRTIO_NET_F_HOST_TSO4));
-    assert_true(f & F(VIRTIO_NET_F_GUEST_CSUM));
-    assert_int_equal(net_backend_set_features(be, F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4)), 0);
+    assert_true(f & BIT(VIRTIO_NET_F_CSUM));
+    assert_true(f & BIT(VIRTIO_NET_F_HOST_TSO4));
+    assert_true(f & BIT(VIRTIO_NET_F_GUEST_CSUM));
+    assert_int_equal(net_backend_set_features(be, BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4)), 0);
     assert_int_equal(net_backend_set_features(be, 0), 0);
 
     /* Link is up (IFF_UP) and addressing left alone. */

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "fake_net.h"
 #include "net/vnet.h"           /* white-box: the I/O thread's watches and control path */
 
-#define F(b) (1ull << (b))
 #define HDR 12
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -33,9 +33,9 @@ static int setup(void **state)
     return 0;
 }
 
-#define BASE_F (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | \
-                F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
-                F(VIRTIO_RING_F_INDIRECT_DESC))
+#define BASE_F (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) | \
+                BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
+                BIT(VIRTIO_RING_F_INDIRECT_DESC))
 
 static void settle(void) { usleep(20000); }
 
@@ -44,7 +44,7 @@ static void settle(void) { usleep(20000); }
 static void test_tx_frame(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_CSUM)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_CSUM)), FNET_ALL_OK);
     struct virtio_net_hdr_v1 *h = fg_ptr(&t->g, 0x10000);
     memset(h, 0, HDR);
     h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -74,7 +74,7 @@ static void test_tx_frame(void **state)
     assert_int_equal(s.tx_packets, 1);
     assert_int_equal(s.tx_bytes, 100);
     /* The negotiated offloads reached the backend (tap: TUNSETOFFLOAD). */
-    assert_int_equal(loop_last_features(t->be), F(VIRTIO_NET_F_CSUM));
+    assert_int_equal(loop_last_features(t->be), BIT(VIRTIO_NET_F_CSUM));
 }
 
 static void test_tx_batch_indirect(void **state)
@@ -103,7 +103,7 @@ static void test_tx_batch_indirect(void **state)
 static void test_tx_event_idx_suppression(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_RING_F_EVENT_IDX)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_RING_F_EVENT_IDX)), FNET_ALL_OK);
     fvq_set_used_event(&t->q[1], 5);             /* interrupt me after the 6th */
     memset(fg_ptr(&t->g, 0x20000), 0, 64);
     fvq_desc(&t->q[1], 0, 0x20000, 64, 0, 0);
@@ -224,7 +224,7 @@ static void post_rx(struct fake_net *t, uint16_t id, uint64_t gpa, uint32_t len)
 static void test_rx_mergeable(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
     for (uint16_t i = 0; i < FNET_QSZ; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 1000);
     fnet_kick(t, 0);
@@ -273,7 +273,7 @@ static void test_rx_mergeable(void **state)
 static void test_rx_mergeable_big_buffers(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
     /* Two 40000-byte buffers hold a 64 KiB frame: no need to wait for a full ring. */
     post_rx(t, 0, 0x80000, 40000);
     post_rx(t, 1, 0x90000, 40000);
@@ -353,8 +353,8 @@ static void test_rx_small_ring_reads_anyway(void **state)
     struct fake_net *t = *state;
     /* Every buffer of the ring posted, together still below a GSO frame: the device
      * must read rather than wait for buffers that can never come. */
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM) |
-                                   F(VIRTIO_NET_F_GUEST_TSO4)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+                                   BIT(VIRTIO_NET_F_GUEST_TSO4)), FNET_ALL_OK);
     for (uint16_t i = 0; i < FNET_QSZ; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 1600);
     fnet_kick(t, 0);
@@ -369,7 +369,7 @@ static void test_rx_small_ring_reads_anyway(void **state)
 static void test_event_idx_one_interrupt_per_batch(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX)),
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_EVENT_IDX)),
                      FNET_ALL_OK);
     fvq_set_used_event(&t->q[1], 0);
     for (uint16_t i = 0; i < 8; i++) {
@@ -406,7 +406,7 @@ static void test_event_idx_one_interrupt_per_batch(void **state)
 static void rx_stream(struct fake_net *t, unsigned ndesc)
 {
     enum { BUF = 200, NPKT = 700 };
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
     uint16_t fifo[FNET_QSZ];    /* posted heads, oldest first */
     unsigned nfifo = 0;
     uint64_t buf[FNET_QSZ];
@@ -482,7 +482,6 @@ static void test_rx_readable_desc_needs_reset(void **state)
 
 /* ---- control queue ---- */
 
-
 static void test_ctrl_commands(void **state)
 {
     struct fake_net *t = *state;
@@ -523,7 +522,7 @@ static void test_ctrl_commands(void **state)
 static void test_ctrl_needs_features(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CTRL_VQ)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ)), FNET_ALL_OK);
     uint8_t on = 1;
     const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
     assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
@@ -549,20 +548,20 @@ static void test_features(void **state)
     struct fake_net *t = *state;
     uint64_t f = virtio_dev_read_device_features(t->dev, 0) |
                  (uint64_t)virtio_dev_read_device_features(t->dev, 1) << 32;
-    assert_true(f & F(VIRTIO_F_VERSION_1));
-    assert_true(f & F(VIRTIO_NET_F_MRG_RXBUF));
-    assert_true(f & F(VIRTIO_NET_F_GUEST_TSO4));
-    assert_false(f & F(VIRTIO_NET_F_MQ));
+    assert_true(f & BIT(VIRTIO_F_VERSION_1));
+    assert_true(f & BIT(VIRTIO_NET_F_MRG_RXBUF));
+    assert_true(f & BIT(VIRTIO_NET_F_GUEST_TSO4));
+    assert_false(f & BIT(VIRTIO_NET_F_MQ));
     /* virtio 1.2 §5.1.3.1 dependencies */
-    assert_false(fnet_start(t, BASE_F | F(VIRTIO_NET_F_GUEST_TSO4)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_false(fnet_start(t, BASE_F | F(VIRTIO_NET_F_HOST_TSO6)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_false(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_CTRL_RX)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_false(fnet_start(t, BASE_F & ~F(VIRTIO_F_VERSION_1)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
-                                   F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN)), FNET_ALL_OK);
+    assert_false(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_GUEST_TSO4)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_HOST_TSO6)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_RX)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BASE_F & ~BIT(VIRTIO_F_VERSION_1)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
+                                   BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN)), FNET_ALL_OK);
     assert_int_equal(loop_last_features(t->be),
-                     F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
-                     F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN));
+                     BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
+                     BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN));
     virtio_dev_set_status(t->dev, 0);
     assert_int_equal(loop_last_features(t->be), 0);   /* offloads off after reset */
 }
@@ -817,7 +816,7 @@ static void test_vlan_rx_strips_and_filters(void **state)
 {
     struct fake_net *t = *state;
     set_vlan(t, 100);
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
     for (uint16_t i = 0; i < FNET_QSZ; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 0x1000);
     fnet_kick(t, 0);
@@ -878,7 +877,6 @@ static void test_port_mac_after_reset(void **state)
     assert_int_equal(s.tx_spoofed, 1);
 }
 
-
 static void test_tx_rate_limit(void **state)
 {
     struct fake_net *t = *state;
@@ -916,18 +914,17 @@ static void test_tx_rate_limit(void **state)
 
 /* ---- notification coalescing (NOTF_COAL) ---- */
 
-
 static void test_coal_commands(void **state)
 {
     struct fake_net *t = *state;
     uint64_t f = virtio_dev_read_device_features(t->dev, 0) |
                  (uint64_t)virtio_dev_read_device_features(t->dev, 1) << 32;
-    assert_true(f & F(VIRTIO_NET_F_NOTF_COAL));
+    assert_true(f & BIT(VIRTIO_NET_F_NOTF_COAL));
     /* needs the control queue (virtio 1.3 §5.1.3.1) */
-    assert_false(fnet_start(t, F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_NOTF_COAL)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_NOTF_COAL)) & VIRTIO_STATUS_FEATURES_OK);
     assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 100), VIRTIO_NET_ERR);
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 32, 100), VIRTIO_NET_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 1, 0), VIRTIO_NET_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000000), VIRTIO_NET_OK);
@@ -942,7 +939,7 @@ static void test_coal_commands(void **state)
 static void test_coal_rx_holds_interrupt(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 64, 300000), VIRTIO_NET_OK);
     for (uint16_t i = 0; i < 8; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 2000);
@@ -986,7 +983,7 @@ static void test_coal_rx_holds_interrupt(void **state)
 static void test_coal_rx_event_idx(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL) | F(VIRTIO_RING_F_EVENT_IDX)),
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL) | BIT(VIRTIO_RING_F_EVENT_IDX)),
                      FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 64, 100000), VIRTIO_NET_OK);
     fvq_set_used_event(&t->q[0], 0);
@@ -1012,7 +1009,7 @@ static void test_coal_rx_event_idx(void **state)
 static void test_coal_tx_and_reset(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 3, 1000000), VIRTIO_NET_OK);
     uint8_t buf[128];
     uint64_t t0 = 0;
@@ -1033,7 +1030,7 @@ static void test_coal_tx_and_reset(void **state)
     assert_true(fnet_wait_count(&t->irqs[1], 1));               /* the third: tx-frames 3 */
     assert_true(fnet_mono_ms() - t0 < 700);
 
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     struct virtio_net_coalesce c;
     virtio_net_get_coalesce(t->n, &c);
     assert_int_equal(c.tx_max_packets, 0);

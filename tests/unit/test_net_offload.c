@@ -19,11 +19,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "fake_msi.h"
 #include "fake_net.h"
 #include "virtio/pci.h"
-
-#define F(b) (1ull << (b))
 
 struct fake_offload {
     struct net_backend be;
@@ -35,7 +34,7 @@ struct fake_offload {
     bool dev_link;                  /* what device_link() answers */
 };
 
-static uint64_t fo_features(struct net_backend *be) { return F(VIRTIO_NET_F_CSUM); }
+static uint64_t fo_features(struct net_backend *be) { return BIT(VIRTIO_NET_F_CSUM); }
 static int fo_set_features(struct net_backend *be, uint64_t f)
 {
     ((struct fake_offload *)be)->offloads = f;
@@ -103,9 +102,9 @@ static struct net_backend *fo_new(void)
 static struct fake_offload *fo_of(struct fake_net *t) { return (struct fake_offload *)t->be; }
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-#define BASE_F (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | \
-                F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CTRL_VQ) | \
-                F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_NET_F_CSUM))
+#define BASE_F (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) | \
+                BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | \
+                BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_CSUM))
 
 static int setup(void **state)
 {
@@ -146,7 +145,7 @@ static void test_start_hands_over_rings(void **state)
     assert_int_equal(fo->stops, 0);
     assert_ptr_equal(fo->cfg.mem, &t->g.mem);
     assert_int_equal(fo->cfg.features, BASE_F);
-    assert_int_equal(fo->offloads, F(VIRTIO_NET_F_CSUM));
+    assert_int_equal(fo->offloads, BIT(VIRTIO_NET_F_CSUM));
     assert_true(fo->cfg.link_up);
     assert_int_equal(fo->cfg.nvrings, 2);
     for (unsigned i = 0; i < 2; i++) {
@@ -361,7 +360,7 @@ static void released_by_ring(struct fake_net *t, uint32_t frames, uint16_t first
 static void test_moderation_holds_backend_signals(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     int call = fo_of(t)->cfg.vrings[0].call_fd;
     uint16_t *used_idx = fg_ptr(&t->g, t->q[0].used + 2);
     uint16_t *avail_idx = fg_ptr(&t->g, t->q[0].avail + 2);

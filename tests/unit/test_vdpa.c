@@ -17,32 +17,31 @@
 #include "backend/backend.h"
 #include "backend/vdpa_monitor.h"
 #include "backend/vdpa_netlink.h"
+#include "base/util.h"
 #include "net/net_conflicts.h"
 #include "net/net_opts.h"
-
-#define F(bit) (1ull << (bit))
 
 /* vpf keeps the control queue and its commands; ACCESS_PLATFORM goes to the device
  * only; ring features only where both have them. */
 static void test_driver_features(void **state)
 {
     (void)state;
-    uint64_t guest = F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
-                     F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_RX) |
-                     F(VIRTIO_NET_F_CTRL_MAC_ADDR) | F(VIRTIO_NET_F_NOTF_COAL) |
-                     F(VIRTIO_F_SR_IOV) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CSUM);
+    uint64_t guest = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
+                     BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
+                     BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_NET_F_NOTF_COAL) |
+                     BIT(VIRTIO_F_SR_IOV) | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM);
     /* vdpa_sim_net in Linux 6.1 */
-    uint64_t sim = F(VIRTIO_F_ANY_LAYOUT) | F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_ACCESS_PLATFORM) |
-                   F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MTU) | F(VIRTIO_NET_F_CTRL_VQ) |
-                   F(VIRTIO_NET_F_CTRL_MAC_ADDR);
+    uint64_t sim = BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_ACCESS_PLATFORM) |
+                   BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_CTRL_VQ) |
+                   BIT(VIRTIO_NET_F_CTRL_MAC_ADDR);
     assert_int_equal(vhost_vdpa_driver_features(guest, sim),
-                     F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_F_ACCESS_PLATFORM));
-    uint64_t hw = sim | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_NET_F_CSUM);
+                     BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_F_ACCESS_PLATFORM));
+    uint64_t hw = sim | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_CSUM);
     assert_int_equal(vhost_vdpa_driver_features(guest, hw),
-                     F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_F_ACCESS_PLATFORM) |
-                     F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_CSUM));
+                     BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_F_ACCESS_PLATFORM) |
+                     BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM));
     /* Without ACCESS_PLATFORM on the device it is not set either. */
-    assert_int_equal(vhost_vdpa_driver_features(guest, F(VIRTIO_F_VERSION_1)), F(VIRTIO_F_VERSION_1));
+    assert_int_equal(vhost_vdpa_driver_features(guest, BIT(VIRTIO_F_VERSION_1)), BIT(VIRTIO_F_VERSION_1));
 }
 
 /* Walks the attributes of a generic netlink message: the payload of attribute type, or
