@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+
 enum log_level log_threshold = LOG_INFO;
 static FILE *log_out;
 static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,12 +78,10 @@ void log_limited_msg(struct log_ratelimit *rl, enum log_level level, const char 
 {
     if (level > log_threshold)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = monotonic_ns();
     unsigned long suppressed = 0;
     pthread_mutex_lock(&ratelimit_lock);
-    bool print = log_ratelimit_check(rl, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
-                                     &suppressed);
+    bool print = log_ratelimit_check(rl, now, &suppressed);
     pthread_mutex_unlock(&ratelimit_lock);
     if (!print)
         return;

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/clock.h"
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern enum log_level log_threshold;
@@ -36,7 +38,7 @@ struct log_ratelimit {
     unsigned long suppressed;   /* since the last message let through */
 };
 #define LOG_RATELIMIT_BURST 10
-#define LOG_RATELIMIT_WINDOW_NS (5ull * 1000000000ull)
+#define LOG_RATELIMIT_WINDOW_NS (5 * NSEC_PER_SEC)
 
 /* The limiter's decision for a message at now_ns (no lock: log_limited_msg takes it):
  * true to print; then *suppressed says how many were dropped before it. */

@@ -18,6 +18,12 @@ struct net_rate {
     uint64_t last_ns;
 };
 
+/* mbit Mbit/s in bytes per second (the unit of bytes_per_sec). */
+static inline uint64_t net_rate_bytes_per_sec(uint32_t mbit)
+{
+    return (uint64_t)mbit * 1000000 / 8;
+}
+
 /* (Re)configures: mbit Mbit/s (0: unlimited), a full bucket as of now_ns. */
 void net_rate_set(struct net_rate *r, uint32_t mbit, uint64_t now_ns);
 /* Refills for the time since the last call; true if a packet may go now. */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "net/vnet.h"
@@ -128,24 +129,16 @@ void vnet_backend_gone(struct virtio_net *n, const char *why)
     iothread_watch_del(&n->io, &n->be_watch);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void rate_timer_arm(struct virtio_net *n, uint64_t ns)
 {
-    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(ns / 1000000000ull),
-                                            .tv_nsec = (long)(ns % 1000000000ull) } };
+    struct itimerspec its = { .it_value = ns_to_timespec(ns) };
     if (timerfd_settime(n->rate_timer_fd, 0, &its, NULL) < 0)
         log_warn("%s: rate timer: %s", n->name, strerror(errno));
 }
 
 bool vnet_tx_rate_ok(struct virtio_net *n)
 {
-    if (net_rate_may_send(&n->tx_rate, now_ns()))
+    if (net_rate_may_send(&n->tx_rate, monotonic_ns()))
         return true;
     n->tx_throttled = true;
     rate_timer_arm(n, net_rate_wait_ns(&n->tx_rate));
@@ -176,8 +169,7 @@ static void coal_release_held(struct virtio_net *n);
  * for what is held: release it now instead. */
 static void coal_timer_set(struct virtio_net *n, uint64_t at_ns)
 {
-    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(at_ns / 1000000000ull),
-                                            .tv_nsec = (long)(at_ns % 1000000000ull) } };
+    struct itimerspec its = { .it_value = ns_to_timespec(at_ns) };
     if (timerfd_settime(n->coal_timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
         n->coal_timer_at = at_ns;
         return;
@@ -218,8 +210,8 @@ static unsigned coal_backend_used(struct virtio_net *n, unsigned q)
  * are seen only by looking at the ring: every quarter of usecs, 50 µs to 1 ms apart. */
 static uint64_t coal_backend_tick_ns(const struct net_coal *c)
 {
-    uint64_t ns = (uint64_t)c->usecs * 250;
-    return ns < 50000 ? 50000 : ns > 1000000 ? 1000000 : ns;
+    uint64_t ns = (uint64_t)c->usecs * NSEC_PER_USEC / 4;
+    return ns < 50 * NSEC_PER_USEC ? 50 * NSEC_PER_USEC : ns > NSEC_PER_MSEC ? NSEC_PER_MSEC : ns;
 }
 
 /* Offloaded: adds the buffers the backend used since the last look; true if due (packet
@@ -279,7 +271,7 @@ void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now
             virtio_dev_notify_queue(&n->vdev, q);
         return;
     }
-    uint64_t t = now_ns();
+    uint64_t t = monotonic_ns();
     if (net_coal_add(c, count, t) || (now && c->held))
         coal_release(n, q);
     else if (c->held)
@@ -296,7 +288,7 @@ void vnet_signal_backend(struct virtio_net *n, unsigned q)
         return;
     }
     /* At least one: a signal with an unchanged idx still asks for an interrupt. */
-    uint64_t t = now_ns();
+    uint64_t t = monotonic_ns();
     if (net_coal_add(c, count ? count : 1, t))
         coal_release(n, q);
     else
@@ -306,13 +298,13 @@ void vnet_signal_backend(struct virtio_net *n, unsigned q)
 void vnet_coal_release_held(struct virtio_net *n)
 {
     coal_release_held(n);
-    coal_poll(n, now_ns());
+    coal_poll(n, monotonic_ns());
 }
 
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs)
 {
     net_coal_set(&n->coal[q], max_packets, usecs);
-    coal_poll(n, now_ns());
+    coal_poll(n, monotonic_ns());
 }
 
 static void on_coal_timer(struct iothread_watch *w, uint32_t events)
@@ -322,7 +314,7 @@ static void on_coal_timer(struct iothread_watch *w, uint32_t events)
     if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
         log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
     n->coal_timer_at = 0;       /* fired (or disarmed under us): set again if needed */
-    coal_poll(n, now_ns());
+    coal_poll(n, monotonic_ns());
 }
 
 static void dp_halt(struct virtio_net *n)
@@ -459,8 +451,8 @@ static void dp_port(void *arg)
     n->vlan = n->port.vlan;
     uint32_t rate = n->port.max_tx_rate;
     pthread_mutex_unlock(&n->cfg_lock);
-    if (rate * 1000000ull / 8 != n->tx_rate.bytes_per_sec) {
-        net_rate_set(&n->tx_rate, rate, now_ns());
+    if (net_rate_bytes_per_sec(rate) != n->tx_rate.bytes_per_sec) {
+        net_rate_set(&n->tx_rate, rate, monotonic_ns());
         if (n->tx_throttled) {      /* a new limit starts with a full bucket */
             tx_unthrottle(n);
             vnet_tx_process(n);

@@ -8,6 +8,7 @@
 #include "vm/power.h"
 #include "vm/sandbox.h"
 #include "vm/vcpu.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -20,7 +21,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 /* xAPIC IDs are 8 bits and 0xff is broadcast: the MADT can describe at most 255 vCPUs. */
@@ -190,8 +190,7 @@ static void vm_setup_pci(struct vm *vm)
 
 int vm_run(const struct vm_config *cfg)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = monotonic_ns();
     vm_validate(cfg);
 
     struct mapped_file kernel_file, initrd_file = { 0 };
@@ -211,7 +210,7 @@ int vm_run(const struct vm_config *cfg)
     if (!vm)
         die("out of memory");
     vm->cfg = cfg;
-    vm->started = t0;
+    vm->started_ns = t0;
     vm->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (vm->stop_fd < 0)
         die_errno("eventfd");
@@ -293,11 +292,8 @@ int vm_run(const struct vm_config *cfg)
     }
     if (pthread_create(&vm->stdin_thread, NULL, vm_stdin_thread, vm) == 0)
         vm->stdin_thread_started = 1;
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     log_info("guest starting: %u vCPU(s), %llu MiB, setup took %ld ms", cfg->cpus,
-             (unsigned long long)(cfg->memory / MiB),
-             (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+             (unsigned long long)(cfg->memory / MiB), (long)((monotonic_ns() - t0) / NSEC_PER_MSEC));
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_start(&vm->vcpus[i]);
     confine_self(CONFINE_MAIN);

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "base/iobus.h"
 #include "ctl/ctl.h"
@@ -44,7 +43,7 @@ struct vm {
     int stop_fd;                /* eventfd: the main thread waits on it */
     pthread_t stdin_thread;
     int stdin_thread_started;
-    struct timespec started;    /* CLOCK_MONOTONIC when vm_run began ("info") */
+    uint64_t started_ns;        /* monotonic_ns() when vm_run began ("info") */
 };
 
 /* Runs the VM described by cfg; returns its exit status. Setup errors die(). */

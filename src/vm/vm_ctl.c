@@ -3,8 +3,7 @@
 #include "vm/vm.h"
 #include "vm/vm_ctl.h"
 
-#include <time.h>
-
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/version.h"
@@ -12,10 +11,7 @@
 static void ctl_info(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct vm *vm = opaque;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t ms = (uint64_t)(now.tv_sec - vm->started.tv_sec) * 1000 +
-                  (uint64_t)((now.tv_nsec - vm->started.tv_nsec) / 1000000);
+    uint64_t ms = (monotonic_ns() - vm->started_ns) / NSEC_PER_MSEC;
     json_t *devs = json_array();
     for (unsigned i = 0; devs && i < vm->nnetdevs; i++)
         json_array_append_new(devs, json_string(vm->netdevs[i].name));

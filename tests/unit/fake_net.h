@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "fake_guest.h"
 #include "net/virtio_net.h"
 
@@ -32,9 +33,7 @@ struct fake_net {
 
 static inline uint64_t fnet_mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return monotonic_ns() / NSEC_PER_MSEC;
 }
 
 static inline int fnet_count(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
