@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "net/mac.h"
 
 /* One function's tap or MAC, with who owns it: "net1" or "net1vf3". */
 struct net_claim {
@@ -101,9 +102,9 @@ int net_opts_check_conflicts(const struct net_opts *nets, unsigned n)
     }
     d = claims_find_dup(macs, k);
     if (d) {
-        const uint8_t *m = (const uint8_t *)d->key;
-        log_error("--net: MAC %02x:%02x:%02x:%02x:%02x:%02x is given to both %s and %s",
-                  m[0], m[1], m[2], m[3], m[4], m[5], d[0].owner, d[1].owner);
+        char mac[MAC_STR_LEN];
+        net_format_mac(mac, (const uint8_t *)d->key);
+        log_error("--net: MAC %s is given to both %s and %s", mac, d[0].owner, d[1].owner);
         goto out;
     }
     ret = 0;

@@ -23,9 +23,5 @@ struct net_opts {
 /* Parses arg into *o. Without mac=, a random locally administered unicast MAC
  * (52:54:00:xx:xx:xx) is chosen. Returns 0, or -1 with the reason logged. */
 int net_opts_parse(const char *arg, struct net_opts *o);
-/* Parses "xx:xx:xx:xx:xx:xx" (hex, case-insensitive); rejects multicast addresses. */
-int net_parse_mac(const char *s, uint8_t mac[6]);
-/* The same text form, lower-case: "xx:xx:xx:xx:xx:xx" (out holds 18 bytes). */
-void net_format_mac(char out[18], const uint8_t mac[6]);
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "net/net_opts.h"
+#include "net/mac.h"
 
 void pf_policy_init(struct pf_policy *p)
 {

@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "net/net_opts.h"
+#include "net/mac.h"
 #include "pci/bus.h"
 
 #define VF_DEVICE_ID 0x1041                  /* modern virtio-net (virtio 1.2 §4.1.2.1) */

@@ -3,6 +3,7 @@
 #include "backend/backend.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "net/mac.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -126,13 +127,15 @@ void netdev_create_all(struct vm *vm)
         if (d->vfs && net_vf_mgr_assign_bars(d->vfs, &vm->pci) < 0)
             die("%s: no room for its VF BARs", d->name);
         virtio_pci_set_notify_ops(&d->pci, &netdev_notify_ops, vm);
-        log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s",
+        char mac_s[MAC_STR_LEN];
+        net_format_mac(mac_s, mac);
+        log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %s%s",
                  d->name, d->devfn >> 3,
                  o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on tap " :
                  o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " : "tap ",
                  o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa : o->tap,
                  tap_created(be) ? " (created)" : "",
-                 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+                 mac_s,
                  o->vf.total_vfs ? ", SR-IOV PF" : "");
     }
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "net/mac.h"
 #include "net/net_opts.h"
 #include "net/net_rate.h"
 
