@@ -7,10 +7,10 @@
 #include <linux/virtio_net.h>
 #include <pthread.h>
 
+#include "base/iothread.h"
 #include "net/net_coal.h"
 #include "net/net_rate.h"
 #include "net/virtio_net.h"
-#include "virtio/iothread.h"
 
 #define VNET_RX_MAX_IOV 1024            /* IOV_MAX: one readv over all cached buffers */
 #define VNET_TX_BUDGET 256              /* packets per wakeup, then let others run */

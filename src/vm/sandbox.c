@@ -51,9 +51,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base/iothread.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "virtio/iothread.h"
 
 #define SYSCALL_NAMES 512
 /* O_TMPFILE is this bit plus O_DIRECTORY: refusing it must not refuse opendir(). */

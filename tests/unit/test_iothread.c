@@ -15,7 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "virtio/iothread.h"
+#include "base/iothread.h"
 
 struct ctx {
     struct iothread io;

@@ -8,8 +8,8 @@
  * iothread_call(); fn runs on the I/O thread between two epoll batches and the caller
  * returns after it did. The watch set changes only from such calls or from handlers, so
  * watches are plain caller-owned structs, never freed under the loop. */
-#ifndef VPF_VIRTIO_IOTHREAD_H
-#define VPF_VIRTIO_IOTHREAD_H
+#ifndef VPF_BASE_IOTHREAD_H
+#define VPF_BASE_IOTHREAD_H
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "virtio/iothread.h"
+#include "base/iothread.h"
 
 #include <errno.h>
 #include <limits.h>
