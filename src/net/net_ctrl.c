@@ -119,11 +119,11 @@ void vnet_ctrl_process(struct virtio_net *n)
             continue;
         }
         if (r != VIRTQ_OK) {
-            vnet_fail(n, "control queue: %s", vq->error);
+            vnet_fail(n, VIRTIO_NET_CTRLQ, vq->error);
             return;
         }
         if (c.out_len < 2 || c.in_len < 1) {
-            vnet_fail(n, "control command without class/command or ack byte");
+            vnet_fail(n, VIRTIO_NET_CTRLQ, VIRTIO_ERR_CHAIN_TOO_SHORT);
             return;
         }
         uint8_t hdr[2];

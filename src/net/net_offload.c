@@ -71,7 +71,7 @@ static void on_call(struct iothread_watch *w, uint32_t events)
 static void on_err(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
-    const char *ring = w == &n->err_watch[0] ? "receive" : "transmit";
+    int q = w == &n->err_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ;
     drain(w->fd);
     if (n->be->ops->backend_broken && n->be->ops->backend_broken(n->be)) {
         /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. The
@@ -88,7 +88,7 @@ static void on_err(struct iothread_watch *w, uint32_t events)
             virtio_net_set_link(n, false);
         return;
     }
-    vnet_fail(n, "backend %s found the %s ring broken", n->be->ops->type, ring);
+    vnet_fail(n, q, VIRTIO_ERR_BACKEND_RING);
 }
 
 static void unwatch(struct virtio_net *n)

@@ -66,16 +66,16 @@ static int rx_refill(struct virtio_net *n, bool *full)
             break;
         }
         if (r != VIRTQ_OK) {
-            vnet_fail(n, "receive queue: %s", vq->error);
+            vnet_fail(n, VIRTIO_NET_RXQ, vq->error);
             return -1;
         }
         if (c.nout) {
-            vnet_fail(n, "device-readable buffer on the receive queue");
+            vnet_fail(n, VIRTIO_NET_RXQ, VIRTIO_ERR_CHAIN_DIRECTION);
             return -1;
         }
         /* virtio 1.2 §5.1.6.3.1: every buffer holds at least the header. */
         if (c.in_len < n->be->hdr_len) {
-            vnet_fail(n, "receive buffer smaller than the virtio-net header");
+            vnet_fail(n, VIRTIO_NET_RXQ, VIRTIO_ERR_CHAIN_TOO_SHORT);
             return -1;
         }
         n->rx_chains[n->rx_chain_head + n->rx_nchains++] = (struct vnet_rx_chain){

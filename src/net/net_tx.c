@@ -35,12 +35,12 @@ void vnet_tx_process(struct virtio_net *n)
             if (r == VIRTQ_EMPTY)
                 break;
             if (r != VIRTQ_OK) {
-                vnet_fail(n, "transmit queue: %s", vq->error);
+                vnet_fail(n, VIRTIO_NET_TXQ, vq->error);
                 return;
             }
             /* virtio 1.2 §5.1.6.2: transmit buffers are device-readable only. */
             if (c.nin) {
-                vnet_fail(n, "device-writable buffer on the transmit queue");
+                vnet_fail(n, VIRTIO_NET_TXQ, VIRTIO_ERR_CHAIN_DIRECTION);
                 return;
             }
             done++;
@@ -82,7 +82,7 @@ void vnet_tx_process(struct virtio_net *n)
         if (done >= VNET_TX_BUDGET) {
             int more = virtq_avail_count(vq);
             if (more < 0) {
-                vnet_fail(n, "transmit queue: %s", vq->error);
+                vnet_fail(n, VIRTIO_NET_TXQ, vq->error);
                 return;
             }
             if (more) {

@@ -5,7 +5,6 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,14 +334,9 @@ static void dp_halt(struct virtio_net *n)
     vnet_rx_reset(n);
 }
 
-void vnet_fail(struct virtio_net *n, const char *fmt, ...)
+void vnet_fail(struct virtio_net *n, int q, enum virtio_error err)
 {
-    char msg[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    virtio_dev_fail(&n->vdev, "%s", msg);
+    virtio_dev_fail(&n->vdev, q, err);
     dp_halt(n);
 }
 
@@ -403,7 +397,8 @@ static void dp_start(void *arg)
         n->kick[q] = (struct iothread_watch){ .fd = n->vdev.kick_fds[q], .events = EPOLLIN | EPOLLET,
                                               .fn = on_kick, .opaque = n };
         if (iothread_watch_add(&n->io, &n->kick[q]) < 0) {
-            vnet_fail(n, "cannot poll queue %u: %s", q, strerror(errno));
+            log_error("%s: cannot poll queue %u: %s", n->name, q, strerror(errno));
+            vnet_fail(n, (int)q, VIRTIO_ERR_HOST);
             return;
         }
         virtq_enable_notify(&n->vdev.vqs[q]);
@@ -411,7 +406,8 @@ static void dp_start(void *arg)
     n->coal_watch = (struct iothread_watch){ .fd = n->coal_timer_fd, .events = EPOLLIN,
                                              .fn = on_coal_timer, .opaque = n };
     if (iothread_watch_add(&n->io, &n->coal_watch) < 0) {
-        vnet_fail(n, "cannot poll the coalescing timer: %s", strerror(errno));
+        log_error("%s: cannot poll the coalescing timer: %s", n->name, strerror(errno));
+        vnet_fail(n, -1, VIRTIO_ERR_HOST);
         return;
     }
     if (offload) {
@@ -427,7 +423,8 @@ static void dp_start(void *arg)
     n->rate_watch = (struct iothread_watch){ .fd = n->rate_timer_fd, .events = EPOLLIN,
                                              .fn = on_rate_timer, .opaque = n };
     if (iothread_watch_add(&n->io, &n->rate_watch) < 0) {
-        vnet_fail(n, "cannot poll the rate timer: %s", strerror(errno));
+        log_error("%s: cannot poll the rate timer: %s", n->name, strerror(errno));
+        vnet_fail(n, -1, VIRTIO_ERR_HOST);
         return;
     }
     vnet_update_backend_watch(n);

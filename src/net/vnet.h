@@ -109,8 +109,9 @@ static inline bool vnet_has(const struct virtio_net *n, unsigned bit)
     return virtio_has_feature(n->vdev.features, bit);
 }
 
-/* virtio_net.c, I/O thread: guest error -> NEEDS_RESET, data path halted. */
-void vnet_fail(struct virtio_net *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* virtio_net.c, I/O thread: guest error (or VIRTIO_ERR_HOST) on queue q (-1: none) ->
+ * NEEDS_RESET (virtio_dev_fail), data path halted. */
+void vnet_fail(struct virtio_net *n, int q, enum virtio_error err);
 /* Re-derives the backend fd's epoll interest from the flags above. */
 void vnet_update_backend_watch(struct virtio_net *n);
 /* The backend is gone (EOF / hang-up / hard error): stop polling it, log once. */

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -91,9 +90,14 @@ uint8_t virtio_dev_get_status(const struct virtio_dev *dev)
     return dev->status | (virtio_dev_failed(dev) ? VIRTIO_STATUS_NEEDS_RESET : 0);
 }
 
+enum virtio_error virtio_dev_error(const struct virtio_dev *dev)
+{
+    return __atomic_load_n(&dev->error, __ATOMIC_ACQUIRE);
+}
+
 bool virtio_dev_failed(const struct virtio_dev *dev)
 {
-    return __atomic_load_n(&dev->needs_reset, __ATOMIC_ACQUIRE);
+    return virtio_dev_error(dev) != VIRTIO_ERR_NONE;
 }
 
 void virtio_dev_reset(struct virtio_dev *dev)
@@ -105,7 +109,7 @@ void virtio_dev_reset(struct virtio_dev *dev)
     dev->driver_features = dev->features = 0;
     __atomic_store_n(&dev->status, 0, __ATOMIC_RELAXED);
     /* fail_logged stays: a guest looping on fail + reset must not flood the log. */
-    __atomic_store_n(&dev->needs_reset, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&dev->error, VIRTIO_ERR_NONE, __ATOMIC_RELEASE);
 }
 
 /* virtio 1.2 §2.2 + §6.1: the driver may only accept offered features, and a modern
@@ -123,12 +127,12 @@ static void activate(struct virtio_dev *dev)
 {
     for (unsigned q = 0; q < dev->ops->num_queues; q++) {
         if (dev->queue_enabled[q] && !dev->vqs[q].started) {
-            virtio_dev_fail(dev, "queue %u enabled but not started", q);
+            virtio_dev_fail(dev, (int)q, VIRTIO_ERR_QUEUE_NOT_STARTED);
             return;
         }
     }
     if (dev->ops->activate(dev) < 0) {
-        virtio_dev_fail(dev, "activation failed");
+        virtio_dev_fail(dev, -1, VIRTIO_ERR_HOST);      /* the model said why */
         return;
     }
     dev->active = true;
@@ -147,7 +151,7 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t val)
      * Taken at its word, DRIVER_OK cleared and set again would start a running device
      * a second time. The status stays as it was. */
     if (old & ~val) {
-        virtio_dev_fail(dev, "status %#x clears bits of %#x without a reset", val, old);
+        virtio_dev_fail(dev, -1, VIRTIO_ERR_STATUS_CLEARED);
         return;
     }
     if (set & VIRTIO_STATUS_FEATURES_OK) {
@@ -167,7 +171,7 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t val)
     /* DRIVER_OK without FEATURES_OK is a driver bug (virtio 1.2 §3.1.1): do not run. */
     if ((set & VIRTIO_STATUS_DRIVER_OK) && !(val & VIRTIO_STATUS_FEATURES_OK)) {
         __atomic_store_n(&dev->status, val, __ATOMIC_RELAXED);
-        virtio_dev_fail(dev, "DRIVER_OK without FEATURES_OK");
+        virtio_dev_fail(dev, -1, VIRTIO_ERR_DRIVER_OK_EARLY);
         return;
     }
     __atomic_store_n(&dev->status, val, __ATOMIC_RELAXED);
@@ -182,12 +186,12 @@ int virtio_dev_enable_queue(struct virtio_dev *dev, unsigned q)
     /* virtio 1.2 §3.1.1: queues are set up before DRIVER_OK; a running data path does
      * not pick up a queue that appears under it. */
     if (dev->status & VIRTIO_STATUS_DRIVER_OK) {
-        virtio_dev_fail(dev, "queue %u enabled after DRIVER_OK", q);
+        virtio_dev_fail(dev, (int)q, VIRTIO_ERR_QUEUE_LATE);
         return -1;
     }
     struct virtq *vq = &dev->vqs[q];
     if (vq->size > dev->ops->queue_max_size || virtq_start(vq, dev->mem) < 0) {
-        virtio_dev_fail(dev, "queue %u: %s", q, vq->error ? vq->error : "size above maximum");
+        virtio_dev_fail(dev, (int)q, vq->error ? vq->error : VIRTIO_ERR_QUEUE_SIZE);
         return -1;
     }
     dev->queue_enabled[q] = true;
@@ -230,19 +234,22 @@ void virtio_dev_notify_queue(struct virtio_dev *dev, unsigned q)
         dev->irq->queue(dev->irq_opaque, q);
 }
 
-void virtio_dev_fail(struct virtio_dev *dev, const char *fmt, ...)
+void virtio_dev_fail(struct virtio_dev *dev, int q, enum virtio_error err)
 {
-    if (__atomic_exchange_n(&dev->needs_reset, true, __ATOMIC_ACQ_REL))
+    if (err == VIRTIO_ERR_NONE)
+        err = VIRTIO_ERR_HOST;     /* a caller without a reason still stops the device */
+    enum virtio_error none = VIRTIO_ERR_NONE;
+    if (!__atomic_compare_exchange_n(&dev->error, &none, err, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;   /* already failed: nothing new to say or signal */
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
+    char where[32] = "";
+    if (q >= 0)
+        snprintf(where, sizeof(where), "queue %d: ", q);
+    const char *who = virtio_error_is_guest(err) ? "guest error, " : "";
     if (!__atomic_exchange_n(&dev->fail_logged, true, __ATOMIC_RELAXED))
-        log_error("%s: guest error, device needs reset: %s", dev->ops->name, msg);
+        log_error("%s: %sdevice needs reset: %s%s", dev->ops->name, who, where, virtio_error_name(err));
     else
-        log_debug_rl(&dev->log_rl, "%s: guest error, device needs reset: %s", dev->ops->name, msg);
+        log_debug_rl(&dev->log_rl, "%s: %sdevice needs reset: %s%s", dev->ops->name, who, where,
+                     virtio_error_name(err));
     if (driver_ok(dev) && dev->irq)
         dev->irq->config(dev->irq_opaque);
 }

@@ -9,7 +9,8 @@
  *
  * Threads: the transport calls in from vCPU threads (config accesses may come from several;
  * the transport serialises them per device). The device's data path runs on its I/O thread
- * and only calls virtio_dev_fail() and virtio_dev_notify_*(), which are thread-safe. */
+ * and only calls virtio_dev_fail() and virtio_dev_notify_*(), which are thread-safe.
+ * Guest violations are values of enum virtio_error (virtio/errors.h), never strings. */
 #ifndef VPF_VIRTIO_DEVICE_H
 #define VPF_VIRTIO_DEVICE_H
 
@@ -17,8 +18,9 @@
 #include <stdint.h>
 
 #include "base/guest_mem.h"
-#include "virtio/virtqueue.h"
 #include "base/log.h"
+#include "virtio/errors.h"
+#include "virtio/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 16
 
@@ -71,7 +73,7 @@ struct virtio_dev {
     uint64_t driver_features;   /* as written by the driver */
     uint64_t features;          /* negotiated; valid once FEATURES_OK is set */
     uint8_t status;             /* driver-written bits; NEEDS_RESET kept apart */
-    bool needs_reset;           /* atomic */
+    enum virtio_error error;    /* atomic: why NEEDS_RESET is set; NONE while it is not */
     bool fail_logged;           /* atomic; first failure logged as error, later ones debug */
     bool active;                /* activate() succeeded, reset() pending */
     uint8_t config_generation;  /* atomic */
@@ -120,10 +122,14 @@ void virtio_dev_config_changed(struct virtio_dev *dev);
 /* Used-buffer interrupt for queue q. */
 void virtio_dev_notify_queue(struct virtio_dev *dev, unsigned q);
 
-/* The guest broke the protocol: set DEVICE_NEEDS_RESET, log the first reason only, and
- * send a config interrupt (virtio 1.2 §2.1.2). The caller stops using the queues. */
-void virtio_dev_fail(struct virtio_dev *dev, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* The guest broke the protocol (or the host failed the device, VIRTIO_ERR_HOST): set
+ * DEVICE_NEEDS_RESET, keep err as the reason unless one is kept already, log it (the
+ * device's first failure as an error, later ones at debug, rate-limited) and send a
+ * config interrupt (virtio 1.2 §2.1.2). q: the queue concerned, or -1. The caller stops
+ * using the queues. Any thread. */
+void virtio_dev_fail(struct virtio_dev *dev, int q, enum virtio_error err);
 bool virtio_dev_failed(const struct virtio_dev *dev);
+/* Why the device needs a reset; VIRTIO_ERR_NONE while it does not. Any thread. */
+enum virtio_error virtio_dev_error(const struct virtio_dev *dev);
 
 #endif

@@ -21,7 +21,7 @@ uint64_t virtq_desc_bytes(uint16_t size) { return (uint64_t)DESC_SIZE * size; }
 uint64_t virtq_avail_bytes(uint16_t size) { return AVAIL_RING + 2ull * size + 2; }
 uint64_t virtq_used_bytes(uint16_t size) { return USED_RING + (uint64_t)USED_ELEM_SIZE * size + 2; }
 
-static int vq_fail(struct virtq *vq, const char *why)
+static int vq_fail(struct virtq *vq, enum virtio_error why)
 {
     if (!vq->error)
         vq->error = why;
@@ -43,19 +43,19 @@ static void desc_read(const uint8_t *table, uint32_t i, struct vring_desc *d)
 
 int virtq_start(struct virtq *vq, const struct guest_mem *mem)
 {
-    vq->error = NULL;
+    vq->error = VIRTIO_ERR_NONE;
     vq->started = false;
     vq->mem = mem;
     if (!IS_POW2(vq->size) || vq->size > VIRTQ_MAX_SIZE)
-        return vq_fail(vq, "queue size not a power of two or too large");
+        return vq_fail(vq, VIRTIO_ERR_QUEUE_SIZE);
     if (vq->desc_gpa % VRING_DESC_ALIGN_SIZE || vq->avail_gpa % VRING_AVAIL_ALIGN_SIZE ||
         vq->used_gpa % VRING_USED_ALIGN_SIZE)
-        return vq_fail(vq, "misaligned ring address");
+        return vq_fail(vq, VIRTIO_ERR_RING_ALIGN);
     vq->desc = guest_mem_ptr(mem, vq->desc_gpa, virtq_desc_bytes(vq->size));
     vq->avail = guest_mem_ptr(mem, vq->avail_gpa, virtq_avail_bytes(vq->size));
     vq->used = guest_mem_ptr(mem, vq->used_gpa, virtq_used_bytes(vq->size));
     if (!vq->desc || !vq->avail || !vq->used)
-        return vq_fail(vq, "ring outside guest RAM");
+        return vq_fail(vq, VIRTIO_ERR_RING_ADDR);
     /* A fresh queue starts at index 0 on both rings (virtio 1.2 §2.7.6, §2.7.8). */
     vq->last_avail = vq->avail_shadow = 0;
     vq->used_idx = vq->published_used = vq->signalled_used = 0;
@@ -69,7 +69,7 @@ void virtq_stop(struct virtq *vq)
     vq->desc = vq->avail = vq->used = NULL;
     vq->last_avail = vq->avail_shadow = 0;
     vq->used_idx = vq->published_used = vq->signalled_used = 0;
-    vq->error = NULL;
+    vq->error = VIRTIO_ERR_NONE;
 }
 
 int virtq_avail_count(struct virtq *vq)
@@ -77,7 +77,7 @@ int virtq_avail_count(struct virtq *vq)
     if (vq->error)
         return VIRTQ_ERR;
     if (!vq->started)
-        return vq_fail(vq, "queue used before it was started");
+        return vq_fail(vq, VIRTIO_ERR_QUEUE_NOT_STARTED);
     uint16_t n = (uint16_t)(vq->avail_shadow - vq->last_avail);
     if (n == 0) {
         /* Acquire: ring entries and descriptors are read after the idx that published
@@ -88,7 +88,7 @@ int virtq_avail_count(struct virtq *vq)
     /* Checked on every call, not only after a read: the shadow must never let a bogus idx
      * through (virtq_unpop moves last_avail back, never below a validated position). */
     if (n > vq->size)
-        return vq_fail(vq, "avail idx moved ahead by more than the queue size");
+        return vq_fail(vq, VIRTIO_ERR_AVAIL_IDX);
     return n;
 }
 
@@ -102,24 +102,24 @@ struct walk {
 static int walk_buffer(struct virtq *vq, struct walk *w, const struct vring_desc *d)
 {
     if (d->len == 0)
-        return vq_fail(vq, "zero-length descriptor");
+        return vq_fail(vq, VIRTIO_ERR_DESC_ZERO_LEN);
     void *p = guest_mem_ptr(vq->mem, d->addr, d->len);
     if (!p)
-        return vq_fail(vq, "buffer outside guest RAM or across a RAM region boundary");
+        return vq_fail(vq, VIRTIO_ERR_DESC_ADDR);
     if (d->flags & VRING_DESC_F_WRITE) {
         w->nin++;
         w->in_len += d->len;
     } else {
         /* virtio 1.2 §2.7.4.2: device-writable descriptors follow device-readable ones. */
         if (w->nin)
-            return vq_fail(vq, "device-readable descriptor after a device-writable one");
+            return vq_fail(vq, VIRTIO_ERR_DESC_ORDER);
         w->nout++;
         w->out_len += d->len;
     }
     if (w->niov >= VIRTQ_MAX_CHAIN)
-        return vq_fail(vq, "descriptor chain too long");
+        return vq_fail(vq, VIRTIO_ERR_CHAIN_TOO_LONG);
     if (w->out_len > UINT32_MAX || w->in_len > UINT32_MAX)
-        return vq_fail(vq, "descriptor chain longer than 4 GiB");
+        return vq_fail(vq, VIRTIO_ERR_CHAIN_TOO_BIG);
     /* Past max_iov keep validating without storing: the caller learns NOSPACE only for a
      * chain that is otherwise valid. */
     if (w->niov < w->max_iov)
@@ -132,32 +132,32 @@ static int walk_buffer(struct virtq *vq, struct walk *w, const struct vring_desc
 static int walk_indirect(struct virtq *vq, struct walk *w, const struct vring_desc *ind)
 {
     if (!vq->indirect)
-        return vq_fail(vq, "indirect descriptor without VIRTIO_F_INDIRECT_DESC");
+        return vq_fail(vq, VIRTIO_ERR_INDIRECT_FEATURE);
     if (ind->flags & VRING_DESC_F_NEXT)
-        return vq_fail(vq, "indirect descriptor with NEXT set");
+        return vq_fail(vq, VIRTIO_ERR_INDIRECT_NEXT);
     if (ind->len == 0 || ind->len % DESC_SIZE)
-        return vq_fail(vq, "indirect table length not a non-zero multiple of 16");
+        return vq_fail(vq, VIRTIO_ERR_INDIRECT_LEN);
     uint32_t n = ind->len / DESC_SIZE;
     if (n > VIRTQ_MAX_CHAIN)
-        return vq_fail(vq, "indirect table too large");
+        return vq_fail(vq, VIRTIO_ERR_INDIRECT_TOO_BIG);
     const uint8_t *table = guest_mem_ptr(vq->mem, ind->addr, ind->len);
     if (!table)
-        return vq_fail(vq, "indirect table outside guest RAM");
+        return vq_fail(vq, VIRTIO_ERR_INDIRECT_ADDR);
     uint32_t i = 0;
     for (uint32_t visited = 1;; visited++) {
         /* Each entry at most once: a longer walk means a loop. */
         if (visited > n)
-            return vq_fail(vq, "loop in indirect descriptor table");
+            return vq_fail(vq, VIRTIO_ERR_INDIRECT_LOOP);
         struct vring_desc d;
         desc_read(table, i, &d);
         if (d.flags & VRING_DESC_F_INDIRECT)
-            return vq_fail(vq, "indirect descriptor inside an indirect table");
+            return vq_fail(vq, VIRTIO_ERR_INDIRECT_NESTED);
         if (walk_buffer(vq, w, &d) < 0)
             return VIRTQ_ERR;
         if (!(d.flags & VRING_DESC_F_NEXT))
             return 0;
         if (d.next >= n)
-            return vq_fail(vq, "indirect descriptor next index out of the table");
+            return vq_fail(vq, VIRTIO_ERR_INDIRECT_NEXT_INDEX);
         i = d.next;
     }
 }
@@ -169,14 +169,14 @@ int virtq_pop(struct virtq *vq, struct iovec *iov, unsigned max_iov, struct virt
         return avail;
     uint16_t head = ld16_once(vq->avail + AVAIL_RING + 2 * (vq->last_avail & (vq->size - 1)));
     if (head >= vq->size)
-        return vq_fail(vq, "avail ring head index out of range");
+        return vq_fail(vq, VIRTIO_ERR_HEAD_INDEX);
 
     struct walk w = { .iov = iov, .max_iov = max_iov };
     uint16_t i = head;
     for (unsigned visited = 1;; visited++) {
         /* virtio 1.2 §2.7.5.2: a chain is never longer than the queue; longer = loop. */
         if (visited > vq->size)
-            return vq_fail(vq, "descriptor chain loops or exceeds the queue size");
+            return vq_fail(vq, VIRTIO_ERR_CHAIN_LOOP);
         struct vring_desc d;
         desc_read(vq->desc, i, &d);
         if (d.flags & VRING_DESC_F_INDIRECT) {
@@ -190,7 +190,7 @@ int virtq_pop(struct virtq *vq, struct iovec *iov, unsigned max_iov, struct virt
         if (!(d.flags & VRING_DESC_F_NEXT))
             break;
         if (d.next >= vq->size)
-            return vq_fail(vq, "descriptor next index out of range");
+            return vq_fail(vq, VIRTIO_ERR_NEXT_INDEX);
         i = d.next;
     }
     if (w.niov > max_iov)

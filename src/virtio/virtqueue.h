@@ -4,9 +4,10 @@
  * against guest RAM once and caches host pointers (vpf never remaps guest RAM while a
  * device runs). Everything else the guest writes (avail idx, heads, descriptors, indirect
  * tables, buffers) is validated on every pop. A violation makes the queue "broken": the
- * call returns VIRTQ_ERR, the reason is kept in vq->error, and every later pop fails too,
- * so no partial used entry is ever written for a bad chain. The device model turns that
- * into DEVICE_NEEDS_RESET (virtio 1.2 §2.1.2).
+ * call returns VIRTQ_ERR, the reason is kept in vq->error (an enum virtio_error), and
+ * every later pop fails too, so no partial used entry is ever written for a bad chain.
+ * The device model passes vq->error to virtio_dev_fail(): DEVICE_NEEDS_RESET (virtio 1.2
+ * §2.1.2).
  *
  * Threading: one thread (the device's I/O thread) pops and pushes; the transport only
  * configures the queue while the device is stopped. Not locked. */
@@ -18,6 +19,7 @@
 #include <sys/uio.h>
 
 #include "base/guest_mem.h"
+#include "virtio/errors.h"
 
 /* Largest queue size vpf offers (Queue Size register maximum). */
 #define VIRTQ_MAX_SIZE 256
@@ -54,7 +56,7 @@ struct virtq {
     uint16_t signalled_used;        /* used idx at the last notify decision */
     bool signalled_valid;
     bool started;
-    const char *error;              /* first violation, or NULL */
+    enum virtio_error error;        /* first violation, or VIRTIO_ERR_NONE */
 };
 
 /* Validates ring addresses, alignment and size against guest RAM (virtio 1.2 §2.7:

@@ -176,6 +176,7 @@ static void test_tx_bad_chain_needs_reset(void **state)
     fnet_kick(t, 1);
     assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(t->dev), VIRTIO_ERR_CHAIN_LOOP);
     assert_int_equal(fnet_used_idx(t, 1), 0);
     /* Kicks are ignored now; the I/O thread lives on. */
     fnet_kick(t, 1);
@@ -200,6 +201,7 @@ static void test_tx_writable_desc_needs_reset(void **state)
     fnet_kick(t, 1);
     assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(t->dev), VIRTIO_ERR_CHAIN_DIRECTION);
 }
 
 /* ---- RX ---- */
@@ -478,6 +480,7 @@ static void test_rx_readable_desc_needs_reset(void **state)
     fnet_kick(t, 0);
     assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(t->dev), VIRTIO_ERR_CHAIN_DIRECTION);
 }
 
 /* ---- control queue ---- */
@@ -538,6 +541,7 @@ static void test_ctrl_without_ack_needs_reset(void **state)
     fnet_kick(t, 2);
     assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(t->dev), VIRTIO_ERR_CHAIN_TOO_SHORT);
     assert_int_equal(fnet_used_idx(t, 2), 0);
 }
 
@@ -682,6 +686,7 @@ static void test_driver_ok_again_then_reset_works(void **state)
     virtio_dev_set_status(t->dev, FNET_ALL_OK & ~VIRTIO_STATUS_DRIVER_OK);
     virtio_dev_set_status(t->dev, FNET_ALL_OK);
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(t->dev), VIRTIO_ERR_STATUS_CLEARED);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);  /* resets first */
         assert_true(tx_one_frame(t, (uint16_t)i));

@@ -231,6 +231,7 @@ static void test_backend_ring_error_needs_reset(void **state)
     signal_fd(fo_of(t)->cfg.vrings[1].err_fd);
     assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_true(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(t->dev), VIRTIO_ERR_BACKEND_RING);
     virtio_net_set_link(t->n, false);               /* round trip: the stop happened */
     assert_int_equal(fo_of(t)->stops, 1);
     assert_int_equal(stops_after_reset(t), 1);

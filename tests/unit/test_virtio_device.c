@@ -179,6 +179,7 @@ static void test_driver_ok_without_features_ok(void **state)
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
     assert_int_equal(t->d.activations, 0);
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_DRIVER_OK_EARLY);
 }
 
 static void test_activate_failure(void **state)
@@ -189,6 +190,7 @@ static void test_activate_failure(void **state)
     negotiate(dev, DUMMY_FEATURES);
     virtio_dev_set_status(dev, ALL_OK);
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_HOST);
     assert_int_equal(t->d.config_irqs, 1);
     virtio_dev_set_status(dev, 0);
     assert_int_equal(t->d.resets, 0);            /* never active: nothing to stop */
@@ -203,6 +205,7 @@ static void test_bad_queue_enable(void **state)
     dev->vqs[0].desc_gpa = FG_RAM_SIZE;
     assert_int_equal(virtio_dev_enable_queue(dev, 0), -1);
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_RING_ADDR);
     assert_int_equal(t->d.config_irqs, 0);       /* not DRIVER_OK yet */
     assert_int_equal(virtio_dev_enable_queue(dev, 5), -1);
     virtio_dev_set_status(dev, 0);
@@ -219,9 +222,10 @@ static void test_fail_once(void **state)
     struct virtio_dev *dev = &t->d.vdev;
     negotiate(dev, DUMMY_FEATURES);
     virtio_dev_set_status(dev, ALL_OK);
-    virtio_dev_fail(dev, "test %d", 1);
-    virtio_dev_fail(dev, "test %d", 2);
+    virtio_dev_fail(dev, 0, VIRTIO_ERR_CHAIN_LOOP);
+    virtio_dev_fail(dev, -1, VIRTIO_ERR_HOST);
     assert_int_equal(t->d.config_irqs, 1);
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_CHAIN_LOOP);   /* the first reason */
     assert_int_equal(virtio_dev_get_status(dev), ALL_OK | VIRTIO_STATUS_NEEDS_RESET);
     /* The driver cannot clear the device-owned bit except by reset. */
     virtio_dev_set_status(dev, ALL_OK);
@@ -229,6 +233,7 @@ static void test_fail_once(void **state)
     virtio_dev_set_status(dev, 0);
     assert_int_equal(t->d.resets, 1);
     assert_false(virtio_dev_failed(dev));
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_NONE);
 }
 
 static void test_config_space(void **state)
@@ -269,6 +274,7 @@ static void test_status_bits_not_cleared(void **state)
     assert_int_equal(t->d.activations, 1);
     virtio_dev_set_status(dev, ALL_OK & ~VIRTIO_STATUS_DRIVER_OK);
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_STATUS_CLEARED);
     assert_int_equal(virtio_dev_get_status(dev) & ~VIRTIO_STATUS_NEEDS_RESET, ALL_OK);
     assert_int_equal(t->d.config_irqs, 1);      /* the driver is told */
     virtio_dev_set_status(dev, ALL_OK);
@@ -285,6 +291,7 @@ static void test_status_bits_not_cleared(void **state)
     negotiate(dev, 1ull << VIRTIO_F_VERSION_1);
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_STATUS_CLEARED);
 }
 
 /* Fault 8: every refused feature set was logged: 10,000 driver starts gave 10,000 lines.
@@ -326,6 +333,23 @@ static void test_queue_enable_after_driver_ok(void **state)
     assert_int_equal(virtio_dev_enable_queue(dev, 1), -1);
     assert_false(dev->vqs[1].started);
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_QUEUE_LATE);
+}
+
+/* Every reason has its own name for the log; only the guest's are called guest errors. */
+static void test_error_names(void **state)
+{
+    for (int a = VIRTIO_ERR_NONE; a < VIRTIO_ERR_COUNT; a++) {
+        assert_string_not_equal(virtio_error_name(a), "unknown error");
+        for (int b = a + 1; b < VIRTIO_ERR_COUNT; b++)
+            assert_string_not_equal(virtio_error_name(a), virtio_error_name(b));
+    }
+    assert_string_equal(virtio_error_name(VIRTIO_ERR_COUNT), "unknown error");
+    assert_true(virtio_error_is_guest(VIRTIO_ERR_CHAIN_LOOP));
+    assert_true(virtio_error_is_guest(VIRTIO_ERR_STATUS_CLEARED));
+    assert_false(virtio_error_is_guest(VIRTIO_ERR_NONE));
+    assert_false(virtio_error_is_guest(VIRTIO_ERR_HOST));
+    assert_false(virtio_error_is_guest(VIRTIO_ERR_BACKEND_RING));
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -338,7 +362,7 @@ int main(void)
         T(test_driver_ok_activates_and_reset), T(test_driver_ok_without_features_ok),
         T(test_activate_failure), T(test_bad_queue_enable), T(test_fail_once), T(test_config_space),
         T(test_status_bits_not_cleared), T(test_queue_enable_after_driver_ok),
-        T(test_refused_features_log_limited),
+        T(test_refused_features_log_limited), T(test_error_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,12 +42,13 @@ static int teardown(void **state)
 
 static int pop(struct ctx *t) { return virtq_pop(&t->vq, t->iov, VIRTQ_MAX_CHAIN, &t->c); }
 
-/* Expects a violation: error, broken for good, nothing written to the used ring. */
-static void expect_broken(struct ctx *t)
+/* Expects the violation why: error, broken for good, nothing written to the used ring. */
+static void expect_broken(struct ctx *t, enum virtio_error why)
 {
     assert_int_equal(pop(t), VIRTQ_ERR);
-    assert_non_null(t->vq.error);
+    assert_int_equal(t->vq.error, why);
     assert_int_equal(pop(t), VIRTQ_ERR);
+    assert_int_equal(t->vq.error, why);     /* the first reason stays */
     assert_int_equal(fvq_used_idx(&t->q), 0);
 }
 
@@ -107,7 +108,7 @@ static void test_avail_idx_jump(void **state)
 {
     struct ctx *t = *state;
     fvq_set_avail_idx(&t->q, QSZ + 1);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_AVAIL_IDX);
 }
 
 static void test_avail_idx_full_ring_ok(void **state)
@@ -136,7 +137,7 @@ static void test_avail_shadow_bogus_idx(void **state)
     assert_int_equal(pop(t), VIRTQ_OK);     /* published by the first read */
     assert_int_equal(t->c.head, 1);
     assert_int_equal(pop(t), VIRTQ_ERR);
-    assert_non_null(t->vq.error);
+    assert_int_equal(t->vq.error, VIRTIO_ERR_AVAIL_IDX);
 }
 
 /* Entries published after the last read are seen once the shadow is used up. */
@@ -165,14 +166,14 @@ static void test_avail_shadow_enable_notify_bogus(void **state)
     struct ctx *t = *state;
     fvq_set_avail_idx(&t->q, QSZ + 1);
     assert_true(virtq_enable_notify(&t->vq));
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_AVAIL_IDX);
 }
 
 static void test_head_out_of_range(void **state)
 {
     struct ctx *t = *state;
     fvq_publish(&t->q, QSZ);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_HEAD_INDEX);
 }
 
 static void test_next_out_of_range(void **state)
@@ -180,7 +181,7 @@ static void test_next_out_of_range(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 0, 0x1000, 10, VRING_DESC_F_NEXT, QSZ);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_NEXT_INDEX);
 }
 
 static void test_loop(void **state)
@@ -189,7 +190,7 @@ static void test_loop(void **state)
     fvq_desc(&t->q, 0, 0x1000, 10, VRING_DESC_F_NEXT, 1);
     fvq_desc(&t->q, 1, 0x1000, 10, VRING_DESC_F_NEXT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_CHAIN_LOOP);
 }
 
 static void test_self_loop(void **state)
@@ -197,7 +198,7 @@ static void test_self_loop(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 2, 0x1000, 10, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
     fvq_publish(&t->q, 2);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_CHAIN_LOOP);
 }
 
 static void test_longest_chain_ok(void **state)
@@ -215,7 +216,7 @@ static void test_buffer_outside_ram(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 0, FG_RAM_SIZE - 10, 11, 0, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_DESC_ADDR);
 }
 
 static void test_buffer_huge_addr(void **state)
@@ -223,7 +224,7 @@ static void test_buffer_huge_addr(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 0, UINT64_MAX - 4, 16, 0, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_DESC_ADDR);
 }
 
 static void test_buffer_straddles_regions(void **state)
@@ -238,6 +239,7 @@ static void test_buffer_straddles_regions(void **state)
     fvq_desc(&t->q, 1, FG_RAM_SIZE - 8, 16, 0, 0);      /* crosses the boundary */
     fvq_publish(&t->q, 1);
     assert_int_equal(pop(t), VIRTQ_ERR);
+    assert_int_equal(t->vq.error, VIRTIO_ERR_DESC_ADDR);
     free(second);
 }
 
@@ -246,7 +248,7 @@ static void test_zero_length(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 0, 0x1000, 0, 0, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_DESC_ZERO_LEN);
 }
 
 static void test_write_before_read(void **state)
@@ -255,7 +257,7 @@ static void test_write_before_read(void **state)
     fvq_desc(&t->q, 0, 0x1000, 10, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
     fvq_desc(&t->q, 1, 0x2000, 10, 0, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_DESC_ORDER);
 }
 
 static void test_indirect_good(void **state)
@@ -295,7 +297,7 @@ static void test_indirect_not_negotiated(void **state)
     fg_desc_at(&t->g, 0x40000, 0, 0x10000, 12, 0, 0);
     fvq_desc(&t->q, 0, 0x40000, 16, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_FEATURE);
 }
 
 static void test_indirect_bad_len(void **state)
@@ -304,7 +306,7 @@ static void test_indirect_bad_len(void **state)
     fg_desc_at(&t->g, 0x40000, 0, 0x10000, 12, 0, 0);
     fvq_desc(&t->q, 0, 0x40000, 24, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_LEN);
 }
 
 static void test_indirect_zero_len(void **state)
@@ -312,7 +314,7 @@ static void test_indirect_zero_len(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 0, 0x40000, 0, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_LEN);
 }
 
 static void test_indirect_too_large(void **state)
@@ -320,7 +322,7 @@ static void test_indirect_too_large(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 0, 0x40000, (VIRTQ_MAX_CHAIN + 1) * 16, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_TOO_BIG);
 }
 
 static void test_indirect_outside_ram(void **state)
@@ -328,7 +330,7 @@ static void test_indirect_outside_ram(void **state)
     struct ctx *t = *state;
     fvq_desc(&t->q, 0, FG_RAM_SIZE - 16, 32, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_ADDR);
 }
 
 static void test_indirect_in_indirect(void **state)
@@ -338,7 +340,7 @@ static void test_indirect_in_indirect(void **state)
     fg_desc_at(&t->g, 0x41000, 0, 0x10000, 12, 0, 0);
     fvq_desc(&t->q, 0, 0x40000, 16, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_NESTED);
 }
 
 static void test_indirect_next_out_of_table(void **state)
@@ -348,7 +350,7 @@ static void test_indirect_next_out_of_table(void **state)
     fg_desc_at(&t->g, 0x40000, 1, 0x10000, 12, 0, 0);
     fvq_desc(&t->q, 0, 0x40000, 32, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_NEXT_INDEX);
 }
 
 static void test_indirect_loop(void **state)
@@ -358,7 +360,7 @@ static void test_indirect_loop(void **state)
     fg_desc_at(&t->g, 0x40000, 1, 0x10000, 12, VRING_DESC_F_NEXT, 0);
     fvq_desc(&t->q, 0, 0x40000, 32, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_LOOP);
 }
 
 static void test_indirect_with_next(void **state)
@@ -368,7 +370,7 @@ static void test_indirect_with_next(void **state)
     fvq_desc(&t->q, 0, 0x40000, 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
     fvq_desc(&t->q, 1, 0x10000, 12, 0, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_INDIRECT_NEXT);
 }
 
 static void test_indirect_write_before_read(void **state)
@@ -378,7 +380,7 @@ static void test_indirect_write_before_read(void **state)
     fvq_desc(&t->q, 0, 0x20000, 12, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
     fvq_desc(&t->q, 1, 0x40000, 16, VRING_DESC_F_INDIRECT, 0);
     fvq_publish(&t->q, 0);
-    expect_broken(t);
+    expect_broken(t, VIRTIO_ERR_DESC_ORDER);
 }
 
 static void test_nospace(void **state)
@@ -402,6 +404,7 @@ static void test_nospace_but_invalid(void **state)
     fvq_desc(&t->q, 2, 0x1000, 0, 0, 0);   /* invalid past the iov limit */
     fvq_publish(&t->q, 0);
     assert_int_equal(virtq_pop(&t->vq, t->iov, 1, &t->c), VIRTQ_ERR);
+    assert_int_equal(t->vq.error, VIRTIO_ERR_DESC_ZERO_LEN);
 }
 
 static void test_start_validation(void **state)
@@ -410,29 +413,38 @@ static void test_start_validation(void **state)
     struct virtq vq = t->vq;
     vq.desc_gpa = t->q.desc + 8;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_RING_ALIGN);
     vq = t->vq;
     vq.used_gpa = t->q.used + 2;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_RING_ALIGN);
     vq = t->vq;
     vq.avail_gpa = t->q.avail + 1;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_RING_ALIGN);
     vq = t->vq;
     vq.used_gpa = FG_RAM_SIZE - 8;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_RING_ADDR);
     vq = t->vq;
     vq.desc_gpa = UINT64_MAX & ~15ull;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_RING_ADDR);
     vq = t->vq;
     vq.size = 6;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_QUEUE_SIZE);
     vq = t->vq;
     vq.size = VIRTQ_MAX_SIZE * 2;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_QUEUE_SIZE);
     vq = t->vq;
     vq.size = 0;
     assert_int_equal(virtq_start(&vq, &t->g.mem), -1);
+    assert_int_equal(vq.error, VIRTIO_ERR_QUEUE_SIZE);
     vq = t->vq;
     assert_int_equal(virtq_start(&vq, &t->g.mem), 0);
+    assert_int_equal(vq.error, VIRTIO_ERR_NONE);
 }
 
 static void test_not_started(void **state)
@@ -440,6 +452,7 @@ static void test_not_started(void **state)
     struct ctx *t = *state;
     virtq_stop(&t->vq);
     assert_int_equal(pop(t), VIRTQ_ERR);
+    assert_int_equal(t->vq.error, VIRTIO_ERR_QUEUE_NOT_STARTED);
 }
 
 static void push_n(struct ctx *t, int n)
