@@ -283,7 +283,7 @@ static void device_start(struct bench *b)
         b->peer = -1;
     }
     static const uint8_t mac[6] = { 0x52, 0x54, 0, 0xbe, 0x0c, 1 };
-    b->n = virtio_net_create("dp-bench", &mem, b->be, mac);
+    b->n = virtio_net_create("dp-bench", &mem, b->be, mac, NULL, 0);
     if (!b->n)
         exit(1);
     struct virtio_dev *dev = virtio_net_vdev(b->n);

@@ -148,10 +148,8 @@ static inline void net_backend_close(struct net_backend *be)
 /* --net tap=IFNAME: attaches to the tap IFNAME, creating it (non-persistent: it goes
  * away when vpf closes it) if it does not exist, with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
  * a 12-byte vnet header, non-blocking, link up (addresses are the host admin's business).
- * Returns NULL with the reason logged. */
-struct net_backend *tap_open(const char *ifname);
-/* The same with the reason in err (one line, not logged). */
-struct net_backend *tap_open_err(const char *ifname, char *err, size_t errlen);
+ * Returns NULL with the reason in err (one line, not logged). */
+struct net_backend *tap_open(const char *ifname, char *err, size_t errlen);
 /* True if the backend's tap was created by vpf (it disappears on close). */
 static inline bool tap_created(const struct net_backend *be) { return be && be->tap_created; }
 

@@ -36,5 +36,5 @@ struct net_backend *net_backend_open(enum net_backend_type type, const char *ifn
         snprintf(err, errlen, "vhost-vdpa needs a vDPA device (vdpa=PATH), not a tap");
         return NULL;
     }
-    return tap_open_err(ifname, err, errlen);
+    return tap_open(ifname, err, errlen);
 }

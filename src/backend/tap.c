@@ -10,7 +10,6 @@
 
 #include "backend/backend.h"
 #include "backend/tap_dev.h"
-#include "base/log.h"
 
 struct tap {
     struct net_backend be;
@@ -60,7 +59,7 @@ static const struct net_backend_ops tap_ops = {
     .send = tap_send, .recv = tap_recv,
 };
 
-struct net_backend *tap_open_err(const char *ifname, char *err, size_t errlen)
+struct net_backend *tap_open(const char *ifname, char *err, size_t errlen)
 {
     struct tap *t = calloc(1, sizeof(*t));
     if (!t) {
@@ -77,13 +76,4 @@ struct net_backend *tap_open_err(const char *ifname, char *err, size_t errlen)
     t->be.tap_created = t->dev.created;
     memcpy(t->be.name, t->dev.name, sizeof(t->dev.name));
     return &t->be;
-}
-
-struct net_backend *tap_open(const char *ifname)
-{
-    char err[160];
-    struct net_backend *be = tap_open_err(ifname, err, sizeof(err));
-    if (!be)
-        log_error("%s", err);
-    return be;
 }

@@ -84,7 +84,8 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
         memcpy(m->ports[i].mac, be->mac, 6);
         pthread_mutex_unlock(&m->lock);
     }
-    vf->net = be ? virtio_net_create(vf->name, m->env.mem, be, vf->mac) : NULL;
+    char err[256] = "no backend, not even the null one";
+    vf->net = be ? virtio_net_create(vf->name, m->env.mem, be, vf->mac, err, sizeof(err)) : NULL;
     if (!vf->net) {
         net_backend_close(be);
         goto fail;
@@ -92,10 +93,11 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     virtio_net_set_port(vf->net, &port);
     if (vf->error[0])
         virtio_net_set_link(vf->net, false);
-    if (virtio_pci_init_vf(&vf->vp, vf->name, virtio_net_vdev(vf->net), m->env.router) < 0)
+    if (virtio_pci_init_vf(&vf->vp, vf->name, virtio_net_vdev(vf->net), m->env.router, err,
+                           sizeof(err)) < 0)
         goto fail_net;
     if (pci_sriov_add_vf_locked(&m->sriov, i, &vf->vp.pci) < 0) {
-        log_error_rl(&m->log_rl, "%s: routing ID of VF %u is taken", m->pf_name, i);
+        snprintf(err, sizeof(err), "its routing ID is taken");
         virtio_pci_destroy(&vf->vp);
         goto fail_net;
     }
@@ -115,7 +117,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
 fail_net:
     virtio_net_destroy(vf->net);
 fail:
-    log_error_rl(&m->log_rl, "%s: VF %u could not be created", m->pf_name, i);
+    log_error_rl(&m->log_rl, "%s: VF %u could not be created: %s", m->pf_name, i, err);
     free(vf);
     return NULL;
 }
@@ -184,7 +186,7 @@ static const struct pci_sriov_ops mgr_ops = {
 
 int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci *pf,
                     struct virtio_net *pf_net, const struct pf_policy *policy,
-                    const uint8_t pf_mac[6], const struct net_vf_env *env)
+                    const uint8_t pf_mac[6], const struct net_vf_env *env, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
     snprintf(m->pf_name, sizeof(m->pf_name), "%s", pf_name);
@@ -193,7 +195,7 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
     m->env = *env;
     if (pci_sriov_init(&m->sriov, &pf->pci, policy->total_vfs, VF_DEVICE_ID, &mgr_ops, m) < 0 ||
         pci_sriov_set_vf_bar(&m->sriov, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) < 0) {
-        log_error("%s: cannot add the SR-IOV capability", pf_name);
+        snprintf(err, errlen, "cannot add the SR-IOV capability");
         return -1;
     }
     pthread_mutex_init(&m->lock, NULL);

@@ -81,10 +81,11 @@ struct net_vf_mgr {
 
 /* Makes pf (virtio_pci_init done, not yet on the bus) an SR-IOV PF under policy
  * (total_vfs > 0; both must outlive the manager) and offers VIRTIO_F_SR_IOV on pf_net.
- * Returns 0 or -1 (logged). */
+ * Returns 0, or -1 with the reason in err. */
 int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci *pf,
                     struct virtio_net *pf_net, const struct pf_policy *policy,
-                    const uint8_t pf_mac[6], const struct net_vf_env *env);
+                    const uint8_t pf_mac[6], const struct net_vf_env *env, char *err,
+                    size_t errlen);
 /* After pci_bus_add of the PF: places the VF BAR region in the bus's 64-bit window. */
 int net_vf_mgr_assign_bars(struct net_vf_mgr *m, struct pci_bus *bus);
 /* Brings every VF down (takes the bus lock). Before the PF leaves the bus. */

@@ -517,33 +517,34 @@ static const struct virtio_dev_ops vnet_ops = {
 /* ---- public API ---- */
 
 struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
-                                     struct net_backend *be, const uint8_t mac[6])
+                                     struct net_backend *be, const uint8_t mac[6], char *err,
+                                     size_t errlen)
 {
     if (be->ops->kind == NET_BACKEND_OFFLOAD &&
         (!be->ops->start_offload || !be->ops->stop_offload || !be->ops->set_link)) {
-        log_error("%s: backend %s lacks the offload operations", name, be->ops->type);
+        snprintf(err, errlen, "backend %s lacks the offload operations", be->ops->type);
         return NULL;
     }
     if (be->hdr_len != NET_BACKEND_HDR_LEN) {
-        log_error("%s: backend %s: vnet header of %u bytes, need %d", name, be->ops->type,
-                  be->hdr_len, NET_BACKEND_HDR_LEN);
+        snprintf(err, errlen, "backend %s: vnet header of %u bytes, need %d", be->ops->type,
+                 be->hdr_len, NET_BACKEND_HDR_LEN);
         return NULL;
     }
     struct virtio_net *n = calloc(1, sizeof(*n));
     if (!n) {
-        log_error("%s: out of memory", name);
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     snprintf(n->name, sizeof(n->name), "%s", name);
     if (virtio_dev_init(&n->vdev, &vnet_ops, mem) < 0) {
-        log_error("%s: %s", name, strerror(errno));
+        snprintf(err, errlen, "kick eventfds: %s", strerror(errno));
         free(n);
         return NULL;
     }
     n->rate_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     n->coal_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (n->rate_timer_fd < 0 || n->coal_timer_fd < 0) {
-        log_error("%s: timerfd: %s", name, strerror(errno));
+        snprintf(err, errlen, "timerfd: %s", strerror(errno));
         if (n->rate_timer_fd >= 0)
             close(n->rate_timer_fd);
         if (n->coal_timer_fd >= 0)
@@ -565,7 +566,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     /* Offloaded too: the backend's signals reach the guest through this I/O thread. */
     n->host_features |= BIT(VIRTIO_NET_F_NOTF_COAL);
     if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
-        log_error("%s: I/O thread: %s", name, strerror(errno));
+        snprintf(err, errlen, "I/O thread: %s", strerror(errno));
         close(n->rate_timer_fd);
         close(n->coal_timer_fd);
         vnet_offload_free(n);

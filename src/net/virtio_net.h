@@ -38,9 +38,11 @@ struct virtio_net_stats {
 };
 
 /* Creates the device (link up) and starts its I/O thread. name is for logs and the
- * thread name. Returns NULL (logged) on failure; the backend is then not consumed. */
+ * thread name. Returns NULL with the reason in err on failure; the backend is then not
+ * consumed. */
 struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
-                                     struct net_backend *be, const uint8_t mac[6]);
+                                     struct net_backend *be, const uint8_t mac[6], char *err,
+                                     size_t errlen);
 /* Stops the data path and the I/O thread, closes the backend, frees. */
 void virtio_net_destroy(struct virtio_net *n);
 

@@ -1,5 +1,6 @@
 #include "pci/device.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -7,29 +8,34 @@
 #include "pci/msix.h"
 #include "pci/sriov.h"
 
-void pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
-                     const struct pci_device_ops *ops)
+int pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                    const struct pci_device_ops *ops, char *err, size_t errlen)
 {
     memset(dev, 0, sizeof(*dev));
     pci_config_init(&dev->config, ids);
     /* A function on the root bus is a Root Complex Integrated Endpoint (PCIe §1.3.2.3). */
-    if (pci_config_add_pcie_cap(&dev->config, PCI_EXP_TYPE_RC_END) < 0)
-        die("pci: %s: no room for the PCI Express capability", name);
+    if (pci_config_add_pcie_cap(&dev->config, PCI_EXP_TYPE_RC_END) < 0) {
+        snprintf(err, errlen, "no room for the PCI Express capability");
+        return -1;
+    }
     dev->ops = ops;
     dev->name = name;
     for (unsigned i = 0; i < PCI_NUM_BARS; i++)
         dev->bars[i].addr = PCI_BAR_UNMAPPED;
+    return 0;
 }
 
-void pci_device_init_vf(struct pci_device *dev, const char *name, const struct pci_ids *ids,
-                        const struct pci_device_ops *ops)
+int pci_device_init_vf(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                       const struct pci_device_ops *ops, char *err, size_t errlen)
 {
-    pci_device_init(dev, name, ids, ops);
+    if (pci_device_init(dev, name, ids, ops, err, errlen) < 0)
+        return -1;
     dev->is_vf = true;
     pci_config_set16(&dev->config, PCI_VENDOR_ID, 0xffff);
     pci_config_set16(&dev->config, PCI_DEVICE_ID, 0xffff);
     pci_config_set_wmask(&dev->config, PCI_COMMAND, 2,
                          PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR);
+    return 0;
 }
 
 static unsigned bar_reg(unsigned bar)

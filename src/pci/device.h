@@ -80,15 +80,17 @@ struct pci_device {
 };
 
 /* Type 0 header from ids plus a PCI Express capability (Root Complex Integrated
- * Endpoint, see pci_config_add_pcie_cap). ops may be NULL. */
-void pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
-                     const struct pci_device_ops *ops);
+ * Endpoint, see pci_config_add_pcie_cap). ops may be NULL. Returns 0, or -1 with the
+ * reason in err (docs/architecture.md, "Errors"); runs at VF Enable too, so it never
+ * ends the process. */
+int pci_device_init(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                    const struct pci_device_ops *ops, char *err, size_t errlen);
 
 /* The same for an SR-IOV VF (PCIe §9.3.4.1): is_vf set, Vendor and Device ID read
  * 0xFFFF (software takes them from the PF), Command.MSE and INTx Disable read-only zero.
  * Declare its BARs afterwards (registers stay zero). */
-void pci_device_init_vf(struct pci_device *dev, const char *name, const struct pci_ids *ids,
-                        const struct pci_device_ops *ops);
+int pci_device_init_vf(struct pci_device *dev, const char *name, const struct pci_ids *ids,
+                       const struct pci_device_ops *ops, char *err, size_t errlen);
 
 /* Declares BAR `bar` (0..5; 0..4 for MEM64): size a power of two >= 4 KiB, prefetchable
  * only sensible for MEM64. Sets the BAR registers' read-only type bits and writable

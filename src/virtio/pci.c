@@ -2,6 +2,7 @@
 
 #include <linux/virtio_ids.h>
 #include <linux/virtio_pci.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -388,7 +389,7 @@ static uint32_t class_of(uint16_t type)
 }
 
 static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
-                   struct msi_router *router, bool is_vf)
+                   struct msi_router *router, bool is_vf, char *err, size_t errlen)
 {
     memset(vp, 0, sizeof(*vp));
     vp->vdev = vdev;
@@ -401,10 +402,10 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
         .class_code = class_of(vdev->ops->device_id),
         .revision = 1,                                          /* modern only */
     };
-    if (is_vf)
-        pci_device_init_vf(&vp->pci, name, &ids, &vp_pci_ops);
-    else
-        pci_device_init(&vp->pci, name, &ids, &vp_pci_ops);
+    int r = is_vf ? pci_device_init_vf(&vp->pci, name, &ids, &vp_pci_ops, err, errlen)
+                  : pci_device_init(&vp->pci, name, &ids, &vp_pci_ops, err, errlen);
+    if (r < 0)
+        return -1;
     struct pci_config *c = &vp->pci.config;
     unsigned nq = vdev->ops->num_queues;
     if (pci_device_set_bar(&vp->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) < 0 ||
@@ -413,14 +414,14 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
         add_cap(c, VIRTIO_PCI_CAP_ISR_CFG, sizeof(struct virtio_pci_cap), VIRTIO_PCI_ISR_OFF, 1) < 0 ||
         add_cap(c, VIRTIO_PCI_CAP_DEVICE_CFG, sizeof(struct virtio_pci_cap), VIRTIO_PCI_DEVICE_OFF,
                 vdev->ops->config_size ? vdev->ops->config_size : 1) < 0) {
-        log_error("%s: cannot build config space", name);
+        snprintf(err, errlen, "cannot build config space");
         return -1;
     }
     int ncap = add_cap(c, VIRTIO_PCI_CAP_NOTIFY_CFG, sizeof(struct virtio_pci_notify_cap),
                        VIRTIO_PCI_NOTIFY_OFF, nq * VIRTIO_PCI_NOTIFY_MULT);
     int ccap = add_cap(c, VIRTIO_PCI_CAP_PCI_CFG, sizeof(struct virtio_pci_cfg_cap), 0, 0);
     if (ncap < 0 || ccap < 0) {
-        log_error("%s: cannot build config space", name);
+        snprintf(err, errlen, "cannot build config space");
         return -1;
     }
     pci_config_set32(c, (unsigned)ncap + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier),
@@ -432,7 +433,7 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
     pci_config_set_wmask(c, vp->cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data), 4, 0xffffffff);
     if (msix_init(&vp->msix, &vp->pci, nq + 1, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE_OFF,
                   VIRTIO_PCI_MSIX_PBA_OFF, router) < 0) {
-        log_error("%s: cannot set up MSI-X", name);
+        snprintf(err, errlen, "cannot set up MSI-X");
         return -1;
     }
     transport_reset(vp);
@@ -441,17 +442,22 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
 }
 
 int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
-                    struct msi_router *router)
+                    struct msi_router *router, char *err, size_t errlen)
 {
-    return vp_init(vp, name, vdev, router, false);
+    return vp_init(vp, name, vdev, router, false, err, errlen);
 }
 
 int virtio_pci_init_vf(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
-                       struct msi_router *router)
+                       struct msi_router *router, char *err, size_t errlen)
 {
-    /* PCIe §9.2.1.3 / SR-IOV: every VF supports FLR, so one VF can be reset alone. */
-    if (vp_init(vp, name, vdev, router, true) < 0 || pci_device_offer_flr(&vp->pci) < 0)
+    if (vp_init(vp, name, vdev, router, true, err, errlen) < 0)
         return -1;
+    /* PCIe §9.2.1.3 / SR-IOV: every VF supports FLR, so one VF can be reset alone. */
+    if (pci_device_offer_flr(&vp->pci) < 0) {
+        snprintf(err, errlen, "cannot offer Function Level Reset");
+        virtio_pci_destroy(vp);     /* its MSI-X vectors and vdev's interrupt callbacks */
+        return -1;
+    }
     return 0;
 }
 

@@ -27,6 +27,7 @@
 #ifndef VPF_VIRTIO_PCI_H
 #define VPF_VIRTIO_PCI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/msi.h"
@@ -77,14 +78,14 @@ struct virtio_pci {
 /* Builds the function (config space, capabilities, BAR 4, MSI-X with num_queues + 1
  * vectors routed through router) around vdev and installs the interrupt callbacks in
  * vdev. name is for logs. Then: pci_bus_add(bus, &vp->pci, devfn) and
- * virtio_pci_set_notify_ops(). Returns 0 or -1. */
+ * virtio_pci_set_notify_ops(). Returns 0, or -1 with the reason in err. */
 int virtio_pci_init(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
-                    struct msi_router *router);
+                    struct msi_router *router, char *err, size_t errlen);
 /* The same as an SR-IOV VF (pci_device_init_vf: vendor/device read 0xFFFF, BAR registers
  * zero; the PF's SR-IOV capability places BAR 4 and gates decoding). The caller puts it
  * on the bus with pci_sriov_add_vf_locked(). */
 int virtio_pci_init_vf(struct virtio_pci *vp, const char *name, struct virtio_dev *vdev,
-                       struct msi_router *router);
+                       struct msi_router *router, char *err, size_t errlen);
 /* Drops the doorbell registrations and MSI-X routes; the caller removed the function
  * from the bus and destroys vdev afterwards. */
 void virtio_pci_destroy(struct virtio_pci *vp);

@@ -77,8 +77,9 @@ static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_o
         .vfs_changed = netdev_vfs_changed,
         .changed_opaque = vm,
     };
-    if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env) < 0)
-        die("%s: cannot make it an SR-IOV PF", d->name);
+    char err[256];
+    if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env, err, sizeof(err)) < 0)
+        die("%s: cannot make it an SR-IOV PF: %s", d->name, err);
 }
 
 void netdev_create_all(struct vm *vm)
@@ -111,13 +112,13 @@ void netdev_create_all(struct vm *vm)
         /* A vDPA device has its own MAC (virtio 1.2 §5.1.4): the guest gets that one. */
         uint8_t mac[6];
         memcpy(mac, be->has_mac ? be->mac : o->mac, 6);
-        d->net = virtio_net_create(d->name, &vm->kvm.mem, be, mac);
+        d->net = virtio_net_create(d->name, &vm->kvm.mem, be, mac, err, sizeof(err));
         if (!d->net) {
             net_backend_close(be);
-            die("%s: cannot create the virtio-net device", d->name);
+            die("%s: cannot create the virtio-net device: %s", d->name, err);
         }
-        if (virtio_pci_init(&d->pci, d->name, virtio_net_vdev(d->net), &vm->irq.router) < 0)
-            die("%s: cannot create its PCI function", d->name);
+        if (virtio_pci_init(&d->pci, d->name, virtio_net_vdev(d->net), &vm->irq.router, err, sizeof(err)) < 0)
+            die("%s: cannot create its PCI function: %s", d->name, err);
         if (o->vf.total_vfs) {
             netdev_raise_fd_limit();
             netdev_setup_vfs(vm, d, o);

@@ -75,7 +75,8 @@ static void vfs_enable(void *opaque, unsigned n)
     if (n > FUZZ_VFS)
         abort();                    /* the capability must never ask for more */
     for (unsigned i = 0; i < n; i++) {
-        pci_device_init_vf(&d->vfs[i], "fuzz-vf", &ids, &vf_dev_ops);
+        if (pci_device_init_vf(&d->vfs[i], "fuzz-vf", &ids, &vf_dev_ops, NULL, 0) < 0)
+            abort();
         if (pci_device_set_bar(&d->vfs[i], 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
             pci_device_offer_flr(&d->vfs[i]) < 0 ||
             pci_sriov_add_vf_locked(&d->sriov, i, &d->vfs[i]) < 0)
@@ -101,7 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     if (!bus || !d || pci_bus_init(bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
                                    LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE) < 0)
         abort();
-    pci_device_init(&d->pci, "fuzz", &ids, &fd_ops);
+    if (pci_device_init(&d->pci, "fuzz", &ids, &fd_ops, NULL, 0) < 0)
+        abort();
     if (pci_device_set_bar(&d->pci, 0, PCI_BAR_MEM32, false, 16 * KiB) < 0 ||
         pci_device_set_bar(&d->pci, 2, PCI_BAR_MEM64, true, 16 * KiB) < 0 ||
         msix_init(&d->msix, &d->pci, 5, 2, 0x2000, 0x3000, &router) < 0 ||

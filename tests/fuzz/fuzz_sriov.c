@@ -524,14 +524,14 @@ static void world_init(void)
         pf_policy_parse_key(&policy, "vf-tap", "fzvf%d") != 1 ||
         pf_policy_check(&policy, PF_MAC) < 0)
         abort();
-    pf_net = virtio_net_create("net0", &mem, loop_open(&pf_peer), PF_MAC);
-    if (!pf_net || virtio_pci_init(&pf, "net0", virtio_net_vdev(pf_net), &router) < 0)
+    pf_net = virtio_net_create("net0", &mem, loop_open(&pf_peer), PF_MAC, NULL, 0);
+    if (!pf_net || virtio_pci_init(&pf, "net0", virtio_net_vdev(pf_net), &router, NULL, 0) < 0)
         abort();
     const struct net_vf_env env = {
         .mem = &mem, .router = &router, .notify_ops = &io_ops, .notify_opaque = NULL,
         .open_backend = open_be, .backend_opaque = NULL,
     };
-    if (net_vf_mgr_init(&mgr, "net0", &pf, pf_net, &policy, PF_MAC, &env) < 0 ||
+    if (net_vf_mgr_init(&mgr, "net0", &pf, pf_net, &policy, PF_MAC, &env, NULL, 0) < 0 ||
         pci_bus_add(&bus, &pf.pci, PF_DEVFN) < 0 || net_vf_mgr_assign_bars(&mgr, &bus) < 0)
         abort();
     virtio_pci_set_notify_ops(&pf, &io_ops, NULL);

@@ -46,7 +46,7 @@ static void init_once(void)
     guest_mem_add(&mem, RAM2_GPA, RAM2_SIZE, ram2);
     struct net_backend *be = loop_open(&peer);
     const uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, 1 };
-    net = virtio_net_create("fuzz-net", &mem, be, mac);
+    net = virtio_net_create("fuzz-net", &mem, be, mac, NULL, 0);
     if (!net)
         abort();
     virtio_dev_set_irq(virtio_net_vdev(net), &irq_ops, NULL);

@@ -66,7 +66,7 @@ static inline void fnet_init(struct fake_net *t, const char *name, struct net_ba
         fvq_init(&t->q[i], &t->g, FNET_QSZ);
     t->be = be;
     t->peer = -1;
-    t->n = virtio_net_create(name, &t->g.mem, be, mac);
+    t->n = virtio_net_create(name, &t->g.mem, be, mac, NULL, 0);
     assert_non_null(t->n);
     t->dev = virtio_net_vdev(t->n);
     virtio_dev_set_irq(t->dev, &fnet_irq_ops, t);

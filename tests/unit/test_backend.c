@@ -23,9 +23,10 @@ static void test_tap(void **state)
 {
     char name[IFNAMSIZ];
     snprintf(name, sizeof(name), "vpft%d", (int)getpid() % 100000);
-    struct net_backend *be = tap_open(name);
+    char err[256];
+    struct net_backend *be = tap_open(name, err, sizeof(err));
     if (!be) {
-        print_message("tap not available here, skipped\n");
+        print_message("tap not available here (%s), skipped\n", err);
         skip();
     }
     assert_true(tap_created(be));
@@ -67,8 +68,12 @@ static void test_tap(void **state)
 
 static void test_tap_bad_name(void **state)
 {
-    assert_null(tap_open(""));
-    assert_null(tap_open("this-name-is-way-too-long-for-linux"));
+    char err[256] = "";
+    assert_null(tap_open("", err, sizeof(err)));
+    assert_true(err[0]);
+    err[0] = 0;
+    assert_null(tap_open("this-name-is-way-too-long-for-linux", err, sizeof(err)));
+    assert_true(err[0]);
 }
 
 static void test_loop(void **state)

@@ -410,7 +410,7 @@ static int setup_pci(void **state)
     struct pctx *p = calloc(1, sizeof(*p));
     fnet_init(&p->c, "off-pci", fo_new(), MAC);
     p->router = (struct msi_router){ &fake_msi_ops, &p->r };
-    assert_int_equal(virtio_pci_init(&p->vp, "off-pci", p->c.dev, &p->router), 0);
+    assert_int_equal(virtio_pci_init(&p->vp, "off-pci", p->c.dev, &p->router, NULL, 0), 0);
     *state = p;
     return 0;
 }

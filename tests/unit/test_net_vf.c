@@ -93,6 +93,20 @@ static struct net_backend *open_be(void *opaque, unsigned i, const char *ifname)
 
 static const uint8_t PF_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
+/* pci_device_init's one failure (no room for the PCI Express capability) cannot happen
+ * on a fresh config space, so this test is linked with -Wl,--wrap=pci_config_add_pcie_cap
+ * (tests/unit/meson.build): with pcie_cap_fail_in = n the nth call from now fails. */
+int __real_pci_config_add_pcie_cap(struct pci_config *cfg, unsigned port_type);
+int __wrap_pci_config_add_pcie_cap(struct pci_config *cfg, unsigned port_type);
+static int pcie_cap_fail_in;
+
+int __wrap_pci_config_add_pcie_cap(struct pci_config *cfg, unsigned port_type)
+{
+    if (pcie_cap_fail_in && --pcie_cap_fail_in == 0)
+        return -1;
+    return __real_pci_config_add_pcie_cap(cfg, port_type);
+}
+
 static int setup(void **state)
 {
     struct ctx *t = calloc(1, sizeof(*t));
@@ -109,14 +123,14 @@ static int setup(void **state)
     assert_int_equal(pf_policy_parse_key(&t->policy, "vf-mac", "02:00:00:00:00:10"), 1);
     assert_int_equal(pf_policy_check(&t->policy, PF_MAC), 0);
     struct net_backend *be = loop_open(&t->pf_peer);
-    t->pf_net = virtio_net_create("net0", &t->g.mem, be, PF_MAC);
+    t->pf_net = virtio_net_create("net0", &t->g.mem, be, PF_MAC, NULL, 0);
     assert_non_null(t->pf_net);
-    assert_int_equal(virtio_pci_init(&t->pf, "net0", virtio_net_vdev(t->pf_net), &t->router), 0);
+    assert_int_equal(virtio_pci_init(&t->pf, "net0", virtio_net_vdev(t->pf_net), &t->router, NULL, 0), 0);
     const struct net_vf_env env = {
         .mem = &t->g.mem, .router = &t->router, .notify_ops = &io_ops, .notify_opaque = t,
         .open_backend = open_be, .backend_opaque = t,
     };
-    assert_int_equal(net_vf_mgr_init(&t->m, "net0", &t->pf, t->pf_net, &t->policy, PF_MAC, &env), 0);
+    assert_int_equal(net_vf_mgr_init(&t->m, "net0", &t->pf, t->pf_net, &t->policy, PF_MAC, &env, NULL, 0), 0);
     assert_int_equal(pci_bus_add(&t->bus, &t->pf.pci, PF_DEVFN), 0);
     assert_int_equal(net_vf_mgr_assign_bars(&t->m, &t->bus), 0);
     virtio_pci_set_notify_ops(&t->pf, &io_ops, t);
@@ -286,6 +300,37 @@ static void test_failed_backend_leaves_link_down(void **state)
 
 /* vf-backend=vhost-net where /dev/vhost-net cannot be opened (this build host has no
  * vhost_net): the VF still appears, link down, the reason kept for the log and `vfs`. */
+/* A VF whose PCI function cannot be built at VF Enable (pci_device_init fails, a guest
+ * reachable path) is refused: nothing at its routing ID, its resources released, the
+ * other VFs and the PF go on, vpf keeps running, and the next VF Enable tries again. */
+static void test_vf_init_failure_refuses_vf(void **state)
+{
+    struct ctx *t = *state;
+    enable_vfs(t, 3);                           /* the test's peer ends stay open */
+    disable_vfs(t);
+    int fds = count_fds();
+    pcie_cap_fail_in = 2;                       /* VF 1's function */
+    enable_vfs(t, 3);
+    assert_int_equal(pcie_cap_fail_in, 0);
+    assert_int_equal(t->m.nvfs, 3);
+    assert_non_null(t->m.vfs[0]);
+    assert_null(t->m.vfs[1]);
+    assert_non_null(t->m.vfs[2]);
+    assert_null(t->bus.funcs[PF_DEVFN + 2]);
+    assert_int_equal(cfg_rd(t, PF_DEVFN + 2, PCI_CLASS_REVISION, 4), 0xffffffff);
+    assert_int_equal(cfg_rd(t, PF_DEVFN + 3, PCI_CLASS_REVISION, 4), 0x02000001);
+    assert_int_equal(t->ioev_live, 6);          /* VFs 0 and 2: three doorbells each */
+    assert_null(net_vf_mgr_find(&t->m, "net0vf1"));
+    assert_false(virtio_dev_failed(virtio_net_vdev(t->pf_net)));
+    disable_vfs(t);
+    assert_int_equal(t->ioev_live, 0);
+    assert_int_equal(count_fds(), fds);         /* VF 1's backend and I/O thread too */
+    enable_vfs(t, 3);
+    for (unsigned i = 0; i < 3; i++)
+        assert_non_null(t->m.vfs[i]);
+    disable_vfs(t);
+}
+
 static void test_vhost_unavailable_vf_link_down(void **state)
 {
     struct ctx *t = *state;
@@ -432,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pf_offers_sriov, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vfs_come_up_as_virtio_net, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_backend_leaves_link_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vf_init_failure_refuses_vf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vhost_unavailable_vf_link_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vdpa_unavailable_vf_link_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycles_release_everything, setup, teardown),

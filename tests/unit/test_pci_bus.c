@@ -58,7 +58,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_int_equal(pci_bus_init(&f->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
                                   LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
-    pci_device_init(&f->dev.pci, "test", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&f->dev.pci, "test", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&f->dev.pci, 0, PCI_BAR_MEM32, false, 16 * KiB), 0);
     assert_int_equal(pci_device_set_bar(&f->dev.pci, 2, PCI_BAR_MEM64, true, MiB), 0);
     assert_int_equal(pci_bus_add(&f->bus, &f->dev.pci, PCI_DEVFN(3, 0)), 0);
@@ -121,7 +121,7 @@ static void test_host_bridge(void **state)
     assert_int_equal(r, 0x80fffffcu);
     /* The host bridge is not replaceable. */
     struct test_dev other;
-    pci_device_init(&other.pci, "other", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&other.pci, "other", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_bus_add(&f->bus, &other.pci, 0), -1);
 }
 
@@ -231,7 +231,7 @@ static void test_bar_assignment(void **state)
 
     /* A second device gets non-overlapping BARs. */
     struct test_dev *d2 = calloc(1, sizeof(*d2));
-    pci_device_init(&d2->pci, "second", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&d2->pci, "second", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&d2->pci, 0, PCI_BAR_MEM32, false, 4 * KiB), 0);
     assert_int_equal(pci_bus_add(&f->bus, &d2->pci, PCI_DEVFN(4, 0)), 0);
     uint64_t c0 = bar_addr_cfg(&f->bus, PCI_DEVFN(4, 0), 0);
@@ -245,7 +245,7 @@ static void test_bar_assignment(void **state)
 static void test_bar_declaration_checks(void **state)
 {
     static struct test_dev d;
-    pci_device_init(&d.pci, "bad", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&d.pci, "bad", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&d.pci, 0, PCI_BAR_MEM32, false, 2048), -1);
     assert_int_equal(pci_device_set_bar(&d.pci, 0, PCI_BAR_MEM32, false, 12 * KiB), -1);
     assert_int_equal(pci_device_set_bar(&d.pci, 0, PCI_BAR_MEM32, false, 4 * GiB), -1);
@@ -279,7 +279,7 @@ static void test_bar_sizing(void **state)
 
     /* A large 64-bit BAR: the high dword carries size bits too. */
     static struct test_dev big;
-    pci_device_init(&big.pci, "big", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&big.pci, "big", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&big.pci, 0, PCI_BAR_MEM64, true, 8 * GiB), 0);
     assert_int_equal(pci_bus_add(&f->bus, &big.pci, PCI_DEVFN(6, 0)), 0);
     ecam_write(&f->bus, PCI_DEVFN(6, 0), PCI_BASE_ADDRESS_0, 4, 0xffffffff);
@@ -336,14 +336,14 @@ static void test_multifunction(void **state)
 {
     struct fixture *f = *state;
     static struct test_dev fn1, vf;
-    pci_device_init(&fn1.pci, "fn1", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&fn1.pci, "fn1", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_bus_add(&f->bus, &fn1.pci, PCI_DEVFN(3, 1)), 0);
     assert_int_equal(ecam_read(&f->bus, PCI_DEVFN(3, 0), PCI_HEADER_TYPE, 1), 0x80);
     pci_bus_remove(&f->bus, &fn1.pci);
     assert_int_equal(ecam_read(&f->bus, PCI_DEVFN(3, 0), PCI_HEADER_TYPE, 1), 0);
     /* VFs do not make the PF multi-function; their BARs read zero and are placed by
      * the PF; their Command.MSE is ignored. */
-    pci_device_init(&vf.pci, "vf", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&vf.pci, "vf", &tdev_ids, &tdev_ops, NULL, 0), 0);
     vf.pci.is_vf = true;
     assert_int_equal(pci_device_set_bar(&vf.pci, 0, PCI_BAR_MEM64, true, 16 * KiB), 0);
     pci_device_set_bar_addr(&vf.pci, 0, LAYOUT_MMIO64_START + 64 * MiB);
@@ -374,7 +374,7 @@ static void test_window_exhaustion(void **state)
     assert_true(pci_bus_alloc_mmio(&bus, 2 * MiB, true) == PCI_BAR_UNMAPPED);
     assert_true(pci_bus_alloc_mmio(&bus, 1ULL << 63, true) == PCI_BAR_UNMAPPED);
     static struct test_dev d;
-    pci_device_init(&d.pci, "huge", &tdev_ids, &tdev_ops);
+    assert_int_equal(pci_device_init(&d.pci, "huge", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&d.pci, 0, PCI_BAR_MEM32, false, MiB), 0);
     assert_int_equal(pci_bus_add(&bus, &d.pci, PCI_DEVFN(1, 0)), -1);
     pci_bus_destroy(&bus);

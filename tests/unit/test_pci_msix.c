@@ -84,7 +84,7 @@ static int setup(void **state)
     static const struct pci_ids ids = { .vendor = 0x1af4, .device = 0x1041, .class_code = 0x020000 };
     assert_int_equal(pci_bus_init(&f->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
                                   LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
-    pci_device_init(&f->dev, "msix-test", &ids, NULL);
+    assert_int_equal(pci_device_init(&f->dev, "msix-test", &ids, NULL, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&f->dev, 1, PCI_BAR_MEM32, false, 16 * KiB), 0);
     f->router = (struct msi_router){ &fr_ops, &f->fr };
     assert_int_equal(msix_init(&f->msix, &f->dev, NVEC, 1, TABLE_OFF, PBA_OFF, &f->router), 0);
@@ -214,7 +214,7 @@ static void test_malformed_mmio(void **state)
     assert_int_equal(msix_init(&m2, &f->dev, NVEC, 1, 0, 0, &f->router), -1);   /* already */
     static struct pci_device d2;
     static const struct pci_ids ids = { .vendor = 0x1af4, .device = 0x1041 };
-    pci_device_init(&d2, "d2", &ids, NULL);
+    assert_int_equal(pci_device_init(&d2, "d2", &ids, NULL, NULL, 0), 0);
     assert_int_equal(msix_init(&m2, &d2, 4, 0, 0, 0x1000, NULL), -1);   /* no BAR 0 */
     assert_int_equal(pci_device_set_bar(&d2, 0, PCI_BAR_MEM32, false, 4 * KiB), 0);
     assert_int_equal(msix_init(&m2, &d2, 0, 0, 0, 0x800, NULL), -1);

@@ -52,7 +52,7 @@ static void op_enable(void *opaque, unsigned n)
     f->enables++;
     f->last_n = n;
     for (unsigned i = 0; i < n; i++) {
-        pci_device_init_vf(&f->vfs[i].pci, "vf", &ids, &vf_ops);
+        assert_int_equal(pci_device_init_vf(&f->vfs[i].pci, "vf", &ids, &vf_ops, NULL, 0), 0);
         assert_int_equal(pci_device_set_bar(&f->vfs[i].pci, VF_BAR, PCI_BAR_MEM64, true, VF_BAR_SIZE), 0);
         assert_int_equal(pci_sriov_add_vf_locked(&f->sriov, i, &f->vfs[i].pci), 0);
     }
@@ -75,7 +75,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_int_equal(pci_bus_init(&f->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
                                   LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
-    pci_device_init(&f->pf, "pf", &ids, NULL);
+    assert_int_equal(pci_device_init(&f->pf, "pf", &ids, NULL, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&f->pf, 4, PCI_BAR_MEM64, true, VF_BAR_SIZE), 0);
     assert_int_equal(pci_sriov_init(&f->sriov, &f->pf, TOTAL, 0x1041, &ops, f), 0);
     assert_int_equal(pci_sriov_set_vf_bar(&f->sriov, VF_BAR, PCI_BAR_MEM64, true, VF_BAR_SIZE), 0);
@@ -346,7 +346,7 @@ static void test_init_checks(void **state)
 {
     struct pci_device pf;
     struct pci_sriov s;
-    pci_device_init(&pf, "pf", &ids, NULL);
+    assert_int_equal(pci_device_init(&pf, "pf", &ids, NULL, NULL, 0), 0);
     assert_int_equal(pci_sriov_init(&s, &pf, 0, 0x1041, &ops, NULL), -1);
     assert_int_equal(pci_sriov_init(&s, &pf, PCI_SRIOV_MAX_VFS + 1, 0x1041, &ops, NULL), -1);
     assert_int_equal(pci_sriov_init(&s, &pf, PCI_SRIOV_MAX_VFS, 0x1041, &ops, NULL), 0);

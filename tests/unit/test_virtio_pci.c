@@ -72,7 +72,7 @@ static int setup(void **state)
     fg_init(&t->g);
     assert_int_equal(virtio_dev_init(&t->d.vdev, &d_ops, &t->g.mem), 0);
     t->router = (struct msi_router){ &fake_msi_ops, &t->r };
-    assert_int_equal(virtio_pci_init(&t->vp, "vp-test", &t->d.vdev, &t->router), 0);
+    assert_int_equal(virtio_pci_init(&t->vp, "vp-test", &t->d.vdev, &t->router, NULL, 0), 0);
     *state = t;
     return 0;
 }
@@ -347,7 +347,7 @@ static void test_vf_flr(void **state)
     struct dummy d2 = { 0 };
     struct virtio_pci vf;
     assert_int_equal(virtio_dev_init(&d2.vdev, &d_ops, &t->g.mem), 0);
-    assert_int_equal(virtio_pci_init_vf(&vf, "vf-test", &d2.vdev, &t->router), 0);
+    assert_int_equal(virtio_pci_init_vf(&vf, "vf-test", &d2.vdev, &t->router, NULL, 0), 0);
     struct pci_device *dev = &vf.pci;
     int exp = pci_config_find_cap(&dev->config, PCI_CAP_ID_EXP);
     int msix = pci_config_find_cap(&dev->config, PCI_CAP_ID_MSIX);
