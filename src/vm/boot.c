@@ -4,6 +4,7 @@
 #include "base/util.h"
 
 #include <asm/bootparam.h>
+#include <stdio.h>
 
 #define PTE_PRESENT  (1ULL << 0)
 #define PTE_RW       (1ULL << 1)
@@ -59,18 +60,18 @@ static uint64_t boot_kernel_end(const struct bzimage *k)
 }
 
 int boot_setup(const struct guest_mem *mem, const struct boot_input *in,
-               struct boot_entry *entry, const char **err)
+               struct boot_entry *entry, char *err, size_t errlen)
 {
     const struct bzimage *k = in->kernel;
     uint64_t low_ram = e820_low_ram(in->ram_size);
     uint64_t kernel_end = boot_kernel_end(k);
 
     if (kernel_end > low_ram) {
-        *err = "not enough guest RAM below 4 GiB for the kernel to decompress (raise --memory)";
+        snprintf(err, errlen, "not enough guest RAM below 4 GiB for the kernel to decompress (raise --memory)");
         return -1;
     }
     if (boot_write(mem, LAYOUT_KERNEL, k->payload, k->payload_size)) {
-        *err = "kernel does not fit in guest RAM";
+        snprintf(err, errlen, "kernel does not fit in guest RAM");
         return -1;
     }
 
@@ -83,11 +84,11 @@ int boot_setup(const struct guest_mem *mem, const struct boot_input *in,
 
     size_t cmdline_len = strlen(in->cmdline);
     if (cmdline_len > k->cmdline_size || cmdline_len >= LAYOUT_CMDLINE_MAX) {
-        *err = "kernel command line too long for this kernel";
+        snprintf(err, errlen, "kernel command line too long for this kernel");
         return -1;
     }
     if (boot_write(mem, LAYOUT_CMDLINE, in->cmdline, cmdline_len + 1)) {
-        *err = "cannot place the command line in guest RAM";
+        snprintf(err, errlen, "cannot place the command line in guest RAM");
         return -1;
     }
     zp.hdr.cmd_line_ptr = (uint32_t)LAYOUT_CMDLINE;
@@ -98,12 +99,12 @@ int boot_setup(const struct guest_mem *mem, const struct boot_input *in,
          * above the kernel's decompression area. */
         uint64_t limit = MIN((uint64_t)k->initrd_addr_max + 1, low_ram);
         if (in->initrd_size > limit || ALIGN_DOWN(limit - in->initrd_size, 0x1000) < kernel_end) {
-            *err = "initrd too big for guest RAM (raise --memory)";
+            snprintf(err, errlen, "initrd too big for guest RAM (raise --memory)");
             return -1;
         }
         uint64_t addr = ALIGN_DOWN(limit - in->initrd_size, 0x1000);
         if (boot_write(mem, addr, in->initrd, in->initrd_size)) {
-            *err = "initrd too big for guest RAM (raise --memory)";
+            snprintf(err, errlen, "initrd too big for guest RAM (raise --memory)");
             return -1;
         }
         zp.hdr.ramdisk_image = (uint32_t)addr;
@@ -124,7 +125,7 @@ int boot_setup(const struct guest_mem *mem, const struct boot_input *in,
 
     if (boot_write(mem, LAYOUT_ZERO_PAGE, &zp, sizeof(zp)) || boot_gdt(mem, entry) ||
         boot_page_tables(mem)) {
-        *err = "guest RAM too small for the boot structures";
+        snprintf(err, errlen, "guest RAM too small for the boot structures");
         return -1;
     }
     /* boot.rst: the 64-bit entry is 0x200 past the protected-mode kernel's load address;

@@ -2,6 +2,7 @@
 #include "base/util.h"
 
 #include <asm/bootparam.h>
+#include <stdio.h>
 
 /* Offsets into the image (boot.rst "The real-mode kernel header"). */
 #define HDR_OFFSET        0x1f1
@@ -20,27 +21,27 @@
 #define HDR_INIT_SIZE     0x260
 #define HDR_MIN_SIZE      0x264     /* header bytes we read, through init_size */
 
-int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, const char **err)
+int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, char *err, size_t errlen)
 {
     if (size < HDR_MIN_SIZE) {
-        *err = "file too small to be a bzImage";
+        snprintf(err, errlen, "file too small to be a bzImage");
         return -1;
     }
     if (ld_le16(image + HDR_BOOT_FLAG) != 0xaa55 || ld_le32(image + HDR_MAGIC) != 0x53726448 /* "HdrS" */) {
-        *err = "not a bzImage (no boot sector signature or HdrS magic)";
+        snprintf(err, errlen, "not a bzImage (no boot sector signature or HdrS magic)");
         return -1;
     }
     uint16_t version = ld_le16(image + HDR_VERSION);
     if (version < BZIMAGE_MIN_PROTOCOL) {
-        *err = "boot protocol too old (need 2.12 or newer for the 64-bit entry point)";
+        snprintf(err, errlen, "boot protocol too old (need 2.12 or newer for the 64-bit entry point)");
         return -1;
     }
     if (!(image[HDR_LOADFLAGS] & LOADED_HIGH)) {
-        *err = "not a bzImage (zImage loaded low is not supported)";
+        snprintf(err, errlen, "not a bzImage (zImage loaded low is not supported)");
         return -1;
     }
     if (!(ld_le16(image + HDR_XLOADFLAGS) & XLF_KERNEL_64)) {
-        *err = "kernel has no 64-bit entry point (XLF_KERNEL_64 not set)";
+        snprintf(err, errlen, "kernel has no 64-bit entry point (XLF_KERNEL_64 not set)");
         return -1;
     }
     unsigned setup_sects = image[HDR_SETUP_SECTS];
@@ -50,7 +51,7 @@ int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, const 
     /* The header extends to 0x202 + the jump's 8-bit displacement. */
     size_t header_end = HDR_JUMP + 2 + image[HDR_JUMP + 1];
     if (setup_size >= size || header_end > setup_size || header_end < HDR_MIN_SIZE) {
-        *err = "corrupt bzImage (setup size or header length out of range)";
+        snprintf(err, errlen, "corrupt bzImage (setup size or header length out of range)");
         return -1;
     }
     if (header_end - HDR_OFFSET > sizeof(struct setup_header))
@@ -58,7 +59,7 @@ int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, const 
 
     uint32_t alignment = ld_le32(image + HDR_ALIGNMENT);
     if (!IS_POW2(alignment)) {
-        *err = "corrupt bzImage (kernel_alignment is not a power of two)";
+        snprintf(err, errlen, "corrupt bzImage (kernel_alignment is not a power of two)");
         return -1;
     }
     *out = (struct bzimage){
@@ -75,7 +76,7 @@ int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, const 
         .relocatable = image[HDR_RELOCATABLE] != 0,
     };
     if (out->init_size < out->payload_size) {
-        *err = "corrupt bzImage (init_size smaller than the payload)";
+        snprintf(err, errlen, "corrupt bzImage (init_size smaller than the payload)");
         return -1;
     }
     return 0;

@@ -23,7 +23,7 @@ struct bzimage {
     int relocatable;
 };
 
-/* Parses image[0..size). Returns 0, or -1 with a one-line reason in *err. */
-int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, const char **err);
+/* Parses image[0..size). Returns 0, or -1 with the reason in err. */
+int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, char *err, size_t errlen);
 
 #endif

@@ -196,8 +196,8 @@ int vm_run(const struct vm_config *cfg)
     struct mapped_file kernel_file, initrd_file = { 0 };
     file_map(cfg->kernel, "kernel", &kernel_file);
     struct bzimage kernel;
-    const char *err;
-    if (bzimage_parse(kernel_file.data, kernel_file.size, &kernel, &err) < 0)
+    char err[256];
+    if (bzimage_parse(kernel_file.data, kernel_file.size, &kernel, err, sizeof(err)) < 0)
         die("kernel '%s': %s", cfg->kernel, err);
     if (cfg->initrd) {
         file_map(cfg->initrd, "initrd", &initrd_file);
@@ -252,7 +252,7 @@ int vm_run(const struct vm_config *cfg)
         .acpi_rsdp = LAYOUT_ACPI,
     };
     struct boot_entry entry;
-    if (boot_setup(&vm->kvm.mem, &in, &entry, &err) < 0)
+    if (boot_setup(&vm->kvm.mem, &in, &entry, err, sizeof(err)) < 0)
         die("%s", err);
     munmap(kernel_file.data, kernel_file.size);
     if (initrd_file.data)

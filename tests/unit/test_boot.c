@@ -27,8 +27,8 @@ static int setup(void **state)
     f->ram = calloc(1, RAM);
     guest_mem_add(&f->mem, 0, RAM, f->ram);
     size_t n = tinyguest_build(f->img, TINYGUEST_POWEROFF, NULL);
-    const char *err;
-    assert_int_equal(bzimage_parse(f->img, n, &f->k, &err), 0);
+    char err[256] = "";
+    assert_int_equal(bzimage_parse(f->img, n, &f->k, err, sizeof(err)), 0);
     *state = f;
     return 0;
 }
@@ -49,8 +49,8 @@ static void test_zero_page(void **state)
     struct boot_input in = { .kernel = &f->k, .initrd = initrd, .initrd_size = sizeof(initrd),
                              .cmdline = "console=ttyS0", .ram_size = RAM, .acpi_rsdp = LAYOUT_ACPI };
     struct boot_entry e;
-    const char *err = NULL;
-    assert_int_equal(boot_setup(&f->mem, &in, &e, &err), 0);
+    char err[256] = "";
+    assert_int_equal(boot_setup(&f->mem, &in, &e, err, sizeof(err)), 0);
 
     const struct boot_params *zp = (const void *)(f->ram + LAYOUT_ZERO_PAGE);
     assert_int_equal(zp->hdr.header, 0x53726448);
@@ -76,8 +76,8 @@ static void test_page_tables_identity_map_4g(void **state)
     struct fixture *f = *state;
     struct boot_input in = { .kernel = &f->k, .cmdline = "", .ram_size = RAM };
     struct boot_entry e;
-    const char *err;
-    assert_int_equal(boot_setup(&f->mem, &in, &e, &err), 0);
+    char err[256] = "";
+    assert_int_equal(boot_setup(&f->mem, &in, &e, err, sizeof(err)), 0);
     const uint64_t *pml4 = (const void *)(f->ram + e.cr3);
     const uint64_t *pdpt = (const void *)(f->ram + (pml4[0] & ~0xfffULL));
     for (uint64_t va = 0; va < 4 * GiB; va += 511 * 2 * MiB) {
@@ -100,8 +100,8 @@ static void test_initrd_too_big(void **state)
     struct boot_input in = { .kernel = &f->k, .initrd = initrd, .initrd_size = size,
                              .cmdline = "", .ram_size = RAM };
     struct boot_entry e;
-    const char *err = NULL;
-    assert_int_equal(boot_setup(&f->mem, &in, &e, &err), -1);
+    char err[256] = "";
+    assert_int_equal(boot_setup(&f->mem, &in, &e, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "initrd too big"));
     free(initrd);
 }
@@ -114,8 +114,8 @@ static void test_cmdline_too_long(void **state)
     cmdline[4095] = 0;
     struct boot_input in = { .kernel = &f->k, .cmdline = cmdline, .ram_size = RAM };
     struct boot_entry e;
-    const char *err = NULL;
-    assert_int_equal(boot_setup(&f->mem, &in, &e, &err), -1);
+    char err[256] = "";
+    assert_int_equal(boot_setup(&f->mem, &in, &e, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "command line too long"));
     free(cmdline);
 }
@@ -125,8 +125,8 @@ static void test_ram_too_small_for_kernel(void **state)
     struct fixture *f = *state;
     struct boot_input in = { .kernel = &f->k, .cmdline = "", .ram_size = 8 * MiB };
     struct boot_entry e;
-    const char *err = NULL;
-    assert_int_equal(boot_setup(&f->mem, &in, &e, &err), -1);
+    char err[256] = "";
+    assert_int_equal(boot_setup(&f->mem, &in, &e, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "RAM"));
 }
 
