@@ -119,11 +119,13 @@ struct ctl_server {
 };
 
 /* Creates the socket at path (ctl_socket_listen: only a stale socket is replaced).
- * Returns 0 or -1 (logged, one line). Register commands, then ctl_server_start(). */
-int ctl_server_init(struct ctl_server *s, const char *path, const struct ctl_access *access);
+ * Returns 0, or -1 with the reason in err. Register commands, then ctl_server_start(). */
+int ctl_server_init(struct ctl_server *s, const char *path, const struct ctl_access *access,
+                    char *err, size_t errlen);
 void ctl_server_register(struct ctl_server *s, const char *name, const char *help,
                          const struct ctl_arg *args, ctl_handler_fn handler, void *opaque);
-int ctl_server_start(struct ctl_server *s);
+/* Starts the control thread. Returns 0, or -1 with the reason in err. */
+int ctl_server_start(struct ctl_server *s, char *err, size_t errlen);
 /* Stops the thread, closes every client and the socket, unlinks it. */
 void ctl_server_stop(struct ctl_server *s);
 

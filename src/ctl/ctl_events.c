@@ -17,10 +17,8 @@ int ctl_events_init(struct ctl_server *s)
     s->events_dropped = 0;
     s->events_on = false;
     s->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (s->event_fd < 0) {
-        log_error("control socket: eventfd: %s", strerror(errno));
+    if (s->event_fd < 0)
         return -1;
-    }
     pthread_mutex_init(&s->event_lock, NULL);
     return 0;
 }

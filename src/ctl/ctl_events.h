@@ -15,7 +15,7 @@ struct ctl_event {
 };
 
 /* Returns 0 or -1 (logged). */
-int ctl_events_init(struct ctl_server *s);
+int ctl_events_init(struct ctl_server *s);        /* 0, or -1 with errno set */
 void ctl_events_destroy(struct ctl_server *s);
 /* From now on published events are kept (start), or dropped (stop). */
 void ctl_events_accept(struct ctl_server *s, bool on);

@@ -47,18 +47,19 @@ struct ctl_loop {
 #define TAG_EVENT ((void *)3)
 #define TAG_CLIENT0 16
 
-int ctl_server_init(struct ctl_server *s, const char *path, const struct ctl_access *access)
+int ctl_server_init(struct ctl_server *s, const char *path, const struct ctl_access *access,
+                    char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->stop_fd = s->event_fd = -1;
     s->access = access ? *access : (struct ctl_access){ .mode = 0600 };
     snprintf(s->path, sizeof(s->path), "%s", path);
-    s->listen_fd = ctl_socket_listen(path, &s->access);
+    s->listen_fd = ctl_socket_listen(path, &s->access, err, errlen);
     if (s->listen_fd < 0)
         return -1;
     s->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (s->stop_fd < 0 || ctl_events_init(s) < 0) {
-        log_error("control socket %s: eventfd: %s", path, strerror(errno));
+        snprintf(err, errlen, "control socket %s: eventfd: %s", path, strerror(errno));
         ctl_server_stop(s);
         return -1;
     }
@@ -331,12 +332,13 @@ static void *ctl_thread(void *arg)
     return NULL;
 }
 
-int ctl_server_start(struct ctl_server *s)
+int ctl_server_start(struct ctl_server *s, char *err, size_t errlen)
 {
     ctl_events_accept(s, true);
-    if (pthread_create(&s->thread, NULL, ctl_thread, s) != 0) {
+    int r = pthread_create(&s->thread, NULL, ctl_thread, s);
+    if (r != 0) {
         ctl_events_accept(s, false);
-        log_error("cannot start the control thread");
+        snprintf(err, errlen, "cannot start the control thread: %s", strerror(r));
         return -1;
     }
     s->running = true;

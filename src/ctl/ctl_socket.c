@@ -8,40 +8,38 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "base/log.h"
-
-/* 0 if nothing is at path or a stale socket was removed; -1 (logged) otherwise. */
-static int clear_stale(const char *path, const struct sockaddr_un *addr)
+/* 0 if nothing is at path or a stale socket was removed; -1 (reason in err) otherwise. */
+static int clear_stale(const char *path, const struct sockaddr_un *addr, char *err, size_t errlen)
 {
     struct stat st;
     if (lstat(path, &st) < 0) {
         if (errno == ENOENT)
             return 0;
-        log_error("control socket %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        log_error("control socket %s: the path exists and is not a socket; not replacing it", path);
+        snprintf(err, errlen, "control socket %s: the path exists and is not a socket; not replacing it", path);
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        log_error("control socket %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
         return -1;
     }
     int r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
-    int err = errno;
+    int e = errno;
     close(fd);
     if (r == 0) {
-        log_error("control socket %s is in use by another process", path);
+        snprintf(err, errlen, "control socket %s is in use by another process", path);
         return -1;
     }
-    if (err != ECONNREFUSED) {
-        log_error("control socket %s: cannot tell whether it is stale: %s", path, strerror(err));
+    if (e != ECONNREFUSED) {
+        snprintf(err, errlen, "control socket %s: cannot tell whether it is stale: %s", path, strerror(e));
         return -1;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
-        log_error("control socket %s: cannot remove the stale socket: %s", path, strerror(errno));
+        snprintf(err, errlen, "control socket %s: cannot remove the stale socket: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -63,20 +61,20 @@ static int bind_restricted(int fd, const char *path, const struct sockaddr_un *a
     return 0;
 }
 
-int ctl_socket_listen(const char *path, const struct ctl_access *a)
+int ctl_socket_listen(const char *path, const struct ctl_access *a, char *err, size_t errlen)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (!*path || strlen(path) >= sizeof(addr.sun_path)) {
-        log_error("control socket path %s (at most %zu bytes)", *path ? "too long" : "empty",
-                  sizeof(addr.sun_path) - 1);
+        snprintf(err, errlen, "control socket path %s (at most %zu bytes)", *path ? "too long" : "empty",
+                 sizeof(addr.sun_path) - 1);
         return -1;
     }
     strcpy(addr.sun_path, path);
-    if (clear_stale(path, &addr) < 0)
+    if (clear_stale(path, &addr, err, errlen) < 0)
         return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind_restricted(fd, path, &addr, a) < 0 || listen(fd, 16) < 0) {
-        log_error("control socket %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;

@@ -233,8 +233,8 @@ int vm_run(const struct vm_config *cfg)
     vm_setup_pci(vm);
     netdev_create_all(vm);
     if (cfg->ctl_path) {
-        if (ctl_server_init(&vm->ctl, cfg->ctl_path, &cfg->ctl_access) < 0)
-            exit(VM_EXIT_SETUP);    /* ctl_server_init said why */
+        if (ctl_server_init(&vm->ctl, cfg->ctl_path, &cfg->ctl_access, err, sizeof(err)) < 0)
+            die("%s", err);
         netdev_register_ctl(vm, &vm->ctl);
         vm_register_ctl(vm, &vm->ctl);
     }
@@ -286,8 +286,8 @@ int vm_run(const struct vm_config *cfg)
         exit(VM_EXIT_SETUP);        /* said why */
     }
     if (cfg->ctl_path) {
-        if (ctl_server_start(&vm->ctl) < 0)
-            die("cannot start the control thread");
+        if (ctl_server_start(&vm->ctl, err, sizeof(err)) < 0)
+            die("%s", err);
         vm->ctl_started = 1;
     }
     if (pthread_create(&vm->stdin_thread, NULL, vm_stdin_thread, vm) == 0)

@@ -246,9 +246,9 @@ static void send_str(int fd, const char *s)
 
 static void start_server(struct ctl_server *s, const struct ctl_access *a)
 {
-    assert_int_equal(ctl_server_init(s, path, a), 0);
+    assert_int_equal(ctl_server_init(s, path, a, NULL, 0), 0);
     ctl_server_register(s, "echo", "test", echo_args, echo_handler, NULL);
-    assert_int_equal(ctl_server_start(s), 0);
+    assert_int_equal(ctl_server_start(s, NULL, 0), 0);
 }
 
 /* Issue 12, fault 2: whatever was at the path was unlinked, a regular file included. */
@@ -258,7 +258,9 @@ static void test_path_not_clobbered(void **state)
     FILE *f = fopen(path, "w");
     fputs("precious\n", f);
     fclose(f);
-    assert_int_equal(ctl_server_init(&s, path, &owner_only), -1);
+    char err[256] = "";
+    assert_int_equal(ctl_server_init(&s, path, &owner_only, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "is not a socket"));
     char buf[32] = "";
     f = fopen(path, "r");
     assert_non_null(f);
@@ -275,7 +277,8 @@ static void test_path_not_clobbered(void **state)
     close(stale);
     start_server(&s, &owner_only);
     struct ctl_server other;
-    assert_int_equal(ctl_server_init(&other, path, &owner_only), -1);
+    assert_int_equal(ctl_server_init(&other, path, &owner_only, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "in use by another process"));
     int fd = client_connect();
     char out[256];
     send_str(fd, "{\"cmd\":\"echo\",\"dev\":\"still-mine\"}\n");
@@ -291,7 +294,7 @@ static void test_socket_mode(void **state)
 {
     struct ctl_server s;
     mode_t old = umask(0);
-    assert_int_equal(ctl_server_init(&s, path, &owner_only), 0);
+    assert_int_equal(ctl_server_init(&s, path, &owner_only, NULL, 0), 0);
     umask(old);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -299,7 +302,7 @@ static void test_socket_mode(void **state)
     assert_int_equal(st.st_mode & 07777, 0600);
     ctl_server_stop(&s);
     struct ctl_access grp = { .mode = 0660, .has_group = true, .gid = 4242 };
-    assert_int_equal(ctl_server_init(&s, path, &grp), 0);
+    assert_int_equal(ctl_server_init(&s, path, &grp, NULL, 0), 0);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0660);
     if (geteuid() == 0)
@@ -381,10 +384,10 @@ static void test_client_hangs_up_early(void **state)
     sem_init(&hold_entered, 0, 0);
     sem_init(&hold_release, 0, 0);
     struct ctl_server s;
-    assert_int_equal(ctl_server_init(&s, path, &owner_only), 0);
+    assert_int_equal(ctl_server_init(&s, path, &owner_only, NULL, 0), 0);
     ctl_server_register(&s, "echo", "test", echo_args, echo_handler, NULL);
     ctl_server_register(&s, "hold", "test", NULL, hold_handler, NULL);
-    assert_int_equal(ctl_server_start(&s), 0);
+    assert_int_equal(ctl_server_start(&s, NULL, 0), 0);
     int fd = client_connect();
     send_str(fd, "{\"cmd\":\"hold\"}\n");
     sem_wait(&hold_entered);
@@ -507,7 +510,7 @@ static void test_events(void **state)
     ctl_server_stop(&s);
     /* Stopped: publishing is harmless. */
     struct ctl_server idle;
-    assert_int_equal(ctl_server_init(&idle, path, &owner_only), 0);
+    assert_int_equal(ctl_server_init(&idle, path, &owner_only, NULL, 0), 0);
     ctl_server_publish(&idle, "before-start", NULL);
     assert_int_equal(idle.nevents, 0);
     ctl_server_stop(&idle);
