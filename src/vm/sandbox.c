@@ -427,7 +427,7 @@ static scmp_filter_ctx new_ctx(void)
     return c;
 }
 
-int sandbox_prepare(const struct sandbox_policy *p)
+int sandbox_prepare(const struct sandbox_policy *p, char *err, size_t errlen)
 {
     policy = *p;
     own_pid = getpid();
@@ -463,42 +463,42 @@ int sandbox_prepare(const struct sandbox_policy *p)
     if (base)
         seccomp_release(base);
     if (r < 0) {
-        log_error("seccomp: cannot build the filters: %s", strerror(-r));
+        snprintf(err, errlen, "seccomp: cannot build the filters: %s", strerror(-r));
         return -1;
     }
     struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSYS, &sa, NULL) < 0) {
-        log_error("seccomp: SIGSYS handler: %s", strerror(errno));
+        snprintf(err, errlen, "seccomp: SIGSYS handler: %s", strerror(errno));
         return -1;
     }
     filters_on = true;
     return 0;
 }
 
-static int load_prog(const struct sock_fprog *prog, unsigned flags)
+static int load_prog(const struct sock_fprog *prog, unsigned flags, char *err, size_t errlen)
 {
     long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
     if (r > 0) {
-        log_error("seccomp: thread %ld could not be synchronised", r);
+        snprintf(err, errlen, "seccomp: thread %ld could not be synchronised", r);
         return -1;
     }
     if (r < 0) {
-        log_error("seccomp: cannot load a filter: %s", strerror(errno));
+        snprintf(err, errlen, "seccomp: cannot load a filter: %s", strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int sandbox_load_base(bool all_threads)
+int sandbox_load_base(bool all_threads, char *err, size_t errlen)
 {
     if (!filters_on)
         return 0;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        log_error("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+        snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         return -1;
     }
-    return load_prog(&base_prog, all_threads ? SECCOMP_FILTER_FLAG_TSYNC : 0);
+    return load_prog(&base_prog, all_threads ? SECCOMP_FILTER_FLAG_TSYNC : 0, err, errlen);
 }
 
 /* ---- capabilities ---- */
@@ -510,11 +510,11 @@ static uint64_t kind_caps(enum confine_kind kind)
      * after setup needs a capability. The main thread keeps it until it created the
      * vCPU threads. */
     if (policy.vfs && (kind == CONFINE_VCPU || kind == CONFINE_KINDS))
-        return 1ull << CAP_NET_ADMIN;
+        return BIT(CAP_NET_ADMIN);
     /* vDPA devices vpf made for VFs (vdpa netlink "dev add", an admin operation) are
      * deleted at exit by the main thread if the guest left its VFs enabled. */
     if (policy.vdpa_vfs && kind == CONFINE_MAIN)
-        return 1ull << CAP_NET_ADMIN;
+        return BIT(CAP_NET_ADMIN);
     return 0;
 }
 
@@ -552,8 +552,9 @@ void sandbox_confine_self(enum confine_kind kind)
         log_error("thread %s: cannot drop capabilities: %s", thread_name, strerror(errno));
         _exit(VPF_EXIT_SECCOMP);
     }
-    if (filters_on && load_prog(&progs[kind], 0) < 0) {
-        log_error("thread %s: cannot confine it as %s", thread_name, sandbox_kind_name(kind));
+    char err[160];
+    if (filters_on && load_prog(&progs[kind], 0, err, sizeof(err)) < 0) {
+        log_error("thread %s: cannot confine it as %s: %s", thread_name, sandbox_kind_name(kind), err);
         _exit(VPF_EXIT_SECCOMP);
     }
 }
@@ -589,7 +590,7 @@ static void raise_memlock(void)
     }
 }
 
-int sandbox_enter(const struct sandbox_policy *p)
+int sandbox_enter(const struct sandbox_policy *p, char *err, size_t errlen)
 {
     struct sandbox_policy pol = *p;
 #ifdef VPF_SANITIZER_BUILD
@@ -600,7 +601,7 @@ int sandbox_enter(const struct sandbox_policy *p)
         log_info("seccomp: not installed in a sanitizer build");
     pol.seccomp = SANDBOX_SECCOMP_OFF;
 #endif
-    if (sandbox_prepare(&pol) < 0)
+    if (sandbox_prepare(&pol, err, errlen) < 0)
         return -1;
     /* jansson seeds its hash function from /dev/urandom when the process builds its
      * first object: now, not on whichever confined thread publishes the first event. */
@@ -608,19 +609,19 @@ int sandbox_enter(const struct sandbox_policy *p)
     if (pol.vdpa_vfs)
         raise_memlock();
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        log_error("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+        snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
         return -1;
     }
     if (pol.switch_user && switch_user(&pol) < 0) {
-        log_error("--user: cannot switch to uid %u gid %u: %s", (unsigned)pol.uid,
-                  (unsigned)pol.gid, strerror(errno));
+        snprintf(err, errlen, "--user: cannot switch to uid %u gid %u: %s", (unsigned)pol.uid,
+                 (unsigned)pol.gid, strerror(errno));
         return -1;
     }
     if (caps_limit(kind_caps(CONFINE_KINDS)) < 0) {
-        log_error("cannot drop capabilities: %s", strerror(errno));
+        snprintf(err, errlen, "cannot drop capabilities: %s", strerror(errno));
         return -1;
     }
-    if (sandbox_load_base(true) < 0)
+    if (sandbox_load_base(true, err, errlen) < 0)
         return -1;
     confine_hook = sandbox_confine_self;
     iothread_confine_all();

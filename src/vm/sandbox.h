@@ -5,6 +5,7 @@
 #define VPF_VM_SANDBOX_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "base/confine.h"
@@ -40,8 +41,8 @@ int sandbox_parse_seccomp(const char *s, enum sandbox_seccomp *mode);
  * thread's capabilities for creating the others, the process-wide base filter (the
  * union of every kind's allowlist, synchronised to all threads with TSYNC), and every
  * running I/O thread confined to its kind. From then on confine_self() in a new thread
- * narrows it to its kind. Returns 0, or -1 with one line logged. */
-int sandbox_enter(const struct sandbox_policy *p);
+ * narrows it to its kind. Returns 0, or -1 with the reason in err. */
+int sandbox_enter(const struct sandbox_policy *p, char *err, size_t errlen);
 
 /* The confine_hook: the calling thread drops to its kind's capabilities and adds its
  * kind's filter. A failure here is fatal (the process exits with VPF_EXIT_SECCOMP). */
@@ -50,8 +51,8 @@ void sandbox_confine_self(enum confine_kind kind);
 /* Unit tests: the steps of sandbox_enter() that the filter needs, without privileges
  * or --user: builds the filters and installs the SIGSYS reporter (0 or -1), then the
  * base filter for the calling thread only (0 or -1). */
-int sandbox_prepare(const struct sandbox_policy *p);
-int sandbox_load_base(bool all_threads);
+int sandbox_prepare(const struct sandbox_policy *p, char *err, size_t errlen);
+int sandbox_load_base(bool all_threads, char *err, size_t errlen);
 
 /* "vcpu", "iothread", ... for log lines. */
 const char *sandbox_kind_name(enum confine_kind kind);

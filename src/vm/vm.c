@@ -280,10 +280,10 @@ int vm_run(const struct vm_config *cfg)
         pol.vdpa_vfs |= cfg->nets[i].vf.total_vfs > 0 &&
                         cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_VDPA;
     }
-    if (sandbox_enter(&pol) < 0) {
+    if (sandbox_enter(&pol, err, sizeof(err)) < 0) {
         if (cfg->ctl_path)
             ctl_server_stop(&vm->ctl);
-        exit(VM_EXIT_SETUP);        /* said why */
+        die("%s", err);
     }
     if (cfg->ctl_path) {
         if (ctl_server_start(&vm->ctl, err, sizeof(err)) < 0)

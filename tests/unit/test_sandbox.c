@@ -61,7 +61,7 @@ static void run(const struct child *c, struct outcome *o)
         if (c->threaded && (pthread_create(&t, NULL, noop, NULL) != 0 || pthread_join(t, NULL) != 0))
             _exit(101);
         struct sandbox_policy pol = { .seccomp = c->mode, .vfs = c->vfs };
-        if (sandbox_prepare(&pol) < 0 || sandbox_load_base(false) < 0)
+        if (sandbox_prepare(&pol, NULL, 0) < 0 || sandbox_load_base(false, NULL, 0) < 0)
             syscall(SYS_exit_group, 100);
         sandbox_confine_self(c->kind);
         /* Not _exit(): a sanitizer's interceptor would make calls the filter forbids. */
