@@ -198,6 +198,7 @@ static int cmd_run(int argc, char **argv)
         .memory = 512 * MiB,
         .kvm_dev = getenv("VPF_KVM_DEVICE") ? getenv("VPF_KVM_DEVICE") : "/dev/kvm",
     };
+    char err[256];
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":k:i:c:p:m:n:s:vh", opts, NULL)) != -1) {
@@ -216,8 +217,8 @@ static int cmd_run(int argc, char **argv)
         case 'n':
             if (cfg.nnets == VM_MAX_NETS)
                 die("--net: at most %d network devices", VM_MAX_NETS);
-            if (net_opts_parse(optarg, &cfg.nets[cfg.nnets]) < 0)
-                exit(VPF_EXIT_SETUP);   /* net_opts_parse said why, in one line */
+            if (net_opts_parse(optarg, &cfg.nets[cfg.nnets], err, sizeof(err)) < 0)
+                die("%s", err);
             cfg.nnets++;
             break;
         case 's': cfg.ctl_path = optarg; break;
@@ -258,8 +259,8 @@ static int cmd_run(int argc, char **argv)
         die("--kernel is required (see vpf run --help)");
     if (!cfg.ctl_access.mode)
         cfg.ctl_access.mode = cfg.ctl_access.has_group ? 0660 : 0600;
-    if (net_opts_check_conflicts(cfg.nets, cfg.nnets) < 0)
-        exit(VPF_EXIT_SETUP);           /* said why, in one line */
+    if (net_opts_check_conflicts(cfg.nets, cfg.nnets, err, sizeof(err)) < 0)
+        die("%s", err);
     return vm_run(&cfg);
 }
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
 #include "net/mac.h"
 
 /* One function's tap or MAC, with who owns it: "net1" or "net1vf3". */
@@ -80,7 +79,7 @@ static const struct net_claim *claims_find_dup(struct net_claim *c, unsigned k)
     return NULL;
 }
 
-int net_opts_check_conflicts(const struct net_opts *nets, unsigned n)
+int net_opts_check_conflicts(const struct net_opts *nets, unsigned n, char *err, size_t errlen)
 {
     unsigned total = 0;
     for (unsigned i = 0; i < n; i++)
@@ -91,20 +90,20 @@ int net_opts_check_conflicts(const struct net_opts *nets, unsigned n)
     struct net_claim *macs = calloc(total, sizeof(*macs));
     int ret = -1;
     if (!taps || !macs) {
-        log_error("--net: out of memory");
+        snprintf(err, errlen, "--net: out of memory");
         goto out;
     }
     unsigned k = claims_collect(nets, n, taps, macs);
     const struct net_claim *d = claims_find_dup(taps, k);
     if (d) {
-        log_error("--net: tap %s is given to both %s and %s", d->key, d[0].owner, d[1].owner);
+        snprintf(err, errlen, "--net: tap %s is given to both %s and %s", d->key, d[0].owner, d[1].owner);
         goto out;
     }
     d = claims_find_dup(macs, k);
     if (d) {
         char mac[MAC_STR_LEN];
         net_format_mac(mac, (const uint8_t *)d->key);
-        log_error("--net: MAC %s is given to both %s and %s", mac, d[0].owner, d[1].owner);
+        snprintf(err, errlen, "--net: MAC %s is given to both %s and %s", mac, d[0].owner, d[1].owner);
         goto out;
     }
     ret = 0;

@@ -6,9 +6,11 @@
 #ifndef VPF_NET_NET_CONFLICTS_H
 #define VPF_NET_NET_CONFLICTS_H
 
+#include <stddef.h>
+
 #include "net/net_opts.h"
 
-/* Returns 0, or -1 with one line logged naming the two functions. */
-int net_opts_check_conflicts(const struct net_opts *nets, unsigned n);
+/* Returns 0, or -1 with the reason in err, naming the two functions. */
+int net_opts_check_conflicts(const struct net_opts *nets, unsigned n, char *err, size_t errlen);
 
 #endif

@@ -8,14 +8,14 @@
 #include "base/log.h"
 #include "net/mac.h"
 
-static int net_opts_parse_buf(char *buf, struct net_opts *o)
+static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t errlen)
 {
     int have_mac = 0;
     char *save = NULL;
     for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         if (!eq) {
-            log_error("--net: expected key=value, got '%s'", kv);
+            snprintf(err, errlen, "--net: expected key=value, got '%s'", kv);
             return -1;
         }
         *eq = '\0';
@@ -23,46 +23,46 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
         if (!strcmp(kv, "tap")) {
             size_t len = strlen(val);
             if (len == 0 || len >= IFNAMSIZ || strchr(val, '/')) {
-                log_error("--net: invalid tap name '%s'", val);
+                snprintf(err, errlen, "--net: invalid tap name '%s'", val);
                 return -1;
             }
             memcpy(o->tap, val, len + 1);
         } else if (!strcmp(kv, "mac")) {
             if (net_parse_mac(val, o->mac) < 0) {
-                log_error("--net: invalid MAC '%s' (want xx:xx:xx:xx:xx:xx, unicast)", val);
+                snprintf(err, errlen, "--net: invalid MAC '%s' (want xx:xx:xx:xx:xx:xx, unicast)", val);
                 return -1;
             }
             have_mac = 1;
         } else if (!strcmp(kv, "backend")) {
             if (net_backend_parse_type(val, &o->backend) < 0) {
-                log_error("--net: backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
+                snprintf(err, errlen, "--net: backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
                 return -1;
             }
         } else if (!strcmp(kv, "vdpa")) {
             if (!val[0] || strlen(val) >= sizeof(o->vdpa)) {
-                log_error("--net: vdpa= wants a /dev/vhost-vdpa-N path of at most %zu characters",
-                          sizeof(o->vdpa) - 1);
+                snprintf(err, errlen, "--net: vdpa= wants a /dev/vhost-vdpa-N path of at most %zu characters",
+                                      sizeof(o->vdpa) - 1);
                 return -1;
             }
             strcpy(o->vdpa, val);
         } else {
-            int r = pf_policy_parse_key(&o->vf, kv, val);
+            int r = pf_policy_parse_key(&o->vf, kv, val, err, errlen);
             if (r == 0)
-                log_error("--net: unknown key '%s'", kv);
+                snprintf(err, errlen, "--net: unknown key '%s'", kv);
             if (r <= 0)
                 return -1;
         }
     }
     if (o->backend == NET_BACKEND_VHOST_VDPA) {
         if (!o->vdpa[0] || o->tap[0]) {
-            log_error("--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=");
+            snprintf(err, errlen, "--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=");
             return -1;
         }
     } else if (o->vdpa[0]) {
-        log_error("--net: vdpa=PATH needs backend=vhost-vdpa");
+        snprintf(err, errlen, "--net: vdpa=PATH needs backend=vhost-vdpa");
         return -1;
     } else if (!o->tap[0]) {
-        log_error("--net: tap=IFNAME is required");
+        snprintf(err, errlen, "--net: tap=IFNAME is required");
         return -1;
     }
     if (!have_mac) {
@@ -72,24 +72,24 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
         const uint8_t m[6] = { 0x52, 0x54, 0x00, r[0], r[1], r[2] };
         memcpy(o->mac, m, 6);
     }
-    return pf_policy_check(&o->vf, o->mac);
+    return pf_policy_check(&o->vf, o->mac, err, errlen);
 }
 
-int net_opts_parse(const char *arg, struct net_opts *o)
+int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
     pf_policy_init(&o->vf);
     /* Room for a vf-mac list of NET_MAX_VFS MACs. */
     if (strlen(arg) > 256 + 18 * NET_MAX_VFS) {
-        log_error("--net: option too long");
+        snprintf(err, errlen, "--net: option too long");
         return -1;
     }
     char *buf = strdup(arg);
     if (!buf) {
-        log_error("--net: out of memory");
+        snprintf(err, errlen, "--net: out of memory");
         return -1;
     }
-    int ret = net_opts_parse_buf(buf, o);
+    int ret = net_opts_parse_buf(buf, o, err, errlen);
     free(buf);
     return ret;
 }

@@ -8,6 +8,7 @@
 #define VPF_NET_NET_OPTS_H
 
 #include <net/if.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "net/pf_policy.h"
@@ -21,7 +22,7 @@ struct net_opts {
 };
 
 /* Parses arg into *o. Without mac=, a random locally administered unicast MAC
- * (52:54:00:xx:xx:xx) is chosen. Returns 0, or -1 with the reason logged. */
-int net_opts_parse(const char *arg, struct net_opts *o);
+ * (52:54:00:xx:xx:xx) is chosen. Returns 0, or -1 with the reason in err. */
+int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen);
 
 #endif

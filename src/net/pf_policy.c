@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
 #include "net/mac.h"
 
 void pf_policy_init(struct pf_policy *p)
@@ -14,13 +13,13 @@ void pf_policy_init(struct pf_policy *p)
     p->spoofchk = true;
 }
 
-static int parse_total(struct pf_policy *p, const char *val)
+static int parse_total(struct pf_policy *p, const char *val, char *err, size_t errlen)
 {
     char *end;
     errno = 0;
     unsigned long n = strtoul(val, &end, 10);
     if (*val < '0' || *val > '9' || *end || errno || n < 1 || n > NET_MAX_VFS) {
-        log_error("--net: total-vfs '%s' must be a number from 1 to %d", val, NET_MAX_VFS);
+        snprintf(err, errlen, "--net: total-vfs '%s' must be a number from 1 to %d", val, NET_MAX_VFS);
         return -1;
     }
     p->total_vfs = (unsigned)n;
@@ -28,7 +27,7 @@ static int parse_total(struct pf_policy *p, const char *val)
 }
 
 /* "MAC;MAC;..." (';' because ',' separates --net keys). */
-static int parse_macs(struct pf_policy *p, const char *val)
+static int parse_macs(struct pf_policy *p, const char *val, char *err, size_t errlen)
 {
     unsigned n = 0;
     for (const char *s = val;; s++) {
@@ -36,13 +35,13 @@ static int parse_macs(struct pf_policy *p, const char *val)
         size_t len = e ? (size_t)(e - s) : strlen(s);
         char one[18];
         if (n == NET_MAX_VFS) {
-            log_error("--net: vf-mac lists more than %d MACs", NET_MAX_VFS);
+            snprintf(err, errlen, "--net: vf-mac lists more than %d MACs", NET_MAX_VFS);
             return -1;
         }
         if (len >= sizeof(one) || (memcpy(one, s, len), one[len] = '\0',
                                    net_parse_mac(one, p->vf_macs[n]) < 0)) {
-            log_error("--net: vf-mac: invalid MAC '%.*s' (want xx:xx:xx:xx:xx:xx, unicast)",
-                      (int)len, s);
+            snprintf(err, errlen, "--net: vf-mac: invalid MAC '%.*s' (want xx:xx:xx:xx:xx:xx, unicast)",
+                                  (int)len, s);
             return -1;
         }
         n++;
@@ -54,15 +53,15 @@ static int parse_macs(struct pf_policy *p, const char *val)
     return 1;
 }
 
-int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val)
+int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, char *err, size_t errlen)
 {
     if (!strcmp(key, "total-vfs"))
-        return parse_total(p, val);
+        return parse_total(p, val, err, errlen);
     if (!strcmp(key, "vf-mac"))
-        return parse_macs(p, val);
+        return parse_macs(p, val, err, errlen);
     if (!strcmp(key, "vf-tap")) {
         if (strlen(val) >= sizeof(p->vf_tap)) {
-            log_error("--net: vf-tap pattern '%s' is too long for an interface name", val);
+            snprintf(err, errlen, "--net: vf-tap pattern '%s' is too long for an interface name", val);
             return -1;
         }
         strcpy(p->vf_tap, val);
@@ -70,7 +69,7 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val)
     }
     if (!strcmp(key, "vf-spoofchk")) {
         if (strcmp(val, "on") && strcmp(val, "off")) {
-            log_error("--net: vf-spoofchk must be on or off, not '%s'", val);
+            snprintf(err, errlen, "--net: vf-spoofchk must be on or off, not '%s'", val);
             return -1;
         }
         p->spoofchk = !strcmp(val, "on");
@@ -79,7 +78,7 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val)
     }
     if (!strcmp(key, "vf-backend")) {
         if (net_backend_parse_type(val, &p->vf_backend) < 0) {
-            log_error("--net: vf-backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
+            snprintf(err, errlen, "--net: vf-backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
             return -1;
         }
         return 1;
@@ -88,7 +87,7 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val)
         bool mgmt = !strcmp(key, "vf-vdpa-mgmtdev");
         char *dst = mgmt ? p->vf_vdpa_mgmtdev : p->vf_vdpa;
         if (!val[0] || strlen(val) >= sizeof(p->vf_vdpa)) {
-            log_error("--net: %s must be 1 to %zu characters", key, sizeof(p->vf_vdpa) - 1);
+            snprintf(err, errlen, "--net: %s must be 1 to %zu characters", key, sizeof(p->vf_vdpa) - 1);
             return -1;
         }
         strcpy(dst, val);
@@ -150,13 +149,13 @@ void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsign
     mac[5] = (uint8_t)low;
 }
 
-int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6])
+int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, size_t errlen)
 {
     if (!p->total_vfs) {
         if (p->vf_tap[0] || p->nvf_macs || p->spoofchk_set || p->vf_backend != NET_BACKEND_TAP ||
             p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0]) {
-            log_error("--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev and "
-                      "vf-spoofchk need total-vfs=N");
+            snprintf(err, errlen, "--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev and "
+                                  "vf-spoofchk need total-vfs=N");
             return -1;
         }
         return 0;
@@ -164,44 +163,44 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6])
     /* vhost-net and vDPA move VF frames outside vpf: it cannot look at source MACs there. */
     if (pf_policy_vf_offloaded(p)) {
         if (p->spoofchk_set && p->spoofchk) {
-            log_error("--net: vf-spoofchk=on needs vf-backend=tap (with %s the frames bypass "
-                      "vpf, it cannot check them)", net_backend_type_name(p->vf_backend));
+            snprintf(err, errlen, "--net: vf-spoofchk=on needs vf-backend=tap (with %s the frames bypass "
+                                  "vpf, it cannot check them)", net_backend_type_name(p->vf_backend));
             return -1;
         }
         p->spoofchk = false;
     }
     if (p->vf_backend == NET_BACKEND_VHOST_VDPA) {
         if (p->vf_tap[0] || !p->vf_vdpa[0] == !p->vf_vdpa_mgmtdev[0]) {
-            log_error("--net: vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and "
-                      "vf-vdpa=PATTERN, and no vf-tap");
+            snprintf(err, errlen, "--net: vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and "
+                                  "vf-vdpa=PATTERN, and no vf-tap");
             return -1;
         }
         const char *d = strstr(p->vf_vdpa, "%d");
         int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
         if (p->vf_vdpa[0] && (!d || strchr(d + 2, '%') || memchr(p->vf_vdpa, '%', (size_t)(d - p->vf_vdpa)) ||
                               strlen(p->vf_vdpa) - 2 + (size_t)digits >= sizeof(p->vf_vdpa))) {
-            log_error("--net: vf-vdpa '%s' must contain exactly one %%d and no other %%, e.g. "
-                      "/dev/vhost-vdpa-%%d", p->vf_vdpa);
+            snprintf(err, errlen, "--net: vf-vdpa '%s' must contain exactly one %%d and no other %%, e.g. "
+                                  "/dev/vhost-vdpa-%%d", p->vf_vdpa);
             return -1;
         }
     } else if (p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0]) {
-        log_error("--net: vf-vdpa and vf-vdpa-mgmtdev need vf-backend=vhost-vdpa");
+        snprintf(err, errlen, "--net: vf-vdpa and vf-vdpa-mgmtdev need vf-backend=vhost-vdpa");
         return -1;
     }
     if (p->vf_backend != NET_BACKEND_VHOST_VDPA && !p->vf_tap[0]) {
-        log_error("--net: total-vfs needs vf-tap=PATTERN (e.g. vf-tap=vpfvf%%d)");
+        snprintf(err, errlen, "--net: total-vfs needs vf-tap=PATTERN (e.g. vf-tap=vpfvf%%d)");
         return -1;
     }
     /* The longest name is the last VF's: the pattern minus "%d" plus its digits. */
     int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
     if (p->vf_backend != NET_BACKEND_VHOST_VDPA &&
         (check_pattern(p->vf_tap) < 0 || strlen(p->vf_tap) - 2 + (size_t)digits >= IFNAMSIZ)) {
-        log_error("--net: vf-tap '%s' must contain exactly one %%d, no other %%, '/', ':' or "
-                  "space, and give names shorter than %d characters", p->vf_tap, IFNAMSIZ);
+        snprintf(err, errlen, "--net: vf-tap '%s' must contain exactly one %%d, no other %%, '/', ':' or "
+                              "space, and give names shorter than %d characters", p->vf_tap, IFNAMSIZ);
         return -1;
     }
     if (p->nvf_macs > p->total_vfs) {
-        log_error("--net: vf-mac lists %u MACs for %u VFs", p->nvf_macs, p->total_vfs);
+        snprintf(err, errlen, "--net: vf-mac lists %u MACs for %u VFs", p->nvf_macs, p->total_vfs);
         return -1;
     }
     uint8_t macs[NET_MAX_VFS + 1][6];
@@ -213,8 +212,8 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6])
             if (memcmp(macs[a], macs[b], 6))
                 continue;
             const uint8_t *m = macs[a];
-            log_error("--net: MAC %02x:%02x:%02x:%02x:%02x:%02x is given to %s and VF %u",
-                      m[0], m[1], m[2], m[3], m[4], m[5], a ? "another VF" : "the PF", b - 1);
+            snprintf(err, errlen, "--net: MAC %02x:%02x:%02x:%02x:%02x:%02x is given to %s and VF %u",
+                                  m[0], m[1], m[2], m[3], m[4], m[5], a ? "another VF" : "the PF", b - 1);
             return -1;
         }
     }

@@ -26,6 +26,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
@@ -47,12 +48,13 @@ struct pf_policy {
 /* Defaults: no VFs, tap backend, spoof check on. */
 void pf_policy_init(struct pf_policy *p);
 /* One key=value of --net. Returns 1 if it was a policy key and valid, 0 if the key is
- * not a policy key, -1 for a bad value (one line logged). */
-int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val);
+ * not a policy key, -1 for a bad value (the reason in err). */
+int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, char *err,
+                        size_t errlen);
 /* After every key, with the PF's MAC: the keys fit together, the tap names fit IFNAMSIZ
  * and no two of the PF's and VFs' MACs are equal; settles the spoof check default for
- * the VF backend. Returns 0, or -1 (one line logged). */
-int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6]);
+ * the VF backend. Returns 0, or -1 with the reason in err. */
+int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, size_t errlen);
 
 /* VF i's MAC and tap name (i < total_vfs, policy checked). */
 void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsigned i,

@@ -520,9 +520,9 @@ static void world_init(void)
                      LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE) < 0)
         abort();
     pf_policy_init(&policy);
-    if (pf_policy_parse_key(&policy, "total-vfs", "4") != 1 ||
-        pf_policy_parse_key(&policy, "vf-tap", "fzvf%d") != 1 ||
-        pf_policy_check(&policy, PF_MAC) < 0)
+    if (pf_policy_parse_key(&policy, "total-vfs", "4", NULL, 0) != 1 ||
+        pf_policy_parse_key(&policy, "vf-tap", "fzvf%d", NULL, 0) != 1 ||
+        pf_policy_check(&policy, PF_MAC, NULL, 0) < 0)
         abort();
     pf_net = virtio_net_create("net0", &mem, loop_open(&pf_peer), PF_MAC, NULL, 0);
     if (!pf_net || virtio_pci_init(&pf, "net0", virtio_net_vdev(pf_net), &router, NULL, 0) < 0)

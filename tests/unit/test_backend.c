@@ -102,44 +102,44 @@ static void test_loop(void **state)
 static void test_net_opts(void **state)
 {
     struct net_opts o;
-    assert_int_equal(net_opts_parse("tap=tap0,mac=52:54:00:AB:cd:0f", &o), 0);
+    assert_int_equal(net_opts_parse("tap=tap0,mac=52:54:00:AB:cd:0f", &o, NULL, 0), 0);
     assert_string_equal(o.tap, "tap0");
     const uint8_t want[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f };
     assert_memory_equal(o.mac, want, 6);
-    assert_int_equal(net_opts_parse("tap=vpf0", &o), 0);
+    assert_int_equal(net_opts_parse("tap=vpf0", &o, NULL, 0), 0);
     assert_int_equal(o.mac[0], 0x52);
     assert_int_equal(o.mac[2], 0x00);
-    assert_int_equal(net_opts_parse("mac=52:54:00:00:00:01", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,mac=01:00:00:00:00:01", &o), -1);  /* multicast */
-    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:0g", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:001", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,foo=1", &o), -1);
-    assert_int_equal(net_opts_parse("tap", &o), -1);
-    assert_int_equal(net_opts_parse("tap=", &o), -1);
-    assert_int_equal(net_opts_parse("tap=0123456789abcdef", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a/b", &o), -1);
+    assert_int_equal(net_opts_parse("mac=52:54:00:00:00:01", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,mac=01:00:00:00:00:01", &o, NULL, 0), -1);  /* multicast */
+    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:0g", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:001", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,foo=1", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=0123456789abcdef", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a/b", &o, NULL, 0), -1);
     /* backend=: the PF's data path; vf-backend=: its VFs'. */
     assert_int_equal(o.backend, NET_BACKEND_TAP);
-    assert_int_equal(net_opts_parse("tap=a,backend=vhost-net", &o), 0);
+    assert_int_equal(net_opts_parse("tap=a,backend=vhost-net", &o, NULL, 0), 0);
     assert_int_equal(o.backend, NET_BACKEND_VHOST_NET);
     assert_int_equal(o.vf.vf_backend, NET_BACKEND_TAP);
-    assert_int_equal(net_opts_parse("tap=a,backend=tap", &o), 0);
+    assert_int_equal(net_opts_parse("tap=a,backend=tap", &o, NULL, 0), 0);
     assert_int_equal(o.backend, NET_BACKEND_TAP);
-    assert_int_equal(net_opts_parse("tap=a,backend=vhost", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,backend=", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net", &o), 0);
+    assert_int_equal(net_opts_parse("tap=a,backend=vhost", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,backend=", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net", &o, NULL, 0), 0);
     assert_int_equal(o.backend, NET_BACKEND_TAP);
     assert_int_equal(o.vf.vf_backend, NET_BACKEND_VHOST_NET);
     assert_false(o.vf.spoofchk);                  /* vpf never sees a vhost-net VF's frames */
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=off", &o), 0);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=off", &o, NULL, 0), 0);
     assert_false(o.vf.spoofchk);
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-spoofchk=on,vf-backend=vhost-net", &o), -1);
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=tap", &o), 0);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-spoofchk=on,vf-backend=vhost-net", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=tap", &o, NULL, 0), 0);
     assert_true(o.vf.spoofchk);
-    assert_int_equal(net_opts_parse("tap=a,vf-backend=vhost-net", &o), -1);   /* needs total-vfs */
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=x", &o), -1);
+    assert_int_equal(net_opts_parse("tap=a,vf-backend=vhost-net", &o, NULL, 0), -1);   /* needs total-vfs */
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=x", &o, NULL, 0), -1);
     assert_string_equal(net_backend_type_name(NET_BACKEND_VHOST_NET), "vhost-net");
     assert_string_equal(net_backend_type_name(NET_BACKEND_TAP), "tap");
 }

@@ -118,10 +118,10 @@ static int setup(void **state)
     assert_int_equal(pci_bus_init(&t->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
                                   LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
     pf_policy_init(&t->policy);
-    assert_int_equal(pf_policy_parse_key(&t->policy, "total-vfs", "4"), 1);
-    assert_int_equal(pf_policy_parse_key(&t->policy, "vf-tap", "tvf%d"), 1);
-    assert_int_equal(pf_policy_parse_key(&t->policy, "vf-mac", "02:00:00:00:00:10"), 1);
-    assert_int_equal(pf_policy_check(&t->policy, PF_MAC), 0);
+    assert_int_equal(pf_policy_parse_key(&t->policy, "total-vfs", "4", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&t->policy, "vf-tap", "tvf%d", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&t->policy, "vf-mac", "02:00:00:00:00:10", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&t->policy, PF_MAC, NULL, 0), 0);
     struct net_backend *be = loop_open(&t->pf_peer);
     t->pf_net = virtio_net_create("net0", &t->g.mem, be, PF_MAC, NULL, 0);
     assert_non_null(t->pf_net);
@@ -424,32 +424,32 @@ static void test_policy_parse(void **state)
     struct pf_policy p;
     pf_policy_init(&p);
     assert_true(p.spoofchk);
-    assert_int_equal(pf_policy_parse_key(&p, "tap", "x"), 0);
-    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "0"), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "129"), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4x"), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "-1"), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "maybe"), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;;02:00:00:00:00:02"), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "01:00:00:00:00:01"), -1);  /* multicast */
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;"), -1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC), 0);                 /* nothing set */
-    assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "off"), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* needs total-vfs */
-    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "64"), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* needs vf-tap */
+    assert_int_equal(pf_policy_parse_key(&p, "tap", "x", NULL, 0), 0);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "0", NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "129", NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4x", NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "-1", NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "maybe", NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;;02:00:00:00:00:02", NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "01:00:00:00:00:01", NULL, 0), -1);  /* multicast */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;", NULL, 0), -1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), 0);                 /* nothing set */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "off", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);                /* needs total-vfs */
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "64", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);                /* needs vf-tap */
     static const char *bad[] = { "vf", "vf%d%d", "vf%s", "v%%d", "a/b%d", "a b%d", "x:%d",
                                  "abcdefghijklmn%d" /* 14 + 2 digits: 16 > 15 */ };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (pf_policy_parse_key(&p, "vf-tap", bad[i]) == 1)
-            assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
+        if (pf_policy_parse_key(&p, "vf-tap", bad[i], NULL, 0) == 1)
+            assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
     }
-    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "abcdefghijklm%d"), 1);  /* 15 chars */
-    assert_int_equal(pf_policy_check(&p, PF_MAC), 0);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "abcdefghijklm%d", NULL, 0), 1);  /* 15 chars */
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), 0);
     char name[IFNAMSIZ];
     pf_policy_vf_tap(&p, 63, name);
     assert_string_equal(name, "abcdefghijklm63");
-    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "%d-vf"), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "%d-vf", NULL, 0), 1);
     pf_policy_vf_tap(&p, 7, name);
     assert_string_equal(name, "7-vf");
     /* Default MACs: PF + i + 1 in the low 24 bits, wrapping there. */
@@ -460,15 +460,15 @@ static void test_policy_parse(void **state)
     pf_policy_vf_mac(&p, top, 1, mac);
     assert_memory_equal(mac, ((uint8_t[]){ 0x52, 0x54, 0x00, 0x00, 0x00, 0x00 }), 6);
     /* Explicit MACs must not collide with the PF, each other, or derived ones. */
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:56"), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:01"), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:59"), 1);  /* VF 2's */
-    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "1"), 1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:02"), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* 2 MACs, 1 VF */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:56", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:01", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:59", NULL, 0), 1);  /* VF 2's */
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "1", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:02", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);                /* 2 MACs, 1 VF */
 }
 
 int main(void)

@@ -177,16 +177,16 @@ static void test_options(void **state)
 {
     (void)state;
     struct net_opts o;
-    assert_int_equal(net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o), 0);
+    assert_int_equal(net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o, NULL, 0), 0);
     assert_int_equal(o.backend, NET_BACKEND_VHOST_VDPA);
     assert_string_equal(o.vdpa, "/dev/vhost-vdpa-0");
     assert_string_equal(o.tap, "");
-    assert_int_equal(net_opts_parse("backend=vhost-vdpa", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,vdpa=/dev/vhost-vdpa-0", &o), -1);
+    assert_int_equal(net_opts_parse("backend=vhost-vdpa", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,vdpa=/dev/vhost-vdpa-0", &o, NULL, 0), -1);
 
     assert_int_equal(net_opts_parse("tap=t0,mac=52:54:00:00:00:10,total-vfs=3,vf-backend=vhost-vdpa,"
-                                    "vf-vdpa=/dev/vhost-vdpa-%d", &o), 0);
+                                    "vf-vdpa=/dev/vhost-vdpa-%d", &o, NULL, 0), 0);
     char path[64];
     pf_policy_vf_vdpa(&o.vf, 2, path);
     assert_string_equal(path, "/dev/vhost-vdpa-2");
@@ -195,18 +195,18 @@ static void test_options(void **state)
     char tap[IFNAMSIZ];
     pf_policy_vf_tap(&o.vf, 1, tap);
     assert_string_equal(tap, "");
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net", &o), 0);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net", &o, NULL, 0), 0);
     assert_string_equal(o.vf.vf_vdpa_mgmtdev, "vdpasim_net");
     /* One source, a pattern with one %d, no tap, no spoof check. */
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa", &o), -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa", &o, NULL, 0), -1);
     assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,"
-                                    "vf-vdpa=/dev/vhost-vdpa-%d", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/dev/vd", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/d%d/%d", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-tap=v%d", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-spoofchk=on", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-tap=v%d,vf-vdpa-mgmtdev=m", &o), -1);
-    assert_int_equal(net_opts_parse("tap=t0,vf-vdpa-mgmtdev=m", &o), -1);
+                                    "vf-vdpa=/dev/vhost-vdpa-%d", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/dev/vd", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/d%d/%d", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-tap=v%d", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-spoofchk=on", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-tap=v%d,vf-vdpa-mgmtdev=m", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,vf-vdpa-mgmtdev=m", &o, NULL, 0), -1);
 }
 
 /* Two vDPA PFs and vDPA VFs have no taps: no false tap conflict between them, MACs
@@ -215,13 +215,13 @@ static void test_conflicts_without_taps(void **state)
 {
     (void)state;
     struct net_opts o[2];
-    assert_int_equal(net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o[0]), 0);
+    assert_int_equal(net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o[0], NULL, 0), 0);
     assert_int_equal(net_opts_parse("tap=t1,mac=52:54:00:00:01:01,total-vfs=2,vf-backend=vhost-vdpa,"
-                                    "vf-vdpa-mgmtdev=vdpasim_net", &o[1]), 0);
-    assert_int_equal(net_opts_check_conflicts(o, 2), 0);
+                                    "vf-vdpa-mgmtdev=vdpasim_net", &o[1], NULL, 0), 0);
+    assert_int_equal(net_opts_check_conflicts(o, 2, NULL, 0), 0);
     assert_int_equal(net_opts_parse("tap=t1,mac=52:54:00:00:00:00,total-vfs=2,vf-backend=vhost-vdpa,"
-                                    "vf-vdpa-mgmtdev=vdpasim_net", &o[1]), 0);
-    assert_int_equal(net_opts_check_conflicts(o, 2), -1);     /* VF 0 gets ...:01 */
+                                    "vf-vdpa-mgmtdev=vdpasim_net", &o[1], NULL, 0), 0);
+    assert_int_equal(net_opts_check_conflicts(o, 2, NULL, 0), -1);     /* VF 0 gets ...:01 */
 }
 
 static void test_open_errors(void **state)
