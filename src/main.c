@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/exit.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/version.h"
@@ -244,7 +245,7 @@ static int cmd_run(int argc, char **argv)
             cfg.user = optarg;
             break;
         case 'v': log_threshold = LOG_DEBUG; break;
-        case 'h': usage_run(stdout); return 0;
+        case 'h': usage_run(stdout); return VPF_EXIT_OK;
         case ':':
             die("option %s needs an argument (see vpf run --help)", argv[optind - 1]);
         default:
@@ -276,11 +277,11 @@ int main(int argc, char **argv)
         return ctl_client_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("vpf %s%s%s\n", VPF_VERSION, *VPF_GIT_REVISION ? " git " : "", VPF_GIT_REVISION);
-        return 0;
+        return VPF_EXIT_OK;
     }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
-        return 0;
+        return VPF_EXIT_OK;
     }
     die("unknown command '%s' (see vpf help)", argv[1]);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/exit.h"
 
 enum log_level log_threshold = LOG_INFO;
 static FILE *log_out;

@@ -1,7 +1,8 @@
 /* Logging and setup-time fatal errors.
  *
- * die() is for setup only (bad options, missing files, KVM refusing us). Paths a guest
- * can drive must return errors instead and mark the device broken (virtio 1.2 §2.1.2). */
+ * die() is for setup only (bad options, missing files, KVM refusing us): it exits with
+ * VPF_EXIT_SETUP (base/exit.h). Paths a guest can drive must return errors instead and
+ * mark the device broken (virtio 1.2 §2.1.2); docs/architecture.md, "Errors". */
 #ifndef VPF_BASE_LOG_H
 #define VPF_BASE_LOG_H
 
@@ -52,8 +53,5 @@ void log_limited_msg(struct log_ratelimit *rl, enum log_level level, const char 
 
 /* Where log lines go (default stderr; tests capture them). Setup only. */
 void log_set_output(FILE *f);
-
-/* Exit status of vpf for setup failures (bad options or input files). */
-#define VPF_EXIT_SETUP 1
 
 #endif

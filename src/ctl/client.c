@@ -1,5 +1,6 @@
 #include "ctl/client.h"
 #include "ctl/ctl.h"
+#include "base/exit.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -155,10 +156,10 @@ static int show_reply(const char *reply)
 {
     json_t *obj = json_loads(reply, 0, NULL);
     json_t *ok = json_object_get(obj, "ok");
-    int rc = 1;
+    int rc = VPF_EXIT_CTL_FAILED;
     if (json_is_true(ok)) {
         printf("%s\n", reply);
-        rc = 0;
+        rc = VPF_EXIT_OK;
     } else if (json_is_false(ok) && json_is_string(json_object_get(obj, "error"))) {
         fprintf(stderr, "vpf ctl: %s\n", json_string_value(json_object_get(obj, "error")));
     } else {
@@ -178,7 +179,7 @@ static int follow_events(struct reader *r)
     for (;;) {
         char *line = reader_line(r);
         if (!line)
-            return 0;           /* vpf went away: the stream ended */
+            return VPF_EXIT_OK; /* vpf went away: the stream ended */
         printf("%s\n", line);
         fflush(stdout);
     }
@@ -188,13 +189,13 @@ int ctl_client_main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: vpf ctl SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
-        return 1;
+        return VPF_EXIT_CTL_FAILED;
     }
     bool events = argc == 2 && !strcmp(argv[1], "events");
     char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(argc - 1, argv + 1);
     if (!req) {
         fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE, each key once\n");
-        return 1;
+        return VPF_EXIT_CTL_FAILED;
     }
     int fd = connect_to(argv[0]);
     size_t len = strlen(req);
@@ -206,7 +207,7 @@ int ctl_client_main(int argc, char **argv)
     struct reader r = { .fd = fd, .path = argv[0], .cap = 65536, .buf = malloc(65536 + 1) };
     char *greeting = sent && r.buf ? reader_line(&r) : NULL;
     char *reply = greeting && greeting_ok(greeting, argv[0]) ? reader_line(&r) : NULL;
-    int rc = reply ? show_reply(reply) : 1;
+    int rc = reply ? show_reply(reply) : VPF_EXIT_CTL_FAILED;
     if (events && rc == 0)
         rc = follow_events(&r);
     if (fd >= 0)

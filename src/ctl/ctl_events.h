@@ -14,8 +14,8 @@ struct ctl_event {
     char line[];                /* the event's JSON line, with its newline */
 };
 
-/* Returns 0 or -1 (logged). */
-int ctl_events_init(struct ctl_server *s);        /* 0, or -1 with errno set */
+/* Returns 0, or -1 with errno set (ctl_server_init words it). */
+int ctl_events_init(struct ctl_server *s);
 void ctl_events_destroy(struct ctl_server *s);
 /* From now on published events are kept (start), or dropped (stop). */
 void ctl_events_accept(struct ctl_server *s, bool on);

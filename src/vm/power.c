@@ -1,6 +1,7 @@
 #include "vm/power.h"
 #include "vm/layout.h"
 #include "vm/vm.h"
+#include "base/exit.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -15,9 +16,9 @@ static void power_acpi_write(void *opaque, uint64_t off, const void *data, unsig
     struct vm *vm = opaque;
     uint8_t v = *(const uint8_t *)data;
     if (off == ACPI_SLEEP_CONTROL_OFF && (v & ACPI_SLP_EN) && ((v >> 2) & 7) == ACPI_S5_SLP_TYP)
-        vm_request_stop(vm, VM_EXIT_POWEROFF, "guest powered off");
+        vm_request_stop(vm, VPF_EXIT_OK, "guest powered off");
     else if (off == ACPI_RESET_OFF && v == ACPI_RESET_VALUE)
-        vm_request_stop(vm, VM_EXIT_POWEROFF, "guest rebooted");
+        vm_request_stop(vm, VPF_EXIT_OK, "guest rebooted");
 }
 
 static void power_acpi_read(void *opaque, uint64_t off, void *data, unsigned len)
@@ -28,7 +29,7 @@ static void power_acpi_read(void *opaque, uint64_t off, void *data, unsigned len
 static void power_i8042_write(void *opaque, uint64_t off, const void *data, unsigned len)
 {
     if (*(const uint8_t *)data == I8042_CMD_RESET)
-        vm_request_stop(opaque, VM_EXIT_POWEROFF, "guest rebooted");
+        vm_request_stop(opaque, VPF_EXIT_OK, "guest rebooted");
 }
 
 static void power_pvpanic_read(void *opaque, uint64_t off, void *data, unsigned len)
@@ -41,7 +42,7 @@ static void power_pvpanic_write(void *opaque, uint64_t off, const void *data, un
 {
     uint8_t v = *(const uint8_t *)data;
     if (v & PVPANIC_PANICKED)
-        vm_request_stop(opaque, VM_EXIT_PANIC, "guest kernel panic");
+        vm_request_stop(opaque, VPF_EXIT_PANIC, "guest kernel panic");
     else if (v & PVPANIC_CRASH_LOADED)
         log_warn("guest kernel crashed; a crash kernel is taking over");
 }

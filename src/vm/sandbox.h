@@ -9,15 +9,13 @@
 #include <sys/types.h>
 
 #include "base/confine.h"
+#include "base/exit.h"
 
 enum sandbox_seccomp {
     SANDBOX_SECCOMP_ON,     /* a forbidden call: log line, exit VPF_EXIT_SECCOMP (default) */
     SANDBOX_SECCOMP_OFF,    /* no filter */
     SANDBOX_SECCOMP_LOG,    /* forbidden calls are allowed and logged by the kernel (audit) */
 };
-
-/* vpf's exit status when a thread made a system call outside its allowlist. */
-#define VPF_EXIT_SECCOMP 4
 
 struct sandbox_policy {
     enum sandbox_seccomp seccomp;

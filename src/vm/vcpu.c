@@ -1,6 +1,7 @@
 #include "vm/vcpu.h"
 #include "vm/vm.h"
 #include "base/confine.h"
+#include "base/exit.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -195,13 +196,13 @@ static void vcpu_handle_system_event(struct vcpu *vcpu)
 {
     switch (vcpu->run->system_event.type) {
     case KVM_SYSTEM_EVENT_SHUTDOWN:
-        vm_request_stop(vcpu->vm, VM_EXIT_POWEROFF, "guest powered off");
+        vm_request_stop(vcpu->vm, VPF_EXIT_OK, "guest powered off");
         break;
     case KVM_SYSTEM_EVENT_RESET:
-        vm_request_stop(vcpu->vm, VM_EXIT_POWEROFF, "guest rebooted");
+        vm_request_stop(vcpu->vm, VPF_EXIT_OK, "guest rebooted");
         break;
     case KVM_SYSTEM_EVENT_CRASH:
-        vm_request_stop(vcpu->vm, VM_EXIT_PANIC, "guest crashed");
+        vm_request_stop(vcpu->vm, VPF_EXIT_PANIC, "guest crashed");
         break;
     default:
         log_warn_rl(&event_rl, "vCPU %u: unknown system event %u", vcpu->id, vcpu->run->system_event.type);
@@ -223,7 +224,7 @@ static void *vcpu_thread(void *arg)
             if (errno == EINTR || errno == EAGAIN)
                 continue;
             log_error("vCPU %u: KVM_RUN: %s", vcpu->id, strerror(errno));
-            vm_request_stop(vm, VM_EXIT_INTERNAL, "vCPU failed");
+            vm_request_stop(vm, VPF_EXIT_INTERNAL, "vCPU failed");
             break;
         }
         switch (run->exit_reason) {
@@ -238,7 +239,7 @@ static void *vcpu_thread(void *arg)
             break;
         case KVM_EXIT_SHUTDOWN:
             /* Triple fault: what a PC does on reset when nothing else resets it. */
-            vm_request_stop(vm, VM_EXIT_POWEROFF, "guest reset (triple fault)");
+            vm_request_stop(vm, VPF_EXIT_OK, "guest reset (triple fault)");
             break;
         case KVM_EXIT_SYSTEM_EVENT:
             vcpu_handle_system_event(vcpu);
@@ -249,15 +250,15 @@ static void *vcpu_thread(void *arg)
         case KVM_EXIT_FAIL_ENTRY:
             log_error("vCPU %u: VM entry failed, hardware reason 0x%llx", vcpu->id,
                       (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-            vm_request_stop(vm, VM_EXIT_INTERNAL, "vCPU failed");
+            vm_request_stop(vm, VPF_EXIT_INTERNAL, "vCPU failed");
             break;
         case KVM_EXIT_INTERNAL_ERROR:
             log_error("vCPU %u: KVM internal error, suberror %u", vcpu->id, run->internal.suberror);
-            vm_request_stop(vm, VM_EXIT_INTERNAL, "vCPU failed");
+            vm_request_stop(vm, VPF_EXIT_INTERNAL, "vCPU failed");
             break;
         default:
             log_error("vCPU %u: unhandled exit reason %u", vcpu->id, run->exit_reason);
-            vm_request_stop(vm, VM_EXIT_INTERNAL, "vCPU failed");
+            vm_request_stop(vm, VPF_EXIT_INTERNAL, "vCPU failed");
             break;
         }
     }

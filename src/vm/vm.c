@@ -9,6 +9,7 @@
 #include "vm/sandbox.h"
 #include "vm/vcpu.h"
 #include "base/clock.h"
+#include "base/exit.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -307,7 +308,7 @@ int vm_run(const struct vm_config *cfg)
     if (vm_stop_signal) {
         int expected = 0;
         if (atomic_compare_exchange_strong(&vm->stopping, &expected, 1)) {
-            vm->exit_status = 128 + vm_stop_signal;
+            vm->exit_status = VPF_EXIT_SIGNAL_BASE + vm_stop_signal;
             log_info("stopped by signal %d (exit status %d)", (int)vm_stop_signal, vm->exit_status);
             if (vm->ctl_started)
                 ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", "signal",

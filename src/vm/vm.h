@@ -15,14 +15,6 @@
 #include "vm/kvm.h"
 #include "vm/uart.h"
 
-/* vpf's exit status (README, `vpf run --help`). */
-enum vm_exit_status {
-    VM_EXIT_POWEROFF = 0,   /* guest powered off or rebooted */
-    VM_EXIT_SETUP = 1,      /* bad options or input, or KVM refused to set up the VM */
-    VM_EXIT_PANIC = 2,      /* guest kernel panicked (reported through pvpanic) */
-    VM_EXIT_INTERNAL = 3,   /* a vCPU failed (KVM internal error, failed entry) */
-};
-
 struct vcpu;
 
 struct vm {

@@ -4,6 +4,7 @@
 #include "vm/vm_ctl.h"
 
 #include "base/clock.h"
+#include "base/exit.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "base/version.h"
@@ -28,7 +29,7 @@ static void ctl_quit(void *opaque, const struct ctl_request *req, struct ctl_rep
 {
     struct vm *vm = opaque;
     log_info("quit (control socket, uid %u)", (unsigned)req->uid);
-    vm_request_stop(vm, VM_EXIT_POWEROFF, "quit through the control socket");
+    vm_request_stop(vm, VPF_EXIT_OK, "quit through the control socket");
     ctl_reply_bool(reply, "stopping", true);
 }
 
