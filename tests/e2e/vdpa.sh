@@ -45,8 +45,8 @@ vpf_io_cpu() {
 		[ "$comm" = "$2" ] || continue
 		tcpu=$ticks tio=$(awk '/^sysc[rw]:/ {n += $2} END {print n}' "$t/io")
 	done
-	echo "$(awk '/^sysc[rw]:/ {n += $2} END {print n}' "/proc/$1/io") $tio" \
-		"$((tcpu * 1000 / $(getconf CLK_TCK))) $((cpu * 1000 / $(getconf CLK_TCK)))"
+	# ticks of USER_HZ, 100 on x86 (L1 has no getconf)
+	echo "$(awk '/^sysc[rw]:/ {n += $2} END {print n}' "/proc/$1/io") $tio $((tcpu * 10)) $((cpu * 10))"
 }
 # vpf's devices: "vpfPID-net0vfI".
 vpf_vdpa_devs() { vdpa dev show 2>/dev/null | grep -c "^vpf[0-9]*-net" || true; }
@@ -123,12 +123,12 @@ await 'VPF-SRIOV: broadcasts looped' 120 "broadcast frames did not come back on 
 # for the VF's I/O thread (which forwarded every interrupt before they went straight to
 # KVM) and for the whole of vpf (which also serves the guest's go-ahead polls on the PF).
 await 'VPF-SRIOV: flood ready' 60 "the guest did not get to the flood"
-read -r io0 tio0 tcpu0 cpu0 < <(vpf_io_cpu "$vpf_pid" net0vf0)
+read -r io0 tio0 tcpu0 cpu0 <<<"$(vpf_io_cpu "$vpf_pid" net0vf0)"
 go flood-start
 await 'VPF-SRIOV: flood done' 180 "the flood on VF 0 did not finish"
-read -r io1 tio1 tcpu1 cpu1 < <(vpf_io_cpu "$vpf_pid" net0vf0)
+read -r io1 tio1 tcpu1 cpu1 <<<"$(vpf_io_cpu "$vpf_pid" net0vf0)"
 go flood-measured
-read -r ftx frx < <(sed -n 's/.*VPF-SRIOV: flood vf0 tx \([0-9]*\) rx \([0-9]*\).*/\1 \2/p' "$con" | head -n1)
+read -r ftx frx <<<"$(sed -n 's/.*VPF-SRIOV: flood vf0 tx \([0-9]*\) rx \([0-9]*\).*/\1 \2/p' "$con" | head -n1)"
 pkts=$((ftx + frx))
 [ "$pkts" -gt 10000 ] || fail "the flood moved only $pkts packets on VF 0 (tx $ftx, rx $frx)"
 sys=$((io1 - io0)) tsys=$((tio1 - tio0))
