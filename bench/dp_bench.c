@@ -372,9 +372,9 @@ static void run_tx(struct bench *b)
         while (b->loop) {
             while (recv(b->peer, b->peer_buf, HDR + FRAME_GSO + 64, MSG_DONTWAIT) > 0)
                 ;
-            if (!n->tx_blocked)
+            if (!n->tx.blocked)
                 break;
-            n->tx_blocked = false;
+            n->tx.blocked = false;
             vnet_update_backend_watch(n);
             vnet_tx_process(n);
         }
@@ -415,8 +415,8 @@ static void run_rx(struct bench *b)
         gvq_publish_idx(q);
         if (gvq_kick_needed(q, old)) {
             b->kicks++;
-            if (n->rx_need_kick) {
-                n->rx_need_kick = false;
+            if (n->rx.need_kick) {
+                n->rx.need_kick = false;
                 vnet_update_backend_watch(n);
             }
             vnet_rx_process(n);
@@ -430,7 +430,7 @@ static void run_rx(struct bench *b)
         } else {
             b->sb->rx_pending = burst;
         }
-        if (!n->rx_need_kick)           /* backend polled for EPOLLIN */
+        if (!n->rx.need_kick)           /* backend polled for EPOLLIN */
             vnet_rx_process(n);
         nfree = reclaim(q, free_heads);
         gvq_set_used_event(q);

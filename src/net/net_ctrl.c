@@ -97,7 +97,7 @@ static uint8_t ctrl_notf_coal(struct virtio_net *n, uint8_t cmd, const struct ct
 void vnet_ctrl_process(struct virtio_net *n)
 {
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_CTRLQ];
-    if (!n->running || !vq->started)
+    if (!n->dp.running || !vq->started)
         return;
     for (unsigned done = 0;; done++) {
         if (done == VNET_CTRL_BUDGET) {

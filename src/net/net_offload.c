@@ -36,13 +36,13 @@ bool vnet_is_offload(const struct virtio_net *n)
 int vnet_offload_init(struct virtio_net *n)
 {
     for (unsigned i = 0; i < NRINGS; i++)
-        n->call_fd[i] = n->err_fd[i] = n->ring_call[i] = -1;
+        n->off.call_fd[i] = n->off.err_fd[i] = n->off.ring_call[i] = -1;
     if (!vnet_is_offload(n))
         return 0;
     for (unsigned i = 0; i < NRINGS; i++) {
-        n->call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        n->err_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (n->call_fd[i] < 0 || n->err_fd[i] < 0) {
+        n->off.call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        n->off.err_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (n->off.call_fd[i] < 0 || n->off.err_fd[i] < 0) {
             vnet_offload_free(n);
             return -1;
         }
@@ -53,11 +53,11 @@ int vnet_offload_init(struct virtio_net *n)
 void vnet_offload_free(struct virtio_net *n)
 {
     for (unsigned i = 0; i < NRINGS; i++) {
-        if (n->call_fd[i] >= 0)
-            close(n->call_fd[i]);
-        if (n->err_fd[i] >= 0)
-            close(n->err_fd[i]);
-        n->call_fd[i] = n->err_fd[i] = -1;
+        if (n->off.call_fd[i] >= 0)
+            close(n->off.call_fd[i]);
+        if (n->off.err_fd[i] >= 0)
+            close(n->off.err_fd[i]);
+        n->off.call_fd[i] = n->off.err_fd[i] = -1;
     }
 }
 
@@ -73,25 +73,25 @@ static void drain(int fd)
 static int ring_call_fd(struct virtio_net *n, unsigned i)
 {
     int fd = -1;
-    if (n->be->ops->set_call && !net_coal_on(&n->coal[i]))
+    if (n->be->ops->set_call && !vnet_coal_on(n, i))
         fd = virtio_dev_queue_irqfd(&n->vdev, i);
-    return fd >= 0 ? fd : n->call_fd[i];
+    return fd >= 0 ? fd : n->off.call_fd[i];
 }
 
 void vnet_offload_route_irqs(struct virtio_net *n)
 {
-    if (!n->offloaded)
+    if (!n->off.active)
         return;
     for (unsigned i = 0; i < NRINGS; i++) {
         int fd = ring_call_fd(n, i);
-        if (fd == n->ring_call[i])
+        if (fd == n->off.ring_call[i])
             continue;
         if (n->be->ops->set_call(n->be, i, fd) < 0) {
             log_warn_rl(&n->vdev.log_rl, "%s: backend %s: cannot move ring %u's interrupt to %s",
-                        n->name, n->be->ops->type, i, fd == n->call_fd[i] ? "vpf" : "KVM");
+                        n->name, n->be->ops->type, i, fd == n->off.call_fd[i] ? "vpf" : "KVM");
             continue;
         }
-        n->ring_call[i] = fd;
+        n->off.ring_call[i] = fd;
     }
 }
 
@@ -99,13 +99,13 @@ static void on_call(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
     drain(w->fd);
-    vnet_signal_backend(n, w == &n->call_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ);
+    vnet_signal_backend(n, w == &n->off.call_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ);
 }
 
 static void on_err(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
-    int q = w == &n->err_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ;
+    int q = w == &n->off.err_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ;
     drain(w->fd);
     if (n->be->ops->backend_broken && n->be->ops->backend_broken(n->be)) {
         /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. The
@@ -128,12 +128,12 @@ static void on_err(struct iothread_watch *w, uint32_t events)
 static void unwatch(struct virtio_net *n)
 {
     for (unsigned i = 0; i < NRINGS; i++) {
-        iothread_watch_del(&n->io, &n->call_watch[i]);
-        iothread_watch_del(&n->io, &n->err_watch[i]);
+        iothread_watch_del(&n->io, &n->off.call_watch[i]);
+        iothread_watch_del(&n->io, &n->off.err_watch[i]);
     }
-    if (n->cfg_watch.fn)
-        iothread_watch_del(&n->io, &n->cfg_watch);
-    n->cfg_watch.fn = NULL;
+    if (n->off.cfg_watch.fn)
+        iothread_watch_del(&n->io, &n->off.cfg_watch);
+    n->off.cfg_watch.fn = NULL;
 }
 
 /* The device's own link (vhost-vdpa's config interrupt, virtio 1.2 §5.1.4: status
@@ -142,10 +142,10 @@ static void unwatch(struct virtio_net *n)
 static void update_device_link(struct virtio_net *n)
 {
     bool down = !n->be->ops->device_link(n->be);
-    pthread_mutex_lock(&n->cfg_lock);
-    bool changed = n->dev_link_down != down;
-    n->dev_link_down = down;
-    pthread_mutex_unlock(&n->cfg_lock);
+    pthread_mutex_lock(&n->cfg.lock);
+    bool changed = n->cfg.dev_link_down != down;
+    n->cfg.dev_link_down = down;
+    pthread_mutex_unlock(&n->cfg.lock);
     if (!changed)
         return;
     log_info("%s: the %s device's link went %s", n->name, n->be->ops->type, down ? "down" : "up");
@@ -162,7 +162,7 @@ static void on_config(struct iothread_watch *w, uint32_t events)
 void vnet_offload_start(struct virtio_net *n)
 {
     struct net_backend_offload cfg = {
-        .mem = n->vdev.mem, .features = n->vdev.features, .link_up = n->dp_link_up,
+        .mem = n->vdev.mem, .features = n->vdev.features, .link_up = n->dp.link_up,
         .nvrings = NRINGS,
     };
     for (unsigned i = 0; i < NRINGS; i++) {
@@ -173,20 +173,20 @@ void vnet_offload_start(struct virtio_net *n)
             return;
         }
         /* Stale signals of an earlier run must not become interrupts now. */
-        drain(n->call_fd[i]);
-        drain(n->err_fd[i]);
-        n->ring_call[i] = ring_call_fd(n, i);
+        drain(n->off.call_fd[i]);
+        drain(n->off.err_fd[i]);
+        n->off.ring_call[i] = ring_call_fd(n, i);
         cfg.vrings[i] = (struct net_backend_vring){
             .size = vq->size, .last_avail = vq->last_avail, .desc_gpa = vq->desc_gpa,
             .avail_gpa = vq->avail_gpa, .used_gpa = vq->used_gpa,
-            .kick_fd = n->vdev.kick_fds[i], .call_fd = n->ring_call[i], .err_fd = n->err_fd[i],
+            .kick_fd = n->vdev.kick_fds[i], .call_fd = n->off.ring_call[i], .err_fd = n->off.err_fd[i],
         };
-        n->call_watch[i] = (struct iothread_watch){ .fd = n->call_fd[i], .events = EPOLLIN,
+        n->off.call_watch[i] = (struct iothread_watch){ .fd = n->off.call_fd[i], .events = EPOLLIN,
                                                     .fn = on_call, .opaque = n };
-        n->err_watch[i] = (struct iothread_watch){ .fd = n->err_fd[i], .events = EPOLLIN,
+        n->off.err_watch[i] = (struct iothread_watch){ .fd = n->off.err_fd[i], .events = EPOLLIN,
                                                    .fn = on_err, .opaque = n };
-        if (iothread_watch_add(&n->io, &n->call_watch[i]) < 0 ||
-            iothread_watch_add(&n->io, &n->err_watch[i]) < 0) {
+        if (iothread_watch_add(&n->io, &n->off.call_watch[i]) < 0 ||
+            iothread_watch_add(&n->io, &n->off.err_watch[i]) < 0) {
             vnet_backend_gone(n, strerror(errno));
             unwatch(n);
             return;
@@ -197,15 +197,15 @@ void vnet_offload_start(struct virtio_net *n)
         vnet_backend_gone(n, "cannot start the offloaded data path");
         return;
     }
-    n->offloaded = true;
+    n->off.active = true;
     int cfd = n->be->ops->config_fd && n->be->ops->device_link ? n->be->ops->config_fd(n->be) : -1;
     if (cfd >= 0) {
         drain(cfd);
-        n->cfg_watch = (struct iothread_watch){ .fd = cfd, .events = EPOLLIN, .fn = on_config,
+        n->off.cfg_watch = (struct iothread_watch){ .fd = cfd, .events = EPOLLIN, .fn = on_config,
                                                 .opaque = n };
-        if (iothread_watch_add(&n->io, &n->cfg_watch) < 0) {
+        if (iothread_watch_add(&n->io, &n->off.cfg_watch) < 0) {
             log_warn("%s: cannot watch the device's config interrupt: %s", n->name, strerror(errno));
-            n->cfg_watch.fn = NULL;
+            n->off.cfg_watch.fn = NULL;
         }
         update_device_link(n);
     }
@@ -213,21 +213,21 @@ void vnet_offload_start(struct virtio_net *n)
 
 void vnet_offload_stop(struct virtio_net *n)
 {
-    if (!n->offloaded)
+    if (!n->off.active)
         return;
     uint16_t last[NRINGS] = { 0 };
     n->be->ops->stop_offload(n->be, last, NRINGS);
     for (unsigned i = 0; i < NRINGS; i++)
         n->vdev.vqs[i].last_avail = last[i];
     unwatch(n);
-    n->offloaded = false;
+    n->off.active = false;
 }
 
 void vnet_offload_link(struct virtio_net *n)
 {
-    if (n->offloaded && n->be->ops->set_link(n->be, n->dp_link_up) < 0)
+    if (n->off.active && n->be->ops->set_link(n->be, n->dp.link_up) < 0)
         log_error("%s: backend %s: cannot %s the tap", n->name, n->be->ops->type,
-                  n->dp_link_up ? "reattach" : "detach");
+                  n->dp.link_up ? "reattach" : "detach");
 }
 
 int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len)

@@ -1,14 +1,14 @@
 /* Receive path: backend -> guest receiveq (virtio 1.2 §5.1.6.3, §5.1.6.4).
  *
  * RX chains are popped ahead into a cache until they can hold the largest packet the
- * backend may produce (rx_need), then one readv() goes straight into all of them; the
+ * backend may produce (rx.need), then one readv() goes straight into all of them; the
  * packet fills chains in order, those are pushed with num_buffers = their count
  * (MRG_RXBUF) and the rest stay cached for the next packet. Without MRG_RXBUF one chain
  * takes one packet. A packet longer than the cached space is dropped (the buffers were
  * only scribbled on, not consumed).
  *
  * Out of buffers: stop polling the backend, enable kicks, wait for the guest to add
- * some. With MRG_RXBUF we also wait while the cache is below rx_need, as vhost-net does
+ * some. With MRG_RXBUF we also wait while the cache is below rx.need, as vhost-net does
  * (Linux refills after every interrupt, so the wait ends); the exception is a ring that
  * is entirely ours and still too small: then read anyway, or we would never receive. */
 #include <errno.h>
@@ -20,46 +20,50 @@
 
 void vnet_rx_reset(struct virtio_net *n)
 {
-    n->rx_chain_head = n->rx_iov_head = 0;
-    n->rx_nchains = n->rx_niov = 0;
-    n->rx_space = 0;
+    struct vnet_rx *rx = &n->rx;
+    rx->chain_head = rx->iov_head = 0;
+    rx->nchains = rx->niov = 0;
+    rx->space = 0;
 }
 
 /* Moves the cached chains and their iovecs to the front of the arrays. Delivering a
  * packet only advances the heads; this runs when the cache hits the end of an array, so
  * its cost is spread over the packets delivered since (a memmove per packet cost more
  * than the rest of the receive path for small packets: bench/dp_bench rx64). */
-static void rx_compact(struct virtio_net *n)
+static void rx_compact(struct vnet_rx *rx)
 {
-    memmove(n->rx_iov, n->rx_iov + n->rx_iov_head, n->rx_niov * sizeof(n->rx_iov[0]));
-    memmove(n->rx_chains, n->rx_chains + n->rx_chain_head, n->rx_nchains * sizeof(n->rx_chains[0]));
-    for (unsigned i = 0; i < n->rx_nchains; i++)
-        n->rx_chains[i].iov_start -= n->rx_iov_head;
-    n->rx_chain_head = n->rx_iov_head = 0;
+    memmove(rx->iov, rx->iov + rx->iov_head, rx->niov * sizeof(rx->iov[0]));
+    memmove(rx->chains, rx->chains + rx->chain_head, rx->nchains * sizeof(rx->chains[0]));
+    for (unsigned i = 0; i < rx->nchains; i++)
+        rx->chains[i].iov_start -= rx->iov_head;
+    rx->chain_head = rx->iov_head = 0;
 }
 
 /* Pops chains into the cache. *full: no more can be cached (ring or iov array). */
 static int rx_refill(struct virtio_net *n, bool *full)
 {
+    struct vnet_rx *rx = &n->rx;
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+    const uint32_t need = rx->need, size = vq->size;
+    const bool mrg_rxbuf = rx->mrg_rxbuf;
     *full = false;
-    while (n->rx_space < n->rx_need) {
-        if (n->rx_nchains >= vq->size) {
+    while (rx->space < need) {
+        if (rx->nchains >= size) {
             *full = true;
             break;
         }
-        if (!n->mrg_rxbuf && n->rx_nchains)
+        if (!mrg_rxbuf && rx->nchains)
             break;
-        if (n->rx_chain_head + n->rx_nchains >= VIRTQ_MAX_SIZE)
-            rx_compact(n);      /* head > 0 here: rx_nchains < vq->size <= VIRTQ_MAX_SIZE */
-        unsigned tail = n->rx_iov_head + n->rx_niov;
+        if (rx->chain_head + rx->nchains >= VIRTQ_MAX_SIZE)
+            rx_compact(rx);     /* head > 0 here: nchains < vq->size <= VIRTQ_MAX_SIZE */
+        unsigned tail = rx->iov_head + rx->niov;
         struct virtq_chain c;
-        int r = virtq_pop(vq, &n->rx_iov[tail], VNET_RX_MAX_IOV - tail, &c);
+        int r = virtq_pop(vq, &rx->iov[tail], VNET_RX_MAX_IOV - tail, &c);
         if (r == VIRTQ_EMPTY)
             break;
         if (r == VIRTQ_NOSPACE) {
-            if (n->rx_iov_head) {
-                rx_compact(n);
+            if (rx->iov_head) {
+                rx_compact(rx);
                 continue;
             }
             *full = true;
@@ -78,10 +82,10 @@ static int rx_refill(struct virtio_net *n, bool *full)
             vnet_fail(n, VIRTIO_NET_RXQ, VIRTIO_ERR_CHAIN_TOO_SHORT);
             return -1;
         }
-        n->rx_chains[n->rx_chain_head + n->rx_nchains++] = (struct vnet_rx_chain){
+        rx->chains[rx->chain_head + rx->nchains++] = (struct vnet_rx_chain){
             .head = c.head, .niov = c.nin, .len = c.in_len, .iov_start = tail };
-        n->rx_niov += c.nin;
-        n->rx_space += c.in_len;
+        rx->niov += c.nin;
+        rx->space += c.in_len;
     }
     return 0;
 }
@@ -89,8 +93,9 @@ static int rx_refill(struct virtio_net *n, bool *full)
 /* Hands the first chains, filled with a len-byte packet, to the guest. */
 static void rx_deliver(struct virtio_net *n, uint32_t len)
 {
+    struct vnet_rx *rx = &n->rx;
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
-    const struct vnet_rx_chain *ch = &n->rx_chains[n->rx_chain_head];
+    const struct vnet_rx_chain *ch = &rx->chains[rx->chain_head];
     unsigned k = 0;
     uint64_t consumed = 0;
     for (uint32_t left = len; left; k++) {
@@ -100,7 +105,7 @@ static void rx_deliver(struct virtio_net *n, uint32_t len)
     }
     /* num_buffers: 1 without MRG_RXBUF (virtio 1.2 §5.1.6.4). The backend left those
      * two bytes alone (tap skips them: vnet header size 12 > its 10-byte header). */
-    const struct iovec *first = &n->rx_iov[ch[0].iov_start];
+    const struct iovec *first = &rx->iov[ch[0].iov_start];
     if (first->iov_len >= VNET_HDR_NUM_BUFFERS_OFF + 2) {
         st_le16((uint8_t *)first->iov_base + VNET_HDR_NUM_BUFFERS_OFF, (uint16_t)k);
     } else {                    /* header split across descriptors (ANY_LAYOUT) */
@@ -114,14 +119,14 @@ static void rx_deliver(struct virtio_net *n, uint32_t len)
         virtq_push(vq, ch[i].head, l);
         left -= l;
     }
-    unsigned iov_end = k == n->rx_nchains ? n->rx_iov_head + n->rx_niov : ch[k].iov_start;
-    n->rx_niov -= iov_end - n->rx_iov_head;
-    n->rx_iov_head = iov_end;
-    n->rx_chain_head += k;
-    n->rx_nchains -= k;
-    n->rx_space -= consumed;
-    if (!n->rx_nchains)
-        n->rx_chain_head = n->rx_iov_head = 0;
+    unsigned iov_end = k == rx->nchains ? rx->iov_head + rx->niov : ch[k].iov_start;
+    rx->niov -= iov_end - rx->iov_head;
+    rx->iov_head = iov_end;
+    rx->chain_head += k;
+    rx->nchains -= k;
+    rx->space -= consumed;
+    if (!rx->nchains)
+        rx->chain_head = rx->iov_head = 0;
 }
 
 /* With EVENT_IDX the driver asks for an interrupt at most once until it re-arms, so
@@ -139,8 +144,9 @@ static void rx_signal_early(struct virtio_net *n, struct virtq *vq)
 
 void vnet_rx_process(struct virtio_net *n)
 {
+    struct vnet_rx *rx = &n->rx;
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
-    if (!n->running || !n->dp_link_up || n->be_dead || !vq->started)
+    if (!n->dp.running || !n->dp.link_up || n->dp.be_dead || !vq->started)
         return;
     unsigned delivered = 0;
     bool starved = false;
@@ -148,21 +154,21 @@ void vnet_rx_process(struct virtio_net *n)
         bool full;
         if (rx_refill(n, &full) < 0)
             return;
-        bool ready = n->rx_nchains && (!n->mrg_rxbuf || n->rx_space >= n->rx_need || full);
+        bool ready = rx->nchains && (!rx->mrg_rxbuf || rx->space >= rx->need || full);
         if (!ready) {
             if (virtq_enable_notify(vq))
                 continue;       /* buffers arrived meanwhile */
-            if (!n->rx_need_kick) {
-                n->rx_need_kick = true;
+            if (!rx->need_kick) {
+                rx->need_kick = true;
                 vnet_update_backend_watch(n);
             }
             starved = true;
             break;
         }
         virtq_disable_notify(vq);
-        const struct iovec *iov = &n->rx_iov[n->rx_iov_head];
-        ssize_t len = n->vlan ? vnet_vlan_recv(n, iov, n->rx_niov)
-                              : net_backend_recv(n->be, iov, (int)n->rx_niov);
+        const struct iovec *iov = &rx->iov[rx->iov_head];
+        ssize_t len = n->vlan ? vnet_vlan_recv(n, iov, rx->niov)
+                              : net_backend_recv(n->be, iov, (int)rx->niov);
         if (len == -EAGAIN)
             break;
         if (len == 0) {
@@ -175,14 +181,14 @@ void vnet_rx_process(struct virtio_net *n)
             break;
         }
         pkts++;
-        if ((uint64_t)len > n->rx_space || (size_t)len < n->be->hdr_len) {
+        if ((uint64_t)len > rx->space || (size_t)len < n->be->hdr_len) {
             vnet_stat_add(&n->stats.rx_dropped, 1);
             continue;
         }
         rx_deliver(n, (uint32_t)len);
         vnet_stat_add(&n->stats.rx_packets, 1);
         vnet_stat_add(&n->stats.rx_bytes, (uint64_t)len - n->be->hdr_len);
-        if (!delivered++ && vq->event_idx && !net_coal_on(&n->coal[VIRTIO_NET_RXQ]))
+        if (!delivered++ && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_RXQ))
             rx_signal_early(n, vq);
     }
     /* Out of buffers: a held notification is due, the driver refills only after it. */

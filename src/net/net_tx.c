@@ -1,14 +1,22 @@
 /* Transmit path: guest transmitq -> backend, one writev per packet straight from guest
  * buffers (virtio 1.2 §5.1.6.2). The vnet header is the first bytes of the chain and goes
- * to the backend as is; a tap interprets it (checksum / GSO). */
+ * to the backend as is; a tap interprets it (checksum / GSO). The rate limit's token
+ * bucket is net_rate.c; its timer, which resumes a throttled TX, is here.
+ * I/O thread only (vnet_tx_init/free: creation). */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/log.h"
 #include "net/vnet.h"
 #include "virtio/iov.h"
 
 #define ETH_SRC_OFF 6
+
+static void tx_throttle(struct virtio_net *n);
 
 /* Spoof check: the frame's Ethernet source must be the host-assigned MAC. A frame too
  * short to carry one cannot prove it and is dropped as well. */
@@ -22,14 +30,16 @@ static bool tx_spoofed(struct virtio_net *n, unsigned nout)
 void vnet_tx_process(struct virtio_net *n)
 {
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_TXQ];
-    if (!n->running || n->tx_blocked || n->tx_throttled || !vq->started)
+    if (!n->dp.running || n->tx.blocked || n->tx.throttled || !vq->started)
         return;
     unsigned done = 0;
     for (;;) {
         virtq_disable_notify(vq);
         while (done < VNET_TX_BUDGET) {
-            if (n->tx_rate.bytes_per_sec && !vnet_tx_rate_ok(n))
+            if (n->tx.rate.bytes_per_sec && !net_rate_may_send(&n->tx.rate, monotonic_ns())) {
+                tx_throttle(n);
                 goto out;       /* over the limit: the rate timer resumes us */
+            }
             struct virtq_chain c;
             int r = virtq_pop(vq, n->iov, VIRTQ_MAX_CHAIN, &c);
             if (r == VIRTQ_EMPTY)
@@ -48,7 +58,7 @@ void vnet_tx_process(struct virtio_net *n)
                 vnet_stat_add(&n->stats.tx_errors, 1);
             } else if (n->spoofchk && tx_spoofed(n, c.nout)) {
                 vnet_stat_add(&n->stats.tx_spoofed, 1);
-            } else if (!n->dp_link_up || n->be_dead) {
+            } else if (!n->dp.link_up || n->dp.be_dead) {
                 vnet_stat_add(&n->stats.tx_dropped, 1);
             } else {
                 ssize_t s = n->vlan ? vnet_vlan_send(n, n->iov, c.nout, c.out_len)
@@ -57,20 +67,20 @@ void vnet_tx_process(struct virtio_net *n)
                     /* Backend full: keep the chain for later, wait for POLLOUT. */
                     virtq_unpop(vq, 1);
                     done--;     /* not sent: not counted (budget, coalescing) */
-                    n->tx_blocked = true;
+                    n->tx.blocked = true;
                     vnet_update_backend_watch(n);
                     goto out;
                 }
                 if (s < 0) {
                     vnet_stat_add(&n->stats.tx_errors, 1);
                 } else {
-                    net_rate_charge(&n->tx_rate, (uint64_t)s);
+                    net_rate_charge(&n->tx.rate, (uint64_t)s);
                     vnet_stat_add(&n->stats.tx_packets, 1);
                     vnet_stat_add(&n->stats.tx_bytes, c.out_len - n->be->hdr_len);
                 }
             }
             virtq_push(vq, c.head, 0);
-            if (done == 1 && vq->event_idx && !net_coal_on(&n->coal[VIRTIO_NET_TXQ])) {
+            if (done == 1 && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_TXQ)) {
                 /* First completion of the batch: publish and let the driver free it
                  * now (with EVENT_IDX at most one interrupt until it re-arms; see
                  * net_rx.c rx_signal_early). */
@@ -103,4 +113,72 @@ void vnet_tx_process(struct virtio_net *n)
 out:
     vnet_signal_used(n, VIRTIO_NET_TXQ, done, false);
     iothread_note_run(&n->io, VIRTIO_NET_TXQ, done);
+}
+
+/* ---- the rate limit's timer ---- */
+
+int vnet_tx_init(struct virtio_net *n)
+{
+    n->tx.rate_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    return n->tx.rate_timer_fd < 0 ? -1 : 0;
+}
+
+void vnet_tx_free(struct virtio_net *n)
+{
+    if (n->tx.rate_timer_fd >= 0)
+        close(n->tx.rate_timer_fd);
+    n->tx.rate_timer_fd = -1;
+}
+
+static void rate_timer_arm(struct virtio_net *n, uint64_t ns)
+{
+    struct itimerspec its = { .it_value = ns_to_timespec(ns) };
+    if (timerfd_settime(n->tx.rate_timer_fd, 0, &its, NULL) < 0)
+        log_warn("%s: rate timer: %s", n->name, strerror(errno));
+}
+
+static void tx_throttle(struct virtio_net *n)
+{
+    n->tx.throttled = true;
+    rate_timer_arm(n, net_rate_wait_ns(&n->tx.rate));
+}
+
+static void tx_unthrottle(struct virtio_net *n)
+{
+    n->tx.throttled = false;
+    rate_timer_arm(n, 0);
+}
+
+static void on_rate_timer(struct iothread_watch *w, uint32_t events)
+{
+    struct virtio_net *n = w->opaque;
+    uint64_t expirations;
+    if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        log_warn("%s: rate timer: %s", n->name, strerror(errno));
+    n->tx.throttled = false;
+    vnet_tx_process(n);
+}
+
+int vnet_tx_rate_start(struct virtio_net *n)
+{
+    n->tx.rate_watch = (struct iothread_watch){ .fd = n->tx.rate_timer_fd, .events = EPOLLIN,
+                                                .fn = on_rate_timer, .opaque = n };
+    return iothread_watch_add(&n->io, &n->tx.rate_watch);
+}
+
+void vnet_tx_rate_stop(struct virtio_net *n)
+{
+    iothread_watch_del(&n->io, &n->tx.rate_watch);
+    tx_unthrottle(n);
+}
+
+void vnet_tx_set_rate(struct virtio_net *n, uint32_t mbit)
+{
+    if (net_rate_bytes_per_sec(mbit) == n->tx.rate.bytes_per_sec)
+        return;
+    net_rate_set(&n->tx.rate, mbit, monotonic_ns());
+    if (n->tx.throttled) {          /* a new limit starts with a full bucket */
+        tx_unthrottle(n);
+        vnet_tx_process(n);
+    }
 }

@@ -1,6 +1,19 @@
-/* virtio-net internals shared by virtio_net.c (device ops, I/O thread wiring), net_rx.c,
- * net_tx.c and net_ctrl.c. Fields under "I/O thread" are touched only on the device's
- * I/O thread (or through iothread_call), so the data path takes no lock. */
+/* virtio-net internals, shared by the files of src/net that make up the device:
+ *
+ *   virtio_net.c   device ops (features, config space, activate, reset) and the public
+ *                  API (virtio_net.h); vCPU and control threads, config under cfg.lock
+ *   net_io.c       the I/O thread's side: data path start/stop, the watches of the kick
+ *                  eventfds and the backend fd
+ *   net_rx.c, net_tx.c, net_ctrl.c
+ *                  one run over a queue each
+ *   net_notify.c   used-buffer notifications and their moderation (NOTF_COAL)
+ *   net_offload.c  handing RX/TX to an offload backend (vhost-net, vhost-vdpa)
+ *   net_vlan.c     the port's 802.1Q tag on the way to and from the backend
+ *
+ * struct virtio_net is grouped by owner: each sub-struct is written by the file named at
+ * it. Everything but cfg is touched only on the device's I/O thread (or through
+ * iothread_call, which runs there), so the data path takes no lock and allocates
+ * nothing. */
 #ifndef VPF_NET_VNET_H
 #define VPF_NET_VNET_H
 
@@ -35,6 +48,71 @@ struct vnet_rx_chain {
     uint32_t iov_start;
 };
 
+/* Shared with the vCPU and control threads, under lock (virtio_net.c; net_offload.c
+ * sets dev_link_down). */
+struct vnet_config {
+    pthread_mutex_t lock;
+    uint8_t mac[6];                     /* the config space's MAC */
+    bool link_up;                       /* the host's link state */
+    bool dev_link_down;                 /* the backend's device says its link is down */
+    struct virtio_net_port port;        /* the host's settings, copied to the I/O thread */
+};
+
+/* The data path as the I/O thread runs it (net_io.c). */
+struct vnet_dp {
+    bool running;                       /* started (activate .. reset/fail) */
+    bool link_up;                       /* cfg.link_up as the data path follows it */
+    bool be_dead;                       /* backend hung up: not polled at all */
+    bool be_err_logged;
+    struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
+    struct iothread_watch be_watch;     /* the backend fd (userspace backends) */
+};
+
+/* Receive (net_rx.c). The buffer cache: chains[chain_head ..+ nchains), their iovecs
+ * iov[iov_head ..+ niov). A packet consumes from the heads; the arrays are compacted
+ * only when the cache reaches their end (amortised O(1) per packet). */
+struct vnet_rx {
+    bool mrg_rxbuf;                     /* negotiated (activate) */
+    bool need_kick;                     /* out of buffers: backend not polled for input
+                                           until the guest kicks (net_io.c) */
+    uint32_t need;                      /* bytes cached before a read (activate) */
+    unsigned chain_head, nchains;
+    unsigned iov_head, niov;
+    uint64_t space;                     /* bytes the cached chains hold */
+    struct vnet_rx_chain chains[VIRTQ_MAX_SIZE];
+    struct iovec iov[VNET_RX_MAX_IOV];
+};
+
+/* Transmit and its rate limit (net_tx.c). */
+struct vnet_tx {
+    bool blocked;                       /* backend full: polled for output (net_io.c) */
+    bool throttled;                     /* over the rate limit: waiting for the timer */
+    struct net_rate rate;               /* bytes_per_sec 0: no limit */
+    int rate_timer_fd;
+    struct iothread_watch rate_watch;   /* while the userspace data path runs */
+};
+
+/* Used-buffer notifications of the receiveq and transmitq and their moderation
+ * (NOTF_COAL) as the driver set it (net_notify.c): one absolute timer for the earlier
+ * of the two deadlines. */
+struct vnet_notify {
+    struct net_coal coal[2];
+    int timer_fd;
+    struct iothread_watch timer_watch;
+    uint64_t timer_at;                  /* deadline the timer is set to; 0: disarmed */
+    uint16_t used_seen[2];              /* offloaded: used idx at the backend's last signal */
+};
+
+/* The offloaded data path (net_offload.c): the backend moves RX/TX, the I/O thread
+ * polls only the control queue and the backend's call/error (and config) eventfds. */
+struct vnet_offload {
+    bool active;
+    int call_fd[2], err_fd[2];          /* per ring (rx, tx); -1 for userspace backends */
+    int ring_call[2];                   /* what the backend signals now: call_fd or an irqfd */
+    struct iothread_watch call_watch[2], err_watch[2];
+    struct iothread_watch cfg_watch;    /* the backend's config_fd, while active */
+};
+
 struct virtio_net {
     struct virtio_dev vdev;             /* the ops get it: to_net() */
     char name[32];
@@ -42,57 +120,23 @@ struct virtio_net {
     struct iothread io;
     uint64_t host_features;
 
-    /* Config as the guest reads it; written by ctl (link) and the I/O thread (MAC). */
-    pthread_mutex_t cfg_lock;
-    uint8_t mac[6];
-    bool link_up;
-    struct virtio_net_port port;        /* the host's settings, copied to the I/O thread */
-    /* Host port settings (virtio_net_set_port): set on the I/O thread, read by it. */
+    struct vnet_config cfg;
+    struct vnet_dp dp;
+    struct vnet_rx rx;
+    struct vnet_tx tx;
+    struct vnet_notify notify;
+    struct vnet_offload off;
+
+    /* The host port as the I/O thread applies it (virtio_net.c, from cfg.port): read by
+     * net_tx.c (spoof check) and net_vlan.c. */
     uint8_t host_mac[6];
     bool spoofchk;
     uint16_t vlan;                      /* 802.1Q VID enforced towards the backend; 0: none */
-    struct net_rate tx_rate;            /* transmit limit; bytes_per_sec 0: none */
-
-    /* I/O thread */
-    bool running;                       /* data path started (activate .. reset/fail) */
-    bool dp_link_up;
-    bool mrg_rxbuf;
-    bool rx_need_kick;                  /* out of RX buffers: backend not polled for IN */
-    bool tx_blocked;                    /* backend full: polled for OUT */
-    bool tx_throttled;                  /* over the rate limit: waiting for rate_timer */
-    bool be_dead;                       /* backend hung up: not polled at all */
-    bool be_err_logged;
-    bool promisc, allmulti;             /* accepted, not enforced (tap delivers all) */
-    /* Offloaded data path (net_offload.c): the backend moves RX/TX, this thread polls
-     * only the control queue and the backend's call/error eventfds. */
-    bool offloaded;
-    int call_fd[2], err_fd[2];          /* per ring (rx, tx); -1 for userspace backends */
-    int ring_call[2];                   /* what the backend signals now: call_fd or an irqfd */
-    struct iothread_watch call_watch[2], err_watch[2];
-    struct iothread_watch cfg_watch;    /* the backend's config_fd, while offloaded */
-    bool dev_link_down;                 /* the backend's device says its link is down (cfg_lock) */
-    uint32_t rx_need;
-    struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
-    struct iothread_watch be_watch;
-    struct iothread_watch rate_watch;   /* rate_timer_fd, while the data path runs */
-    int rate_timer_fd;
-    /* Notification coalescing (NOTF_COAL) of the receiveq and transmitq, set by the
-     * driver; one absolute timer for the earlier of their deadlines. */
-    struct net_coal coal[2];
-    struct iothread_watch coal_watch;
-    int coal_timer_fd;
-    uint64_t coal_timer_at;             /* deadline the timer is set to; 0: disarmed */
-    uint16_t coal_used_seen[2];         /* offloaded: used idx at the backend's last signal */
-    /* RX buffer cache: rx_chains[rx_chain_head ..+ rx_nchains), their iovecs
-     * rx_iov[rx_iov_head ..+ rx_niov). A packet consumes from the heads; the arrays are
-     * compacted only when the cache reaches their end (amortised O(1) per packet). */
-    unsigned rx_chain_head, rx_iov_head;
-    unsigned rx_nchains, rx_niov;
-    uint64_t rx_space;
-    struct vnet_rx_chain rx_chains[VIRTQ_MAX_SIZE];
-    struct iovec rx_iov[VNET_RX_MAX_IOV];
-    struct iovec iov[VIRTQ_MAX_CHAIN];  /* TX and control chains */
-    /* VLAN tagging/stripping (net_vlan.c): header + MACs + tag, and the iovecs behind. */
+    /* Receive modes the driver set (net_ctrl.c): accepted, not enforced (tap delivers all). */
+    bool promisc, allmulti;
+    /* Scratch of one chain at a time: TX and control chains (net_tx.c, net_ctrl.c), and
+     * the VLAN tag's header + MACs + tag with the iovecs behind it (net_vlan.c). */
+    struct iovec iov[VIRTQ_MAX_CHAIN];
     uint8_t vlan_head[NET_BACKEND_HDR_LEN + 12 + 4];
     struct iovec vlan_iov[VNET_VLAN_MAX_IOV];
 
@@ -110,25 +154,67 @@ static inline bool vnet_has(const struct virtio_net *n, unsigned bit)
     return virtio_has_feature(n->vdev.features, bit);
 }
 
-/* virtio_net.c, I/O thread: guest error (or VIRTIO_ERR_HOST) on queue q (-1: none) ->
- * NEEDS_RESET (virtio_dev_fail), data path halted. */
+static inline bool vnet_coal_on(const struct virtio_net *n, unsigned q)
+{
+    return net_coal_on(&n->notify.coal[q]);
+}
+
+/* net_rx.c, net_tx.c, net_ctrl.c, I/O thread: drain the queue as far as possible, then
+ * interrupt once if the driver wants it. */
+void vnet_rx_process(struct virtio_net *n);
+void vnet_rx_reset(struct virtio_net *n);
+void vnet_tx_process(struct virtio_net *n);
+void vnet_ctrl_process(struct virtio_net *n);
+
+/* net_io.c, I/O thread. The data path on DRIVER_OK (a running one is halted first), and its end (reset,
+ * failure); link: dp.link_up follows cfg.link_up. */
+void vnet_dp_start(struct virtio_net *n);
+void vnet_dp_halt(struct virtio_net *n);
+void vnet_dp_link(struct virtio_net *n);
+/* Guest error (or VIRTIO_ERR_HOST) on queue q (-1: none) -> NEEDS_RESET
+ * (virtio_dev_fail), data path halted. */
 void vnet_fail(struct virtio_net *n, int q, enum virtio_error err);
-/* Re-derives the backend fd's epoll interest from the flags above. */
+/* Re-derives the backend fd's epoll interest from dp, rx.need_kick and tx.blocked. */
 void vnet_update_backend_watch(struct virtio_net *n);
 /* The backend is gone (EOF / hang-up / hard error): stop polling it, log once. */
 void vnet_backend_gone(struct virtio_net *n, const char *why);
-void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
+
+/* net_tx.c: the rate limit's timer. init/free: creation (0, or -1 with errno); start/
+ * stop: its watch while the userspace data path runs (stop also disarms it). set_rate:
+ * a new limit from the host (Mbit/s, 0: none), which starts with a full bucket and
+ * resumes a throttled TX. I/O thread, but init/free. */
+int vnet_tx_init(struct virtio_net *n);
+void vnet_tx_free(struct virtio_net *n);
+int vnet_tx_rate_start(struct virtio_net *n);
+void vnet_tx_rate_stop(struct virtio_net *n);
+void vnet_tx_set_rate(struct virtio_net *n, uint32_t mbit);
+
+/* net_notify.c. init/free: the moderation timer (creation; 0, or -1 with errno).
+ * start/stop, I/O thread: its watch while the data path runs; stop forgets what the
+ * driver set and what is held (a reset, or a failure). */
+int vnet_notify_init(struct virtio_net *n);
+void vnet_notify_free(struct virtio_net *n);
+int vnet_notify_start(struct virtio_net *n);
+void vnet_notify_stop(struct virtio_net *n);
 /* count used buffers were pushed to queue q (RX or TX): publish them and notify the
- * driver if it wants it, now or, with coalescing, when due; now: whatever is held is
+ * driver if it wants it, now or, with moderation, when due; now: whatever is held is
  * due (the guest is out of buffers and must hear of the used ones to add more). */
 void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now);
+/* Publish queue q's used buffers and notify the driver if it wants it (no moderation:
+ * the control queue). */
+void vnet_notify_used(struct virtio_net *n, unsigned q);
 /* Offloaded: the backend signalled queue q's call eventfd; interrupt the guest now or,
- * with coalescing, when due (counting the used buffers by the ring's used idx). */
+ * with moderation, when due (counting the used buffers by the ring's used idx). */
 void vnet_signal_backend(struct virtio_net *n, unsigned q);
 /* Offloaded: the backend stops; whatever of its signals is held goes to the guest now. */
 void vnet_coal_release_held(struct virtio_net *n);
 /* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET for queue q. */
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs);
+/* The values the driver set (for virtio_net_get_coalesce). */
+void vnet_coal_get(struct virtio_net *n, struct virtio_net_coalesce *c);
+
+/* virtio_net.c: the guest's CTRL_MAC_ADDR_SET (config space, generation). */
+void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
 
 /* net_offload.c, I/O thread: hand RX/TX over to an offload backend / take them back. */
 bool vnet_is_offload(const struct virtio_net *n);
@@ -141,14 +227,6 @@ void vnet_offload_link(struct virtio_net *n);
  * straight and moderation is off for the ring, else at call_fd (vpf in between). */
 void vnet_offload_route_irqs(struct virtio_net *n);
 
-/* net_tx.c, net_rx.c, net_ctrl.c: drain the queue as far as possible, then interrupt
- * once if the driver wants it. */
-void vnet_tx_process(struct virtio_net *n);
-/* TX rate limit: true if a packet may go now; else arms the timer that resumes TX. */
-bool vnet_tx_rate_ok(struct virtio_net *n);
-void vnet_rx_process(struct virtio_net *n);
-void vnet_rx_reset(struct virtio_net *n);
-void vnet_ctrl_process(struct virtio_net *n);
 /* The backend's send/recv with the port's VLAN applied (net_vlan.c; vlan != 0 only).
  * send: len is the chain's length; -EINVAL for a chain too short to tag. recv: as
  * net_backend_recv, the frame untagged, or VNET_RX_DROP for a frame not of our VLAN. */

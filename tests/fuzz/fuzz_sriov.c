@@ -462,9 +462,9 @@ static void bring_up(unsigned fn, int peer)
     if (s != want)
         oracle_fail("%s: status %#x after a correct initialisation, want %#x (features %#llx)",
                     who, s, want, (unsigned long long)f);
-    if (!virtio_net_vdev(n)->active || !n->running)
+    if (!virtio_net_vdev(n)->active || !n->dp.running)
         oracle_fail("%s: DRIVER_OK accepted but not activated (active %d, running %d)", who,
-                    virtio_net_vdev(n)->active, n->running);
+                    virtio_net_vdev(n)->active, n->dp.running);
     /* A frame from the device's own MAC (the spoof check lets it through). */
     uint8_t *p = ram + BUF_BASE + fn * BUF_STRIDE;
     memset(p, 0, 12 + 60);
