@@ -5,8 +5,8 @@
  * DRIVER_OK) are driven in-process. The whole benchmark loop runs on the device's own
  * I/O thread (through iothread_call), so nothing races with the data path and exactly
  * one core does the work: driver side (publish buffers, reclaim used ones), device side
- * (vnet_tx_process / vnet_rx_process, the functions the I/O thread runs on a kick or a
- * readable backend) and host side (the backend).
+ * (vnet_io_run on the transmit or receive queue: a run and what it ended with applied,
+ * as the I/O thread does on a kick or a readable backend) and host side (the backend).
  *
  * Backends:
  *   sink  in-process, no syscall, no payload copy (TX discards, RX writes only the vnet
@@ -366,7 +366,7 @@ static void run_tx(struct bench *b)
         gvq_publish_idx(q);
         if (gvq_kick_needed(q, old))
             b->kicks++;
-        vnet_tx_process(n);
+        vnet_io_run(n, VIRTIO_NET_TXQ);
         /* The loop backend's socket holds few packets (net.unix.max_dgram_qlen): drain
          * it, and resume a blocked queue as on_backend does on EPOLLOUT. */
         while (b->loop) {
@@ -376,7 +376,7 @@ static void run_tx(struct bench *b)
                 break;
             n->tx.blocked = false;
             vnet_update_backend_watch(n);
-            vnet_tx_process(n);
+            vnet_io_run(n, VIRTIO_NET_TXQ);
         }
         nfree = reclaim(q, free_heads);
         gvq_set_used_event(q);
@@ -419,7 +419,7 @@ static void run_rx(struct bench *b)
                 n->rx.need_kick = false;
                 vnet_update_backend_watch(n);
             }
-            vnet_rx_process(n);
+            vnet_io_run(n, VIRTIO_NET_RXQ);
         }
         /* A ring's worth of packets arrives (the device keeps rx_need bytes cached). */
         unsigned burst = QSZ / per_pkt;
@@ -431,7 +431,7 @@ static void run_rx(struct bench *b)
             b->sb->rx_pending = burst;
         }
         if (!n->rx.need_kick)           /* backend polled for EPOLLIN */
-            vnet_rx_process(n);
+            vnet_io_run(n, VIRTIO_NET_RXQ);
         nfree = reclaim(q, free_heads);
         gvq_set_used_event(q);
         if (virtio_dev_failed(virtio_net_vdev(n))) {

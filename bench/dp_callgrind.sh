@@ -2,8 +2,9 @@
 # bench/dp_callgrind.sh [BUILD_DIR] [OUT_DIR]: instructions per packet of vpf's virtio-net
 # data path, from valgrind --tool=callgrind over bench/dp_bench.
 #
-# Only the device side is collected (--toggle-collect on vnet_tx_process /
-# vnet_rx_process, inclusive: virtqueue walk, used ring, notify decision, the backend
+# Only the device side is collected (--toggle-collect on vnet_io_run, a run over the
+# transmit or receive queue and what it ended with applied, inclusive: virtqueue walk,
+# used ring, notify decision, the backend
 # call and, for the loop backend, the user-space part of its syscalls); the synthetic
 # driver and the peer are not. Kernel instructions are never counted by valgrind.
 # Prints a markdown table and keeps the callgrind files (and annotations) in OUT_DIR
@@ -29,8 +30,7 @@ echo "| case | backend | packets | instructions/packet (device path) | top funct
 echo "|---|---|---|---|---|"
 for be in sink loop; do
 	for c in tx64 rx64 tx64k rx64k; do
-		fn=vnet_tx_process
-		[ "${c#rx}" != "$c" ] && fn=vnet_rx_process
+		fn=vnet_io_run
 		f=$out/callgrind.$c.$be
 		n=$(packets "$c" "$be")
 		timeout 600 valgrind --tool=callgrind --callgrind-out-file="$f" --toggle-collect="$fn" \

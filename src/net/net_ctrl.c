@@ -94,13 +94,14 @@ static uint8_t ctrl_notf_coal(struct virtio_net *n, uint8_t cmd, const struct ct
     }
 }
 
-void vnet_ctrl_process(struct virtio_net *n)
+struct vnet_run vnet_ctrl_process(struct virtio_net *n)
 {
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_CTRLQ];
     if (!n->dp.running || !vq->started)
-        return;
-    for (unsigned done = 0;; done++) {
-        if (done == VNET_CTRL_BUDGET) {
+        return (struct vnet_run){ .outcome = VNET_IDLE };
+    struct vnet_run run = { .outcome = VNET_DONE };
+    for (;; run.done++) {
+        if (run.done == VNET_CTRL_BUDGET) {
             /* A guest keeping the queue full must not hold the I/O thread: come back
              * after the other ready fds and the hand-over calls (control socket, reset),
              * via our own kick (edge-triggered: one more event). */
@@ -118,14 +119,10 @@ void vnet_ctrl_process(struct virtio_net *n)
                 break;
             continue;
         }
-        if (r != VIRTQ_OK) {
-            vnet_fail(n, VIRTIO_NET_CTRLQ, vq->error);
-            return;
-        }
-        if (c.out_len < 2 || c.in_len < 1) {
-            vnet_fail(n, VIRTIO_NET_CTRLQ, VIRTIO_ERR_CHAIN_TOO_SHORT);
-            return;
-        }
+        if (r != VIRTQ_OK)
+            return (struct vnet_run){ .outcome = VNET_BROKEN, .error = vq->error };
+        if (c.out_len < 2 || c.in_len < 1)
+            return (struct vnet_run){ .outcome = VNET_BROKEN, .error = VIRTIO_ERR_CHAIN_TOO_SHORT };
         uint8_t hdr[2];
         iov_to_buf(n->iov, c.nout, 0, hdr, 2);
         struct ctrl_cmd cmd = { n->iov, c.nout, c.out_len - 2 };
@@ -147,7 +144,5 @@ void vnet_ctrl_process(struct virtio_net *n)
         iov_from_buf(n->iov + c.nout, c.nin, c.in_len - 1, &ack, 1);
         virtq_push(vq, c.head, c.in_len);
     }
-    virtq_flush(vq);
-    if (virtq_should_notify(vq))
-        virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_CTRLQ);
+    return run;         /* net_io.c publishes and notifies */
 }

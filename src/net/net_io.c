@@ -1,6 +1,12 @@
 /* virtio-net on its I/O thread: starts and stops the data path, owns the watches of the
- * kick eventfds and of the backend fd, and runs the queues (net_rx.c, net_tx.c,
- * net_ctrl.c).
+ * kick eventfds and of the backend fd, and runs the queues.
+ *
+ * A run over a queue (net_rx.c, net_tx.c, net_ctrl.c) does the queue's work and returns
+ * how it ended (struct vnet_run); vnet_io_run() applies that in one place: the guest's
+ * used-buffer notification (net_notify.c), the backend fd's epoll interest (input only
+ * while a packet could go somewhere, output while the backend is full), the rate timer
+ * (net_tx.c), DEVICE_NEEDS_RESET for a guest error, the I/O thread's scheduling policy
+ * (iothread_note_run). Every watch handler and hand-over call goes through it.
  *
  * I/O thread only (handlers and iothread_call); no lock but cfg.lock for the link. */
 #include <errno.h>
@@ -38,6 +44,46 @@ void vnet_backend_gone(struct virtio_net *n, const char *why)
     iothread_watch_del(&n->io, &n->dp.be_watch);
 }
 
+void vnet_io_run(struct virtio_net *n, unsigned q)
+{
+    struct vnet_run r = q == VIRTIO_NET_RXQ ? vnet_rx_process(n)
+                      : q == VIRTIO_NET_TXQ ? vnet_tx_process(n)
+                      : vnet_ctrl_process(n);
+    switch (r.outcome) {
+    case VNET_IDLE:
+        return;
+    case VNET_BROKEN:
+        /* What the run pushed before is not published: the device needs a reset. */
+        vnet_fail(n, (int)q, r.error);
+        return;
+    case VNET_RING_EMPTY:
+        if (!n->rx.need_kick) {
+            n->rx.need_kick = true;     /* until the guest kicks the receive queue */
+            vnet_update_backend_watch(n);
+        }
+        break;
+    case VNET_BLOCKED:
+        n->tx.blocked = true;           /* until the backend is writable */
+        vnet_update_backend_watch(n);
+        break;
+    case VNET_THROTTLED:
+        vnet_tx_throttle(n);
+        break;
+    case VNET_BACKEND_GONE:
+        vnet_backend_gone(n, r.err ? strerror(r.err) : "end of file");
+        break;
+    case VNET_DONE:
+        break;
+    }
+    if (q == VIRTIO_NET_CTRLQ) {
+        vnet_notify_used(n, q);         /* commands are never moderated */
+        return;
+    }
+    /* Out of RX buffers: a held notification is due, the driver refills only after it. */
+    vnet_signal_used(n, q, r.done, r.outcome == VNET_RING_EMPTY);
+    iothread_note_run(&n->io, q, r.done);
+}
+
 void vnet_dp_halt(struct virtio_net *n)
 {
     vnet_offload_stop(n);
@@ -64,17 +110,12 @@ void vnet_fail(struct virtio_net *n, int q, enum virtio_error err)
 static void on_kick(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
-    if (w == &n->dp.kick[VIRTIO_NET_RXQ]) {
-        if (n->rx.need_kick) {
-            n->rx.need_kick = false;
-            vnet_update_backend_watch(n);
-        }
-        vnet_rx_process(n);
-    } else if (w == &n->dp.kick[VIRTIO_NET_TXQ]) {
-        vnet_tx_process(n);
-    } else {
-        vnet_ctrl_process(n);
+    unsigned q = (unsigned)(w - n->dp.kick);
+    if (q == VIRTIO_NET_RXQ && n->rx.need_kick) {
+        n->rx.need_kick = false;
+        vnet_update_backend_watch(n);
     }
+    vnet_io_run(n, q);
 }
 
 static void on_backend(struct iothread_watch *w, uint32_t events)
@@ -83,10 +124,10 @@ static void on_backend(struct iothread_watch *w, uint32_t events)
     if ((events & EPOLLOUT) && n->tx.blocked) {
         n->tx.blocked = false;
         vnet_update_backend_watch(n);
-        vnet_tx_process(n);
+        vnet_io_run(n, VIRTIO_NET_TXQ);
     }
     if (events & EPOLLIN)
-        vnet_rx_process(n);
+        vnet_io_run(n, VIRTIO_NET_RXQ);
     else if (events & (EPOLLHUP | EPOLLERR))
         vnet_backend_gone(n, "hang-up");
 }
@@ -125,7 +166,7 @@ void vnet_dp_start(struct virtio_net *n)
     }
     if (offload) {
         vnet_offload_start(n);
-        vnet_ctrl_process(n);
+        vnet_io_run(n, VIRTIO_NET_CTRLQ);
         return;
     }
     n->dp.be_watch = (struct iothread_watch){ .fd = n->be->fd, .events = 0, .fn = on_backend, .opaque = n };
@@ -138,9 +179,9 @@ void vnet_dp_start(struct virtio_net *n)
     }
     vnet_update_backend_watch(n);
     /* Buffers may have been queued before DRIVER_OK. */
-    vnet_tx_process(n);
-    vnet_rx_process(n);
-    vnet_ctrl_process(n);
+    vnet_io_run(n, VIRTIO_NET_TXQ);
+    vnet_io_run(n, VIRTIO_NET_RXQ);
+    vnet_io_run(n, VIRTIO_NET_CTRLQ);
 }
 
 void vnet_dp_link(struct virtio_net *n)
@@ -155,5 +196,5 @@ void vnet_dp_link(struct virtio_net *n)
         return;
     }
     vnet_update_backend_watch(n);
-    vnet_rx_process(n);
+    vnet_io_run(n, VIRTIO_NET_RXQ);
 }

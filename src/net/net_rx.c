@@ -7,10 +7,12 @@
  * takes one packet. A packet longer than the cached space is dropped (the buffers were
  * only scribbled on, not consumed).
  *
- * Out of buffers: stop polling the backend, enable kicks, wait for the guest to add
- * some. With MRG_RXBUF we also wait while the cache is below rx.need, as vhost-net does
- * (Linux refills after every interrupt, so the wait ends); the exception is a ring that
- * is entirely ours and still too small: then read anyway, or we would never receive. */
+ * Out of buffers: enable kicks and return VNET_RING_EMPTY (net_io.c stops polling the
+ * backend until the guest adds some). With MRG_RXBUF we also wait while the cache is
+ * below rx.need, as vhost-net does (Linux refills after every interrupt, so the wait
+ * ends); the exception is a ring that is entirely ours and still too small: then read
+ * anyway, or we would never receive. A guest error ends the run as VNET_BROKEN, the
+ * backend's end or failure as VNET_BACKEND_GONE; net_io.c applies them. */
 #include <errno.h>
 #include <string.h>
 
@@ -39,8 +41,9 @@ static void rx_compact(struct vnet_rx *rx)
     rx->chain_head = rx->iov_head = 0;
 }
 
-/* Pops chains into the cache. *full: no more can be cached (ring or iov array). */
-static int rx_refill(struct virtio_net *n, bool *full)
+/* Pops chains into the cache. *full: no more can be cached (ring or iov array).
+ * Returns VIRTIO_ERR_NONE, or the guest's violation. */
+static enum virtio_error rx_refill(struct virtio_net *n, bool *full)
 {
     struct vnet_rx *rx = &n->rx;
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
@@ -69,25 +72,19 @@ static int rx_refill(struct virtio_net *n, bool *full)
             *full = true;
             break;
         }
-        if (r != VIRTQ_OK) {
-            vnet_fail(n, VIRTIO_NET_RXQ, vq->error);
-            return -1;
-        }
-        if (c.nout) {
-            vnet_fail(n, VIRTIO_NET_RXQ, VIRTIO_ERR_CHAIN_DIRECTION);
-            return -1;
-        }
+        if (r != VIRTQ_OK)
+            return vq->error;
+        if (c.nout)
+            return VIRTIO_ERR_CHAIN_DIRECTION;
         /* virtio 1.2 §5.1.6.3.1: every buffer holds at least the header. */
-        if (c.in_len < n->be->hdr_len) {
-            vnet_fail(n, VIRTIO_NET_RXQ, VIRTIO_ERR_CHAIN_TOO_SHORT);
-            return -1;
-        }
+        if (c.in_len < n->be->hdr_len)
+            return VIRTIO_ERR_CHAIN_TOO_SHORT;
         rx->chains[rx->chain_head + rx->nchains++] = (struct vnet_rx_chain){
             .head = c.head, .niov = c.nin, .len = c.in_len, .iov_start = tail };
         rx->niov += c.nin;
         rx->space += c.in_len;
     }
-    return 0;
+    return VIRTIO_ERR_NONE;
 }
 
 /* Hands the first chains, filled with a len-byte packet, to the guest. */
@@ -142,27 +139,25 @@ static void rx_signal_early(struct virtio_net *n, struct virtq *vq)
         virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_RXQ);
 }
 
-void vnet_rx_process(struct virtio_net *n)
+struct vnet_run vnet_rx_process(struct virtio_net *n)
 {
     struct vnet_rx *rx = &n->rx;
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+    struct vnet_run run = { .outcome = VNET_DONE };
     if (!n->dp.running || !n->dp.link_up || n->dp.be_dead || !vq->started)
-        return;
-    unsigned delivered = 0;
-    bool starved = false;
+        return (struct vnet_run){ .outcome = VNET_IDLE };
     for (unsigned pkts = 0; pkts < VNET_RX_BUDGET;) {
         bool full;
-        if (rx_refill(n, &full) < 0)
-            return;
+        run.error = rx_refill(n, &full);
+        if (run.error) {
+            run.outcome = VNET_BROKEN;
+            return run;
+        }
         bool ready = rx->nchains && (!rx->mrg_rxbuf || rx->space >= rx->need || full);
         if (!ready) {
             if (virtq_enable_notify(vq))
                 continue;       /* buffers arrived meanwhile */
-            if (!rx->need_kick) {
-                rx->need_kick = true;
-                vnet_update_backend_watch(n);
-            }
-            starved = true;
+            run.outcome = VNET_RING_EMPTY;
             break;
         }
         virtq_disable_notify(vq);
@@ -171,13 +166,11 @@ void vnet_rx_process(struct virtio_net *n)
                               : net_backend_recv(n->be, iov, (int)rx->niov);
         if (len == -EAGAIN)
             break;
-        if (len == 0) {
-            vnet_backend_gone(n, "end of file");
-            break;
-        }
-        if (len < 0) {
-            vnet_stat_add(&n->stats.rx_errors, 1);
-            vnet_backend_gone(n, strerror((int)-len));
+        if (len <= 0) {
+            if (len < 0)
+                vnet_stat_add(&n->stats.rx_errors, 1);
+            run.outcome = VNET_BACKEND_GONE;
+            run.err = (int)-len;        /* 0: end of file */
             break;
         }
         pkts++;
@@ -188,10 +181,8 @@ void vnet_rx_process(struct virtio_net *n)
         rx_deliver(n, (uint32_t)len);
         vnet_stat_add(&n->stats.rx_packets, 1);
         vnet_stat_add(&n->stats.rx_bytes, (uint64_t)len - n->be->hdr_len);
-        if (!delivered++ && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_RXQ))
+        if (!run.done++ && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_RXQ))
             rx_signal_early(n, vq);
     }
-    /* Out of buffers: a held notification is due, the driver refills only after it. */
-    vnet_signal_used(n, VIRTIO_NET_RXQ, delivered, starved);
-    iothread_note_run(&n->io, VIRTIO_NET_RXQ, delivered);
+    return run;
 }

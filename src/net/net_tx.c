@@ -1,7 +1,11 @@
 /* Transmit path: guest transmitq -> backend, one writev per packet straight from guest
  * buffers (virtio 1.2 §5.1.6.2). The vnet header is the first bytes of the chain and goes
- * to the backend as is; a tap interprets it (checksum / GSO). The rate limit's token
- * bucket is net_rate.c; its timer, which resumes a throttled TX, is here.
+ * to the backend as is; a tap interprets it (checksum / GSO).
+ *
+ * A run ends drained, out of budget (it kicks itself), with the backend full
+ * (VNET_BLOCKED: the chain stays in the ring for later), over the rate limit
+ * (VNET_THROTTLED) or on a guest error (VNET_BROKEN); net_io.c applies that. The rate
+ * limit's token bucket is net_rate.c; its timer, which resumes a throttled TX, is here.
  * I/O thread only (vnet_tx_init/free: creation). */
 #include <errno.h>
 #include <string.h>
@@ -16,8 +20,6 @@
 
 #define ETH_SRC_OFF 6
 
-static void tx_throttle(struct virtio_net *n);
-
 /* Spoof check: the frame's Ethernet source must be the host-assigned MAC. A frame too
  * short to carry one cannot prove it and is dropped as well. */
 static bool tx_spoofed(struct virtio_net *n, unsigned nout)
@@ -27,33 +29,29 @@ static bool tx_spoofed(struct virtio_net *n, unsigned nout)
            memcmp(src, n->host_mac, 6) != 0;
 }
 
-void vnet_tx_process(struct virtio_net *n)
+struct vnet_run vnet_tx_process(struct virtio_net *n)
 {
     struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_TXQ];
+    struct vnet_run run = { .outcome = VNET_DONE };
     if (!n->dp.running || n->tx.blocked || n->tx.throttled || !vq->started)
-        return;
-    unsigned done = 0;
+        return (struct vnet_run){ .outcome = VNET_IDLE };
     for (;;) {
         virtq_disable_notify(vq);
-        while (done < VNET_TX_BUDGET) {
+        while (run.done < VNET_TX_BUDGET) {
             if (n->tx.rate.bytes_per_sec && !net_rate_may_send(&n->tx.rate, monotonic_ns())) {
-                tx_throttle(n);
-                goto out;       /* over the limit: the rate timer resumes us */
+                run.outcome = VNET_THROTTLED;   /* the rate timer resumes us */
+                return run;
             }
             struct virtq_chain c;
             int r = virtq_pop(vq, n->iov, VIRTQ_MAX_CHAIN, &c);
             if (r == VIRTQ_EMPTY)
                 break;
-            if (r != VIRTQ_OK) {
-                vnet_fail(n, VIRTIO_NET_TXQ, vq->error);
-                return;
-            }
+            if (r != VIRTQ_OK)
+                return (struct vnet_run){ .outcome = VNET_BROKEN, .error = vq->error };
             /* virtio 1.2 §5.1.6.2: transmit buffers are device-readable only. */
-            if (c.nin) {
-                vnet_fail(n, VIRTIO_NET_TXQ, VIRTIO_ERR_CHAIN_DIRECTION);
-                return;
-            }
-            done++;
+            if (c.nin)
+                return (struct vnet_run){ .outcome = VNET_BROKEN, .error = VIRTIO_ERR_CHAIN_DIRECTION };
+            run.done++;
             if (c.out_len < n->be->hdr_len) {
                 vnet_stat_add(&n->stats.tx_errors, 1);
             } else if (n->spoofchk && tx_spoofed(n, c.nout)) {
@@ -66,10 +64,9 @@ void vnet_tx_process(struct virtio_net *n)
                 if (s == -EAGAIN || s == -ENOBUFS) {
                     /* Backend full: keep the chain for later, wait for POLLOUT. */
                     virtq_unpop(vq, 1);
-                    done--;     /* not sent: not counted (budget, coalescing) */
-                    n->tx.blocked = true;
-                    vnet_update_backend_watch(n);
-                    goto out;
+                    run.done--;     /* not sent: not counted (budget, coalescing) */
+                    run.outcome = VNET_BLOCKED;
+                    return run;
                 }
                 if (s < 0) {
                     vnet_stat_add(&n->stats.tx_errors, 1);
@@ -80,7 +77,7 @@ void vnet_tx_process(struct virtio_net *n)
                 }
             }
             virtq_push(vq, c.head, 0);
-            if (done == 1 && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_TXQ)) {
+            if (run.done == 1 && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_TXQ)) {
                 /* First completion of the batch: publish and let the driver free it
                  * now (with EVENT_IDX at most one interrupt until it re-arms; see
                  * net_rx.c rx_signal_early). */
@@ -89,12 +86,10 @@ void vnet_tx_process(struct virtio_net *n)
                     virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_TXQ);
             }
         }
-        if (done >= VNET_TX_BUDGET) {
+        if (run.done >= VNET_TX_BUDGET) {
             int more = virtq_avail_count(vq);
-            if (more < 0) {
-                vnet_fail(n, VIRTIO_NET_TXQ, vq->error);
-                return;
-            }
+            if (more < 0)
+                return (struct vnet_run){ .outcome = VNET_BROKEN, .error = vq->error };
             if (more) {
                 /* Budget spent: come back after the other ready fds, via our own kick
                  * (the kick fd is edge-triggered: this write is one more event). */
@@ -110,9 +105,7 @@ void vnet_tx_process(struct virtio_net *n)
         if (!virtq_enable_notify(vq))
             break;
     }
-out:
-    vnet_signal_used(n, VIRTIO_NET_TXQ, done, false);
-    iothread_note_run(&n->io, VIRTIO_NET_TXQ, done);
+    return run;
 }
 
 /* ---- the rate limit's timer ---- */
@@ -137,7 +130,7 @@ static void rate_timer_arm(struct virtio_net *n, uint64_t ns)
         log_warn("%s: rate timer: %s", n->name, strerror(errno));
 }
 
-static void tx_throttle(struct virtio_net *n)
+void vnet_tx_throttle(struct virtio_net *n)
 {
     n->tx.throttled = true;
     rate_timer_arm(n, net_rate_wait_ns(&n->tx.rate));
@@ -156,7 +149,7 @@ static void on_rate_timer(struct iothread_watch *w, uint32_t events)
     if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
         log_warn("%s: rate timer: %s", n->name, strerror(errno));
     n->tx.throttled = false;
-    vnet_tx_process(n);
+    vnet_io_run(n, VIRTIO_NET_TXQ);
 }
 
 int vnet_tx_rate_start(struct virtio_net *n)
@@ -179,6 +172,6 @@ void vnet_tx_set_rate(struct virtio_net *n, uint32_t mbit)
     net_rate_set(&n->tx.rate, mbit, monotonic_ns());
     if (n->tx.throttled) {          /* a new limit starts with a full bucket */
         tx_unthrottle(n);
-        vnet_tx_process(n);
+        vnet_io_run(n, VIRTIO_NET_TXQ);
     }
 }

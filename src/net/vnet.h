@@ -3,9 +3,10 @@
  *   virtio_net.c   device ops (features, config space, activate, reset) and the public
  *                  API (virtio_net.h); vCPU and control threads, config under cfg.lock
  *   net_io.c       the I/O thread's side: data path start/stop, the watches of the kick
- *                  eventfds and the backend fd
+ *                  eventfds and the backend fd, and applying what a queue run ended with
  *   net_rx.c, net_tx.c, net_ctrl.c
- *                  one run over a queue each
+ *                  one run over a queue each, returning its outcome (struct vnet_run);
+ *                  they signal nothing but the early used-buffer notification of a batch
  *   net_notify.c   used-buffer notifications and their moderation (NOTF_COAL)
  *   net_offload.c  handing RX/TX to an offload backend (vhost-net, vhost-vdpa)
  *   net_vlan.c     the port's 802.1Q tag on the way to and from the backend
@@ -159,14 +160,43 @@ static inline bool vnet_coal_on(const struct virtio_net *n, unsigned q)
     return net_coal_on(&n->notify.coal[q]);
 }
 
-/* net_rx.c, net_tx.c, net_ctrl.c, I/O thread: drain the queue as far as possible, then
- * interrupt once if the driver wants it. */
-void vnet_rx_process(struct virtio_net *n);
-void vnet_rx_reset(struct virtio_net *n);
-void vnet_tx_process(struct virtio_net *n);
-void vnet_ctrl_process(struct virtio_net *n);
+/* What a run over a queue (vnet_rx_process, vnet_tx_process, vnet_ctrl_process) ended
+ * with, as crosvm's process_rx answers RxDescriptorsExhausted: the run does the queue's
+ * work and nothing else; net_io.c applies the rest. */
+enum vnet_outcome {
+    VNET_IDLE,              /* the queue cannot run now (stopped, link down, blocked,
+                               throttled): nothing done, nothing to apply */
+    VNET_DONE,              /* drained (kicks re-armed), or the budget spent (the run
+                               kicked itself, or the level-triggered backend fd will) */
+    VNET_RING_EMPTY,        /* RX: no guest buffers for the next packet: stop polling
+                               the backend for input until the guest kicks; a held
+                               notification is due (the driver refills only after it) */
+    VNET_BLOCKED,           /* TX: the backend is full: poll it for output */
+    VNET_THROTTLED,         /* TX: over the rate limit: arm the rate timer */
+    VNET_BACKEND_GONE,      /* RX: the backend hung up or failed (err) */
+    VNET_BROKEN,            /* the guest broke the queue (error): NEEDS_RESET, and
+                               nothing of this run is signalled */
+};
 
-/* net_io.c, I/O thread. The data path on DRIVER_OK (a running one is halted first), and its end (reset,
+struct vnet_run {
+    enum vnet_outcome outcome;
+    unsigned done;                      /* RX, TX: packets moved (used buffers pushed) */
+    int err;                            /* VNET_BACKEND_GONE: errno, 0 for end of file */
+    enum virtio_error error;            /* VNET_BROKEN */
+};
+
+/* net_rx.c, net_tx.c, net_ctrl.c, I/O thread: one run over the queue, as far as the
+ * budget, the ring, the backend or the rate limit allow. */
+struct vnet_run vnet_rx_process(struct virtio_net *n);
+void vnet_rx_reset(struct virtio_net *n);
+struct vnet_run vnet_tx_process(struct virtio_net *n);
+struct vnet_run vnet_ctrl_process(struct virtio_net *n);
+
+/* net_io.c, I/O thread. vnet_io_run: a run over queue q (RX, TX or control) and what it
+ * ended with applied: the guest's notification (net_notify.c), the backend fd's epoll
+ * interest, the rate timer, NEEDS_RESET. What every handler and hand-over calls. */
+void vnet_io_run(struct virtio_net *n, unsigned q);
+/* The data path on DRIVER_OK (a running one is halted first), and its end (reset,
  * failure); link: dp.link_up follows cfg.link_up. */
 void vnet_dp_start(struct virtio_net *n);
 void vnet_dp_halt(struct virtio_net *n);
@@ -180,13 +210,15 @@ void vnet_update_backend_watch(struct virtio_net *n);
 void vnet_backend_gone(struct virtio_net *n, const char *why);
 
 /* net_tx.c: the rate limit's timer. init/free: creation (0, or -1 with errno); start/
- * stop: its watch while the userspace data path runs (stop also disarms it). set_rate:
- * a new limit from the host (Mbit/s, 0: none), which starts with a full bucket and
- * resumes a throttled TX. I/O thread, but init/free. */
+ * stop: its watch while the userspace data path runs (stop also disarms it). throttle:
+ * over the limit, arm the timer for when the debt is paid. set_rate: a new limit from
+ * the host (Mbit/s, 0: none), which starts with a full bucket and resumes a throttled
+ * TX. I/O thread, but init/free. */
 int vnet_tx_init(struct virtio_net *n);
 void vnet_tx_free(struct virtio_net *n);
 int vnet_tx_rate_start(struct virtio_net *n);
 void vnet_tx_rate_stop(struct virtio_net *n);
+void vnet_tx_throttle(struct virtio_net *n);
 void vnet_tx_set_rate(struct virtio_net *n, uint32_t mbit);
 
 /* net_notify.c. init/free: the moderation timer (creation; 0, or -1 with errno).

@@ -62,14 +62,14 @@ static void drain(int fd)
 static void step(void *arg)
 {
     struct virtio_net *n = arg;
-    vnet_tx_process(n);
-    vnet_rx_process(n);
-    vnet_ctrl_process(n);
+    vnet_io_run(n, VIRTIO_NET_TXQ);
+    vnet_io_run(n, VIRTIO_NET_RXQ);
+    vnet_io_run(n, VIRTIO_NET_CTRLQ);
 }
 
-static void step_rx(void *arg) { vnet_rx_process(arg); }
-static void step_tx(void *arg) { vnet_tx_process(arg); }
-static void step_ctrl(void *arg) { vnet_ctrl_process(arg); }
+static void step_rx(void *arg) { vnet_io_run(arg, VIRTIO_NET_RXQ); }
+static void step_tx(void *arg) { vnet_io_run(arg, VIRTIO_NET_TXQ); }
+static void step_ctrl(void *arg) { vnet_io_run(arg, VIRTIO_NET_CTRLQ); }
 
 static void drain_backend(void *arg)
 {

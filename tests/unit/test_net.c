@@ -697,7 +697,7 @@ static uint16_t ctrl_used_after_one_run;
 static void ctrl_run_once(void *arg)
 {
     struct fake_net *t = arg;
-    vnet_ctrl_process(t->n);
+    vnet_io_run(t->n, VIRTIO_NET_CTRLQ);
     ctrl_used_after_one_run = fvq_used_idx(&t->q[2]);
 }
 
