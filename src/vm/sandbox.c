@@ -19,7 +19,7 @@
  * is not meant to be shared across threads), and loaded with the raw seccomp() call.
  *
  * A forbidden call (--seccomp=on) traps: SIGSYS runs on_sigsys() on the offending
- * thread, which writes one line with write() and ends the process with
+ * thread, which logs one line (log_error_signalsafe) and ends the process with
  * VPF_EXIT_SECCOMP. Syscall names are resolved into a table beforehand, as
  * seccomp_syscall_resolve_num_arch() allocates. */
 #include "vm/sandbox.h"
@@ -119,7 +119,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     int nr = si->si_syscall;
     if (!thread_name[0])
         prctl(PR_GET_NAME, thread_name);    /* allowed for every kind */
-    size_t n = put_str(line, 0, cap, "vpf: error: seccomp: thread ");
+    size_t n = put_str(line, 0, cap, "seccomp: thread ");
     n = put_str(line, n, cap, thread_name[0] ? thread_name : "?");
     n = put_str(line, n, cap, " made forbidden system call ");
     n = put_uint(line, n, cap, (unsigned long)(unsigned)nr);
@@ -128,8 +128,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
         n = put_str(line, n, cap, syscall_names[nr]);
         n = put_str(line, n, cap, ")");
     }
-    line[n++] = '\n';
-    (void)!write(STDERR_FILENO, line, n);
+    line[n] = '\0';
+    log_error_signalsafe(line);     /* to the log, and to stderr with --log-file */
     /* The system call itself: a sanitizer's _exit interceptor would make calls of its
      * own, under the same filter. */
     syscall(SYS_exit_group, VPF_EXIT_SECCOMP);

@@ -56,7 +56,8 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
     if (!atomic_compare_exchange_strong(&vm->stopping, &expected, 1))
         return;
     vm->exit_status = status;
-    log_info("%s (exit status %d)", why, status);
+    /* A guest that ends badly is worth a line even with --quiet. */
+    log_msg(status == VM_EXIT_POWEROFF ? LOG_INFO : LOG_WARN, "%s (exit status %d)", why, status);
     if (vm->ctl_started)
         ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", why, "status", status));
     uint64_t one = 1;

@@ -476,11 +476,52 @@ user)
     stop_ctl_vm; expect_rc 0
     run_vpf run --kernel "$(guest poweroff)" --user no-such-user-$$
     expect_error "--user: no user 'no-such-user-$$'" ;;
+log-file)
+    # --log-file: lines appended (what was there stays), timestamped; nothing on stderr.
+    need_kvm
+    echo "earlier line" >"$tmp/vpf.log"
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/vpf.log"; expect_rc 0
+    [ ! -s "$err" ] || fail "stderr not empty with --log-file"
+    [ "$(head -n 1 "$tmp/vpf.log")" = "earlier line" ] || fail "the log file was not appended to"
+    stamp='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+    grep -Eq "^$stamp vpf: info: guest powered off \(exit status 0\)$" "$tmp/vpf.log" ||
+        fail "log file: $(cat "$tmp/vpf.log")"
+    [ "$(grep -Evc "^$stamp vpf: " "$tmp/vpf.log")" = 1 ] || fail "unstamped lines: $(cat "$tmp/vpf.log")"
+    # --log-timestamps=off in the file, on on stderr.
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/vpf.log" --log-timestamps off; expect_rc 0
+    tail -n 1 "$tmp/vpf.log" | grep -q '^vpf: info: ' || fail "--log-timestamps off: $(tail -n 1 "$tmp/vpf.log")"
+    run_vpf run --kernel "$(guest poweroff)" --log-timestamps on; expect_rc 0
+    grep -Eq "^$stamp vpf: info: guest powered off" "$err" || fail "--log-timestamps on: $(cat "$err")"
+    # A setup error is in the log file and, once, on stderr.
+    run_vpf run --kernel "$tmp/nope" --log-file "$tmp/vpf.log"
+    expect_error "^vpf: error: cannot open kernel"
+    tail -n 1 "$tmp/vpf.log" | grep -Eq "^$stamp vpf: error: cannot open kernel" || fail "setup error not logged"
+    run_vpf run --kernel "$(guest poweroff)" --log-timestamps sometimes
+    expect_error "--log-timestamps must be auto, on or off, not 'sometimes'" ;;
+log-file-error)
+    # A log file that cannot be opened: a setup error, one line on stderr.
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/no/such/dir/vpf.log"
+    expect_rc 1; expect_error "--log-file: cannot open '.*/no/such/dir/vpf.log': No such file or directory"
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp"
+    expect_rc 1; expect_error "--log-file: cannot open .*: Is a directory" ;;
+log-quiet)
+    # -q: warnings and errors only; the last of -q and -v wins.
+    need_kvm
+    run_vpf run --kernel "$(guest poweroff)" -q; expect_rc 0
+    [ ! -s "$err" ] || fail "-q logged: $(cat "$err")"
+    run_vpf run --kernel "$(guest panic)" --quiet; expect_rc 2
+    grep -q "^vpf: info:" "$err" && fail "--quiet logged info lines: $(cat "$err")"
+    grep -q "^vpf: warning: guest kernel panic (exit status 2)$" "$err" || fail "--quiet: no panic line: $(cat "$err")"
+    run_vpf run --kernel "$(guest poweroff)" -q -v; expect_rc 0
+    grep -q "^vpf: debug:" "$err" || fail "-q -v: no debug lines: $(cat "$err")"
+    run_vpf run --kernel "$(guest poweroff)" -v --quiet; expect_rc 0
+    [ ! -s "$err" ] || fail "-v --quiet logged: $(cat "$err")" ;;
 unknown-option)
     run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
 option-missing-argument)
     # Each option that takes a value, given none, is named (it once read "unknown option '-k'").
-    for opt in --kernel --memory --net --cpus --cmdline --ctl --ctl-mode --ctl-group -k; do
+    for opt in --kernel --memory --net --cpus --cmdline --ctl --ctl-mode --ctl-group --log-file \
+               --log-timestamps -k; do
         run_vpf run "$opt"; expect_error "option $opt needs an argument"
     done ;;
 version)
