@@ -26,6 +26,9 @@ struct sandbox_policy {
     /* Some VFs are on vhost-vdpa, which pins guest RAM: RLIMIT_MEMLOCK is raised
      * during setup, while vpf may (CAP_SYS_RESOURCE), not when VF Enable opens them. */
     bool vdpa_vfs;
+    /* vpf reports to a service manager (NOTIFY_SOCKET, vm/notify.h): the main thread
+     * sends its READY=1 and STOPPING=1 datagrams over AF_UNIX after confinement. */
+    bool notify;
     /* --user: switch to uid/gid (supplementary groups: gid only) after setup. */
     bool switch_user;
     uid_t uid;

@@ -476,6 +476,53 @@ user)
     stop_ctl_vm; expect_rc 0
     run_vpf run --kernel "$(guest poweroff)" --user no-such-user-$$
     expect_error "--user: no user 'no-such-user-$$'" ;;
+sd-notify)
+    # Under a service manager (NOTIFY_SOCKET): READY=1 once the control socket answers
+    # and the guest runs, STOPPING=1 when it stops; both under the seccomp filters.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    guest echo >/dev/null
+    /usr/bin/python3 - "$VPF" "$tmp" "$tmp/echo.bz" vpfnt$$ >"$tmp/r" 2>&1 <<'PY'; rc=$?
+import os, socket, subprocess, sys
+vpf, tmp, kernel, tap = sys.argv[1:]
+note = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+note.bind(tmp + "/notify.sock")
+note.settimeout(20)
+ctl = tmp + "/ctl.sock"
+def start(*extra):
+    env = dict(os.environ, NOTIFY_SOCKET=tmp + "/notify.sock")
+    return subprocess.Popen([vpf, "run", "--kernel", kernel, "--ctl", ctl, *extra],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+def recv(p):
+    try:
+        return note.recv(4096).decode()
+    except socket.timeout:
+        p.kill()
+        err = p.communicate()[1].decode()
+        sys.exit(77 if "built without libsystemd" in err else "no notification; vpf said: " + err)
+p = start("--net", "tap=" + tap + ",total-vfs=2,vf-tap=" + tap + "v%d")
+msg = recv(p)
+assert msg == "READY=1\nSTATUS=running: 1 vCPU(s), 512 MiB, control socket " + ctl, msg
+# Ready means ready: the control socket answers at once.
+r = subprocess.run([vpf, "ctl", ctl, "info"], capture_output=True, timeout=10)
+assert r.returncode == 0 and b'"ok":true' in r.stdout, r
+p.stdin.write(b"q"); p.stdin.flush()
+msg = recv(p)
+assert msg == "STOPPING=1\nSTATUS=stopping: guest powered off (exit status 0)", msg
+out, err = p.communicate(timeout=20)
+assert p.returncode == 0, (p.returncode, err)
+# Stopped by a signal: STOPPING=1 names it.
+p = start()
+assert recv(p).startswith("READY=1\n")
+p.terminate()
+msg = recv(p)
+assert msg == "STOPPING=1\nSTATUS=stopping: signal (exit status 143)", msg
+out, err = p.communicate(timeout=20)
+assert p.returncode == 143, (p.returncode, err)
+assert b"seccomp" not in err, err
+PY
+    [ $rc -eq 77 ] && skip "built without libsystemd"
+    [ $rc -eq 0 ] || fail "$(cat "$tmp/r")" ;;
 log-file)
     # --log-file: lines appended (what was there stays), timestamped; nothing on stderr.
     need_kvm
