@@ -408,6 +408,27 @@ ctl-human)
     grep -Eq "^$stamp link dev=net1 up=true by=host$" "$tmp/ev" || fail "events: $(cat "$tmp/ev")"
     grep -Eq "^$stamp shutdown reason=\"guest powered off\" status=0$" "$tmp/ev" || fail "events: $(cat "$tmp/ev")"
     expect_rc 0 ;;
+ctl-man)
+    # vpf-ctl(1) has an entry for every command a running vpf serves (help and the
+    # greeting), so the page cannot fall behind the commands.
+    need_kvm
+    start_ctl_vm
+    python3 - "$sock" >"$tmp/cmds" <<'PY' || fail "listing the commands failed"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+f = s.makefile("rwb")
+names = set(json.loads(f.readline())["greeting"]["commands"])
+f.write(b'{"cmd":"help"}\n'); f.flush()
+names |= {c["name"] for c in json.loads(f.readline())["commands"]}
+print("\n".join(sorted(names | {"subscribe", "unsubscribe", "events"})))
+PY
+    stop_ctl_vm; expect_rc 0
+    page=$(dirname "$0")/../../docs/vpf-ctl.1.in
+    awk 'prev == ".TP" { print } { prev = $0 }' "$page" | sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/[",]/ /g' >"$tmp/tags"
+    [ "$(wc -l <"$tmp/cmds")" -ge 8 ] || fail "only these commands: $(cat "$tmp/cmds")"
+    while read -r cmd; do
+        grep -Eq "^\.B[IR]? (.* )?$cmd( |$)" "$tmp/tags" || fail "vpf-ctl.1 has no entry for the command $cmd"
+    done <"$tmp/cmds" ;;
 ctl-schema)
     # The control protocol as docs/api.schema.json describes it (tests/host/ctl_schema.py).
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
