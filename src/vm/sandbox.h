@@ -1,6 +1,10 @@
 /* Confinement once the VM is set up (docs/architecture.md, "Confinement"): seccomp-bpf
  * allowlists per thread kind (libseccomp), no_new_privs, the capabilities each thread
- * kind needs, and --user. */
+ * kind needs, and --user.
+ *
+ * Threads: sandbox_enter() runs once on the main thread at the end of setup; from then
+ * on each thread calls sandbox_confine_self() for itself (through confine_hook). The
+ * filters are built before any is loaded and only read afterwards: no locks. */
 #ifndef VPF_VM_SANDBOX_H
 #define VPF_VM_SANDBOX_H
 
