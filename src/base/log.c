@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@
 
 enum log_level log_threshold = LOG_INFO;
 static int log_fd = STDERR_FILENO;
-static bool log_to_file;        /* --log-file: fatal lines go to stderr too */
+static bool log_to_file;        /* --log-file: fatal lines go to stderr too, */
+static atomic_bool log_in_setup = true;     /* until then, so do all error lines */
 static enum log_timestamps log_stamps_when = LOG_TIMESTAMPS_AUTO;
 static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -56,6 +58,11 @@ int log_parse_timestamps(const char *s, enum log_timestamps *out)
         }
     }
     return -1;
+}
+
+void log_setup_done(void)
+{
+    atomic_store_explicit(&log_in_setup, false, memory_order_relaxed);
 }
 
 void log_set_timestamps(enum log_timestamps when)
@@ -174,11 +181,11 @@ static void emit_to(int fd, bool stamped, enum log_level level, const char *msg)
     write_all(fd, line, n);
 }
 
-/* The line to the log; a fatal one also to stderr when the log is a file. */
-static void emit(enum log_level level, const char *msg, bool fatal)
+/* The line to the log, and also to stderr if asked when the log is a file. */
+static void emit(enum log_level level, const char *msg, bool to_stderr)
 {
     emit_to(log_fd, log_stamped(), level, msg);
-    if (fatal && log_to_file)
+    if (to_stderr && log_to_file)
         emit_to(STDERR_FILENO, false, level, msg);
 }
 
@@ -195,20 +202,22 @@ static void format_msg(char *msg, const char *fmt, va_list ap, const char *suffi
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap, const char *suffix,
-                     bool fatal)
+                     bool to_stderr)
 {
     char msg[LOG_MSG_MAX];
     format_msg(msg, fmt, ap, suffix);
-    emit(level, msg, fatal);
+    emit(level, msg, to_stderr);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     if (level > log_threshold)
         return;
+    bool setup_error = level == LOG_ERROR &&
+                       atomic_load_explicit(&log_in_setup, memory_order_relaxed);
     va_list ap;
     va_start(ap, fmt);
-    log_vmsg(level, fmt, ap, NULL, false);
+    log_vmsg(level, fmt, ap, NULL, setup_error);
     va_end(ap);
 }
 

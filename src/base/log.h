@@ -29,13 +29,17 @@ extern enum log_level log_threshold;
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An error line, then exit(VPF_EXIT_SETUP). With a log file the line also goes to
- * stderr (without a timestamp): a failed start always says why where it was started. */
+ * stderr (without a timestamp), as every error line does until log_setup_done(): a
+ * failed start always says why where it was started. */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* die() with ": strerror(errno)" appended. */
 _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* From a signal handler: msg as an error line, like die()'s (log and, with a log file,
  * stderr too), built without stdio or locks. The caller exits. */
 void log_error_signalsafe(const char *msg);
+/* Setup is over (the guest runs): from now on only die() and log_error_signalsafe()
+ * copy their line to stderr when the log is a file. Main thread. */
+void log_setup_done(void);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

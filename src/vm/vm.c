@@ -313,6 +313,7 @@ static void vm_start(struct vm *vm, const struct timespec *t0)
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_start(&vm->vcpus[i]);
     confine_self(CONFINE_MAIN);
+    log_setup_done();
     char status[300];
     snprintf(status, sizeof(status), "running: %u vCPU(s), %llu MiB%s%s", cfg->cpus,
              (unsigned long long)(cfg->memory / MiB), cfg->ctl_path ? ", control socket " : "",

@@ -617,6 +617,11 @@ log-file)
     run_vpf run --kernel "$tmp/nope" --log-file "$tmp/vpf.log"
     expect_error "^vpf: error: cannot open kernel"
     tail -n 1 "$tmp/vpf.log" | grep -Eq "^$stamp vpf: error: cannot open kernel" || fail "setup error not logged"
+    # So is one said by log_error() before exiting (a --net clash).
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/vpf.log" \
+        --net tap=vpflf0,mac=52:54:00:00:00:10 --net tap=vpflf0,mac=52:54:00:00:00:20
+    expect_error "^vpf: error: --net: tap vpflf0 is given to both net0 and net1"
+    tail -n 1 "$tmp/vpf.log" | grep -Eq "^$stamp vpf: error: --net: tap vpflf0 is given to both" || fail "clash not logged"
     run_vpf run --kernel "$(guest poweroff)" --log-timestamps sometimes
     expect_error "--log-timestamps must be auto, on or off, not 'sometimes'" ;;
 log-file-error)

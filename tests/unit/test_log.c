@@ -334,6 +334,46 @@ static void test_die_with_log_file_also_on_stderr(void **state)
     assert_matches(buf, "^old line\n" STAMP_RE "vpf: error: boom 7\n$");
 }
 
+/* Until setup is done every error line also reaches stderr (a failed start says why
+ * there); afterwards only the fatal ones do. */
+static void test_setup_errors_also_on_stderr(void **state)
+{
+    char path[256], buf[512];
+    temp_path(path, sizeof(path));
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        if (log_open_file(path) < 0)
+            _exit(99);
+        log_set_timestamps(LOG_TIMESTAMPS_OFF);
+        log_error("setup failed");
+        log_warn("a warning stays in the file");
+        log_setup_done();
+        log_error("a guest broke something");
+        log_error_signalsafe("seccomp: thread x made forbidden system call 1 (write)");
+        _exit(0);
+    }
+    close(p[1]);
+    ssize_t n = 0, r;
+    while ((r = read(p[0], buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
+        n += r;
+    close(p[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "vpf: error: setup failed\n"
+                             "vpf: error: seccomp: thread x made forbidden system call 1 (write)\n");
+    read_path(path, buf, sizeof(buf));
+    unlink(path);
+    assert_string_equal(buf, "old line\nvpf: error: setup failed\nvpf: warning: a warning stays in the file\n"
+                             "vpf: error: a guest broke something\n"
+                             "vpf: error: seccomp: thread x made forbidden system call 1 (write)\n");
+}
+
 static void test_signalsafe_line(void **state)
 {
     FILE *f = tmpfile();
@@ -365,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_log_file_error_changes_nothing),
         cmocka_unit_test(test_threads_write_whole_lines),
         cmocka_unit_test(test_die_with_log_file_also_on_stderr),
+        cmocka_unit_test(test_setup_errors_also_on_stderr),
         cmocka_unit_test(test_signalsafe_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
