@@ -95,7 +95,8 @@ static void usage(FILE *out)
         "\n"
         "Commands:\n"
         "  run       boot a guest (vpf run --help for its options)\n"
-        "  ctl       talk to a running vpf: vpf ctl SOCKET COMMAND [KEY=VALUE...]\n"
+        "  ctl       talk to a running vpf: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE...]\n"
+        "            (vpf ctl --help)\n"
         "  help      this help\n"
         "  version   vpf's version (also --version)\n");
 }
