@@ -213,7 +213,7 @@ struct bench {
 static uint64_t irq_count;
 static void irq_queue(void *o, unsigned q) { irq_count++; }
 static void irq_config(void *o) {}
-static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config };
+static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config, NULL };
 
 static double now(void)
 {

@@ -157,6 +157,9 @@ COMMON_TOOLS=(bash ip lspci iperf3 ethtool sockperf)
 # ---------------------------------------------------------------------------
 # L2 guest image.
 L2_MODULES=(virtio_pci virtio_net pvpanic_mmio pvpanic_pci)
+# The ACPI power button (tests/e2e/lifecycle.sh, powerdown): button.c and evdev for acpid.
+# Not loaded at boot: /etc/modules.acpi, loaded by guest/powerdown.sh.
+L2_ACPI_MODULES=(button evdev)
 # Container networking (bench/container_bench.sh): veth + bridge + iptables NAT as Docker
 # sets it up on Debian 12 (iptables-nft: nf_tables, xt targets through nft_compat).
 # Not loaded at boot: /etc/modules.container, loaded by the guest scripts that need it.
@@ -183,6 +186,7 @@ else
 	s=$TB_OUT/stage-l2
 	new_stage "$s"
 	MODORDER=modules.container add_modules "$s" "${L2_CONTAINER_MODULES[@]}"
+	MODORDER=modules.acpi add_modules "$s" "${L2_ACPI_MODULES[@]}"
 	add_modules "$s" "${L2_MODULES[@]}"
 	copy_bin "$s" "${COMMON_TOOLS[@]}" xtables-nft-multi
 	ln -s xtables-nft-multi "$s/usr/sbin/iptables" # Debian 12's default alternative

@@ -13,9 +13,11 @@
  *    process moves the packets. On DRIVER_OK the device hands over, through
  *    start_offload(), the guest memory table, each queue's ring addresses and size, the
  *    kick eventfd (the same fd KVM signals through KVM_IOEVENTFD), a call eventfd the
- *    backend signals for a used-buffer interrupt (the device forwards it through MSI-X,
- *    so masking and pending bits stay in one place) and an error eventfd (a bad ring:
- *    the device then needs a reset), and does only control afterwards. set_link()
+ *    backend signals for a used-buffer interrupt (the MSI-X vector's irqfd while it is
+ *    deliverable, else the device's own eventfd, forwarded through MSI-X so masking and
+ *    pending bits stay in one place; set_call() switches between them at run time) and
+ *    an error eventfd (a bad ring: the device then needs a reset), and does only
+ *    control afterwards. set_link()
  *    detaches/reattaches the packet source while the link is down. stop_offload()
  *    returns each queue's next avail index, so a later start (or a switch to
  *    userspace) resumes.
@@ -58,7 +60,7 @@ struct net_backend_vring {
     uint16_t last_avail;
     uint64_t desc_gpa, avail_gpa, used_gpa;   /* validated against mem by virtq_start */
     int kick_fd;            /* ioeventfd of the queue's notify address */
-    int call_fd;            /* signalled for a used-buffer interrupt */
+    int call_fd;            /* signalled for a used-buffer interrupt (see set_call) */
     int err_fd;             /* signalled when the backend finds the ring broken */
 };
 
@@ -113,6 +115,11 @@ struct net_backend_ops {
      * the device's link state (I/O thread). */
     int (*config_fd)(struct net_backend *be);
     bool (*device_link)(struct net_backend *be);
+    /* Optional, NET_BACKEND_OFFLOAD, I/O thread, while started: signal fd for ring's
+     * used-buffer interrupts from now on (VHOST_SET_VRING_CALL), e.g. the MSI-X vector's
+     * irqfd while it is deliverable, the device's call_fd while it is masked. Without
+     * it the backend always signals the call_fd start_offload() was given. 0 or -1. */
+    int (*set_call)(struct net_backend *be, unsigned ring, int fd);
 };
 
 struct net_backend {

@@ -255,11 +255,21 @@ static void vn_close(struct net_backend *be)
     free(v);
 }
 
+/* I/O thread, while started: vhost signals fd from its next interrupt on. */
+static int vn_set_call(struct net_backend *be, unsigned ring, int fd)
+{
+    struct vhost_net *v = to_vn(be);
+    struct vhost_vring_file call = { .index = ring, .fd = fd };
+    if (ring >= v->nvrings)
+        return -1;
+    return vioctl(v, VHOST_SET_VRING_CALL, "SET_VRING_CALL", &call);
+}
+
 static const struct net_backend_ops vhost_net_ops = {
     .type = "vhost-net", .kind = NET_BACKEND_OFFLOAD,
     .features = vn_features, .set_features = vn_set_features, .close = vn_close,
     .start_offload = vn_start, .stop_offload = vn_stop, .set_link = vn_set_link,
-    .backend_broken = vn_backend_broken, .stats = vn_stats,
+    .backend_broken = vn_backend_broken, .stats = vn_stats, .set_call = vn_set_call,
 };
 
 struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)

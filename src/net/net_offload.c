@@ -1,13 +1,21 @@
-/* virtio-net with an offloaded data path (vhost-net): on DRIVER_OK the receive and
- * transmit rings go to the backend, which the guest's doorbells reach directly (the
- * queue's KVM ioeventfd is the backend's kick fd, so this I/O thread stops polling it)
- * and which signals a per-ring call eventfd when the guest should be interrupted. That
- * eventfd is not the vector's irqfd: the I/O thread forwards it with
- * virtio_dev_notify_queue(), i.e. through msix_signal(), so a masked vector (per-vector
- * or function mask) only sets its pending bit and fires on unmask, with the same code as
- * the userspace path (PCIe 6.0 §6.1.4.2 masking, one mechanism), and the guest's
- * interrupt moderation (NOTF_COAL) holds it as it holds vpf's own. The control queue
- * stays here. A ring error the backend reports makes the device need a reset. */
+/* virtio-net with an offloaded data path (vhost-net, vhost-vdpa): on DRIVER_OK the
+ * receive and transmit rings go to the backend, which the guest's doorbells reach
+ * directly (the queue's KVM ioeventfd is the backend's kick fd, so this I/O thread stops
+ * polling it) and which signals a per-ring "call" eventfd when the guest should be
+ * interrupted.
+ *
+ * Which eventfd that is (vnet_offload_route_irqs): while the queue's MSI-X vector is
+ * unmasked and routed and the guest's interrupt moderation (NOTF_COAL) is off for the
+ * ring, the vector's irqfd itself: KVM injects the interrupt, no vpf thread wakes.
+ * Otherwise vpf's own call_fd: the I/O thread forwards it with virtio_dev_notify_queue(),
+ * i.e. msix_signal(), so a masked vector (per-vector or function mask) only sets its
+ * pending bit and fires on unmask (PCIe 6.0 §6.1.4.2), and moderation holds it as it
+ * holds vpf's own interrupts. The transport reports every change that may move a vector
+ * between the two (irq_changed, vCPU thread, before the guest's register write
+ * completes), and the switch (VHOST_SET_VRING_CALL) is done by then. call_fd stays
+ * watched either way, so a signal that reached it just before an unmask is delivered.
+ * The control queue stays here. A ring error the backend reports makes the device need a
+ * reset. */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -28,7 +36,7 @@ bool vnet_is_offload(const struct virtio_net *n)
 int vnet_offload_init(struct virtio_net *n)
 {
     for (unsigned i = 0; i < NRINGS; i++)
-        n->call_fd[i] = n->err_fd[i] = -1;
+        n->call_fd[i] = n->err_fd[i] = n->ring_call[i] = -1;
     if (!vnet_is_offload(n))
         return 0;
     for (unsigned i = 0; i < NRINGS; i++) {
@@ -58,6 +66,32 @@ static void drain(int fd)
     uint64_t v;
     if (read(fd, &v, sizeof(v)) < 0) {
         /* EAGAIN: nothing pending */
+    }
+}
+
+/* The fd the backend should signal for ring i now (see the top of this file). */
+static int ring_call_fd(struct virtio_net *n, unsigned i)
+{
+    int fd = -1;
+    if (n->be->ops->set_call && !net_coal_on(&n->coal[i]))
+        fd = virtio_dev_queue_irqfd(&n->vdev, i);
+    return fd >= 0 ? fd : n->call_fd[i];
+}
+
+void vnet_offload_route_irqs(struct virtio_net *n)
+{
+    if (!n->offloaded)
+        return;
+    for (unsigned i = 0; i < NRINGS; i++) {
+        int fd = ring_call_fd(n, i);
+        if (fd == n->ring_call[i])
+            continue;
+        if (n->be->ops->set_call(n->be, i, fd) < 0) {
+            log_warn_rl(&n->vdev.log_rl, "%s: backend %s: cannot move ring %u's interrupt to %s",
+                        n->name, n->be->ops->type, i, fd == n->call_fd[i] ? "vpf" : "KVM");
+            continue;
+        }
+        n->ring_call[i] = fd;
     }
 }
 
@@ -141,10 +175,11 @@ void vnet_offload_start(struct virtio_net *n)
         /* Stale signals of an earlier run must not become interrupts now. */
         drain(n->call_fd[i]);
         drain(n->err_fd[i]);
+        n->ring_call[i] = ring_call_fd(n, i);
         cfg.vrings[i] = (struct net_backend_vring){
             .size = vq->size, .last_avail = vq->last_avail, .desc_gpa = vq->desc_gpa,
             .avail_gpa = vq->avail_gpa, .used_gpa = vq->used_gpa,
-            .kick_fd = n->vdev.kick_fds[i], .call_fd = n->call_fd[i], .err_fd = n->err_fd[i],
+            .kick_fd = n->vdev.kick_fds[i], .call_fd = n->ring_call[i], .err_fd = n->err_fd[i],
         };
         n->call_watch[i] = (struct iothread_watch){ .fd = n->call_fd[i], .events = EPOLLIN,
                                                     .fn = on_call, .opaque = n };

@@ -313,8 +313,14 @@ void vnet_coal_release_held(struct virtio_net *n)
 
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs)
 {
+    /* Offloaded, the backend may have interrupted the guest without vpf (the vector's
+     * irqfd): count from here. */
+    if (n->offloaded)
+        coal_backend_used(n, q);
     net_coal_set(&n->coal[q], max_packets, usecs);
     coal_poll(n, now_ns());
+    /* Moderation on: the backend's signals must come through vpf; off: straight to KVM. */
+    vnet_offload_route_irqs(n);
 }
 
 static void on_coal_timer(struct iothread_watch *w, uint32_t events)
@@ -513,6 +519,19 @@ static void vnet_reset(struct virtio_dev *dev)
     net_backend_set_features(n->be, 0);
 }
 
+static void dp_irqs(void *arg)
+{
+    vnet_offload_route_irqs(arg);
+}
+
+/* The transport's direct interrupt fds may have changed (a vector masked or unmasked). */
+static void vnet_irq_changed(struct virtio_dev *dev)
+{
+    struct virtio_net *n = to_net(dev);
+    if (vnet_is_offload(n))
+        iothread_call(&n->io, dp_irqs, n);
+}
+
 static const struct virtio_dev_ops vnet_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
@@ -525,6 +544,7 @@ static const struct virtio_dev_ops vnet_ops = {
     .config_write = vnet_config_write,
     .activate = vnet_activate,
     .reset = vnet_reset,
+    .irq_changed = vnet_irq_changed,
 };
 
 /* ---- public API ---- */

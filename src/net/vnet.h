@@ -67,6 +67,7 @@ struct virtio_net {
      * only the control queue and the backend's call/error eventfds. */
     bool offloaded;
     int call_fd[2], err_fd[2];          /* per ring (rx, tx); -1 for userspace backends */
+    int ring_call[2];                   /* what the backend signals now: call_fd or an irqfd */
     struct iothread_watch call_watch[2], err_watch[2];
     struct iothread_watch cfg_watch;    /* the backend's config_fd, while offloaded */
     bool dev_link_down;                 /* the backend's device says its link is down (cfg_lock) */
@@ -135,6 +136,9 @@ void vnet_offload_free(struct virtio_net *n);
 void vnet_offload_start(struct virtio_net *n);
 void vnet_offload_stop(struct virtio_net *n);
 void vnet_offload_link(struct virtio_net *n);
+/* Points each ring's interrupt at the vector's irqfd while the transport can deliver it
+ * straight and moderation is off for the ring, else at call_fd (vpf in between). */
+void vnet_offload_route_irqs(struct virtio_net *n);
 
 /* net_tx.c, net_rx.c, net_ctrl.c: drain the queue as far as possible, then interrupt
  * once if the driver wants it. */

@@ -79,6 +79,23 @@ bool msix_vector_deliverable(struct msix *m, unsigned v)
            atomic_load(&m->vec[v].fd) >= 0;
 }
 
+int msix_vector_irqfd(struct msix *m, unsigned v)
+{
+    return msix_vector_deliverable(m, v) ? atomic_load(&m->vec[v].fd) : -1;
+}
+
+void msix_set_change_hook(struct msix *m, void (*fn)(void *opaque), void *opaque)
+{
+    m->on_change = fn;
+    m->change_opaque = opaque;
+}
+
+static void msix_changed(struct msix *m)
+{
+    if (m->on_change)
+        m->on_change(m->change_opaque);
+}
+
 bool msix_vector_pending(struct msix *m, unsigned v)
 {
     return v < m->nvec && (atomic_load(&m->pba[v / 64]) >> (v % 64) & 1);
@@ -144,10 +161,13 @@ static void msix_vector_update(struct msix *m, unsigned v)
 {
     struct msix_vector *e = &m->vec[v];
     bool masked = e->ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT;
+    bool was = msix_vector_deliverable(m, v);
     if (!masked && atomic_load(&m->active))
         msix_route_sync(m, v);
     atomic_store(&e->masked, masked);
     msix_fire_pending(m, v);
+    if (msix_vector_deliverable(m, v) != was)
+        msix_changed(m);
 }
 
 void msix_config_update(struct msix *m)
@@ -164,6 +184,7 @@ void msix_config_update(struct msix *m)
     if (active)
         for (unsigned v = 0; v < m->nvec; v++)
             msix_fire_pending(m, v);
+    msix_changed(m);
 }
 
 void msix_reset(struct msix *m)
@@ -182,6 +203,7 @@ void msix_reset(struct msix *m)
     }
     for (unsigned i = 0; i < pba_size(m->nvec) / 8; i++)
         atomic_store(&m->pba[i], 0);
+    msix_changed(m);
 }
 
 /* Reads one dword of the table or PBA at offset off (dword aligned) inside the BAR. */

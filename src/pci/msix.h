@@ -7,7 +7,16 @@
  * removed before msix_destroy, so an eventfd that an I/O thread (or vhost) signals stays
  * valid for the device's lifetime.
  *
- * Threads: table/capability accesses come from vCPUs with the bus lock held.
+ * Direct delivery: while a vector is deliverable its route's eventfd (an irqfd) may be
+ * handed to a backend that signals it itself (vhost's call fd), with no vpf thread in
+ * between. msix_vector_irqfd() says which fd that is now; the change hook tells the
+ * owner when the answer may have changed (Mask Bit, Enable, Function Mask, a new route,
+ * reset), so the owner can switch the backend back to its own eventfd while the vector
+ * is masked: masking stays exact (PCIe 6.0 §6.1.4.2), the pending bit is set by
+ * msix_signal() as for any other interrupt.
+ *
+ * Threads: table/capability accesses come from vCPUs with the bus lock held; the change
+ * hook runs there too, after the change is visible to msix_signal().
  * msix_signal may run on any thread at the same time: it only reads atomics and writes
  * the eventfd, or sets the vector's pending bit; the unmask path re-checks pending bits
  * after unmasking, so no interrupt is lost and none is sent twice for one pending bit. */
@@ -44,6 +53,8 @@ struct msix {
     struct msix_vector *vec;
     _Atomic uint64_t *pba;                   /* (nvec + 63) / 64 words */
     _Atomic bool active;                     /* Enable && !Function Mask */
+    void (*on_change)(void *opaque);         /* msix_set_change_hook */
+    void *change_opaque;
     struct log_ratelimit log_rl;             /* guest-triggered messages */
 };
 
@@ -77,6 +88,12 @@ void msix_reset(struct msix *m);
 
 /* True if vector would be injected now (tests, vhost call-fd decisions). */
 bool msix_vector_deliverable(struct msix *m, unsigned vector);
+/* The eventfd that injects vector now (its route's irqfd) if it is deliverable, else -1.
+ * Valid until the change hook runs. Any thread. */
+int msix_vector_irqfd(struct msix *m, unsigned vector);
+/* fn(opaque) runs (vCPU thread, bus lock held) after any change that may change a
+ * vector's msix_vector_irqfd() answer. One hook per function; NULL removes it. */
+void msix_set_change_hook(struct msix *m, void (*fn)(void *opaque), void *opaque);
 bool msix_vector_pending(struct msix *m, unsigned vector);
 
 #endif

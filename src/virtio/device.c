@@ -230,6 +230,17 @@ void virtio_dev_notify_queue(struct virtio_dev *dev, unsigned q)
         dev->irq->queue(dev->irq_opaque, q);
 }
 
+int virtio_dev_queue_irqfd(struct virtio_dev *dev, unsigned q)
+{
+    return dev->irq && dev->irq->queue_irqfd ? dev->irq->queue_irqfd(dev->irq_opaque, q) : -1;
+}
+
+void virtio_dev_irq_changed(struct virtio_dev *dev)
+{
+    if (dev->active && dev->ops->irq_changed)
+        dev->ops->irq_changed(dev);
+}
+
 void virtio_dev_fail(struct virtio_dev *dev, const char *fmt, ...)
 {
     if (__atomic_exchange_n(&dev->needs_reset, true, __ATOMIC_ACQ_REL))

@@ -36,6 +36,11 @@ struct virtio_dev;
 struct virtio_irq_ops {
     void (*queue)(void *opaque, unsigned q);    /* used buffers on queue q */
     void (*config)(void *opaque);               /* config change (and NEEDS_RESET) */
+    /* Optional: an eventfd that raises queue q's interrupt with no vpf code in between
+     * (virtio-pci: the MSI-X vector's irqfd while it is unmasked and routed), or -1 while
+     * the interrupt must go through queue(). Good until the device's irq_changed op
+     * runs. An offload backend signals it directly (net_offload.c). */
+    int (*queue_irqfd)(void *opaque, unsigned q);
 };
 
 struct virtio_dev_ops {
@@ -57,6 +62,10 @@ struct virtio_dev_ops {
     /* Stop the data path; when it returns nothing touches the queues or guest memory.
      * Called only after a successful activate. */
     void (*reset)(struct virtio_dev *dev);
+    /* Optional, while active: the transport's queue_irqfd answers may have changed
+     * (a vector masked, unmasked or re-assigned). Called on the thread that changed
+     * them, with the transport's lock held; returns once the device uses the new ones. */
+    void (*irq_changed)(struct virtio_dev *dev);
 };
 
 struct virtio_dev {
@@ -119,6 +128,10 @@ uint8_t virtio_dev_config_generation(const struct virtio_dev *dev);
 void virtio_dev_config_changed(struct virtio_dev *dev);
 /* Used-buffer interrupt for queue q. */
 void virtio_dev_notify_queue(struct virtio_dev *dev, unsigned q);
+/* The transport's direct eventfd for queue q's interrupt, or -1 (virtio_irq_ops). */
+int virtio_dev_queue_irqfd(struct virtio_dev *dev, unsigned q);
+/* Transport: the queue_irqfd answers may have changed; tells an active device. */
+void virtio_dev_irq_changed(struct virtio_dev *dev);
 
 /* The guest broke the protocol: set DEVICE_NEEDS_RESET, log the first reason only, and
  * send a config interrupt (virtio 1.2 §2.1.2). The caller stops using the queues. */

@@ -39,7 +39,23 @@ static void irq_config(void *opaque)
         msix_signal(&vp->msix, vec);
 }
 
-static const struct virtio_irq_ops vp_irq_ops = { irq_queue, irq_config };
+/* The vector's irqfd while MSI-X delivers it straight (no ISR bit: with MSI-X the
+ * driver does not read ISR for queue interrupts, virtio 1.2 §4.1.4.5.1). */
+static int irq_queue_fd(void *opaque, unsigned q)
+{
+    struct virtio_pci *vp = opaque;
+    uint16_t vec = q < VIRTIO_MAX_QUEUES ? ld_vec(&vp->queue_vector[q]) : NO_VECTOR;
+    return vec == NO_VECTOR ? -1 : msix_vector_irqfd(&vp->msix, vec);
+}
+
+static const struct virtio_irq_ops vp_irq_ops = { irq_queue, irq_config, irq_queue_fd };
+
+/* MSI-X (un)masked, enabled or reset: the device re-reads irq_queue_fd. */
+static void msix_changed(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    virtio_dev_irq_changed(vp->vdev);
+}
 
 /* ---- doorbells ---- */
 
@@ -236,8 +252,10 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
                          (unsigned long long)val);
         break;
     case VIRTIO_PCI_COMMON_Q_MSIX:
-        if (vq)
+        if (vq) {
             st_vec(&vp->queue_vector[q], valid_vector(vp, (uint16_t)val));
+            virtio_dev_irq_changed(d);
+        }
         break;
     case VIRTIO_PCI_COMMON_Q_ENABLE:
         /* Writing 0 is not allowed (§4.1.4.3.2, no VIRTIO_F_RING_RESET); 1 validates the
@@ -437,6 +455,7 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
     }
     transport_reset(vp);
     virtio_dev_set_irq(vdev, &vp_irq_ops, vp);
+    msix_set_change_hook(&vp->msix, msix_changed, vp);
     return 0;
 }
 
@@ -460,5 +479,6 @@ void virtio_pci_destroy(struct virtio_pci *vp)
     notify_unregister(vp);
     virtio_dev_reset(vp->vdev);          /* stops the data path: no msix_signal after */
     virtio_dev_set_irq(vp->vdev, NULL, NULL);
+    msix_set_change_hook(&vp->msix, NULL, NULL);
     msix_destroy(&vp->msix);
 }

@@ -21,7 +21,10 @@
  * Interrupts: MSI-X only (no INTx: interrupt pin 0). Queue q's used-buffer interrupt goes
  * to the vector the driver put in queue_msix_vector, config changes to config_msix_vector,
  * through msix_signal() (lock-free, safe from the device's I/O thread). ISR bits are kept
- * too (§4.1.4.5), read-to-clear.
+ * too (§4.1.4.5), read-to-clear. An offloaded device may instead have its backend signal
+ * the vector's irqfd itself while the vector is deliverable (virtio_irq_ops.queue_irqfd);
+ * every MSI-X change that may alter that, and every queue_msix_vector write, is passed
+ * to the device (virtio_dev_irq_changed) before the register write completes.
  *
  * Threads: register accesses arrive with the PCI bus lock held (vCPU threads). */
 #ifndef VPF_VIRTIO_PCI_H

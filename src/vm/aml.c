@@ -279,6 +279,14 @@ void aml_res_irq(struct aml *a, uint16_t mask)
     aml_bytes(a, d, sizeof(d));
 }
 
+void aml_res_ext_irq_edge(struct aml *a, uint32_t gsi)
+{
+    /* Length 6: flags, table length 1, one DWord; flags bit 0 consumer, bit 1 edge. */
+    uint8_t d[] = { 0x89, 0x06, 0x00, 0x03, 0x01 };
+    aml_bytes(a, d, sizeof(d));
+    aml_le(a, gsi, 4);
+}
+
 void aml_res_end(struct aml *a)
 {
     uint8_t d[] = { 0x79, 0x00 };          /* checksum 0: "treated as valid" */

@@ -52,6 +52,8 @@ void aml_res_qword_mem(struct aml *a, uint64_t min, uint64_t max, bool cacheable
 void aml_res_io(struct aml *a, uint16_t base, uint8_t align, uint8_t len);
 void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len);
 void aml_res_irq(struct aml *a, uint16_t mask);   /* IRQNoFlags: edge, active high */
+/* Extended Interrupt (§6.4.3.6): one GSI, ResourceConsumer, edge, active high, exclusive. */
+void aml_res_ext_irq_edge(struct aml *a, uint32_t gsi);
 void aml_res_end(struct aml *a);
 
 /* AML opcodes the DSDT code uses directly (§20.2.5). */
@@ -63,5 +65,6 @@ void aml_res_end(struct aml *a);
 #define AML_LNOT        0x92
 #define AML_LEQUAL      0x93
 #define AML_RETURN      0xa4
+#define AML_NOTIFY      0x86
 
 #endif

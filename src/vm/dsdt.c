@@ -155,6 +155,52 @@ static void dsdt_pevt(struct aml *a)
     aml_close(a, d);
 }
 
+/* The power button as hardware-reduced ACPI has it (ACPI 6.4 §4.8.2.2.1.2, §5.6.9): a
+ * control-method power button device and a Generic Event Device whose interrupt makes
+ * the OS run _EVT, which notifies the button (0x80: pressed). Linux: evged.c runs _EVT,
+ * button.c turns the notification into KEY_POWER for acpid or systemd-logind.
+ *   Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) }
+ *   Device (GED0) {
+ *     Name (_HID, "ACPI0013")
+ *     Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge, ActiveHigh,
+ *                                                  Exclusive) { LAYOUT_GSI_GED } })
+ *     Method (_EVT, 1) { If (LEqual (Arg0, LAYOUT_GSI_GED)) { Notify (PWRB, 0x80) } }
+ *   } */
+static void dsdt_power_button(struct aml *a)
+{
+    size_t d = aml_device_open(a, "PWRB");
+    aml_name_decl(a, "_HID");
+    aml_eisaid(a, "PNP0C0C");
+    aml_name_decl(a, "_UID");
+    aml_integer(a, 0);
+    aml_close(a, d);
+
+    uint8_t buf[32];
+    struct aml r;
+    aml_init(&r, buf, sizeof(buf));
+    aml_res_ext_irq_edge(&r, LAYOUT_GSI_GED);
+    aml_res_end(&r);
+    a->err |= r.err;
+    d = aml_device_open(a, "GED0");
+    aml_name_decl(a, "_HID");
+    aml_string(a, "ACPI0013");
+    aml_name_decl(a, "_UID");
+    aml_integer(a, 0);
+    aml_name_decl(a, "_CRS");
+    aml_buffer(a, r.buf, r.len);
+    size_t m = aml_method_open(a, "_EVT", 1, false);
+    size_t i = aml_if_open(a);
+    aml_byte(a, AML_LEQUAL);
+    aml_byte(a, AML_ARG(0));
+    aml_integer(a, LAYOUT_GSI_GED);
+    aml_byte(a, AML_NOTIFY);
+    aml_name(a, "PWRB");
+    aml_integer(a, 0x80);
+    aml_close(a, i);
+    aml_close(a, m);
+    aml_close(a, d);
+}
+
 void dsdt_build(struct aml *a)
 {
     size_t sb = aml_scope_open(a, "\\_SB_");
@@ -162,6 +208,7 @@ void dsdt_build(struct aml *a)
     dsdt_mres(a);
     dsdt_com1(a);
     dsdt_pevt(a);
+    dsdt_power_button(a);
     aml_close(a, sb);
 
     /* ACPI 6.4 §7.4.2: _S5 gives SLP_TYP for the sleep control register (hardware-reduced:

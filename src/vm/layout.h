@@ -49,6 +49,9 @@
 /* Port I/O */
 #define LAYOUT_PORT_COM1      0x3f8
 #define LAYOUT_IRQ_COM1       4
+/* The Generic Event Device's interrupt (the ACPI power button): an IOAPIC pin above the
+ * ISA range, edge-triggered, active high (DSDT GED0 _CRS). */
+#define LAYOUT_GSI_GED        16
 #define LAYOUT_PORT_PCI_CF8   0xcf8          /* 0xcf8..0xcff: conf1 address + data */
 #define LAYOUT_PORT_ACPI_PM   0x600          /* hardware-reduced sleep control/status, reset */
 #define LAYOUT_PORT_PVPANIC   0x505

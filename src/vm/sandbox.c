@@ -389,6 +389,9 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
         };
         for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
             allow(c, plain[i]);
+        /* powerdown: GED0's interrupt line (vm_press_power_button). */
+        static const unsigned long kvm[] = { KVM_IRQ_LINE };
+        ALLOW_IOCTLS(c, kvm);
         /* Read-only files: the tap counters in sysfs (vhost-net), jansson's seed. */
         allow1(c, SCMP_SYS(openat),
                SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT, O_RDONLY));

@@ -67,6 +67,16 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
         log_error("cannot signal VM stop: %s", strerror(errno));
 }
 
+int vm_press_power_button(struct vm *vm)
+{
+    /* An edge on GED0's pin (dsdt.c): the guest runs _EVT, which notifies PWRB. */
+    if (kvm_irq_line(&vm->kvm, LAYOUT_GSI_GED, 1) < 0 || kvm_irq_line(&vm->kvm, LAYOUT_GSI_GED, 0) < 0) {
+        log_error("power button: KVM_IRQ_LINE: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* SIGINT/SIGTERM stop the VM cleanly (taps removed, terminal restored). The handler only
  * does async-signal-safe work: record the signal and wake the main thread. */
 static volatile sig_atomic_t vm_stop_signal;

@@ -52,5 +52,8 @@ struct vm {
 int vm_run(const struct vm_config *cfg);
 /* Asks the main thread to stop the VM with this status; callable from any thread. */
 void vm_request_stop(struct vm *vm, int status, const char *why);
+/* Presses the ACPI power button (DSDT PWRB through GED0's interrupt): a guest that
+ * handles it (acpid, systemd-logind) shuts down and powers off. Any thread. 0 or -1. */
+int vm_press_power_button(struct vm *vm);
 
 #endif

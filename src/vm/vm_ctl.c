@@ -1,4 +1,5 @@
-/* Control commands of the VM itself: "info" and "quit" (docs/api.md). Control thread. */
+/* Control commands of the VM itself: "info", "powerdown" and "quit" (docs/api.md).
+ * Control thread. */
 #include "vm/netdev.h"
 #include "vm/vm.h"
 #include "vm/vm_ctl.h"
@@ -36,11 +37,30 @@ static void ctl_quit(void *opaque, const struct ctl_request *req, struct ctl_rep
     ctl_reply_bool(reply, "stopping", true);
 }
 
+/* The ACPI power button: the guest decides (a guest without a handler ignores it). */
+static void ctl_powerdown(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
+{
+    struct vm *vm = opaque;
+    if (atomic_load(&vm->stopping)) {
+        ctl_reply_fail(reply, CTL_ERR_FAILED, "the VM is already stopping");
+        return;
+    }
+    if (vm_press_power_button(vm) < 0) {
+        ctl_reply_fail(reply, CTL_ERR_FAILED, "cannot raise the power button's interrupt");
+        return;
+    }
+    log_info("power button pressed (control socket, uid %u)", (unsigned)req->uid);
+    ctl_reply_bool(reply, "pressed", true);
+}
+
 void vm_register_ctl(struct vm *vm, struct ctl_server *ctl)
 {
     static const struct ctl_arg none[] = { { NULL } };
     ctl_server_register(ctl, "info", "vpf's version, uptime, vCPUs, memory and devices", none,
                         ctl_info, vm);
+    ctl_server_register(ctl, "powerdown",
+                        "press the ACPI power button: the guest shuts down cleanly if it handles it",
+                        none, ctl_powerdown, vm);
     ctl_server_register(ctl, "quit", "stop the VM at once (no guest shutdown); vpf exits 0", none,
                         ctl_quit, vm);
 }

@@ -30,6 +30,24 @@ if ! vdpa mgmtdev show vdpasim_net >/dev/null 2>&1; then
 	done </etc/modules.vdpa
 fi
 vdpa mgmtdev show vdpasim_net >/dev/null || fail "no vdpasim_net management device: $(vdpa mgmtdev show 2>&1)"
+# vpf_io_cpu PID THREAD: vpf's read-like plus write-like system calls so far (syscr +
+# syscw of /proc/PID/io), the same for its thread named THREAD (a device's I/O thread),
+# that thread's CPU time in ms, and the CPU time of all its threads but the vCPUs (whose
+# time includes the guest's).
+vpf_io_cpu() {
+	local t comm ticks tio=0 tcpu=0 cpu=0
+	for t in /proc/"$1"/task/*; do
+		comm=$(cat "$t/comm")
+		# utime + stime: fields 14 and 15 of stat, 12 and 13 after "(comm) "
+		ticks=$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')
+		case $comm in vcpu*) continue ;; esac
+		cpu=$((cpu + ticks))
+		[ "$comm" = "$2" ] || continue
+		tcpu=$ticks tio=$(awk '/^sysc[rw]:/ {n += $2} END {print n}' "$t/io")
+	done
+	# ticks of USER_HZ, 100 on x86 (L1 has no getconf)
+	echo "$(awk '/^sysc[rw]:/ {n += $2} END {print n}' "/proc/$1/io") $tio $((tcpu * 10)) $((cpu * 10))"
+}
 # vpf's devices: "vpfPID-net0vfI".
 vpf_vdpa_devs() { vdpa dev show 2>/dev/null | grep -c "^vpf[0-9]*-net" || true; }
 [ "$(vpf_vdpa_devs)" = 0 ] || fail "vDPA devices left from an earlier run: $(vdpa dev show)"
@@ -101,6 +119,30 @@ grep -q '"link":false,.*"error":"vdpa dev add vpf[0-9]*-net1vf0: no management d
 go vfs-checked
 
 await 'VPF-SRIOV: broadcasts looped' 120 "broadcast frames did not come back on every VF"
+# The flood on VF 0: vpf's read/write system calls and CPU time per packet the VF moved,
+# for the VF's I/O thread (which forwarded every interrupt before they went straight to
+# KVM) and for the whole of vpf (which also serves the guest's go-ahead polls on the PF).
+await 'VPF-SRIOV: flood ready' 60 "the guest did not get to the flood"
+read -r io0 tio0 tcpu0 cpu0 <<<"$(vpf_io_cpu "$vpf_pid" net0vf0)"
+go flood-start
+await 'VPF-SRIOV: flood done' 180 "the flood on VF 0 did not finish"
+read -r io1 tio1 tcpu1 cpu1 <<<"$(vpf_io_cpu "$vpf_pid" net0vf0)"
+go flood-measured
+read -r ftx frx <<<"$(sed -n 's/.*VPF-SRIOV: flood vf0 tx \([0-9]*\) rx \([0-9]*\).*/\1 \2/p' "$con" | head -n1)"
+pkts=$((ftx + frx))
+[ "$pkts" -gt 10000 ] || fail "the flood moved only $pkts packets on VF 0 (tx $ftx, rx $frx)"
+sys=$((io1 - io0)) tsys=$((tio1 - tio0))
+metric flood_packets "$pkts"
+metric flood_vpf_syscalls "$sys"
+metric flood_vf_thread_syscalls "$tsys"
+metric flood_vf_thread_cpu_ms "$((tcpu1 - tcpu0))" ms
+metric flood_vpf_cpu_ms_besides_vcpus "$((cpu1 - cpu0))" ms
+log "flood on VF 0: $ftx sent, $frx looped back; VF 0's I/O thread: $tsys read/write calls," \
+	"$((tcpu1 - tcpu0)) ms CPU; all of vpf: $sys calls, $((cpu1 - cpu0)) ms CPU outside the vCPUs"
+[ $((tsys * 1000)) -le "$pkts" ] ||
+	fail "VF 0's I/O thread made $tsys read/write calls for $pkts packets (at most 0.001 per packet)"
+[ $((sys * 20)) -le "$pkts" ] ||
+	fail "vpf made $sys read/write calls for $pkts packets of an offloaded VF (at most 0.05 per packet)"
 "$VPF" ctl --json "$ctl" link dev=net0vf1 up=false >/dev/null || fail "VF 1 link down failed"
 go vf1-link-down
 await 'VPF-SRIOV: vf1 carrier down' 120 "guest did not see VF 1's link go down"

@@ -37,7 +37,7 @@ static int peer = -1;
 
 static void irq_queue(void *o, unsigned q) {}
 static void irq_config(void *o) {}
-static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config };
+static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config, NULL };
 
 static void init_once(void)
 {

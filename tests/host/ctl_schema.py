@@ -65,6 +65,7 @@ for name, args in declared.items():
 # Each command, successful: the request is valid by the schema, the answer too.
 good = [
     {"cmd": "info"},
+    {"cmd": "powerdown"},
     {"cmd": "devices"},
     {"cmd": "vfs", "dev": "net0"},
     {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "spoofchk": "on", "rate": 100},

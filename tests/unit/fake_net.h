@@ -55,7 +55,7 @@ static inline void fnet_irq_config(void *o)
 {
     __atomic_fetch_add(&((struct fake_net *)o)->config_irqs, 1, __ATOMIC_SEQ_CST);
 }
-static const struct virtio_irq_ops fnet_irq_ops = { fnet_irq_queue, fnet_irq_config };
+static const struct virtio_irq_ops fnet_irq_ops = { fnet_irq_queue, fnet_irq_config, NULL };
 
 /* A device over be (which it then owns) with its interrupts counted in t; a transport set
  * up afterwards (virtio_pci_init) takes the interrupts over. */

@@ -229,7 +229,11 @@ static void test_dsdt_iasl(void **state)
     snprintf(cmd, sizeof(cmd),
              "cd %s && iasl -d dsdt.dat >log 2>&1 && grep -q 'Device (PCI0)' dsdt.dsl && "
              "grep -q 'QWordMemory' dsdt.dsl && grep -q 'PNP0C02' dsdt.dsl && "
-             "grep -q 'Method (_OSC, 4' dsdt.dsl && ! grep -qi 'error' log", dir);
+             "grep -q 'Method (_OSC, 4' dsdt.dsl && grep -q 'Device (GED0)' dsdt.dsl && "
+             "grep -q 'ACPI0013' dsdt.dsl && grep -q 'PNP0C0C' dsdt.dsl && "
+             "grep -q 'Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )' dsdt.dsl && "
+             "grep -q 'Notify (PWRB, 0x80)' dsdt.dsl && grep -q 'Method (_EVT, 1' dsdt.dsl && "
+             "! grep -qi 'error' log", dir);
     int rc = system(cmd);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)

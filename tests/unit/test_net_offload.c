@@ -33,6 +33,8 @@ struct fake_offload {
     struct net_backend_offload cfg;
     int cfd;                        /* config interrupt eventfd (config_fd) */
     bool dev_link;                  /* what device_link() answers */
+    int call[2];                    /* what each ring signals now (start, then set_call) */
+    int set_calls;
 };
 
 static uint64_t fo_features(struct net_backend *be) { return F(VIRTIO_NET_F_CSUM); }
@@ -57,6 +59,8 @@ static int fo_start(struct net_backend *be, const struct net_backend_offload *cf
     f->starts++;
     f->cfg = *cfg;
     f->link = cfg->link_up;
+    for (unsigned i = 0; i < 2; i++)
+        f->call[i] = cfg->vrings[i].call_fd;
     return f->fail_start ? -1 : 0;
 }
 static void fo_stop(struct net_backend *be, uint16_t *last_avail, unsigned n)
@@ -81,6 +85,15 @@ static int fo_stats(struct net_backend *be, struct net_backend_stats *s)
     return 0;
 }
 
+static int fo_set_call(struct net_backend *be, unsigned ring, int fd)
+{
+    struct fake_offload *f = (struct fake_offload *)be;
+    assert_true(ring < 2 && fd >= 0);
+    f->call[ring] = fd;
+    f->set_calls++;
+    return 0;
+}
+
 static const struct net_backend_ops fo_ops = {
     .type = "fake-offload", .kind = NET_BACKEND_OFFLOAD,
     .features = fo_features, .set_features = fo_set_features, .close = fo_close,
@@ -89,16 +102,27 @@ static const struct net_backend_ops fo_ops = {
     .config_fd = fo_config_fd, .device_link = fo_device_link,
 };
 
+/* The same backend, able to move a ring's interrupt (as vhost does). */
+static const struct net_backend_ops fo_direct_ops = {
+    .type = "fake-offload", .kind = NET_BACKEND_OFFLOAD,
+    .features = fo_features, .set_features = fo_set_features, .close = fo_close,
+    .start_offload = fo_start, .stop_offload = fo_stop, .set_link = fo_set_link,
+    .backend_broken = fo_broken, .stats = fo_stats,
+    .config_fd = fo_config_fd, .device_link = fo_device_link, .set_call = fo_set_call,
+};
+
 /* A fake offload backend, owned by the device it is handed to. */
-static struct net_backend *fo_new(void)
+static struct net_backend *fo_new_ops(const struct net_backend_ops *ops)
 {
     struct fake_offload *fo = calloc(1, sizeof(*fo));
-    fo->be = (struct net_backend){ .ops = &fo_ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
+    fo->be = (struct net_backend){ .ops = ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
                                    .name = "fake" };
     fo->cfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     fo->dev_link = true;
     return &fo->be;
 }
+
+static struct net_backend *fo_new(void) { return fo_new_ops(&fo_ops); }
 
 static struct fake_offload *fo_of(struct fake_net *t) { return (struct fake_offload *)t->be; }
 
@@ -405,15 +429,18 @@ struct pctx {
     struct virtio_pci vp;
 };
 
-static int setup_pci(void **state)
+static int setup_pci_ops(void **state, const struct net_backend_ops *ops)
 {
     struct pctx *p = calloc(1, sizeof(*p));
-    fnet_init(&p->c, "off-pci", fo_new(), MAC);
+    fnet_init(&p->c, "off-pci", fo_new_ops(ops), MAC);
     p->router = (struct msi_router){ &fake_msi_ops, &p->r };
     assert_int_equal(virtio_pci_init(&p->vp, "off-pci", p->c.dev, &p->router), 0);
     *state = p;
     return 0;
 }
+
+static int setup_pci(void **state) { return setup_pci_ops(state, &fo_ops); }
+static int setup_pci_direct(void **state) { return setup_pci_ops(state, &fo_direct_ops); }
 
 static int teardown_pci(void **state)
 {
@@ -492,6 +519,98 @@ static void test_masked_vector_holds_backend_interrupt(void **state)
     assert_false(msix_vector_pending(&p->vp.msix, 1));
 }
 
+/* Programs MSI-X vector v (unmasked unless masked) and returns its route's irqfd. */
+static int vector_setup(struct pctx *p, unsigned v, bool masked)
+{
+    uint64_t e = VIRTIO_PCI_MSIX_TABLE_OFF + 16ull * v;
+    bar_wr(p, e, 4, 0xfee00000);
+    bar_wr(p, e + 8, 4, 0x30 + v);
+    bar_wr(p, e + 12, 4, 0);
+    int fd = msix_vector_irqfd(&p->vp.msix, v);
+    if (masked)
+        bar_wr(p, e + 12, 4, 1);
+    return fd;
+}
+
+static void vector_mask(struct pctx *p, unsigned v, bool masked)
+{
+    bar_wr(p, VIRTIO_PCI_MSIX_TABLE_OFF + 16ull * v + 12, 4, masked);
+}
+
+static void queue_vector(struct pctx *p, unsigned q, uint16_t v)
+{
+    bar_wr(p, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
+    bar_wr(p, VIRTIO_PCI_COMMON_Q_MSIX, 2, v);
+}
+
+/* Interrupts straight to KVM: while a queue's vector is unmasked and routed (and the
+ * guest's moderation is off), the backend signals the vector's irqfd itself; every
+ * change that makes it undeliverable (Mask Bit, Function Mask, MSI-X off, no vector,
+ * moderation on) moves the ring back to vpf's eventfd before the register write
+ * returns, where masking and pending bits apply; undoing it moves it back. */
+static void test_direct_irqfd_follows_mask(void **state)
+{
+    struct pctx *p = *state;
+    struct fake_net *t = &p->c;
+    unsigned cap = p->vp.msix.cap;
+    pci_device_config_write(&p->vp.pci, cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+    int irq1 = vector_setup(p, 1, false), irq2 = vector_setup(p, 2, false);
+    assert_true(irq1 >= 0 && irq2 >= 0 && irq1 != irq2);
+    assert_int_equal(fnet_start(t, BASE_F | F(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
+    struct fake_offload *fo = fo_of(t);
+    int own[2] = { fo->cfg.vrings[0].call_fd, fo->cfg.vrings[1].call_fd };
+    assert_true(own[0] != irq1 && own[1] != irq2);      /* no vector yet: vpf's */
+    queue_vector(p, VIRTIO_NET_RXQ, 1);
+    queue_vector(p, VIRTIO_NET_TXQ, 2);
+    assert_int_equal(fo->call[0], irq1);
+    assert_int_equal(fo->call[1], irq2);
+
+    vector_mask(p, 1, true);                             /* RX's vector masked */
+    assert_int_equal(fo->call[0], own[0]);
+    assert_int_equal(fo->call[1], irq2);
+    signal_fd(own[0]);
+    assert_true(wait_pending(p, 1));
+    assert_int_equal(fired(irq1), 0);
+    vector_mask(p, 1, false);                            /* fires once, back to KVM */
+    assert_int_equal(fired(irq1), 1);
+    assert_int_equal(fo->call[0], irq1);
+
+    pci_device_config_write(&p->vp.pci, cap + PCI_MSIX_FLAGS, 2,
+                            PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    assert_int_equal(fo->call[0], own[0]);
+    assert_int_equal(fo->call[1], own[1]);
+    pci_device_config_write(&p->vp.pci, cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+    assert_int_equal(fo->call[0], irq1);
+    assert_int_equal(fo->call[1], irq2);
+
+    /* Moderation holds RX's interrupts in vpf; TX's stay direct. */
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 8, 1000), VIRTIO_NET_OK);
+    struct virtio_net_coalesce c;
+    virtio_net_get_coalesce(t->n, &c);                  /* I/O thread round trip */
+    assert_int_equal(fo->call[0], own[0]);
+    assert_int_equal(fo->call[1], irq2);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 0), VIRTIO_NET_OK);
+    virtio_net_get_coalesce(t->n, &c);
+    assert_int_equal(fo->call[0], irq1);
+
+    queue_vector(p, VIRTIO_NET_TXQ, VIRTIO_MSI_NO_VECTOR);
+    assert_int_equal(fo->call[1], own[1]);
+    pci_device_config_write(&p->vp.pci, cap + PCI_MSIX_FLAGS, 2, 0);
+    assert_int_equal(fo->call[0], own[0]);
+
+    /* Stopped: nothing to move. */
+    pci_device_config_write(&p->vp.pci, cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+    assert_int_equal(stops_after_reset(t), 1);
+    int moves = fo->set_calls;
+    vector_mask(p, 1, true);
+    vector_mask(p, 1, false);
+    assert_int_equal(fo->set_calls, moves);
+    /* A restart hands the irqfd over at once where it is deliverable. */
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    assert_int_equal(fo->cfg.vrings[0].call_fd, irq1);
+    assert_int_equal(fo->cfg.vrings[1].call_fd, own[1]);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fnet_teardown)
 
 int main(void)
@@ -503,6 +622,8 @@ int main(void)
         T(test_device_link_changes),
         T(test_start_failure), T(test_ctrl_stays_in_vpf), T(test_moderation_holds_backend_signals),
         cmocka_unit_test_setup_teardown(test_masked_vector_holds_backend_interrupt, setup_pci,
+                                        teardown_pci),
+        cmocka_unit_test_setup_teardown(test_direct_irqfd_follows_mask, setup_pci_direct,
                                         teardown_pci),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,6 +332,54 @@ static void test_reset(void **state)
     assert_false(msix_vector_deliverable(&f->msix, 0));
 }
 
+/* The direct-delivery contract: msix_vector_irqfd() is the route's eventfd exactly while
+ * the vector is deliverable, and the change hook runs after every change of that answer
+ * (so an offload backend is never left signalling a masked vector's irqfd). */
+static unsigned hook_calls;
+static void count_hook(void *opaque) { hook_calls++; }
+
+static void test_irqfd_and_change_hook(void **state)
+{
+    struct fixture *f = *state;
+    msix_set_change_hook(&f->msix, count_hook, f);
+    hook_calls = 0;
+    program(f, 3, 0xfee00000, 0x33, true);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 3), -1);   /* MSI-X not enabled */
+    enable(f, true, false);
+    assert_int_equal(hook_calls, 1);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 3), f->fr.fds[0]);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 4), -1);   /* masked since reset */
+    assert_int_equal(msix_vector_irqfd(&f->msix, NVEC), -1);
+    bar_write32(f, TABLE_OFF + 3 * 16 + 12, 1);              /* Mask Bit */
+    assert_int_equal(hook_calls, 2);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 3), -1);
+    bar_write32(f, TABLE_OFF + 3 * 16 + 8, 0x43);            /* masked: no change */
+    bar_write32(f, TABLE_OFF + 3 * 16 + 12, 1);
+    assert_int_equal(hook_calls, 2);
+    bar_write32(f, TABLE_OFF + 3 * 16 + 12, 0);              /* unmask: same irqfd */
+    assert_int_equal(hook_calls, 3);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 3), f->fr.fds[0]);
+    bar_write32(f, TABLE_OFF + 3 * 16 + 8, 0x53);            /* re-target while live */
+    assert_int_equal(hook_calls, 3);
+    assert_int_equal(f->fr.data[0], 0x53);
+    enable(f, true, true);                                   /* Function Mask */
+    assert_int_equal(hook_calls, 4);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 3), -1);
+    enable(f, true, false);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 3), f->fr.fds[0]);
+    pthread_mutex_lock(&f->bus.lock);
+    msix_reset(&f->msix);
+    pthread_mutex_unlock(&f->bus.lock);
+    assert_int_equal(hook_calls, 6);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 3), -1);
+    /* A vector whose route cannot be made is not deliverable: no irqfd, no change. */
+    enable(f, true, false);
+    f->fr.fail = true;
+    program(f, 5, 0xfee00000, 0x35, true);
+    assert_int_equal(msix_vector_irqfd(&f->msix, 5), -1);
+    assert_int_equal(hook_calls, 7);                         /* the enable only */
+}
+
 /* An I/O thread signals while a vCPU toggles the mask: every signal is either injected
  * or left pending, and unmasking at the end flushes the pending one. */
 struct race { struct fixture *f; unsigned n; };
@@ -378,6 +426,7 @@ int main(void)
         T(test_function_mask),
         T(test_route_failure),
         T(test_reset),
+        T(test_irqfd_and_change_hook),
         T(test_signal_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,7 +45,7 @@ static const struct virtio_dev_ops dummy_ops = {
     .get_features = d_features, .check_features = d_check, .config_read = d_cfg_read,
     .config_write = d_cfg_write, .activate = d_activate, .reset = d_reset,
 };
-static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config };
+static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config, NULL };
 
 struct ctx { struct fake_guest g; struct fake_vq q; struct dummy d; };
 

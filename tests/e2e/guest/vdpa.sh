@@ -77,6 +77,18 @@ for i in $(seq 0 $((N - 1))); do
 done
 say "broadcasts looped"
 
+# A flood on VF 0 (bcflood: broadcast frames as fast as the driver takes them; the
+# simulator loops them back): L1 reads vpf's system calls and CPU time around it. The
+# guest prints nothing and asks L1 nothing while it runs.
+say "flood ready"
+ack flood-start
+tx=$(counter 0 tx_packets) rx=$(counter 0 rx_packets)
+sent=$(ip netns exec ns0 /guest/bcflood vf0 "${FLOOD:-20000}" 60) || die "bcflood on VF 0 failed: $sent"
+sleep 1   # the last looped frames arrive
+say "flood vf0 tx $(($(counter 0 tx_packets) - tx)) rx $(($(counter 0 rx_packets) - rx)) ($sent)"
+say "flood done"
+ack flood-measured
+
 # loop I COUNT: COUNT broadcasts on VF I come back, and no more.
 loop() {
 	local rx=$(counter "$1" rx_packets)
