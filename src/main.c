@@ -70,7 +70,14 @@ static void usage_run(FILE *out)
         "      --user USER        after setup, run as USER (a name or uid; its primary\n"
         "                         group, no supplementary groups). Setup (/dev/kvm, taps,\n"
         "                         the control socket) is done with the caller's rights\n"
-        "  -v, --verbose          log debug messages\n"
+        "      --log-file PATH    append log lines to PATH (created 0640) instead of\n"
+        "                         writing them to stderr; setup errors (and a seccomp\n"
+        "                         violation) are also written to stderr\n"
+        "      --log-timestamps auto|on|off\n"
+        "                         start each log line with the time (ISO 8601, UTC, ms);\n"
+        "                         auto (default): with --log-file, not on stderr\n"
+        "  -q, --quiet            log only warnings and errors\n"
+        "  -v, --verbose          log debug messages too (the last of -q and -v wins)\n"
         "  -h, --help             this help\n"
         "\n"
         "Exit status:\n"
@@ -89,7 +96,8 @@ static void usage(FILE *out)
         "\n"
         "Commands:\n"
         "  run       boot a guest (vpf run --help for its options)\n"
-        "  ctl       talk to a running vpf: vpf ctl SOCKET COMMAND [KEY=VALUE...]\n"
+        "  ctl       talk to a running vpf: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE...]\n"
+        "            (vpf ctl --help)\n"
         "  help      this help\n"
         "  version   vpf's version (also --version)\n");
 }
@@ -175,94 +183,150 @@ static int parse_group(const char *s, gid_t *out)
     return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* vpf run's options as given, before they become a vm_config. */
+struct run_args {
+    struct vm_config cfg;
+    const char *log_file;           /* --log-file */
+    enum log_timestamps stamps;     /* --log-timestamps */
+};
+
+/* The options that shape the VM: 1 if c was one of them (or a bad value died). */
+static int run_vm_opt(int c, struct vm_config *cfg)
 {
-    static const struct option opts[] = {
-        { "kernel", required_argument, NULL, 'k' },
-        { "initrd", required_argument, NULL, 'i' },
-        { "cmdline", required_argument, NULL, 'c' },
-        { "cpus", required_argument, NULL, 'p' },
-        { "memory", required_argument, NULL, 'm' },
-        { "net", required_argument, NULL, 'n' },
-        { "ctl", required_argument, NULL, 's' },
-        { "ctl-mode", required_argument, NULL, 'M' },
-        { "ctl-group", required_argument, NULL, 'G' },
-        { "seccomp", required_argument, NULL, 'S' },
-        { "user", required_argument, NULL, 'U' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    struct vm_config cfg = {
-        .cmdline = DEFAULT_CMDLINE,
-        .cpus = 1,
-        .memory = 512 * MiB,
-        .kvm_dev = getenv("VPF_KVM_DEVICE") ? getenv("VPF_KVM_DEVICE") : "/dev/kvm",
-    };
-    char err[256];
+    switch (c) {
+    case 'k': cfg->kernel = optarg; break;
+    case 'i': cfg->initrd = optarg; break;
+    case 'c': cfg->cmdline = optarg; break;
+    case 'p':
+        if (parse_uint(optarg, &cfg->cpus) < 0)
+            die("--cpus: '%s' is not a number", optarg);
+        break;
+    case 'm':
+        if (parse_size(optarg, &cfg->memory) < 0)
+            die("--memory: '%s' is not a size (use e.g. 512M or 2G)", optarg);
+        break;
+    case 'n': {
+        char err[256];
+        if (cfg->nnets == VM_MAX_NETS)
+            die("--net: at most %d network devices", VM_MAX_NETS);
+        if (net_opts_parse(optarg, &cfg->nets[cfg->nnets], err, sizeof(err)) < 0)
+            die("%s", err);
+        cfg->nnets++;
+        break;
+    }
+    default:
+        return 0;
+    }
+    return 1;
+}
+
+/* The control socket, confinement and logging: 1 if c was one of them. */
+static int run_host_opt(int c, struct run_args *a)
+{
+    struct vm_config *cfg = &a->cfg;
+    enum sandbox_seccomp mode;
+    switch (c) {
+    case 's': cfg->ctl_path = optarg; break;
+    case 'M':
+        if (parse_mode(optarg, &cfg->ctl_access.mode) < 0)
+            die("--ctl-mode: '%s' is not a mode from 0 to 0777 (octal, e.g. 0660)", optarg);
+        break;
+    case 'G':
+        if (parse_group(optarg, &cfg->ctl_access.gid) < 0)
+            die("--ctl-group: no group '%s'", optarg);
+        cfg->ctl_access.has_group = true;
+        break;
+    case 'S':
+        if (sandbox_parse_seccomp(optarg, &mode) < 0)
+            die("--seccomp must be on, off or log, not '%s'", optarg);
+        cfg->seccomp = (int)mode;
+        break;
+    case 'U':
+        if (parse_user(optarg, &cfg->uid, &cfg->gid) < 0)
+            die("--user: no user '%s'", optarg);
+        cfg->user = optarg;
+        break;
+    case 'L': a->log_file = optarg; break;
+    case 'T':
+        if (log_parse_timestamps(optarg, &a->stamps) < 0)
+            die("--log-timestamps must be auto, on or off, not '%s'", optarg);
+        break;
+    case 'q': log_threshold = LOG_WARN; break;
+    case 'v': log_threshold = LOG_DEBUG; break;
+    default:
+        return 0;
+    }
+    return 1;
+}
+
+static const struct option run_opts[] = {
+    { "kernel", required_argument, NULL, 'k' },
+    { "initrd", required_argument, NULL, 'i' },
+    { "cmdline", required_argument, NULL, 'c' },
+    { "cpus", required_argument, NULL, 'p' },
+    { "memory", required_argument, NULL, 'm' },
+    { "net", required_argument, NULL, 'n' },
+    { "ctl", required_argument, NULL, 's' },
+    { "ctl-mode", required_argument, NULL, 'M' },
+    { "ctl-group", required_argument, NULL, 'G' },
+    { "seccomp", required_argument, NULL, 'S' },
+    { "user", required_argument, NULL, 'U' },
+    { "log-file", required_argument, NULL, 'L' },
+    { "log-timestamps", required_argument, NULL, 'T' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Parses vpf run's options into *a; 1 if --help was given (and printed). */
+static int run_parse(int argc, char **argv, struct run_args *a)
+{
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":k:i:c:p:m:n:s:vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k': cfg.kernel = optarg; break;
-        case 'i': cfg.initrd = optarg; break;
-        case 'c': cfg.cmdline = optarg; break;
-        case 'p':
-            if (parse_uint(optarg, &cfg.cpus) < 0)
-                die("--cpus: '%s' is not a number", optarg);
-            break;
-        case 'm':
-            if (parse_size(optarg, &cfg.memory) < 0)
-                die("--memory: '%s' is not a size (use e.g. 512M or 2G)", optarg);
-            break;
-        case 'n':
-            if (cfg.nnets == VM_MAX_NETS)
-                die("--net: at most %d network devices", VM_MAX_NETS);
-            if (net_opts_parse(optarg, &cfg.nets[cfg.nnets], err, sizeof(err)) < 0)
-                die("%s", err);
-            cfg.nnets++;
-            break;
-        case 's': cfg.ctl_path = optarg; break;
-        case 'M':
-            if (parse_mode(optarg, &cfg.ctl_access.mode) < 0)
-                die("--ctl-mode: '%s' is not a mode from 0 to 0777 (octal, e.g. 0660)", optarg);
-            break;
-        case 'G':
-            if (parse_group(optarg, &cfg.ctl_access.gid) < 0)
-                die("--ctl-group: no group '%s'", optarg);
-            cfg.ctl_access.has_group = true;
-            break;
-        case 'S': {
-            enum sandbox_seccomp mode;
-            if (sandbox_parse_seccomp(optarg, &mode) < 0)
-                die("--seccomp must be on, off or log, not '%s'", optarg);
-            cfg.seccomp = (int)mode;
-            break;
+    while ((c = getopt_long(argc, argv, ":k:i:c:p:m:n:s:qvh", run_opts, NULL)) != -1) {
+        if (run_vm_opt(c, &a->cfg) || run_host_opt(c, a))
+            continue;
+        if (c == 'h') {
+            usage_run(stdout);
+            return 1;
         }
-        case 'U':
-            if (parse_user(optarg, &cfg.uid, &cfg.gid) < 0)
-                die("--user: no user '%s'", optarg);
-            cfg.user = optarg;
-            break;
-        case 'v': log_threshold = LOG_DEBUG; break;
-        case 'h': usage_run(stdout); return VPF_EXIT_OK;
-        case ':':
+        if (c == ':')
             die("option %s needs an argument (see vpf run --help)", argv[optind - 1]);
-        default:
-            if (optopt)
-                die("unknown option '-%c' (see vpf run --help)", optopt);
-            die("unknown option '%s' (see vpf run --help)", argv[optind - 1]);
-        }
+        if (optopt)
+            die("unknown option '-%c' (see vpf run --help)", optopt);
+        die("unknown option '%s' (see vpf run --help)", argv[optind - 1]);
     }
     if (optind < argc)
         die("unexpected argument '%s' (see vpf run --help)", argv[optind]);
-    if (!cfg.kernel)
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct run_args a = {
+        .cfg = {
+            .cmdline = DEFAULT_CMDLINE,
+            .cpus = 1,
+            .memory = 512 * MiB,
+            .kvm_dev = getenv("VPF_KVM_DEVICE") ? getenv("VPF_KVM_DEVICE") : "/dev/kvm",
+        },
+        .stamps = LOG_TIMESTAMPS_AUTO,
+    };
+    if (run_parse(argc, argv, &a))
+        return 0;
+    /* From here on setup errors also reach the log file (and stderr, log.h). */
+    if (a.log_file && log_open_file(a.log_file) < 0)
+        die_errno("--log-file: cannot open '%s'", a.log_file);
+    log_set_timestamps(a.stamps);
+    if (!a.cfg.kernel)
         die("--kernel is required (see vpf run --help)");
-    if (!cfg.ctl_access.mode)
-        cfg.ctl_access.mode = cfg.ctl_access.has_group ? 0660 : 0600;
-    if (net_opts_check_conflicts(cfg.nets, cfg.nnets, err, sizeof(err)) < 0)
+    if (!a.cfg.ctl_access.mode)
+        a.cfg.ctl_access.mode = a.cfg.ctl_access.has_group ? 0660 : 0600;
+    char err[256];
+    if (net_opts_check_conflicts(a.cfg.nets, a.cfg.nnets, err, sizeof(err)) < 0)
         die("%s", err);
-    return vm_run(&cfg);
+    return vm_run(&a.cfg);
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
 #include "ctl/client.h"
+#include "ctl/client_show.h"
 #include "ctl/ctl.h"
 #include "base/exit.h"
 
@@ -87,6 +88,7 @@ struct reader {
     const char *path;
     char *buf;
     size_t have, cap, next;     /* next: start of the unread part */
+    bool eof_ok;                /* vpf closing the connection is the end, not an error */
 };
 
 static bool reader_fill(struct reader *r)
@@ -110,8 +112,9 @@ static bool reader_fill(struct reader *r)
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             fprintf(stderr, "vpf ctl: no reply from %s within %d s\n", r->path, CTL_CLIENT_TIMEOUT_S);
-        else
-            fprintf(stderr, "vpf ctl: %s closed the connection\n", r->path);
+        else if (n < 0 || !r->eof_ok)
+            fprintf(stderr, "vpf ctl: %s closed the connection%s%s\n", r->path,
+                    n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
         return false;
     }
 }
@@ -151,14 +154,70 @@ static bool greeting_ok(const char *line, const char *path)
     return ok;
 }
 
+/* vpf ctl's options: --json anywhere among its arguments, --help. */
+struct client_opts {
+    bool json;                  /* print answers and events as vpf sent them */
+    int argc;                   /* SOCKET COMMAND [KEY=VALUE...], options taken out */
+    char **argv;
+};
+
+static void client_usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE...]\n"
+        "\n"
+        "Sends COMMAND to the vpf whose control socket is SOCKET and prints the answer:\n"
+        "tables for devices, vfs, stats and help, \"key: value\" lines for the others.\n"
+        "VALUE true/false is a boolean, one that looks like an integer an integer, anything\n"
+        "else a string. COMMAND events follows events until vpf exits. vpf ctl SOCKET help\n"
+        "lists the commands; vpf gets %d s to answer.\n"
+        "\n"
+        "Options:\n"
+        "  -j, --json   print the answer (and events) as the JSON line vpf sent, for scripts\n"
+        "  -h, --help   this help\n"
+        "\n"
+        "Exit status: 0 if vpf answered ok, 1 otherwise (the error on stderr).\n",
+        CTL_CLIENT_TIMEOUT_S);
+}
+
+/* Takes the options out of argv. Returns 1 to go on, 0 after --help, -1 on bad usage
+ * (said so). */
+static int client_parse(int argc, char **argv, struct client_opts *o)
+{
+    o->json = false;
+    o->argc = 0;
+    o->argv = argv;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
+            o->json = true;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            client_usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' && !strchr(argv[i], '=') && o->argc == 0) {
+            fprintf(stderr, "vpf ctl: unknown option '%s' (see vpf ctl --help)\n", argv[i]);
+            return -1;
+        } else {
+            o->argv[o->argc++] = argv[i];
+        }
+    }
+    if (o->argc < 2) {
+        fprintf(stderr, "usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
+        return -1;
+    }
+    return 1;
+}
+
 /* Exit status for the answer: prints it (ok) or its error (not ok). */
-static int show_reply(const char *reply)
+static int show_reply(const char *reply, const char *cmd, bool json)
 {
     json_t *obj = json_loads(reply, 0, NULL);
     json_t *ok = json_object_get(obj, "ok");
     int rc = VPF_EXIT_CTL_FAILED;
     if (json_is_true(ok)) {
-        printf("%s\n", reply);
+        if (json)
+            printf("%s\n", reply);
+        else if (strcmp(cmd, "events"))
+            ctl_show_reply(stdout, cmd, obj);
         rc = VPF_EXIT_OK;
     } else if (json_is_false(ok) && json_is_string(json_object_get(obj, "error"))) {
         fprintf(stderr, "vpf ctl: %s\n", json_string_value(json_object_get(obj, "error")));
@@ -169,47 +228,59 @@ static int show_reply(const char *reply)
     return rc;
 }
 
-/* `vpf ctl PATH events`: after the subscribe answer, every event line as it comes, until
+/* `vpf ctl PATH events`: after the subscribe answer, every event as it comes, until
  * vpf closes the connection (exit 0) or the reader fails. */
-static int follow_events(struct reader *r)
+static int follow_events(struct reader *r, bool json)
 {
     struct timeval forever = { 0 };
     setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+    r->eof_ok = true;
     fflush(stdout);             /* the subscribe answer: a reader waits for it */
     for (;;) {
         char *line = reader_line(r);
         if (!line)
             return VPF_EXIT_OK; /* vpf went away: the stream ended */
-        printf("%s\n", line);
+        if (json)
+            printf("%s\n", line);
+        else
+            ctl_show_event(stdout, line);
         fflush(stdout);
     }
 }
 
+/* Sends the request line (newline added in place of its terminator). */
+static bool send_request(int fd, char *req, const char *path)
+{
+    size_t len = strlen(req);
+    req[len] = '\n';            /* json_dumps left room: replaces the terminator */
+    if (send(fd, req, len + 1, MSG_NOSIGNAL) == (ssize_t)(len + 1))
+        return true;
+    fprintf(stderr, "vpf ctl: cannot send to %s: %s\n", path, strerror(errno));
+    return false;
+}
+
 int ctl_client_main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: vpf ctl SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
-        return VPF_EXIT_CTL_FAILED;
-    }
-    bool events = argc == 2 && !strcmp(argv[1], "events");
-    char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(argc - 1, argv + 1);
+    struct client_opts o;
+    int go = client_parse(argc, argv, &o);
+    if (go <= 0)
+        return go < 0 ? VPF_EXIT_CTL_FAILED : VPF_EXIT_OK;
+    const char *path = o.argv[0], *cmd = o.argv[1];
+    bool events = o.argc == 2 && !strcmp(cmd, "events");
+    char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(o.argc - 1, o.argv + 1);
     if (!req) {
         fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE, each key once\n");
         return VPF_EXIT_CTL_FAILED;
     }
-    int fd = connect_to(argv[0]);
-    size_t len = strlen(req);
-    req[len] = '\n';            /* json_dumps left room: replaces the terminator */
-    bool sent = fd >= 0 && send(fd, req, len + 1, MSG_NOSIGNAL) == (ssize_t)(len + 1);
-    if (fd >= 0 && !sent)
-        fprintf(stderr, "vpf ctl: cannot send to %s: %s\n", argv[0], strerror(errno));
+    int fd = connect_to(path);
+    bool sent = fd >= 0 && send_request(fd, req, path);
     free(req);
-    struct reader r = { .fd = fd, .path = argv[0], .cap = 65536, .buf = malloc(65536 + 1) };
+    struct reader r = { .fd = fd, .path = path, .cap = 65536, .buf = malloc(65536 + 1) };
     char *greeting = sent && r.buf ? reader_line(&r) : NULL;
-    char *reply = greeting && greeting_ok(greeting, argv[0]) ? reader_line(&r) : NULL;
-    int rc = reply ? show_reply(reply) : VPF_EXIT_CTL_FAILED;
+    char *reply = greeting && greeting_ok(greeting, path) ? reader_line(&r) : NULL;
+    int rc = reply ? show_reply(reply, cmd, o.json) : VPF_EXIT_CTL_FAILED;
     if (events && rc == 0)
-        rc = follow_events(&r);
+        rc = follow_events(&r, o.json);
     if (fd >= 0)
         close(fd);
     free(r.buf);

@@ -1,6 +1,9 @@
-/* `vpf ctl SOCKET COMMAND [KEY=VALUE...]`: sends {"cmd": COMMAND, KEY: VALUE, ...} to a
- * running vpf's control socket and prints the reply. VALUE is a boolean for true/false,
- * an integer if it looks like one, a string otherwise. Single-threaded. */
+/* `vpf ctl [--json] SOCKET COMMAND [KEY=VALUE...]`: sends {"cmd": COMMAND, KEY: VALUE,
+ * ...} to a running vpf's control socket and prints the reply, for people
+ * (client_show.h) or, with --json, as the line vpf sent. VALUE is a boolean for
+ * true/false, an integer if it looks like one, a string otherwise.
+ *
+ * Single-threaded (the vpf ctl process); no locks. */
 #ifndef VPF_CTL_CLIENT_H
 #define VPF_CTL_CLIENT_H
 
@@ -12,7 +15,9 @@
 /* Builds the request line (no newline), malloc'd. Returns NULL if an argument is not
  * KEY=VALUE (a key repeated counts as malformed) or out of memory. */
 char *ctl_client_build(int argc, char **argv);
-/* Exit status: 0 if the reply says ok, 1 otherwise. */
+/* argv: vpf ctl's arguments (after "ctl"); options are taken out of it in place.
+ * Exit status: 0 if the reply says ok (or --help), 1 otherwise, with the error on
+ * stderr. */
 int ctl_client_main(int argc, char **argv);
 
 #endif

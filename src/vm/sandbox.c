@@ -19,7 +19,7 @@
  * is not meant to be shared across threads), and loaded with the raw seccomp() call.
  *
  * A forbidden call (--seccomp=on) traps: SIGSYS runs on_sigsys() on the offending
- * thread, which writes one line with write() and ends the process with
+ * thread, which logs one line (log_error_signalsafe) and ends the process with
  * VPF_EXIT_SECCOMP. Syscall names are resolved into a table beforehand, as
  * seccomp_syscall_resolve_num_arch() allocates. */
 #include "vm/sandbox.h"
@@ -119,7 +119,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     int nr = si->si_syscall;
     if (!thread_name[0])
         prctl(PR_GET_NAME, thread_name);    /* allowed for every kind */
-    size_t n = put_str(line, 0, cap, "vpf: error: seccomp: thread ");
+    size_t n = put_str(line, 0, cap, "seccomp: thread ");
     n = put_str(line, n, cap, thread_name[0] ? thread_name : "?");
     n = put_str(line, n, cap, " made forbidden system call ");
     n = put_uint(line, n, cap, (unsigned long)(unsigned)nr);
@@ -128,8 +128,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
         n = put_str(line, n, cap, syscall_names[nr]);
         n = put_str(line, n, cap, ")");
     }
-    line[n++] = '\n';
-    (void)!write(STDERR_FILENO, line, n);
+    line[n] = '\0';
+    log_error_signalsafe(line);     /* to the log, and to stderr with --log-file */
     /* The system call itself: a sanitizer's _exit interceptor would make calls of its
      * own, under the same filter. */
     syscall(SYS_exit_group, VPF_EXIT_SECCOMP);
@@ -327,6 +327,27 @@ static void add_vf_enable(scmp_filter_ctx c)
     add_iothread(c);
 }
 
+/* sd_notify() (libsystemd 252, vm/notify.c) on the main thread: a new AF_UNIX datagram
+ * socket, its send buffer raised (SO_SNDBUF, SO_SNDBUFFORCE), the caller's ids (it
+ * sends credentials only if they differ), sendmsg to NOTIFY_SOCKET, close. */
+static void add_notify(scmp_filter_ctx c)
+{
+    allow2(c, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
+    allow2(c, SCMP_SYS(getsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+           SCMP_A2(SCMP_CMP_EQ, SO_SNDBUF));
+    allow2(c, SCMP_SYS(setsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+           SCMP_A2(SCMP_CMP_EQ, SO_SNDBUF));
+    allow2(c, SCMP_SYS(setsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+           SCMP_A2(SCMP_CMP_EQ, SO_SNDBUFFORCE));
+    static const int plain[] = {
+        SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+        SCMP_SYS(sendmsg),
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+        allow(c, plain[i]);
+}
+
 static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
 {
     add_core(c);
@@ -334,13 +355,16 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
     case CONFINE_MAIN: {
         /* Wait for the stop request, kick the vCPUs (tgkill), join the threads, tear
          * the devices down (routes, doorbells, offloaded backends, VFs, the taps'
-         * offloads reset), remove the control socket. */
+         * offloads reset), remove the control socket; tell a service manager that
+         * the VM runs and that it stops. */
         allow(c, SCMP_SYS(unlink));
         allow(c, SCMP_SYS(epoll_ctl));
         ALLOW_IOCTLS(c, kvm_route_ioctls);
         ALLOW_IOCTLS(c, tap_feature_ioctls);
         ALLOW_IOCTLS(c, vhost_ioctls);
         add_vdpa(c);
+        if (policy.notify)
+            add_notify(c);
         break;
     }
     case CONFINE_VCPU: {

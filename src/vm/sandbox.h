@@ -1,6 +1,10 @@
 /* Confinement once the VM is set up (docs/architecture.md, "Confinement"): seccomp-bpf
  * allowlists per thread kind (libseccomp), no_new_privs, the capabilities each thread
- * kind needs, and --user. */
+ * kind needs, and --user.
+ *
+ * Threads: sandbox_enter() runs once on the main thread at the end of setup; from then
+ * on each thread calls sandbox_confine_self() for itself (through confine_hook). The
+ * filters are built before any is loaded and only read afterwards: no locks. */
 #ifndef VPF_VM_SANDBOX_H
 #define VPF_VM_SANDBOX_H
 
@@ -25,6 +29,9 @@ struct sandbox_policy {
     /* Some VFs are on vhost-vdpa, which pins guest RAM: RLIMIT_MEMLOCK is raised
      * during setup, while vpf may (CAP_SYS_RESOURCE), not when VF Enable opens them. */
     bool vdpa_vfs;
+    /* vpf reports to a service manager (NOTIFY_SOCKET, vm/notify.h): the main thread
+     * sends its READY=1 and STOPPING=1 datagrams over AF_UNIX after confinement. */
+    bool notify;
     /* --user: switch to uid/gid (supplementary groups: gid only) after setup. */
     bool switch_user;
     uid_t uid;

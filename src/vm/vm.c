@@ -5,6 +5,7 @@
 #include "vm/bzimage.h"
 #include "vm/layout.h"
 #include "vm/netdev.h"
+#include "vm/notify.h"
 #include "vm/power.h"
 #include "vm/sandbox.h"
 #include "vm/vcpu.h"
@@ -57,7 +58,9 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
     if (!atomic_compare_exchange_strong(&vm->stopping, &expected, 1))
         return;
     vm->exit_status = status;
-    log_info("%s (exit status %d)", why, status);
+    vm->stop_reason = why;
+    /* A guest that ends badly is worth a line even with --quiet. */
+    log_msg(status == VPF_EXIT_OK ? LOG_INFO : LOG_WARN, "%s (exit status %d)", why, status);
     if (vm->ctl_started)
         ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", why, "status", status));
     uint64_t one = 1;
@@ -199,35 +202,27 @@ static void vm_setup_pci(struct vm *vm)
         die("internal error: PCI ranges overlap");
 }
 
-int vm_run(const struct vm_config *cfg)
+/* The kernel and initrd files, mapped and checked (setup errors die). */
+static void vm_load_images(const struct vm_config *cfg, struct mapped_file *kernel_file,
+                           struct bzimage *kernel, struct mapped_file *initrd_file)
 {
-    uint64_t t0 = monotonic_ns();
-    vm_validate(cfg);
-
-    struct mapped_file kernel_file, initrd_file = { 0 };
-    file_map(cfg->kernel, "kernel", &kernel_file);
-    struct bzimage kernel;
     char err[256];
-    if (bzimage_parse(kernel_file.data, kernel_file.size, &kernel, err, sizeof(err)) < 0)
+    file_map(cfg->kernel, "kernel", kernel_file);
+    if (bzimage_parse(kernel_file->data, kernel_file->size, kernel, err, sizeof(err)) < 0)
         die("kernel '%s': %s", cfg->kernel, err);
     if (cfg->initrd) {
-        file_map(cfg->initrd, "initrd", &initrd_file);
-        if (initrd_file.size >= cfg->memory)
+        file_map(cfg->initrd, "initrd", initrd_file);
+        if (initrd_file->size >= cfg->memory)
             die("initrd '%s' (%llu MiB) does not fit in %llu MiB of guest RAM", cfg->initrd,
-                (unsigned long long)(initrd_file.size / MiB), (unsigned long long)(cfg->memory / MiB));
+                (unsigned long long)(initrd_file->size / MiB), (unsigned long long)(cfg->memory / MiB));
     }
+}
 
-    struct vm *vm = calloc(1, sizeof(*vm));
-    if (!vm)
-        die("out of memory");
-    vm->cfg = cfg;
-    vm->started_ns = t0;
-    vm->stop_fd = eventfd(0, EFD_CLOEXEC);
-    if (vm->stop_fd < 0)
-        die_errno("eventfd");
-    /* Before anything that must be undone (taps, the control socket) exists: a signal
-     * during setup then stops the VM as soon as it is up, through the same teardown. */
-    vm_install_stop_signals(vm);
+/* KVM, guest RAM, the interrupt controllers, the buses and every device; the control
+ * socket bound (not served yet). */
+static void vm_setup_machine(struct vm *vm)
+{
+    const struct vm_config *cfg = vm->cfg;
     kvm_open(&vm->kvm, cfg->kvm_dev);
     if (cfg->cpus > (unsigned)vm->kvm.max_vcpus)
         die("--cpus %u is more than KVM allows on this host (%d)", cfg->cpus, vm->kvm.max_vcpus);
@@ -244,30 +239,38 @@ int vm_run(const struct vm_config *cfg)
     vm_setup_pci(vm);
     netdev_create_all(vm);
     if (cfg->ctl_path) {
+        char err[256];
         if (ctl_server_init(&vm->ctl, cfg->ctl_path, &cfg->ctl_access, err, sizeof(err)) < 0)
             die("%s", err);
         netdev_register_ctl(vm, &vm->ctl);
         vm_register_ctl(vm, &vm->ctl);
     }
+}
 
+/* ACPI tables, boot parameters and page tables in guest RAM; then the vCPUs (not
+ * running yet). The image mappings are released. */
+static void vm_setup_boot(struct vm *vm, struct mapped_file *kernel_file,
+                          const struct bzimage *kernel, struct mapped_file *initrd_file)
+{
+    const struct vm_config *cfg = vm->cfg;
     void *acpi = guest_mem_ptr(&vm->kvm.mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
     if (!acpi || acpi_build(acpi, LAYOUT_ACPI, LAYOUT_ACPI_SIZE, cfg->cpus) < 0)
         die("internal error: cannot build the ACPI tables");
-
     struct boot_input in = {
-        .kernel = &kernel,
-        .initrd = initrd_file.data,
-        .initrd_size = initrd_file.size,
+        .kernel = kernel,
+        .initrd = initrd_file->data,
+        .initrd_size = initrd_file->size,
         .cmdline = cfg->cmdline,
         .ram_size = cfg->memory,
         .acpi_rsdp = LAYOUT_ACPI,
     };
     struct boot_entry entry;
+    char err[256];
     if (boot_setup(&vm->kvm.mem, &in, &entry, err, sizeof(err)) < 0)
         die("%s", err);
-    munmap(kernel_file.data, kernel_file.size);
-    if (initrd_file.data)
-        munmap(initrd_file.data, initrd_file.size);
+    munmap(kernel_file->data, kernel_file->size);
+    if (initrd_file->data)
+        munmap(initrd_file->data, initrd_file->size);
 
     vcpu_init_signals();
     vm->ncpus = cfg->cpus;
@@ -276,27 +279,40 @@ int vm_run(const struct vm_config *cfg)
         die("out of memory");
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_create(&vm->vcpus[i], vm, i, &entry);
+}
 
-    terminal_setup();
-    /* Set up: from here on each thread keeps only what it needs (sandbox.h). The
-     * threads created below confine themselves when they start, this one last. */
+/* Set up: from here on each thread keeps only what it needs (sandbox.h). The threads
+ * created here confine themselves when they start, the main thread last. */
+static void vm_confine(struct vm *vm)
+{
+    const struct vm_config *cfg = vm->cfg;
     struct sandbox_policy pol = {
         .seccomp = (enum sandbox_seccomp)cfg->seccomp,
         .switch_user = cfg->user != NULL,
         .uid = cfg->uid,
         .gid = cfg->gid,
+        .notify = notify_wanted(),
     };
     for (unsigned i = 0; i < cfg->nnets; i++) {
         pol.vfs |= cfg->nets[i].vf.total_vfs > 0;
         pol.vdpa_vfs |= cfg->nets[i].vf.total_vfs > 0 &&
                         cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_VDPA;
     }
+    char err[256];
     if (sandbox_enter(&pol, err, sizeof(err)) < 0) {
         if (cfg->ctl_path)
             ctl_server_stop(&vm->ctl);
         die("%s", err);
     }
+}
+
+/* The control, stdin and vCPU threads; then a service manager hears that vpf is
+ * ready: the control socket answers and the guest runs. */
+static void vm_start(struct vm *vm)
+{
+    const struct vm_config *cfg = vm->cfg;
     if (cfg->ctl_path) {
+        char err[256];
         if (ctl_server_start(&vm->ctl, err, sizeof(err)) < 0)
             die("%s", err);
         vm->ctl_started = 1;
@@ -304,11 +320,22 @@ int vm_run(const struct vm_config *cfg)
     if (pthread_create(&vm->stdin_thread, NULL, vm_stdin_thread, vm) == 0)
         vm->stdin_thread_started = 1;
     log_info("guest starting: %u vCPU(s), %llu MiB, setup took %ld ms", cfg->cpus,
-             (unsigned long long)(cfg->memory / MiB), (long)((monotonic_ns() - t0) / NSEC_PER_MSEC));
+             (unsigned long long)(cfg->memory / MiB), (long)((monotonic_ns() - vm->started_ns) / NSEC_PER_MSEC));
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_start(&vm->vcpus[i]);
     confine_self(CONFINE_MAIN);
+    log_setup_done();
+    char status[300];
+    snprintf(status, sizeof(status), "running: %u vCPU(s), %llu MiB%s%s", cfg->cpus,
+             (unsigned long long)(cfg->memory / MiB), cfg->ctl_path ? ", control socket " : "",
+             cfg->ctl_path ? cfg->ctl_path : "");
+    notify_ready(status);
+}
 
+/* Blocks until the first stop request (or a signal); returns with vm->exit_status set
+ * and a service manager told that vpf stops. */
+static void vm_wait_stop(struct vm *vm)
+{
     uint64_t v;
     while (read(vm->stop_fd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
@@ -319,18 +346,27 @@ int vm_run(const struct vm_config *cfg)
         int expected = 0;
         if (atomic_compare_exchange_strong(&vm->stopping, &expected, 1)) {
             vm->exit_status = VPF_EXIT_SIGNAL_BASE + vm_stop_signal;
+            vm->stop_reason = "signal";
             log_info("stopped by signal %d (exit status %d)", (int)vm_stop_signal, vm->exit_status);
             if (vm->ctl_started)
                 ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", "signal",
                                                                    "status", vm->exit_status));
         }
     }
-    for (unsigned i = 0; i < cfg->cpus; i++)
+    char status[200];
+    snprintf(status, sizeof(status), "stopping: %s (exit status %d)",
+             vm->stop_reason ? vm->stop_reason : "stop requested", vm->exit_status);
+    notify_stopping(status);
+}
+
+/* Every thread joined, every device and the control socket gone; frees vm. */
+static void vm_teardown(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
         vcpu_stop(&vm->vcpus[i]);
     if (vm->stdin_thread_started)
         pthread_join(vm->stdin_thread, NULL);
-    int status = vm->exit_status;
-    if (cfg->ctl_path)
+    if (vm->cfg->ctl_path)
         ctl_server_stop(&vm->ctl);
     netdev_destroy_all(vm);
     pci_bus_destroy(&vm->pci);
@@ -341,5 +377,34 @@ int vm_run(const struct vm_config *cfg)
     close(vm->stop_fd);
     free(vm->vcpus);
     free(vm);
+}
+
+int vm_run(const struct vm_config *cfg)
+{
+    uint64_t t0 = monotonic_ns();
+    vm_validate(cfg);
+    struct mapped_file kernel_file, initrd_file = { 0 };
+    struct bzimage kernel;
+    vm_load_images(cfg, &kernel_file, &kernel, &initrd_file);
+
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        die("out of memory");
+    vm->cfg = cfg;
+    vm->started_ns = t0;
+    vm->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (vm->stop_fd < 0)
+        die_errno("eventfd");
+    /* Before anything that must be undone (taps, the control socket) exists: a signal
+     * during setup then stops the VM as soon as it is up, through the same teardown. */
+    vm_install_stop_signals(vm);
+    vm_setup_machine(vm);
+    vm_setup_boot(vm, &kernel_file, &kernel, &initrd_file);
+    terminal_setup();
+    vm_confine(vm);
+    vm_start(vm);
+    vm_wait_stop(vm);
+    int status = vm->exit_status;
+    vm_teardown(vm);
     return status;
 }

@@ -32,6 +32,7 @@ struct vm {
     unsigned ncpus;
     atomic_int stopping;        /* first stop request wins */
     int exit_status;
+    const char *stop_reason;    /* the first stop request's (a string literal) */
     int stop_fd;                /* eventfd: the main thread waits on it */
     pthread_t stdin_thread;
     int stdin_thread_started;

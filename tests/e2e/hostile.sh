@@ -76,7 +76,7 @@ go norx-measured
 await 'ctrlflood running' 120 "the control-queue flood did not start"
 for i in 1 2 3 4 5; do
 	t=$(now_ms)
-	timeout 20 "$VPF" ctl "$ctl" stats dev=net0vf1 >/dev/null || fail "ctl stats during the flood failed"
+	timeout 20 "$VPF" ctl --json "$ctl" stats dev=net0vf1 >/dev/null || fail "ctl stats during the flood failed"
 	lat=$(ms_since "$t")
 	metric "ctl_latency_during_flood_ms_$i" "$lat" ms
 	[ "$lat" -le $CTL_LATENCY_MS_MAX ] || fail "ctl stats took ${lat} ms during the flood (bound $CTL_LATENCY_MS_MAX)"

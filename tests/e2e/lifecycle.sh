@@ -23,7 +23,7 @@ con=$LOGDIR/l2-powerdown.log ctl=$(mktemp -d)/ctl.sock
 run_vm_bg "$con" 120 --ctl "$ctl" --cmdline "$(l2_cmdline powerdown)"
 wait_for_log "$con" 'VPF-FACT: waiting for the power button' 90 ||
 	{ tail -n 30 "$con"; fail "powerdown: the guest did not get ready"; }
-out=$("$VPF" ctl "$ctl" powerdown) && grep -q '"pressed":true' <<<"$out" || fail "ctl powerdown: $out"
+out=$("$VPF" ctl --json "$ctl" powerdown) && grep -q '"pressed":true' <<<"$out" || fail "ctl powerdown: $out"
 rc=0
 wait_vm || rc=$?
 [ "$rc" = 0 ] || { tail -n 30 "$con"; fail "powerdown: vpf exited with $rc, expected 0"; }

@@ -29,7 +29,7 @@ wait_for_log "$con" 'VPF-NET: (coalesce rx|.*failed|no virtio|mac .* expected)' 
 # Interrupt moderation set by the guest (ethtool -C): fewer receive interrupts for the
 # same 50 ping replies, and the device reports the guest's setting.
 expect_moderation "$con"
-"$VPF" ctl "$ctl" stats dev=net0 >"$LOGDIR/stats-coal.json" || fail "stats failed"
+"$VPF" ctl --json "$ctl" stats dev=net0 >"$LOGDIR/stats-coal.json" || fail "stats failed"
 grep -q '"rx_usecs":100000' "$LOGDIR/stats-coal.json" || fail "device lacks the guest's rx-usecs: $(cat "$LOGDIR/stats-coal.json")"
 touch "$www/coal-checked"
 wait_for_log "$con" 'VPF-NET: (ready|.*failed|no virtio|mac .* expected)' 300 ||
@@ -52,12 +52,12 @@ for dir in "" -R; do
 	[ -n "$bps" ] || fail "iperf3 $dir reported no throughput"
 done
 
-"$VPF" ctl "$ctl" stats dev=net0 >"$LOGDIR/stats-before.json" || fail "stats failed"
+"$VPF" ctl --json "$ctl" stats dev=net0 >"$LOGDIR/stats-before.json" || fail "stats failed"
 log "stats: $(cat "$LOGDIR/stats-before.json")"
-"$VPF" ctl "$ctl" link dev=net0 up=false >/dev/null || fail "link down failed"
+"$VPF" ctl --json "$ctl" link dev=net0 up=false >/dev/null || fail "link down failed"
 wait_for_log "$con" 'VPF-NET: carrier (down|never)' 120 || fail "guest did not see link down"
 expect_in_log "$con" 'VPF-NET: carrier down' "guest did not see link down"
-"$VPF" ctl "$ctl" link dev=net0 up=true >/dev/null || fail "link up failed"
+"$VPF" ctl --json "$ctl" link dev=net0 up=true >/dev/null || fail "link up failed"
 rc=0
 wait_vm || rc=$?
 expect_in_log "$con" 'VPF-NET: carrier up' "guest did not see link up"

@@ -36,7 +36,7 @@ expect_in_log "$con" 'lspci-on: .*Number of VFs: 4' "lspci: NumVFs 4"
 expect_in_log "$con" 'numvfs above total refused' "writing more than TotalVFs did not fail"
 
 # Each VF: virtio-net, the MAC and tap the host chose, as vpf's control socket says too.
-"$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
+"$VPF" ctl --json "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
 log "vfs: $(cat "$LOGDIR/vfs.json")"
 grep -q '"num_vfs":4' "$LOGDIR/vfs.json" || fail "ctl vfs does not list 4 VFs"
 for i in $(seq 0 $((N - 1))); do
@@ -54,16 +54,16 @@ for i in $(seq 0 $((N - 1))); do expect_in_log "$con" "VPF-SRIOV: vf $i ping ok"
 
 await 'VPF-SRIOV: spoof forged' 60 "VF 2's MAC was not forged"
 rx_before=$(rx_of vpfvf2)
-spoofed_before=$(ctl_field "$("$VPF" ctl "$ctl" stats dev=net0vf2)" tx_spoofed)
+spoofed_before=$(ctl_field "$("$VPF" ctl --json "$ctl" stats dev=net0vf2)" tx_spoofed)
 go spoof-go
 await 'VPF-SRIOV: spoof sent' 60 "forged frames were not sent"
 rx_after=$(rx_of vpfvf2)
-stats=$("$VPF" ctl "$ctl" stats dev=net0vf2)
+stats=$("$VPF" ctl --json "$ctl" stats dev=net0vf2)
 spoofed_after=$(ctl_field "$stats" tx_spoofed)
 log "vf2 tap rx $rx_before -> $rx_after, vpf tx_spoofed $spoofed_before -> $spoofed_after"
 [ "$rx_after" = "$rx_before" ] || fail "frames with a forged MAC reached L1's tap"
 [ "$spoofed_after" -ge $((spoofed_before + 3)) ] || fail "vpf counted no spoofed frames: $stats"
-"$VPF" ctl "$ctl" vfs dev=net0 | grep -q "\"dev\":\"net0vf2\".*\"tx_spoofed\":$spoofed_after" ||
+"$VPF" ctl --json "$ctl" vfs dev=net0 | grep -q "\"dev\":\"net0vf2\".*\"tx_spoofed\":$spoofed_after" ||
 	fail "ctl vfs does not show the spoofed count"
 go spoof-checked
 await 'VPF-SRIOV: spoof restored ping ok' 60 "VF 2 did not recover its MAC"
@@ -72,7 +72,7 @@ await 'VPF-SRIOV: vfs removed' 60 "echo 0 did not remove the VFs"
 for i in $(seq 0 $((N - 1))); do
 	! ip link show "vpfvf$i" >/dev/null 2>&1 || fail "tap vpfvf$i left behind after echo 0"
 done
-"$VPF" ctl "$ctl" vfs dev=net0 | grep -q '"num_vfs":0' || fail "ctl vfs still lists VFs"
+"$VPF" ctl --json "$ctl" vfs dev=net0 | grep -q '"num_vfs":0' || fail "ctl vfs still lists VFs"
 go taps-gone
 
 t1=$(now_ms)

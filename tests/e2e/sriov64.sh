@@ -19,7 +19,7 @@ await 'VPF-SRIOV: vfs up' 420 "the guest did not bring up $N VFs"
 metric boot_to_vfs_up_ms "$(ms_since "$t0")" ms
 metric guest_enable_s "$(sed -n 's/.*VPF-SRIOV: enable took \([0-9.]*\)s.*/\1/p' "$con")" s
 
-"$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
+"$VPF" ctl --json "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
 grep -q "\"num_vfs\":$N" "$LOGDIR/vfs.json" || fail "ctl vfs does not list $N VFs"
 for i in $(seq 0 $((N - 1))); do
 	rid=$((PF_DEVFN + 1 + i))

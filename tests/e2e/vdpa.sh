@@ -98,7 +98,7 @@ vpf_pid=$(pidof vpf)
 pfx="vpf$vpf_pid-net0vf"
 vdpa dev show >"$LOGDIR/vdpa-dev-show.txt"
 [ "$(vpf_vdpa_devs)" = $N ] || fail "vdpa dev show lists $(vpf_vdpa_devs) devices of vpf, expected $N: $(cat "$LOGDIR/vdpa-dev-show.txt")"
-"$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
+"$VPF" ctl --json "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
 log "vfs: $(cat "$LOGDIR/vfs.json")"
 for i in $(seq 0 $((N - 1))); do
 	gmac=$(sed -n "s/.*VPF-SRIOV: vf $i pci=.* mac=\([0-9a-f:]*\) .*/\1/p" "$con" | head -n1)
@@ -109,13 +109,13 @@ for i in $(seq 0 $((N - 1))); do
 		grep -q '"backend":"vhost-vdpa","counters":"none","error":"","vdpa":"'"$pfx$i"'"' <<<"$vf" ||
 		fail "ctl vfs: VF $i not on vDPA device $pfx$i with link up: $vf"
 done
-"$VPF" ctl "$ctl" stats dev=net0vf2 | grep -q '"backend":"vhost-vdpa","counters":"none",.*"vdpa":"'"${pfx}2"'"' ||
-	fail "ctl stats net0vf2 does not name its vDPA device: $("$VPF" ctl "$ctl" stats dev=net0vf2)"
+"$VPF" ctl --json "$ctl" stats dev=net0vf2 | grep -q '"backend":"vhost-vdpa","counters":"none",.*"vdpa":"'"${pfx}2"'"' ||
+	fail "ctl stats net0vf2 does not name its vDPA device: $("$VPF" ctl --json "$ctl" stats dev=net0vf2)"
 # net1's VF: its management device does not exist.
-"$VPF" ctl "$ctl" vfs dev=net1 >"$LOGDIR/vfs-net1.json" || fail "ctl vfs net1 failed"
+"$VPF" ctl --json "$ctl" vfs dev=net1 >"$LOGDIR/vfs-net1.json" || fail "ctl vfs net1 failed"
 grep -q '"link":false,.*"error":"vdpa dev add vpf[0-9]*-net1vf0: no management device nosuch_mgmt"' "$LOGDIR/vfs-net1.json" ||
 	fail "net1's VF without a management device: $(cat "$LOGDIR/vfs-net1.json")"
-! "$VPF" ctl "$ctl" vf-set dev=net0 vf=0 vlan=7 2>/dev/null || fail "vf-set vlan accepted for a vDPA VF"
+! "$VPF" ctl --json "$ctl" vf-set dev=net0 vf=0 vlan=7 2>/dev/null || fail "vf-set vlan accepted for a vDPA VF"
 go vfs-checked
 
 await 'VPF-SRIOV: broadcasts looped' 120 "broadcast frames did not come back on every VF"
@@ -143,24 +143,24 @@ log "flood on VF 0: $ftx sent, $frx looped back; VF 0's I/O thread: $tsys read/w
 	fail "VF 0's I/O thread made $tsys read/write calls for $pkts packets (at most 0.001 per packet)"
 [ $((sys * 20)) -le "$pkts" ] ||
 	fail "vpf made $sys read/write calls for $pkts packets of an offloaded VF (at most 0.05 per packet)"
-"$VPF" ctl "$ctl" link dev=net0vf1 up=false >/dev/null || fail "VF 1 link down failed"
+"$VPF" ctl --json "$ctl" link dev=net0vf1 up=false >/dev/null || fail "VF 1 link down failed"
 go vf1-link-down
 await 'VPF-SRIOV: vf1 carrier down' 120 "guest did not see VF 1's link go down"
-"$VPF" ctl "$ctl" link dev=net0vf1 up=true >/dev/null || fail "VF 1 link up failed"
+"$VPF" ctl --json "$ctl" link dev=net0vf1 up=true >/dev/null || fail "VF 1 link up failed"
 go vf1-link-up
 await 'VPF-SRIOV: vf1 link cycle ok' 120 "VF 1 did not loop broadcasts after link up"
 await 'VPF-SRIOV: vf2 flr ok' 120 "VF 2 did not loop broadcasts after its FLR"
 await 'VPF-SRIOV: vdpa pf ok' 120 "net2 on the admin's vDPA device failed"
-"$VPF" ctl "$ctl" devices | grep -q '"dev":"net2",.*"mac":"52:54:00:aa:bb:01",.*"backend":"vhost-vdpa","vdpa":"'"$admin_dev"'"' ||
-	fail "ctl devices: net2 not on $admin_dev with the device's MAC: $("$VPF" ctl "$ctl" devices)"
+"$VPF" ctl --json "$ctl" devices | grep -q '"dev":"net2",.*"mac":"52:54:00:aa:bb:01",.*"backend":"vhost-vdpa","vdpa":"'"$admin_dev"'"' ||
+	fail "ctl devices: net2 not on $admin_dev with the device's MAC: $("$VPF" ctl --json "$ctl" devices)"
 await 'VPF-SRIOV: pattern vf ok' 120 "net3's VF on vf-vdpa= failed"
-"$VPF" ctl "$ctl" vfs dev=net3 | grep -q '{"vf":0,.*"mac":"52:54:00:aa:bb:02",.*"link":true,.*"vdpa":"vdpa-adminvf0"}' ||
-	fail "ctl vfs: net3's VF 0 not on vdpa-adminvf0 with its MAC: $("$VPF" ctl "$ctl" vfs dev=net3)"
+"$VPF" ctl --json "$ctl" vfs dev=net3 | grep -q '{"vf":0,.*"mac":"52:54:00:aa:bb:02",.*"link":true,.*"vdpa":"vdpa-adminvf0"}' ||
+	fail "ctl vfs: net3's VF 0 not on vdpa-adminvf0 with its MAC: $("$VPF" ctl --json "$ctl" vfs dev=net3)"
 go pattern-checked
 # A device deleted under a running VF: vpf lets go of it (the kernel's delete waits for
 # that), only that VF's carrier drops, the reason is in vfs.
 timeout 30 vdpa dev del "${pfx}3" || fail "vdpa dev del ${pfx}3 failed or hung (vpf kept the device open)"
-"$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs-del.json" || fail "ctl vfs failed"
+"$VPF" ctl --json "$ctl" vfs dev=net0 >"$LOGDIR/vfs-del.json" || fail "ctl vfs failed"
 log "vfs after deleting ${pfx}3: $(cat "$LOGDIR/vfs-del.json")"
 grep -q '{"vf":3,.*"link":false,.*"error":"vDPA device '"${pfx}3"' (/dev/vhost-vdpa-[0-9]*) was deleted"' "$LOGDIR/vfs-del.json" ||
 	fail "VF 3 after its device was deleted: $(cat "$LOGDIR/vfs-del.json")"

@@ -22,7 +22,7 @@ run_vm_bg "$con" 400 --memory 512M --ctl "$ctl" \
 	--net "tap=$PF_TAP,mac=$PF_MAC,total-vfs=2,vf-tap=vpfpt%d" --cmdline "$(l2_cmdline vfport)"
 for _ in $(seq 300); do [ -S "$ctl" ] && break; sleep 0.1; done
 [ -S "$ctl" ] || fail "no control socket"
-vf_set() { "$VPF" ctl "$ctl" vf-set dev=net0 "$@" || fail "vf-set $* failed"; }
+vf_set() { "$VPF" ctl --json "$ctl" vf-set dev=net0 "$@" || fail "vf-set $* failed"; }
 vf_set vf=1 mac=$VF1_MAC vlan=100 >"$LOGDIR/vf-set.json"
 grep -q "\"vf\":1,\"mac\":\"$VF1_MAC\",\"vlan\":100,\"spoofchk\":true,\"rate\":0,\"up\":false" "$LOGDIR/vf-set.json" ||
 	fail "vf-set reply: $(cat "$LOGDIR/vf-set.json")"
@@ -30,7 +30,7 @@ go port-set
 
 await 'VPF-SRIOV: vfs up' 300 "the guest did not bring up its VFs"
 expect_in_log "$con" "VPF-SRIOV: vf 1 pci=[0-9:.]+ dev=eth[0-9]+ mac=$VF1_MAC " "VF 1 did not get the host's new MAC"
-"$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
+"$VPF" ctl --json "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
 grep -q "\"dev\":\"net0vf1\".*\"mac\":\"$VF1_MAC\".*\"vlan\":100,\"spoofchk\":true" "$LOGDIR/vfs.json" ||
 	fail "ctl vfs: $(cat "$LOGDIR/vfs.json")"
 vf_tap_setup vpfpt0 10.2.0.1/24
@@ -60,11 +60,11 @@ vf_set vf=1 vlan=100 >/dev/null
 go vlan-on
 await 'VPF-SRIOV: vlan on ping ok' 60 "VF 1 did not get its VLAN back"
 
-spoofed_before=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl "$ctl" stats dev=net0vf0)")
+spoofed_before=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl --json "$ctl" stats dev=net0vf0)")
 vf_set vf=0 spoofchk=false >/dev/null
 go spoofchk-off
 await 'VPF-SRIOV: forged ping ok' 60 "VF 0's forged frames did not pass with the spoof check off"
-spoofed_after=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl "$ctl" stats dev=net0vf0)")
+spoofed_after=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl --json "$ctl" stats dev=net0vf0)")
 [ "$spoofed_after" = "$spoofed_before" ] || fail "spoofed count moved ($spoofed_before -> $spoofed_after) with the check off"
 
 # Transmit rate limit: VF 0's TCP throughput to L1 stays under 1 Mbit/s (+30% for

@@ -33,8 +33,8 @@ run_vm_bg "$con" 500 --memory 512M --ctl "$ctl" \
 await 'VPF-SRIOV: pf ready' 300 "the guest's PF did not come up on vhost-net"
 vpf_pid=$(vpf_pid)
 [ "$(vhost_threads)" = 1 ] || fail "expected one vhost worker for the PF, L1 has $(vhost_threads)"
-"$VPF" ctl "$ctl" devices | grep -q '"dev":"net0",.*"backend":"vhost-net","vf_backend":"vhost-net"' ||
-	fail "ctl devices does not show vhost-net: $("$VPF" ctl "$ctl" devices)"
+"$VPF" ctl --json "$ctl" devices | grep -q '"dev":"net0",.*"backend":"vhost-net","vf_backend":"vhost-net"' ||
+	fail "ctl devices does not show vhost-net: $("$VPF" ctl --json "$ctl" devices)"
 
 # The guest's interrupt moderation (ethtool -C) holds vhost-net's interrupts too.
 expect_moderation "$con"
@@ -50,23 +50,23 @@ for dir in "" -R; do
 	metric "vhost_iperf3_tcp${dir:-_host_to_guest}_bps" "${bps:-0}"
 	[ -n "$bps" ] || fail "iperf3 $dir reported no throughput"
 done
-stats=$("$VPF" ctl "$ctl" stats dev=net0)
+stats=$("$VPF" ctl --json "$ctl" stats dev=net0)
 log "stats: $stats"
 grep -q '"backend":"vhost-net","counters":"tap"' <<<"$stats" || fail "stats do not say they are the tap's"
 [ "$(ctl_field "$stats" rx_bytes)" -gt 10485760 ] || fail "stats: rx_bytes below the 10 MB sent to the guest"
 [ "$(ctl_field "$stats" tx_bytes)" -gt 10485760 ] || fail "stats: tx_bytes below the 10 MB the guest sent"
 go pf-checked
 await 'VPF-SRIOV: pf link test' 120 "the guest did not get the go-ahead"
-"$VPF" ctl "$ctl" link dev=net0 up=false >/dev/null || fail "link down failed"
+"$VPF" ctl --json "$ctl" link dev=net0 up=false >/dev/null || fail "link down failed"
 await 'VPF-SRIOV: pf carrier down' 120 "guest did not see the PF's link go down"
 ! ping -c 2 -W 1 10.0.0.2 >/dev/null 2>&1 || fail "ping to L2 passed while the PF's link was down"
-"$VPF" ctl "$ctl" link dev=net0 up=true >/dev/null || fail "link up failed"
+"$VPF" ctl --json "$ctl" link dev=net0 up=true >/dev/null || fail "link up failed"
 await 'VPF-SRIOV: pf ping after link up ok' 120 "no PF traffic after link up"
 await 'VPF-SRIOV: pf reload ping ok' 120 "no PF traffic after a driver reload"
 
 await 'VPF-SRIOV: vfs up' 200 "the guest did not bring up $N VFs"
 for i in $(seq 0 $((N - 1))); do vf_tap_setup "vpfvf$i" "10.1.$i.1/24"; done
-"$VPF" ctl "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
+"$VPF" ctl --json "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
 log "vfs: $(cat "$LOGDIR/vfs.json")"
 for i in $(seq 0 $((N - 1))); do
 	vf=$(grep -o "{\"vf\":$i,[^}]*}" "$LOGDIR/vfs.json")
@@ -84,10 +84,10 @@ iperf3 -c 10.1.0.2 -t 2 -J >"$LOGDIR/iperf3-vf0.json" || fail "iperf3 to VF 0 fa
 bps=$(sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' "$LOGDIR/iperf3-vf0.json" | tail -n1)
 metric vhost_iperf3_tcp_host_to_vf0_bps "${bps:-0}"
 
-"$VPF" ctl "$ctl" link dev=net0vf0 up=false >/dev/null || fail "VF link down failed"
+"$VPF" ctl --json "$ctl" link dev=net0vf0 up=false >/dev/null || fail "VF link down failed"
 await 'VPF-SRIOV: vf0 carrier down' 120 "guest did not see VF 0's link go down"
 ! ping -c 2 -W 1 10.1.0.2 >/dev/null 2>&1 || fail "ping to VF 0 passed while its link was down"
-"$VPF" ctl "$ctl" link dev=net0vf0 up=true >/dev/null || fail "VF link up failed"
+"$VPF" ctl --json "$ctl" link dev=net0vf0 up=true >/dev/null || fail "VF link up failed"
 await 'VPF-SRIOV: vf0 ping after link up ok' 120 "no VF 0 traffic after link up"
 go vf-checked
 

@@ -48,7 +48,7 @@ stop_ctl_vm() { echo q >&3; exec 3>&-; wait $pid; rc=$?; }
 # await_confined: the control thread answers once vpf confined itself (it starts after).
 # Sets vpid, vpf's pid ($pid is timeout's).
 await_confined() {
-    "$VPF" ctl "$sock" help >/dev/null || fail "the control socket does not answer"
+    "$VPF" ctl --json "$sock" help >/dev/null || fail "the control socket does not answer"
     vpid=$(cat /proc/$pid/task/$pid/children 2>/dev/null); vpid=${vpid%% *}
     [ -n "$vpid" ] || fail "no vpf process under timeout ($pid)"
 }
@@ -198,18 +198,18 @@ sriov-ctl-vhost)
     # control socket shows both backends and refuses a VLAN or a spoof check for a VF.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
     start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-tap=vpfw$$x%d,vf-backend=vhost-net
-    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    "$VPF" ctl --json "$sock" devices >"$tmp/r" || fail "devices failed"
     grep -q '"dev":"net0",.*"total_vfs":2,"backend":"tap","vf_backend":"vhost-net"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
-    "$VPF" ctl "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
+    "$VPF" ctl --json "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
     # The guest's interrupt moderation (NOTF_COAL): none until its driver sets some.
     grep -q '"tx_spoofed":0,"rx_usecs":0,"rx_max_packets":0,"tx_usecs":0,"tx_max_packets":0,"backend":"tap","counters":"vpf"' "$tmp/r" ||
         fail "stats: $(cat "$tmp/r")"
     for args in "vlan=100" "spoofchk=true" "rate=10" "mac=02:00:00:00:00:22 vlan=5"; do
         # shellcheck disable=SC2086
-        ! "$VPF" ctl "$sock" vf-set dev=net0 vf=1 $args 2>"$tmp/e" || fail "vf-set $args accepted"
+        ! "$VPF" ctl --json "$sock" vf-set dev=net0 vf=1 $args 2>"$tmp/e" || fail "vf-set $args accepted"
         grep -q 'VF 1 is on vhost-net' "$tmp/e" || fail "vf-set $args: $(cat "$tmp/e")"
     done
-    "$VPF" ctl "$sock" vf-set dev=net0 vf=1 mac=02:00:00:00:00:22 >"$tmp/r" || fail "vf-set mac failed"
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=1 mac=02:00:00:00:00:22 >"$tmp/r" || fail "vf-set mac failed"
     grep -q '"vf":1,"mac":"02:00:00:00:00:22","vlan":0,"spoofchk":false' "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
     stop_ctl_vm
     expect_rc 0 ;;
@@ -252,11 +252,11 @@ sriov-ctl-vdpa)
     # enforce there, and nothing is created before the guest asks.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
     start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net
-    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    "$VPF" ctl --json "$sock" devices >"$tmp/r" || fail "devices failed"
     grep -q '"dev":"net0",.*"total_vfs":2,"backend":"tap","vf_backend":"vhost-vdpa"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
     for args in "vlan=100" "spoofchk=true" "rate=10"; do
         # shellcheck disable=SC2086
-        ! "$VPF" ctl "$sock" vf-set dev=net0 vf=0 $args 2>"$tmp/e" || fail "vf-set $args accepted"
+        ! "$VPF" ctl --json "$sock" vf-set dev=net0 vf=0 $args 2>"$tmp/e" || fail "vf-set $args accepted"
         grep -q 'VF 0 is on vhost-vdpa: the vDPA device moves its frames' "$tmp/e" || fail "vf-set $args: $(cat "$tmp/e")"
     done
     stop_ctl_vm
@@ -266,25 +266,25 @@ sriov-ctl)
     # that do not exist are refused, and the VF slots stay free for later devices.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
     start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=9,vf-tap=vpfv$$x%d --net tap=vpfn$$
-    "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+    "$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
     grep -q '"dev":"net0","total_vfs":9,"num_vfs":0,"vfs":\[\]' "$tmp/r" || fail "vfs: $(cat "$tmp/r")"
-    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    "$VPF" ctl --json "$sock" devices >"$tmp/r" || fail "devices failed"
     # PF at 00:01.0, VFs 00:01.1..00:02.1: the next NIC goes to 00:03.0.
     grep -q '"dev":"net1","pci":"0000:00:03.0"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
     grep -q '"total_vfs":9' "$tmp/r" || fail "devices lacks total_vfs: $(cat "$tmp/r")"
-    "$VPF" ctl "$sock" stats dev=net0 | grep -q '"tx_spoofed":0' || fail "stats lacks tx_spoofed"
-    ! "$VPF" ctl "$sock" stats dev=net0vf0 2>"$tmp/e" || fail "absent VF accepted"
+    "$VPF" ctl --json "$sock" stats dev=net0 | grep -q '"tx_spoofed":0' || fail "stats lacks tx_spoofed"
+    ! "$VPF" ctl --json "$sock" stats dev=net0vf0 2>"$tmp/e" || fail "absent VF accepted"
     grep -q 'no device "net0vf0"' "$tmp/e" || fail "absent VF error: $(cat "$tmp/e")"
-    ! "$VPF" ctl "$sock" vfs dev=net1 2>"$tmp/e" || fail "vfs of a plain NIC accepted"
+    ! "$VPF" ctl --json "$sock" vfs dev=net1 2>"$tmp/e" || fail "vfs of a plain NIC accepted"
     grep -q 'not an SR-IOV PF' "$tmp/e" || fail "vfs error: $(cat "$tmp/e")"
     # The host sets a VF's port while it is down; errors leave it as it was.
-    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 vlan=100 spoofchk=false mac=02:00:00:00:00:22 >"$tmp/r" ||
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=2 vlan=100 spoofchk=false mac=02:00:00:00:00:22 >"$tmp/r" ||
         fail "vf-set failed: $(cat "$tmp/r")"
     grep -q '"vf":2,"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false,"rate":0,"up":false' "$tmp/r" ||
         fail "vf-set: $(cat "$tmp/r")"
     vf_set_refused() { # vf_set_refused ERROR-REGEX ARGS...
         local want=$1; shift
-        ! "$VPF" ctl "$sock" vf-set "$@" 2>"$tmp/e" || fail "vf-set $* accepted"
+        ! "$VPF" ctl --json "$sock" vf-set "$@" 2>"$tmp/e" || fail "vf-set $* accepted"
         grep -Eq "$want" "$tmp/e" || fail "vf-set $*: $(cat "$tmp/e")"
     }
     vf_set_refused 'net0 has VFs 0 to 8' dev=net0 vf=9 vlan=1
@@ -304,10 +304,10 @@ sriov-ctl)
     done
     vf_set_refused '"spoofchk" must be true or false' dev=net0 vf=2 spoofchk=yes
     # iproute2's words: spoofchk=on is applied.
-    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 spoofchk=on >"$tmp/r" || fail "vf-set spoofchk=on failed"
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=2 spoofchk=on >"$tmp/r" || fail "vf-set spoofchk=on failed"
     grep -q '"spoofchk":true' "$tmp/r" || fail "vf-set spoofchk=on: $(cat "$tmp/r")"
-    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 spoofchk=off >/dev/null || fail "vf-set spoofchk=off failed"
-    "$VPF" ctl "$sock" vf-set dev=net0 vf=2 rate=250 >"$tmp/r" || fail "vf-set rate failed"
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=2 spoofchk=off >/dev/null || fail "vf-set spoofchk=off failed"
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=2 rate=250 >"$tmp/r" || fail "vf-set rate failed"
     grep -q '"mac":"02:00:00:00:00:22","vlan":100,"spoofchk":false,"rate":250' "$tmp/r" || fail "vf-set lost: $(cat "$tmp/r")"
     stop_ctl_vm
     expect_rc 0 ;;
@@ -315,17 +315,17 @@ ctl-socket)
     # A guest that waits on its console while the control socket is driven from outside.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
     start_ctl_vm --net tap=vpfctl$$,mac=52:54:00:00:00:42
-    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    "$VPF" ctl --json "$sock" devices >"$tmp/r" || fail "devices failed"
     grep -q '"dev":"net0".*"mac":"52:54:00:00:00:42".*"link":true' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
     ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ was not created"
-    "$VPF" ctl "$sock" link dev=net0 up=false >/dev/null || fail "link down failed"
-    "$VPF" ctl "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
+    "$VPF" ctl --json "$sock" link dev=net0 up=false >/dev/null || fail "link down failed"
+    "$VPF" ctl --json "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
     grep -q '"link":false' "$tmp/r" || fail "stats after link down: $(cat "$tmp/r")"
-    ! "$VPF" ctl "$sock" link dev=net9 up=true 2>"$tmp/e" || fail "unknown device accepted"
+    ! "$VPF" ctl --json "$sock" link dev=net9 up=true 2>"$tmp/e" || fail "unknown device accepted"
     grep -q 'no device "net9"' "$tmp/e" || fail "unknown device error: $(cat "$tmp/e")"
-    ! "$VPF" ctl "$sock" link dev=net0 2>/dev/null || fail "link without up= accepted"
-    ! "$VPF" ctl "$sock" frobnicate 2>/dev/null || fail "unknown command accepted"
-    "$VPF" ctl "$sock" help | grep -q '"link"' || fail "help does not list link (vpf still serving?)"
+    ! "$VPF" ctl --json "$sock" link dev=net0 2>/dev/null || fail "link without up= accepted"
+    ! "$VPF" ctl --json "$sock" frobnicate 2>/dev/null || fail "unknown command accepted"
+    "$VPF" ctl --json "$sock" help | grep -q '"link"' || fail "help does not list link (vpf still serving?)"
     # Clients that hang up before their answer (issue 12: SIGPIPE killed vpf), several
     # at once with one idle; then vpf still answers.
     python3 - "$sock" <<'PY' || fail "hang-up clients: python failed"
@@ -339,13 +339,13 @@ f = idle.makefile("rb")
 assert b'"greeting"' in f.readline()
 assert b'"ok":true,"id":7,' in f.readline()
 PY
-    "$VPF" ctl "$sock" devices >/dev/null || fail "vpf stopped answering after clients hung up"
+    "$VPF" ctl --json "$sock" devices >/dev/null || fail "vpf stopped answering after clients hung up"
     # vpf ctl events: the subscribe answer, then events as they come, until vpf exits.
-    "$VPF" ctl "$sock" events >"$tmp/ev" 2>/dev/null &
+    "$VPF" ctl --json "$sock" events >"$tmp/ev" 2>/dev/null &
     evpid=$!
     for _ in $(seq 100); do grep -q '"subscribed":true' "$tmp/ev" && break; sleep 0.1; done
     grep -q '"subscribed":true' "$tmp/ev" || fail "vpf ctl events did not subscribe"
-    "$VPF" ctl "$sock" link dev=net0 up=true >/dev/null || fail "link up failed"
+    "$VPF" ctl --json "$sock" link dev=net0 up=true >/dev/null || fail "link up failed"
     stop_ctl_vm
     wait $evpid || fail "vpf ctl events exited $?"
     grep -q '^{"event":"link","timestamp":{"seconds":[0-9]*,"microseconds":[0-9]*},"data":{"dev":"net0","up":true,"by":"host"}}$' "$tmp/ev" ||
@@ -355,6 +355,80 @@ PY
     expect_rc 0
     ! ip link show vpfctl$$ >/dev/null 2>&1 || fail "tap vpfctl$$ left behind"
     [ ! -e "$sock" ] || fail "control socket left behind" ;;
+ctl-human)
+    # vpf ctl for people: tables for the listing commands, "key: value" lines for the
+    # others, events one per line; --json prints what vpf sent. Errors: exit 1, the
+    # message on stderr, nothing on stdout, in both forms.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    start_ctl_vm --net tap=vpfhu$$,mac=52:54:00:00:00:30,total-vfs=4,vf-tap=vpfhv$$x%d --net tap=vpfhw$$,mac=52:54:00:00:00:40
+    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    grep -Eq '^DEV +PCI +MAC +LINK +BACKEND +PORT +VFS +VF-BACKEND$' "$tmp/r" || fail "devices header: $(cat "$tmp/r")"
+    grep -Eq "^net0 +0000:00:01.0 +52:54:00:00:00:30 +up +tap +vpfhu$$ +4 +tap$" "$tmp/r" || fail "devices net0: $(cat "$tmp/r")"
+    grep -Eq "^net1 +0000:00:02.0 +52:54:00:00:00:40 +up +tap +vpfhw$$ +- +-$" "$tmp/r" || fail "devices net1: $(cat "$tmp/r")"
+    [ "$(wc -l <"$tmp/r")" -eq 3 ] || fail "devices: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+    [ "$(cat "$tmp/r")" = "net0: 0 of 4 VFs enabled" ] || fail "vfs: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" link dev=net1 up=off >"$tmp/r" || fail "link failed"
+    [ "$(cat "$tmp/r")" = "$(printf 'dev: net1\nup:  false')" ] || fail "link: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" stats dev=net1 >"$tmp/r" || fail "stats failed"
+    [ "$(head -n 1 "$tmp/r")" = "net1  link down  backend tap  counters vpf" ] || fail "stats: $(cat "$tmp/r")"
+    grep -Eq '^ +PACKETS +BYTES +DROPPED +ERRORS +SPOOFED +IRQ-USECS +IRQ-FRAMES$' "$tmp/r" || fail "stats header: $(cat "$tmp/r")"
+    grep -Eq '^RX +0 +0 +0 +0 +- +0 +0$' "$tmp/r" && grep -Eq '^TX +0 +0 +0 +0 +0 +0 +0$' "$tmp/r" ||
+        fail "stats rows: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" help >"$tmp/r" || fail "help failed"
+    grep -Eq '^vf-set +dev vf \[mac\] \[vlan\] \[spoofchk\] \[rate\] +set a VF' "$tmp/r" || fail "help: $(cat "$tmp/r")"
+    "$VPF" ctl "$sock" info >"$tmp/r" || fail "info failed"
+    grep -Eq '^devices: +net0,net1$' "$tmp/r" && grep -Eq '^cpus: +1$' "$tmp/r" || fail "info: $(cat "$tmp/r")"
+    # --json anywhere among the arguments: the line vpf sent.
+    "$VPF" ctl "$sock" --json devices >"$tmp/r" || fail "devices --json failed"
+    grep -q '^{"ok":true,"devices":\[{"dev":"net0",' "$tmp/r" || fail "--json devices: $(cat "$tmp/r")"
+    "$VPF" ctl -j "$sock" stats dev=net0 | grep -q '^{"ok":true,"dev":"net0","link":true,' || fail "-j stats"
+    # Errors, both forms.
+    for json in "" --json; do
+        ! "$VPF" ctl $json "$sock" stats dev=net9 >"$tmp/o" 2>"$tmp/e" || fail "unknown device accepted ($json)"
+        [ "$(cat "$tmp/e")" = 'vpf ctl: no device "net9"' ] || fail "error ($json): $(cat "$tmp/e")"
+        [ ! -s "$tmp/o" ] || fail "error ($json) printed on stdout: $(cat "$tmp/o")"
+    done
+    ! "$VPF" ctl --frob "$sock" info 2>"$tmp/e" || fail "unknown option accepted"
+    grep -q "vpf ctl: unknown option '--frob'" "$tmp/e" || fail "unknown option: $(cat "$tmp/e")"
+    "$VPF" ctl --help >"$tmp/r" || fail "vpf ctl --help failed"
+    grep -q -- "--json" "$tmp/r" || fail "vpf ctl --help lacks --json"
+    # Events for people: one line each, a timestamp first.
+    "$VPF" ctl "$sock" events >"$tmp/ev" 2>"$tmp/everr" &
+    evpid=$!
+    # Nothing says when it subscribed: set the link until an event shows.
+    for _ in $(seq 100); do
+        "$VPF" ctl "$sock" link dev=net1 up=on >/dev/null || fail "link up failed"
+        grep -q ' link ' "$tmp/ev" && break; sleep 0.1
+    done
+    stop_ctl_vm
+    wait $evpid || fail "vpf ctl events exited $?: $(cat "$tmp/everr")"
+    [ ! -s "$tmp/everr" ] || fail "vpf ctl events: stderr $(cat "$tmp/everr")"
+    stamp='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+    grep -Eq "^$stamp link dev=net1 up=true by=host$" "$tmp/ev" || fail "events: $(cat "$tmp/ev")"
+    grep -Eq "^$stamp shutdown reason=\"guest powered off\" status=0$" "$tmp/ev" || fail "events: $(cat "$tmp/ev")"
+    expect_rc 0 ;;
+ctl-man)
+    # vpf-ctl(1) has an entry for every command a running vpf serves (help and the
+    # greeting), so the page cannot fall behind the commands.
+    need_kvm
+    start_ctl_vm
+    python3 - "$sock" >"$tmp/cmds" <<'PY' || fail "listing the commands failed"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+f = s.makefile("rwb")
+names = set(json.loads(f.readline())["greeting"]["commands"])
+f.write(b'{"cmd":"help"}\n'); f.flush()
+names |= {c["name"] for c in json.loads(f.readline())["commands"]}
+print("\n".join(sorted(names | {"subscribe", "unsubscribe", "events"})))
+PY
+    stop_ctl_vm; expect_rc 0
+    page=$(dirname "$0")/../../docs/vpf-ctl.1.in
+    awk 'prev == ".TP" { print } { prev = $0 }' "$page" | sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/[",]/ /g' >"$tmp/tags"
+    [ "$(wc -l <"$tmp/cmds")" -ge 8 ] || fail "only these commands: $(cat "$tmp/cmds")"
+    while read -r cmd; do
+        grep -Eq "^\.B[IR]? (.* )?$cmd( |$)" "$tmp/tags" || fail "vpf-ctl.1 has no entry for the command $cmd"
+    done <"$tmp/cmds" ;;
 ctl-schema)
     # The control protocol as docs/api.schema.json describes it (tests/host/ctl_schema.py).
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
@@ -367,10 +441,10 @@ ctl-quit)
     # quit over the control socket: vpf stops the VM and exits 0 (no guest shutdown).
     need_kvm
     start_ctl_vm
-    "$VPF" ctl "$sock" info >"$tmp/r" || fail "info failed"
+    "$VPF" ctl --json "$sock" info >"$tmp/r" || fail "info failed"
     grep -Eq '^\{"ok":true,"version":"[0-9.]+","revision":"[^"]*","uptime_ms":[0-9]+,"cpus":1,"memory_mib":512,"devices":\[\]\}$' "$tmp/r" ||
         fail "info: $(cat "$tmp/r")"
-    "$VPF" ctl "$sock" quit >"$tmp/r" || fail "quit failed: $(cat "$tmp/r")"
+    "$VPF" ctl --json "$sock" quit >"$tmp/r" || fail "quit failed: $(cat "$tmp/r")"
     exec 3>&-; wait $pid; rc=$?
     expect_rc 0
     grep -q "quit through the control socket" "$err" || fail "no quit line in the log" ;;
@@ -417,7 +491,7 @@ seccomp-default)
             fail "thread $t: $(status_of $t Seccomp_filters) filters, expected 2 (base + its kind's)"
         [ "$(status_of $t NoNewPrivs)" = 1 ] || fail "thread $t: no_new_privs not set"
     done
-    "$VPF" ctl "$sock" stats dev=net0 >/dev/null || fail "stats failed under the filter"
+    "$VPF" ctl --json "$sock" stats dev=net0 >/dev/null || fail "stats failed under the filter"
     stop_ctl_vm
     expect_rc 0
     ! grep -q "seccomp: thread" "$err" || fail "a thread made a forbidden call" ;;
@@ -472,15 +546,108 @@ user)
     done
     [ "$(status_of vpf CapEff)" = 0000000000000000 ] || fail "main thread has CapEff $(status_of vpf CapEff)"
     [ "$(status_of vcpu0 CapEff)" = 0000000000001000 ] || fail "vcpu0 has CapEff $(status_of vcpu0 CapEff)"
-    "$VPF" ctl "$sock" devices >/dev/null || fail "root cannot use the socket of a vpf run as nobody"
+    "$VPF" ctl --json "$sock" devices >/dev/null || fail "root cannot use the socket of a vpf run as nobody"
     stop_ctl_vm; expect_rc 0
     run_vpf run --kernel "$(guest poweroff)" --user no-such-user-$$
     expect_error "--user: no user 'no-such-user-$$'" ;;
+sd-notify)
+    # Under a service manager (NOTIFY_SOCKET): READY=1 once the control socket answers
+    # and the guest runs, STOPPING=1 when it stops; both under the seccomp filters.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    guest echo >/dev/null
+    /usr/bin/python3 - "$VPF" "$tmp" "$tmp/echo.bz" vpfnt$$ >"$tmp/r" 2>&1 <<'PY'; rc=$?
+import os, socket, subprocess, sys
+vpf, tmp, kernel, tap = sys.argv[1:]
+note = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+note.bind(tmp + "/notify.sock")
+note.settimeout(20)
+ctl = tmp + "/ctl.sock"
+def start(*extra):
+    env = dict(os.environ, NOTIFY_SOCKET=tmp + "/notify.sock")
+    return subprocess.Popen([vpf, "run", "--kernel", kernel, "--ctl", ctl, *extra],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+def recv(p):
+    try:
+        return note.recv(4096).decode()
+    except socket.timeout:
+        p.kill()
+        err = p.communicate()[1].decode()
+        sys.exit(77 if "built without libsystemd" in err else "no notification; vpf said: " + err)
+p = start("--net", "tap=" + tap + ",total-vfs=2,vf-tap=" + tap + "v%d")
+msg = recv(p)
+assert msg == "READY=1\nSTATUS=running: 1 vCPU(s), 512 MiB, control socket " + ctl, msg
+# Ready means ready: the control socket answers at once.
+r = subprocess.run([vpf, "ctl", "--json", ctl, "info"], capture_output=True, timeout=10)
+assert r.returncode == 0 and b'"ok":true' in r.stdout, r
+p.stdin.write(b"q"); p.stdin.flush()
+msg = recv(p)
+assert msg == "STOPPING=1\nSTATUS=stopping: guest powered off (exit status 0)", msg
+out, err = p.communicate(timeout=20)
+assert p.returncode == 0, (p.returncode, err)
+# Stopped by a signal: STOPPING=1 names it.
+p = start()
+assert recv(p).startswith("READY=1\n")
+p.terminate()
+msg = recv(p)
+assert msg == "STOPPING=1\nSTATUS=stopping: signal (exit status 143)", msg
+out, err = p.communicate(timeout=20)
+assert p.returncode == 143, (p.returncode, err)
+assert b"forbidden system call" not in err, err
+PY
+    [ $rc -eq 77 ] && skip "built without libsystemd"
+    [ $rc -eq 0 ] || fail "$(cat "$tmp/r")" ;;
+log-file)
+    # --log-file: lines appended (what was there stays), timestamped; nothing on stderr.
+    need_kvm
+    echo "earlier line" >"$tmp/vpf.log"
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/vpf.log"; expect_rc 0
+    [ ! -s "$err" ] || fail "stderr not empty with --log-file"
+    [ "$(head -n 1 "$tmp/vpf.log")" = "earlier line" ] || fail "the log file was not appended to"
+    stamp='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+    grep -Eq "^$stamp vpf: info: guest powered off \(exit status 0\)$" "$tmp/vpf.log" ||
+        fail "log file: $(cat "$tmp/vpf.log")"
+    [ "$(grep -Evc "^$stamp vpf: " "$tmp/vpf.log")" = 1 ] || fail "unstamped lines: $(cat "$tmp/vpf.log")"
+    # --log-timestamps=off in the file, on on stderr.
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/vpf.log" --log-timestamps off; expect_rc 0
+    tail -n 1 "$tmp/vpf.log" | grep -q '^vpf: info: ' || fail "--log-timestamps off: $(tail -n 1 "$tmp/vpf.log")"
+    run_vpf run --kernel "$(guest poweroff)" --log-timestamps on; expect_rc 0
+    grep -Eq "^$stamp vpf: info: guest powered off" "$err" || fail "--log-timestamps on: $(cat "$err")"
+    # A setup error is in the log file and, once, on stderr.
+    run_vpf run --kernel "$tmp/nope" --log-file "$tmp/vpf.log"
+    expect_error "^vpf: error: cannot open kernel"
+    tail -n 1 "$tmp/vpf.log" | grep -Eq "^$stamp vpf: error: cannot open kernel" || fail "setup error not logged"
+    # So is one said by log_error() before exiting (a --net clash).
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/vpf.log" \
+        --net tap=vpflf0,mac=52:54:00:00:00:10 --net tap=vpflf0,mac=52:54:00:00:00:20
+    expect_error "^vpf: error: --net: tap vpflf0 is given to both net0 and net1"
+    tail -n 1 "$tmp/vpf.log" | grep -Eq "^$stamp vpf: error: --net: tap vpflf0 is given to both" || fail "clash not logged"
+    run_vpf run --kernel "$(guest poweroff)" --log-timestamps sometimes
+    expect_error "--log-timestamps must be auto, on or off, not 'sometimes'" ;;
+log-file-error)
+    # A log file that cannot be opened: a setup error, one line on stderr.
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp/no/such/dir/vpf.log"
+    expect_rc 1; expect_error "--log-file: cannot open '.*/no/such/dir/vpf.log': No such file or directory"
+    run_vpf run --kernel "$(guest poweroff)" --log-file "$tmp"
+    expect_rc 1; expect_error "--log-file: cannot open .*: Is a directory" ;;
+log-quiet)
+    # -q: warnings and errors only; the last of -q and -v wins.
+    need_kvm
+    run_vpf run --kernel "$(guest poweroff)" -q; expect_rc 0
+    [ ! -s "$err" ] || fail "-q logged: $(cat "$err")"
+    run_vpf run --kernel "$(guest panic)" --quiet; expect_rc 2
+    grep -q "^vpf: info:" "$err" && fail "--quiet logged info lines: $(cat "$err")"
+    grep -q "^vpf: warning: guest kernel panic (exit status 2)$" "$err" || fail "--quiet: no panic line: $(cat "$err")"
+    run_vpf run --kernel "$(guest poweroff)" -q -v; expect_rc 0
+    grep -q "^vpf: info: guest starting" "$err" || fail "-q -v: no info lines: $(cat "$err")"
+    run_vpf run --kernel "$(guest poweroff)" -v --quiet; expect_rc 0
+    [ ! -s "$err" ] || fail "-v --quiet logged: $(cat "$err")" ;;
 unknown-option)
     run_vpf run --kernel "$(guest poweroff)" --frobnicate; expect_error "unknown option" ;;
 option-missing-argument)
     # Each option that takes a value, given none, is named (it once read "unknown option '-k'").
-    for opt in --kernel --memory --net --cpus --cmdline --ctl --ctl-mode --ctl-group -k; do
+    for opt in --kernel --memory --net --cpus --cmdline --ctl --ctl-mode --ctl-group --log-file \
+               --log-timestamps -k; do
         run_vpf run "$opt"; expect_error "option $opt needs an argument"
     done ;;
 version)

@@ -19,10 +19,12 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "vm/notify.h"
 #include "vm/sandbox.h"
 
 struct child {
@@ -32,6 +34,7 @@ struct child {
     const char *name;               /* the thread's name */
     int (*body)(void);              /* after confinement; its result is the exit status */
     bool threaded;                  /* a thread was created before (as in vpf) */
+    bool notify;                    /* policy.notify: under a service manager */
 };
 
 struct outcome {
@@ -60,7 +63,7 @@ static void run(const struct child *c, struct outcome *o)
          * in vpf that is long before the filters. */
         if (c->threaded && (pthread_create(&t, NULL, noop, NULL) != 0 || pthread_join(t, NULL) != 0))
             _exit(101);
-        struct sandbox_policy pol = { .seccomp = c->mode, .vfs = c->vfs };
+        struct sandbox_policy pol = { .seccomp = c->mode, .vfs = c->vfs, .notify = c->notify };
         if (sandbox_prepare(&pol, NULL, 0) < 0 || sandbox_load_base(false, NULL, 0) < 0)
             syscall(SYS_exit_group, 100);
         sandbox_confine_self(c->kind);
@@ -104,7 +107,7 @@ static int vcpu_body(void)
 
 static void test_vcpu_socket_forbidden(void **state)
 {
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, false, "vcpu0", vcpu_body, false };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, false, "vcpu0", vcpu_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vcpu0 made forbidden system call 41 (socket)\n");
@@ -119,7 +122,7 @@ static int ctl_body(void)
 
 static void test_ctl_kvm_run_forbidden(void **state)
 {
-    struct child c = { CONFINE_CTL, SANDBOX_SECCOMP_ON, false, "ctl", ctl_body, false };
+    struct child c = { CONFINE_CTL, SANDBOX_SECCOMP_ON, false, "ctl", ctl_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread ctl made forbidden system call 16 (ioctl)\n");
@@ -137,7 +140,7 @@ static int iothread_body(void)
 
 static void test_iothread_exec_forbidden(void **state)
 {
-    struct child c = { CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0vf1", iothread_body, false };
+    struct child c = { CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0vf1", iothread_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread net0vf1 made forbidden system call 10 (mprotect)\n");
@@ -157,7 +160,7 @@ static int stdin_body(void)
 
 static void test_stdin_allowed(void **state)
 {
-    struct child c = { CONFINE_STDIN, SANDBOX_SECCOMP_ON, false, "stdin", stdin_body, false };
+    struct child c = { CONFINE_STDIN, SANDBOX_SECCOMP_ON, false, "stdin", stdin_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_exit(&o, 0);
@@ -190,7 +193,7 @@ static int vcpu_vfs_open_body(void)
 
 static void test_vcpu_vfs_create_forbidden(void **state)
 {
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu2", vcpu_vfs_open_body, false };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu2", vcpu_vfs_open_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vcpu2 made forbidden system call 257 (openat)\n");
@@ -198,7 +201,7 @@ static void test_vcpu_vfs_create_forbidden(void **state)
 
 static void test_vcpu_vfs_packet_socket_forbidden(void **state)
 {
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu1", vcpu_vfs_socket_body, false };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu1", vcpu_vfs_socket_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vcpu1 made forbidden system call 41 (socket)\n");
@@ -212,7 +215,7 @@ static int vcpu_fork_body(void)
 
 static void test_vcpu_fork_forbidden(void **state)
 {
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_fork_body, false };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_fork_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vcpu0 made forbidden system call 56 (clone)\n");
@@ -241,7 +244,7 @@ static void test_vcpu_creates_confined_iothread(void **state)
 #ifdef VPF_SANITIZER_BUILD
     skip();     /* the sanitizer's thread interceptors make calls of their own */
 #endif
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_thread_body, true };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_thread_body, true, false };
     struct outcome o;
     run(&c, &o);
     expect_exit(&o, 0);
@@ -256,10 +259,67 @@ static int log_body(void)
 
 static void test_log_mode_allows(void **state)
 {
-    struct child c = { CONFINE_STDIN, SANDBOX_SECCOMP_LOG, false, "stdin", log_body, false };
+    struct child c = { CONFINE_STDIN, SANDBOX_SECCOMP_LOG, false, "stdin", log_body, false, false };
     struct outcome o;
     run(&c, &o);
     expect_exit(&o, 0);
+}
+
+/* The main thread tells a service manager it is ready and stopping (vm/notify.c) only
+ * when one listens: AF_UNIX datagrams then, nothing else. */
+static char notify_path[108];
+
+static int main_notify_body(void)
+{
+    if (notify_ready("running") < 0 || notify_stopping("stopping") < 0)
+        return 10;
+    socket(AF_INET, SOCK_DGRAM, 0);
+    return 0;
+}
+
+static void test_main_notify_allowed(void **state)
+{
+#ifndef VPF_HAVE_LIBSYSTEMD
+    skip();
+#endif
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(notify_path, sizeof(notify_path), "/tmp/vpf-test-notify-%d", (int)getpid());
+    strcpy(a.sun_path, notify_path);
+    unlink(notify_path);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    setenv("NOTIFY_SOCKET", notify_path, 1);
+    struct child c = { CONFINE_MAIN, SANDBOX_SECCOMP_ON, false, "vpf", main_notify_body, false, true };
+    struct outcome o;
+    run(&c, &o);
+    unsetenv("NOTIFY_SOCKET");
+    char msg[256];
+    ssize_t n = recv(s, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    msg[n] = '\0';
+    assert_string_equal(msg, "READY=1\nSTATUS=running");
+    n = recv(s, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    msg[n] = '\0';
+    assert_string_equal(msg, "STOPPING=1\nSTATUS=stopping");
+    close(s);
+    unlink(notify_path);
+    expect_killed(&o, "vpf: error: seccomp: thread vpf made forbidden system call 41 (socket)\n");
+}
+
+static int main_unix_socket_body(void)
+{
+    socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    return 0;
+}
+
+static void test_main_without_notify_no_socket(void **state)
+{
+    struct child c = { CONFINE_MAIN, SANDBOX_SECCOMP_ON, false, "vpf", main_unix_socket_body, false, false };
+    struct outcome o;
+    run(&c, &o);
+    expect_killed(&o, "vpf: error: seccomp: thread vpf made forbidden system call 41 (socket)\n");
 }
 
 static void test_parse(void **state)
@@ -287,6 +347,8 @@ int main(void)
         cmocka_unit_test(test_vcpu_fork_forbidden),
         cmocka_unit_test(test_vcpu_creates_confined_iothread),
         cmocka_unit_test(test_log_mode_allows),
+        cmocka_unit_test(test_main_notify_allowed),
+        cmocka_unit_test(test_main_without_notify_no_socket),
         cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
