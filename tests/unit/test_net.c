@@ -956,6 +956,97 @@ static void test_port_mac_after_reset(void **state)
 }
 
 
+/* ---- host port: trust ---- */
+
+static void set_trust(struct fake_net *t, bool trust, bool admin_mac)
+{
+    struct virtio_net_port p;
+    virtio_net_get_port(t->n, &p);
+    p.trust = trust;
+    p.admin_mac = admin_mac;
+    p.spoofchk = true;
+    virtio_net_set_port(t->n, &p);
+}
+
+/* Sends a 60-byte frame from src (descriptor d); true if it reached the backend. */
+static bool tx_from(struct fake_net *t, uint16_t d, const uint8_t src[6])
+{
+    uint8_t *f = fg_ptr(&t->g, 0x20000 + 0x1000 * d);
+    memset(f, 0, HDR + 60);
+    memset(f + HDR, 0xff, 6);
+    memcpy(f + HDR + 6, src, 6);
+    uint16_t want = (uint16_t)(fnet_used_idx(t, 1) + 1);
+    fvq_desc(&t->q[1], d, 0x20000 + 0x1000 * d, HDR + 60, 0, 0);
+    fvq_publish(&t->q[1], d);
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, want));
+    uint8_t buf[128];
+    ssize_t n = recv(t->peer, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0)
+        return false;
+    assert_int_equal(n, HDR + 60);
+    assert_memory_equal(buf + HDR + 6, src, 6);
+    return true;
+}
+
+static const uint8_t GUEST_MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+
+/* Untrusted (a VF without trust on): the host's MAC stays, promiscuous and all-multicast
+ * are refused (turning them off is fine), the spoof check stays on the host's MAC. */
+static void test_untrusted_guest(void **state)
+{
+    struct fake_net *t = *state;
+    set_trust(t, false, true);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    uint8_t on = 1, off = 0, cfg[6];
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &off, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_ERR);
+    virtio_dev_config_read(t->dev, 0, cfg, 6);
+    assert_memory_equal(cfg, MAC, 6);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, MAC, 6), VIRTIO_NET_OK);
+    assert_true(tx_from(t, 0, MAC));
+    /* A MAC the host did not set explicitly (a derived default) may change; its frames
+     * still fail the spoof check. */
+    set_trust(t, false, false);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_OK);
+    virtio_dev_config_read(t->dev, 0, cfg, 6);
+    assert_memory_equal(cfg, GUEST_MAC, 6);
+    assert_false(tx_from(t, 1, GUEST_MAC));
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.tx_spoofed, 1);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
+}
+
+/* Trusted: the guest replaces even the host's MAC, may go promiscuous, and the spoof
+ * check follows its MAC; trust revoked: back to the host's; a reset restores it. */
+static void test_trusted_guest(void **state)
+{
+    struct fake_net *t = *state;
+    set_trust(t, true, true);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    uint8_t on = 1;
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_OK);
+    assert_true(tx_from(t, 0, GUEST_MAC));
+    assert_false(tx_from(t, 1, MAC));
+    set_trust(t, false, true);
+    assert_false(tx_from(t, 2, GUEST_MAC));
+    assert_true(tx_from(t, 3, MAC));
+    set_trust(t, true, true);                    /* the guest's MAC is still its config's */
+    assert_true(tx_from(t, 4, GUEST_MAC));
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);   /* reset: the host's MAC again */
+    uint8_t cfg[6];
+    virtio_dev_config_read(t->dev, 0, cfg, 6);
+    assert_memory_equal(cfg, MAC, 6);
+    assert_true(tx_from(t, 0, MAC));
+    assert_false(tx_from(t, 1, GUEST_MAC));
+}
+
 static void test_tx_rate_limit(void **state)
 {
     struct fake_net *t = *state;
@@ -1141,7 +1232,8 @@ int main(void)
         T(test_features), T(test_config_and_link), T(test_backend_hangup), T(test_no_rx_queue_no_backend_poll),
         T(test_driver_ok_again_then_reset_works), T(test_ctrl_budget),
         T(test_vlan_tx_tags), T(test_vlan_rx_strips_and_filters),
-        T(test_vlan_tx_qos_proto), T(test_vlan_rx_proto), T(test_port_mac_after_reset),
+        T(test_vlan_tx_qos_proto), T(test_vlan_rx_proto),
+        T(test_untrusted_guest), T(test_trusted_guest), T(test_port_mac_after_reset),
         T(test_tx_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
