@@ -19,6 +19,7 @@
 #include "fake_guest.h"
 #include "net/vf.h"
 #include "ecam.h"
+#include "net/net_rate.h"
 #include "pci/bus.h"
 #include "vm/layout.h"
 
@@ -426,6 +427,129 @@ static void test_policy_parse(void **state)
     assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* 2 MACs, 1 VF */
 }
 
+/* One vf-set request through pf_policy_vf_change; the conf is kept on success only. */
+static enum pf_vf_change_err change(const struct pf_policy *p, struct pf_vf_conf *c,
+                                    const struct pf_vf_change *ch, const char *want_msg)
+{
+    char msg[256] = "";
+    struct pf_vf_conf before = *c;
+    enum pf_vf_change_err e = pf_policy_vf_change(p, 2, c, ch, msg, sizeof(msg));
+    if (e != PF_VF_OK)
+        assert_memory_equal(c, &before, sizeof(before));
+    if (want_msg && !strstr(msg, want_msg))
+        fail_msg("message \"%s\" lacks \"%s\"", msg, want_msg);
+    return e;
+}
+
+#define CH(...) (&(struct pf_vf_change){ __VA_ARGS__ })
+
+/* iproute2's vocabulary: what is accepted, what it becomes, what is refused and why. */
+static void test_vf_change_vocabulary(void **state)
+{
+    struct pf_policy p;
+    pf_policy_init(&p);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4"), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "t%d"), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:10"), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), 0);
+    struct pf_vf_conf c;
+    pf_policy_vf_conf(&p, PF_MAC, 0, &c);
+    assert_true(c.port.admin_mac);               /* vf-mac= named it */
+    pf_policy_vf_conf(&p, PF_MAC, 2, &c);
+    assert_false(c.port.admin_mac);              /* derived */
+    assert_true(c.port.spoofchk);
+    assert_false(c.port.trust);
+    assert_int_equal(c.link, PF_VF_LINK_AUTO);
+    assert_int_equal(c.port.mac[5], 0x59);
+    /* vlan with qos and proto; vlan alone resets both (one setting, as in ip link). */
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 100, .has_qos = true, .qos = 5,
+                                       .proto = "802.1AD"), NULL), PF_VF_OK);
+    assert_int_equal(c.port.vlan, 100);
+    assert_int_equal(c.port.vlan_qos, 5);
+    assert_int_equal(c.port.vlan_proto, VIRTIO_NET_VLAN_8021AD);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 4094), NULL), PF_VF_OK);
+    assert_int_equal(c.port.vlan_qos, 0);
+    assert_int_equal(c.port.vlan_proto, VIRTIO_NET_VLAN_8021Q);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 7, .proto = "802.1q"), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 0,
+                                       .proto = "802.1Q"), NULL), PF_VF_OK);
+    assert_int_equal(c.port.vlan, 0);
+    /* Refused, the conf unchanged (checked in change()). */
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 4095), "4095 is reserved"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = -1), "vlan must be"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .has_qos = true, .qos = 8), "qos must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_qos = true, .qos = 1), "go with vlan"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.proto = "802.1ad"), "go with vlan"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .proto = "qinq"), "802.1Q or 802.1ad"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 3), "vlan 0"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .proto = "802.1ad"), "vlan 0"),
+                     PF_VF_BAD_ARGUMENT);
+    /* A refused part refuses the whole request. */
+    assert_int_equal(change(&p, &c, CH(.has_trust = true, .trust = true, .state = "up"), "state must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_false(c.port.trust);
+    /* spoofchk, trust, state, mac. */
+    const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
+    assert_int_equal(change(&p, &c, CH(.has_spoofchk = true, .spoofchk = false, .has_trust = true,
+                                       .trust = true, .state = "disable", .mac = mac), NULL), PF_VF_OK);
+    assert_false(c.port.spoofchk);
+    assert_true(c.port.trust);
+    assert_int_equal(c.link, PF_VF_LINK_DISABLE);
+    assert_memory_equal(c.port.mac, mac, 6);
+    assert_true(c.port.admin_mac);
+    assert_int_equal(change(&p, &c, CH(.state = "enable"), NULL), PF_VF_OK);
+    assert_int_equal(c.link, PF_VF_LINK_ENABLE);
+    assert_int_equal(change(&p, &c, CH(.state = "auto"), NULL), PF_VF_OK);
+    assert_int_equal(c.link, PF_VF_LINK_AUTO);
+    /* Rates: max_tx_rate and its older name rate; min_tx_rate only 0. */
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 500), NULL), PF_VF_OK);
+    assert_int_equal(c.port.max_tx_rate, 500);
+    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 20), NULL), PF_VF_OK);
+    assert_int_equal(c.port.max_tx_rate, 20);
+    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true,
+                                       .max_tx_rate = 30, .has_min_tx_rate = true), NULL), PF_VF_OK);
+    assert_int_equal(c.port.max_tx_rate, 30);
+    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true,
+                                       .max_tx_rate = 40), "older name"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = -1), "max_tx_rate must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = NET_MAX_RATE_MBIT + 1),
+                            "max_tx_rate must be"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_min_tx_rate = true, .min_tx_rate = 10), "min_tx_rate"),
+                     PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_min_tx_rate = true, .min_tx_rate = -10), "min_tx_rate must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_string_equal(pf_vf_link_name(PF_VF_LINK_DISABLE), "disable");
+    assert_string_equal(pf_vf_proto_name(VIRTIO_NET_VLAN_8021AD), "802.1ad");
+}
+
+/* Offloaded VFs: a VLAN, a spoof check or a rate is refused; trust, state and mac are
+ * vpf's (control queue, config space) and are accepted. */
+static void test_vf_change_offloaded(void **state)
+{
+    struct pf_policy p;
+    pf_policy_init(&p);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4"), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "t%d"), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-backend", "vhost-net"), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC), 0);
+    struct pf_vf_conf c;
+    pf_policy_vf_conf(&p, PF_MAC, 2, &c);
+    assert_false(c.port.spoofchk);
+    const char *why = "VF 2 is on vhost-net: the kernel moves its frames";
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5), why), PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_spoofchk = true, .spoofchk = true), why), PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 5), why), PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_spoofchk = true,
+                                       .has_max_tx_rate = true, .has_trust = true, .trust = true,
+                                       .state = "disable"), NULL), PF_VF_OK);
+    assert_true(c.port.trust);
+    assert_int_equal(c.link, PF_VF_LINK_DISABLE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +562,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pf_reset_tears_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_than_total_brings_nothing, setup, teardown),
         cmocka_unit_test(test_policy_parse),
+        cmocka_unit_test(test_vf_change_vocabulary),
+        cmocka_unit_test(test_vf_change_offloaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
