@@ -88,7 +88,7 @@ static void usage(FILE *out)
         "\n"
         "Commands:\n"
         "  run       boot a guest (vpf run --help for its options)\n"
-        "  ctl       talk to a running vpf: vpf ctl SOCKET COMMAND [KEY=VALUE...]\n"
+        "  ctl       talk to a running vpf: vpf ctl SOCKET COMMAND [KEY=VALUE or KEY VALUE...]\n"
         "  help      this help\n"
         "  version   vpf's version (also --version)\n");
 }

@@ -35,21 +35,31 @@ static json_t *value_of(const char *v)
     return json_string(v);
 }
 
+/* Adds KEY=VALUE, or KEY then VALUE as two words (iproute2's form: `vf-set dev net0 vf 3
+ * vlan 100 qos 2`), at argv[i]; returns how many words it took, 0 if malformed. */
+static int add_arg(json_t *req, int argc, char **argv, int i)
+{
+    const char *eq = strchr(argv[i], '=');
+    size_t klen = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+    const char *val = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+    char key[64];
+    if (!klen || klen >= sizeof(key) || !val)
+        return 0;
+    memcpy(key, argv[i], klen);
+    key[klen] = '\0';
+    json_t *v = value_of(val);
+    if (!v || json_object_get(req, key) || json_object_set_new(req, key, v) < 0)
+        return 0;
+    return eq ? 1 : 2;
+}
+
 char *ctl_client_build(int argc, char **argv)
 {
     if (argc < 1)
         return NULL;
     json_t *req = json_pack("{s:s}", "cmd", argv[0]);
-    for (int i = 1; req && i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-        char key[64];
-        size_t klen = eq ? (size_t)(eq - argv[i]) : 0;
-        json_t *v = klen && klen < sizeof(key) ? value_of(eq + 1) : NULL;
-        if (v) {
-            memcpy(key, argv[i], klen);
-            key[klen] = '\0';
-        }
-        if (!v || json_object_get(req, key) || json_object_set_new(req, key, v) < 0) {
+    for (int i = 1, n; req && i < argc; i += n) {
+        if (!(n = add_arg(req, argc, argv, i))) {
             json_decref(req);
             req = NULL;
         }
@@ -187,13 +197,15 @@ static int follow_events(struct reader *r)
 int ctl_client_main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: vpf ctl SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
+        fprintf(stderr, "usage: vpf ctl SOCKET COMMAND [KEY=VALUE | KEY VALUE...]   (COMMAND help "
+                "lists them)\n");
         return 1;
     }
     bool events = argc == 2 && !strcmp(argv[1], "events");
     char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(argc - 1, argv + 1);
     if (!req) {
-        fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE, each key once\n");
+        fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE or KEY VALUE, each "
+                "key once\n");
         return 1;
     }
     int fd = connect_to(argv[0]);

@@ -1,6 +1,9 @@
-/* `vpf ctl SOCKET COMMAND [KEY=VALUE...]`: sends {"cmd": COMMAND, KEY: VALUE, ...} to a
- * running vpf's control socket and prints the reply. VALUE is a boolean for true/false,
- * an integer if it looks like one, a string otherwise. Single-threaded. */
+/* `vpf ctl SOCKET COMMAND [KEY=VALUE | KEY VALUE...]`: sends {"cmd": COMMAND, KEY: VALUE,
+ * ...} to a running vpf's control socket and prints the reply. A key and its value are
+ * one word KEY=VALUE, or two words as iproute2 writes them (`vf-set dev net0 vf 3 vlan
+ * 100 qos 2 trust on` as `ip link set dev net0 vf 3 vlan 100 qos 2 trust on`). VALUE is
+ * a boolean for true/false, an integer if it looks like one, a string otherwise.
+ * Single-threaded. */
 #ifndef VPF_CTL_CLIENT_H
 #define VPF_CTL_CLIENT_H
 
@@ -10,7 +13,7 @@
 #define CTL_CLIENT_TIMEOUT_S 30
 
 /* Builds the request line (no newline), malloc'd. Returns NULL if an argument is not
- * KEY=VALUE (a key repeated counts as malformed) or out of memory. */
+ * KEY=VALUE or KEY VALUE (a key repeated counts as malformed) or out of memory. */
 char *ctl_client_build(int argc, char **argv);
 /* Exit status: 0 if the reply says ok, 1 otherwise. */
 int ctl_client_main(int argc, char **argv);

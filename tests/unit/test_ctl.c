@@ -175,6 +175,17 @@ static void test_client_build(void **state)
     assert_null(ctl_client_build(2, empty_key));
     char *twice[] = { "link", "up=true", "up=false" };
     assert_null(ctl_client_build(3, twice));
+    /* iproute2's form: KEY VALUE as two words, mixed with KEY=VALUE. */
+    char *ip[] = { "vf-set", "dev", "net0", "vf", "3", "vlan=100", "qos", "2", "proto", "802.1ad",
+                   "trust", "on", "max_tx_rate", "100" };
+    out = ctl_client_build(14, ip);
+    assert_string_equal(out, "{\"cmd\":\"vf-set\",\"dev\":\"net0\",\"vf\":3,\"vlan\":100,\"qos\":2,"
+                        "\"proto\":\"802.1ad\",\"trust\":\"on\",\"max_tx_rate\":100}");
+    free(out);
+    char *no_value[] = { "vf-set", "dev", "net0", "vf" };
+    assert_null(ctl_client_build(4, no_value));
+    char *twice_ip[] = { "vf-set", "vf", "1", "vf=2" };
+    assert_null(ctl_client_build(4, twice_ip));
 }
 
 /* ---- the socket ---- */
