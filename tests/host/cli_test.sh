@@ -63,6 +63,10 @@ status_of() {
     echo "(no thread named $1; threads: $(cat /proc/$vpid/task/*/comm | tr "\n" " "))"
 }
 sanitizer_build() { grep -q 'seccomp: not installed in a sanitizer build' "$err"; }
+# json_true FILE PYEXPR: PYEXPR, over j (FILE's JSON), is true.
+json_true() {
+    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$@"
+}
 
 case $CASE in
 poweroff)
@@ -211,6 +215,15 @@ sriov-ctl-vhost)
     done
     "$VPF" ctl "$sock" vf-set dev=net0 vf=1 mac=02:00:00:00:00:22 >"$tmp/r" || fail "vf-set mac failed"
     grep -q '"vf":1,"mac":"02:00:00:00:00:22","vlan":0,"spoofchk":false' "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
+    # Trust and link state are vpf's (control queue, config space): accepted there.
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=1 trust=on state=disable max_tx_rate=0 min_tx_rate=0 >"$tmp/r" ||
+        fail "vf-set trust/state on a vhost-net VF failed"
+    json_true "$tmp/r" 'j["trust"] and j["link_state"] == "disable"' || fail "vf-set: $(cat "$tmp/r")"
+    ! "$VPF" ctl "$sock" vf-set dev=net0 vf=1 vlan=5 qos=2 2>"$tmp/e" || fail "vf-set vlan qos accepted"
+    grep -q 'VF 1 is on vhost-net' "$tmp/e" || fail "vf-set vlan qos: $(cat "$tmp/e")"
+    "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+    json_true "$tmp/r" '[(v["backend"], v["trust"], v["link_state"]) for v in j["vfs"]] ==
+        [("vhost-net", False, "auto"), ("vhost-net", True, "disable")]' || fail "vfs: $(cat "$tmp/r")"
     stop_ctl_vm
     expect_rc 0 ;;
 net-vdpa-needs-path)
@@ -266,8 +279,14 @@ sriov-ctl)
     # that do not exist are refused, and the VF slots stay free for later devices.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
     start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=9,vf-tap=vpfv$$x%d --net tap=vpfn$$
+    # vfs lists every VF the PF allows, down ones too (as ip link show), with defaults.
     "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
-    grep -q '"dev":"net0","total_vfs":9,"num_vfs":0,"vfs":\[\]' "$tmp/r" || fail "vfs: $(cat "$tmp/r")"
+    grep -q '"dev":"net0","total_vfs":9,"num_vfs":0,"vfs":\[{"vf":0,"mac":"52:54:00:00:00:11","tap":"vpfv'$$'x0","link":false,"up":false,' \
+        "$tmp/r" || fail "vfs: $(cat "$tmp/r")"
+    json_true "$tmp/r" 'len(j["vfs"]) == 9 and all(not v["up"] and "pci" not in v and v["link_state"] == "auto" and
+        not v["trust"] and v["spoofchk"] and (v["vlan"], v["qos"], v["proto"]) == (0, 0, "802.1Q") and
+        v["max_tx_rate"] == v["min_tx_rate"] == v["rate"] == 0 and v["backend"] == "tap" for v in j["vfs"])' ||
+        fail "vfs defaults: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
     # PF at 00:01.0, VFs 00:01.1..00:02.1: the next NIC goes to 00:03.0.
     grep -q '"dev":"net1","pci":"0000:00:03.0"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
@@ -298,11 +317,47 @@ sriov-ctl)
     vf_set_refused 'not an SR-IOV PF' dev=net1 vf=0 vlan=1
     vf_set_refused 'vf-set needs "vf"' dev=net0 vlan=1
     vf_set_refused '"vf" must be an integer' dev=net0 vf=abc vlan=1
-    # Settings vpf does not support are refused, not accepted and ignored (issue 12).
-    for unsupported in trust=on state=disable max_tx_rate=100 qos=3; do
-        vf_set_refused "vf-set does not take \"${unsupported%%=*}\"" dev=net0 vf=2 "$unsupported"
-    done
+    vf_set_refused 'vf-set does not take "vlan-id"' dev=net0 vf=2 vlan-id=3
     vf_set_refused '"spoofchk" must be true or false' dev=net0 vf=2 spoofchk=yes
+    # iproute2's vocabulary (ip link set PF vf I ...), every word, read back through vfs.
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=3 vlan=100 qos=5 proto=802.1ad spoofchk=off trust=on \
+        state=disable max_tx_rate=300 min_tx_rate=0 mac=02:00:00:00:00:33 >"$tmp/r" || fail "vf-set failed: $(cat "$tmp/r")"
+    grep -q '"vf":3,"mac":"02:00:00:00:00:33","vlan":100,"spoofchk":false,"rate":300,"up":false,"link_state":"disable","trust":true,"qos":5,"proto":"802.1ad","max_tx_rate":300,"min_tx_rate":0' \
+        "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
+    vf3_is() { # vf3_is PYEXPR: over v, VF 3's entry in vfs
+        "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/v" || fail "vfs failed"
+        json_true "$tmp/v" "(lambda v: $1)(j['vfs'][3])" || fail "vfs: VF 3 is not $1: $(cat "$tmp/v")"
+    }
+    vf3_is 'v["mac"] == "02:00:00:00:00:33" and (v["vlan"], v["qos"], v["proto"]) == (100, 5, "802.1ad") and
+        not v["spoofchk"] and v["trust"] and v["link_state"] == "disable" and v["max_tx_rate"] == v["rate"] == 300 and
+        not v["up"] and not v["link"]'
+    # Refused, with the reason; the VF keeps what it had.
+    vf_set_refused 'vlan must be a number from 0 \(none\) to 4094 \(4095 is reserved' dev=net0 vf=3 vlan=4095
+    vf_set_refused 'qos must be an 802.1p priority from 0 to 7' dev=net0 vf=3 vlan=5 qos=8
+    vf_set_refused 'qos and proto go with vlan' dev=net0 vf=3 qos=1
+    vf_set_refused 'qos and proto go with vlan' dev=net0 vf=3 proto=802.1Q
+    vf_set_refused 'proto must be 802.1Q or 802.1ad, not "802.1x"' dev=net0 vf=3 vlan=5 proto=802.1x
+    vf_set_refused 'vlan 0 removes the VLAN: qos must be 0' dev=net0 vf=3 vlan=0 qos=2
+    vf_set_refused 'state must be auto \(the PF.s link\), enable or disable, not "up"' dev=net0 vf=3 state=up
+    vf_set_refused '"trust" must be true or false' dev=net0 vf=3 trust=maybe
+    vf_set_refused 'min_tx_rate: vpf guarantees a VF no bandwidth' dev=net0 vf=3 min_tx_rate=10
+    vf_set_refused 'min_tx_rate must be a number' dev=net0 vf=3 min_tx_rate=-1
+    vf_set_refused 'max_tx_rate must be a number of Mbit/s from 0' dev=net0 vf=3 max_tx_rate=1000001
+    vf_set_refused "rate is max_tx_rate's older name" dev=net0 vf=3 rate=5 max_tx_rate=6
+    vf_set_refused 'invalid MAC "00:00:00:00:00:00"' dev=net0 vf=3 mac=00:00:00:00:00:00
+    vf_set_refused 'state must be' dev=net0 vf=3 trust=off state=sideways
+    vf3_is 'v["trust"] and (v["vlan"], v["qos"], v["proto"]) == (100, 5, "802.1ad") and v["link_state"] == "disable"'
+    # vlan alone resets qos and proto (one setting, as in ip link); vlan 0 removes it.
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=3 vlan=200 >/dev/null || fail "vf-set vlan=200 failed"
+    vf3_is '(v["vlan"], v["qos"], v["proto"]) == (200, 0, "802.1Q")'
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=3 vlan=0 trust=off state=auto rate=0 >/dev/null || fail "vf-set clear failed"
+    vf3_is '(v["vlan"], v["qos"], v["trust"], v["link_state"], v["max_tx_rate"]) == (0, 0, False, "auto", 0)'
+    # vpf ctl takes ip link's word pairs too.
+    "$VPF" ctl "$sock" vf-set dev net0 vf 3 vlan 7 qos 1 proto 802.1AD trust on state enable >/dev/null ||
+        fail "vpf ctl with KEY VALUE words failed"
+    vf3_is '(v["vlan"], v["qos"], v["proto"], v["trust"], v["link_state"]) == (7, 1, "802.1ad", True, "enable")'
+    ! "$VPF" ctl "$sock" vf-set dev net0 vf 2>"$tmp/e" || fail "vpf ctl: a key without its value accepted"
+    grep -q 'must be KEY=VALUE or KEY VALUE' "$tmp/e" || fail "vpf ctl: $(cat "$tmp/e")"
     # iproute2's words: spoofchk=on is applied.
     "$VPF" ctl "$sock" vf-set dev=net0 vf=2 spoofchk=on >"$tmp/r" || fail "vf-set spoofchk=on failed"
     grep -q '"spoofchk":true' "$tmp/r" || fail "vf-set spoofchk=on: $(cat "$tmp/r")"

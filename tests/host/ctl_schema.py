@@ -69,6 +69,11 @@ good = [
     {"cmd": "vfs", "dev": "net0"},
     {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "spoofchk": "on", "rate": 100},
     {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 0, "spoofchk": False, "rate": 0},
+    {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 7, "qos": 3, "proto": "802.1ad",
+     "trust": "on", "state": "disable", "max_tx_rate": 10, "min_tx_rate": 0},
+    {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 0, "trust": False, "state": "auto",
+     "max_tx_rate": 0},
+    {"cmd": "vfs", "dev": "net0"},
     {"cmd": "link", "dev": "net1", "up": False},
     {"cmd": "link", "dev": "net1", "up": "on"},
     {"cmd": "stats", "dev": "net0"},
@@ -83,7 +88,14 @@ for req in good:
 # Failures: an error answer of the documented class.
 bad = [
     ({"cmd": "stats", "dev": "net9"}, "not-found"),
-    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "trust": "on"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan_id": 5}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "trust": "maybe"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "qos": 3}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "qos": 8}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "proto": "802.1x"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "state": "up"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "min_tx_rate": 10}, "not-supported"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "rate": 5, "max_tx_rate": 6}, "bad-argument"),
     ({"cmd": "vf-set", "dev": "net0", "vf": "abc"}, "bad-argument"),
     ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 4095}, "bad-argument"),
     ({"cmd": "vf-set", "dev": "net0", "vf": 99}, "not-found"),
@@ -123,4 +135,10 @@ for c in sorted(BUILTIN - {"help"}):
     answer = ask({"cmd": c, "x": 1})
     check(answer, "error")
     assert answer["class"] == "bad-argument", answer
+# vfs lists every VF the PF allows, up or down, with what the last vf-set left.
+vfs = ask({"cmd": "vfs", "dev": "net0"})
+assert len(vfs["vfs"]) == vfs["total_vfs"] and [v["vf"] for v in vfs["vfs"]] == list(range(vfs["total_vfs"])), vfs
+vf1 = vfs["vfs"][1]
+assert (vf1["up"], vf1["vlan"], vf1["qos"], vf1["trust"], vf1["link_state"], vf1["max_tx_rate"]) == \
+    (False, 0, 0, False, "auto", 0), vf1
 print(f"ctl_schema: {n} requests checked")

@@ -427,6 +427,89 @@ static void test_policy_parse(void **state)
     assert_int_equal(pf_policy_check(&p, PF_MAC), -1);                /* 2 MACs, 1 VF */
 }
 
+/* The host's settings for a VF that is down are kept and applied when it comes up; VFs
+ * start untrusted (the PF's own device is trusted), VF 0's vf-mac= MAC is the host's. */
+static void test_settings_apply_at_enable(void **state)
+{
+    struct ctx *t = *state;
+    net_vf_mgr_lock(&t->m);
+    struct pf_vf_conf c = t->m.conf[1];
+    c.port.vlan = 100;
+    c.port.vlan_qos = 3;
+    c.port.vlan_proto = VIRTIO_NET_VLAN_8021AD;
+    c.port.trust = true;
+    c.port.max_tx_rate = 50;
+    c.link = PF_VF_LINK_DISABLE;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    assert_false(net_vf_mgr_vf_up(&t->m, 1));
+    net_vf_mgr_unlock(&t->m);
+    enable_vfs(t, 2);
+    assert_true(net_vf_mgr_vf_up(&t->m, 1));
+    struct virtio_net_port p;
+    virtio_net_get_port(t->m.vfs[1]->net, &p);
+    assert_memory_equal(p.mac, c.port.mac, 6);
+    assert_int_equal(p.vlan, 100);
+    assert_int_equal(p.vlan_qos, 3);
+    assert_int_equal(p.vlan_proto, VIRTIO_NET_VLAN_8021AD);
+    assert_true(p.trust);
+    assert_false(p.admin_mac);                  /* derived: vf-mac= names only VF 0's */
+    assert_int_equal(p.max_tx_rate, 50);
+    assert_false(virtio_net_link_up(t->m.vfs[1]->net));
+    virtio_net_get_port(t->m.vfs[0]->net, &p);
+    assert_false(p.trust);
+    assert_true(p.admin_mac);
+    assert_true(p.spoofchk);
+    assert_true(virtio_net_link_up(t->m.vfs[0]->net));
+    virtio_net_get_port(t->pf_net, &p);
+    assert_true(p.trust);
+    /* Kept across VF Disable and Enable. */
+    disable_vfs(t);
+    enable_vfs(t, 2);
+    virtio_net_get_port(t->m.vfs[1]->net, &p);
+    assert_int_equal(p.vlan, 100);
+    assert_false(virtio_net_link_up(t->m.vfs[1]->net));
+    disable_vfs(t);
+}
+
+/* state: auto follows the PF's link, enable and disable hold the VF's; a VF without a
+ * backend stays down whatever its state. */
+static void test_link_state(void **state)
+{
+    struct ctx *t = *state;
+    t->fail_index = 2;
+    enable_vfs(t, 3);
+    net_vf_mgr_lock(&t->m);
+    struct pf_vf_conf c = t->m.conf[1];
+    c.link = PF_VF_LINK_ENABLE;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    c = t->m.conf[2];
+    c.link = PF_VF_LINK_ENABLE;
+    net_vf_mgr_set_conf(&t->m, 2, &c);
+    assert_false(virtio_net_link_up(t->m.vfs[2]->net));
+    virtio_net_set_link(t->pf_net, false);
+    net_vf_mgr_pf_link_changed(&t->m);
+    assert_false(virtio_net_link_up(t->m.vfs[0]->net));     /* auto */
+    assert_true(virtio_net_link_up(t->m.vfs[1]->net));      /* enable */
+    virtio_net_set_link(t->pf_net, true);
+    net_vf_mgr_pf_link_changed(&t->m);
+    assert_true(virtio_net_link_up(t->m.vfs[0]->net));
+    c = t->m.conf[1];
+    c.link = PF_VF_LINK_DISABLE;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    assert_false(virtio_net_link_up(t->m.vfs[1]->net));
+    c.link = PF_VF_LINK_AUTO;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    assert_true(virtio_net_link_up(t->m.vfs[1]->net));
+    assert_false(virtio_net_link_up(t->m.vfs[2]->net));
+    net_vf_mgr_unlock(&t->m);
+    /* A VF that comes up while the PF's link is down and it follows it: down. */
+    disable_vfs(t);
+    virtio_net_set_link(t->pf_net, false);
+    enable_vfs(t, 2);
+    assert_false(virtio_net_link_up(t->m.vfs[0]->net));
+    disable_vfs(t);
+}
+
 /* One vf-set request through pf_policy_vf_change; the conf is kept on success only. */
 static enum pf_vf_change_err change(const struct pf_policy *p, struct pf_vf_conf *c,
                                     const struct pf_vf_change *ch, const char *want_msg)
@@ -561,6 +644,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cycles_release_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pf_reset_tears_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_than_total_brings_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_apply_at_enable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_state, setup, teardown),
         cmocka_unit_test(test_policy_parse),
         cmocka_unit_test(test_vf_change_vocabulary),
         cmocka_unit_test(test_vf_change_offloaded),
