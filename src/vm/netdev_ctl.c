@@ -108,7 +108,8 @@ static bool vf_tail_json(json_t *o, const struct pf_vf_conf *c, const char *back
         json_object_set_new(tail, "counters", json_string(counters));
     if (tail)
         json_object_set_new(tail, "error", ctl_json_str(error));
-    return json_add(o, conf_json(c)) && json_add(o, tail);
+    bool ok = json_add(o, conf_json(c));
+    return json_add(o, tail) && ok;             /* both: tail is taken either way */
 }
 
 /* A VF the guest enabled, as a JSON object. */
@@ -240,6 +241,23 @@ static bool mac_taken(struct vm *vm, const uint8_t mac[6], const struct netdev *
     return false;
 }
 
+/* VF i's link as its guest sees it; false while it is down. Manager lock held. */
+static bool vf_link(struct net_vf_mgr *m, unsigned i)
+{
+    return net_vf_mgr_vf_up(m, i) && virtio_net_link_up(m->vfs[i]->net);
+}
+
+/* A link event for VF i if its link is no longer was (by: "host", or "pf" when it
+ * followed its PF's). Manager lock held. */
+static void vf_link_publish(struct vm *vm, struct net_vf_mgr *m, unsigned i, bool was,
+                            const char *by)
+{
+    bool up = vf_link(m, i);
+    if (up != was)
+        ctl_server_publish(&vm->ctl, "link", json_pack("{s:s,s:b,s:s}", "dev", m->vfs[i]->name,
+                                                       "up", up, "by", by));
+}
+
 /* vf-set's arguments as a change (the MAC parsed: mac points to it); false with the
  * reply failed for a MAC that is not a station address. */
 static bool vf_change_get(const struct ctl_request *req, struct pf_vf_change *c, uint8_t mac[6],
@@ -348,8 +366,10 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
     char msg[256];
     net_vf_mgr_lock(m);
     conf = m->conf[vf];
+    bool was = vf_link(m, (unsigned)vf);
     if (pf_policy_vf_change(m->policy, (unsigned)vf, &conf, &change, msg, sizeof(msg)) == PF_VF_OK)
         net_vf_mgr_set_conf(m, (unsigned)vf, &conf);
+    vf_link_publish(vm, m, (unsigned)vf, was, "host");      /* state, on a VF that is up */
     conf = m->conf[vf];
     bool up = net_vf_mgr_vf_up(m, (unsigned)vf);
     net_vf_mgr_unlock(m);
@@ -357,28 +377,16 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
     vf_set_reply(reply, pf, (unsigned)vf, &conf, up);
 }
 
-/* A link event for every VF of pf whose link changed since was[] (the PF's link moved
- * the VFs that follow it, state auto). Manager lock held. */
-static void vf_links_publish(struct vm *vm, struct net_vf_mgr *m, const bool was[])
-{
-    for (unsigned i = 0; i < m->nvfs; i++) {
-        struct net_vf *vf = m->vfs[i];
-        bool up = vf && virtio_net_link_up(vf->net);
-        if (vf && up != was[i])
-            ctl_server_publish(&vm->ctl, "link", json_pack("{s:s,s:b,s:s}", "dev", vf->name,
-                                                           "up", up, "by", "pf"));
-    }
-}
-
 /* The PF's link changed: its VFs with state auto follow. */
 static void pf_link_follow(struct vm *vm, struct net_vf_mgr *m)
 {
-    bool was[NET_MAX_VFS] = { false };
+    bool was[NET_MAX_VFS];
     net_vf_mgr_lock(m);
     for (unsigned i = 0; i < m->nvfs; i++)
-        was[i] = m->vfs[i] && virtio_net_link_up(m->vfs[i]->net);
+        was[i] = vf_link(m, i);
     net_vf_mgr_pf_link_changed(m);
-    vf_links_publish(vm, m, was);
+    for (unsigned i = 0; i < m->nvfs; i++)
+        vf_link_publish(vm, m, i, was[i], "pf");
     net_vf_mgr_unlock(m);
 }
 
