@@ -63,6 +63,19 @@ status_of() {
     echo "(no thread named $1; threads: $(cat /proc/$vpid/task/*/comm | tr "\n" " "))"
 }
 sanitizer_build() { grep -q 'seccomp: not installed in a sanitizer build' "$err"; }
+# with_tap_fd IFNAME VNET_HDR(0|1) CMD ARGS...: runs CMD with an inherited fd of the new
+# tap IFNAME (IFF_TAP | IFF_NO_PI [| IFF_VNET_HDR]), as a privileged manager hands one
+# to an unprivileged vpf; @FD@ in ARGS becomes its number.
+with_tap_fd() {
+    python3 -c '
+import fcntl, os, struct, sys
+name, vnet, cmd = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
+fd = os.open("/dev/net/tun", os.O_RDWR)
+flags = 0x0002 | 0x1000 | (0x4000 if vnet else 0)     # IFF_TAP, IFF_NO_PI, IFF_VNET_HDR
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH22x", name.encode(), flags))   # TUNSETIFF
+os.set_inheritable(fd, True)
+os.execvp(cmd[0], [a.replace("@FD@", str(fd)) for a in cmd])' "$@"    # stdin stays the caller's
+}
 # json_true FILE PYEXPR: PYEXPR, over j (FILE's JSON), is true.
 json_true() {
     python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$@"
@@ -226,6 +239,32 @@ sriov-ctl-vhost)
         [("vhost-net", False, "auto"), ("vhost-net", True, "disable")]' || fail "vfs: $(cat "$tmp/r")"
     stop_ctl_vm
     expect_rc 0 ;;
+net-tap-fd)
+    # --net fd=N: a tap the caller opened (vpf needs no CAP_NET_ADMIN for it); vpf uses it
+    # as it is, and refuses anything but an open tap with the vnet header.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    rm -f "$tmp/in"; mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    with_tap_fd vpffd$$ 1 timeout 30 "$VPF" run --kernel "$(guest echo)" --ctl "$sock" \
+        --net fd=@FD@,mac=52:54:00:00:00:61,total-vfs=2,vf-tap=vpffv$$x%d <"$tmp/in" >"$out" 2>"$err" &
+    pid=$!
+    exec 3>"$tmp/in"
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    [ -S "$sock" ] || fail "no control socket"
+    "$VPF" ctl "$sock" devices >"$tmp/r" || fail "devices failed"
+    grep -q '"dev":"net0",.*"mac":"52:54:00:00:00:61","tap":"vpffd'$$'",.*"backend":"tap"' "$tmp/r" ||
+        fail "devices: $(cat "$tmp/r")"
+    grep -Eq "net0: virtio-net at 00:01.0, tap vpffd$$ \(handed over\)" "$err" || fail "no hand-over in the log"
+    stop_ctl_vm; expect_rc 0
+    with_tap_fd vpffd$$ 1 timeout 20 "$VPF" run --kernel "$(guest poweroff)" --net tap=vpfx$$,fd=@FD@ 2>"$err"
+    rc=$?; expect_error "tap=IFNAME and fd=N both name the tap"
+    with_tap_fd vpffd$$ 0 timeout 20 "$VPF" run --kernel "$(guest poweroff)" --net fd=@FD@ 2>"$err"
+    rc=$?; expect_error "fd [0-9]+: vpffd$$ is not a tap with IFF_NO_PI and IFF_VNET_HDR"
+    run_vpf run --kernel "$(guest poweroff)" --net fd=2
+    expect_error "fd= wants the number of an open tap file descriptor \(3 or more\), not '2'"
+    run_vpf run --kernel "$(guest poweroff)" --net fd=99
+    expect_error "fd 99 is not an open tap \(TUNGETIFF: not an open file\)"
+    run_vpf run --kernel "$(guest poweroff)" --net fd=5 5</dev/null
+    expect_error "fd 5 is not an open tap" ;;
 net-vdpa-needs-path)
     run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-vdpa
     expect_error "backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=" ;;
