@@ -156,7 +156,7 @@ struct net_backend *tap_open_err(const char *ifname, char *err, size_t errlen);
  * tap_dev_adopt); fd is taken, closed on failure. Returns NULL with the reason in err. */
 struct net_backend *tap_open_fd(int fd, char *err, size_t errlen);
 /* Checks that fd is such a tap without changing it; its name into name. Returns 0, or -1
- * with the reason in err. */
+ * with the reason in err (which does not name fd). */
 int tap_check_fd(int fd, char name[16], char *err, size_t errlen);
 /* True if the backend's tap was created by vpf (it disappears on close). */
 static inline bool tap_created(const struct net_backend *be) { return be && be->tap_created; }

@@ -31,7 +31,8 @@ int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen
  * and probes the offloads; it neither creates nor removes the tap, nor sets its link:
  * the opener's job. Returns 0, or -1 with the reason in err. */
 int tap_dev_adopt(struct tap_dev *t, int fd, char *err, size_t errlen);
-/* Checks fd as tap_dev_adopt would, without changing it; the tap's name into name. */
+/* Checks fd as tap_dev_adopt would, without changing it; the tap's name into name. The
+ * reason in err does not name fd: the caller says which descriptor it was. */
 int tap_dev_check_fd(int fd, char name[IFNAMSIZ], char *err, size_t errlen);
 void tap_dev_close(struct tap_dev *t);
 

@@ -319,8 +319,9 @@ struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
 
 struct net_backend *vhost_net_open_fd(int fd, char *err, size_t errlen)
 {
-    char name[IFNAMSIZ] = "";
-    if (tap_dev_check_fd(fd, name, err, errlen) < 0) {
+    char name[IFNAMSIZ] = "", why[160];
+    if (tap_dev_check_fd(fd, name, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "vhost-net: fd %d: %s", fd, why);
         close(fd);
         return NULL;
     }

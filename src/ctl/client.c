@@ -2,6 +2,10 @@
 #include "ctl/ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +57,7 @@ static int add_arg(json_t *req, int argc, char **argv, int i)
     return eq ? 1 : 2;
 }
 
-char *ctl_client_build(int argc, char **argv)
+static json_t *build(int argc, char **argv)
 {
     if (argc < 1)
         return NULL;
@@ -64,9 +68,76 @@ char *ctl_client_build(int argc, char **argv)
             req = NULL;
         }
     }
+    return req;
+}
+
+char *ctl_client_build(int argc, char **argv)
+{
+    json_t *req = build(argc, argv);
     char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     return text;
+}
+
+/* Opens the tap name (creating it, gone once its last descriptor closes) as vpf wants a
+ * handed-over tap, and brings its link up: what a privileged manager does for a vpf that
+ * cannot. Returns the descriptor, or -1 (printed). */
+static int tap_open_for_vpf(const char *name)
+{
+    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    if (strlen(name) >= IFNAMSIZ || fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        fprintf(stderr, "vpf ctl: tap %s: %s\n", name,
+                strlen(name) >= IFNAMSIZ ? "name too long" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    } else if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+               (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+        fprintf(stderr, "vpf ctl: warning: tap %s: cannot bring its link up: %s\n", name,
+                strerror(errno));
+    }
+    if (s >= 0)
+        close(s);
+    return fd;
+}
+
+/* vf-tap's descriptor, from the client's own keys (not sent): tap=IFNAME (opened here)
+ * or fd=N (inherited). Returns it, -1 if the request has none, -2 on error (printed). */
+static int request_fd(json_t *req)
+{
+    if (strcmp(json_string_value(json_object_get(req, "cmd")), "vf-tap"))
+        return -1;
+    json_t *tap = json_object_get(req, "tap"), *fd = json_object_get(req, "fd");
+    if ((tap && !json_is_string(tap)) || (fd && !json_is_integer(fd)) || (tap && fd)) {
+        fprintf(stderr, "vpf ctl: vf-tap wants tap=IFNAME or fd=N (an open tap), one of them\n");
+        return -2;
+    }
+    int r = tap ? tap_open_for_vpf(json_string_value(tap)) : fd ? (int)json_integer_value(fd) : -1;
+    json_object_del(req, tap ? "tap" : "fd");
+    return tap && r < 0 ? -2 : r;
+}
+
+/* Sends line (its newline included), with fd attached when fd >= 0 (SCM_RIGHTS). */
+static bool send_request(int sock, const char *line, size_t len, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    struct iovec iov = { (void *)line, len };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        mh.msg_control = c.buf;
+        mh.msg_controllen = sizeof(c.buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        *cm = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET,
+                                .cmsg_type = SCM_RIGHTS };
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len;
 }
 
 static int connect_to(const char *path)
@@ -202,16 +273,21 @@ int ctl_client_main(int argc, char **argv)
         return 1;
     }
     bool events = argc == 2 && !strcmp(argv[1], "events");
-    char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(argc - 1, argv + 1);
-    if (!req) {
+    json_t *obj = events ? json_pack("{s:s}", "cmd", "subscribe") : build(argc - 1, argv + 1);
+    if (!obj) {
         fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE or KEY VALUE, each "
                 "key once\n");
         return 1;
     }
+    int tap_fd = request_fd(obj);
+    char *req = tap_fd == -2 ? NULL : json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!req)
+        return 1;
     int fd = connect_to(argv[0]);
     size_t len = strlen(req);
     req[len] = '\n';            /* json_dumps left room: replaces the terminator */
-    bool sent = fd >= 0 && send(fd, req, len + 1, MSG_NOSIGNAL) == (ssize_t)(len + 1);
+    bool sent = fd >= 0 && send_request(fd, req, len + 1, tap_fd);
     if (fd >= 0 && !sent)
         fprintf(stderr, "vpf ctl: cannot send to %s: %s\n", argv[0], strerror(errno));
     free(req);

@@ -3,7 +3,9 @@
  * one word KEY=VALUE, or two words as iproute2 writes them (`vf-set dev net0 vf 3 vlan
  * 100 qos 2 trust on` as `ip link set dev net0 vf 3 vlan 100 qos 2 trust on`). VALUE is
  * a boolean for true/false, an integer if it looks like one, a string otherwise.
- * Single-threaded. */
+ * vf-tap sends a tap's descriptor with the request (SCM_RIGHTS): tap=IFNAME opens the tap
+ * IFNAME here (creating it; a privileged caller), fd=N sends the inherited descriptor N;
+ * neither key goes into the request. Single-threaded. */
 #ifndef VPF_CTL_CLIENT_H
 #define VPF_CTL_CLIENT_H
 

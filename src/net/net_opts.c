@@ -50,7 +50,7 @@ static int parse_fd(struct net_opts *o, const char *val)
         return -1;
     }
     if (tap_check_fd((int)fd, o->tap, err, sizeof(err)) < 0) {
-        log_error("--net: %s", err);
+        log_error("--net: fd %ld: %s", fd, err);
         return -1;
     }
     o->tap_fd = (int)fd;

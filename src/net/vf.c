@@ -1,5 +1,7 @@
 #include "net/vf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/virtio_config.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +39,19 @@ static struct net_backend *open_vdpa(struct net_vf_mgr *m, struct net_vf *vf)
     return vhost_vdpa_open(path, m->env.mem, vf->error, sizeof(vf->error));
 }
 
-/* VF i's backend, or NULL with vf->error set. */
-static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
+/* VF i's backend, or NULL with vf->error set. handed: its tap was handed over and fd
+ * is a duplicate of the manager's descriptor (-1 if dup failed; taken). */
+static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf, bool handed, int fd)
 {
     if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
         return open_vdpa(m, vf);
+    if (handed && fd < 0) {
+        snprintf(vf->error, sizeof(vf->error), "tap %s (handed over): cannot duplicate its "
+                 "descriptor: %s", vf->tap, strerror(errno));
+        return NULL;
+    }
+    if (handed)
+        return net_backend_open_fd(m->policy->vf_backend, fd, vf->error, sizeof(vf->error));
     if (m->env.open_backend) {
         struct net_backend *be = m->env.open_backend(m->env.backend_opaque, vf->index, vf->tap);
         if (!be)
@@ -63,10 +73,12 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     snprintf(vf->name, sizeof(vf->name), "%svf%u", m->pf_name, i);
     pthread_mutex_lock(&m->lock);
     struct virtio_net_port port = m->conf[i].port;
+    bool handed = m->taps[i].fd >= 0;
+    int fd = handed ? fcntl(m->taps[i].fd, F_DUPFD_CLOEXEC, 3) : -1;
+    net_vf_mgr_tap_name(m, i, vf->tap);
     pthread_mutex_unlock(&m->lock);
     memcpy(vf->mac, port.mac, 6);
-    pf_policy_vf_tap(m->policy, i, vf->tap);
-    struct net_backend *be = open_backend(m, vf);
+    struct net_backend *be = open_backend(m, vf, handed, fd);
     if (!be) {
         log_error_rl(&m->log_rl, "%s: %s; the VF stays with its link down", vf->name, vf->error);
         be = null_open(vf->name);
@@ -111,7 +123,8 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     else
         log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
                     vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
-                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
+                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" :
+                    handed ? " (handed over)" : "");
     return vf;
 fail_net:
     virtio_net_destroy(vf->net);
@@ -203,6 +216,8 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
     m->log_rl.burst = 2 * policy->total_vfs + 2;
     for (unsigned i = 0; i < policy->total_vfs; i++)
         pf_policy_vf_conf(policy, pf_mac, i, &m->conf[i]);
+    for (unsigned i = 0; i < NET_MAX_VFS; i++)
+        m->taps[i].fd = -1;
     /* virtio 1.2 §6: the device supports SR-IOV; Linux's virtio_pci enables VFs only when
      * it is negotiated (virtio_pci_sriov_configure). */
     virtio_net_offer_features(pf_net, 1ull << VIRTIO_F_SR_IOV);
@@ -222,6 +237,9 @@ void net_vf_mgr_destroy(struct net_vf_mgr *m)
     pci_sriov_reset(&m->sriov);
     if (bus)
         pthread_mutex_unlock(&bus->lock);
+    for (unsigned i = 0; i < NET_MAX_VFS; i++)
+        if (m->taps[i].fd >= 0)
+            close(m->taps[i].fd);
     pthread_mutex_destroy(&m->lock);
 }
 
@@ -280,4 +298,20 @@ void net_vf_mgr_pf_link_changed(struct net_vf_mgr *m)
 bool net_vf_mgr_vf_up(struct net_vf_mgr *m, unsigned i)
 {
     return i < m->nvfs && m->vfs[i];
+}
+
+void net_vf_mgr_set_tap(struct net_vf_mgr *m, unsigned i, int fd, const char *name)
+{
+    if (m->taps[i].fd >= 0)
+        close(m->taps[i].fd);
+    m->taps[i].fd = fd;
+    snprintf(m->taps[i].name, sizeof(m->taps[i].name), "%s", fd >= 0 ? name : "");
+}
+
+void net_vf_mgr_tap_name(const struct net_vf_mgr *m, unsigned i, char name[IFNAMSIZ])
+{
+    if (m->taps[i].fd >= 0)
+        memcpy(name, m->taps[i].name, IFNAMSIZ);
+    else
+        pf_policy_vf_tap(m->policy, i, name);
 }

@@ -22,6 +22,10 @@
  * link is up while it has a backend and its link state says so: enable, or auto while
  * the PF's link (as the host set it) is up.
  *
+ * A VF's tap is the policy's vf-tap pattern, or one a privileged manager opened and
+ * handed over the control socket (net_vf_mgr_set_tap): the manager keeps that descriptor
+ * and each VF Enable gives the VF's backend a duplicate, so vpf opens no tap itself.
+ *
  * Locking: VFs are created and destroyed with the bus lock held. `lock` guards vfs[] and
  * conf[] against the control thread, which uses them with net_vf_mgr_lock() held; a VF
  * is taken out of vfs[] under `lock` before it is destroyed. Order: bus lock, then
@@ -83,6 +87,12 @@ struct net_vf_mgr {
     /* Each VF index's settings: from the policy, changed by the host
      * (net_vf_mgr_set_conf); kept across VF Disable/Enable. Under `lock`. */
     struct pf_vf_conf conf[NET_MAX_VFS];
+    /* Taps handed over (vf-tap), per VF index: the manager's descriptor (-1: the
+     * policy's pattern instead) and the tap's name. Under `lock`. */
+    struct net_vf_tap {
+        int fd;
+        char name[IFNAMSIZ];
+    } taps[NET_MAX_VFS];
     struct log_ratelimit log_rl;    /* VF Enable/Disable messages (guest-triggered) */
 };
 
@@ -108,7 +118,14 @@ void net_vf_mgr_set_conf(struct net_vf_mgr *m, unsigned i, const struct pf_vf_co
 /* After the PF's link changed (virtio_net_set_link on the PF): VFs whose link state is
  * auto follow it. Lock held. */
 void net_vf_mgr_pf_link_changed(struct net_vf_mgr *m);
-/* VF i is up: the link the guest sees, or false if it is down. Lock held. */
+/* True if VF i is up (the guest enabled it and it was created). Lock held. */
 bool net_vf_mgr_vf_up(struct net_vf_mgr *m, unsigned i);
+/* From VF i's next Enable on, its backend is on the tap fd (taken; a tap with the vnet
+ * header, checked by the caller, named name), or with fd -1 on the policy's pattern
+ * again; a tap handed over before is closed. Lock held. */
+void net_vf_mgr_set_tap(struct net_vf_mgr *m, unsigned i, int fd, const char *name);
+/* VF i's tap name: the one handed over, or the policy's pattern's ("" for vDPA VFs).
+ * Lock held. */
+void net_vf_mgr_tap_name(const struct net_vf_mgr *m, unsigned i, char name[IFNAMSIZ]);
 
 #endif

@@ -1,5 +1,5 @@
-/* Control commands of the VM's network devices: "devices", "vfs", "vf-set", "link",
- * "stats". A device is a PF (net0) or one of its VFs while it is up (net0vf3). Control
+/* Control commands of the VM's network devices: "devices", "vfs", "vf-set", "vf-tap",
+ * "link", "stats". A device is a PF (net0) or one of its VFs while it is up (net0vf3). Control
  * thread; a VF's manager lock is taken to use its VFs and settings (net/vf.h). */
 #include "vm/netdev.h"
 #include "vm/vm.h"
@@ -148,7 +148,7 @@ static json_t *vf_down_json(const struct net_vf_mgr *m, unsigned i)
     const struct pf_vf_conf *c = &m->conf[i];
     char mac[18], tap[IFNAMSIZ];
     net_format_mac(mac, c->port.mac);
-    pf_policy_vf_tap(m->policy, i, tap);
+    net_vf_mgr_tap_name(m, i, tap);
     json_t *o = json_pack("{s:i,s:s,s:o,s:b,s:b}", "vf", i, "mac", mac, "tap", ctl_json_str(tap),
                           "link", false, "up", false);
     if (o && !vf_tail_json(o, c, net_backend_type_name(m->policy->vf_backend), NULL, "")) {
@@ -463,8 +463,103 @@ static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_re
     nic_put(&n);
 }
 
+/* Does any function other than (pf, vf) use the tap name (a PF's, a VF's pattern or
+ * handed-over one)? Names the owner in who. */
+static bool tap_taken(struct vm *vm, const char *name, const struct netdev *pf, unsigned vf,
+                      char *who, size_t cap)
+{
+    for (unsigned i = 0; i < vm->nnetdevs; i++) {
+        struct netdev *d = &vm->netdevs[i];
+        if (!strcmp(vm->cfg->nets[i].tap, name)) {
+            snprintf(who, cap, "%s", d->name);
+            return true;
+        }
+        bool hit = false;
+        for (unsigned j = 0; d->vfs && j < d->vfs->policy->total_vfs && !hit; j++) {
+            char tap[IFNAMSIZ];
+            net_vf_mgr_lock(d->vfs);
+            net_vf_mgr_tap_name(d->vfs, j, tap);
+            net_vf_mgr_unlock(d->vfs);
+            if ((d != pf || j != vf) && !strcmp(tap, name)) {
+                snprintf(who, cap, "%svf%u", d->name, j);
+                hit = true;
+            }
+        }
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
+/* The PF and VF index of a vf-tap request whose tap can be handed over, or NULL with the
+ * reply failed. */
+static struct net_vf_mgr *vf_tap_target(struct vm *vm, const struct ctl_request *req,
+                                        struct ctl_reply *reply, struct netdev **pf, unsigned *vf)
+{
+    int64_t i = -1;
+    struct nic n;
+    ctl_arg_int(req, "vf", &i);                     /* required: checked by the server */
+    if (!nic_get(vm, req, reply, &n))
+        return NULL;
+    nic_put(&n);
+    struct net_vf_mgr *m = n.vf ? NULL : n.pf->vfs;
+    if (!m)
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "%s is not an SR-IOV PF (--net total-vfs=N)",
+                       n.name);
+    else if (i < 0 || i >= m->policy->total_vfs)
+        ctl_reply_fail(reply, CTL_ERR_NOT_FOUND, "%s has VFs 0 to %u", n.pf->name,
+                       m->policy->total_vfs - 1);
+    else if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "VF %u is on vhost-vdpa: it has no tap",
+                       (unsigned)i);
+    *pf = n.pf;
+    *vf = (unsigned)i;
+    return reply->failed ? NULL : m;
+}
+
+/* vf-tap dev=PF vf=I, with a tap's descriptor sent along (SCM_RIGHTS): VF I's backend is
+ * on that tap from its next Enable on, as a privileged manager hands taps to a vpf
+ * without CAP_NET_ADMIN (libvirt does it for QEMU). The VF must be down. */
+static void ctl_vf_tap(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
+{
+    struct vm *vm = opaque;
+    struct netdev *pf;
+    unsigned vf;
+    char name[IFNAMSIZ], err[192], who[48];
+    struct net_vf_mgr *m = vf_tap_target(vm, req, reply, &pf, &vf);
+    if (!m)
+        return;
+    if (tap_check_fd(*req->fd, name, err, sizeof(err)) < 0) {
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "the descriptor sent: %s", err);
+        return;
+    }
+    if (tap_taken(vm, name, pf, vf, who, sizeof(who))) {
+        ctl_reply_fail(reply, CTL_ERR_CONFLICT, "tap %s is %s's", name, who);
+        return;
+    }
+    net_vf_mgr_lock(m);
+    bool up = net_vf_mgr_vf_up(m, vf);
+    if (!up) {
+        net_vf_mgr_set_tap(m, vf, *req->fd, name);
+        *req->fd = -1;
+    }
+    net_vf_mgr_unlock(m);
+    if (up) {
+        ctl_reply_error(reply, "%svf%u is up: hand its tap over while the guest has it disabled",
+                        pf->name, vf);
+        return;
+    }
+    log_info("%s: VF %u: tap %s handed over (control socket, uid %u)", pf->name, vf, name,
+             (unsigned)req->uid);
+    ctl_reply_str(reply, "dev", pf->name);
+    ctl_reply_int(reply, "vf", vf);
+    ctl_reply_str(reply, "tap", name);
+}
+
 static const struct ctl_arg args_none[] = { { NULL } };
 static const struct ctl_arg args_dev[] = { { "dev", CTL_ARG_STR, true }, { NULL } };
+static const struct ctl_arg args_pf_vf[] = {
+    { "dev", CTL_ARG_STR, true }, { "vf", CTL_ARG_INT, true }, { NULL } };
 static const struct ctl_arg args_link[] = {
     { "dev", CTL_ARG_STR, true }, { "up", CTL_ARG_BOOL, true }, { NULL } };
 /* iproute2's `ip link set DEV vf N ...` words; rate is max_tx_rate's older name. */
@@ -484,6 +579,9 @@ void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl)
                         "[vlan=0-4094 [qos=0-7] [proto=802.1Q|802.1ad]] [spoofchk=on|off] "
                         "[trust=on|off] [state=auto|enable|disable] [max_tx_rate=MBIT] "
                         "[min_tx_rate=0]", args_vf_set, ctl_vf_set, vm);
+    ctl_server_register_fd(ctl, "vf-tap", "put a VF on a tap the client opened, its descriptor "
+                           "sent with the request (SCM_RIGHTS): dev=PF vf=I", args_pf_vf,
+                           ctl_vf_tap, vm);
     ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", args_link,
                         ctl_link, vm);
     ctl_server_register(ctl, "stats", "a device's counters: dev=NAME (a PF or a VF)", args_dev,

@@ -262,9 +262,9 @@ net-tap-fd)
     run_vpf run --kernel "$(guest poweroff)" --net fd=2
     expect_error "fd= wants the number of an open tap file descriptor \(3 or more\), not '2'"
     run_vpf run --kernel "$(guest poweroff)" --net fd=99
-    expect_error "fd 99 is not an open tap \(TUNGETIFF: not an open file\)"
+    expect_error "fd 99: not an open tap \(TUNGETIFF: not an open file\)"
     run_vpf run --kernel "$(guest poweroff)" --net fd=5 5</dev/null
-    expect_error "fd 5 is not an open tap" ;;
+    expect_error "fd 5: not an open tap" ;;
 net-vdpa-needs-path)
     run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-vdpa
     expect_error "backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=" ;;
@@ -311,6 +311,8 @@ sriov-ctl-vdpa)
         ! "$VPF" ctl "$sock" vf-set dev=net0 vf=0 $args 2>"$tmp/e" || fail "vf-set $args accepted"
         grep -q 'VF 0 is on vhost-vdpa: the vDPA device moves its frames' "$tmp/e" || fail "vf-set $args: $(cat "$tmp/e")"
     done
+    ! "$VPF" ctl "$sock" vf-tap dev=net0 vf=0 fd=7 7</dev/null 2>"$tmp/e" || fail "vf-tap accepted for a vDPA VF"
+    grep -q 'VF 0 is on vhost-vdpa: it has no tap' "$tmp/e" || fail "vf-tap: $(cat "$tmp/e")"
     stop_ctl_vm
     expect_rc 0 ;;
 sriov-ctl)
@@ -397,6 +399,25 @@ sriov-ctl)
     vf3_is '(v["vlan"], v["qos"], v["proto"], v["trust"], v["link_state"]) == (7, 1, "802.1ad", True, "enable")'
     ! "$VPF" ctl "$sock" vf-set dev net0 vf 2>"$tmp/e" || fail "vpf ctl: a key without its value accepted"
     grep -q 'must be KEY=VALUE or KEY VALUE' "$tmp/e" || fail "vpf ctl: $(cat "$tmp/e")"
+    # vf-tap: a tap vpf ctl opens (as a privileged manager would) goes with the request
+    # (SCM_RIGHTS) and is VF 4's from its next Enable; vfs shows it.
+    "$VPF" ctl "$sock" vf-tap dev=net0 vf=4 tap=vpfh$$x4 >"$tmp/r" || fail "vf-tap failed"
+    grep -q '"dev":"net0","vf":4,"tap":"vpfh'$$'x4"' "$tmp/r" || fail "vf-tap: $(cat "$tmp/r")"
+    ip link show vpfh$$x4 | grep -q '[<,]UP[,>]' || fail "vpf ctl did not bring tap vpfh$$x4 up"
+    "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+    json_true "$tmp/r" 'j["vfs"][4]["tap"] == "vpfh'$$'x4" and j["vfs"][5]["tap"] == "vpfv'$$'x5"' ||
+        fail "vfs after vf-tap: $(cat "$tmp/r")"
+    vf_tap_refused() { # vf_tap_refused ERROR-REGEX ARGS...
+        local want=$1; shift
+        ! "$VPF" ctl "$sock" vf-tap "$@" 2>"$tmp/e" 7</dev/null || fail "vf-tap $* accepted"
+        grep -Eq "$want" "$tmp/e" || fail "vf-tap $*: $(cat "$tmp/e")"
+    }
+    vf_tap_refused 'vf-tap needs a file descriptor sent with the request line' dev=net0 vf=4
+    vf_tap_refused 'the descriptor sent: not an open tap' dev=net0 vf=4 fd=7
+    vf_tap_refused 'net0 has VFs 0 to 8' dev=net0 vf=9 tap=vpfh$$y
+    vf_tap_refused "tap vpfv$$x5 is net0vf5's" dev=net0 vf=4 tap=vpfv$$x5
+    vf_tap_refused 'not an SR-IOV PF' dev=net1 vf=0 tap=vpfh$$z
+    vf_tap_refused 'vf-tap wants tap=IFNAME or fd=N' dev=net0 vf=4 tap=vpfh$$y fd=7
     # iproute2's words: spoofchk=on is applied.
     "$VPF" ctl "$sock" vf-set dev=net0 vf=2 spoofchk=on >"$tmp/r" || fail "vf-set spoofchk=on failed"
     grep -q '"spoofchk":true' "$tmp/r" || fail "vf-set spoofchk=on: $(cat "$tmp/r")"

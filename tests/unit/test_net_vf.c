@@ -8,6 +8,9 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/virtio_config.h>
@@ -510,6 +513,52 @@ static void test_link_state(void **state)
     disable_vfs(t);
 }
 
+/* A tap a manager opened and handed over (vf-tap): each VF Enable puts the VF's
+ * backend on a duplicate of it, vpf opens no tap; released, the pattern's again. */
+static void test_handed_tap(void **state)
+{
+    struct ctx *t = *state;
+    char name[IFNAMSIZ];
+    snprintf(name, sizeof(name), "vpfht%d", (int)getpid() % 100000);
+    int fd = open("/dev/net/tun", O_RDWR);
+    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        if (fd >= 0)
+            close(fd);
+        print_message("tap not available here, skipped\n");
+        skip();
+    }
+    net_vf_mgr_lock(&t->m);
+    net_vf_mgr_set_tap(&t->m, 1, fd, name);
+    char got[IFNAMSIZ];
+    net_vf_mgr_tap_name(&t->m, 1, got);
+    assert_string_equal(got, name);
+    net_vf_mgr_unlock(&t->m);
+    for (int cycle = 0; cycle < 2; cycle++) {
+        enable_vfs(t, 2);
+        struct net_vf *vf = t->m.vfs[1];
+        assert_string_equal(vf->tap, name);
+        assert_string_equal(vf->error, "");
+        assert_false(vf->tap_created);
+        assert_string_equal(virtio_net_backend_type(vf->net), "tap");
+        assert_true(virtio_net_link_up(vf->net));
+        assert_int_equal(t->opens, cycle + 1);      /* VF 0 only: through the hook */
+        disable_vfs(t);
+        assert_int_not_equal(if_nametoindex(name), 0);  /* the manager still holds it */
+    }
+    net_vf_mgr_lock(&t->m);
+    net_vf_mgr_set_tap(&t->m, 1, -1, NULL);         /* released: closed */
+    net_vf_mgr_tap_name(&t->m, 1, got);
+    net_vf_mgr_unlock(&t->m);
+    assert_string_equal(got, "tvf1");
+    assert_int_equal(if_nametoindex(name), 0);
+    enable_vfs(t, 2);
+    assert_string_equal(t->m.vfs[1]->tap, "tvf1");
+    assert_int_equal(t->opens, 4);
+    disable_vfs(t);
+}
+
 /* One vf-set request through pf_policy_vf_change; the conf is kept on success only. */
 static enum pf_vf_change_err change(const struct pf_policy *p, struct pf_vf_conf *c,
                                     const struct pf_vf_change *ch, const char *want_msg)
@@ -646,6 +695,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_more_than_total_brings_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_apply_at_enable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handed_tap, setup, teardown),
         cmocka_unit_test(test_policy_parse),
         cmocka_unit_test(test_vf_change_vocabulary),
         cmocka_unit_test(test_vf_change_offloaded),
