@@ -35,13 +35,25 @@ expect_error() {
 guest() { "$MK" "$1" "$tmp/$1.bz" || fail "mktinyguest $1"; echo "$tmp/$1.bz"; }
 # start_ctl_vm ARGS...: vpf runs the echo guest with ARGS and a control socket at $sock in
 # the background ($pid), its console fed through fd 3; returns once the socket exists.
+# ctl_guest=sriov: the guest enables 2 VFs of 00:01.0 on its first input byte, then echoes.
+# ctl_wrap: a command (and its arguments) vpf runs under, e.g. with_tap_fd.
 start_ctl_vm() {
     rm -f "$tmp/in"; mkfifo "$tmp/in"; sock=$tmp/ctl.sock
-    timeout 30 "$VPF" run --kernel "$(guest echo)" "$@" --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
+    ${ctl_wrap:-} timeout 30 "$VPF" run --kernel "$(guest "${ctl_guest:-echo}")" "$@" --ctl "$sock" \
+        <"$tmp/in" >"$out" 2>"$err" &
     pid=$!
     exec 3>"$tmp/in"
     for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
     [ -S "$sock" ] || fail "no control socket"
+}
+# enable_vfs: the sriov guest enables its VFs; returns once vfs lists 2 up.
+enable_vfs() {
+    echo x >&3
+    for _ in $(seq 100); do
+        "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/vfs" && grep -q '"num_vfs":2' "$tmp/vfs" && return
+        sleep 0.1
+    done
+    fail "the guest's VFs did not come up: $(cat "$tmp/vfs")"
 }
 # stop_ctl_vm: the echo guest powers off on "q"; rc = vpf's exit status.
 stop_ctl_vm() { echo q >&3; exec 3>&-; wait $pid; rc=$?; }
@@ -49,8 +61,11 @@ stop_ctl_vm() { echo q >&3; exec 3>&-; wait $pid; rc=$?; }
 # Sets vpid, vpf's pid ($pid is timeout's).
 await_confined() {
     "$VPF" ctl "$sock" help >/dev/null || fail "the control socket does not answer"
-    vpid=$(cat /proc/$pid/task/$pid/children 2>/dev/null); vpid=${vpid%% *}
-    [ -n "$vpid" ] || fail "no vpf process under timeout ($pid)"
+    vpid=$pid
+    while [ -n "$vpid" ] && [ "$(cat /proc/$vpid/comm 2>/dev/null)" != vpf ]; do   # under wrappers
+        vpid=$(cat /proc/$vpid/task/$vpid/children 2>/dev/null); vpid=${vpid%% *}
+    done
+    [ -n "$vpid" ] || fail "no vpf process under $pid"
 }
 # status_of NAME FIELD: FIELD of /proc/$vpid/status for the thread named NAME (main: vpf).
 status_of() {
@@ -265,6 +280,70 @@ net-tap-fd)
     expect_error "fd 99: not an open tap \(TUNGETIFF: not an open file\)"
     run_vpf run --kernel "$(guest poweroff)" --net fd=5 5</dev/null
     expect_error "fd 5: not an open tap" ;;
+sriov-vfs-up)
+    # VFs a (tiny) guest enables: the settings the host gave them while down apply at VF
+    # Enable, at once afterwards; state and the PF's link move their links (with events);
+    # a tap handed over (vf-tap) is used as it is. Seccomp is on: VF Enable runs confined.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    [ "$(id -u)" = 0 ] || skip "not root (vpf ctl opens the tap to hand over)"
+    ctl_guest=sriov start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:30,total-vfs=3,vf-tap=vpfv$$x%d
+    "$VPF" ctl "$sock" events >"$tmp/ev" &
+    evpid=$!
+    "$VPF" ctl "$sock" vf-set dev net0 vf 0 vlan 5 qos 2 proto 802.1ad trust on state disable \
+        max_tx_rate 10 >/dev/null || fail "vf-set before VF Enable failed"
+    "$VPF" ctl "$sock" vf-tap dev=net0 vf=1 tap=vpfh$$ >/dev/null || fail "vf-tap failed"
+    enable_vfs
+    json_true "$tmp/vfs" '(lambda a, b, c: a["up"] and not a["link"] and a["tap"] == "vpfv'$$'x0" and
+        (a["vlan"], a["qos"], a["proto"], a["trust"], a["link_state"], a["max_tx_rate"]) ==
+        (5, 2, "802.1ad", True, "disable", 10) and a["pci"] == "0000:00:01.1" and
+        b["up"] and b["link"] and b["tap"] == "vpfh'$$'" and b["backend"] == "tap" and b["error"] == "" and
+        not c["up"] and "dev" not in c)(*j["vfs"])' || fail "vfs after VF Enable: $(cat "$tmp/vfs")"
+    grep -q "net0vf1: VF at 00:01.2, mac 52:54:00:00:00:32, tap vpfh$$ (handed over)" "$err" ||
+        fail "VF 1 not on the handed-over tap"
+    ip link show vpfv$$x0 >/dev/null 2>&1 || fail "VF 0's tap vpfv$$x0 was not created"
+    vf_link() { # vf_link I: VF I's link as vfs says
+        "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/v" || fail "vfs failed"
+        python3 -c 'import json, sys; print(str(json.load(open(sys.argv[1]))["vfs"][int(sys.argv[2])]["link"]).lower())' "$tmp/v" "$1"
+    }
+    "$VPF" ctl "$sock" vf-set dev=net0 vf=0 state=enable >/dev/null || fail "vf-set state=enable failed"
+    [ "$(vf_link 0)" = true ] || fail "VF 0 with state enable: link down"
+    "$VPF" ctl "$sock" link dev=net0 up=false >/dev/null || fail "PF link down failed"
+    [ "$(vf_link 1)" = false ] || fail "VF 1 (state auto) did not follow the PF's link down"
+    [ "$(vf_link 0)" = true ] || fail "VF 0 (state enable) followed the PF's link"
+    "$VPF" ctl "$sock" link dev=net0vf1 up=true >/dev/null || fail "link net0vf1 up failed"
+    [ "$(vf_link 1)" = true ] || fail "link up on VF 1 while the PF's is down"
+    "$VPF" ctl "$sock" vfs dev=net0 | grep -q '"vf":1,.*"link_state":"enable"' || fail "link on a VF is not its state"
+    "$VPF" ctl "$sock" link dev=net0 up=true >/dev/null || fail "PF link up failed"
+    "$VPF" ctl "$sock" stats dev=net0vf1 | grep -q '"link":true' || fail "stats net0vf1"
+    ! "$VPF" ctl "$sock" vf-tap dev=net0 vf=1 tap=vpfh$$b 2>"$tmp/e" || fail "vf-tap accepted for a VF that is up"
+    grep -q 'net0vf1 is up: hand its tap over while the guest has it disabled' "$tmp/e" || fail "vf-tap: $(cat "$tmp/e")"
+    stop_ctl_vm; expect_rc 0
+    wait "$evpid"
+    for want in '"dev":"net0vf0","up":true,"by":"host"' '"dev":"net0vf1","up":false,"by":"pf"' \
+                '"dev":"net0vf1","up":true,"by":"host"' '"event":"vfs-changed",.*"num_vfs":2'; do
+        grep -q "$want" "$tmp/ev" || fail "no event $want: $(cat "$tmp/ev")"
+    done
+    ! grep -q '"dev":"net0vf0","up":false,"by":"pf"' "$tmp/ev" || fail "VF 0 (state enable) followed the PF" ;;
+sriov-unprivileged)
+    # A vpf without CAP_NET_ADMIN (root less that capability, as a manager would start
+    # it): the PF on a tap it inherited (--net fd=N), VF 1 on a tap handed over (vf-tap);
+    # VF 0's tap it cannot create: that VF comes up with its link down and the reason.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    [ "$(id -u)" = 0 ] || skip "not root"
+    command -v setpriv >/dev/null || skip "no setpriv"
+    ctl_guest=sriov ctl_wrap="with_tap_fd vpfpf$$ 1 setpriv --bounding-set=-net_admin --inh-caps=-net_admin --" \
+        start_ctl_vm --net fd=@FD@,mac=52:54:00:00:00:40,total-vfs=2,vf-tap=vpfw$$x%d
+    await_confined
+    # The vCPU thread that runs VF Enable keeps CAP_NET_ADMIN when vpf has it (cli_user):
+    # here it has none.
+    [ "$(status_of vcpu0 CapEff)" = 0000000000000000 ] || fail "vcpu0 has CapEff $(status_of vcpu0 CapEff)"
+    "$VPF" ctl "$sock" vf-tap dev=net0 vf=1 tap=vpfu$$ >/dev/null || fail "vf-tap failed"
+    enable_vfs
+    json_true "$tmp/vfs" '(lambda a, b: a["up"] and not a["link"] and a["backend"] == "null" and
+        "Operation not permitted" in a["error"] and b["link"] and b["backend"] == "tap" and
+        b["tap"] == "vpfu'$$'" and b["error"] == "")(*j["vfs"])' || fail "vfs: $(cat "$tmp/vfs")"
+    "$VPF" ctl "$sock" devices | grep -q '"tap":"vpfpf'$$'"' || fail "devices: the PF's tap"
+    stop_ctl_vm; expect_rc 0 ;;
 net-vdpa-needs-path)
     run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-vdpa
     expect_error "backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=" ;;
