@@ -57,6 +57,28 @@ static int parse_fd(struct net_opts *o, const char *val)
     return 0;
 }
 
+/* Exactly one place for the packets: tap=, fd= or (backend=vhost-vdpa) vdpa=. */
+static int check_source(const struct net_opts *o, int have_tap)
+{
+    if (have_tap && o->tap_fd >= 0) {
+        log_error("--net: tap=IFNAME and fd=N both name the tap: give one");
+        return -1;
+    }
+    if (o->backend == NET_BACKEND_VHOST_VDPA) {
+        if (!o->vdpa[0] || o->tap[0]) {
+            log_error("--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap= or fd=");
+            return -1;
+        }
+    } else if (o->vdpa[0]) {
+        log_error("--net: vdpa=PATH needs backend=vhost-vdpa");
+        return -1;
+    } else if (!o->tap[0]) {
+        log_error("--net: tap=IFNAME (or fd=N) is required");
+        return -1;
+    }
+    return 0;
+}
+
 static int net_opts_parse_buf(char *buf, struct net_opts *o)
 {
     int have_mac = 0, have_tap = 0;
@@ -106,22 +128,8 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
                 return -1;
         }
     }
-    if (have_tap && o->tap_fd >= 0) {
-        log_error("--net: tap=IFNAME and fd=N both name the tap: give one");
+    if (check_source(o, have_tap) < 0)
         return -1;
-    }
-    if (o->backend == NET_BACKEND_VHOST_VDPA) {
-        if (!o->vdpa[0] || o->tap[0]) {
-            log_error("--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap= or fd=");
-            return -1;
-        }
-    } else if (o->vdpa[0]) {
-        log_error("--net: vdpa=PATH needs backend=vhost-vdpa");
-        return -1;
-    } else if (!o->tap[0]) {
-        log_error("--net: tap=IFNAME (or fd=N) is required");
-        return -1;
-    }
     if (!have_mac) {
         uint8_t r[3] = { 0 };
         if (getrandom(r, sizeof(r), 0) != sizeof(r))

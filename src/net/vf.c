@@ -61,6 +61,23 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf,
     return net_backend_open(m->policy->vf_backend, vf->tap, vf->error, sizeof(vf->error));
 }
 
+/* One line per VF that came up: where, its MAC and backend (handed: on a tap handed
+ * over the control socket). */
+static void vf_log_created(struct net_vf_mgr *m, const struct net_vf *vf, bool handed)
+{
+    char mac[18];
+    net_format_mac(mac, vf->mac);
+    if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
+                    vf->error[0] ? " (failed: link down)" : "");
+    else
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
+                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" :
+                    handed ? " (handed over)" : "");
+}
+
 /* Bus lock held. VF i as a virtio-pci function on the bus, or NULL (logged). */
 static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
 {
@@ -114,17 +131,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     }
     vf->devfn = vf->vp.pci.devfn;
     virtio_pci_set_notify_ops(&vf->vp, m->env.notify_ops, m->env.notify_opaque);
-    char mac[18];
-    net_format_mac(mac, vf->mac);
-    if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
-        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name,
-                    vf->devfn >> 3, vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
-                    vf->error[0] ? " (failed: link down)" : "");
-    else
-        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
-                    vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
-                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" :
-                    handed ? " (handed over)" : "");
+    vf_log_created(m, vf, handed);
     return vf;
 fail_net:
     virtio_net_destroy(vf->net);
