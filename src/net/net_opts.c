@@ -1,5 +1,7 @@
 #include "net/net_opts.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +38,50 @@ void net_format_mac(char out[18], const uint8_t mac[6])
     snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
+/* fd=N: an open tap vpf inherited (not stdin, stdout or stderr: the guest's console). */
+static int parse_fd(struct net_opts *o, const char *val)
+{
+    char *end, err[192];
+    errno = 0;
+    long fd = strtol(val, &end, 10);
+    if (*val < '0' || *val > '9' || *end || errno || fd < 3 || fd > INT_MAX) {
+        log_error("--net: fd= wants the number of an open tap file descriptor (3 or more), "
+                  "not '%s'", val);
+        return -1;
+    }
+    if (tap_check_fd((int)fd, o->tap, err, sizeof(err)) < 0) {
+        log_error("--net: fd %ld: %s", fd, err);
+        return -1;
+    }
+    o->tap_fd = (int)fd;
+    return 0;
+}
+
+/* Exactly one place for the packets: tap=, fd= or (backend=vhost-vdpa) vdpa=. */
+static int check_source(const struct net_opts *o, int have_tap)
+{
+    if (have_tap && o->tap_fd >= 0) {
+        log_error("--net: tap=IFNAME and fd=N both name the tap: give one");
+        return -1;
+    }
+    if (o->backend == NET_BACKEND_VHOST_VDPA) {
+        if (!o->vdpa[0] || o->tap[0]) {
+            log_error("--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap= or fd=");
+            return -1;
+        }
+    } else if (o->vdpa[0]) {
+        log_error("--net: vdpa=PATH needs backend=vhost-vdpa");
+        return -1;
+    } else if (!o->tap[0]) {
+        log_error("--net: tap=IFNAME (or fd=N) is required");
+        return -1;
+    }
+    return 0;
+}
+
 static int net_opts_parse_buf(char *buf, struct net_opts *o)
 {
-    int have_mac = 0;
+    int have_mac = 0, have_tap = 0;
     char *save = NULL;
     for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
@@ -55,6 +98,10 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
                 return -1;
             }
             memcpy(o->tap, val, len + 1);
+            have_tap = 1;
+        } else if (!strcmp(kv, "fd")) {
+            if (parse_fd(o, val) < 0)
+                return -1;
         } else if (!strcmp(kv, "mac")) {
             if (net_parse_mac(val, o->mac) < 0) {
                 log_error("--net: invalid MAC '%s' (want xx:xx:xx:xx:xx:xx, unicast)", val);
@@ -81,18 +128,8 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
                 return -1;
         }
     }
-    if (o->backend == NET_BACKEND_VHOST_VDPA) {
-        if (!o->vdpa[0] || o->tap[0]) {
-            log_error("--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=");
-            return -1;
-        }
-    } else if (o->vdpa[0]) {
-        log_error("--net: vdpa=PATH needs backend=vhost-vdpa");
+    if (check_source(o, have_tap) < 0)
         return -1;
-    } else if (!o->tap[0]) {
-        log_error("--net: tap=IFNAME is required");
-        return -1;
-    }
     if (!have_mac) {
         uint8_t r[3] = { 0 };
         if (getrandom(r, sizeof(r), 0) != sizeof(r))
@@ -106,6 +143,7 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
 int net_opts_parse(const char *arg, struct net_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    o->tap_fd = -1;
     pf_policy_init(&o->vf);
     /* Room for a vf-mac list of NET_MAX_VFS MACs. */
     if (strlen(arg) > 256 + 18 * NET_MAX_VFS) {

@@ -406,6 +406,7 @@ static void dp_start(void *arg)
         dp_halt(n);
     pthread_mutex_lock(&n->cfg_lock);
     n->dp_link_up = n->link_up;
+    memcpy(n->host_mac, n->trust ? n->mac : n->port.mac, 6);   /* after a reset: the host's */
     pthread_mutex_unlock(&n->cfg_lock);
     n->running = true;
     n->rx_need_kick = n->tx_blocked = n->be_dead = false;
@@ -462,9 +463,14 @@ static void dp_port(void *arg)
 {
     struct virtio_net *n = arg;
     pthread_mutex_lock(&n->cfg_lock);
-    memcpy(n->host_mac, n->port.mac, 6);
+    n->trust = n->port.trust;
+    n->admin_mac = n->port.admin_mac;
+    /* A trusted guest's spoof check follows the MAC it set (n->mac, else the host's). */
+    memcpy(n->host_mac, n->trust ? n->mac : n->port.mac, 6);
     n->spoofchk = n->port.spoofchk;
     n->vlan = n->port.vlan;
+    n->vlan_tpid = n->port.vlan_proto == VIRTIO_NET_VLAN_8021AD ? 0x88a8 : 0x8100;
+    n->vlan_tci = (uint16_t)((n->port.vlan_qos & 7) << 13 | (n->port.vlan & 0xfff));
     uint32_t rate = n->port.max_tx_rate;
     pthread_mutex_unlock(&n->cfg_lock);
     if (rate * 1000000ull / 8 != n->tx_rate.bytes_per_sec) {
@@ -589,6 +595,8 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     memcpy(n->mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
     memcpy(n->port.mac, mac, 6);
+    n->port.trust = n->trust = true;    /* until the VF manager says otherwise */
+    n->vlan_tpid = 0x8100;
     n->link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);

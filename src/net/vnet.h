@@ -48,9 +48,14 @@ struct virtio_net {
     bool link_up;
     struct virtio_net_port port;        /* the host's settings, copied to the I/O thread */
     /* Host port settings (virtio_net_set_port): set on the I/O thread, read by it. */
-    uint8_t host_mac[6];
+    uint8_t host_mac[6];                /* the spoof check's: the host's MAC, or a trusted
+                                         * guest's own (CTRL_MAC_ADDR_SET) */
     bool spoofchk;
-    uint16_t vlan;                      /* 802.1Q VID enforced towards the backend; 0: none */
+    bool trust;                         /* see struct virtio_net_port */
+    bool admin_mac;
+    uint16_t vlan;                      /* VID enforced towards the backend; 0: none */
+    uint16_t vlan_tpid;                 /* the tag's TPID: 0x8100 or 0x88a8 */
+    uint16_t vlan_tci;                  /* the tag inserted: PCP << 13 | VID (802.1Q §9.6) */
     struct net_rate tx_rate;            /* transmit limit; bytes_per_sec 0: none */
 
     /* I/O thread */
