@@ -157,6 +157,12 @@ static inline void net_backend_close(struct net_backend *be)
  * a 12-byte vnet header, non-blocking, link up (addresses are the host admin's business).
  * Returns NULL with the reason in err (one line, not logged). */
 struct net_backend *tap_open(const char *ifname, char *err, size_t errlen);
+/* --net fd=N: the tap fd is attached to (someone else opened it: tap_dev.h
+ * tap_dev_adopt); fd is taken, closed on failure. Returns NULL with the reason in err. */
+struct net_backend *tap_open_fd(int fd, char *err, size_t errlen);
+/* Checks that fd is such a tap without changing it; its name into name. Returns 0, or -1
+ * with the reason in err (which does not name fd). */
+int tap_check_fd(int fd, char name[16], char *err, size_t errlen);
 /* True if the backend's tap was created by vpf (it disappears on close). */
 static inline bool tap_created(const struct net_backend *be) { return be && be->tap_created; }
 
@@ -164,6 +170,8 @@ static inline bool tap_created(const struct net_backend *be) { return be && be->
  * kernel's vhost-net worker (/dev/vhost-net) instead of vpf (vhost_net.c). Returns NULL
  * with the reason in err (e.g. /dev/vhost-net missing or not permitted; not logged). */
 struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen);
+/* The same on the tap fd is attached to (taken, closed on failure). */
+struct net_backend *vhost_net_open_fd(int fd, char *err, size_t errlen);
 
 /* --net backend=vhost-vdpa,vdpa=PATH: the virtio-net device behind /dev/vhost-vdpa-N
  * moves the packets (vhost_vdpa.c); vpf maps guest RAM into it, sets up its rings and
@@ -187,6 +195,9 @@ uint64_t vhost_vdpa_driver_features(uint64_t negotiated, uint64_t device);
 /* Opens a backend of the given type on tap ifname (open.c). NULL: reason in err. */
 struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname,
                                      char *err, size_t errlen);
+/* The same on the tap fd is attached to (tap or vhost-net; fd taken, closed on failure). */
+struct net_backend *net_backend_open_fd(enum net_backend_type type, int fd, char *err,
+                                        size_t errlen);
 /* "tap", "vhost-net", "vhost-vdpa". */
 const char *net_backend_type_name(enum net_backend_type type);
 /* Parses a type name; returns 0, or -1 if unknown. */

@@ -1,6 +1,7 @@
 /* Backend types by name (--net backend=, vf-backend=) and opening one. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "base/util.h"
@@ -37,4 +38,16 @@ struct net_backend *net_backend_open(enum net_backend_type type, const char *ifn
         return NULL;
     }
     return tap_open(ifname, err, errlen);
+}
+
+struct net_backend *net_backend_open_fd(enum net_backend_type type, int fd, char *err, size_t errlen)
+{
+    if (type == NET_BACKEND_VHOST_NET)
+        return vhost_net_open_fd(fd, err, errlen);
+    if (type == NET_BACKEND_VHOST_VDPA) {
+        snprintf(err, errlen, "vhost-vdpa needs a vDPA device, not a tap");
+        close(fd);
+        return NULL;
+    }
+    return tap_open_fd(fd, err, errlen);
 }

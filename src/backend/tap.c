@@ -59,14 +59,17 @@ static const struct net_backend_ops tap_ops = {
     .send = tap_send, .recv = tap_recv,
 };
 
-struct net_backend *tap_open(const char *ifname, char *err, size_t errlen)
+/* The tap by name (fd < 0) or the one fd is attached to (taken). */
+static struct net_backend *tap_open_any(const char *ifname, int fd, char *err, size_t errlen)
 {
     struct tap *t = calloc(1, sizeof(*t));
     if (!t) {
         snprintf(err, errlen, "tap %s: out of memory", ifname ? ifname : "");
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
-    if (tap_dev_open(&t->dev, ifname, err, errlen) < 0) {
+    if ((fd >= 0 ? tap_dev_adopt(&t->dev, fd, err, errlen) : tap_dev_open(&t->dev, ifname, err, errlen)) < 0) {
         free(t);
         return NULL;
     }
@@ -76,4 +79,19 @@ struct net_backend *tap_open(const char *ifname, char *err, size_t errlen)
     t->be.tap_created = t->dev.created;
     memcpy(t->be.name, t->dev.name, sizeof(t->dev.name));
     return &t->be;
+}
+
+struct net_backend *tap_open(const char *ifname, char *err, size_t errlen)
+{
+    return tap_open_any(ifname, -1, err, errlen);
+}
+
+struct net_backend *tap_open_fd(int fd, char *err, size_t errlen)
+{
+    return tap_open_any(NULL, fd, err, errlen);
+}
+
+int tap_check_fd(int fd, char name[16], char *err, size_t errlen)
+{
+    return tap_dev_check_fd(fd, name, err, errlen);
 }

@@ -148,6 +148,51 @@ fail:
     return -1;
 }
 
+int tap_dev_check_fd(int fd, char name[IFNAMSIZ], char *err, size_t errlen)
+{
+    struct ifreq ifr = { 0 };
+    const unsigned want = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+        snprintf(err, errlen, "not an open tap (TUNGETIFF: %s)",
+                 errno == EBADF ? "not an open file" : errno == EBADFD ? "no interface attached"
+                                                                        : strerror(errno));
+        return -1;
+    }
+    memcpy(name, ifr.ifr_name, IFNAMSIZ);
+    name[IFNAMSIZ - 1] = '\0';
+    if ((ifr.ifr_flags & (want | IFF_TUN)) != want) {
+        snprintf(err, errlen, "%s is not a tap with IFF_NO_PI and IFF_VNET_HDR (open it with "
+                 "ip tuntap ... vnet_hdr, or TUNSETIFF with those flags)", name);
+        return -1;
+    }
+    return 0;
+}
+
+int tap_dev_adopt(struct tap_dev *t, int fd, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    t->fd = -1;
+    int hdr = NET_BACKEND_HDR_LEN, fl;
+    char why[160];
+    if (tap_dev_check_fd(fd, t->name, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "fd %d: %s", fd, why);
+        goto fail;
+    }
+    if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+        snprintf(err, errlen, "tap %s (fd %d): %s", t->name, fd, strerror(errno));
+        goto fail;
+    }
+    t->fd = fd;
+    t->tun_offloads = probe_offloads(fd);
+    static struct log_ratelimit rl = { .burst = 2 * 128 + 2 };  /* at every VF Enable */
+    log_info_rl(&rl, "tap %s: handed over (fd %d), offloads %#x", t->name, fd, t->tun_offloads);
+    return 0;
+fail:
+    close(fd);
+    return -1;
+}
+
 void tap_dev_close(struct tap_dev *t)
 {
     if (t->fd < 0)

@@ -23,6 +23,17 @@ struct tap_dev {
  * up (addresses are the host admin's business). Returns 0, or -1 with the reason in err
  * (one line, not logged: the caller says it once, with its context). */
 int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen);
+/* A tap someone else opened and handed to vpf (`--net fd=N`, or a VF's tap passed over
+ * the control socket), as libvirt does for QEMU, so vpf needs no CAP_NET_ADMIN: fd must
+ * be a tun fd attached to a tap with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (set only when
+ * the tap is attached, so the opener must have asked for it). tap_dev_adopt takes fd
+ * (closed if it fails), makes it non-blocking and close-on-exec, sets the 12-byte header
+ * and probes the offloads; it neither creates nor removes the tap, nor sets its link:
+ * the opener's job. Returns 0, or -1 with the reason in err. */
+int tap_dev_adopt(struct tap_dev *t, int fd, char *err, size_t errlen);
+/* Checks fd as tap_dev_adopt would, without changing it; the tap's name into name. The
+ * reason in err does not name fd: the caller says which descriptor it was. */
+int tap_dev_check_fd(int fd, char name[IFNAMSIZ], char *err, size_t errlen);
 void tap_dev_close(struct tap_dev *t);
 
 /* Virtio-net offload feature bits this tap can honour (host direction: it accepts

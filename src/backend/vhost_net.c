@@ -272,12 +272,15 @@ static const struct net_backend_ops vhost_net_ops = {
     .backend_broken = vn_backend_broken, .stats = vn_stats, .set_call = vn_set_call,
 };
 
-struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
+/* On the tap ifname, or (fd >= 0, taken) the one fd is attached to, named ifname. */
+static struct net_backend *vhost_net_open_any(const char *ifname, int fd, char *err, size_t errlen)
 {
     const char *name = ifname ? ifname : "";
     struct vhost_net *v = calloc(1, sizeof(*v));
     if (!v) {
         snprintf(err, errlen, "vhost-net %s: out of memory", name);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
     v->vfd = open(VHOST_NET_PATH, O_RDWR | O_CLOEXEC);
@@ -285,6 +288,8 @@ struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
         snprintf(err, errlen, "vhost-net on tap %s: %s: %s%s", name, VHOST_NET_PATH, strerror(errno),
                  errno == ENOENT ? " (is the vhost_net module loaded?)" : "");
         free(v);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
     snprintf(v->be.name, sizeof(v->be.name), "%s", name);
@@ -299,7 +304,9 @@ struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
                  name, (unsigned long long)(VHOST_NEEDED & ~v->vhost_features));
         goto fail;
     }
-    if (tap_dev_open(&v->tap, ifname, err, errlen) < 0)
+    int r = fd >= 0 ? tap_dev_adopt(&v->tap, fd, err, errlen) : tap_dev_open(&v->tap, ifname, err, errlen);
+    fd = -1;                                    /* taken either way */
+    if (r < 0)
         goto fail;
     v->be.ops = &vhost_net_ops;
     v->be.fd = -1;
@@ -310,5 +317,23 @@ struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
 fail:
     close(v->vfd);
     free(v);
+    if (fd >= 0)
+        close(fd);
     return NULL;
+}
+
+struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
+{
+    return vhost_net_open_any(ifname, -1, err, errlen);
+}
+
+struct net_backend *vhost_net_open_fd(int fd, char *err, size_t errlen)
+{
+    char name[IFNAMSIZ] = "", why[160];
+    if (tap_dev_check_fd(fd, name, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "vhost-net: fd %d: %s", fd, why);
+        close(fd);
+        return NULL;
+    }
+    return vhost_net_open_any(name, fd, err, errlen);
 }

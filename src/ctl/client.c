@@ -4,6 +4,10 @@
 #include "base/exit.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,28 +41,105 @@ static json_t *value_of(const char *v)
     return json_string(v);
 }
 
-char *ctl_client_build(int argc, char **argv)
+/* Adds KEY=VALUE, or KEY then VALUE as two words (iproute2's form: `vf-set dev net0 vf 3
+ * vlan 100 qos 2`), at argv[i]; returns how many words it took, 0 if malformed. */
+static int add_arg(json_t *req, int argc, char **argv, int i)
+{
+    const char *eq = strchr(argv[i], '=');
+    size_t klen = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+    const char *val = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+    char key[64];
+    if (!klen || klen >= sizeof(key) || !val)
+        return 0;
+    memcpy(key, argv[i], klen);
+    key[klen] = '\0';
+    json_t *v = value_of(val);
+    if (!v || json_object_get(req, key) || json_object_set_new(req, key, v) < 0)
+        return 0;
+    return eq ? 1 : 2;
+}
+
+static json_t *build(int argc, char **argv)
 {
     if (argc < 1)
         return NULL;
     json_t *req = json_pack("{s:s}", "cmd", argv[0]);
-    for (int i = 1; req && i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
-        char key[64];
-        size_t klen = eq ? (size_t)(eq - argv[i]) : 0;
-        json_t *v = klen && klen < sizeof(key) ? value_of(eq + 1) : NULL;
-        if (v) {
-            memcpy(key, argv[i], klen);
-            key[klen] = '\0';
-        }
-        if (!v || json_object_get(req, key) || json_object_set_new(req, key, v) < 0) {
+    for (int i = 1, n; req && i < argc; i += n) {
+        if (!(n = add_arg(req, argc, argv, i))) {
             json_decref(req);
             req = NULL;
         }
     }
+    return req;
+}
+
+char *ctl_client_build(int argc, char **argv)
+{
+    json_t *req = build(argc, argv);
     char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     return text;
+}
+
+/* Opens the tap name (creating it, gone once its last descriptor closes) as vpf wants a
+ * handed-over tap, and brings its link up: what a privileged manager does for a vpf that
+ * cannot. Returns the descriptor, or -1 (printed). */
+static int tap_open_for_vpf(const char *name)
+{
+    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    if (strlen(name) >= IFNAMSIZ || fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        fprintf(stderr, "vpf ctl: tap %s: %s\n", name,
+                strlen(name) >= IFNAMSIZ ? "name too long" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    } else if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+               (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+        fprintf(stderr, "vpf ctl: warning: tap %s: cannot bring its link up: %s\n", name,
+                strerror(errno));
+    }
+    if (s >= 0)
+        close(s);
+    return fd;
+}
+
+/* vf-tap's descriptor, from the client's own keys (not sent): tap=IFNAME (opened here)
+ * or fd=N (inherited). Returns it, -1 if the request has none, -2 on error (printed). */
+static int request_fd(json_t *req)
+{
+    if (strcmp(json_string_value(json_object_get(req, "cmd")), "vf-tap"))
+        return -1;
+    json_t *tap = json_object_get(req, "tap"), *fd = json_object_get(req, "fd");
+    if ((tap && !json_is_string(tap)) || (fd && !json_is_integer(fd)) || (tap && fd)) {
+        fprintf(stderr, "vpf ctl: vf-tap wants tap=IFNAME or fd=N (an open tap), one of them\n");
+        return -2;
+    }
+    int r = tap ? tap_open_for_vpf(json_string_value(tap)) : fd ? (int)json_integer_value(fd) : -1;
+    json_object_del(req, tap ? "tap" : "fd");
+    return tap && r < 0 ? -2 : r;
+}
+
+/* Sends line (its newline included), with fd attached when fd >= 0 (SCM_RIGHTS). */
+static bool send_request(int sock, const char *line, size_t len, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    struct iovec iov = { (void *)line, len };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        mh.msg_control = c.buf;
+        mh.msg_controllen = sizeof(c.buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        *cm = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET,
+                                .cmsg_type = SCM_RIGHTS };
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len;
 }
 
 static int connect_to(const char *path)
@@ -164,13 +245,16 @@ struct client_opts {
 static void client_usage(FILE *out)
 {
     fprintf(out,
-        "Usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE...]\n"
+        "Usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE | KEY VALUE...]\n"
         "\n"
         "Sends COMMAND to the vpf whose control socket is SOCKET and prints the answer:\n"
         "tables for devices, vfs, stats and help, \"key: value\" lines for the others.\n"
-        "VALUE true/false is a boolean, one that looks like an integer an integer, anything\n"
-        "else a string. COMMAND events follows events until vpf exits. vpf ctl SOCKET help\n"
-        "lists the commands; vpf gets %d s to answer.\n"
+        "A key and its value are one word KEY=VALUE or two words, as ip link writes them\n"
+        "(vf-set dev net0 vf 3 vlan 100 qos 2). VALUE true/false is a boolean, one that\n"
+        "looks like an integer an integer, anything else a string. vf-tap sends a tap with\n"
+        "the request: tap=IFNAME (opened here) or fd=N (inherited). COMMAND events follows\n"
+        "events until vpf exits. vpf ctl SOCKET help lists the commands; vpf gets %d s to\n"
+        "answer.\n"
         "\n"
         "Options:\n"
         "  -j, --json   print the answer (and events) as the JSON line vpf sent, for scripts\n"
@@ -201,7 +285,8 @@ static int client_parse(int argc, char **argv, struct client_opts *o)
         }
     }
     if (o->argc < 2) {
-        fprintf(stderr, "usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE...]   (COMMAND help lists them)\n");
+        fprintf(stderr, "usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE | KEY VALUE...]   "
+                "(COMMAND help lists them)\n");
         return -1;
     }
     return 1;
@@ -248,17 +333,6 @@ static int follow_events(struct reader *r, bool json)
     }
 }
 
-/* Sends the request line (newline added in place of its terminator). */
-static bool send_request(int fd, char *req, const char *path)
-{
-    size_t len = strlen(req);
-    req[len] = '\n';            /* json_dumps left room: replaces the terminator */
-    if (send(fd, req, len + 1, MSG_NOSIGNAL) == (ssize_t)(len + 1))
-        return true;
-    fprintf(stderr, "vpf ctl: cannot send to %s: %s\n", path, strerror(errno));
-    return false;
-}
-
 int ctl_client_main(int argc, char **argv)
 {
     struct client_opts o;
@@ -267,13 +341,23 @@ int ctl_client_main(int argc, char **argv)
         return go < 0 ? VPF_EXIT_CTL_FAILED : VPF_EXIT_OK;
     const char *path = o.argv[0], *cmd = o.argv[1];
     bool events = o.argc == 2 && !strcmp(cmd, "events");
-    char *req = events ? strdup("{\"cmd\":\"subscribe\"}") : ctl_client_build(o.argc - 1, o.argv + 1);
-    if (!req) {
-        fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE, each key once\n");
+    json_t *obj = events ? json_pack("{s:s}", "cmd", "subscribe") : build(o.argc - 1, o.argv + 1);
+    if (!obj) {
+        fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE or KEY VALUE, each "
+                "key once\n");
         return VPF_EXIT_CTL_FAILED;
     }
+    int tap_fd = request_fd(obj);
+    char *req = tap_fd == -2 ? NULL : json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!req)
+        return VPF_EXIT_CTL_FAILED;
     int fd = connect_to(path);
-    bool sent = fd >= 0 && send_request(fd, req, path);
+    size_t len = strlen(req);
+    req[len] = '\n';            /* json_dumps left room: replaces the terminator */
+    bool sent = fd >= 0 && send_request(fd, req, len + 1, tap_fd);
+    if (fd >= 0 && !sent)
+        fprintf(stderr, "vpf ctl: cannot send to %s: %s\n", path, strerror(errno));
     free(req);
     struct reader r = { .fd = fd, .path = path, .cap = 65536, .buf = malloc(65536 + 1) };
     char *greeting = sent && r.buf ? reader_line(&r) : NULL;

@@ -24,7 +24,14 @@
  * Access (ctl_socket.c): the socket file is created with mode 0600 (or the configured
  * mode and group); only root, vpf's own user and members of the configured group may
  * talk to it (SO_PEERCRED, checked on connect). Handlers see the client's uid and log
- * it with every change. */
+ * it with every change.
+ *
+ * File descriptors: a client may send one with a request line (SCM_RIGHTS ancillary
+ * data on the sendmsg() that carries the line's bytes, unix(7)), e.g. a tap a privileged
+ * manager opened. A request gets the descriptors that arrived with its bytes; only a
+ * command registered with ctl_server_register_fd() takes one (exactly one), any other
+ * request that brings one is refused, and a descriptor no handler kept is closed once
+ * the request is answered. */
 #ifndef VPF_CTL_CTL_H
 #define VPF_CTL_CTL_H
 
@@ -39,6 +46,7 @@
 #define CTL_MAX_CLIENTS 16      /* connected at once; more are told so and closed */
 #define CTL_CLIENT_QUEUE_MAX (1u << 20)   /* bytes queued to one client before events are lost */
 #define CTL_EVENTS_MAX 1024     /* published, not yet handed to clients */
+#define CTL_MAX_FDS 4           /* descriptors received and not yet given to a request */
 
 #define CTL_PROTOCOL 1           /* bumped on an incompatible change */
 
@@ -67,6 +75,10 @@ struct ctl_arg {
 struct ctl_request {
     json_t *obj;
     uid_t uid;                  /* the client's, from SO_PEERCRED */
+    /* The descriptor sent with the request (commands registered with
+     * ctl_server_register_fd: always one, >= 0). A handler that keeps it sets *fd to -1;
+     * otherwise it is closed after the handler. NULL for other commands. */
+    int *fd;
 };
 
 struct ctl_reply {
@@ -85,6 +97,7 @@ struct ctl_command {
     const struct ctl_arg *args; /* ends with { NULL } */
     ctl_handler_fn handler;
     void *opaque;
+    bool takes_fd;              /* needs a descriptor sent with the request */
 };
 
 /* Who may connect, and the socket file's mode and group (ctl_socket.c). */
@@ -124,6 +137,9 @@ int ctl_server_init(struct ctl_server *s, const char *path, const struct ctl_acc
                     char *err, size_t errlen);
 void ctl_server_register(struct ctl_server *s, const char *name, const char *help,
                          const struct ctl_arg *args, ctl_handler_fn handler, void *opaque);
+/* The same for a command that needs one file descriptor sent with its request. */
+void ctl_server_register_fd(struct ctl_server *s, const char *name, const char *help,
+                            const struct ctl_arg *args, ctl_handler_fn handler, void *opaque);
 /* Starts the control thread. Returns 0, or -1 with the reason in err. */
 int ctl_server_start(struct ctl_server *s, char *err, size_t errlen);
 /* Stops the thread, closes every client and the socket, unlinks it. */
@@ -134,6 +150,11 @@ void ctl_server_stop(struct ctl_server *s);
  * tests and fuzzing). Returns the answer line without its newline, malloc'd; NULL only
  * when out of memory. */
 char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session);
+/* The same for a request that came with descriptors fds[0..nfds) (SCM_RIGHTS): given to
+ * a command that takes one, else the request is refused; all are closed unless the
+ * handler kept one. */
+char *ctl_server_handle_fds(struct ctl_server *s, const char *line, size_t len,
+                            struct ctl_session *session, int *fds, unsigned nfds);
 /* Any thread, any time after init (before start and after stop the event is dropped):
  * queues event NAME with data (an object; the reference is taken; NULL for none) for
  * every subscribed client. */

@@ -7,12 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void ctl_server_register(struct ctl_server *s, const char *name, const char *help,
                          const struct ctl_arg *args, ctl_handler_fn handler, void *opaque)
 {
     if (s->ncommands < CTL_MAX_COMMANDS)
-        s->commands[s->ncommands++] = (struct ctl_command){ name, help, args, handler, opaque };
+        s->commands[s->ncommands++] = (struct ctl_command){ name, help, args, handler, opaque, false };
+}
+
+void ctl_server_register_fd(struct ctl_server *s, const char *name, const char *help,
+                            const struct ctl_arg *args, ctl_handler_fn handler, void *opaque)
+{
+    ctl_server_register(s, name, help, args, handler, opaque);
+    if (s->ncommands && s->commands[s->ncommands - 1].handler == handler)
+        s->commands[s->ncommands - 1].takes_fd = true;
 }
 
 json_t *ctl_json_str(const char *s)
@@ -201,8 +210,10 @@ static void ctl_help(const struct ctl_server *s, struct ctl_reply *reply)
             json_object_set_new(args, a->name, json_pack("{s:s,s:b}", "type",
                                 type_names[a->type], "required", a->required));
         }
-        json_array_append_new(list, json_pack("{s:s,s:s,s:o*}", "name", c->name, "help", c->help,
-                                              "args", args));
+        json_t *cmd = json_pack("{s:s,s:s,s:o*}", "name", c->name, "help", c->help, "args", args);
+        if (cmd && c->takes_fd)     /* needs a descriptor sent with the request */
+            json_object_set_new(cmd, "fd", json_true());
+        json_array_append_new(list, cmd);
     }
     ctl_reply_set(reply, "commands", list);
 }
@@ -226,9 +237,24 @@ static bool builtin_run(struct ctl_server *s, const char *cmd, size_t nargs,
     return true;
 }
 
+/* A command gets a descriptor only if it takes one, and then exactly one. */
+static bool fds_check(const struct ctl_command *c, unsigned nfds, struct ctl_reply *reply)
+{
+    if (nfds && !c->takes_fd)
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes no file descriptor", c->name);
+    else if (nfds > 1)
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes one file descriptor, not %u",
+                       c->name, nfds);
+    else if (!nfds && c->takes_fd)
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s needs a file descriptor sent with the "
+                       "request line (SCM_RIGHTS)", c->name);
+    return !reply->failed;
+}
+
 /* Runs the request; returns its "id" (a new reference), if it had a valid one. */
 static json_t *request_run(struct ctl_server *s, const char *line, size_t len,
-                           struct ctl_session *session, struct ctl_reply *reply)
+                           struct ctl_session *session, int *fds, unsigned nfds,
+                           struct ctl_reply *reply)
 {
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -247,22 +273,41 @@ static json_t *request_run(struct ctl_server *s, const char *line, size_t len,
     const struct ctl_command *c = cmd ? command_find(s, cmd) : NULL;
     if (!json_is_object(obj) || !cmd)
         ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST, "bad request: want an object with a \"cmd\" string");
+    else if (nfds && !c && (!strcmp(cmd, "help") || !strcmp(cmd, "subscribe") || !strcmp(cmd, "unsubscribe")))
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes no file descriptor", cmd);
     else if (builtin_run(s, cmd, json_object_size(obj) - 1 - (id != NULL), session, reply))
         ;
     else if (!c)
         ctl_reply_fail(reply, CTL_ERR_UNKNOWN_COMMAND, "unknown command \"%.64s\" (try \"help\")", cmd);
-    else if (request_check(c, obj, reply))
-        c->handler(c->opaque, &(struct ctl_request){ obj, session->uid }, reply);
+    else if (request_check(c, obj, reply) && fds_check(c, nfds, reply))
+        c->handler(c->opaque, &(struct ctl_request){ obj, session->uid, c->takes_fd ? fds : NULL },
+                   reply);
     json_decref(obj);
     return id;
 }
 
+static void fds_close(int *fds, unsigned nfds)
+{
+    for (unsigned i = 0; i < nfds; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
 char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session)
 {
+    return ctl_server_handle_fds(s, line, len, session, NULL, 0);
+}
+
+char *ctl_server_handle_fds(struct ctl_server *s, const char *line, size_t len,
+                            struct ctl_session *session, int *fds, unsigned nfds)
+{
     struct ctl_reply reply = { .obj = json_object() };
-    if (!reply.obj)
+    if (!reply.obj) {
+        fds_close(fds, nfds);
         return NULL;
-    json_t *id = request_run(s, line, len, session, &reply);
+    }
+    json_t *id = request_run(s, line, len, session, fds, nfds, &reply);
+    fds_close(fds, nfds);           /* what no handler kept */
     json_t *out = json_pack("{s:b,s:o*}", "ok", !reply.failed, "id", id);
     if (out && reply.failed) {
         json_object_set_new(out, "error", ctl_json_str(reply.error));

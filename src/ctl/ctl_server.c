@@ -29,6 +29,13 @@ struct ctl_client {
     bool eof;                   /* the client sent its last request */
     size_t in_len;
     char in[CTL_LINE_MAX];
+    /* Descriptors received (SCM_RIGHTS), each with the offset in `in` of the last byte
+     * that came with it: it belongs to the line holding that byte (the kernel ends a
+     * read with the message that carried descriptors). */
+    int fds[CTL_MAX_FDS];
+    size_t fd_at[CTL_MAX_FDS];
+    unsigned nfds;
+    bool fds_lost;              /* more came than fit: the next request is refused */
     struct ctl_event *out, **out_tail;  /* lines to send, oldest first */
     size_t out_off;             /* sent of the first line */
     size_t queued;              /* bytes in the queue */
@@ -85,10 +92,35 @@ static void queue_free(struct ctl_client *c)
     c->queued = c->out_off = 0;
 }
 
+/* The descriptors that came with the line ending at offset end, into fds (returns how
+ * many); the others move down with the buffer (by end + 1). */
+static unsigned fds_take(struct ctl_client *c, size_t end, int fds[CTL_MAX_FDS])
+{
+    unsigned n = 0, keep = 0;
+    for (unsigned i = 0; i < c->nfds; i++) {
+        if (c->fd_at[i] <= end) {
+            fds[n++] = c->fds[i];
+        } else {
+            c->fds[keep] = c->fds[i];
+            c->fd_at[keep++] = c->fd_at[i] - end - 1;
+        }
+    }
+    c->nfds = keep;
+    return n;
+}
+
+static void fds_drop(struct ctl_client *c)
+{
+    for (unsigned i = 0; i < c->nfds; i++)
+        close(c->fds[i]);
+    c->nfds = 0;
+}
+
 static void client_close(struct ctl_loop *l, unsigned i)
 {
     struct ctl_client *c = l->clients[i];
     log_debug("control socket: client (uid %u) gone", (unsigned)c->session.uid);
+    fds_drop(c);
     close(c->fd);               /* also leaves the epoll set */
     queue_free(c);
     free(c);
@@ -152,10 +184,21 @@ static bool client_run_lines(struct ctl_loop *l, struct ctl_client *c)
                                     "bytes)\",\"class\":\"bad-request\"}"));
             c->eof = true;      /* no way to find the next line: answer, then close */
             c->in_len = 0;
+            fds_drop(c);
             return true;
         }
         size_t len = (size_t)(nl - c->in);
-        client_answer(c, ctl_server_handle(l->s, c->in, len, &c->session));
+        int fds[CTL_MAX_FDS];
+        unsigned nfds = fds_take(c, len, fds);
+        if (c->fds_lost) {
+            c->fds_lost = false;
+            for (unsigned k = 0; k < nfds; k++)
+                close(fds[k]);
+            client_answer(c, strdup("{\"ok\":false,\"error\":\"too many file descriptors (send one "
+                                    "with the request that takes it)\",\"class\":\"bad-argument\"}"));
+        } else {
+            client_answer(c, ctl_server_handle_fds(l->s, c->in, len, &c->session, fds, nfds));
+        }
         memmove(c->in, nl + 1, c->in_len - len - 1);
         c->in_len -= len + 1;
         if (client_flush(c) < 0)
@@ -164,13 +207,45 @@ static bool client_run_lines(struct ctl_loop *l, struct ctl_client *c)
     return true;
 }
 
-/* Reads what the client sent. Returns false when the client is to be closed. */
+/* Keeps the descriptors of one read (the last of its r bytes is at in_len - 1); those
+ * beyond CTL_MAX_FDS, or cut by the kernel (MSG_CTRUNC: it closed them), are lost. */
+static void client_fds(struct ctl_client *c, struct msghdr *mh)
+{
+    if (mh->msg_flags & MSG_CTRUNC)
+        c->fds_lost = true;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t k = 0; k < n; k++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+            if (c->nfds == CTL_MAX_FDS) {
+                close(fd);
+                c->fds_lost = true;
+                continue;
+            }
+            c->fds[c->nfds] = fd;
+            c->fd_at[c->nfds++] = c->in_len - 1;
+        }
+    }
+}
+
+/* Reads what the client sent, with any descriptors (recvmsg, close-on-exec). Returns
+ * false when the client is to be closed. */
 static bool client_read(struct ctl_client *c)
 {
     for (;;) {
         if (c->in_len == sizeof(c->in))
             return true;
-        ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
+        } cbuf;
+        struct iovec iov = { c->in + c->in_len, sizeof(c->in) - c->in_len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+                             .msg_controllen = sizeof(cbuf.buf) };
+        ssize_t r = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -180,6 +255,7 @@ static bool client_read(struct ctl_client *c)
             return true;
         }
         c->in_len += (size_t)r;
+        client_fds(c, &mh);
     }
 }
 

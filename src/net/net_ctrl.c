@@ -1,10 +1,14 @@
 /* Control queue (virtio 1.2 §5.1.6.5): { u8 class; u8 command; data[] } device-readable,
  * then u8 ack device-writable (the last writable byte). A well-formed chain with a
- * command we do not support or bad data gets VIRTIO_NET_ERR; a chain without room for
- * the ack or without class/command breaks the protocol (NEEDS_RESET). */
+ * command we do not support, bad data, or a request the host does not allow this
+ * function (an untrusted VF's PROMISC/ALLMULTI or MAC change: trust, net/virtio_net.h)
+ * gets VIRTIO_NET_ERR: the command is answered, the device goes on (a refusal is logged,
+ * rate-limited). Only a chain without room for the ack or without class/command breaks
+ * the protocol: VNET_BROKEN with its enum virtio_error (NEEDS_RESET). */
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/util.h"
 #include "net/vnet.h"
 #include "virtio/iov.h"
@@ -21,12 +25,19 @@ static size_t cmd_read(const struct ctrl_cmd *c, size_t off, void *buf, size_t l
 }
 
 /* §5.1.6.5.1: PROMISC / ALLMULTI take one byte, 0 or 1. The tap hands the guest every
- * frame addressed to it, so the modes are recorded, not enforced. */
+ * frame addressed to it, so the modes are recorded, not enforced. An untrusted function
+ * (a VF without `trust on`) may not turn either on, as on ixgbe/i40e/ice VFs: refused. */
 static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd *c)
 {
     uint8_t on;
     if (!vnet_has(n, VIRTIO_NET_F_CTRL_RX) || c->len != 1 || cmd_read(c, 0, &on, 1) != 1 || on > 1)
         return VIRTIO_NET_ERR;
+    if (on && !n->trust) {
+        log_warn_rl(&n->vdev.log_rl, "%s: guest asked for %s mode: refused, the function is "
+                    "not trusted (vf-set trust=on)", n->name,
+                    cmd == VIRTIO_NET_CTRL_RX_PROMISC ? "promiscuous" : "all-multicast");
+        return VIRTIO_NET_ERR;
+    }
     switch (cmd) {
     case VIRTIO_NET_CTRL_RX_PROMISC:
         n->promisc = on;
@@ -64,7 +75,15 @@ static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd
         uint8_t mac[6];
         if (!vnet_has(n, VIRTIO_NET_F_CTRL_MAC_ADDR) || c->len != 6 || cmd_read(c, 0, mac, 6) != 6)
             return VIRTIO_NET_ERR;
+        /* Untrusted: host_mac is the host's. A MAC it set explicitly stays. */
+        if (!n->trust && n->admin_mac && memcmp(mac, n->host_mac, 6)) {
+            log_warn_rl(&n->vdev.log_rl, "%s: guest asked to replace the host's MAC: refused, "
+                        "the function is not trusted (vf-set trust=on)", n->name);
+            return VIRTIO_NET_ERR;
+        }
         vnet_set_mac(n, mac);
+        if (n->trust)           /* the spoof check follows a trusted guest */
+            memcpy(n->host_mac, mac, 6);
         return VIRTIO_NET_OK;
     }
     default:

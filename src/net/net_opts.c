@@ -1,5 +1,7 @@
 #include "net/net_opts.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +10,51 @@
 #include "base/log.h"
 #include "net/mac.h"
 
+/* fd=N: an open tap vpf inherited (not stdin, stdout or stderr: the guest's console). */
+static int parse_fd(struct net_opts *o, const char *val, char *err, size_t errlen)
+{
+    char *end, why[192];
+    errno = 0;
+    long fd = strtol(val, &end, 10);
+    if (*val < '0' || *val > '9' || *end || errno || fd < 3 || fd > INT_MAX) {
+        snprintf(err, errlen, "--net: fd= wants the number of an open tap file descriptor "
+                 "(3 or more), not '%s'", val);
+        return -1;
+    }
+    if (tap_check_fd((int)fd, o->tap, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "--net: fd %ld: %s", fd, why);
+        return -1;
+    }
+    o->tap_fd = (int)fd;
+    return 0;
+}
+
+/* Exactly one place for the packets: tap=, fd= or (backend=vhost-vdpa) vdpa=. */
+static int check_source(const struct net_opts *o, int have_tap, char *err, size_t errlen)
+{
+    if (have_tap && o->tap_fd >= 0) {
+        snprintf(err, errlen, "--net: tap=IFNAME and fd=N both name the tap: give one");
+        return -1;
+    }
+    if (o->backend == NET_BACKEND_VHOST_VDPA) {
+        if (!o->vdpa[0] || o->tap[0]) {
+            snprintf(err, errlen, "--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and "
+                     "no tap= or fd=");
+            return -1;
+        }
+    } else if (o->vdpa[0]) {
+        snprintf(err, errlen, "--net: vdpa=PATH needs backend=vhost-vdpa");
+        return -1;
+    } else if (!o->tap[0]) {
+        snprintf(err, errlen, "--net: tap=IFNAME (or fd=N) is required");
+        return -1;
+    }
+    return 0;
+}
+
 static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t errlen)
 {
-    int have_mac = 0;
+    int have_mac = 0, have_tap = 0;
     char *save = NULL;
     for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
@@ -27,6 +71,10 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
                 return -1;
             }
             memcpy(o->tap, val, len + 1);
+            have_tap = 1;
+        } else if (!strcmp(kv, "fd")) {
+            if (parse_fd(o, val, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(kv, "mac")) {
             if (net_parse_mac(val, o->mac) < 0) {
                 snprintf(err, errlen, "--net: invalid MAC '%s' (want xx:xx:xx:xx:xx:xx, unicast)", val);
@@ -53,18 +101,8 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
                 return -1;
         }
     }
-    if (o->backend == NET_BACKEND_VHOST_VDPA) {
-        if (!o->vdpa[0] || o->tap[0]) {
-            snprintf(err, errlen, "--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=");
-            return -1;
-        }
-    } else if (o->vdpa[0]) {
-        snprintf(err, errlen, "--net: vdpa=PATH needs backend=vhost-vdpa");
+    if (check_source(o, have_tap, err, errlen) < 0)
         return -1;
-    } else if (!o->tap[0]) {
-        snprintf(err, errlen, "--net: tap=IFNAME is required");
-        return -1;
-    }
     if (!have_mac) {
         uint8_t r[3] = { 0 };
         if (getrandom(r, sizeof(r), 0) != sizeof(r))
@@ -78,6 +116,7 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
 int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
+    o->tap_fd = -1;
     pf_policy_init(&o->vf);
     /* Room for a vf-mac list of NET_MAX_VFS MACs. */
     if (strlen(arg) > 256 + 18 * NET_MAX_VFS) {

@@ -1,9 +1,12 @@
-/* --net option: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX][,backend=tap|vhost-net]
+/* --net option: "tap=IFNAME|fd=N[,mac=XX:XX:XX:XX:XX:XX][,backend=tap|vhost-net]
  * [,total-vfs=N,vf-tap=PATTERN[,vf-mac=MAC;MAC;...][,vf-backend=tap|vhost-net]
  * [,vf-spoofchk=on|off]]" (SR-IOV keys: net/pf_policy.h). backend: who moves the PF's
  * packets, vpf (tap, default) or the kernel (vhost-net on the same tap).
  * "backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-N[,mac=...]": the PF on a vDPA device
- * instead of a tap (tap= does not apply; the device's own MAC wins over mac=). */
+ * instead of a tap (tap= does not apply; the device's own MAC wins over mac=).
+ * "fd=N" in place of tap=: the tap file descriptor N vpf inherited from its caller
+ * (opened with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, e.g. by libvirt or a privileged
+ * manager), so vpf needs no CAP_NET_ADMIN for it; checked here, its name kept in tap. */
 #ifndef VPF_NET_NET_OPTS_H
 #define VPF_NET_NET_OPTS_H
 
@@ -14,7 +17,8 @@
 #include "net/pf_policy.h"
 
 struct net_opts {
-    char tap[IFNAMSIZ];         /* "" with backend=vhost-vdpa */
+    char tap[IFNAMSIZ];         /* "" with backend=vhost-vdpa; fd=N: its tap's name */
+    int tap_fd;                 /* fd=N, else -1 */
     char vdpa[64];              /* backend=vhost-vdpa: the /dev/vhost-vdpa-N path */
     uint8_t mac[6];
     enum net_backend_type backend;

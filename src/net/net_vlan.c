@@ -1,7 +1,10 @@
-/* Host-enforced VLAN of a function (`vf-set ... vlan=N`, as `ip link set PF vf I vlan N`
- * on a NIC): the guest sends and receives untagged frames; towards the backend every
- * frame carries an IEEE 802.1Q tag with VID N. Transmit inserts the tag, receive accepts
- * only frames tagged with N and strips the tag; everything else is dropped and counted.
+/* Host-enforced VLAN of a function (`vf-set ... vlan=N [qos=P] [proto=802.1Q|802.1ad]`,
+ * as `ip link set PF vf I vlan N qos P proto ...` on a NIC): the guest sends and
+ * receives untagged frames; towards the backend every frame carries one VLAN tag (IEEE
+ * 802.1Q-2018 §9.5-9.6): TPID 0x8100 (C-VLAN, 802.1Q) or 0x88a8 (S-VLAN, 802.1ad), then
+ * the TCI with PCP P, DEI 0 and VID N. Transmit inserts the tag, receive accepts only
+ * frames whose outer tag has our TPID and VID N (any PCP and DEI: the priority is the
+ * sender's) and strips it; everything else is dropped and counted.
  *
  * Both directions work on the frame in place, without copying the payload:
  *  TX: [vnet header + MACs + tag] from a 28-byte scratch, then the guest's buffers from
@@ -20,7 +23,6 @@
 
 #define ETH_ALEN2 12                        /* destination + source MAC */
 #define VLAN_TAG_LEN 4
-#define ETH_P_8021Q_ 0x8100
 #define VNET_VLAN_HEAD (NET_BACKEND_HDR_LEN + ETH_ALEN2)   /* 24: header + MACs */
 
 /* out[] = in[] without its first off bytes; returns the count, or -1 if it does not fit. */
@@ -58,8 +60,8 @@ ssize_t vnet_vlan_send(struct virtio_net *n, const struct iovec *iov, unsigned n
     if (len < VNET_VLAN_HEAD + 2 || iov_to_buf(iov, niov, 0, head, VNET_VLAN_HEAD) != VNET_VLAN_HEAD)
         return -EINVAL;             /* no room for an EtherType: not a frame */
     hdr_shift(head, VLAN_TAG_LEN);
-    st_be16(head + VNET_VLAN_HEAD, ETH_P_8021Q_);
-    st_be16(head + VNET_VLAN_HEAD + 2, n->vlan);
+    st_be16(head + VNET_VLAN_HEAD, n->vlan_tpid);
+    st_be16(head + VNET_VLAN_HEAD + 2, n->vlan_tci);
     struct iovec *out = n->vlan_iov;
     out[0] = (struct iovec){ head, VNET_VLAN_HEAD + VLAN_TAG_LEN };
     int k = iov_skip(iov, niov, VNET_VLAN_HEAD, out + 1, VNET_VLAN_MAX_IOV - 1);
@@ -83,7 +85,7 @@ ssize_t vnet_vlan_recv(struct virtio_net *n, const struct iovec *iov, unsigned n
         return r;
     if (r < VNET_VLAN_HEAD + VLAN_TAG_LEN)
         return VNET_RX_DROP;
-    if (ld_be16(head + VNET_VLAN_HEAD) != ETH_P_8021Q_ ||
+    if (ld_be16(head + VNET_VLAN_HEAD) != n->vlan_tpid ||
         (ld_be16(head + VNET_VLAN_HEAD + 2) & 0xfff) != n->vlan)
         return VNET_RX_DROP;
     hdr_shift(head, -VLAN_TAG_LEN);

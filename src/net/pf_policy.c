@@ -1,11 +1,15 @@
 #include "net/pf_policy.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/util.h"
 #include "net/mac.h"
+#include "net/net_rate.h"
 
 void pf_policy_init(struct pf_policy *p)
 {
@@ -218,4 +222,142 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
         }
     }
     return 0;
+}
+
+/* ---- run-time VF settings (iproute2's `ip link set PF vf I ...`) ---- */
+
+void pf_policy_vf_conf(const struct pf_policy *p, const uint8_t pf_mac[6], unsigned i,
+                       struct pf_vf_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    pf_policy_vf_mac(p, pf_mac, i, c->port.mac);
+    c->port.admin_mac = i < p->nvf_macs;
+    c->port.spoofchk = p->spoofchk;
+    c->link = PF_VF_LINK_AUTO;
+}
+
+const char *pf_vf_link_name(enum pf_vf_link l)
+{
+    return l == PF_VF_LINK_ENABLE ? "enable" : l == PF_VF_LINK_DISABLE ? "disable" : "auto";
+}
+
+const char *pf_vf_proto_name(enum virtio_net_vlan_proto p)
+{
+    return p == VIRTIO_NET_VLAN_8021AD ? "802.1ad" : "802.1Q";
+}
+
+/* A refused change: its class, and the reason for the client in err. */
+__attribute__((format(printf, 4, 5)))
+static enum pf_vf_change_err refuse(enum pf_vf_change_err e, char *err, size_t errlen,
+                                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+/* vlan [qos] [proto] into *port, as one setting (ip link's IFLA_VF_VLAN_LIST entry).
+ * VID 0 is "no VLAN" here (802.1Q-2018 Table 9-2 reserves it for priority tags) and
+ * 4095 is reserved. */
+static enum pf_vf_change_err vlan_change(struct virtio_net_port *port,
+                                         const struct pf_vf_change *c, char *err, size_t errlen)
+{
+    if (!c->has_vlan) {
+        if (c->has_qos || c->proto)
+            return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                          "qos and proto go with vlan (as in ip link: "
+                          "vlan VID [qos PCP] [proto 802.1Q|802.1ad])");
+        return PF_VF_OK;
+    }
+    if (c->vlan < 0 || c->vlan > 4094)
+        return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                      "vlan must be a number from 0 (none) to 4094 "
+                      "(4095 is reserved, IEEE 802.1Q Table 9-2)");
+    if (c->has_qos && (c->qos < 0 || c->qos > 7))
+        return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                      "qos must be an 802.1p priority from 0 to 7");
+    enum virtio_net_vlan_proto proto = VIRTIO_NET_VLAN_8021Q;
+    if (c->proto && !strcasecmp(c->proto, "802.1ad"))
+        proto = VIRTIO_NET_VLAN_8021AD;
+    else if (c->proto && strcasecmp(c->proto, "802.1Q"))
+        return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                      "proto must be 802.1Q or 802.1ad, not \"%.32s\"", c->proto);
+    if (!c->vlan && ((c->has_qos && c->qos) || proto != VIRTIO_NET_VLAN_8021Q))
+        return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                      "vlan 0 removes the VLAN: qos must be 0 and proto 802.1Q there");
+    port->vlan = (uint16_t)c->vlan;
+    port->vlan_qos = c->has_qos ? (uint8_t)c->qos : 0;
+    port->vlan_proto = proto;
+    return PF_VF_OK;
+}
+
+/* max_tx_rate (or rate, its older name) and min_tx_rate, in Mbit/s. */
+static enum pf_vf_change_err rate_change(struct virtio_net_port *port,
+                                         const struct pf_vf_change *c, char *err, size_t errlen)
+{
+    if (c->has_rate && c->has_max_tx_rate && c->rate != c->max_tx_rate)
+        return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                      "rate is max_tx_rate's older name: give one of them");
+    int64_t max = c->has_max_tx_rate ? c->max_tx_rate : c->rate;
+    if ((c->has_max_tx_rate || c->has_rate) && (max < 0 || max > NET_MAX_RATE_MBIT))
+        return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                      "max_tx_rate must be a number of Mbit/s from 0 (unlimited) to %d",
+                      NET_MAX_RATE_MBIT);
+    if (c->has_min_tx_rate && c->min_tx_rate < 0)
+        return refuse(PF_VF_BAD_ARGUMENT, err, errlen, "min_tx_rate must be a number of Mbit/s");
+    if (c->has_min_tx_rate && c->min_tx_rate)
+        return refuse(PF_VF_NOT_SUPPORTED, err, errlen,
+                      "min_tx_rate: vpf guarantees a VF no bandwidth "
+                      "(only 0 is accepted); max_tx_rate limits it");
+    if (c->has_max_tx_rate || c->has_rate)
+        port->max_tx_rate = (uint32_t)max;
+    return PF_VF_OK;
+}
+
+static enum pf_vf_change_err link_change(enum pf_vf_link *link, const char *state,
+                                         char *err, size_t errlen)
+{
+    static const enum pf_vf_link all[] = { PF_VF_LINK_AUTO, PF_VF_LINK_ENABLE, PF_VF_LINK_DISABLE };
+    if (!state)
+        return PF_VF_OK;
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+        if (!strcmp(state, pf_vf_link_name(all[i]))) {
+            *link = all[i];
+            return PF_VF_OK;
+        }
+    }
+    return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
+                  "state must be auto (the PF's link), enable or disable, not \"%.32s\"", state);
+}
+
+enum pf_vf_change_err pf_policy_vf_change(const struct pf_policy *p, unsigned i,
+                                          struct pf_vf_conf *c,
+                                          const struct pf_vf_change *change, char *err,
+                                          size_t errlen)
+{
+    struct pf_vf_conf n = *c;
+    enum pf_vf_change_err e;
+    if ((e = vlan_change(&n.port, change, err, errlen)) != PF_VF_OK ||
+        (e = rate_change(&n.port, change, err, errlen)) != PF_VF_OK ||
+        (e = link_change(&n.link, change->state, err, errlen)) != PF_VF_OK)
+        return e;
+    if (change->mac) {
+        memcpy(n.port.mac, change->mac, 6);
+        n.port.admin_mac = true;
+    }
+    if (change->has_spoofchk)
+        n.port.spoofchk = change->spoofchk;
+    if (change->has_trust)
+        n.port.trust = change->trust;
+    /* vhost-net and vDPA move VF frames outside vpf: nothing to tag, check or limit. */
+    if (pf_policy_vf_offloaded(p) && (n.port.vlan || n.port.spoofchk || n.port.max_tx_rate))
+        return refuse(PF_VF_NOT_SUPPORTED, err, errlen,
+                      "VF %u is on %s: %s moves its frames, vpf can neither tag a VLAN, check source MACs nor limit the rate there", i,
+                      net_backend_type_name(p->vf_backend),
+                      p->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" : "the kernel");
+    *c = n;
+    return PF_VF_OK;
 }

@@ -20,7 +20,14 @@
  *                        sees a frame (on with them is refused)
  *
  * Default VF MAC: the PF's MAC plus i + 1 in its low 24 bits (the NIC-specific half),
- * wrapping within them: PF 52:54:00:12:34:56 -> VF 0 52:54:00:12:34:57, VF 3 ...:5a. */
+ * wrapping within them: PF 52:54:00:12:34:56 -> VF 0 52:54:00:12:34:57, VF 3 ...:5a.
+ *
+ * At run time the host changes each VF's settings (struct pf_vf_conf) in iproute2's
+ * vocabulary, `ip link set PF vf I ...` (ip-link(8)): mac, vlan with qos and proto,
+ * spoofchk, trust, state, max_tx_rate, min_tx_rate; pf_policy_vf_change() checks a
+ * change and applies it. They are kept per VF index whether the VF is up or not.
+ *
+ * Pure functions of their arguments: no locks, any thread (the callers hold theirs). */
 #ifndef VPF_NET_PF_POLICY_H
 #define VPF_NET_PF_POLICY_H
 
@@ -30,6 +37,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "net/virtio_net.h"
 
 #define NET_MAX_VFS 128
 
@@ -65,5 +73,52 @@ void pf_policy_vf_vdpa(const struct pf_policy *p, unsigned i, char path[64]);
 /* True if the VFs' frames bypass vpf (vhost-net, vhost-vdpa): no spoof check, VLAN or
  * rate limit can be applied to them. */
 bool pf_policy_vf_offloaded(const struct pf_policy *p);
+
+/* A VF's link as the host sets it (`ip link set PF vf I state ...`): auto follows the
+ * PF's link, enable holds it up, disable down. A VF without a working backend is down
+ * whatever its state. */
+enum pf_vf_link { PF_VF_LINK_AUTO, PF_VF_LINK_ENABLE, PF_VF_LINK_DISABLE };
+
+/* What the host set for one VF: its port (net/virtio_net.h: MAC, spoof check, trust,
+ * VLAN, rate) and its link state. */
+struct pf_vf_conf {
+    struct virtio_net_port port;
+    enum pf_vf_link link;
+};
+
+/* VF i's settings before the host changes any: the policy's MAC (admin_mac when vf-mac=
+ * names it) and spoof check, untrusted, no VLAN or rate limit, link auto. */
+void pf_policy_vf_conf(const struct pf_policy *p, const uint8_t pf_mac[6], unsigned i,
+                       struct pf_vf_conf *c);
+
+/* A change the host asks for (vf-set); each has_ or non-NULL field was given. mac has been
+ * parsed and checked against the other functions' MACs by the caller. */
+struct pf_vf_change {
+    const uint8_t *mac;
+    bool has_vlan, has_qos, has_spoofchk, has_trust, has_max_tx_rate, has_min_tx_rate, has_rate;
+    int64_t vlan, qos, max_tx_rate, min_tx_rate, rate;
+    bool spoofchk, trust;
+    const char *proto;          /* "802.1Q", "802.1ad" (any case) */
+    const char *state;          /* "auto", "enable", "disable" */
+};
+
+enum pf_vf_change_err { PF_VF_OK, PF_VF_BAD_ARGUMENT, PF_VF_NOT_SUPPORTED };
+
+/* Checks a change of VF i against iproute2's rules and what the policy's VF backend can do, and
+ * applies it to *c only if all of it is valid: vlan 0-4094 (0 removes the VLAN, then qos
+ * must be 0 and proto 802.1Q); qos 0-7 and proto only with vlan, which resets both when
+ * they are not given; max_tx_rate (or its older name rate, the same value if both) in
+ * Mbit/s, 0 unlimited; min_tx_rate only 0 (vpf guarantees no bandwidth); a VLAN, spoof
+ * check or rate limit on offloaded VFs is not supported. Returns PF_VF_OK, or the error's
+ * class with the reason for the client in err (its last two parameters, as a
+ * constructor's). */
+enum pf_vf_change_err pf_policy_vf_change(const struct pf_policy *p, unsigned i,
+                                          struct pf_vf_conf *c,
+                                          const struct pf_vf_change *change, char *err,
+                                          size_t errlen);
+
+/* Names as iproute2 prints them: "auto", "enable", "disable"; "802.1Q", "802.1ad". */
+const char *pf_vf_link_name(enum pf_vf_link l);
+const char *pf_vf_proto_name(enum virtio_net_vlan_proto p);
 
 #endif

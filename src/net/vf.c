@@ -1,5 +1,7 @@
 #include "net/vf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/virtio_config.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +40,19 @@ static struct net_backend *open_vdpa(struct net_vf_mgr *m, struct net_vf *vf)
     return vhost_vdpa_open(path, m->env.mem, vf->error, sizeof(vf->error));
 }
 
-/* VF i's backend, or NULL with vf->error set. */
-static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
+/* VF i's backend, or NULL with vf->error set. handed: its tap was handed over and fd
+ * is a duplicate of the manager's descriptor (-1 if dup failed; taken). */
+static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf, bool handed, int fd)
 {
     if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
         return open_vdpa(m, vf);
+    if (handed && fd < 0) {
+        snprintf(vf->error, sizeof(vf->error), "tap %s (handed over): cannot duplicate its "
+                 "descriptor: %s", vf->tap, strerror(errno));
+        return NULL;
+    }
+    if (handed)
+        return net_backend_open_fd(m->policy->vf_backend, fd, vf->error, sizeof(vf->error));
     if (m->env.open_backend) {
         struct net_backend *be = m->env.open_backend(m->env.backend_opaque, vf->index, vf->tap);
         if (!be)
@@ -50,6 +60,23 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf)
         return be;
     }
     return net_backend_open(m->policy->vf_backend, vf->tap, vf->error, sizeof(vf->error));
+}
+
+/* One line per VF that came up: where, its MAC and backend (handed: on a tap handed
+ * over the control socket). */
+static void vf_log_created(struct net_vf_mgr *m, const struct net_vf *vf, bool handed)
+{
+    char mac[18];
+    net_format_mac(mac, vf->mac);
+    if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
+                    vf->error[0] ? " (failed: link down)" : "");
+    else
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
+                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" :
+                    handed ? " (handed over)" : "");
 }
 
 /* Bus lock held. VF i as a virtio-pci function on the bus, or NULL (logged). */
@@ -63,11 +90,13 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     vf->index = i;
     snprintf(vf->name, sizeof(vf->name), "%svf%u", m->pf_name, i);
     pthread_mutex_lock(&m->lock);
-    struct virtio_net_port port = m->ports[i];
+    struct virtio_net_port port = m->conf[i].port;
+    bool handed = m->taps[i].fd >= 0;
+    int fd = handed ? fcntl(m->taps[i].fd, F_DUPFD_CLOEXEC, 3) : -1;
+    net_vf_mgr_tap_name(m, i, vf->tap);
     pthread_mutex_unlock(&m->lock);
     memcpy(vf->mac, port.mac, 6);
-    pf_policy_vf_tap(m->policy, i, vf->tap);
-    struct net_backend *be = open_backend(m, vf);
+    struct net_backend *be = open_backend(m, vf, handed, fd);
     if (!be) {
         log_error_rl(&m->log_rl, "%s: %s; the VF stays with its link down", vf->name, vf->error);
         be = null_open(vf->name);
@@ -76,12 +105,14 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     if (be && be->dev[0])
         snprintf(vf->vdpa_dev, sizeof(vf->vdpa_dev), "%s", be->dev);
     /* An admin-made vDPA device has its own MAC: the VF takes it (the host's port
-     * follows, so that `vfs` tells the truth). */
+     * follows, so that `vfs` tells the truth), as one the host set. */
     if (be && be->has_mac && memcmp(be->mac, vf->mac, 6)) {
         memcpy(vf->mac, be->mac, 6);
         memcpy(port.mac, be->mac, 6);
+        port.admin_mac = true;
         pthread_mutex_lock(&m->lock);
-        memcpy(m->ports[i].mac, be->mac, 6);
+        memcpy(m->conf[i].port.mac, be->mac, 6);
+        m->conf[i].port.admin_mac = true;
         pthread_mutex_unlock(&m->lock);
     }
     char err[256] = "no backend, not even the null one";
@@ -91,7 +122,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
         goto fail;
     }
     virtio_net_set_port(vf->net, &port);
-    if (vf->error[0])
+    if (vf->error[0])       /* mgr_enable sets the link the host wants once it is listed */
         virtio_net_set_link(vf->net, false);
     if (virtio_pci_init_vf(&vf->vp, vf->name, virtio_net_vdev(vf->net), m->env.router, err,
                            sizeof(err)) < 0)
@@ -103,16 +134,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     }
     vf->devfn = vf->vp.pci.devfn;
     virtio_pci_set_notify_ops(&vf->vp, m->env.notify_ops, m->env.notify_opaque);
-    char mac[18];
-    net_format_mac(mac, vf->mac);
-    if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
-        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name,
-                    vf->devfn >> 3, vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
-                    vf->error[0] ? " (failed: link down)" : "");
-    else
-        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
-                    vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
-                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" : "");
+    vf_log_created(m, vf, handed);
     return vf;
 fail_net:
     virtio_net_destroy(vf->net);
@@ -142,9 +164,9 @@ static void mgr_enable(void *opaque, unsigned n)
         pthread_mutex_lock(&m->lock);
         m->vfs[i] = vf;
         m->nvfs = i + 1;
-        /* The host may have changed the port while the VF was being made. */
+        /* The host may have changed the settings while the VF was being made. */
         if (vf)
-            net_vf_mgr_set_port(m, i, &m->ports[i]);
+            net_vf_mgr_set_conf(m, i, &m->conf[i]);
         pthread_mutex_unlock(&m->lock);
         up += vf != NULL;
     }
@@ -191,6 +213,7 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
     memset(m, 0, sizeof(*m));
     snprintf(m->pf_name, sizeof(m->pf_name), "%s", pf_name);
     memcpy(m->pf_mac, pf_mac, 6);
+    m->pf_net = pf_net;
     m->policy = policy;
     m->env = *env;
     if (pci_sriov_init(&m->sriov, &pf->pci, policy->total_vfs, VF_DEVICE_ID, &mgr_ops, m) < 0 ||
@@ -201,10 +224,10 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
     pthread_mutex_init(&m->lock, NULL);
     /* One full VF Enable (a line per VF, tap or not, and the summary) is never cut. */
     m->log_rl.burst = 2 * policy->total_vfs + 2;
-    for (unsigned i = 0; i < policy->total_vfs; i++) {
-        pf_policy_vf_mac(policy, pf_mac, i, m->ports[i].mac);
-        m->ports[i].spoofchk = policy->spoofchk;
-    }
+    for (unsigned i = 0; i < policy->total_vfs; i++)
+        pf_policy_vf_conf(policy, pf_mac, i, &m->conf[i]);
+    for (unsigned i = 0; i < NET_MAX_VFS; i++)
+        m->taps[i].fd = -1;
     /* virtio 1.2 §6: the device supports SR-IOV; Linux's virtio_pci enables VFs only when
      * it is negotiated (virtio_pci_sriov_configure). */
     virtio_net_offer_features(pf_net, BIT(VIRTIO_F_SR_IOV));
@@ -224,6 +247,9 @@ void net_vf_mgr_destroy(struct net_vf_mgr *m)
     pci_sriov_reset(&m->sriov);
     if (bus)
         pthread_mutex_unlock(&bus->lock);
+    for (unsigned i = 0; i < NET_MAX_VFS; i++)
+        if (m->taps[i].fd >= 0)
+            close(m->taps[i].fd);
     pthread_mutex_destroy(&m->lock);
 }
 
@@ -245,12 +271,57 @@ struct net_vf *net_vf_mgr_find(struct net_vf_mgr *m, const char *name)
     return NULL;
 }
 
-void net_vf_mgr_set_port(struct net_vf_mgr *m, unsigned i, const struct virtio_net_port *p)
+/* The link VF i should have: a backend that works, and its link state (auto: the PF's). */
+static bool link_wanted(struct net_vf_mgr *m, const struct net_vf *vf)
 {
-    m->ports[i] = *p;
+    char why[8];
+    if (vf->error[0] || virtio_net_backend_error(vf->net, why, sizeof(why)) == 0)
+        return false;
+    switch (m->conf[vf->index].link) {
+    case PF_VF_LINK_ENABLE:
+        return true;
+    case PF_VF_LINK_DISABLE:
+        return false;
+    default:
+        return virtio_net_link_up(m->pf_net);
+    }
+}
+
+void net_vf_mgr_set_conf(struct net_vf_mgr *m, unsigned i, const struct pf_vf_conf *c)
+{
+    m->conf[i] = *c;
     struct net_vf *vf = i < m->nvfs ? m->vfs[i] : NULL;
     if (!vf)
         return;
-    memcpy(vf->mac, p->mac, 6);
-    virtio_net_set_port(vf->net, p);
+    memcpy(vf->mac, c->port.mac, 6);
+    virtio_net_set_port(vf->net, &c->port);
+    virtio_net_set_link(vf->net, link_wanted(m, vf));
+}
+
+void net_vf_mgr_pf_link_changed(struct net_vf_mgr *m)
+{
+    for (unsigned i = 0; i < m->nvfs; i++)
+        if (m->vfs[i] && m->conf[i].link == PF_VF_LINK_AUTO)
+            virtio_net_set_link(m->vfs[i]->net, link_wanted(m, m->vfs[i]));
+}
+
+bool net_vf_mgr_vf_up(struct net_vf_mgr *m, unsigned i)
+{
+    return i < m->nvfs && m->vfs[i];
+}
+
+void net_vf_mgr_set_tap(struct net_vf_mgr *m, unsigned i, int fd, const char *name)
+{
+    if (m->taps[i].fd >= 0)
+        close(m->taps[i].fd);
+    m->taps[i].fd = fd;
+    snprintf(m->taps[i].name, sizeof(m->taps[i].name), "%s", fd >= 0 ? name : "");
+}
+
+void net_vf_mgr_tap_name(const struct net_vf_mgr *m, unsigned i, char name[IFNAMSIZ])
+{
+    if (m->taps[i].fd >= 0)
+        memcpy(name, m->taps[i].name, IFNAMSIZ);
+    else
+        pf_policy_vf_tap(m->policy, i, name);
 }

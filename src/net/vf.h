@@ -16,9 +16,20 @@
  * with everything it held: kick eventfds, MSI routes and their irqfds, its tap (which
  * disappears if vpf created it).
  *
- * Locking: VFs are created and destroyed with the bus lock held. `lock` guards vfs[]
- * against the control thread, which reads it with net_vf_mgr_lock() held; a VF is taken
- * out of vfs[] under `lock` before it is destroyed. Order: bus lock, then `lock`. */
+ * The host's settings for each VF index (struct pf_vf_conf: MAC, VLAN, spoof check,
+ * trust, rate, link state) live here whether the VF is up or not, as a NIC's PF keeps
+ * its VFs' settings: applied when the VF comes up, and at once to a VF that is up. A VF's
+ * link is up while it has a backend and its link state says so: enable, or auto while
+ * the PF's link (as the host set it) is up.
+ *
+ * A VF's tap is the policy's vf-tap pattern, or one a privileged manager opened and
+ * handed over the control socket (net_vf_mgr_set_tap): the manager keeps that descriptor
+ * and each VF Enable gives the VF's backend a duplicate, so vpf opens no tap itself.
+ *
+ * Locking: VFs are created and destroyed with the bus lock held. `lock` guards vfs[] and
+ * conf[] against the control thread, which uses them with net_vf_mgr_lock() held; a VF
+ * is taken out of vfs[] under `lock` before it is destroyed. Order: bus lock, then
+ * `lock`; with `lock` held the control thread waits for VFs' I/O threads (bounded). */
 #ifndef VPF_NET_VF_H
 #define VPF_NET_VF_H
 
@@ -66,16 +77,22 @@ struct net_vf {
 struct net_vf_mgr {
     char pf_name[16];
     uint8_t pf_mac[6];
+    struct virtio_net *pf_net;      /* its link is what link state auto follows */
     const struct pf_policy *policy;
     struct net_vf_env env;
     struct pci_sriov sriov;
     pthread_mutex_t lock;
     struct net_vf *vfs[PCI_SRIOV_MAX_VFS];
     unsigned nvfs;              /* VFs the guest enabled (some may have failed: NULL) */
-    /* Each VF index's port (MAC, spoof check, VLAN): from the policy, changed by the
-     * host (net_vf_mgr_set_port); kept across VF Disable/Enable, as a NIC's PF keeps its
-     * VFs' settings. Under `lock`. */
-    struct virtio_net_port ports[NET_MAX_VFS];
+    /* Each VF index's settings: from the policy, changed by the host
+     * (net_vf_mgr_set_conf); kept across VF Disable/Enable. Under `lock`. */
+    struct pf_vf_conf conf[NET_MAX_VFS];
+    /* Taps handed over (vf-tap), per VF index: the manager's descriptor (-1: the
+     * policy's pattern instead) and the tap's name. Under `lock`. */
+    struct net_vf_tap {
+        int fd;
+        char name[IFNAMSIZ];
+    } taps[NET_MAX_VFS];
     struct log_ratelimit log_rl;    /* VF Enable/Disable messages (guest-triggered) */
 };
 
@@ -96,8 +113,20 @@ void net_vf_mgr_lock(struct net_vf_mgr *m);
 void net_vf_mgr_unlock(struct net_vf_mgr *m);
 /* The VF named name (e.g. "net0vf3"), or NULL. Lock held. */
 struct net_vf *net_vf_mgr_find(struct net_vf_mgr *m, const char *name);
-/* VF i's port (i < total_vfs, validated by the caller); applied at once if VF i is up,
- * else when it comes up. Lock held. */
-void net_vf_mgr_set_port(struct net_vf_mgr *m, unsigned i, const struct virtio_net_port *p);
+/* VF i's settings (i < total_vfs, validated by the caller, pf_policy_vf_change); applied
+ * at once if VF i is up, else when it comes up. Lock held. */
+void net_vf_mgr_set_conf(struct net_vf_mgr *m, unsigned i, const struct pf_vf_conf *c);
+/* After the PF's link changed (virtio_net_set_link on the PF): VFs whose link state is
+ * auto follow it. Lock held. */
+void net_vf_mgr_pf_link_changed(struct net_vf_mgr *m);
+/* True if VF i is up (the guest enabled it and it was created). Lock held. */
+bool net_vf_mgr_vf_up(struct net_vf_mgr *m, unsigned i);
+/* From VF i's next Enable on, its backend is on the tap fd (taken; a tap with the vnet
+ * header, checked by the caller, named name), or with fd -1 on the policy's pattern
+ * again; a tap handed over before is closed. Lock held. */
+void net_vf_mgr_set_tap(struct net_vf_mgr *m, unsigned i, int fd, const char *name);
+/* VF i's tap name: the one handed over, or the policy's pattern's ("" for vDPA VFs).
+ * Lock held. */
+void net_vf_mgr_tap_name(const struct net_vf_mgr *m, unsigned i, char name[IFNAMSIZ]);
 
 #endif

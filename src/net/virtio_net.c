@@ -96,7 +96,13 @@ void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6])
 
 static void dp_start(void *arg)
 {
-    vnet_dp_start(arg);
+    struct virtio_net *n = arg;
+    /* After a reset cfg.mac is the host's again; a trusted guest's spoof check follows
+     * the MAC it sets (net_ctrl.c). */
+    pthread_mutex_lock(&n->cfg.lock);
+    memcpy(n->host_mac, n->trust ? n->cfg.mac : n->cfg.port.mac, 6);
+    pthread_mutex_unlock(&n->cfg.lock);
+    vnet_dp_start(n);
 }
 
 static void dp_stop(void *arg)
@@ -109,9 +115,14 @@ static void dp_port(void *arg)
 {
     struct virtio_net *n = arg;
     pthread_mutex_lock(&n->cfg.lock);
-    memcpy(n->host_mac, n->cfg.port.mac, 6);
+    n->trust = n->cfg.port.trust;
+    n->admin_mac = n->cfg.port.admin_mac;
+    /* A trusted guest's spoof check follows the MAC it set (cfg.mac, else the host's). */
+    memcpy(n->host_mac, n->trust ? n->cfg.mac : n->cfg.port.mac, 6);
     n->spoofchk = n->cfg.port.spoofchk;
     n->vlan = n->cfg.port.vlan;
+    n->vlan_tpid = n->cfg.port.vlan_proto == VIRTIO_NET_VLAN_8021AD ? 0x88a8 : 0x8100;
+    n->vlan_tci = (uint16_t)((n->cfg.port.vlan_qos & 7) << 13 | (n->cfg.port.vlan & 0xfff));
     uint32_t rate = n->cfg.port.max_tx_rate;
     pthread_mutex_unlock(&n->cfg.lock);
     vnet_tx_set_rate(n, rate);
@@ -228,6 +239,8 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
     memcpy(n->cfg.mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
     memcpy(n->cfg.port.mac, mac, 6);
+    n->cfg.port.trust = n->trust = true;    /* until the VF manager says otherwise */
+    n->vlan_tpid = 0x8100;
     n->cfg.link_up = true;
     n->be = be;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);

@@ -51,20 +51,36 @@ struct virtio_dev *virtio_net_vdev(struct virtio_net *n);
 /* Before the guest runs: also offer these feature bits (e.g. VIRTIO_F_SR_IOV on a PF). */
 void virtio_net_offer_features(struct virtio_net *n, uint64_t features);
 /* Before the guest runs: with on, a transmitted frame whose Ethernet source address is
- * not the MAC given at creation (the host's) is dropped and counted in tx_spoofed. The
- * guest may still change its MAC (CTRL_MAC_ADDR_SET); its frames are then dropped. */
+ * not the MAC given at creation (the host's; a trusted guest's own, see trust below) is
+ * dropped and counted in tx_spoofed. */
 void virtio_net_set_spoofchk(struct virtio_net *n, bool on);
 
 /* A function's port as the host sets it (never the guest): the MAC it assigned (the
  * config space's MAC, which Linux reads at its next driver probe, and after every reset;
- * the spoof check's reference right away), the spoof check, and the 802.1Q VLAN the port
+ * the spoof check's reference right away), the spoof check, and the VLAN the port
  * enforces towards the backend (1-4094; 0: none): the guest sends and receives untagged,
  * frames to it must carry the VID and lose the tag, others are dropped (rx_dropped);
- * and the transmit rate limit (token bucket, net/net_rate.h). */
+ * and the transmit rate limit (token bucket, net/net_rate.h).
+ *
+ * Trust (as `ip link set PF vf I trust on|off` on ixgbe, i40e, ice): an untrusted
+ * function's guest may not replace a MAC the host set explicitly (admin_mac) through
+ * VIRTIO_NET_CTRL_MAC_ADDR_SET, nor turn on promiscuous or all-multicast reception
+ * (VIRTIO_NET_CTRL_RX_PROMISC/ALLMULTI, virtio 1.3 §5.1.6.5.1): both are answered
+ * VIRTIO_NET_ERR; the spoof check compares with the host's MAC. A trusted guest may do
+ * all of it, and the spoof check then follows the MAC it set. A device is created
+ * trusted (a PF's guest owns its function); the VF manager sets its VFs' trust. */
+enum virtio_net_vlan_proto {
+    VIRTIO_NET_VLAN_8021Q,      /* C-VLAN tag, TPID 0x8100 (IEEE 802.1Q-2018 §9.5, Table 9-1) */
+    VIRTIO_NET_VLAN_8021AD,     /* S-VLAN tag, TPID 0x88a8 (802.1ad; the same table) */
+};
 struct virtio_net_port {
     uint8_t mac[6];
+    bool admin_mac;             /* mac was set by the host, not derived: see trust */
     bool spoofchk;
-    uint16_t vlan;
+    bool trust;
+    uint16_t vlan;              /* VID 1-4094; 0: no VLAN */
+    uint8_t vlan_qos;           /* PCP 0-7 of the tag inserted on transmit (802.1Q §9.6) */
+    enum virtio_net_vlan_proto vlan_proto;
     uint32_t max_tx_rate;       /* Mbit/s the guest may transmit; 0: unlimited */
 };
 /* Any thread but the device's I/O thread; takes effect between two packets. */

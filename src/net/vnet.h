@@ -9,7 +9,7 @@
  *                  they signal nothing but the early used-buffer notification of a batch
  *   net_notify.c   used-buffer notifications and their moderation (NOTF_COAL)
  *   net_offload.c  handing RX/TX to an offload backend (vhost-net, vhost-vdpa)
- *   net_vlan.c     the port's 802.1Q tag on the way to and from the backend
+ *   net_vlan.c     the port's VLAN tag (802.1Q or 802.1ad) to and from the backend
  *
  * struct virtio_net is grouped by owner: each sub-struct is written by the file named at
  * it. Everything but cfg is touched only on the device's I/O thread (or through
@@ -129,10 +129,15 @@ struct virtio_net {
     struct vnet_offload off;
 
     /* The host port as the I/O thread applies it (virtio_net.c, from cfg.port): read by
-     * net_tx.c (spoof check) and net_vlan.c. */
-    uint8_t host_mac[6];
+     * net_tx.c (spoof check), net_ctrl.c (trust) and net_vlan.c. */
+    uint8_t host_mac[6];                /* the spoof check's: the host's MAC, or a trusted
+                                         * guest's own (CTRL_MAC_ADDR_SET, net_ctrl.c) */
     bool spoofchk;
-    uint16_t vlan;                      /* 802.1Q VID enforced towards the backend; 0: none */
+    bool trust;                         /* see struct virtio_net_port */
+    bool admin_mac;
+    uint16_t vlan;                      /* VID enforced towards the backend; 0: none */
+    uint16_t vlan_tpid;                 /* the tag's TPID: 0x8100 or 0x88a8 */
+    uint16_t vlan_tci;                  /* the tag inserted: PCP << 13 | VID (802.1Q §9.6) */
     /* Receive modes the driver set (net_ctrl.c): accepted, not enforced (tap delivers all). */
     bool promisc, allmulti;
     /* Scratch of one chain at a time: TX and control chains (net_tx.c, net_ctrl.c), and

@@ -106,6 +106,7 @@ void netdev_create_all(struct vm *vm)
         char err[256];
         struct net_backend *be = o->backend == NET_BACKEND_VHOST_VDPA
             ? vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err))
+            : o->tap_fd >= 0 ? net_backend_open_fd(o->backend, o->tap_fd, err, sizeof(err))
             : net_backend_open(o->backend, o->tap, err, sizeof(err));
         if (!be)
             die("--net: %s", err);
@@ -135,7 +136,7 @@ void netdev_create_all(struct vm *vm)
                  o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on tap " :
                  o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " : "tap ",
                  o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa : o->tap,
-                 tap_created(be) ? " (created)" : "",
+                 tap_created(be) ? " (created)" : o->tap_fd >= 0 ? " (handed over)" : "",
                  mac_s,
                  o->vf.total_vfs ? ", SR-IOV PF" : "");
     }

@@ -320,6 +320,11 @@ static void add_vf_enable(scmp_filter_ctx c)
         SIOCGIFINDEX, SIOCGIFFLAGS, SIOCSIFFLAGS,
     };
     ALLOW_IOCTLS(c, net);
+    /* A tap handed over the control socket (vf-tap): VF Enable duplicates the manager's
+     * fd for the VF's backend, which makes it non-blocking and close-on-exec. */
+    static const int fcntl_cmds[] = { F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, F_SETFD };
+    for (size_t i = 0; i < ARRAY_SIZE(fcntl_cmds); i++)
+        allow1(c, SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]));
     allow(c, SCMP_SYS(timerfd_create));
     allow(c, SCMP_SYS(epoll_create1));
     add_threads(c);
@@ -386,12 +391,13 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
             SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(getsockopt),
             SCMP_SYS(lseek), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
             SCMP_SYS(getegid),
+            SCMP_SYS(recvmsg),      /* requests, with a descriptor (SCM_RIGHTS) for vf-tap */
         };
         for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
             allow(c, plain[i]);
-        /* powerdown: GED0's interrupt line (vm_press_power_button). */
-        static const unsigned long kvm[] = { KVM_IRQ_LINE };
-        ALLOW_IOCTLS(c, kvm);
+        /* powerdown: GED0's interrupt line (vm_press_power_button); vf-tap checks the tap. */
+        static const unsigned long ioctls[] = { KVM_IRQ_LINE, TUNGETIFF };
+        ALLOW_IOCTLS(c, ioctls);
         /* Read-only files: the tap counters in sysfs (vhost-net), jansson's seed. */
         allow1(c, SCMP_SYS(openat),
                SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT, O_RDONLY));

@@ -35,13 +35,25 @@ expect_error() {
 guest() { "$MK" "$1" "$tmp/$1.bz" || fail "mktinyguest $1"; echo "$tmp/$1.bz"; }
 # start_ctl_vm ARGS...: vpf runs the echo guest with ARGS and a control socket at $sock in
 # the background ($pid), its console fed through fd 3; returns once the socket exists.
+# ctl_guest=sriov: the guest enables 2 VFs of 00:01.0 on its first input byte, then echoes.
+# ctl_wrap: a command (and its arguments) vpf runs under, e.g. with_tap_fd.
 start_ctl_vm() {
     rm -f "$tmp/in"; mkfifo "$tmp/in"; sock=$tmp/ctl.sock
-    timeout 30 "$VPF" run --kernel "$(guest echo)" "$@" --ctl "$sock" <"$tmp/in" >"$out" 2>"$err" &
+    ${ctl_wrap:-} timeout 30 "$VPF" run --kernel "$(guest "${ctl_guest:-echo}")" "$@" --ctl "$sock" \
+        <"$tmp/in" >"$out" 2>"$err" &
     pid=$!
     exec 3>"$tmp/in"
     for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
     [ -S "$sock" ] || fail "no control socket"
+}
+# enable_vfs: the sriov guest enables its VFs; returns once vfs lists 2 up.
+enable_vfs() {
+    echo x >&3
+    for _ in $(seq 100); do
+        "$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/vfs" && grep -q '"num_vfs":2' "$tmp/vfs" && return
+        sleep 0.1
+    done
+    fail "the guest's VFs did not come up: $(cat "$tmp/vfs")"
 }
 # stop_ctl_vm: the echo guest powers off on "q"; rc = vpf's exit status.
 stop_ctl_vm() { echo q >&3; exec 3>&-; wait $pid; rc=$?; }
@@ -49,8 +61,11 @@ stop_ctl_vm() { echo q >&3; exec 3>&-; wait $pid; rc=$?; }
 # Sets vpid, vpf's pid ($pid is timeout's).
 await_confined() {
     "$VPF" ctl --json "$sock" help >/dev/null || fail "the control socket does not answer"
-    vpid=$(cat /proc/$pid/task/$pid/children 2>/dev/null); vpid=${vpid%% *}
-    [ -n "$vpid" ] || fail "no vpf process under timeout ($pid)"
+    vpid=$pid
+    while [ -n "$vpid" ] && [ "$(cat /proc/$vpid/comm 2>/dev/null)" != vpf ]; do   # under wrappers
+        vpid=$(cat /proc/$vpid/task/$vpid/children 2>/dev/null); vpid=${vpid%% *}
+    done
+    [ -n "$vpid" ] || fail "no vpf process under $pid"
 }
 # status_of NAME FIELD: FIELD of /proc/$vpid/status for the thread named NAME (main: vpf).
 status_of() {
@@ -63,6 +78,23 @@ status_of() {
     echo "(no thread named $1; threads: $(cat /proc/$vpid/task/*/comm | tr "\n" " "))"
 }
 sanitizer_build() { grep -q 'seccomp: not installed in a sanitizer build' "$err"; }
+# with_tap_fd IFNAME VNET_HDR(0|1) CMD ARGS...: runs CMD with an inherited fd of the new
+# tap IFNAME (IFF_TAP | IFF_NO_PI [| IFF_VNET_HDR]), as a privileged manager hands one
+# to an unprivileged vpf; @FD@ in ARGS becomes its number.
+with_tap_fd() {
+    python3 -c '
+import fcntl, os, struct, sys
+name, vnet, cmd = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
+fd = os.open("/dev/net/tun", os.O_RDWR)
+flags = 0x0002 | 0x1000 | (0x4000 if vnet else 0)     # IFF_TAP, IFF_NO_PI, IFF_VNET_HDR
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH22x", name.encode(), flags))   # TUNSETIFF
+os.set_inheritable(fd, True)
+os.execvp(cmd[0], [a.replace("@FD@", str(fd)) for a in cmd])' "$@"    # stdin stays the caller's
+}
+# json_true FILE PYEXPR: PYEXPR, over j (FILE's JSON), is true.
+json_true() {
+    python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$@"
+}
 
 case $CASE in
 poweroff)
@@ -211,8 +243,107 @@ sriov-ctl-vhost)
     done
     "$VPF" ctl --json "$sock" vf-set dev=net0 vf=1 mac=02:00:00:00:00:22 >"$tmp/r" || fail "vf-set mac failed"
     grep -q '"vf":1,"mac":"02:00:00:00:00:22","vlan":0,"spoofchk":false' "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
+    # Trust and link state are vpf's (control queue, config space): accepted there.
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=1 trust=on state=disable max_tx_rate=0 min_tx_rate=0 >"$tmp/r" ||
+        fail "vf-set trust/state on a vhost-net VF failed"
+    json_true "$tmp/r" 'j["trust"] and j["link_state"] == "disable"' || fail "vf-set: $(cat "$tmp/r")"
+    ! "$VPF" ctl --json "$sock" vf-set dev=net0 vf=1 vlan=5 qos=2 2>"$tmp/e" || fail "vf-set vlan qos accepted"
+    grep -q 'VF 1 is on vhost-net' "$tmp/e" || fail "vf-set vlan qos: $(cat "$tmp/e")"
+    "$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+    json_true "$tmp/r" '[(v["backend"], v["trust"], v["link_state"]) for v in j["vfs"]] ==
+        [("vhost-net", False, "auto"), ("vhost-net", True, "disable")]' || fail "vfs: $(cat "$tmp/r")"
     stop_ctl_vm
     expect_rc 0 ;;
+net-tap-fd)
+    # --net fd=N: a tap the caller opened (vpf needs no CAP_NET_ADMIN for it); vpf uses it
+    # as it is, and refuses anything but an open tap with the vnet header.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    rm -f "$tmp/in"; mkfifo "$tmp/in"; sock=$tmp/ctl.sock
+    with_tap_fd vpffd$$ 1 timeout 30 "$VPF" run --kernel "$(guest echo)" --ctl "$sock" \
+        --net fd=@FD@,mac=52:54:00:00:00:61,total-vfs=2,vf-tap=vpffv$$x%d <"$tmp/in" >"$out" 2>"$err" &
+    pid=$!
+    exec 3>"$tmp/in"
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    [ -S "$sock" ] || fail "no control socket"
+    "$VPF" ctl --json "$sock" devices >"$tmp/r" || fail "devices failed"
+    grep -q '"dev":"net0",.*"mac":"52:54:00:00:00:61","tap":"vpffd'$$'",.*"backend":"tap"' "$tmp/r" ||
+        fail "devices: $(cat "$tmp/r")"
+    grep -Eq "net0: virtio-net at 00:01.0, tap vpffd$$ \(handed over\)" "$err" || fail "no hand-over in the log"
+    stop_ctl_vm; expect_rc 0
+    with_tap_fd vpffd$$ 1 timeout 20 "$VPF" run --kernel "$(guest poweroff)" --net tap=vpfx$$,fd=@FD@ 2>"$err"
+    rc=$?; expect_error "tap=IFNAME and fd=N both name the tap"
+    with_tap_fd vpffd$$ 0 timeout 20 "$VPF" run --kernel "$(guest poweroff)" --net fd=@FD@ 2>"$err"
+    rc=$?; expect_error "fd [0-9]+: vpffd$$ is not a tap with IFF_NO_PI and IFF_VNET_HDR"
+    run_vpf run --kernel "$(guest poweroff)" --net fd=2
+    expect_error "fd= wants the number of an open tap file descriptor \(3 or more\), not '2'"
+    run_vpf run --kernel "$(guest poweroff)" --net fd=99
+    expect_error "fd 99: not an open tap \(TUNGETIFF: not an open file\)"
+    run_vpf run --kernel "$(guest poweroff)" --net fd=5 5</dev/null
+    expect_error "fd 5: not an open tap" ;;
+sriov-vfs-up)
+    # VFs a (tiny) guest enables: the settings the host gave them while down apply at VF
+    # Enable, at once afterwards; state and the PF's link move their links (with events);
+    # a tap handed over (vf-tap) is used as it is. Seccomp is on: VF Enable runs confined.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    [ "$(id -u)" = 0 ] || skip "not root (vpf ctl opens the tap to hand over)"
+    ctl_guest=sriov start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:30,total-vfs=3,vf-tap=vpfv$$x%d
+    "$VPF" ctl --json "$sock" events >"$tmp/ev" &
+    evpid=$!
+    "$VPF" ctl --json "$sock" vf-set dev net0 vf 0 vlan 5 qos 2 proto 802.1ad trust on state disable \
+        max_tx_rate 10 >/dev/null || fail "vf-set before VF Enable failed"
+    "$VPF" ctl --json "$sock" vf-tap dev=net0 vf=1 tap=vpfh$$ >/dev/null || fail "vf-tap failed"
+    enable_vfs
+    json_true "$tmp/vfs" '(lambda a, b, c: a["up"] and not a["link"] and a["tap"] == "vpfv'$$'x0" and
+        (a["vlan"], a["qos"], a["proto"], a["trust"], a["link_state"], a["max_tx_rate"]) ==
+        (5, 2, "802.1ad", True, "disable", 10) and a["pci"] == "0000:00:01.1" and
+        b["up"] and b["link"] and b["tap"] == "vpfh'$$'" and b["backend"] == "tap" and b["error"] == "" and
+        not c["up"] and "dev" not in c)(*j["vfs"])' || fail "vfs after VF Enable: $(cat "$tmp/vfs")"
+    grep -q "net0vf1: VF at 00:01.2, mac 52:54:00:00:00:32, tap vpfh$$ (handed over)" "$err" ||
+        fail "VF 1 not on the handed-over tap"
+    ip link show vpfv$$x0 >/dev/null 2>&1 || fail "VF 0's tap vpfv$$x0 was not created"
+    vf_link() { # vf_link I: VF I's link as vfs says
+        "$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/v" || fail "vfs failed"
+        python3 -c 'import json, sys; print(str(json.load(open(sys.argv[1]))["vfs"][int(sys.argv[2])]["link"]).lower())' "$tmp/v" "$1"
+    }
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=0 state=enable >/dev/null || fail "vf-set state=enable failed"
+    [ "$(vf_link 0)" = true ] || fail "VF 0 with state enable: link down"
+    "$VPF" ctl --json "$sock" link dev=net0 up=false >/dev/null || fail "PF link down failed"
+    [ "$(vf_link 1)" = false ] || fail "VF 1 (state auto) did not follow the PF's link down"
+    [ "$(vf_link 0)" = true ] || fail "VF 0 (state enable) followed the PF's link"
+    "$VPF" ctl --json "$sock" link dev=net0vf1 up=true >/dev/null || fail "link net0vf1 up failed"
+    [ "$(vf_link 1)" = true ] || fail "link up on VF 1 while the PF's is down"
+    "$VPF" ctl --json "$sock" vfs dev=net0 | grep -q '"vf":1,.*"link_state":"enable"' || fail "link on a VF is not its state"
+    "$VPF" ctl --json "$sock" link dev=net0 up=true >/dev/null || fail "PF link up failed"
+    "$VPF" ctl --json "$sock" stats dev=net0vf1 | grep -q '"link":true' || fail "stats net0vf1"
+    ! "$VPF" ctl --json "$sock" vf-tap dev=net0 vf=1 tap=vpfh$$b 2>"$tmp/e" || fail "vf-tap accepted for a VF that is up"
+    grep -q 'net0vf1 is up: hand its tap over while the guest has it disabled' "$tmp/e" || fail "vf-tap: $(cat "$tmp/e")"
+    stop_ctl_vm; expect_rc 0
+    wait "$evpid"
+    for want in '"dev":"net0vf0","up":true,"by":"host"' '"dev":"net0vf1","up":false,"by":"pf"' \
+                '"dev":"net0vf1","up":true,"by":"host"' '"event":"vfs-changed",.*"num_vfs":2'; do
+        grep -q "$want" "$tmp/ev" || fail "no event $want: $(cat "$tmp/ev")"
+    done
+    ! grep -q '"dev":"net0vf0","up":false,"by":"pf"' "$tmp/ev" || fail "VF 0 (state enable) followed the PF" ;;
+sriov-unprivileged)
+    # A vpf without CAP_NET_ADMIN (root less that capability, as a manager would start
+    # it): the PF on a tap it inherited (--net fd=N), VF 1 on a tap handed over (vf-tap);
+    # VF 0's tap it cannot create: that VF comes up with its link down and the reason.
+    need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
+    [ "$(id -u)" = 0 ] || skip "not root"
+    command -v setpriv >/dev/null || skip "no setpriv"
+    ctl_guest=sriov ctl_wrap="with_tap_fd vpfpf$$ 1 setpriv --bounding-set=-net_admin --inh-caps=-net_admin --" \
+        start_ctl_vm --net fd=@FD@,mac=52:54:00:00:00:40,total-vfs=2,vf-tap=vpfw$$x%d
+    await_confined
+    # The vCPU thread that runs VF Enable keeps CAP_NET_ADMIN when vpf has it (cli_user):
+    # here it has none.
+    [ "$(status_of vcpu0 CapEff)" = 0000000000000000 ] || fail "vcpu0 has CapEff $(status_of vcpu0 CapEff)"
+    "$VPF" ctl --json "$sock" vf-tap dev=net0 vf=1 tap=vpfu$$ >/dev/null || fail "vf-tap failed"
+    enable_vfs
+    json_true "$tmp/vfs" '(lambda a, b: a["up"] and not a["link"] and a["backend"] == "null" and
+        "Operation not permitted" in a["error"] and b["link"] and b["backend"] == "tap" and
+        b["tap"] == "vpfu'$$'" and b["error"] == "")(*j["vfs"])' || fail "vfs: $(cat "$tmp/vfs")"
+    "$VPF" ctl --json "$sock" devices | grep -q '"tap":"vpfpf'$$'"' || fail "devices: the PF's tap"
+    stop_ctl_vm; expect_rc 0 ;;
 net-vdpa-needs-path)
     run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-vdpa
     expect_error "backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=" ;;
@@ -259,6 +390,8 @@ sriov-ctl-vdpa)
         ! "$VPF" ctl --json "$sock" vf-set dev=net0 vf=0 $args 2>"$tmp/e" || fail "vf-set $args accepted"
         grep -q 'VF 0 is on vhost-vdpa: the vDPA device moves its frames' "$tmp/e" || fail "vf-set $args: $(cat "$tmp/e")"
     done
+    ! "$VPF" ctl --json "$sock" vf-tap dev=net0 vf=0 fd=7 7</dev/null 2>"$tmp/e" || fail "vf-tap accepted for a vDPA VF"
+    grep -q 'VF 0 is on vhost-vdpa: it has no tap' "$tmp/e" || fail "vf-tap: $(cat "$tmp/e")"
     stop_ctl_vm
     expect_rc 0 ;;
 sriov-ctl)
@@ -266,8 +399,14 @@ sriov-ctl)
     # that do not exist are refused, and the VF slots stay free for later devices.
     need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
     start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=9,vf-tap=vpfv$$x%d --net tap=vpfn$$
+    # vfs lists every VF the PF allows, down ones too (as ip link show), with defaults.
     "$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
-    grep -q '"dev":"net0","total_vfs":9,"num_vfs":0,"vfs":\[\]' "$tmp/r" || fail "vfs: $(cat "$tmp/r")"
+    grep -q '"dev":"net0","total_vfs":9,"num_vfs":0,"vfs":\[{"vf":0,"mac":"52:54:00:00:00:11","tap":"vpfv'$$'x0","link":false,"up":false,' \
+        "$tmp/r" || fail "vfs: $(cat "$tmp/r")"
+    json_true "$tmp/r" 'len(j["vfs"]) == 9 and all(not v["up"] and "pci" not in v and v["link_state"] == "auto" and
+        not v["trust"] and v["spoofchk"] and (v["vlan"], v["qos"], v["proto"]) == (0, 0, "802.1Q") and
+        v["max_tx_rate"] == v["min_tx_rate"] == v["rate"] == 0 and v["backend"] == "tap" for v in j["vfs"])' ||
+        fail "vfs defaults: $(cat "$tmp/r")"
     "$VPF" ctl --json "$sock" devices >"$tmp/r" || fail "devices failed"
     # PF at 00:01.0, VFs 00:01.1..00:02.1: the next NIC goes to 00:03.0.
     grep -q '"dev":"net1","pci":"0000:00:03.0"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
@@ -298,11 +437,66 @@ sriov-ctl)
     vf_set_refused 'not an SR-IOV PF' dev=net1 vf=0 vlan=1
     vf_set_refused 'vf-set needs "vf"' dev=net0 vlan=1
     vf_set_refused '"vf" must be an integer' dev=net0 vf=abc vlan=1
-    # Settings vpf does not support are refused, not accepted and ignored (issue 12).
-    for unsupported in trust=on state=disable max_tx_rate=100 qos=3; do
-        vf_set_refused "vf-set does not take \"${unsupported%%=*}\"" dev=net0 vf=2 "$unsupported"
-    done
+    vf_set_refused 'vf-set does not take "vlan-id"' dev=net0 vf=2 vlan-id=3
     vf_set_refused '"spoofchk" must be true or false' dev=net0 vf=2 spoofchk=yes
+    # iproute2's vocabulary (ip link set PF vf I ...), every word, read back through vfs.
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=3 vlan=100 qos=5 proto=802.1ad spoofchk=off trust=on \
+        state=disable max_tx_rate=300 min_tx_rate=0 mac=02:00:00:00:00:33 >"$tmp/r" || fail "vf-set failed: $(cat "$tmp/r")"
+    grep -q '"vf":3,"mac":"02:00:00:00:00:33","vlan":100,"spoofchk":false,"rate":300,"up":false,"link_state":"disable","trust":true,"qos":5,"proto":"802.1ad","max_tx_rate":300,"min_tx_rate":0' \
+        "$tmp/r" || fail "vf-set: $(cat "$tmp/r")"
+    vf3_is() { # vf3_is PYEXPR: over v, VF 3's entry in vfs
+        "$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/v" || fail "vfs failed"
+        json_true "$tmp/v" "(lambda v: $1)(j['vfs'][3])" || fail "vfs: VF 3 is not $1: $(cat "$tmp/v")"
+    }
+    vf3_is 'v["mac"] == "02:00:00:00:00:33" and (v["vlan"], v["qos"], v["proto"]) == (100, 5, "802.1ad") and
+        not v["spoofchk"] and v["trust"] and v["link_state"] == "disable" and v["max_tx_rate"] == v["rate"] == 300 and
+        not v["up"] and not v["link"]'
+    # Refused, with the reason; the VF keeps what it had.
+    vf_set_refused 'vlan must be a number from 0 \(none\) to 4094 \(4095 is reserved' dev=net0 vf=3 vlan=4095
+    vf_set_refused 'qos must be an 802.1p priority from 0 to 7' dev=net0 vf=3 vlan=5 qos=8
+    vf_set_refused 'qos and proto go with vlan' dev=net0 vf=3 qos=1
+    vf_set_refused 'qos and proto go with vlan' dev=net0 vf=3 proto=802.1Q
+    vf_set_refused 'proto must be 802.1Q or 802.1ad, not "802.1x"' dev=net0 vf=3 vlan=5 proto=802.1x
+    vf_set_refused 'vlan 0 removes the VLAN: qos must be 0' dev=net0 vf=3 vlan=0 qos=2
+    vf_set_refused 'state must be auto \(the PF.s link\), enable or disable, not "up"' dev=net0 vf=3 state=up
+    vf_set_refused '"trust" must be true or false' dev=net0 vf=3 trust=maybe
+    vf_set_refused 'min_tx_rate: vpf guarantees a VF no bandwidth' dev=net0 vf=3 min_tx_rate=10
+    vf_set_refused 'min_tx_rate must be a number' dev=net0 vf=3 min_tx_rate=-1
+    vf_set_refused 'max_tx_rate must be a number of Mbit/s from 0' dev=net0 vf=3 max_tx_rate=1000001
+    vf_set_refused "rate is max_tx_rate's older name" dev=net0 vf=3 rate=5 max_tx_rate=6
+    vf_set_refused 'invalid MAC "00:00:00:00:00:00"' dev=net0 vf=3 mac=00:00:00:00:00:00
+    vf_set_refused 'state must be' dev=net0 vf=3 trust=off state=sideways
+    vf3_is 'v["trust"] and (v["vlan"], v["qos"], v["proto"]) == (100, 5, "802.1ad") and v["link_state"] == "disable"'
+    # vlan alone resets qos and proto (one setting, as in ip link); vlan 0 removes it.
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=3 vlan=200 >/dev/null || fail "vf-set vlan=200 failed"
+    vf3_is '(v["vlan"], v["qos"], v["proto"]) == (200, 0, "802.1Q")'
+    "$VPF" ctl --json "$sock" vf-set dev=net0 vf=3 vlan=0 trust=off state=auto rate=0 >/dev/null || fail "vf-set clear failed"
+    vf3_is '(v["vlan"], v["qos"], v["trust"], v["link_state"], v["max_tx_rate"]) == (0, 0, False, "auto", 0)'
+    # vpf ctl takes ip link's word pairs too.
+    "$VPF" ctl --json "$sock" vf-set dev net0 vf 3 vlan 7 qos 1 proto 802.1AD trust on state enable >/dev/null ||
+        fail "vpf ctl with KEY VALUE words failed"
+    vf3_is '(v["vlan"], v["qos"], v["proto"], v["trust"], v["link_state"]) == (7, 1, "802.1ad", True, "enable")'
+    ! "$VPF" ctl --json "$sock" vf-set dev net0 vf 2>"$tmp/e" || fail "vpf ctl: a key without its value accepted"
+    grep -q 'must be KEY=VALUE or KEY VALUE' "$tmp/e" || fail "vpf ctl: $(cat "$tmp/e")"
+    # vf-tap: a tap vpf ctl opens (as a privileged manager would) goes with the request
+    # (SCM_RIGHTS) and is VF 4's from its next Enable; vfs shows it.
+    "$VPF" ctl --json "$sock" vf-tap dev=net0 vf=4 tap=vpfh$$x4 >"$tmp/r" || fail "vf-tap failed"
+    grep -q '"dev":"net0","vf":4,"tap":"vpfh'$$'x4"' "$tmp/r" || fail "vf-tap: $(cat "$tmp/r")"
+    ip link show vpfh$$x4 | grep -q '[<,]UP[,>]' || fail "vpf ctl did not bring tap vpfh$$x4 up"
+    "$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+    json_true "$tmp/r" 'j["vfs"][4]["tap"] == "vpfh'$$'x4" and j["vfs"][5]["tap"] == "vpfv'$$'x5"' ||
+        fail "vfs after vf-tap: $(cat "$tmp/r")"
+    vf_tap_refused() { # vf_tap_refused ERROR-REGEX ARGS...
+        local want=$1; shift
+        ! "$VPF" ctl --json "$sock" vf-tap "$@" 2>"$tmp/e" 7</dev/null || fail "vf-tap $* accepted"
+        grep -Eq "$want" "$tmp/e" || fail "vf-tap $*: $(cat "$tmp/e")"
+    }
+    vf_tap_refused 'vf-tap needs a file descriptor sent with the request line' dev=net0 vf=4
+    vf_tap_refused 'the descriptor sent: not an open tap' dev=net0 vf=4 fd=7
+    vf_tap_refused 'net0 has VFs 0 to 8' dev=net0 vf=9 tap=vpfh$$y
+    vf_tap_refused "tap vpfv$$x5 is net0vf5's" dev=net0 vf=4 tap=vpfv$$x5
+    vf_tap_refused 'not an SR-IOV PF' dev=net1 vf=0 tap=vpfh$$z
+    vf_tap_refused 'vf-tap wants tap=IFNAME or fd=N' dev=net0 vf=4 tap=vpfh$$y fd=7
     # iproute2's words: spoofchk=on is applied.
     "$VPF" ctl --json "$sock" vf-set dev=net0 vf=2 spoofchk=on >"$tmp/r" || fail "vf-set spoofchk=on failed"
     grep -q '"spoofchk":true' "$tmp/r" || fail "vf-set spoofchk=on: $(cat "$tmp/r")"

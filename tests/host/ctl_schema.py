@@ -4,8 +4,11 @@ the greeting, every command's answer, the error answers and their classes, and t
 arguments each command declares (help) are exactly the schema's request properties.
 Usage: ctl_schema.py SOCKET SCHEMA. The VM has net0 (an SR-IOV PF with total-vfs >= 2)
 and net1 (a plain NIC). Exit status 0 when everything matches."""
+import fcntl
 import json
+import os
 import socket
+import struct
 import sys
 
 import jsonschema
@@ -44,6 +47,24 @@ def ask(request, raw=None):
     return answer
 
 
+def ask_fd(request, fd):
+    """Sends a request with the descriptor fd (SCM_RIGHTS) and returns the answer."""
+    global n
+    n += 1
+    socket.send_fds(conn, [(json.dumps(dict(request, id=n)) + "\n").encode()], [fd])
+    answer = json.loads(lines.readline())
+    assert answer.get("id") == n, f"id not echoed: {answer}"
+    return answer
+
+
+def open_tap(name, vnet_hdr=True):
+    """A tun fd attached to the tap name (created), as a privileged manager opens it."""
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    flags = 0x0002 | 0x1000 | (0x4000 if vnet_hdr else 0)     # IFF_TAP, IFF_NO_PI, IFF_VNET_HDR
+    fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH22x", name.encode(), flags))   # TUNSETIFF
+    return fd
+
+
 # The arguments the server declares are the schema's, command for command.
 help_answer = ask({"cmd": "help"})
 check(help_answer, "answers/help")
@@ -70,6 +91,11 @@ good = [
     {"cmd": "vfs", "dev": "net0"},
     {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "spoofchk": "on", "rate": 100},
     {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 0, "spoofchk": False, "rate": 0},
+    {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 7, "qos": 3, "proto": "802.1ad",
+     "trust": "on", "state": "disable", "max_tx_rate": 10, "min_tx_rate": 0},
+    {"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 0, "trust": False, "state": "auto",
+     "max_tx_rate": 0},
+    {"cmd": "vfs", "dev": "net0"},
     {"cmd": "link", "dev": "net1", "up": False},
     {"cmd": "link", "dev": "net1", "up": "on"},
     {"cmd": "stats", "dev": "net0"},
@@ -84,7 +110,14 @@ for req in good:
 # Failures: an error answer of the documented class.
 bad = [
     ({"cmd": "stats", "dev": "net9"}, "not-found"),
-    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "trust": "on"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan_id": 5}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "trust": "maybe"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "qos": 3}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "qos": 8}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 5, "proto": "802.1x"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "state": "up"}, "bad-argument"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "min_tx_rate": 10}, "not-supported"),
+    ({"cmd": "vf-set", "dev": "net0", "vf": 1, "rate": 5, "max_tx_rate": 6}, "bad-argument"),
     ({"cmd": "vf-set", "dev": "net0", "vf": "abc"}, "bad-argument"),
     ({"cmd": "vf-set", "dev": "net0", "vf": 1, "vlan": 4095}, "bad-argument"),
     ({"cmd": "vf-set", "dev": "net0", "vf": 99}, "not-found"),
@@ -124,4 +157,35 @@ for c in sorted(BUILTIN - {"help"}):
     answer = ask({"cmd": c, "x": 1})
     check(answer, "error")
     assert answer["class"] == "bad-argument", answer
+# vfs lists every VF the PF allows, up or down, with what the last vf-set left.
+vfs = ask({"cmd": "vfs", "dev": "net0"})
+assert len(vfs["vfs"]) == vfs["total_vfs"] and [v["vf"] for v in vfs["vfs"]] == list(range(vfs["total_vfs"])), vfs
+vf1 = vfs["vfs"][1]
+assert (vf1["up"], vf1["vlan"], vf1["qos"], vf1["trust"], vf1["link_state"], vf1["max_tx_rate"]) == \
+    (False, 0, 0, False, "auto", 0), vf1
+# vf-tap: a tap handed over with the request, for a VF that is down; vfs shows it.
+tap_name = f"vpfcs{os.getpid() % 100000}"
+fd = open_tap(tap_name)
+req = {"cmd": "vf-tap", "dev": "net0", "vf": 1}
+check(req, "requests/vf-tap")
+answer = ask_fd(req, fd)
+assert answer["ok"] and answer["tap"] == tap_name, answer
+check(answer, "answers/vf-tap")
+assert ask({"cmd": "vfs", "dev": "net0"})["vfs"][1]["tap"] == tap_name
+other = ask({"cmd": "vfs", "dev": "net0"})["vfs"][0]["tap"]      # VF 0's pattern tap
+plain = open_tap(tap_name + "p", vnet_hdr=False)
+taken = open_tap(other)
+null = os.open("/dev/null", os.O_RDONLY)
+for fd_, req, cls in ((None, {"cmd": "vf-tap", "dev": "net0", "vf": 1}, "bad-argument"),
+                      (null, {"cmd": "vf-tap", "dev": "net0", "vf": 1}, "bad-argument"),
+                      (plain, {"cmd": "vf-tap", "dev": "net0", "vf": 1}, "bad-argument"),
+                      (taken, {"cmd": "vf-tap", "dev": "net0", "vf": 1}, "conflict"),
+                      (null, {"cmd": "vf-tap", "dev": "net0", "vf": 99}, "not-found"),
+                      (null, {"cmd": "vf-tap", "dev": "net1", "vf": 0}, "not-supported"),
+                      (null, {"cmd": "devices"}, "bad-argument")):
+    answer = ask(req) if fd_ is None else ask_fd(req, fd_)
+    check(answer, "error")
+    assert answer["class"] == cls, f"{req} with fd {fd_}: class {answer['class']}, want {cls}: {answer}"
+for f in (fd, plain, taken, null):
+    os.close(f)
 print(f"ctl_schema: {n} requests checked")

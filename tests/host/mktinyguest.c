@@ -1,5 +1,5 @@
 /* mktinyguest ACTION OUT: writes a tiny bzImage (see tinyguest.h) for the host tests.
- * ACTION: poweroff reboot kbd-reset panic triple-fault echo old-protocol no-kernel64 */
+ * ACTION: poweroff reboot kbd-reset panic triple-fault echo sriov old-protocol no-kernel64 */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +14,7 @@ int main(int argc, char **argv)
         { "panic", TINYGUEST_PANIC, { 0 } },
         { "triple-fault", TINYGUEST_TRIPLE_FAULT, { 0 } },
         { "echo", TINYGUEST_ECHO, { 0 } },
+        { "sriov", TINYGUEST_SRIOV, { 0 } },
         { "old-protocol", TINYGUEST_POWEROFF, { .protocol = 0x0206 } },
         { "no-kernel64", TINYGUEST_POWEROFF, { .no_kernel64 = 1 } },
     };

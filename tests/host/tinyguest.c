@@ -46,6 +46,22 @@ static const uint8_t code_echo[] = {
     0xeb, 0xeb,                         /* jmp loop */
     /* done: */
 };
+/* The PF at 00:01.0 has its SR-IOV capability at 0x100 (PCIe 6.0 §9.3.3): NumVFs at
+ * +0x10, then VF Enable | VF MSE in SR-IOV Control (+0x08), through ECAM (0xe0000000 +
+ * device 1 << 15; the boot page tables map the low 4 GiB), once a byte arrives on COM1. */
+static const uint8_t code_sriov[] = {
+    0x66, 0xba, 0xfd, 0x03,             /* wait: mov dx, 0x3fd */
+    0xec,                               /* in al, dx */
+    0xa8, 0x01,                         /* test al, 1 */
+    0x74, 0xf7,                         /* jz wait */
+    0x66, 0xba, 0xf8, 0x03,             /* mov dx, 0x3f8 */
+    0xec,                               /* in al, dx (the byte is consumed) */
+    0xb8, 0x10, 0x81, 0x00, 0xe0,       /* mov eax, 0xe0008110 (NumVFs) */
+    0x66, 0xc7, 0x00, 0x02, 0x00,       /* mov word [rax], 2 */
+    0x66, 0xc7, 0x40, 0xf8, 0x09, 0x00, /* mov word [rax - 8], VFE | VF MSE */
+    0xb0, 'v', 0xee, 0xb0, 'f', 0xee,   /* out "vfs\n" (dx is still 0x3f8) */
+    0xb0, 's', 0xee, 0xb0, '\n', 0xee,
+};
 static const uint8_t code_halt[] = { 0xf4, 0xeb, 0xfd };  /* hlt; jmp hlt */
 
 size_t tinyguest_build(uint8_t *buf, enum tinyguest_action action, const struct tinyguest_opts *opts)
@@ -80,6 +96,10 @@ size_t tinyguest_build(uint8_t *buf, enum tinyguest_action action, const struct 
     case TINYGUEST_KBD_RESET: tail = code_kbd_reset; tail_len = sizeof(code_kbd_reset); break;
     case TINYGUEST_PANIC: tail = code_panic; tail_len = sizeof(code_panic); break;
     case TINYGUEST_TRIPLE_FAULT: tail = code_triple_fault; tail_len = sizeof(code_triple_fault); break;
+    case TINYGUEST_SRIOV:
+        memcpy(p, code_sriov, sizeof(code_sriov));
+        p += sizeof(code_sriov);
+        __attribute__((fallthrough));   /* then echo */
     case TINYGUEST_ECHO:
         memcpy(p, code_echo, sizeof(code_echo));
         p += sizeof(code_echo);

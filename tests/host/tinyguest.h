@@ -1,5 +1,6 @@
 /* Builds tiny bzImages whose 64-bit entry point runs a few instructions: print a line on
- * COM1, then power off, reboot, panic or triple-fault. They exercise vpf's boot path and
+ * COM1, then power off, reboot, panic or triple-fault, or enable SR-IOV VFs as Linux's
+ * sriov_enable does. They exercise vpf's boot path and
  * exit handling on any KVM, including ones that cannot boot a stock Linux kernel. */
 #ifndef VPF_TESTS_TINYGUEST_H
 #define VPF_TESTS_TINYGUEST_H
@@ -14,6 +15,8 @@ enum tinyguest_action {
     TINYGUEST_PANIC,        /* pvpanic "panicked" */
     TINYGUEST_TRIPLE_FAULT, /* fault with the empty boot IDT */
     TINYGUEST_ECHO,         /* echo COM1 input until 'q', then power off */
+    TINYGUEST_SRIOV,        /* on the first byte from COM1, enable 2 VFs of the SR-IOV PF
+                             * at 00:01.0 (ECAM), print "vfs", then echo as above */
 };
 
 /* Header knobs for negative tests. */

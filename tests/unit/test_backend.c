@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -64,6 +66,57 @@ static void test_tap(void **state)
     assert_int_equal(r, -EAGAIN);
     net_backend_close(be);
     assert_int_equal(if_nametoindex(name), 0);       /* created by us: gone */
+}
+
+/* A tun fd attached to the tap name with flags, as a manager opens it; -1 if no tun. */
+static int open_tap_fd(const char *name, short flags)
+{
+    int fd = open("/dev/net/tun", O_RDWR);
+    struct ifreq ifr = { .ifr_flags = flags };
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* --net fd=N and handed-over VF taps: a tap the caller opened, used as it is (not
+ * created, not removed); anything else is refused with the reason, the fd closed. */
+static void test_tap_fd(void **state)
+{
+    char name[IFNAMSIZ], got[IFNAMSIZ], err[192];
+    snprintf(name, sizeof(name), "vpfh%d", (int)getpid() % 100000);
+    int fd = open_tap_fd(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+    if (fd < 0) {
+        print_message("tap not available here, skipped\n");
+        skip();
+    }
+    assert_int_equal(tap_check_fd(fd, got, err, sizeof(err)), 0);
+    assert_string_equal(got, name);
+    int keep = dup(fd);                              /* the manager's own reference */
+    struct net_backend *be = tap_open_fd(fd, err, sizeof(err));
+    assert_non_null(be);
+    assert_false(tap_created(be));
+    assert_string_equal(be->name, name);
+    assert_true(fcntl(be->fd, F_GETFL) & O_NONBLOCK);
+    assert_true(fcntl(be->fd, F_GETFD) & FD_CLOEXEC);
+    assert_true(net_backend_features(be) & BIT(VIRTIO_NET_F_GUEST_CSUM));
+    net_backend_close(be);
+    assert_int_not_equal(if_nametoindex(name), 0);   /* still the manager's */
+    close(keep);
+    /* Without IFF_VNET_HDR; a file that is no tap; a closed fd. */
+    fd = open_tap_fd(name, IFF_TAP | IFF_NO_PI);
+    assert_true(fd >= 0);
+    assert_null(tap_open_fd(fd, err, sizeof(err)));
+    assert_non_null(strstr(err, "is not a tap with IFF_NO_PI and IFF_VNET_HDR"));
+    assert_int_equal(fcntl(fd, F_GETFD), -1);        /* taken: closed */
+    fd = open("/dev/null", O_RDWR);
+    assert_int_equal(tap_check_fd(fd, got, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not an open tap"));
+    close(fd);
+    assert_null(tap_open_fd(fd, err, sizeof(err)));
+    assert_non_null(strstr(err, "not an open file"));
 }
 
 static void test_tap_bad_name(void **state)
@@ -140,6 +193,21 @@ static void test_net_opts(void **state)
     assert_true(o.vf.spoofchk);
     assert_int_equal(net_opts_parse("tap=a,vf-backend=vhost-net", &o, NULL, 0), -1);   /* needs total-vfs */
     assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=x", &o, NULL, 0), -1);
+    /* fd=N: a number of 3 or more, of an open tap (the tap case: test_tap_fd, cli tests). */
+    char err[256] = "";
+    int null_fd = open("/dev/null", O_RDONLY);
+    char arg[32];
+    snprintf(arg, sizeof(arg), "fd=%d", null_fd);
+    assert_int_equal(net_opts_parse(arg, &o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not an open tap"));
+    close(null_fd);
+    err[0] = '\0';
+    assert_int_equal(net_opts_parse("fd=2", &o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "fd= wants the number of an open tap"));
+    assert_int_equal(net_opts_parse("fd=x3", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("fd=99999999999", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=a", &o, NULL, 0), 0);
+    assert_int_equal(o.tap_fd, -1);
     assert_string_equal(net_backend_type_name(NET_BACKEND_VHOST_NET), "vhost-net");
     assert_string_equal(net_backend_type_name(NET_BACKEND_TAP), "tap");
 }
@@ -147,7 +215,7 @@ static void test_net_opts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tap), cmocka_unit_test(test_tap_bad_name),
+        cmocka_unit_test(test_tap), cmocka_unit_test(test_tap_fd), cmocka_unit_test(test_tap_bad_name),
         cmocka_unit_test(test_loop), cmocka_unit_test(test_net_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

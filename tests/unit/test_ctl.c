@@ -175,6 +175,17 @@ static void test_client_build(void **state)
     assert_null(ctl_client_build(2, empty_key));
     char *twice[] = { "link", "up=true", "up=false" };
     assert_null(ctl_client_build(3, twice));
+    /* iproute2's form: KEY VALUE as two words, mixed with KEY=VALUE. */
+    char *ip[] = { "vf-set", "dev", "net0", "vf", "3", "vlan=100", "qos", "2", "proto", "802.1ad",
+                   "trust", "on", "max_tx_rate", "100" };
+    out = ctl_client_build(14, ip);
+    assert_string_equal(out, "{\"cmd\":\"vf-set\",\"dev\":\"net0\",\"vf\":3,\"vlan\":100,\"qos\":2,"
+                        "\"proto\":\"802.1ad\",\"trust\":\"on\",\"max_tx_rate\":100}");
+    free(out);
+    char *no_value[] = { "vf-set", "dev", "net0", "vf" };
+    assert_null(ctl_client_build(4, no_value));
+    char *twice_ip[] = { "vf-set", "vf", "1", "vf=2" };
+    assert_null(ctl_client_build(4, twice_ip));
 }
 
 /* ---- the socket ---- */
@@ -558,6 +569,122 @@ static void test_events_lost(void **state)
     ctl_server_stop(&s);
 }
 
+/* ---- descriptors sent with a request (SCM_RIGHTS) ---- */
+
+static int kept_fd = -1;
+
+static void takefd_handler(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
+{
+    assert_non_null(req->fd);
+    assert_true(*req->fd >= 0);
+    ctl_reply_bool(reply, "cloexec", fcntl(*req->fd, F_GETFD) & FD_CLOEXEC);
+    if (!strcmp(ctl_arg_str(req, "dev"), "keep")) {
+        kept_fd = *req->fd;
+        *req->fd = -1;
+    }
+}
+
+/* Sends line with the descriptors fds[0..n) attached (one sendmsg). */
+static void send_fds(int sock, const char *line, const int *fds, unsigned n)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * 8)];
+    } c;
+    struct iovec iov = { (void *)line, strlen(line) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (n) {
+        mh.msg_control = c.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+    }
+    assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)strlen(line));
+}
+
+/* A pipe whose write end we hand over: true once nobody holds that end any more. */
+static bool write_end_closed(int rd)
+{
+    struct pollfd p = { rd, POLLIN, 0 };
+    char b;
+    return poll(&p, 1, 2000) == 1 && read(rd, &b, 1) == 0;
+}
+
+static void test_fd_passing(void **state)
+{
+    struct ctl_server s;
+    assert_int_equal(ctl_server_init(&s, path, &owner_only, NULL, 0), 0);
+    ctl_server_register(&s, "echo", "test", echo_args, echo_handler, NULL);
+    ctl_server_register_fd(&s, "takefd", "test", echo_args, takefd_handler, NULL);
+    assert_int_equal(ctl_server_start(&s, NULL, 0), 0);
+    int fd = client_connect(), p[2];
+    char out[512];
+    /* Taken and closed after the handler (we close ours: the pipe's writer is gone). */
+    assert_int_equal(pipe(p), 0);
+    send_fds(fd, "{\"cmd\":\"takefd\",\"dev\":\"x\"}\n", &p[1], 1);
+    read_answer(fd, out, sizeof(out));
+    assert_string_equal(out, "{\"ok\":true,\"cloexec\":true}\n");
+    close(p[1]);
+    assert_true(write_end_closed(p[0]));
+    close(p[0]);
+    /* Kept by the handler. */
+    assert_int_equal(pipe(p), 0);
+    send_fds(fd, "{\"cmd\":\"takefd\",\"dev\":\"keep\"}\n", &p[1], 1);
+    read_answer(fd, out, sizeof(out));
+    close(p[1]);
+    assert_true(kept_fd >= 0);
+    struct pollfd pp = { p[0], POLLIN, 0 };
+    assert_int_equal(poll(&pp, 1, 50), 0);      /* a writer is still there: vpf's */
+    close(kept_fd);
+    assert_true(write_end_closed(p[0]));
+    /* Refused: none where one is needed, one where none is taken (and closed), two. */
+    send_str(fd, "{\"cmd\":\"takefd\",\"dev\":\"x\"}\n");
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "takefd needs a file descriptor sent with the request line"));
+    assert_non_null(strstr(out, "\"class\":\"bad-argument\""));
+    send_fds(fd, "{\"cmd\":\"echo\",\"dev\":\"x\"}\n", &p[0], 1);
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "echo takes no file descriptor"));
+    send_fds(fd, "{\"cmd\":\"help\"}\n", &p[0], 1);
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "help takes no file descriptor"));
+    int two[2] = { p[0], p[0] };
+    send_fds(fd, "{\"cmd\":\"takefd\",\"dev\":\"x\"}\n", two, 2);
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "takefd takes one file descriptor, not 2"));
+    int five[5] = { p[0], p[0], p[0], p[0], p[0] };
+    send_fds(fd, "{\"cmd\":\"takefd\",\"dev\":\"x\"}\n", five, 5);
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "too many file descriptors"));
+    /* Pipelined: the descriptor goes with the line its message ended in, not with the
+     * earlier lines the same read brought; a line's end may follow later. */
+    send_str(fd, "{\"cmd\":\"echo\",\"dev\":\"a\"}\n{\"cmd\":\"echo\",");
+    send_fds(fd, "\"dev\":\"b\"}\n{\"cmd\":\"takefd\",\"dev\":\"c\"}\n", &p[0], 1);
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"a\""));
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"b\""));
+    read_answer(fd, out, sizeof(out));
+    assert_string_equal(out, "{\"ok\":true,\"cloexec\":true}\n");
+    send_fds(fd, "{\"cmd\":\"takefd\",", &p[0], 1);
+    send_str(fd, "\"dev\":\"d\"}\n{\"cmd\":\"echo\",\"dev\":\"e\"}\n");
+    read_answer(fd, out, sizeof(out));
+    assert_string_equal(out, "{\"ok\":true,\"cloexec\":true}\n");
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "\"dev\":\"e\""));
+    /* help says which command takes one. */
+    send_str(fd, "{\"cmd\":\"help\"}\n");
+    read_answer(fd, out, sizeof(out));
+    assert_non_null(strstr(out, "{\"name\":\"takefd\",\"help\":\"test\",\"args\":{"));
+    assert_non_null(strstr(out, "}},\"fd\":true}"));
+    close(p[0]);
+    close(fd);
+    ctl_server_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +701,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_limit, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_events, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_events_lost, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_fd_passing, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

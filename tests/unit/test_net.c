@@ -745,12 +745,19 @@ static void test_ctrl_budget(void **state)
 
 /* ---- host port: VLAN ---- */
 
-static void set_vlan(struct fake_net *t, uint16_t vid)
+static void set_vlan_tag(struct fake_net *t, uint16_t vid, uint8_t qos, enum virtio_net_vlan_proto proto)
 {
     struct virtio_net_port p;
     virtio_net_get_port(t->n, &p);
     p.vlan = vid;
+    p.vlan_qos = qos;
+    p.vlan_proto = proto;
     virtio_net_set_port(t->n, &p);
+}
+
+static void set_vlan(struct fake_net *t, uint16_t vid)
+{
+    set_vlan_tag(t, vid, 0, VIRTIO_NET_VLAN_8021Q);
 }
 
 static void test_vlan_tx_tags(void **state)
@@ -793,8 +800,9 @@ static void test_vlan_tx_tags(void **state)
     assert_int_equal(f[6], 34);
 }
 
-/* Sends HDR + frame with the given 802.1Q VID (-1: untagged) and 40 payload bytes. */
-static void inject_tagged(struct fake_net *t, int vid, uint8_t flags, uint8_t csum_start)
+/* Sends HDR + frame with a tag of TPID tpid, PCP 1 and VID vid (-1: untagged), and 40
+ * payload bytes. */
+static void inject_tpid(struct fake_net *t, uint16_t tpid, int vid, uint8_t flags, uint8_t csum_start)
 {
     uint8_t pkt[HDR + 60] = { 0 };
     size_t l = 0;
@@ -805,7 +813,8 @@ static void inject_tagged(struct fake_net *t, int vid, uint8_t flags, uint8_t cs
     memset(pkt + l + 6, 0x22, 6);
     l += 12;
     if (vid >= 0) {
-        pkt[l] = 0x81;
+        pkt[l] = (uint8_t)(tpid >> 8);
+        pkt[l + 1] = (uint8_t)tpid;
         pkt[l + 2] = (uint8_t)(0x20 | vid >> 8);     /* PCP 1: ignored, only the VID counts */
         pkt[l + 3] = (uint8_t)vid;
         l += 4;
@@ -815,6 +824,12 @@ static void inject_tagged(struct fake_net *t, int vid, uint8_t flags, uint8_t cs
     memset(pkt + l, 0x5a, 40);
     l += 40;
     assert_int_equal(send(t->peer, pkt, l, 0), (ssize_t)l);
+}
+
+/* The same with an IEEE 802.1Q C-VLAN tag (TPID 0x8100). */
+static void inject_tagged(struct fake_net *t, int vid, uint8_t flags, uint8_t csum_start)
+{
+    inject_tpid(t, 0x8100, vid, flags, csum_start);
 }
 
 static void test_vlan_rx_strips_and_filters(void **state)
@@ -856,6 +871,68 @@ static void test_vlan_rx_strips_and_filters(void **state)
     assert_int_equal(len, HDR + 12 + 2 + 40);
 }
 
+/* Sends a 60-byte frame from MAC on the transmit queue (descriptor d) and returns what
+ * reached the backend (its length). */
+static ssize_t tx_one(struct fake_net *t, uint16_t d, uint8_t *buf, size_t cap)
+{
+    uint8_t *f = fg_ptr(&t->g, 0x20000 + 0x1000 * d);
+    memset(f, 0, HDR + 60);
+    memset(f + HDR, 0xff, 6);
+    memcpy(f + HDR + 6, MAC, 6);
+    f[HDR + 12] = 0x08;
+    fvq_desc(&t->q[1], d, 0x20000 + 0x1000 * d, HDR + 60, 0, 0);
+    fvq_publish(&t->q[1], d);
+    fnet_kick(t, 1);
+    return recv(t->peer, buf, cap, 0);
+}
+
+/* qos and proto: the inserted tag is 802.1ad's S-tag (TPID 0x88a8) with PCP 5; back to
+ * 802.1Q with PCP 7, then PCP 0. */
+static void test_vlan_tx_qos_proto(void **state)
+{
+    struct fake_net *t = *state;
+    set_vlan_tag(t, 100, 5, VIRTIO_NET_VLAN_8021AD);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    uint8_t buf[128];
+    assert_int_equal(tx_one(t, 0, buf, sizeof(buf)), HDR + 64);
+    assert_memory_equal(buf + HDR + 12, ((uint8_t[]){ 0x88, 0xa8, 0xa0, 100 }), 4);
+    assert_int_equal(buf[HDR + 16], 0x08);
+    set_vlan_tag(t, 4094, 7, VIRTIO_NET_VLAN_8021Q);
+    assert_int_equal(tx_one(t, 1, buf, sizeof(buf)), HDR + 64);
+    assert_memory_equal(buf + HDR + 12, ((uint8_t[]){ 0x81, 0x00, 0xef, 0xfe }), 4);
+    set_vlan_tag(t, 1, 0, VIRTIO_NET_VLAN_8021Q);
+    assert_int_equal(tx_one(t, 2, buf, sizeof(buf)), HDR + 64);
+    assert_memory_equal(buf + HDR + 12, ((uint8_t[]){ 0x81, 0x00, 0x00, 1 }), 4);
+    assert_true(fnet_wait_used(t, 1, 3));
+}
+
+/* proto=802.1ad: only S-tagged frames of the VID come in (whatever their PCP), stripped;
+ * a C-tag with the same VID is another network's and is dropped. */
+static void test_vlan_rx_proto(void **state)
+{
+    struct fake_net *t = *state;
+    set_vlan_tag(t, 100, 3, VIRTIO_NET_VLAN_8021AD);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF)), FNET_ALL_OK);
+    for (uint16_t i = 0; i < FNET_QSZ; i++)
+        post_rx(t, i, 0x30000 + 0x1000 * i, 0x1000);
+    fnet_kick(t, 0);
+    inject_tpid(t, 0x8100, 100, 0, 0);           /* C-tag: not ours */
+    inject_tpid(t, 0x88a8, 101, 0, 0);           /* another S-VLAN */
+    inject_tpid(t, 0x88a8, 100, 0, 0);           /* ours, PCP 1 (not our 3: still ours) */
+    assert_true(fnet_wait_used(t, 0, 1));
+    uint32_t id, len;
+    fvq_used_elem(&t->q[0], 0, &id, &len);
+    assert_int_equal(len, HDR + 12 + 2 + 40);
+    uint8_t *p = fg_ptr(&t->g, 0x30000 + 0x1000 * id);
+    assert_memory_equal(p + HDR, MAC, 6);
+    assert_int_equal(p[HDR + 12], 0x08);
+    assert_int_equal(p[HDR + 14], 0x5a);
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.rx_packets, 1);
+    assert_int_equal(s.rx_dropped, 2);
+}
+
 static void test_port_mac_after_reset(void **state)
 {
     struct fake_net *t = *state;
@@ -880,6 +957,98 @@ static void test_port_mac_after_reset(void **state)
     struct virtio_net_stats s;
     virtio_net_get_stats(t->n, &s);
     assert_int_equal(s.tx_spoofed, 1);
+}
+
+
+/* ---- host port: trust ---- */
+
+static void set_trust(struct fake_net *t, bool trust, bool admin_mac)
+{
+    struct virtio_net_port p;
+    virtio_net_get_port(t->n, &p);
+    p.trust = trust;
+    p.admin_mac = admin_mac;
+    p.spoofchk = true;
+    virtio_net_set_port(t->n, &p);
+}
+
+/* Sends a 60-byte frame from src (descriptor d); true if it reached the backend. */
+static bool tx_from(struct fake_net *t, uint16_t d, const uint8_t src[6])
+{
+    uint8_t *f = fg_ptr(&t->g, 0x20000 + 0x1000 * d);
+    memset(f, 0, HDR + 60);
+    memset(f + HDR, 0xff, 6);
+    memcpy(f + HDR + 6, src, 6);
+    uint16_t want = (uint16_t)(fnet_used_idx(t, 1) + 1);
+    fvq_desc(&t->q[1], d, 0x20000 + 0x1000 * d, HDR + 60, 0, 0);
+    fvq_publish(&t->q[1], d);
+    fnet_kick(t, 1);
+    assert_true(fnet_wait_used(t, 1, want));
+    uint8_t buf[128];
+    ssize_t n = recv(t->peer, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0)
+        return false;
+    assert_int_equal(n, HDR + 60);
+    assert_memory_equal(buf + HDR + 6, src, 6);
+    return true;
+}
+
+static const uint8_t GUEST_MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+
+/* Untrusted (a VF without trust on): the host's MAC stays, promiscuous and all-multicast
+ * are refused (turning them off is fine), the spoof check stays on the host's MAC. */
+static void test_untrusted_guest(void **state)
+{
+    struct fake_net *t = *state;
+    set_trust(t, false, true);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    uint8_t on = 1, off = 0, cfg[6];
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &off, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_ERR);
+    virtio_dev_config_read(t->dev, 0, cfg, 6);
+    assert_memory_equal(cfg, MAC, 6);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, MAC, 6), VIRTIO_NET_OK);
+    assert_true(tx_from(t, 0, MAC));
+    /* A MAC the host did not set explicitly (a derived default) may change; its frames
+     * still fail the spoof check. */
+    set_trust(t, false, false);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_OK);
+    virtio_dev_config_read(t->dev, 0, cfg, 6);
+    assert_memory_equal(cfg, GUEST_MAC, 6);
+    assert_false(tx_from(t, 1, GUEST_MAC));
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.tx_spoofed, 1);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
+}
+
+/* Trusted: the guest replaces even the host's MAC, may go promiscuous, and the spoof
+ * check follows its MAC; trust revoked: back to the host's; a reset restores it. */
+static void test_trusted_guest(void **state)
+{
+    struct fake_net *t = *state;
+    set_trust(t, true, true);
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+    uint8_t on = 1;
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_OK);
+    assert_true(tx_from(t, 0, GUEST_MAC));
+    assert_false(tx_from(t, 1, MAC));
+    set_trust(t, false, true);
+    assert_false(tx_from(t, 2, GUEST_MAC));
+    assert_true(tx_from(t, 3, MAC));
+    set_trust(t, true, true);                    /* the guest's MAC is still its config's */
+    assert_true(tx_from(t, 4, GUEST_MAC));
+    assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);   /* reset: the host's MAC again */
+    uint8_t cfg[6];
+    virtio_dev_config_read(t->dev, 0, cfg, 6);
+    assert_memory_equal(cfg, MAC, 6);
+    assert_true(tx_from(t, 0, MAC));
+    assert_false(tx_from(t, 1, GUEST_MAC));
 }
 
 static void test_tx_rate_limit(void **state)
@@ -1065,7 +1234,9 @@ int main(void)
         T(test_ctrl_commands), T(test_ctrl_needs_features), T(test_ctrl_without_ack_needs_reset),
         T(test_features), T(test_config_and_link), T(test_backend_hangup), T(test_no_rx_queue_no_backend_poll),
         T(test_driver_ok_again_then_reset_works), T(test_ctrl_budget),
-        T(test_vlan_tx_tags), T(test_vlan_rx_strips_and_filters), T(test_port_mac_after_reset),
+        T(test_vlan_tx_tags), T(test_vlan_rx_strips_and_filters),
+        T(test_vlan_tx_qos_proto), T(test_vlan_rx_proto),
+        T(test_untrusted_guest), T(test_trusted_guest), T(test_port_mac_after_reset),
         T(test_tx_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,9 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/virtio_config.h>
@@ -19,6 +22,7 @@
 #include "fake_guest.h"
 #include "net/vf.h"
 #include "ecam.h"
+#include "net/net_rate.h"
 #include "pci/bus.h"
 #include "vm/layout.h"
 
@@ -471,6 +475,258 @@ static void test_policy_parse(void **state)
     assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);                /* 2 MACs, 1 VF */
 }
 
+/* The host's settings for a VF that is down are kept and applied when it comes up; VFs
+ * start untrusted (the PF's own device is trusted), VF 0's vf-mac= MAC is the host's. */
+static void test_settings_apply_at_enable(void **state)
+{
+    struct ctx *t = *state;
+    net_vf_mgr_lock(&t->m);
+    struct pf_vf_conf c = t->m.conf[1];
+    c.port.vlan = 100;
+    c.port.vlan_qos = 3;
+    c.port.vlan_proto = VIRTIO_NET_VLAN_8021AD;
+    c.port.trust = true;
+    c.port.max_tx_rate = 50;
+    c.link = PF_VF_LINK_DISABLE;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    assert_false(net_vf_mgr_vf_up(&t->m, 1));
+    net_vf_mgr_unlock(&t->m);
+    enable_vfs(t, 2);
+    assert_true(net_vf_mgr_vf_up(&t->m, 1));
+    struct virtio_net_port p;
+    virtio_net_get_port(t->m.vfs[1]->net, &p);
+    assert_memory_equal(p.mac, c.port.mac, 6);
+    assert_int_equal(p.vlan, 100);
+    assert_int_equal(p.vlan_qos, 3);
+    assert_int_equal(p.vlan_proto, VIRTIO_NET_VLAN_8021AD);
+    assert_true(p.trust);
+    assert_false(p.admin_mac);                  /* derived: vf-mac= names only VF 0's */
+    assert_int_equal(p.max_tx_rate, 50);
+    assert_false(virtio_net_link_up(t->m.vfs[1]->net));
+    virtio_net_get_port(t->m.vfs[0]->net, &p);
+    assert_false(p.trust);
+    assert_true(p.admin_mac);
+    assert_true(p.spoofchk);
+    assert_true(virtio_net_link_up(t->m.vfs[0]->net));
+    virtio_net_get_port(t->pf_net, &p);
+    assert_true(p.trust);
+    /* Kept across VF Disable and Enable. */
+    disable_vfs(t);
+    enable_vfs(t, 2);
+    virtio_net_get_port(t->m.vfs[1]->net, &p);
+    assert_int_equal(p.vlan, 100);
+    assert_false(virtio_net_link_up(t->m.vfs[1]->net));
+    disable_vfs(t);
+}
+
+/* state: auto follows the PF's link, enable and disable hold the VF's; a VF without a
+ * backend stays down whatever its state. */
+static void test_link_state(void **state)
+{
+    struct ctx *t = *state;
+    t->fail_index = 2;
+    enable_vfs(t, 3);
+    net_vf_mgr_lock(&t->m);
+    struct pf_vf_conf c = t->m.conf[1];
+    c.link = PF_VF_LINK_ENABLE;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    c = t->m.conf[2];
+    c.link = PF_VF_LINK_ENABLE;
+    net_vf_mgr_set_conf(&t->m, 2, &c);
+    assert_false(virtio_net_link_up(t->m.vfs[2]->net));
+    virtio_net_set_link(t->pf_net, false);
+    net_vf_mgr_pf_link_changed(&t->m);
+    assert_false(virtio_net_link_up(t->m.vfs[0]->net));     /* auto */
+    assert_true(virtio_net_link_up(t->m.vfs[1]->net));      /* enable */
+    virtio_net_set_link(t->pf_net, true);
+    net_vf_mgr_pf_link_changed(&t->m);
+    assert_true(virtio_net_link_up(t->m.vfs[0]->net));
+    c = t->m.conf[1];
+    c.link = PF_VF_LINK_DISABLE;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    assert_false(virtio_net_link_up(t->m.vfs[1]->net));
+    c.link = PF_VF_LINK_AUTO;
+    net_vf_mgr_set_conf(&t->m, 1, &c);
+    assert_true(virtio_net_link_up(t->m.vfs[1]->net));
+    assert_false(virtio_net_link_up(t->m.vfs[2]->net));
+    net_vf_mgr_unlock(&t->m);
+    /* A VF that comes up while the PF's link is down and it follows it: down. */
+    disable_vfs(t);
+    virtio_net_set_link(t->pf_net, false);
+    enable_vfs(t, 2);
+    assert_false(virtio_net_link_up(t->m.vfs[0]->net));
+    disable_vfs(t);
+}
+
+/* A tap a manager opened and handed over (vf-tap): each VF Enable puts the VF's
+ * backend on a duplicate of it, vpf opens no tap; released, the pattern's again. */
+static void test_handed_tap(void **state)
+{
+    struct ctx *t = *state;
+    char name[IFNAMSIZ];
+    snprintf(name, sizeof(name), "vpfht%d", (int)getpid() % 100000);
+    int fd = open("/dev/net/tun", O_RDWR);
+    struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        if (fd >= 0)
+            close(fd);
+        print_message("tap not available here, skipped\n");
+        skip();
+    }
+    net_vf_mgr_lock(&t->m);
+    net_vf_mgr_set_tap(&t->m, 1, fd, name);
+    char got[IFNAMSIZ];
+    net_vf_mgr_tap_name(&t->m, 1, got);
+    assert_string_equal(got, name);
+    net_vf_mgr_unlock(&t->m);
+    for (int cycle = 0; cycle < 2; cycle++) {
+        enable_vfs(t, 2);
+        struct net_vf *vf = t->m.vfs[1];
+        assert_string_equal(vf->tap, name);
+        assert_string_equal(vf->error, "");
+        assert_false(vf->tap_created);
+        assert_string_equal(virtio_net_backend_type(vf->net), "tap");
+        assert_true(virtio_net_link_up(vf->net));
+        assert_int_equal(t->opens, cycle + 1);      /* VF 0 only: through the hook */
+        disable_vfs(t);
+        assert_int_not_equal(if_nametoindex(name), 0);  /* the manager still holds it */
+    }
+    net_vf_mgr_lock(&t->m);
+    net_vf_mgr_set_tap(&t->m, 1, -1, NULL);         /* released: closed */
+    net_vf_mgr_tap_name(&t->m, 1, got);
+    net_vf_mgr_unlock(&t->m);
+    assert_string_equal(got, "tvf1");
+    assert_int_equal(if_nametoindex(name), 0);
+    enable_vfs(t, 2);
+    assert_string_equal(t->m.vfs[1]->tap, "tvf1");
+    assert_int_equal(t->opens, 4);
+    disable_vfs(t);
+}
+
+/* One vf-set request through pf_policy_vf_change; the conf is kept on success only. */
+static enum pf_vf_change_err change(const struct pf_policy *p, struct pf_vf_conf *c,
+                                    const struct pf_vf_change *ch, const char *want_msg)
+{
+    char msg[256] = "";
+    struct pf_vf_conf before = *c;
+    enum pf_vf_change_err e = pf_policy_vf_change(p, 2, c, ch, msg, sizeof(msg));
+    if (e != PF_VF_OK)
+        assert_memory_equal(c, &before, sizeof(before));
+    if (want_msg && !strstr(msg, want_msg))
+        fail_msg("message \"%s\" lacks \"%s\"", msg, want_msg);
+    return e;
+}
+
+#define CH(...) (&(struct pf_vf_change){ __VA_ARGS__ })
+
+/* iproute2's vocabulary: what is accepted, what it becomes, what is refused and why. */
+static void test_vf_change_vocabulary(void **state)
+{
+    struct pf_policy p;
+    pf_policy_init(&p);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "t%d", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:10", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), 0);
+    struct pf_vf_conf c;
+    pf_policy_vf_conf(&p, PF_MAC, 0, &c);
+    assert_true(c.port.admin_mac);               /* vf-mac= named it */
+    pf_policy_vf_conf(&p, PF_MAC, 2, &c);
+    assert_false(c.port.admin_mac);              /* derived */
+    assert_true(c.port.spoofchk);
+    assert_false(c.port.trust);
+    assert_int_equal(c.link, PF_VF_LINK_AUTO);
+    assert_int_equal(c.port.mac[5], 0x59);
+    /* vlan with qos and proto; vlan alone resets both (one setting, as in ip link). */
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 100, .has_qos = true, .qos = 5,
+                                       .proto = "802.1AD"), NULL), PF_VF_OK);
+    assert_int_equal(c.port.vlan, 100);
+    assert_int_equal(c.port.vlan_qos, 5);
+    assert_int_equal(c.port.vlan_proto, VIRTIO_NET_VLAN_8021AD);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 4094), NULL), PF_VF_OK);
+    assert_int_equal(c.port.vlan_qos, 0);
+    assert_int_equal(c.port.vlan_proto, VIRTIO_NET_VLAN_8021Q);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 7, .proto = "802.1q"), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 0,
+                                       .proto = "802.1Q"), NULL), PF_VF_OK);
+    assert_int_equal(c.port.vlan, 0);
+    /* Refused, the conf unchanged (checked in change()). */
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 4095), "4095 is reserved"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = -1), "vlan must be"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .has_qos = true, .qos = 8), "qos must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_qos = true, .qos = 1), "go with vlan"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.proto = "802.1ad"), "go with vlan"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .proto = "qinq"), "802.1Q or 802.1ad"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 3), "vlan 0"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .proto = "802.1ad"), "vlan 0"),
+                     PF_VF_BAD_ARGUMENT);
+    /* A refused part refuses the whole request. */
+    assert_int_equal(change(&p, &c, CH(.has_trust = true, .trust = true, .state = "up"), "state must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_false(c.port.trust);
+    /* spoofchk, trust, state, mac. */
+    const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
+    assert_int_equal(change(&p, &c, CH(.has_spoofchk = true, .spoofchk = false, .has_trust = true,
+                                       .trust = true, .state = "disable", .mac = mac), NULL), PF_VF_OK);
+    assert_false(c.port.spoofchk);
+    assert_true(c.port.trust);
+    assert_int_equal(c.link, PF_VF_LINK_DISABLE);
+    assert_memory_equal(c.port.mac, mac, 6);
+    assert_true(c.port.admin_mac);
+    assert_int_equal(change(&p, &c, CH(.state = "enable"), NULL), PF_VF_OK);
+    assert_int_equal(c.link, PF_VF_LINK_ENABLE);
+    assert_int_equal(change(&p, &c, CH(.state = "auto"), NULL), PF_VF_OK);
+    assert_int_equal(c.link, PF_VF_LINK_AUTO);
+    /* Rates: max_tx_rate and its older name rate; min_tx_rate only 0. */
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 500), NULL), PF_VF_OK);
+    assert_int_equal(c.port.max_tx_rate, 500);
+    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 20), NULL), PF_VF_OK);
+    assert_int_equal(c.port.max_tx_rate, 20);
+    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true,
+                                       .max_tx_rate = 30, .has_min_tx_rate = true), NULL), PF_VF_OK);
+    assert_int_equal(c.port.max_tx_rate, 30);
+    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true,
+                                       .max_tx_rate = 40), "older name"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = -1), "max_tx_rate must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = NET_MAX_RATE_MBIT + 1),
+                            "max_tx_rate must be"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_min_tx_rate = true, .min_tx_rate = 10), "min_tx_rate"),
+                     PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_min_tx_rate = true, .min_tx_rate = -10), "min_tx_rate must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_string_equal(pf_vf_link_name(PF_VF_LINK_DISABLE), "disable");
+    assert_string_equal(pf_vf_proto_name(VIRTIO_NET_VLAN_8021AD), "802.1ad");
+}
+
+/* Offloaded VFs: a VLAN, a spoof check or a rate is refused; trust, state and mac are
+ * vpf's (control queue, config space) and are accepted. */
+static void test_vf_change_offloaded(void **state)
+{
+    struct pf_policy p;
+    pf_policy_init(&p);
+    assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "t%d", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-backend", "vhost-net", NULL, 0), 1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), 0);
+    struct pf_vf_conf c;
+    pf_policy_vf_conf(&p, PF_MAC, 2, &c);
+    assert_false(c.port.spoofchk);
+    const char *why = "VF 2 is on vhost-net: the kernel moves its frames";
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5), why), PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_spoofchk = true, .spoofchk = true), why), PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 5), why), PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_spoofchk = true,
+                                       .has_max_tx_rate = true, .has_trust = true, .trust = true,
+                                       .state = "disable"), NULL), PF_VF_OK);
+    assert_true(c.port.trust);
+    assert_int_equal(c.link, PF_VF_LINK_DISABLE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,7 +739,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cycles_release_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pf_reset_tears_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_than_total_brings_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_apply_at_enable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handed_tap, setup, teardown),
         cmocka_unit_test(test_policy_parse),
+        cmocka_unit_test(test_vf_change_vocabulary),
+        cmocka_unit_test(test_vf_change_offloaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,6 +128,40 @@ static void test_ctl_kvm_run_forbidden(void **state)
     expect_killed(&o, "vpf: error: seccomp: thread ctl made forbidden system call 16 (ioctl)\n");
 }
 
+/* vf-tap: the control thread receives a descriptor (recvmsg) and checks it is a tap
+ * (TUNGETIFF); a vCPU thread with VFs duplicates it at VF Enable (F_DUPFD_CLOEXEC) and
+ * adopts it (F_GETFL, F_SETFL, F_SETFD), but may not dup it any other way. */
+static int ctl_fd_body(void)
+{
+    struct msghdr mh = { 0 };
+    if (recvmsg(-1, &mh, MSG_DONTWAIT) != -1 || errno != EBADF)
+        return 10;
+    if (ioctl(-1, TUNGETIFF, 0) != -1 || errno != EBADF)
+        return 11;
+    return 0;
+}
+
+static int vcpu_fd_body(void)
+{
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    int fl = fcntl(fd, F_GETFL);
+    if (fd < 0 || fl < 0 || fcntl(fd, F_SETFL, fl) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return 10;
+    fcntl(fd, F_DUPFD, 3);
+    return 0;
+}
+
+static void test_handed_tap_calls(void **state)
+{
+    struct child c = { CONFINE_CTL, SANDBOX_SECCOMP_ON, false, "ctl", ctl_fd_body, false, false };
+    struct outcome o;
+    run(&c, &o);
+    expect_exit(&o, 0);
+    c = (struct child){ CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_fd_body, false, false };
+    run(&c, &o);
+    expect_killed(&o, "vpf: error: seccomp: thread vcpu0 made forbidden system call 72 (fcntl)\n");
+}
+
 /* Memory may be mapped read/write, never executable. */
 static int iothread_body(void)
 {
@@ -340,6 +374,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vcpu_socket_forbidden),
         cmocka_unit_test(test_ctl_kvm_run_forbidden),
+        cmocka_unit_test(test_handed_tap_calls),
         cmocka_unit_test(test_iothread_exec_forbidden),
         cmocka_unit_test(test_stdin_allowed),
         cmocka_unit_test(test_vcpu_vfs_packet_socket_forbidden),
