@@ -8,7 +8,7 @@
 #include "base/util.h"
 
 #define CELL_MAX 256
-#define COLS_MAX 16
+#define COLS_MAX 24                  /* the widest table: vfs */
 
 /* How a column shows its values, beyond strings and numbers as they are. */
 enum col_fmt {
@@ -168,17 +168,23 @@ static const struct col device_cols[] = {
     { "VF-BACKEND", "vf_backend", NULL, COL_TEXT },
 };
 
+/* As `ip link show` prints a PF's "vf N ..." lines: every VF the PF allows, up or down. */
 static const struct col vf_cols[] = {
     { "VF", "vf", NULL, COL_TEXT },
+    { "UP", "up", NULL, COL_TEXT },
     { "DEV", "dev", NULL, COL_TEXT },
     { "PCI", "pci", NULL, COL_TEXT },
     { "MAC", "mac", NULL, COL_TEXT },
     { "LINK", "link", NULL, COL_LINK },
+    { "STATE", "link_state", NULL, COL_TEXT },
     { "BACKEND", "backend", NULL, COL_TEXT },
     { "PORT", "tap", "vdpa", COL_TEXT },
     { "VLAN", "vlan", NULL, COL_NUM0 },
+    { "QOS", "qos", NULL, COL_NUM0 },
+    { "PROTO", "proto", NULL, COL_TEXT },
     { "SPOOFCHK", "spoofchk", NULL, COL_ONOFF },
-    { "RATE", "rate", NULL, COL_NUM0 },
+    { "TRUST", "trust", NULL, COL_ONOFF },
+    { "MAX-TX", "max_tx_rate", NULL, COL_NUM0 },
     { "RX-PKTS", "rx_packets", NULL, COL_TEXT },
     { "TX-PKTS", "tx_packets", NULL, COL_TEXT },
     { "TX-DROP", "tx_dropped", NULL, COL_TEXT },
@@ -186,6 +192,8 @@ static const struct col vf_cols[] = {
     { "COUNTERS", "counters", NULL, COL_TEXT },
     { "ERROR", "error", NULL, COL_TEXT },
 };
+
+_Static_assert(ARRAY_SIZE(vf_cols) <= COLS_MAX, "show_table takes at most COLS_MAX columns");
 
 static const struct col stats_cols[] = {
     { "", "dir", NULL, COL_TEXT },

@@ -561,7 +561,13 @@ ctl-human)
     grep -Eq "^net1 +0000:00:02.0 +52:54:00:00:00:40 +up +tap +vpfhw$$ +- +-$" "$tmp/r" || fail "devices net1: $(cat "$tmp/r")"
     [ "$(wc -l <"$tmp/r")" -eq 3 ] || fail "devices: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
-    [ "$(cat "$tmp/r")" = "net0: 0 of 4 VFs enabled" ] || fail "vfs: $(cat "$tmp/r")"
+    # Every VF the PF allows, down ones too, as ip link show lists them.
+    [ "$(head -n 1 "$tmp/r")" = "net0: 0 of 4 VFs enabled" ] || fail "vfs: $(cat "$tmp/r")"
+    grep -Eq '^VF +UP +DEV +PCI +MAC +LINK +STATE +BACKEND +PORT +VLAN +QOS +PROTO +SPOOFCHK +TRUST +MAX-TX ' "$tmp/r" ||
+        fail "vfs header: $(cat "$tmp/r")"
+    grep -Eq "^3 +false +- +- +52:54:00:00:00:34 +down +auto +tap +vpfhv$$x3 +- +- +802.1Q +on +off +- " "$tmp/r" ||
+        fail "vfs VF 3: $(cat "$tmp/r")"
+    [ "$(wc -l <"$tmp/r")" -eq 6 ] || fail "vfs: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" link dev=net1 up=off >"$tmp/r" || fail "link failed"
     [ "$(cat "$tmp/r")" = "$(printf 'dev: net1\nup:  false')" ] || fail "link: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" stats dev=net1 >"$tmp/r" || fail "stats failed"
@@ -570,7 +576,8 @@ ctl-human)
     grep -Eq '^RX +0 +0 +0 +0 +- +0 +0$' "$tmp/r" && grep -Eq '^TX +0 +0 +0 +0 +0 +0 +0$' "$tmp/r" ||
         fail "stats rows: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" help >"$tmp/r" || fail "help failed"
-    grep -Eq '^vf-set +dev vf \[mac\] \[vlan\] \[spoofchk\] \[rate\] +set a VF' "$tmp/r" || fail "help: $(cat "$tmp/r")"
+    grep -Eq '^vf-set +dev vf \[mac\] \[vlan\] \[qos\] \[proto\] \[spoofchk\] \[trust\] \[state\] \[max_tx_rate\] \[min_tx_rate\] \[rate\] +set a VF' "$tmp/r" ||
+        fail "help: $(cat "$tmp/r")"
     "$VPF" ctl "$sock" info >"$tmp/r" || fail "info failed"
     grep -Eq '^devices: +net0,net1$' "$tmp/r" && grep -Eq '^cpus: +1$' "$tmp/r" || fail "info: $(cat "$tmp/r")"
     # --json anywhere among the arguments: the line vpf sent.

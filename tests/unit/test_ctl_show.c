@@ -54,26 +54,39 @@ static void test_devices_table(void **state)
     expect_shown("devices", "{\"ok\":true,\"devices\":[]}", "");
 }
 
+/* Every VF the PF allows, as ip link show lists them: an enabled one with its counters,
+ * one whose backend failed, one the guest has not enabled (settings only). */
 static void test_vfs_table(void **state)
 {
     expect_shown("vfs",
-        "{\"ok\":true,\"dev\":\"net0\",\"total_vfs\":4,\"num_vfs\":2,\"vfs\":["
+        "{\"ok\":true,\"dev\":\"net0\",\"total_vfs\":3,\"num_vfs\":2,\"vfs\":["
         "{\"vf\":0,\"dev\":\"net0vf0\",\"pci\":\"0000:00:01.1\",\"mac\":\"52:54:00:00:00:11\","
-        "\"tap\":\"vpfv0\",\"link\":true,\"rx_packets\":12,\"rx_bytes\":1200,\"tx_packets\":7,"
+        "\"tap\":\"vpfv0\",\"link\":true,\"up\":true,\"link_state\":\"auto\",\"trust\":false,"
+        "\"qos\":2,\"proto\":\"802.1ad\",\"max_tx_rate\":500,\"min_tx_rate\":0,"
+        "\"rx_packets\":12,\"rx_bytes\":1200,\"tx_packets\":7,"
         "\"tx_bytes\":700,\"tx_dropped\":1,\"tx_spoofed\":3,\"vlan\":100,\"spoofchk\":true,"
         "\"rate\":500,\"backend\":\"tap\",\"counters\":\"vpf\",\"error\":\"\"},"
         "{\"vf\":1,\"dev\":\"net0vf1\",\"pci\":\"0000:00:01.2\",\"mac\":\"52:54:00:00:00:12\","
-        "\"tap\":\"\",\"link\":false,\"rx_packets\":0,\"rx_bytes\":0,\"tx_packets\":0,"
+        "\"tap\":\"\",\"link\":false,\"up\":true,\"link_state\":\"enable\",\"trust\":true,"
+        "\"qos\":0,\"proto\":\"802.1Q\",\"max_tx_rate\":0,\"min_tx_rate\":0,"
+        "\"rx_packets\":0,\"rx_bytes\":0,\"tx_packets\":0,"
         "\"tx_bytes\":0,\"tx_dropped\":0,\"tx_spoofed\":0,\"vlan\":0,\"spoofchk\":false,"
         "\"rate\":0,\"backend\":\"null\",\"counters\":\"none\","
-        "\"error\":\"vDPA device deleted\",\"vdpa\":\"vpf77-net0vf1\"}]}",
-        "net0: 2 of 4 VFs enabled\n"
-        "VF  DEV      PCI           MAC                LINK  BACKEND  PORT           VLAN  SPOOFCHK"
-        "  RATE  RX-PKTS  TX-PKTS  TX-DROP  SPOOFED  COUNTERS  ERROR\n"
-        "0   net0vf0  0000:00:01.1  52:54:00:00:00:11  up    tap      vpfv0          100   on      "
-        "  500   12       7        1        3        vpf       -\n"
-        "1   net0vf1  0000:00:01.2  52:54:00:00:00:12  down  null     vpf77-net0vf1  -     off     "
-        "  -     0        0        0        0        none      vDPA device deleted\n");
+        "\"error\":\"vDPA device deleted\",\"vdpa\":\"vpf77-net0vf1\"},"
+        "{\"vf\":2,\"mac\":\"52:54:00:00:00:13\",\"tap\":\"vpfv2\",\"link\":false,\"up\":false,"
+        "\"link_state\":\"disable\",\"trust\":false,\"qos\":0,\"proto\":\"802.1Q\","
+        "\"max_tx_rate\":0,\"min_tx_rate\":0,\"vlan\":0,\"spoofchk\":true,\"rate\":0,"
+        "\"backend\":\"tap\",\"error\":\"\"}]}",
+        "net0: 2 of 3 VFs enabled\n"
+        "VF  UP     DEV      PCI           MAC                LINK  STATE    BACKEND  PORT           VLAN"
+        "  QOS  PROTO    SPOOFCHK  TRUST  MAX-TX  RX-PKTS  TX-PKTS  TX-DROP  SPOOFED  COUNTERS  ERROR\n"
+        "0   true   net0vf0  0000:00:01.1  52:54:00:00:00:11  up    auto     tap      vpfv0          100 "
+        "  2    802.1ad  on        off    500     12       7        1        3        vpf       -\n"
+        "1   true   net0vf1  0000:00:01.2  52:54:00:00:00:12  down  enable   null     vpf77-net0vf1  -   "
+        "  -    802.1Q   off       on     -       0        0        0        0        none      vDPA device deleted\n"
+        "2   false  -        -             52:54:00:00:00:13  down  disable  tap      vpfv2          -   "
+        "  -    802.1Q   on        off    -       -        -        -        -        -         -\n");
+    /* An empty list: the count line only. */
     expect_shown("vfs", "{\"ok\":true,\"dev\":\"net0\",\"total_vfs\":9,\"num_vfs\":0,\"vfs\":[]}",
                  "net0: 0 of 9 VFs enabled\n");
 }
