@@ -53,8 +53,10 @@ static int add_arg(json_t *req, int argc, char **argv, int i)
         return 0;
     memcpy(key, argv[i], klen);
     key[klen] = '\0';
-    json_t *v = value_of(val);
-    if (!v || json_object_get(req, key) || json_object_set_new(req, key, v) < 0)
+    if (json_object_get(req, key))
+        return 0;               /* each key once */
+    json_t *v = value_of(val);  /* json_object_set_new takes it, even when it fails */
+    if (!v || json_object_set_new(req, key, v) < 0)
         return 0;
     return eq ? 1 : 2;
 }
