@@ -38,6 +38,7 @@ void vnet_backend_gone(struct virtio_net *n, const char *why)
     if (!n->dp.be_err_logged) {
         log_error("%s: backend %s failed (%s); link stays down until reset", n->name, n->be->name, why);
         n->dp.be_err_logged = true;
+        vnet_event(n, VIRTIO_NET_EVENT_BACKEND_FAILED, why);
     }
     n->dp.be_dead = true;
     n->tx.blocked = false;

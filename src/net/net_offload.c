@@ -150,6 +150,7 @@ static void update_device_link(struct virtio_net *n)
         return;
     log_info("%s: the %s device's link went %s", n->name, n->be->ops->type, down ? "down" : "up");
     virtio_dev_config_changed(&n->vdev);
+    vnet_event(n, VIRTIO_NET_EVENT_LINK, down ? "down" : "up");
 }
 
 static void on_config(struct iothread_watch *w, uint32_t events)

@@ -121,6 +121,7 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
         net_backend_close(be);
         goto fail;
     }
+    virtio_net_set_event_hook(vf->net, m->env.device_event, m->env.event_opaque);
     virtio_net_set_port(vf->net, &port);
     if (vf->error[0])       /* mgr_enable sets the link the host wants once it is listed */
         virtio_net_set_link(vf->net, false);

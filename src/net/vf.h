@@ -59,6 +59,9 @@ struct net_vf_env {
      * held, manager lock not held; must not block). */
     void (*vfs_changed)(void *opaque, struct net_vf_mgr *m);
     void *changed_opaque;
+    /* Optional: each VF's device events (virtio_net_set_event_hook). */
+    virtio_net_event_fn device_event;
+    void *event_opaque;
 };
 
 struct net_vf {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "net/vnet.h"
@@ -184,6 +185,28 @@ static void vnet_irq_changed(struct virtio_dev *dev)
         iothread_call(&n->io, dp_irqs, n);
 }
 
+void vnet_event(struct virtio_net *n, enum virtio_net_event ev, const char *detail)
+{
+    if (!n->event_fn)
+        return;
+    unsigned long suppressed = 0;
+    if (ev == VIRTIO_NET_EVENT_NEEDS_RESET) {
+        pthread_mutex_lock(&n->event_lock);
+        bool pass = log_ratelimit_check(&n->event_rl, monotonic_ns(), &suppressed);
+        pthread_mutex_unlock(&n->event_lock);
+        if (!pass)
+            return;
+    }
+    n->event_fn(n->event_opaque, n->name, ev, detail, suppressed);
+}
+
+/* DEVICE_NEEDS_RESET, whoever found it (a ring on the I/O thread, a queue enable on a
+ * vCPU). */
+static void vnet_failed(struct virtio_dev *dev, enum virtio_error err)
+{
+    vnet_event(to_net(dev), VIRTIO_NET_EVENT_NEEDS_RESET, virtio_error_name(err));
+}
+
 static const struct virtio_dev_ops vnet_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
@@ -197,6 +220,7 @@ static const struct virtio_dev_ops vnet_ops = {
     .activate = vnet_activate,
     .reset = vnet_reset,
     .irq_changed = vnet_irq_changed,
+    .failed = vnet_failed,
 };
 
 /* ---- public API ---- */
@@ -236,6 +260,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
         return NULL;
     }
     pthread_mutex_init(&n->cfg.lock, NULL);
+    pthread_mutex_init(&n->event_lock, NULL);
     memcpy(n->cfg.mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
     memcpy(n->cfg.port.mac, mac, 6);
@@ -256,10 +281,17 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
         vnet_offload_free(n);
         virtio_dev_destroy(&n->vdev);
         pthread_mutex_destroy(&n->cfg.lock);
+        pthread_mutex_destroy(&n->event_lock);
         free(n);
         return NULL;
     }
     return n;
+}
+
+void virtio_net_set_event_hook(struct virtio_net *n, virtio_net_event_fn fn, void *opaque)
+{
+    n->event_opaque = opaque;
+    n->event_fn = fn;
 }
 
 void virtio_net_destroy(struct virtio_net *n)
@@ -273,6 +305,7 @@ void virtio_net_destroy(struct virtio_net *n)
     net_backend_close(n->be);
     vnet_offload_free(n);
     pthread_mutex_destroy(&n->cfg.lock);
+    pthread_mutex_destroy(&n->event_lock);
     free(n);
 }
 

@@ -37,6 +37,24 @@ struct virtio_net_stats {
     uint64_t tx_spoofed;        /* dropped by the source MAC check (virtio_net_set_spoofchk) */
 };
 
+/* What happened to a device that the host's manager may want to hear of (vpf publishes
+ * them as control-socket events, docs/api.md). detail: the reason (NEEDS_RESET: the
+ * virtio error's name; BACKEND_FAILED: why), or "up"/"down" (LINK: the backend's device
+ * changed its own link, e.g. a vDPA device's config interrupt). */
+enum virtio_net_event {
+    VIRTIO_NET_EVENT_NEEDS_RESET,       /* DEVICE_NEEDS_RESET: the guest must reset it */
+    VIRTIO_NET_EVENT_BACKEND_FAILED,    /* the backend stopped working (tap or device gone) */
+    VIRTIO_NET_EVENT_BACKEND_RESTORED,  /* a failed backend works again (for backends that
+                                         * reconnect; none does so today) */
+    VIRTIO_NET_EVENT_LINK,              /* the backend's device took its link down or up */
+};
+/* Called on the thread that saw it (I/O thread, or a vCPU); must not block. A guest can
+ * repeat NEEDS_RESET as fast as it resets the device: at most LOG_RATELIMIT_BURST of
+ * those per LOG_RATELIMIT_WINDOW_NS per device reach the hook, and the next one that does
+ * says how many were dropped (suppressed; 0 otherwise). */
+typedef void (*virtio_net_event_fn)(void *opaque, const char *dev, enum virtio_net_event ev,
+                                    const char *detail, unsigned long suppressed);
+
 /* Creates the device (link up) and starts its I/O thread. name is for logs and the
  * thread name. Returns NULL with the reason in err on failure; the backend is then not
  * consumed. */
@@ -45,6 +63,9 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
                                      size_t errlen);
 /* Stops the data path and the I/O thread, closes the backend, frees. */
 void virtio_net_destroy(struct virtio_net *n);
+/* Sets where the device's events go (before the guest can start it: creation, VF
+ * Enable). NULL: nowhere (the default). */
+void virtio_net_set_event_hook(struct virtio_net *n, virtio_net_event_fn fn, void *opaque);
 
 struct virtio_dev *virtio_net_vdev(struct virtio_net *n);
 

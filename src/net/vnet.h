@@ -127,6 +127,10 @@ struct virtio_net {
     struct vnet_tx tx;
     struct vnet_notify notify;
     struct vnet_offload off;
+    virtio_net_event_fn event_fn;       /* set before the guest runs, read by any thread */
+    void *event_opaque;
+    pthread_mutex_t event_lock;         /* event_rl, from any thread */
+    struct log_ratelimit event_rl;      /* NEEDS_RESET events, which a guest can repeat */
 
     /* The host port as the I/O thread applies it (virtio_net.c, from cfg.port): read by
      * net_tx.c (spoof check), net_ctrl.c (trust) and net_vlan.c. */
@@ -252,6 +256,9 @@ void vnet_coal_get(struct virtio_net *n, struct virtio_net_coalesce *c);
 
 /* virtio_net.c: the guest's CTRL_MAC_ADDR_SET (config space, generation). */
 void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6]);
+
+/* virtio_net.c, any thread: tells the device's event hook, if any. */
+void vnet_event(struct virtio_net *n, enum virtio_net_event ev, const char *detail);
 
 /* net_offload.c, I/O thread: hand RX/TX over to an offload backend / take them back. */
 bool vnet_is_offload(const struct virtio_net *n);

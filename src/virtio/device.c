@@ -263,4 +263,6 @@ void virtio_dev_fail(struct virtio_dev *dev, int q, enum virtio_error err)
                      virtio_error_name(err));
     if (driver_ok(dev) && dev->irq)
         dev->irq->config(dev->irq_opaque);
+    if (dev->ops->failed)
+        dev->ops->failed(dev, err);
 }

@@ -68,6 +68,9 @@ struct virtio_dev_ops {
      * (a vector masked, unmasked or re-assigned). Called on the thread that changed
      * them, with the transport's lock held; returns once the device uses the new ones. */
     void (*irq_changed)(struct virtio_dev *dev);
+    /* Optional: the device has just become DEVICE_NEEDS_RESET (once until its reset),
+     * for err. Any thread (the one that found the fault); must not block. */
+    void (*failed)(struct virtio_dev *dev, enum virtio_error err);
 };
 
 struct virtio_dev {

@@ -63,6 +63,33 @@ static void netdev_vfs_changed(void *opaque, struct net_vf_mgr *m)
         ctl_server_publish(&vm->ctl, "vfs-changed", netdev_vfs_json(m));
 }
 
+/* A device's own events (virtio_net.h), as control-socket events (docs/api.md). Any
+ * thread; publishing never blocks. */
+static void netdev_device_event(void *opaque, const char *dev, enum virtio_net_event ev,
+                                const char *detail, unsigned long suppressed)
+{
+    struct vm *vm = opaque;
+    if (!vm->ctl_started)
+        return;
+    switch (ev) {
+    case VIRTIO_NET_EVENT_NEEDS_RESET:
+        ctl_server_publish(&vm->ctl, "device-error", json_pack("{s:s,s:s,s:I}", "dev", dev, "error",
+                                                               detail, "suppressed", (json_int_t)suppressed));
+        break;
+    case VIRTIO_NET_EVENT_BACKEND_FAILED:
+    case VIRTIO_NET_EVENT_BACKEND_RESTORED:
+        ctl_server_publish(&vm->ctl, "backend",
+                           json_pack("{s:s,s:s,s:s}", "dev", dev, "state",
+                                     ev == VIRTIO_NET_EVENT_BACKEND_FAILED ? "failed" : "restored",
+                                     "error", ev == VIRTIO_NET_EVENT_BACKEND_FAILED ? detail : ""));
+        break;
+    case VIRTIO_NET_EVENT_LINK:
+        ctl_server_publish(&vm->ctl, "link", json_pack("{s:s,s:b,s:s}", "dev", dev, "up",
+                                                       !strcmp(detail, "up"), "by", "device"));
+        break;
+    }
+}
+
 /* Makes d an SR-IOV PF whose VFs use the same ioeventfd hooks and MSI router. */
 static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_opts *o)
 {
@@ -76,6 +103,8 @@ static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_o
         .notify_opaque = vm,
         .vfs_changed = netdev_vfs_changed,
         .changed_opaque = vm,
+        .device_event = netdev_device_event,
+        .event_opaque = vm,
     };
     char err[256];
     if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env, err, sizeof(err)) < 0)
@@ -118,6 +147,7 @@ void netdev_create_all(struct vm *vm)
             net_backend_close(be);
             die("%s: cannot create the virtio-net device: %s", d->name, err);
         }
+        virtio_net_set_event_hook(d->net, netdev_device_event, vm);
         if (virtio_pci_init(&d->pci, d->name, virtio_net_vdev(d->net), &vm->irq.router, err, sizeof(err)) < 0)
             die("%s: cannot create its PCI function: %s", d->name, err);
         if (o->vf.total_vfs) {

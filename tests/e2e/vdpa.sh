@@ -95,6 +95,9 @@ VM_PID=$!
 await 'VPF-SRIOV: vfs up' 300 "the guest did not bring up its VFs"
 vpf_pid=$(pidof vpf)
 [ -n "$vpf_pid" ] || fail "cannot find vpf's pid"
+"$VPF" ctl --json "$ctl" events >"$LOGDIR/events.jsonl" 2>&1 &
+for _ in $(seq 100); do grep -q '"subscribed":true' "$LOGDIR/events.jsonl" && break; sleep 0.1; done
+grep -q '"subscribed":true' "$LOGDIR/events.jsonl" || fail "vpf ctl events did not subscribe"
 pfx="vpf$vpf_pid-net0vf"
 vdpa dev show >"$LOGDIR/vdpa-dev-show.txt"
 [ "$(vpf_vdpa_devs)" = $N ] || fail "vdpa dev show lists $(vpf_vdpa_devs) devices of vpf, expected $N: $(cat "$LOGDIR/vdpa-dev-show.txt")"
@@ -167,6 +170,10 @@ grep -q '{"vf":3,.*"link":false,.*"error":"vDPA device '"${pfx}3"' (/dev/vhost-v
 for i in 0 1 2; do
 	grep -o "{\"vf\":$i,[^}]*}" "$LOGDIR/vfs-del.json" | grep -q '"link":true,' || fail "VF $i lost its link with VF 3's device"
 done
+# ... and an orchestrator hears of it (published just after vpf let go of the device).
+ev='"event":"backend",.*"data":{"dev":"net0vf3","state":"failed","error":"vDPA device '"${pfx}3"' (/dev/vhost-vdpa-[0-9]*) was deleted"}'
+for _ in $(seq 100); do grep -q "$ev" "$LOGDIR/events.jsonl" && break; sleep 0.1; done
+grep -q "$ev" "$LOGDIR/events.jsonl" || fail "no backend event for VF 3's deleted device: $(cat "$LOGDIR/events.jsonl")"
 go vf3-deleted
 await 'VPF-SRIOV: vf3 carrier down' 120 "the guest did not see VF 3's carrier drop, or another VF's"
 

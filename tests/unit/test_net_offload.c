@@ -15,6 +15,8 @@
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -130,10 +132,55 @@ static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
                 BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | \
                 BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_CSUM))
 
+/* The device's events (virtio_net_set_event_hook), as a manager hears them: the last
+ * one and how many, written on whatever thread raised it. */
+static struct {
+    pthread_mutex_t lock;
+    int count;
+    enum virtio_net_event ev;
+    char dev[32], detail[128];
+} heard = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void hear(void *opaque, const char *dev, enum virtio_net_event ev, const char *detail,
+                 unsigned long suppressed)
+{
+    pthread_mutex_lock(&heard.lock);
+    heard.count++;
+    heard.ev = ev;
+    snprintf(heard.dev, sizeof(heard.dev), "%s", dev);
+    snprintf(heard.detail, sizeof(heard.detail), "%s", detail);
+    pthread_mutex_unlock(&heard.lock);
+}
+
+static int heard_count(void)
+{
+    pthread_mutex_lock(&heard.lock);
+    int n = heard.count;
+    pthread_mutex_unlock(&heard.lock);
+    return n;
+}
+
+/* The event hook heard exactly n events, the last one ev with detail. */
+static void expect_heard(int n, enum virtio_net_event ev, const char *detail)
+{
+    for (int i = 0; i < 2000 && heard_count() < n; i++)
+        usleep(1000);
+    pthread_mutex_lock(&heard.lock);
+    assert_int_equal(heard.count, n);
+    assert_int_equal(heard.ev, ev);
+    assert_string_equal(heard.dev, "off-test");
+    assert_string_equal(heard.detail, detail);
+    pthread_mutex_unlock(&heard.lock);
+}
+
 static int setup(void **state)
 {
     struct fake_net *t = calloc(1, sizeof(*t));
     fnet_init(t, "off-test", fo_new(), MAC);
+    pthread_mutex_lock(&heard.lock);
+    heard.count = 0;
+    pthread_mutex_unlock(&heard.lock);
+    virtio_net_set_event_hook(t->n, hear, NULL);
     *state = t;
     return 0;
 }
@@ -259,6 +306,23 @@ static void test_backend_ring_error_needs_reset(void **state)
     virtio_net_set_link(t->n, false);               /* round trip: the stop happened */
     assert_int_equal(fo_of(t)->stops, 1);
     assert_int_equal(stops_after_reset(t), 1);
+    /* The manager heard of it once (an event per failure, not per signal). */
+    expect_heard(1, VIRTIO_NET_EVENT_NEEDS_RESET, virtio_error_name(VIRTIO_ERR_BACKEND_RING));
+}
+
+/* A guest that breaks the device as fast as it resets it: the manager hears of the first
+ * LOG_RATELIMIT_BURST failures in the window, not of every one. */
+static void test_needs_reset_events_limited(void **state)
+{
+    struct fake_net *t = *state;
+    for (int i = 1; i <= LOG_RATELIMIT_BURST + 5; i++) {
+        assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
+        signal_fd(fo_of(t)->cfg.vrings[0].err_fd);
+        assert_true(fnet_wait_count(&t->config_irqs, i));
+    }
+    virtio_dev_set_status(t->dev, 0);
+    expect_heard(LOG_RATELIMIT_BURST, VIRTIO_NET_EVENT_NEEDS_RESET,
+                 virtio_error_name(VIRTIO_ERR_BACKEND_RING));
 }
 
 /* The same signal when the backend itself broke (its tap deleted): the offload stops,
@@ -276,6 +340,7 @@ static void test_backend_broken_is_not_guest_error(void **state)
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
     assert_int_equal(fnet_count(&t->config_irqs), 1);  /* the link change only */
     assert_int_equal(stops_after_reset(t), 1);
+    expect_heard(1, VIRTIO_NET_EVENT_BACKEND_FAILED, "its tap is gone");
 }
 
 static uint16_t config_status(struct fake_net *t)
@@ -298,6 +363,7 @@ static void test_device_link_changes(void **state)
     signal_fd(fo->cfd);
     assert_true(fnet_wait_count(&t->config_irqs, 1));
     assert_int_equal(config_status(t), 0);
+    expect_heard(1, VIRTIO_NET_EVENT_LINK, "down");
     virtio_net_set_link(t->n, false);                /* the host's link down and up again */
     virtio_net_set_link(t->n, true);
     assert_int_equal(config_status(t), 0);
@@ -305,12 +371,14 @@ static void test_device_link_changes(void **state)
     signal_fd(fo->cfd);
     assert_true(fnet_wait_count(&t->config_irqs, 4));
     assert_int_equal(config_status(t), VIRTIO_NET_S_LINK_UP);
+    expect_heard(2, VIRTIO_NET_EVENT_LINK, "up");     /* the host's own changes are not its */
     /* Stopped: the config interrupt is no longer watched. */
     assert_int_equal(stops_after_reset(t), 1);
     __atomic_store_n(&fo->dev_link, false, __ATOMIC_SEQ_CST);
     signal_fd(fo->cfd);
     virtio_net_set_link(t->n, true);                 /* I/O thread round trip */
     assert_int_equal(config_status(t), VIRTIO_NET_S_LINK_UP);
+    assert_int_equal(heard_count(), 2);
 }
 
 /* A backend that cannot start: the device stays up for the guest, nothing to stop. */
@@ -618,7 +686,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_start_hands_over_rings), T(test_call_forwarded_kicks_left_alone),
         T(test_link_detaches), T(test_reset_stops_and_restart),
-        T(test_backend_ring_error_needs_reset), T(test_backend_broken_is_not_guest_error),
+        T(test_backend_ring_error_needs_reset), T(test_needs_reset_events_limited),
+        T(test_backend_broken_is_not_guest_error),
         T(test_device_link_changes),
         T(test_start_failure), T(test_ctrl_stays_in_vpf), T(test_moderation_holds_backend_signals),
         cmocka_unit_test_setup_teardown(test_masked_vector_holds_backend_interrupt, setup_pci,

@@ -12,7 +12,8 @@
 
 struct dummy {
     struct virtio_dev vdev;
-    int activations, resets, activate_ret, queue_irqs, config_irqs;
+    int activations, resets, activate_ret, queue_irqs, config_irqs, failures;
+    enum virtio_error failed_with;
     bool refuse;
     uint8_t cfg[8];
 };
@@ -37,13 +38,19 @@ static int d_activate(struct virtio_dev *dev)
     return d->activate_ret;
 }
 static void d_reset(struct virtio_dev *dev) { ((struct dummy *)dev)->resets++; }
+static void d_failed(struct virtio_dev *dev, enum virtio_error err)
+{
+    struct dummy *d = (struct dummy *)dev;
+    d->failures++;
+    d->failed_with = err;
+}
 static void irq_queue(void *o, unsigned q) { ((struct dummy *)o)->queue_irqs++; }
 static void irq_config(void *o) { ((struct dummy *)o)->config_irqs++; }
 
 static const struct virtio_dev_ops dummy_ops = {
     .name = "dummy", .device_id = 99, .num_queues = 2, .queue_max_size = 16, .config_size = 8,
     .get_features = d_features, .check_features = d_check, .config_read = d_cfg_read,
-    .config_write = d_cfg_write, .activate = d_activate, .reset = d_reset,
+    .config_write = d_cfg_write, .activate = d_activate, .reset = d_reset, .failed = d_failed,
 };
 static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config, NULL };
 
@@ -207,6 +214,8 @@ static void test_bad_queue_enable(void **state)
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_RING_ADDR);
     assert_int_equal(t->d.config_irqs, 0);       /* not DRIVER_OK yet */
+    assert_int_equal(t->d.failures, 1);          /* the device heard of it */
+    assert_int_equal(t->d.failed_with, VIRTIO_ERR_RING_ADDR);
     assert_int_equal(virtio_dev_enable_queue(dev, 5), -1);
     virtio_dev_set_status(dev, 0);
     dev->vqs[0].size = 32;                       /* above the maximum */
@@ -226,6 +235,8 @@ static void test_fail_once(void **state)
     virtio_dev_fail(dev, -1, VIRTIO_ERR_HOST);
     assert_int_equal(t->d.config_irqs, 1);
     assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_CHAIN_LOOP);   /* the first reason */
+    assert_int_equal(t->d.failures, 1);          /* once, with the first reason */
+    assert_int_equal(t->d.failed_with, VIRTIO_ERR_CHAIN_LOOP);
     assert_int_equal(virtio_dev_get_status(dev), ALL_OK | VIRTIO_STATUS_NEEDS_RESET);
     /* The driver cannot clear the device-owned bit except by reset. */
     virtio_dev_set_status(dev, ALL_OK);
@@ -234,6 +245,8 @@ static void test_fail_once(void **state)
     assert_int_equal(t->d.resets, 1);
     assert_false(virtio_dev_failed(dev));
     assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_NONE);
+    virtio_dev_fail(dev, 1, VIRTIO_ERR_HEAD_INDEX);      /* after a reset: heard again */
+    assert_int_equal(t->d.failures, 2);
 }
 
 static void test_config_space(void **state)
