@@ -27,8 +27,14 @@ while read -r m; do insmod "/lib/modules/$m.ko" || die "insmod $m"; done </etc/m
 ncpu=$(nproc) app=
 [ "$ncpu" -le 1 ] || app="taskset -c $((ncpu - 1))"
 
+# has_net DEV: the PCI device DEV (a sysfs directory) has a virtio-net netdev.
+has_net() {
+	local n
+	for n in "$1"/virtio*/net; do [ -d "$n" ] && return 0; done
+	return 1
+}
 pf=
-for d in /sys/bus/pci/devices/*; do [ -d "$d"/virtio*/net ] 2>/dev/null && { pf=$d; break; }; done
+for d in /sys/bus/pci/devices/*; do has_net "$d" && { pf=$d; break; }; done
 [ -n "$pf" ] || die "no virtio-net NIC"
 pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
 ip addr add "$ip" dev "$pfdev"
@@ -131,7 +137,7 @@ fi
 if [ -n "$vfvip" ]; then
 	pf2=
 	for d in /sys/bus/pci/devices/*; do
-		[ "$d" != "$pf" ] && [ -f "$d/sriov_totalvfs" ] && [ -d "$d"/virtio*/net ] 2>/dev/null && { pf2=$d; break; }
+		[ "$d" != "$pf" ] && [ -f "$d/sriov_totalvfs" ] && has_net "$d" && { pf2=$d; break; }
 	done
 	[ -n "$pf2" ] || die "no second SR-IOV NIC for vpf.vfvip="
 	echo 1 >"$pf2/sriov_numvfs" || die "echo 1 > sriov_numvfs of $pf2"

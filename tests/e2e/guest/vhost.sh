@@ -49,7 +49,7 @@ say "pf ping after link up ok"
 # restarts vhost-net's rings.
 rmmod virtio_net || die "rmmod virtio_net"
 insmod /lib/modules/virtio_net.ko || die "insmod virtio_net"
-for _ in $(seq 100); do [ -e "$pf"/virtio*/net/* ] 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do for nd in "$pf"/virtio*/net/*; do [ -e "$nd" ] && break 2; done; sleep 0.2; done
 pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
 ip addr add 10.0.0.2/24 dev "$pfdev" && ip link set "$pfdev" up || die "PF setup after reload"
 ping -c 3 -W 5 10.0.0.1 >/dev/null 2>&1 || die "PF ping after driver reload failed"
