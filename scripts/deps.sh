@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/test and scripts/demo: installs what vpf's build, tests and testbed
 # need from Debian's packages, only when something is missing.
 VPF_DEBS=(gcc meson ninja-build pkg-config libcmocka-dev acpica-tools clang

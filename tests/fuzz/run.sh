@@ -14,7 +14,7 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang meson setup "$build" "$src" -Dfuzz=true -Dtests=disabled -Db_lundef=false \
     -Dbuildtype=debugoptimized -Dc_args="$san" -Dc_link_args='-fsanitize=address,undefined'
 fi
-targets=(${FUZZ_TARGETS:-fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl fuzz_sriov})
+read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl fuzz_sriov}"
 runs=()
 [ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
 ninja -C "$build" "${targets[@]/#/tests/fuzz/}"
@@ -33,7 +33,8 @@ for t in "${targets[@]}"; do
                '{"cmd":"set","dev":"q\"x","up":false}' '{"cmd":"list"}' '{"cmd":"help"}' \
                '{"cmd":"set","dev":"\u00e9","vf":-1}' '{"cmd":"set","dev":"a","dev":"b"}' \
                '{"cmd":"list","id":0}'; do
-      printf '%s' "$req" >"$corpus/seed$((i++))"
+      printf '%s' "$req" >"$corpus/seed$i"
+      i=$((i + 1))
     done
   fi
   echo "== $t: ${secs}s"

@@ -55,12 +55,12 @@ await_confined() {
 # status_of NAME FIELD: FIELD of /proc/$vpid/status for the thread named NAME (main: vpf).
 status_of() {
     local t
-    for t in /proc/$vpid/task/*; do
+    for t in "/proc/$vpid/task/"*; do
         [ "$(cat "$t/comm" 2>/dev/null)" = "$1" ] || continue
         awk -v f="$2:" '$1 == f { print $2; exit }' "$t/status"
         return
     done
-    echo "(no thread named $1; threads: $(cat /proc/$vpid/task/*/comm | tr "\n" " "))"
+    echo "(no thread named $1; threads: $(cat "/proc/$vpid/task/"*/comm | tr "\n" " "))"
 }
 sanitizer_build() { grep -q 'seccomp: not installed in a sanitizer build' "$err"; }
 
@@ -89,9 +89,9 @@ help)
     grep -q "Exit status" "$out" || fail "help lacks the exit statuses"
     # Every --net key the README documents is in the help.
     readme=$(dirname "$0")/../../README.md
-    for key in $(grep '^| `--net' "$readme" | grep -o '[a-z-]*=' | sort -u); do
+    while read -r key; do
         grep -q -- "$key" "$out" || fail "vpf run --help lacks the --net key $key"
-    done ;;
+    done < <(grep '^| `--net' "$readme" | grep -o '[a-z-]*=' | sort -u) ;;
 kernel-missing)
     run_vpf run --kernel "$tmp/nope"; expect_error "cannot open kernel.*No such file" ;;
 kernel-not-bzimage)
@@ -466,9 +466,9 @@ user)
     start_ctl_vm --user nobody --net tap=vpfus$$,total-vfs=1,vf-tap=vpfuv$$x%d
     await_confined
     for t in vpf vcpu0 net0 ctl stdin; do
-        [ "$(status_of $t Uid)" = "$u" ] || fail "thread $t runs as uid $(status_of $t Uid), expected $u"
-        [ "$(status_of $t Gid)" = "$g" ] || fail "thread $t runs as gid $(status_of $t Gid), expected $g"
-        awk '$1 == "Groups:" && NF > 2 { exit 1 }' /proc/$vpid/status || fail "supplementary groups kept"
+        [ "$(status_of "$t" Uid)" = "$u" ] || fail "thread $t runs as uid $(status_of "$t" Uid), expected $u"
+        [ "$(status_of "$t" Gid)" = "$g" ] || fail "thread $t runs as gid $(status_of "$t" Gid), expected $g"
+        awk '$1 == "Groups:" && NF > 2 { exit 1 }' "/proc/$vpid/status" || fail "supplementary groups kept"
     done
     [ "$(status_of vpf CapEff)" = 0000000000000000 ] || fail "main thread has CapEff $(status_of vpf CapEff)"
     [ "$(status_of vcpu0 CapEff)" = 0000000000001000 ] || fail "vcpu0 has CapEff $(status_of vcpu0 CapEff)"

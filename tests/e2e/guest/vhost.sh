@@ -4,6 +4,7 @@
 # 10.1.i.2). L1's go-aheads are files on its web server (ack NAME).
 set -u
 N=2
+# shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 
 # carrier DEV 0|1 SECS [NETNS]: wait until DEV's carrier is 0 or 1.
@@ -21,6 +22,7 @@ carrier() {
 sriov_pf_up
 say "pf ping ok"
 # Interrupt moderation on the kernel's data path: vpf holds vhost-net's signals.
+# shellcheck source=coal-lib.sh
 . /guest/coal-lib.sh
 irqs=$(moderation_irqs "$pfdev" 10.0.0.1) || die "interrupt moderation on the vhost-net PF"
 say "coalesce rx interrupts ${irqs% *} without, ${irqs#* } with rx-usecs 100000"
