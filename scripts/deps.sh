@@ -3,7 +3,8 @@
 # need from Debian's packages, only when something is missing.
 VPF_DEBS=(gcc meson ninja-build pkg-config libcmocka-dev acpica-tools clang
 	libclang-rt-14-dev qemu-system-x86 busybox-static cpio kmod util-linux
-	e2fsprogs iproute2 libjansson-dev libc6-dev python3-jsonschema libseccomp-dev)
+	e2fsprogs iproute2 libjansson-dev libc6-dev python3-jsonschema libseccomp-dev
+	clang-format-19 shellcheck)
 
 deps_install() {
 	local missing=()
