@@ -35,7 +35,9 @@
 # container's UDP receive-buffer drops, the guest's softnet drops and time squeezes;
 # fetched from the container over TCP port 7777, outside the measured window).
 # Raw rows: $LOGDIR/raw.tsv; tables: bench/container_report.sh.
+# shellcheck source=../tests/e2e/lib.sh
 . "$E2E_DIR/lib.sh"
+# shellcheck source=lib.sh disable=SC2153 # REPO: the repository (tests/e2e/lib.sh)
 . "$REPO/bench/lib.sh"
 
 REPS=${E2E_BENCH_REPS:-3}
@@ -54,7 +56,7 @@ need_vpf
 paths=(vpf-base vpf-vf vpf-vfc vpf-vfv qemu-base)
 declare -A VMM=([vpf-base]=vpf [vpf-vf]=vpf [vpf-vfc]=vpf [vpf-vfv]=vpf [qemu-base]=qemu)
 declare -A TAP=([vpf-base]=cbtap0 [vpf-vf]=cbvf0 [vpf-vfc]=cbvf1 [vpf-vfv]=cbvh0 [qemu-base]=cbtap2)
-declare -A OTHER=([vpf-base]=cbvf0 [vpf-vf]=cbtap0 [vpf-vfc]=cbvf0 [vpf-vfv]=cbvf0 [qemu-base]=)
+declare -A OTHER=([vpf-base]=cbvf0 [vpf-vf]=cbtap0 [vpf-vfc]=cbvf0 [vpf-vfv]=cbvf0 [qemu-base]='')
 declare -A IP=([vpf-base]=10.0.121.2 [vpf-vf]=10.0.122.2 [vpf-vfc]=10.0.124.2 [vpf-vfv]=10.0.125.2
 	[qemu-base]=10.0.123.2)
 declare -A WRAP PID KDIR
@@ -112,7 +114,9 @@ snapshot() { # snapshot PATH: KVM stats of its VM, its tap, the VM's other tap
 for p in "${paths[@]}"; do
 	snapshot "$p"; b=$SNAP
 	ping -c 3 -W 5 "${IP[$p]}" >/dev/null || fail "$p: no ping to ${IP[$p]}"
-	snapshot "$p"; set -- $(snap_delta "$b" "$SNAP")
+	snapshot "$p"
+	# shellcheck disable=SC2046 # the delta's fields, as $1...
+	set -- $(snap_delta "$b" "$SNAP")
 	[ "$8" -ge 3 ] && [ "$7" -ge 3 ] || fail "$p: ping did not cross ${TAP[$p]} (rx $7 tx $8 packets)"
 	log "$p: ping ${IP[$p]} ok over ${TAP[$p]} (rx $7 tx $8 packets; other tap rx ${11} tx ${12})"
 done
@@ -128,6 +132,7 @@ sockperf_pct() { sed -n "s/.*percentile $2 = *\([0-9.]*\).*/\1/p" "$1" | tail -n
 l2_counters() {
 	local c
 	c=$(timeout 20 nc "${IP[$1]}" 7777 </dev/null 2>/dev/null)
+	# shellcheck disable=SC2086 # its fields, counted
 	set -- $c
 	[ $# = 5 ] && echo "$c" || echo "- - - - -"
 }
@@ -136,7 +141,7 @@ bad=0
 echo "# path rep test v1 v2 v3 $KVM_STATS tap_rx_pkts tap_tx_pkts tap_rx_bytes tap_tx_bytes other_rx_pkts other_tx_pkts other_rx_bytes other_tx_bytes ms l2_udp_in l2_udp_rcvbuf_err l2_udp_in_err l2_softnet_drop l2_softnet_squeeze" >"$LOGDIR/raw.tsv"
 echo "# udp_tx/udp_rx: v1 delivered Mbit/s, v2 loss %, v3 sent Mbit/s; udp_rr: v1 p50 us, v2 p99 us; rate $RATE len $LEN secs $SECS; vpf-vfc rx-usecs:rx-frames $COAL; vpf-vfv ${VFV_COAL:-no moderation}; L2 vCPUs $L2_CPUS$([ "$L2_CPUS" = 1 ] || echo " (RX interrupts on CPU 0, TX interrupts and servers on CPU $((L2_CPUS - 1)))")" >>"$LOGDIR/raw.tsv"
 run_test() { # run_test PATH REP TEST
-	local p=$1 rep=$2 t=$3 out=$LOGDIR/$1-$2-$3.txt b v1=- v2=- v3=- rc=0 t0 ms d c0= c1= l2d="- - - - -"
+	local p=$1 rep=$2 t=$3 out=$LOGDIR/$1-$2-$3.txt b v1=- v2=- v3=- rc=0 t0 ms d c0='' c1='' l2d="- - - - -"
 	alive "$p"
 	[ "$t" != udp_rx ] || c0=$(l2_counters "$p")
 	snapshot "$p"; b=$SNAP t0=$(now_ms)
@@ -164,6 +169,7 @@ run_test() { # run_test PATH REP TEST
 		esac
 	fi
 	# The path check: the traffic crossed this path's tap, (almost) none the VM's other tap.
+	# shellcheck disable=SC2086 # the delta's fields, as $1...
 	set -- $d
 	local own=$(($7 + $8)) other=$((${11} + ${12}))
 	if [ "$own" -lt 100 ] || [ $((other * 20)) -gt "$own" ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh: helpers shared by the nested benchmark scenarios (source it after
 # tests/e2e/lib.sh). Shell builtins only where it runs per measurement: every fork
 # costs milliseconds in L1 under TCG.

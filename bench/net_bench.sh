@@ -25,7 +25,9 @@
 # (/sys/kernel/debug/kvm/PID-FD/, so the idle VMs do not count), tap packets and bytes,
 # the VMM's CPU time (device threads vs vCPU threads) and read/write syscalls (/proc/PID/io).
 # Raw rows go to $LOGDIR/raw.tsv; bench/report.sh turns them into the table.
+# shellcheck source=../tests/e2e/lib.sh
 . "$E2E_DIR/lib.sh"
+# shellcheck source=lib.sh disable=SC2153 # REPO: the repository (tests/e2e/lib.sh)
 . "$REPO/bench/lib.sh"
 
 REPS=${E2E_BENCH_REPS:-3}
@@ -113,6 +115,7 @@ snapshot() {
 		read -r comm 2>/dev/null <"$t/comm" || continue
 		read -r line 2>/dev/null <"$t/stat" || continue
 		# fields after "(comm) ": state=1 ... utime=12 stime=13
+		# shellcheck disable=SC2086 # split into $1...
 		set -- ${line##*) }
 		case $comm in
 		vcpu* | "CPU "*) vcpu=$((vcpu + ${12} + ${13})) ;;
@@ -125,6 +128,7 @@ snapshot() {
 	# vhost=on: the data path is the kernel thread vhost-PID: counted as device time.
 	for t in ${VHOST_TIDS[$v]:-}; do
 		read -r line 2>/dev/null <"/proc/$t/stat" || continue
+		# shellcheck disable=SC2086 # split into $1...
 		set -- ${line##*) }
 		vh=$((vh + ${12} + ${13}))
 	done

@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # bench/plotlib.sh: gnuplot helpers of the bench/*plot.sh charts (source it; bash).
 # Data files hold a row per metric: its label, then "median min max" per series.
 
 # GP_BARS: the clustered-bars-with-min-max-error-bars style every panel uses.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 GP_BARS='set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1

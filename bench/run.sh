@@ -27,7 +27,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-native=1 nested=1 container=1 reps=3 secs=5 vhost=0 rate=30M smp= l2cpus=1 out=$repo/build/bench
+native=1 nested=1 container=1 reps=3 secs=5 vhost=0 rate=30M smp='' l2cpus=1 out=$repo/build/bench
 while [ $# -gt 0 ]; do
 	case $1 in
 	--native-only) nested=0 container=0 ;;
@@ -56,7 +56,7 @@ export VPF=${VPF:-$build/vpf}
 if [ "$native" = 1 ]; then
 	say "dp_bench: $reps runs of 1 s per case"
 	: >"$out/dp_bench.txt"
-	for r in $(seq 1 "$reps"); do
+	for _ in $(seq 1 "$reps"); do
 		timeout 300 "$build/bench/dp_bench" --secs 1 | tee -a "$out/dp_bench.txt" >&2
 	done
 	{

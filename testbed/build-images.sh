@@ -48,13 +48,12 @@ if [ ! -f "$kdir/.done" ]; then
 	rm -rf "$kdir" && mkdir -p "$TB_OUT/debs" "$kdir"
 	# apt-get download writes into the current directory.
 	(cd "$TB_OUT/debs" && rm -f "${kpkg}"_*.deb && apt-get download -q "$kpkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
-	deb=$(ls "$TB_OUT/debs/${kpkg}"_*.deb 2>/dev/null | head -n1)
+	deb=$(find "$TB_OUT/debs" -maxdepth 1 -name "${kpkg}_*.deb" | LC_ALL=C sort | head -n1)
 	[ -n "$deb" ] || tb_die "apt-get download $kpkg failed"
 	dpkg-deb -x "$deb" "$kdir"
 	touch "$kdir/.done"
 fi
 kmods=$kdir/lib/modules/$kver
-kconfig=$kdir/boot/config-$kver
 if ! cmp -s "$kdir/boot/vmlinuz-$kver" bzImage; then
 	cp "$kdir/boot/vmlinuz-$kver" bzImage.tmp && mv bzImage.tmp bzImage
 fi
@@ -248,4 +247,4 @@ else
 	echo "$l1key" >l1.cpio.key
 	rm -rf "$s"
 fi
-ls -l "$TB_OUT"/{bzImage,l1.cpio,l2.cpio.gz} | awk '{print "[testbed] " $5 "\t" $9}' >&2
+stat --printf '[testbed] %s\t%n\n' "$TB_OUT"/{bzImage,l1.cpio,l2.cpio.gz} >&2

@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shared helpers for testbed/*.sh (bash). Sourced, not executed.
 
 TB_REPO=${TB_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 TB_OUT=$TB_REPO/build/testbed
 
 tb_log() { printf '[testbed] %s\n' "$*" >&2; }

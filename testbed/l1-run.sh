@@ -4,6 +4,7 @@
 # that VMM start-up and benchmarks never read through 9p), runs the scenarios.
 set -uo pipefail
 repo=$1 results=$2
+# shellcheck source=/dev/null # written by run.sh
 . "$results/plan.sh" # SCENARIOS + exported environment for the scenarios
 
 t0=$(cut -d' ' -f1 /proc/uptime)

@@ -22,7 +22,7 @@ EOF
 	exit 2
 }
 
-mode= smp=${L1_SMP:-1} mem=${L1_MEM:-3072} shell=0 scenarios=() l1_append=${L1_APPEND:-}
+mode='' smp=${L1_SMP:-1} mem=${L1_MEM:-3072} shell=0 scenarios=() l1_append=${L1_APPEND:-}
 export SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-300}
 HEARTBEAT_SECS=${HEARTBEAT_SECS:-90} # L1 is declared hung after this long without a heartbeat
 while [ $# -gt 0 ]; do
@@ -87,7 +87,7 @@ stamp() {
 export REPO=$TB_REPO E2E_DIR=$TB_REPO/tests/e2e TESTBED_DIR=$TB_OUT TESTBED_RESULTS=$results
 export TESTBED_MODE=$mode
 console=$results/console.log
-qpid= fpid=
+qpid='' fpid=''
 cleanup() {
 	[ -n "$qpid" ] && kill -TERM "$qpid" 2>/dev/null
 	[ -n "$fpid" ] && wait "$fpid" 2>/dev/null
@@ -122,16 +122,17 @@ else
 	# A hung L1: where its vCPUs are (QEMU monitor through the .monitor FIFOs;
 	# nokaslr above makes the RIPs match System.map) -> results/l1-hang.txt.
 	l1_diagnose() {
-		local m=$results/.monitor out=$results/l1-hang.txt i rip
-		for i in 1 2 3; do printf 'info cpus\ninfo registers -a\ninfo lapic\ninfo pic\n' >"$m.in"; sleep 1; done
+		local m=$results/.monitor out=$results/l1-hang.txt rip rips
+		for _ in 1 2 3; do printf 'info cpus\ninfo registers -a\ninfo lapic\ninfo pic\n' >"$m.in"; sleep 1; done
 		timeout 3 cat "$m.out" | tr -d '\r' >"$out" || true
 		# L1 saved its text symbols (Debian ships no real System.map); hex
 		# addresses of equal length compare correctly as strings.
 		local map=$results/.kallsyms.sorted
 		LC_ALL=C sort "$results/.kallsyms" >"$map" 2>/dev/null || true
+		mapfile -t rips < <(sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' "$out")
 		{
 			printf '\n---- RIP samples -> symbols\n'
-			for rip in $(sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' "$out"); do
+			for rip in "${rips[@]}"; do
 				echo "$rip $(awk -v r="$rip" '"" $1 <= "" r { s = $3 " " $4 } "" $1 > "" r { exit } END { print s }' "$map")"
 			done
 		} >>"$out"
@@ -146,6 +147,7 @@ else
 		-append "console=ttyS0 panic=-1 quiet nokaslr vpf.repo=$TB_REPO vpf.results=$results${l1_append:+ $l1_append}"
 		-virtfs "local,path=$TB_REPO,mount_tag=repo,security_model=none,readonly=on"
 		-virtfs "local,path=$results,mount_tag=results,security_model=none")
+	# shellcheck disable=SC2016 # the single quotes are text: $l1_append expands
 	tb_log "L1: -smp $smp -m $mem${l1_append:+, append '$l1_append'}, scenarios: $(for f in "${scenarios[@]}"; do basename "$f" .sh; done | xargs), limit $((total + boot_allow))s"
 	if [ "$shell" = 1 ]; then
 		"${l1[@]}"

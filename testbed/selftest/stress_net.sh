@@ -4,6 +4,7 @@
 # was chosen, see docs/testbed.md): L2 under QEMU/KVM with tap + vhost-net,
 # UDP floods both ways, TCP, sockperf ping-pong, E2E_STRESS_SECS (45) each.
 # Run: testbed/run.sh [--smp N] testbed/selftest/stress_net.sh
+# shellcheck source=../../tests/e2e/lib.sh
 . "$E2E_DIR/lib.sh"
 d=${E2E_STRESS_SECS:-45}
 con=$LOGDIR/l2-qemu.log

@@ -46,12 +46,14 @@ task_ticks() {
 		read -r s <"$f" || continue
 		comm=${s#*(} comm=${comm%%)*}
 		[ "$comm" = "$want" ] || continue
+		# shellcheck disable=SC2086 # split into $1...
 		set -- ${s##*)}         # $1 is field 3 (state): utime is field 14, stime 15
 		t=$((t + ${12} + ${13}))
 	done
 	echo "$t"
 }
 task_exists() { grep -qx "$1" /proc/"$vpf_pid"/task/*/comm; }
+# shellcheck disable=SC2086 # split into $1...
 proc_ticks() { local s; read -r s <"/proc/$vpf_pid/stat"; set -- ${s##*)}; echo $((${12} + ${13})); }
 # An orchestrator's view of the attack: the events (device-error when VF 1 needs a reset).
 "$VPF" ctl --json "$ctl" events >"$LOGDIR/events.jsonl" 2>&1 &
@@ -98,7 +100,7 @@ metric pings_pf "$pf_ok ok $pf_lost lost"
 metric pings_vf0 "$vf_ok ok $vf_lost lost"
 [ "$pf_lost" = 0 ] && [ "$vf_lost" = 0 ] || fail "pings lost: PF $pf_lost of $((pf_ok + pf_lost)), VF 0 $vf_lost of $((vf_ok + vf_lost))"
 [ "$pf_ok" -gt 10 ] || fail "only $pf_ok pings to the PF during the attack"
-go done
+go 'done'
 
 rc=0
 wait_vm || rc=$?

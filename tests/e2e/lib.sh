@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/e2e/lib.sh: helpers for end-to-end scenarios (bash). Start a scenario with
 #   . "$(dirname "$0")/lib.sh"
 # Environment (set by testbed/run.sh, in L1 or on the host; see docs/testbed.md):
@@ -6,7 +7,7 @@
 set -euo pipefail
 
 E2E_NAME=$(basename "$0" .sh)
-: "${LOGDIR:=$(mktemp -d /tmp/e2e-$E2E_NAME.XXXXXX)}" # run by hand: logs go to a temp dir
+: "${LOGDIR:=$(mktemp -d "/tmp/e2e-$E2E_NAME.XXXXXX")}" # run by hand: logs go to a temp dir
 : "${L2_KERNEL:=}" "${L2_INITRD:=}" "${VPF:=vpf}" "${TESTBED_MODE:=direct}"
 mkdir -p "$LOGDIR"
 
@@ -97,6 +98,7 @@ expect_guest_ok() {
 # rx-usecs 100000" (guest/coal-lib.sh: replies to 50 pings 20 ms apart) shows the device
 # holding receive interrupts as the guest asked (VIRTIO_NET_F_NOTF_COAL).
 expect_moderation() {
+	# shellcheck disable=SC2046 # the two counts, as $1 and $2
 	set -- $(sed -n 's/.*coalesce rx interrupts \([0-9]*\) without, \([0-9]*\) with.*/\1 \2/p' "$1")
 	[ $# = 2 ] || fail "no receive interrupt counts from L2"
 	log "receive interrupts for 50 ping replies: $1 without moderation, $2 with rx-usecs 100000"
@@ -107,3 +109,7 @@ expect_moderation() {
 # kvm_counter NAME: a KVM statistic from debugfs (exits, io_exits, mmio_exits, ...),
 # summed over the VMs alive now: read it before and after a workload while L2 runs.
 kvm_counter() { cat "/sys/kernel/debug/kvm/$1"; }
+
+# fd_count PID: how many file descriptors PID has open.
+# shellcheck disable=SC2012 # the names are numbers
+fd_count() { ls "/proc/$1/fd" | wc -l; }

@@ -11,7 +11,7 @@ if [ "$TESTBED_MODE" = nested ]; then
 	grep -q '^kvm_amd ' /proc/modules || fail "kvm_amd is not loaded in L1"
 	[ -f /sys/kernel/debug/kvm/exits ] || fail "KVM debugfs counters missing"
 fi
-[ -x "$VPF" ] && log "vpf binary present: $VPF" || log "no vpf binary yet at $VPF (not needed here)"
+if [ -x "$VPF" ]; then log "vpf binary present: $VPF"; else log "no vpf binary yet at $VPF (not needed here)"; fi
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 not available"
 
 con=$LOGDIR/l2-qemu.log

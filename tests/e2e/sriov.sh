@@ -77,12 +77,12 @@ go taps-gone
 
 t1=$(now_ms)
 await 'VPF-SRIOV: cycle 1 done' 120 "first enable/disable cycle failed"
-fds1=$(ls "/proc/$vpf_pid/fd" | wc -l)
+fds1=$(fd_count "$vpf_pid")
 rss1=$(awk '/VmRSS/ {print $2}' "/proc/$vpf_pid/status")
 go c1
 await 'VPF-SRIOV: cycles done' 300 "enable/disable cycles failed"
 metric cycles_2_to_20_ms "$(ms_since "$t1")" ms
-fds20=$(ls "/proc/$vpf_pid/fd" | wc -l)
+fds20=$(fd_count "$vpf_pid")
 rss20=$(awk '/VmRSS/ {print $2}' "/proc/$vpf_pid/status")
 go c20
 metric vpf_fds_after_cycle_1 "$fds1"

@@ -181,11 +181,11 @@ await 'VPF-SRIOV: vfs removed' 120 "echo 0 did not remove the VFs"
 [ "$(vpf_vdpa_devs)" = 0 ] || fail "vDPA devices left after echo 0: $(vdpa dev show)"
 go vfs-gone
 await 'VPF-SRIOV: cycle 1 done' 120 "first enable/disable cycle failed"
-fds1=$(ls "/proc/$vpf_pid/fd" | wc -l)
+fds1=$(fd_count "$vpf_pid")
 devs1=$(vpf_vdpa_devs)
 go c1
 await 'VPF-SRIOV: cycles done' 200 "enable/disable cycles failed"
-fds3=$(ls "/proc/$vpf_pid/fd" | wc -l)
+fds3=$(fd_count "$vpf_pid")
 devs3=$(vpf_vdpa_devs)
 go c3
 metric vpf_fds_after_cycle_1 "$fds1"

@@ -83,7 +83,7 @@ free=$(grep -a 'VPF-SRIOV: rate unlimited' "$con" | sed -n 's/.* \([0-9.]*\) Mbi
 metric vf0_tcp_tx_mbit_limit_1 "$mbit" Mbit/s
 metric vf0_tcp_tx_mbit_unlimited "${free:--}" Mbit/s
 awk -v m="$mbit" 'BEGIN { exit !(m <= 1.3) }' || fail "VF 0 sent $mbit Mbit/s with rate=1"
-go done
+go 'done'
 await 'VPF-SRIOV: flr ok' 120 "VF 0 did not come back from a Function Level Reset"
 expect_in_log "$con" 'VPF-SRIOV: vf 0 reset methods: .*flr' "VF 0 does not offer FLR"
 expect_in_log "$con" 'pci: net0vf0: function level reset' "vpf did not see VF 0's FLR"

@@ -98,10 +98,10 @@ done
 [ "$(vhost_threads)" = 1 ] || fail "vhost workers left after echo 0: $(vhost_threads)"
 go vfs-gone
 await 'VPF-SRIOV: cycle 1 done' 120 "first enable/disable cycle failed"
-fds1=$(ls "/proc/$vpf_pid/fd" | wc -l)
+fds1=$(fd_count "$vpf_pid")
 go c1
 await 'VPF-SRIOV: cycles done' 200 "enable/disable cycles failed"
-fds3=$(ls "/proc/$vpf_pid/fd" | wc -l)
+fds3=$(fd_count "$vpf_pid")
 threads3=$(vhost_threads)
 go c3
 metric vpf_fds_after_cycle_1 "$fds1"

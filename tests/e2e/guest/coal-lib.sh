@@ -1,3 +1,4 @@
+# shellcheck shell=dash # sourced by sh (guest/net.sh) and bash (guest/vhost.sh): POSIX + local
 # Guest helpers for interrupt moderation (VIRTIO_NET_F_NOTF_COAL, set with ethtool -C),
 # shared by guest/net.sh and guest/vhost.sh. Source it.
 

@@ -24,11 +24,17 @@ ip=$(arg ip) vfip=$(arg vfip)
 while read -r m; do insmod "/lib/modules/$m.ko" || die "insmod $m"; done </etc/modules.container
 
 # app: how the servers start (on the last CPU when there are several).
-ncpu=$(nproc) app=
-[ "$ncpu" -le 1 ] || app="taskset -c $((ncpu - 1))"
+ncpu=$(nproc) app=()
+[ "$ncpu" -le 1 ] || app=(taskset -c $((ncpu - 1)))
 
+# has_net DEV: the PCI device DEV (a sysfs directory) has a virtio-net netdev.
+has_net() {
+	local n
+	for n in "$1"/virtio*/net; do [ -d "$n" ] && return 0; done
+	return 1
+}
 pf=
-for d in /sys/bus/pci/devices/*; do [ -d "$d"/virtio*/net ] 2>/dev/null && { pf=$d; break; }; done
+for d in /sys/bus/pci/devices/*; do has_net "$d" && { pf=$d; break; }; done
 [ -n "$pf" ] || die "no virtio-net NIC"
 pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
 ip addr add "$ip" dev "$pfdev"
@@ -70,8 +76,8 @@ for pp in tcp/5201 udp/5201 udp/11111 tcp/7777; do
 	ipt -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p "${pp%/*}" --dport "${pp#*/}" -j ACCEPT
 done
 ip netns exec base ping -c 2 -W 5 "$l1" >/dev/null || die "base: no ping to $l1 (through the NAT)"
-ip netns exec base $app iperf3 -s >/dev/null 2>&1 &
-ip netns exec base $app sockperf server -i 172.17.0.2 >/dev/null 2>&1 &
+ip netns exec base "${app[@]}" iperf3 -s >/dev/null 2>&1 &
+ip netns exec base "${app[@]}" sockperf server -i 172.17.0.2 >/dev/null 2>&1 &
 say "base: $pfdev $ip, container 172.17.0.2 behind docker0 + NAT, ping $l1 ok"
 
 # Counters for the bench, per container: a persistent TCP server on port 7777 answers
@@ -92,7 +98,7 @@ ip netns exec base nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
 # servers started; with the last argument the container sets the VF's interrupt
 # moderation (ethtool -C, NOTF_COAL; TX by default 0:1, not delayed).
 vf_container() {
-	local pf=$1 name=$2 idx=$3 cidr=$4 coal=${5:-} vfdev= l
+	local pf=$1 name=$2 idx=$3 cidr=$4 coal=${5:-} vfdev='' l
 	for _ in $(seq 300); do
 		for n in "$pf"/virtfn"$idx"/virtio*/net/*; do [ -e "$n" ] && vfdev=${n##*/}; done
 		[ -n "$vfdev" ] && break
@@ -114,8 +120,8 @@ vf_container() {
 	ip -n "$name" link set "$vfdev" up
 	l=${cidr%/*} l=${l%.*}.1
 	ip netns exec "$name" ping -c 2 -W 5 "$l" >/dev/null || die "$name: no ping to $l"
-	ip netns exec "$name" $app iperf3 -s >/dev/null 2>&1 &
-	ip netns exec "$name" $app sockperf server -i "${cidr%/*}" >/dev/null 2>&1 &
+	ip netns exec "$name" "${app[@]}" iperf3 -s >/dev/null 2>&1 &
+	ip netns exec "$name" "${app[@]}" sockperf server -i "${cidr%/*}" >/dev/null 2>&1 &
 	ip netns exec "$name" nc -ll -p 7777 -e /tmp/counters.sh >/dev/null 2>&1 &
 	say "$name: VF $idx $(basename "$(readlink -f "$pf/virtfn$idx")") $vfdev $cidr${coal:+ rx-usecs:rx-frames $coal}, ping $l ok"
 }
@@ -131,7 +137,7 @@ fi
 if [ -n "$vfvip" ]; then
 	pf2=
 	for d in /sys/bus/pci/devices/*; do
-		[ "$d" != "$pf" ] && [ -f "$d/sriov_totalvfs" ] && [ -d "$d"/virtio*/net ] 2>/dev/null && { pf2=$d; break; }
+		[ "$d" != "$pf" ] && [ -f "$d/sriov_totalvfs" ] && has_net "$d" && { pf2=$d; break; }
 	done
 	[ -n "$pf2" ] || die "no second SR-IOV NIC for vpf.vfvip="
 	echo 1 >"$pf2/sriov_numvfs" || die "echo 1 > sriov_numvfs of $pf2"
@@ -141,6 +147,7 @@ if [ "$ncpu" -gt 1 ]; then
 	# TX completions (virtioN-output.0) to the servers' CPU, where the sender runs and
 	# waits for them; every other virtio interrupt (RX, config, control) to CPU 0.
 	last=$((ncpu - 1)) nrx=0 ntx=0
+	# shellcheck disable=SC2013 # words: IRQ/NAME, one per virtio interrupt
 	for q in $(awk '/virtio/ {sub(":", "", $1); print $1 "/" $NF}' /proc/interrupts); do
 		c=0
 		case ${q#*/} in *output*) c=$last ntx=$((ntx + 1)) ;; *) nrx=$((nrx + 1)) ;; esac

@@ -5,11 +5,12 @@
 # tap in L1 is 10.1.i.1/24 (VF i: 10.1.i.2 in netns nsI).
 set -u
 N=2
+# shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 PF_MAC=52:54:00:12:34:56
 
 # The two SR-IOV PFs: pf (net0, by its MAC) and pf2 (net1).
-pf= pf2=
+pf='' pf2=''
 for d in /sys/bus/pci/devices/*; do
 	[ -f "$d/sriov_totalvfs" ] || continue
 	read -r mac <"$(echo "$d"/virtio*/net/*)/address"
@@ -59,4 +60,4 @@ for _ in $(seq 300); do vf_dev 1; [ -n "$VF_DEV" ] && break; sleep 0.2; done
 vf_netns 1 10.1.1.2/24
 vf_ping 1 10.1.1.1 20 || die "VF 1 does not work after the driver reset it"
 say "vf1 recovered"
-ack done
+ack 'done'

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Guest helper (source it): L1, the peer at 10.0.0.1, gives its go-aheads as files on its
 # web server (busybox httpd, port 8080).
 # l1_published NAME TRIES: wait until L1 publishes NAME, polling every 0.2 s, at most

@@ -21,7 +21,9 @@ echo "VPF-NET: ping guest->host ok"
 # ping replies without and with rx-usecs 100 ms. The host then checks the device's view
 # through its control socket and puts a file on its web server; we wait for that file
 # and turn moderation off again.
+# shellcheck source=coal-lib.sh
 . /guest/coal-lib.sh
+# shellcheck source=l1-lib.sh
 . /guest/l1-lib.sh
 irqs=$(moderation_irqs "$dev" 10.0.0.1) || { echo "VPF-NET: coalesce failed"; exit 1; }
 echo "VPF-NET: coalesce rx interrupts ${irqs% *} without, ${irqs#* } with rx-usecs 100000"

@@ -5,7 +5,8 @@
 set -eu
 ipaddr=$(sed -n 's/.*vpf\.ip=\([^ ]*\).*/\1/p' /proc/cmdline)
 ipaddr=${ipaddr:-10.0.0.2/24}
-dev=$(ls /sys/class/net | grep -v '^lo$' | head -n1)
+dev=
+for d in /sys/class/net/*; do [ "${d##*/}" = lo ] || { dev=${d##*/}; break; }; done
 [ -n "$dev" ] || { echo "no network interface"; exit 1; }
 ip addr add "$ipaddr" dev "$dev"
 ip link set "$dev" up

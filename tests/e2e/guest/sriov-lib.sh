@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Guest helpers shared by guest/sriov*.sh (source it; set N, the VF count, first). L1 is
 # 10.0.0.1 on the PF's tap, we are 10.0.0.2. Markers "VPF-SRIOV: ..." tell L1 how far we
 # got; L1's go-aheads are files on its web server.
 say() { echo "VPF-SRIOV: $*"; }
 die() { say "FAIL: $*"; exit 1; }
+# shellcheck source=l1-lib.sh
 . /guest/l1-lib.sh
 # ack NAME: wait (2 minutes at most) until L1 publishes http://10.0.0.1:8080/NAME.
 ack() { l1_published "$1" 600 || die "no go-ahead '$1' from L1"; }

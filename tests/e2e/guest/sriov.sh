@@ -5,6 +5,7 @@
 # Markers "VPF-SRIOV: ..." tell L1 how far we got.
 set -u
 N=4
+# shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 sriov_pf_up
 lspci -vvv -s "$pfaddr" | sed -n '/SR-IOV/,/VF Migration/p' | sed 's/^[[:space:]]*/VPF-SRIOV: lspci: /'

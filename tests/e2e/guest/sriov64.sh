@@ -4,6 +4,7 @@
 # 10.2.i.2/24, its peer 10.2.i.1), then echo 0 takes them all down.
 set -u
 N=64
+# shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 sriov_pf_up

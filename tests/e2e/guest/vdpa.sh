@@ -5,6 +5,7 @@
 # management device does not exist.
 set -u
 N=4
+# shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 
 # carrier DEV 0|1 SECS NETNS: wait until DEV's carrier (in NETNS) is 0 or 1.
@@ -22,10 +23,10 @@ counter() { ip netns exec "ns$1" cat "/sys/class/net/vf$1/statistics/$2"; }
 
 # The two SR-IOV PFs by their TotalVFs: net0 ($pf, N VFs) and net1 ($bad, 1 VF).
 # net3 ($pat, 2 VFs) has its VFs on the admin's devices (vf-vdpa=PATTERN).
-pf= bad= pat=
+pf='' bad='' pat=''
 for d in /sys/bus/pci/devices/*; do
 	[ -f "$d/sriov_totalvfs" ] || continue
-	case $(cat "$d/sriov_totalvfs") in $N) pf=$d ;; 1) bad=$d ;; 2) pat=$d ;; esac
+	case $(cat "$d/sriov_totalvfs") in "$N") pf=$d ;; 1) bad=$d ;; 2) pat=$d ;; esac
 done
 [ -n "$pf" ] && [ -n "$bad" ] && [ -n "$pat" ] || { lspci; die "expected SR-IOV PFs with $N, 1 and 2 VFs"; }
 pfaddr=$(basename "$pf")
@@ -64,7 +65,7 @@ for i in $(seq 0 $((N - 1))); do
 	carrier "vf$i" 1 30 "ns$i" || die "VF $i has no carrier"
 done
 for i in $(seq 0 $((N - 1))); do
-	rx0[$i]=$(counter "$i" rx_packets); tx0[$i]=$(counter "$i" tx_packets)
+	rx0[i]=$(counter "$i" rx_packets); tx0[i]=$(counter "$i" tx_packets)
 done
 for i in $(seq 0 $((N - 1))); do
 	ip netns exec "ns$i" arping -c 3 -w 5 -I "vf$i" "10.9.$i.1" >/dev/null 2>&1 &
@@ -91,7 +92,8 @@ ack flood-measured
 
 # loop I COUNT: COUNT broadcasts on VF I come back, and no more.
 loop() {
-	local rx=$(counter "$1" rx_packets)
+	local rx
+	rx=$(counter "$1" rx_packets)
 	ip netns exec "ns$1" arping -c "$2" -w $(($2 + 3)) -I "vf$1" "10.9.$1.1" >/dev/null 2>&1
 	[ $(($(counter "$1" rx_packets) - rx)) = "$2" ]
 }

@@ -4,6 +4,7 @@
 # vpf tags). L1's go-aheads are files on its web server (ack NAME).
 set -u
 N=2
+# shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 sriov_pf_up
 ack port-set
@@ -66,5 +67,5 @@ ip -n ns0 addr add 10.2.0.2/24 dev vf0
 ip -n ns0 link set vf0 up
 ping_peer 0 20 || die "VF 0 cannot ping its peer after FLR"
 say "flr ok"
-ack done
+ack 'done'
 say "done"

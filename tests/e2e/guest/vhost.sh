@@ -4,6 +4,7 @@
 # 10.1.i.2). L1's go-aheads are files on its web server (ack NAME).
 set -u
 N=2
+# shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 
 # carrier DEV 0|1 SECS [NETNS]: wait until DEV's carrier is 0 or 1.
@@ -21,6 +22,7 @@ carrier() {
 sriov_pf_up
 say "pf ping ok"
 # Interrupt moderation on the kernel's data path: vpf holds vhost-net's signals.
+# shellcheck source=coal-lib.sh
 . /guest/coal-lib.sh
 irqs=$(moderation_irqs "$pfdev" 10.0.0.1) || die "interrupt moderation on the vhost-net PF"
 say "coalesce rx interrupts ${irqs% *} without, ${irqs#* } with rx-usecs 100000"
@@ -49,7 +51,7 @@ say "pf ping after link up ok"
 # restarts vhost-net's rings.
 rmmod virtio_net || die "rmmod virtio_net"
 insmod /lib/modules/virtio_net.ko || die "insmod virtio_net"
-for _ in $(seq 100); do [ -e "$pf"/virtio*/net/* ] 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do for nd in "$pf"/virtio*/net/*; do [ -e "$nd" ] && break 2; done; sleep 0.2; done
 pfdev=$(basename "$(echo "$pf"/virtio*/net/*)")
 ip addr add 10.0.0.2/24 dev "$pfdev" && ip link set "$pfdev" up || die "PF setup after reload"
 ping -c 3 -W 5 10.0.0.1 >/dev/null 2>&1 || die "PF ping after driver reload failed"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # L1 helpers shared by the SR-IOV scenarios (tests/e2e/sriov*.sh); source after lib.sh.
 # The PF's tap is 10.0.0.1/24 with a web server whose files are go-aheads for the guest
 # (guest/sriov-lib.sh: ack NAME waits for http://10.0.0.1:8080/NAME).
@@ -27,6 +28,7 @@ sriov_l1_cleanup() {
 # go NAME: publish a go-ahead for the guest.
 go() { : >"$SRIOV_WWW/$1"; }
 # await REGEX SECS WHAT: the guest ($con) printed REGEX; fail at once if it printed a failure.
+# shellcheck disable=SC2154 # con: the scenario's L2 console log
 await() {
 	wait_for_log "$con" "$1|VPF-SRIOV: FAIL" "$2" && ! grep -qa 'VPF-SRIOV: FAIL' "$con" ||
 		{ tail -n 40 "$con"; fail "$3"; }
