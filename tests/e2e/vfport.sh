@@ -59,6 +59,21 @@ await 'VPF-SRIOV: vlan off cut ok' 60 "VF 1 still reached its VLAN peer with the
 vf_set vf=1 vlan=100 >/dev/null
 go vlan-on
 await 'VPF-SRIOV: vlan on ping ok' 60 "VF 1 did not get its VLAN back"
+# 802.1ad: vpf tags with TPID 0x88a8, so L1's peer must be an 802.1ad VLAN interface.
+vf_set vf=1 vlan=100 qos=3 proto=802.1ad >"$LOGDIR/vf-set-qinq.json"
+grep -q '"vlan":100,.*"qos":3,"proto":"802.1ad"' "$LOGDIR/vf-set-qinq.json" ||
+	fail "vf-set proto=802.1ad: $(cat "$LOGDIR/vf-set-qinq.json")"
+ip link del vpfpt1.100
+ip link add link vpfpt1 name vpfpt1.100 type vlan proto 802.1ad id 100 || fail "cannot add an 802.1ad VLAN interface"
+vf_tap_setup vpfpt1.100 10.2.1.1/24
+ip link set vpfpt1.100 up
+go qinq
+await 'VPF-SRIOV: 802.1ad ping ok' 60 "VF 1 cannot reach its peer on 802.1ad VLAN 100"
+await 'VPF-SRIOV: untrusted mac refused' 60 "the untrusted VF's MAC change was not refused"
+vf_set vf=1 trust=on >/dev/null
+go trust-on
+await 'VPF-SRIOV: trusted mac ok' 60 "VF 1 could not use its own MAC once trusted"
+"$VPF" ctl --json "$ctl" vfs dev=net0 | grep -q '"vf":1,.*"trust":true' || fail "vfs does not show VF 1 trusted"
 
 spoofed_before=$(sed -n 's/.*"tx_spoofed":\([0-9]*\).*/\1/p' <<<"$("$VPF" ctl --json "$ctl" stats dev=net0vf0)")
 vf_set vf=0 spoofchk=false >/dev/null

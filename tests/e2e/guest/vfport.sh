@@ -36,6 +36,20 @@ say "vlan off cut ok"
 ack vlan-on
 ping_peer 1 20 || die "VF 1 cannot ping its VLAN peer after VLAN 100 came back"
 say "vlan on ping ok"
+# The same VLAN as 802.1ad (TPID 0x88a8): L1's peer speaks it too now.
+ack qinq
+ip netns exec ns1 ip neigh flush all
+ping_peer 1 20 || die "VF 1 cannot ping its peer on 802.1ad VLAN 100"
+say "802.1ad ping ok"
+# Trust: untrusted (the default), the guest may not replace the MAC the host set
+# (virtio_net's CTRL_MAC_ADDR_SET is refused, ip link fails); trusted, it may.
+ip -n ns1 link set vf1 address 02:de:ad:be:ef:01 2>/dev/null && die "untrusted VF 1 replaced the host's MAC"
+say "untrusted mac refused"
+ack trust-on
+ip -n ns1 link set vf1 address 02:de:ad:be:ef:01 || die "trusted VF 1 cannot set its MAC"
+ip netns exec ns1 ip neigh flush all
+ping_peer 1 20 || die "VF 1 with its own MAC (trusted, spoof check following it) cannot ping"
+say "trusted mac ok"
 
 ack spoofchk-off
 ip -n ns0 link set vf0 address 02:de:ad:be:ef:00 || die "cannot change VF 0's MAC"
