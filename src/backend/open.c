@@ -9,6 +9,7 @@ static const char *const type_names[] = {
     [NET_BACKEND_TAP] = "tap",
     [NET_BACKEND_VHOST_NET] = "vhost-net",
     [NET_BACKEND_VHOST_VDPA] = "vhost-vdpa",
+    [NET_BACKEND_VHOST_USER] = "vhost-user",
 };
 
 const char *net_backend_type_name(enum net_backend_type type)
@@ -34,6 +35,10 @@ struct net_backend *net_backend_open(enum net_backend_type type, const char *ifn
         return vhost_net_open(ifname, err, errlen);
     if (type == NET_BACKEND_VHOST_VDPA) {
         snprintf(err, errlen, "vhost-vdpa needs a vDPA device (vdpa=PATH), not a tap");
+        return NULL;
+    }
+    if (type == NET_BACKEND_VHOST_USER) {
+        snprintf(err, errlen, "vhost-user needs a socket (socket=PATH), not a tap");
         return NULL;
     }
     return tap_open_err(ifname, err, errlen);

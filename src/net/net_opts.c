@@ -63,7 +63,7 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
             have_mac = 1;
         } else if (!strcmp(kv, "backend")) {
             if (net_backend_parse_type(val, &o->backend) < 0) {
-                log_error("--net: backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
+                log_error("--net: backend must be tap, vhost-net, vhost-vdpa or vhost-user, not '%s'", val);
                 return -1;
             }
         } else if (!strcmp(kv, "vdpa")) {
@@ -73,6 +73,20 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
                 return -1;
             }
             strcpy(o->vdpa, val);
+        } else if (!strcmp(kv, "socket")) {
+            if (!val[0] || strlen(val) >= sizeof(o->socket)) {
+                log_error("--net: socket= wants a vhost-user socket path of 1 to %zu characters",
+                          sizeof(o->socket) - 1);
+                return -1;
+            }
+            strcpy(o->socket, val);
+        } else if (!strcmp(kv, "vhost-user-server")) {
+            if (strcmp(val, "on") && strcmp(val, "off")) {
+                log_error("--net: vhost-user-server must be on or off, not '%s'", val);
+                return -1;
+            }
+            o->vu_server = !strcmp(val, "on");
+            o->vu_server_set = true;
         } else {
             int r = pf_policy_parse_key(&o->vf, kv, val);
             if (r == 0)
@@ -81,7 +95,15 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o)
                 return -1;
         }
     }
-    if (o->backend == NET_BACKEND_VHOST_VDPA) {
+    if (o->backend == NET_BACKEND_VHOST_USER) {
+        if (!o->socket[0] || o->tap[0] || o->vdpa[0]) {
+            log_error("--net: backend=vhost-user wants socket=PATH and no tap= or vdpa=");
+            return -1;
+        }
+    } else if (o->socket[0] || o->vu_server_set) {
+        log_error("--net: socket= and vhost-user-server= need backend=vhost-user");
+        return -1;
+    } else if (o->backend == NET_BACKEND_VHOST_VDPA) {
         if (!o->vdpa[0] || o->tap[0]) {
             log_error("--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and no tap=");
             return -1;

@@ -94,5 +94,8 @@ const char *virtio_net_backend_type(const struct virtio_net *n);
 /* Any thread: why the backend stopped working at run time (vhost-vdpa: its device was
  * deleted), copied into buf; 0 if there is a reason, -1 if none (net_offload.c). */
 int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len);
+/* Any thread: a backend with a peer (vhost-user): its socket and the connection's state
+ * ("connected", "connecting", "listening"); 0, or -1 for other backends (net_offload.c). */
+int virtio_net_backend_peer(struct virtio_net *n, const char **socket, const char **state);
 
 #endif

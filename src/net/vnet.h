@@ -71,6 +71,7 @@ struct virtio_net {
     struct iothread_watch call_watch[2], err_watch[2];
     struct iothread_watch cfg_watch;    /* the backend's config_fd, while offloaded */
     bool dev_link_down;                 /* the backend's device says its link is down (cfg_lock) */
+    struct iothread_watch peer_watch;   /* the backend's event_fd (vhost-user), for the device's life */
     uint32_t rx_need;
     struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
     struct iothread_watch be_watch;
@@ -139,6 +140,9 @@ void vnet_offload_link(struct virtio_net *n);
 /* Points each ring's interrupt at the vector's irqfd while the transport can deliver it
  * straight and moderation is off for the ring, else at call_fd (vpf in between). */
 void vnet_offload_route_irqs(struct virtio_net *n);
+/* After the I/O thread started: watch a backend whose peer comes and goes (event_fd,
+ * vhost-user) for the device's whole life; its link follows the peer. */
+void vnet_offload_watch_peer(struct virtio_net *n);
 
 /* net_tx.c, net_rx.c, net_ctrl.c: drain the queue as far as possible, then interrupt
  * once if the driver wants it. */

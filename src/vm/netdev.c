@@ -104,6 +104,8 @@ void netdev_create_all(struct vm *vm)
         char err[256];
         struct net_backend *be = o->backend == NET_BACKEND_VHOST_VDPA
             ? vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err))
+            : o->backend == NET_BACKEND_VHOST_USER
+            ? vhost_user_open(o->socket, o->vu_server, &vm->kvm.mem, err, sizeof(err))
             : net_backend_open(o->backend, o->tap, err, sizeof(err));
         if (!be)
             die("--net: %s", err);
@@ -129,8 +131,9 @@ void netdev_create_all(struct vm *vm)
         log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %02x:%02x:%02x:%02x:%02x:%02x%s",
                  d->name, d->devfn >> 3,
                  o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on tap " :
-                 o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " : "tap ",
-                 o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa : o->tap,
+                 o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " :
+                 o->backend == NET_BACKEND_VHOST_USER ? (o->vu_server ? "vhost-user server " : "vhost-user ") : "tap ",
+                 o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa : o->backend == NET_BACKEND_VHOST_USER ? o->socket : o->tap,
                  tap_created(be) ? " (created)" : "",
                  mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
                  o->vf.total_vfs ? ", SR-IOV PF" : "");

@@ -43,6 +43,16 @@ static bool nic_get(struct vm *vm, const struct ctl_request *req, struct ctl_rep
     return false;
 }
 
+/* A vhost-user function: its socket and the connection's state ("socket", "peer"). */
+static void add_peer(json_t *o, struct virtio_net *net)
+{
+    const char *sock, *state;
+    if (o && virtio_net_backend_peer(net, &sock, &state) == 0) {
+        json_object_set_new(o, "socket", json_string(sock));
+        json_object_set_new(o, "peer", json_string(state));
+    }
+}
+
 static void nic_put(struct nic *n)
 {
     if (n->vf)
@@ -67,6 +77,7 @@ static void ctl_devices(void *opaque, const struct ctl_request *req, struct ctl_
                                 "backend", virtio_net_backend_type(d->net));
         if (dev && o->vdpa[0])
             json_object_set_new(dev, "vdpa", json_string(o->vdpa));
+        add_peer(dev, d->net);
         if (dev && o->vf.total_vfs)
             json_object_set_new(dev, "vf_backend", json_string(net_backend_type_name(o->vf.vf_backend)));
         if (json_array_append_new(list, dev) < 0) {
@@ -101,6 +112,7 @@ static json_t *vf_json(const struct net_vf *vf, const struct virtio_net_port *po
     /* vhost-vdpa VFs: the vDPA device (e.g. as `vdpa dev show` lists it). */
     if (o && vf->vdpa_dev[0])
         json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
+    add_peer(o, vf->net);
     return o;
 }
 
@@ -123,6 +135,7 @@ json_t *netdev_vfs_json(struct net_vf_mgr *m)
                               virtio_net_link_up(vf->net), "error", ctl_json_str(vf->error));
         if (o && vf->vdpa_dev[0])
             json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
+        add_peer(o, vf->net);
         json_array_append_new(list, o);
     }
     net_vf_mgr_unlock(m);
@@ -251,7 +264,8 @@ static void ctl_vf_set(void *opaque, const struct ctl_request *req, struct ctl_r
                        "VF %u is on %s: %s moves its frames, vpf can "
                        "neither tag a VLAN, check source MACs nor limit the rate there",
                        (unsigned)vf, net_backend_type_name(m->policy->vf_backend),
-                       m->policy->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" : "the kernel");
+                       m->policy->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" :
+                       m->policy->vf_backend == NET_BACKEND_VHOST_USER ? "the vhost-user switch" : "the kernel");
         return;
     }
     net_vf_mgr_set_port(m, (unsigned)vf, &p);
@@ -279,9 +293,12 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
     if (!nic_get(opaque, req, reply, &n))
         return;
     char err[256];
+    const char *sock, *state;
+    /* A vhost-user peer comes back by itself: the host's link is its own business. */
+    bool has_peer = virtio_net_backend_peer(n.net, &sock, &state) == 0;
     if (up && n.vf && n.vf->error[0]) {
         ctl_reply_error(reply, "%s has no backend: %s", n.name, n.vf->error);
-    } else if (up && virtio_net_backend_error(n.net, err, sizeof(err)) == 0) {
+    } else if (up && !has_peer && virtio_net_backend_error(n.net, err, sizeof(err)) == 0) {
         ctl_reply_error(reply, "%s has no backend: %s", n.name, err);
     } else {
         virtio_net_set_link(n.net, up);
@@ -330,6 +347,11 @@ static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_re
         ctl_reply_str(reply, "error", err);
     if (n.vf && n.vf->vdpa_dev[0])
         ctl_reply_str(reply, "vdpa", n.vf->vdpa_dev);
+    const char *sock, *state;
+    if (virtio_net_backend_peer(n.net, &sock, &state) == 0) {
+        ctl_reply_str(reply, "socket", sock);
+        ctl_reply_str(reply, "peer", state);
+    }
     nic_put(&n);
 }
 
