@@ -199,7 +199,14 @@ int vu_send(struct vu_conn *c, uint32_t req, const void *payload, uint32_t size,
     if (!ack)
         return 0;
     struct vu_msg r;
-    if (vu_recv_reply(c, req, &r, sizeof(uint64_t)) < 0)
+    /* The peer maps all of guest RAM for SET_MEM_TABLE (DPDK also walks its pages):
+     * it may take a while longer. */
+    int t = c->timeout_ms;
+    if (req == VU_SET_MEM_TABLE)
+        c->timeout_ms = t * 3;
+    int ret = vu_recv_reply(c, req, &r, sizeof(uint64_t));
+    c->timeout_ms = t;
+    if (ret < 0)
         return -1;
     if (r.payload.u64)
         return fail(c, "%s: the peer refused it (status %llu)", vu_request_name(req),

@@ -112,7 +112,8 @@ struct vu_msg {
 struct vu_conn {
     int fd;                     /* connected socket (non-blocking), -1 if none */
     uint64_t protocol_features; /* negotiated; REPLY_ACK here makes vu_send wait for acks */
-    int timeout_ms;             /* for a whole reply (and for a send that must wait) */
+    int timeout_ms;             /* for a whole reply (and for a send that must wait);
+                                 * SET_MEM_TABLE's ack gets three times as long */
     char err[160];              /* why the last call failed */
 };
 

@@ -272,3 +272,11 @@ int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len)
 {
     return n->be->ops->error ? n->be->ops->error(n->be, buf, len) : -1;
 }
+
+bool virtio_net_carrier(struct virtio_net *n)
+{
+    pthread_mutex_lock(&n->cfg_lock);
+    bool up = n->link_up && !n->dev_link_down;
+    pthread_mutex_unlock(&n->cfg_lock);
+    return up;
+}

@@ -74,6 +74,9 @@ void virtio_net_get_port(struct virtio_net *n, struct virtio_net_port *p);
  * except the device's I/O thread. */
 void virtio_net_set_link(struct virtio_net *n, bool up);
 bool virtio_net_link_up(struct virtio_net *n);
+/* What the guest sees: the host's link and, where the backend has its own (vhost-vdpa's
+ * device status, a vhost-user peer), that one too (net_offload.c). */
+bool virtio_net_carrier(struct virtio_net *n);
 
 /* Current MAC (the guest may change it with VIRTIO_NET_CTRL_MAC_ADDR_SET). */
 void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6]);

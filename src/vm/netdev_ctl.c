@@ -50,6 +50,7 @@ static void add_peer(json_t *o, struct virtio_net *net)
     if (o && virtio_net_backend_peer(net, &sock, &state) == 0) {
         json_object_set_new(o, "socket", json_string(sock));
         json_object_set_new(o, "peer", json_string(state));
+        json_object_set_new(o, "carrier", json_boolean(virtio_net_carrier(net)));
     }
 }
 
@@ -351,6 +352,7 @@ static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_re
     if (virtio_net_backend_peer(n.net, &sock, &state) == 0) {
         ctl_reply_str(reply, "socket", sock);
         ctl_reply_str(reply, "peer", state);
+        ctl_reply_bool(reply, "carrier", virtio_net_carrier(n.net));
     }
     nic_put(&n);
 }
