@@ -5,7 +5,8 @@
 #                iptables (nft) + container networking modules (loaded on demand),
 #                tests/e2e/guest/*.sh, /init = testbed/l2-init
 #   l1.cpio      L1 VM: busybox, bash, KVM/vhost/tun/bridge/9p modules, the vDPA
-#                simulator modules (build-vdpa-mods.sh), tools, QEMU 7.2,
+#                simulator modules (build-vdpa-mods.sh), tools, QEMU 7.2, DPDK 22.11's
+#                testpmd with the vhost, tap and ring-mempool PMDs (vhost-user peer),
 #                /init = testbed/l1-init
 # Idempotent: each image carries a key (inputs' hashes and package versions); an
 # image whose key did not change is not rebuilt.
@@ -214,8 +215,14 @@ QEMU_PKGS=(qemu-system-x86 seabios ipxe-qemu)
 # config has no vDPA), not loaded at boot: /etc/modules.vdpa, loaded by the scenario
 # after the vhost modules above (vhost_vdpa needs vhost and vhost_iotlb).
 VDPA_MODULES=(vringh vdpa vdpa_sim vdpa_sim_net vhost_vdpa)
+# A vhost-user peer (tests/e2e/vhostuser.sh): DPDK's testpmd (in dpdk-dev) forwarding
+# between a vhost-user port (net_vhost PMD) and a tap (net_tap PMD), mbufs from the ring
+# mempool driver. The PMDs are loaded with -d; they and testpmd bring their libraries.
+DPDK_PKGS=(dpdk-dev librte-net-vhost23 librte-net-tap23 librte-mempool-ring23)
+DPDK_PMDS=(librte_net_vhost.so.23 librte_net_tap.so.23 librte_mempool_ring.so.23)
+ensure_pkgs "${DPDK_PKGS[@]}"
 vdpa_out=$("$TB_REPO/testbed/build-vdpa-mods.sh" "$kver")
-l1key=$( { key_of "${QEMU_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l1-init" "$TB_REPO/testbed/build-images.sh" \
+l1key=$( { key_of "${QEMU_PKGS[@]}" "${DPDK_PKGS[@]}"; sha256sum "$TB_REPO/testbed/l1-init" "$TB_REPO/testbed/build-images.sh" \
 	"$TB_REPO/testbed/build-vdpa-mods.sh"; } | sha256sum | cut -d' ' -f1)
 if fresh l1.cpio "$l1key"; then
 	tb_log "l1.cpio up to date"
@@ -232,7 +239,14 @@ else
 	# bash runs the scenario scripts; GNU timeout keeps exit codes identical to the host's.
 	# vdpa (iproute2): vDPA devices through the kernel's netlink, as an admin would.
 	# setpriv (util-linux): run vpf without a capability (the vdpa scenario's memlock check).
-	copy_bin "$s" "${COMMON_TOOLS[@]}" timeout qemu-system-x86_64 vdpa setpriv
+	copy_bin "$s" "${COMMON_TOOLS[@]}" timeout qemu-system-x86_64 vdpa setpriv dpdk-testpmd
+	for p in "${DPDK_PMDS[@]}"; do
+		p=/usr/lib/x86_64-linux-gnu/$p
+		copy_file "$s" "$p"
+		for lib in $(ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
+			[ -e "$s$lib" ] || copy_file "$s" "$lib"
+		done
+	done
 	copy_file "$s" /usr/share/misc/pci.ids
 	# QEMU's firmware for -kernel boots of pc/q35 and the virtio-net option ROM.
 	for f in /usr/share/seabios/bios-256k.bin /usr/share/seabios/bios.bin \

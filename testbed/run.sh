@@ -11,7 +11,8 @@ usage: testbed/run.sh [--direct|--nested] [options] SCENARIO...
   SCENARIO            name of tests/e2e/SCENARIO.sh; "all" = every tests/e2e/*.sh
   --nested            run inside an L1 VM (default when the host lacks vmx/svm)
   --direct            run on this host (default when it has vmx/svm and /dev/kvm)
-  --smp N             L1 vCPUs (default ${L1_SMP:-1}; see docs/testbed.md)
+  --smp N             L1 vCPUs for every scenario (default ${L1_SMP:-1}, or what a scenario
+                      asks with "# testbed-smp: N": one L1 per vCPU count; docs/testbed.md)
   --mem MB            L1 memory (default ${L1_MEM:-3072})
   --timeout SECS      per-scenario limit unless the scenario sets "# testbed-timeout: SECS"
   --shell             nested only: boot L1 with an interactive shell, run nothing
@@ -22,14 +23,14 @@ EOF
 	exit 2
 }
 
-mode='' smp=${L1_SMP:-1} mem=${L1_MEM:-3072} shell=0 scenarios=() l1_append=${L1_APPEND:-}
+mode='' smp=${L1_SMP:-1} smp_set=${L1_SMP:+1} mem=${L1_MEM:-3072} shell=0 scenarios=() l1_append=${L1_APPEND:-}
 export SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-300}
 HEARTBEAT_SECS=${HEARTBEAT_SECS:-90} # L1 is declared hung after this long without a heartbeat
 while [ $# -gt 0 ]; do
 	case $1 in
 	--direct) mode=direct ;;
 	--nested) mode=nested ;;
-	--smp) smp=$2; shift ;;
+	--smp) smp=$2 smp_set=1; shift ;;
 	--mem) mem=$2; shift ;;
 	--timeout) SCENARIO_TIMEOUT=$2; shift ;;
 	--shell) shell=1 ;;
@@ -112,88 +113,116 @@ else
 			grep -qxF "${lib##*/}" "$TB_OUT/l1.libs" || cp -L "$lib" "$TB_OUT/run/lib/"
 		done
 	fi
-	{
-		echo "SCENARIOS=\"${scenarios[*]}\" L1_SHELL=$shell"
-		for v in REPO E2E_DIR TESTBED_DIR TESTBED_RESULTS TESTBED_MODE SCENARIO_TIMEOUT $(compgen -e | grep '^E2E_' || true); do
-			printf 'export %s=%q\n' "$v" "${!v}"
+	# boot_l1 SMP SCENARIO...: one L1 with SMP vCPUs runs these scenarios; its console
+	# is appended to results/console.log, where the rc lines are read afterwards.
+	boot_l1() {
+		local smp=$1 total=0 s l
+		shift
+		for s in "$@"; do
+			l=$(sed -n 's/^# testbed-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n1)
+			total=$((total + ${l:-$SCENARIO_TIMEOUT} + 15))
 		done
-	} >"$results/plan.sh"
-	[ "$shell" = 1 ] && total=86400
-	# A hung L1: where its vCPUs are (QEMU monitor through the .monitor FIFOs;
-	# nokaslr above makes the RIPs match System.map) -> results/l1-hang.txt.
-	l1_diagnose() {
-		local m=$results/.monitor out=$results/l1-hang.txt rip rips
-		for _ in 1 2 3; do printf 'info cpus\ninfo registers -a\ninfo lapic\ninfo pic\n' >"$m.in"; sleep 1; done
-		timeout 3 cat "$m.out" | tr -d '\r' >"$out" || true
-		# L1 saved its text symbols (Debian ships no real System.map); hex
-		# addresses of equal length compare correctly as strings.
-		local map=$results/.kallsyms.sorted
-		LC_ALL=C sort "$results/.kallsyms" >"$map" 2>/dev/null || true
-		mapfile -t rips < <(sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' "$out")
+		rm -f "$results/.fifo" "$results/.monitor.in" "$results/.monitor.out" "$results/.ttyS1" "$results/.heartbeat"
 		{
-			printf '\n---- RIP samples -> symbols\n'
-			for rip in "${rips[@]}"; do
-				echo "$rip $(awk -v r="$rip" '"" $1 <= "" r { s = $3 " " $4 } "" $1 > "" r { exit } END { print s }' "$map")"
+			echo "SCENARIOS=\"$*\" L1_SHELL=$shell"
+			for v in REPO E2E_DIR TESTBED_DIR TESTBED_RESULTS TESTBED_MODE SCENARIO_TIMEOUT $(compgen -e | grep '^E2E_' || true); do
+				printf 'export %s=%q\n' "$v" "${!v}"
 			done
-		} >>"$out"
-		echo "testbed: L1 vCPU state saved in $out:" | tee -a "$console"
-		sed -n '/^---- RIP/,$p' "$out" | tee -a "$console"
+		} >"$results/plan.sh"
+		[ "$shell" = 1 ] && total=86400
+		# A hung L1: where its vCPUs are (QEMU monitor through the .monitor FIFOs;
+		# nokaslr above makes the RIPs match System.map) -> results/l1-hang.txt.
+		l1_diagnose() {
+			local m=$results/.monitor out=$results/l1-hang.txt rip rips
+			for _ in 1 2 3; do printf 'info cpus\ninfo registers -a\ninfo lapic\ninfo pic\n' >"$m.in"; sleep 1; done
+			timeout 3 cat "$m.out" | tr -d '\r' >"$out" || true
+			# L1 saved its text symbols (Debian ships no real System.map); hex
+			# addresses of equal length compare correctly as strings.
+			local map=$results/.kallsyms.sorted
+			LC_ALL=C sort "$results/.kallsyms" >"$map" 2>/dev/null || true
+			mapfile -t rips < <(sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' "$out")
+			{
+				printf '\n---- RIP samples -> symbols\n'
+				for rip in "${rips[@]}"; do
+					echo "$rip $(awk -v r="$rip" '"" $1 <= "" r { s = $3 " " $4 } "" $1 > "" r { exit } END { print s }' "$map")"
+				done
+			} >>"$out"
+			echo "testbed: L1 vCPU state saved in $out:" | tee -a "$console"
+			sed -n '/^---- RIP/,$p' "$out" | tee -a "$console"
+		}
+		boot_allow=240
+		l1=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
+			-nodefaults -no-user-config -nographic -serial stdio -serial "file:$results/.ttyS1" -no-reboot
+			-monitor "pipe:$results/.monitor"
+			-kernel "$TB_OUT/bzImage" -initrd "$TB_OUT/l1.cpio"
+			-append "console=ttyS0 panic=-1 quiet nokaslr vpf.repo=$TB_REPO vpf.results=$results${l1_append:+ $l1_append}"
+			-virtfs "local,path=$TB_REPO,mount_tag=repo,security_model=none,readonly=on"
+			-virtfs "local,path=$results,mount_tag=results,security_model=none")
+		# shellcheck disable=SC2016 # the single quotes are text: $l1_append expands
+		tb_log "L1: -smp $smp -m $mem${l1_append:+, append '$l1_append'}, scenarios: $(for f in "$@"; do basename "$f" .sh; done | xargs), limit $((total + boot_allow))s"
+		if [ "$shell" = 1 ]; then
+			"${l1[@]}"
+			exit
+		fi
+		mkfifo "$results/.fifo" "$results/.monitor.in" "$results/.monitor.out"
+		stamp "$console" <"$results/.fifo" &
+		fpid=$!
+		timeout -k 10 $((total + boot_allow)) "${l1[@]}" </dev/null >"$results/.fifo" 2>&1 &
+		qpid=$!
+		set +e
+		# L1 writes a heartbeat every 10 s to its second serial port (results/.ttyS1,
+		# no 9p involved) and touches results/.heartbeat (through 9p). When one stops,
+		# L1 has hung (seen under TCG: a vCPU spinning at 100%, no output) or its 9p
+		# share has: either way the run cannot go on, and waiting for the overall
+		# limit would only waste time.
+		t_launch=$EPOCHSECONDS
+		age_of() { if [ -f "$1" ]; then echo $((EPOCHSECONDS - $(stat -c %Y "$1"))); else echo $((EPOCHSECONDS - t_launch)); fi; }
+		while kill -0 "$qpid" 2>/dev/null; do
+			sleep 2
+			if [ -s "$results/.ttyS1" ]; then allowed=$HEARTBEAT_SECS; else allowed=$boot_allow; fi
+			a_tty=$(age_of "$results/.ttyS1") a_9p=$(age_of "$results/.heartbeat")
+			why=
+			if [ "$a_tty" -gt "$allowed" ]; then
+				why="L1 stopped responding (no heartbeat for ${a_tty}s)"
+			elif [ "$a_9p" -gt "$allowed" ]; then
+				why="L1 is alive but its 9p share stalled (no 9p heartbeat for ${a_9p}s)"
+			fi
+			if [ -n "$why" ]; then
+				echo "testbed: $why, killing it" | tee -a "$console"
+				l1_diagnose
+				kill -TERM "$qpid"
+				break
+			fi
+		done
+		wait "$qpid"
+		qrc=$?
+		set -e
+		qpid=
+		wait "$fpid"
+		fpid=
+		[ "$qrc" = 124 ] && echo "testbed: L1 killed after the overall limit of $((total + boot_allow))s" | tee -a "$console"
+		# (the console lines may carry terminal escapes before the marker)
+		up=$(sed -n 's/^\[ *\([0-9.]*\)\] .*VPF-L1: userspace up.*/\1/p' "$console" | tail -n1)
+		ready=$(sed -n 's/^\[ *\([0-9.]*\)\] .*VPF-L1: ready.*/\1/p' "$console" | tail -n1)
+		tb_log "L1 boot: userspace after ${up:-?}s, scenarios start after ${ready:-?}s (host wall clock)"
 	}
-	boot_allow=240
-	l1=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
-		-nodefaults -no-user-config -nographic -serial stdio -serial "file:$results/.ttyS1" -no-reboot
-		-monitor "pipe:$results/.monitor"
-		-kernel "$TB_OUT/bzImage" -initrd "$TB_OUT/l1.cpio"
-		-append "console=ttyS0 panic=-1 quiet nokaslr vpf.repo=$TB_REPO vpf.results=$results${l1_append:+ $l1_append}"
-		-virtfs "local,path=$TB_REPO,mount_tag=repo,security_model=none,readonly=on"
-		-virtfs "local,path=$results,mount_tag=results,security_model=none")
-	# shellcheck disable=SC2016 # the single quotes are text: $l1_append expands
-	tb_log "L1: -smp $smp -m $mem${l1_append:+, append '$l1_append'}, scenarios: $(for f in "${scenarios[@]}"; do basename "$f" .sh; done | xargs), limit $((total + boot_allow))s"
+	# A scenario may ask for more L1 vCPUs ("# testbed-smp: N", e.g. one that busy-polls a
+	# CPU): scenarios are grouped by that count, one L1 boot per group, in order of the
+	# count (without --smp or L1_SMP; with either, one L1 of that size runs them all).
 	if [ "$shell" = 1 ]; then
-		"${l1[@]}"
+		boot_l1 "$smp"
 		exit
 	fi
-	mkfifo "$results/.fifo" "$results/.monitor.in" "$results/.monitor.out"
-	stamp "$console" <"$results/.fifo" &
-	fpid=$!
-	timeout -k 10 $((total + boot_allow)) "${l1[@]}" </dev/null >"$results/.fifo" 2>&1 &
-	qpid=$!
-	set +e
-	# L1 writes a heartbeat every 10 s to its second serial port (results/.ttyS1,
-	# no 9p involved) and touches results/.heartbeat (through 9p). When one stops,
-	# L1 has hung (seen under TCG: a vCPU spinning at 100%, no output) or its 9p
-	# share has: either way the run cannot go on, and waiting for the overall
-	# limit would only waste time.
-	t_launch=$EPOCHSECONDS
-	age_of() { if [ -f "$1" ]; then echo $((EPOCHSECONDS - $(stat -c %Y "$1"))); else echo $((EPOCHSECONDS - t_launch)); fi; }
-	while kill -0 "$qpid" 2>/dev/null; do
-		sleep 2
-		if [ -s "$results/.ttyS1" ]; then allowed=$HEARTBEAT_SECS; else allowed=$boot_allow; fi
-		a_tty=$(age_of "$results/.ttyS1") a_9p=$(age_of "$results/.heartbeat")
-		why=
-		if [ "$a_tty" -gt "$allowed" ]; then
-			why="L1 stopped responding (no heartbeat for ${a_tty}s)"
-		elif [ "$a_9p" -gt "$allowed" ]; then
-			why="L1 is alive but its 9p share stalled (no 9p heartbeat for ${a_9p}s)"
-		fi
-		if [ -n "$why" ]; then
-			echo "testbed: $why, killing it" | tee -a "$console"
-			l1_diagnose
-			kill -TERM "$qpid"
-			break
-		fi
+	declare -A by_smp=()
+	for s in "${scenarios[@]}"; do
+		n=$(sed -n 's/^# testbed-smp: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n1)
+		[ -n "$smp_set" ] || [ -z "$n" ] && n=$smp
+		by_smp[$n]+="$s "
 	done
-	wait "$qpid"
-	qrc=$?
-	set -e
-	qpid=
-	wait "$fpid"
-	fpid=
-	[ "$qrc" = 124 ] && echo "testbed: L1 killed after the overall limit of $((total + boot_allow))s" | tee -a "$console"
-	# (the console lines may carry terminal escapes before the marker)
-	up=$(sed -n 's/^\[ *\([0-9.]*\)\] .*VPF-L1: userspace up.*/\1/p' "$console")
-	ready=$(sed -n 's/^\[ *\([0-9.]*\)\] .*VPF-L1: ready.*/\1/p' "$console")
-	tb_log "L1 boot: userspace after ${up:-?}s, scenarios start after ${ready:-?}s (host wall clock)"
+	for n in $(printf '%s\n' "${!by_smp[@]}" | sort -n); do
+		# shellcheck disable=SC2086
+		boot_l1 "$n" ${by_smp[$n]}
+	done
 fi
 wall=$(((${EPOCHREALTIME/./} - t_start) / 1000000))
 

@@ -52,7 +52,8 @@ struct net_backend;
 
 /* The backends --net backend= and vf-backend= choose from: vpf on a tap, vhost-net on a
  * tap, or a vhost-vdpa device (no tap). */
-enum net_backend_type { NET_BACKEND_TAP, NET_BACKEND_VHOST_NET, NET_BACKEND_VHOST_VDPA };
+enum net_backend_type { NET_BACKEND_TAP, NET_BACKEND_VHOST_NET, NET_BACKEND_VHOST_VDPA,
+                        NET_BACKEND_VHOST_USER };
 
 /* One queue as an offloaded backend needs it (vhost SET_VRING_NUM/ADDR/BASE/KICK/CALL/ERR). */
 struct net_backend_vring {
@@ -120,6 +121,17 @@ struct net_backend_ops {
      * irqfd while it is deliverable, the device's call_fd while it is masked. Without
      * it the backend always signals the call_fd start_offload() was given. 0 or -1. */
     int (*set_call)(struct net_backend *be, unsigned ring, int fd);
+    /* Optional, NET_BACKEND_OFFLOAD, a backend whose peer comes and goes (vhost-user):
+     * event_fd() is an fd the device's I/O thread watches for as long as the device
+     * exists; when it is readable the thread calls service() (a dead peer, a reconnect
+     * timer, a new connection; the rings are set up again on the new peer by the
+     * backend itself), then device_link(): false while there is no peer, which the guest
+     * sees as carrier off. */
+    int (*event_fd)(struct net_backend *be);
+    void (*service)(struct net_backend *be);
+    /* Optional, any thread: the connection's state ("connected", "connecting",
+     * "listening") for the control socket; be->socket names the socket. */
+    const char *(*peer_state)(struct net_backend *be);
 };
 
 struct net_backend {
@@ -129,6 +141,7 @@ struct net_backend {
     bool tap_created;       /* its tap was created by vpf (and goes away on close) */
     char name[32];          /* interface name or description, for logs */
     char dev[64];           /* vhost-vdpa: the vDPA device's name ("" if unknown) */
+    char socket[108];       /* vhost-user: the peer's socket ("" for other backends) */
     bool has_mac;           /* the device has its own MAC (vhost-vdpa: its config's) */
     uint8_t mac[6];
 };
@@ -191,6 +204,21 @@ struct net_backend *vhost_vdpa_create(const char *name, const char *mgmtdev, con
  * device offers it (vpf maps guest RAM through the device's IOTLB with IOVA = guest
  * physical address; the guest is never offered it). */
 uint64_t vhost_vdpa_driver_features(uint64_t negotiated, uint64_t device);
+
+/* --net backend=vhost-user,socket=PATH: an external switch (DPDK, OVS-DPDK) moves the
+ * packets between the guest's rings and its ports; vpf is the vhost-user front-end
+ * (vhost_user.c). server: vpf listens on PATH (replacing a stale socket there) instead
+ * of connecting to it. mem: guest RAM, which must be shareable (memfd regions). A peer
+ * that is not there yet (client: no socket, nobody listening) is not an error: the
+ * backend retries with backoff and the device's link stays down until it connects.
+ * Returns NULL with the reason in err (one line, not logged) only for what retrying
+ * cannot mend (a path too long, RAM not shareable, a server socket that cannot be made). */
+struct net_backend *vhost_user_open(const char *path, bool server, const struct guest_mem *mem,
+                                    char *err, size_t errlen);
+/* Tests and fuzzing: the same over an already connected socket fd (owned from then on);
+ * no reconnect (a lost peer stays lost). NULL with err if the handshake fails. */
+struct net_backend *vhost_user_open_fd(int fd, const char *name, const struct guest_mem *mem,
+                                       int timeout_ms, char *err, size_t errlen);
 
 /* Opens a backend of the given type on tap ifname (open.c). NULL: reason in err. */
 struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname,

@@ -10,6 +10,7 @@ static const char *const type_names[] = {
     [NET_BACKEND_TAP] = "tap",
     [NET_BACKEND_VHOST_NET] = "vhost-net",
     [NET_BACKEND_VHOST_VDPA] = "vhost-vdpa",
+    [NET_BACKEND_VHOST_USER] = "vhost-user",
 };
 
 const char *net_backend_type_name(enum net_backend_type type)
@@ -37,6 +38,10 @@ struct net_backend *net_backend_open(enum net_backend_type type, const char *ifn
         snprintf(err, errlen, "vhost-vdpa needs a vDPA device (vdpa=PATH), not a tap");
         return NULL;
     }
+    if (type == NET_BACKEND_VHOST_USER) {
+        snprintf(err, errlen, "vhost-user needs a socket (socket=PATH), not a tap");
+        return NULL;
+    }
     return tap_open(ifname, err, errlen);
 }
 
@@ -46,6 +51,11 @@ struct net_backend *net_backend_open_fd(enum net_backend_type type, int fd, char
         return vhost_net_open_fd(fd, err, errlen);
     if (type == NET_BACKEND_VHOST_VDPA) {
         snprintf(err, errlen, "vhost-vdpa needs a vDPA device, not a tap");
+        close(fd);
+        return NULL;
+    }
+    if (type == NET_BACKEND_VHOST_USER) {
+        snprintf(err, errlen, "vhost-user needs a socket (socket=PATH), not a tap");
         close(fd);
         return NULL;
     }

@@ -22,7 +22,8 @@ enum col_fmt {
 struct col {
     const char *head;
     const char *key;
-    const char *alt;    /* shown when key is absent or empty (a vDPA device for a tap) */
+    const char *alt;    /* shown when key is absent or empty (a vDPA device for a tap);
+                         * "a|b": a, else b (a vhost-user socket) */
     enum col_fmt fmt;
 };
 
@@ -96,8 +97,13 @@ static void value_text(json_t *v, enum col_fmt fmt, char *buf, size_t cap)
 static void cell_text(json_t *row, const struct col *c, char *buf, size_t cap)
 {
     json_t *v = json_object_get(row, c->key);
-    if (c->alt && (!v || (json_is_string(v) && !*json_string_value(v))))
-        v = json_object_get(row, c->alt);
+    for (const char *a = c->alt; a && (!v || (json_is_string(v) && !*json_string_value(v)));) {
+        const char *bar = strchr(a, '|');
+        char key[32];
+        snprintf(key, sizeof(key), "%.*s", bar ? (int)(bar - a) : (int)strlen(a), a);
+        v = json_object_get(row, key);
+        a = bar ? bar + 1 : NULL;
+    }
     value_text(v, c->fmt, buf, cap);
 }
 
@@ -163,7 +169,7 @@ static const struct col device_cols[] = {
     { "MAC", "mac", NULL, COL_TEXT },
     { "LINK", "link", NULL, COL_LINK },
     { "BACKEND", "backend", NULL, COL_TEXT },
-    { "PORT", "tap", "vdpa", COL_TEXT },
+    { "PORT", "tap", "vdpa|socket", COL_TEXT },
     { "VFS", "total_vfs", NULL, COL_NUM0 },
     { "VF-BACKEND", "vf_backend", NULL, COL_TEXT },
 };
@@ -178,7 +184,7 @@ static const struct col vf_cols[] = {
     { "LINK", "link", NULL, COL_LINK },
     { "STATE", "link_state", NULL, COL_TEXT },
     { "BACKEND", "backend", NULL, COL_TEXT },
-    { "PORT", "tap", "vdpa", COL_TEXT },
+    { "PORT", "tap", "vdpa|socket", COL_TEXT },
     { "VLAN", "vlan", NULL, COL_NUM0 },
     { "QOS", "qos", NULL, COL_NUM0 },
     { "PROTO", "proto", NULL, COL_TEXT },
@@ -249,6 +255,8 @@ static void show_stats(FILE *out, json_t *r)
         { "backend", "backend", NULL, COL_TEXT },
         { "counters", "counters", NULL, COL_TEXT },
         { "vdpa", "vdpa", NULL, COL_TEXT },
+        { "socket", "socket", NULL, COL_TEXT },
+        { "peer", "peer", NULL, COL_TEXT },
     };
     char text[CELL_MAX];
     value_text(json_object_get(r, "dev"), COL_TEXT, text, sizeof(text));

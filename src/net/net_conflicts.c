@@ -44,8 +44,9 @@ static unsigned claims_collect(const struct net_opts *nets, unsigned n, struct n
             bool is_vf = f > 0;
             memset(taps[k].key, 0, IFNAMSIZ);
             memset(macs[k].key, 0, IFNAMSIZ);
-            bool vdpa = is_vf ? o->vf.vf_backend == NET_BACKEND_VHOST_VDPA
-                              : o->backend == NET_BACKEND_VHOST_VDPA;
+            enum net_backend_type t = is_vf ? o->vf.vf_backend : o->backend;
+            /* vDPA and vhost-user functions have no tap. */
+            bool vdpa = t == NET_BACKEND_VHOST_VDPA || t == NET_BACKEND_VHOST_USER;
             if (vdpa) {
                 /* No tap: a key no interface name can equal, unique per function. */
                 taps[k].key[0] = 1;
@@ -79,6 +80,41 @@ static const struct net_claim *claims_find_dup(struct net_claim *c, unsigned k)
     return NULL;
 }
 
+/* vhost-user functions: no two on one socket (a peer serves one front-end per socket). */
+static int sockets_conflict(const struct net_opts *nets, unsigned n, unsigned total, char *err,
+                            size_t errlen)
+{
+    struct sock_claim { char path[108]; char owner[32]; } *c = calloc(total ? total : 1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "--net: out of memory");
+        return -1;
+    }
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct net_opts *o = &nets[i];
+        if (o->backend == NET_BACKEND_VHOST_USER) {
+            snprintf(c[k].path, sizeof(c[k].path), "%s", o->socket);
+            snprintf(c[k++].owner, sizeof(c[0].owner), "net%u", i);
+        }
+        for (unsigned f = 0; o->vf.vf_backend == NET_BACKEND_VHOST_USER && f < o->vf.total_vfs; f++) {
+            pf_policy_vf_socket(&o->vf, f, c[k].path);
+            snprintf(c[k++].owner, sizeof(c[0].owner), "net%uvf%u", i, f);
+        }
+    }
+    int ret = 0;
+    for (unsigned a = 0; a < k && !ret; a++) {
+        for (unsigned b = a + 1; b < k && !ret; b++) {
+            if (!strcmp(c[a].path, c[b].path)) {
+                snprintf(err, errlen, "--net: vhost-user socket %s is given to both %s and %s",
+                         c[a].path, c[a].owner, c[b].owner);
+                ret = -1;
+            }
+        }
+    }
+    free(c);
+    return ret;
+}
+
 int net_opts_check_conflicts(const struct net_opts *nets, unsigned n, char *err, size_t errlen)
 {
     unsigned total = 0;
@@ -93,6 +129,8 @@ int net_opts_check_conflicts(const struct net_opts *nets, unsigned n, char *err,
         snprintf(err, errlen, "--net: out of memory");
         goto out;
     }
+    if (sockets_conflict(nets, n, total, err, errlen) < 0)
+        goto out;
     unsigned k = claims_collect(nets, n, taps, macs);
     const struct net_claim *d = claims_find_dup(taps, k);
     if (d) {

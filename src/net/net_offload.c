@@ -148,9 +148,60 @@ static void update_device_link(struct virtio_net *n)
     pthread_mutex_unlock(&n->cfg.lock);
     if (!changed)
         return;
-    log_info("%s: the %s device's link went %s", n->name, n->be->ops->type, down ? "down" : "up");
+    char why[200] = "";
+    if (down && n->be->ops->error && n->be->ops->error(n->be, why + 2, sizeof(why) - 2) == 0)
+        memcpy(why, ": ", 2);
+    log_info("%s: the %s device's link went %s%s", n->name, n->be->ops->type, down ? "down" : "up", why);
     virtio_dev_config_changed(&n->vdev);
     vnet_event(n, VIRTIO_NET_EVENT_LINK, down ? "down" : "up");
+}
+
+/* The backend's peer (vhost-user) came or went: its own work first (service), then
+ * BACKEND_FAILED when it went, BACKEND_RESTORED when a reconnect restored the rings,
+ * and the guest's carrier follows (device_link). */
+static void on_peer(struct iothread_watch *w, uint32_t events)
+{
+    struct virtio_net *n = w->opaque;
+    bool was_up = !n->cfg.dev_link_down;    /* written only here, on this thread */
+    n->be->ops->service(n->be);
+    bool up = n->be->ops->device_link(n->be);
+    if (was_up && !up) {
+        char why[200] = "the peer is gone";
+        if (n->be->ops->error)
+            n->be->ops->error(n->be, why, sizeof(why));
+        n->off.peer_lost = true;
+        vnet_event(n, VIRTIO_NET_EVENT_BACKEND_FAILED, why);
+    } else if (!was_up && up && n->off.peer_lost) {
+        n->off.peer_lost = false;       /* the rings came back from their used index */
+        vnet_event(n, VIRTIO_NET_EVENT_BACKEND_RESTORED, "");
+    }
+    update_device_link(n);
+}
+
+static void peer_watch_start(void *arg)
+{
+    struct virtio_net *n = arg;
+    n->off.peer_watch = (struct iothread_watch){ .fd = n->be->ops->event_fd(n->be),
+                                                 .events = EPOLLIN, .fn = on_peer, .opaque = n };
+    if (iothread_watch_add(&n->io, &n->off.peer_watch) < 0)
+        log_error("%s: cannot watch the backend's peer: %s", n->name, strerror(errno));
+    update_device_link(n);
+}
+
+void vnet_offload_watch_peer(struct virtio_net *n)
+{
+    const struct net_backend_ops *o = n->be->ops;
+    if (vnet_is_offload(n) && o->event_fd && o->service && o->device_link)
+        iothread_call(&n->io, peer_watch_start, n);
+}
+
+int virtio_net_backend_peer(struct virtio_net *n, const char **socket, const char **state)
+{
+    if (!n->be->ops->peer_state)
+        return -1;
+    *socket = n->be->socket;
+    *state = n->be->ops->peer_state(n->be);
+    return 0;
 }
 
 static void on_config(struct iothread_watch *w, uint32_t events)
@@ -234,4 +285,12 @@ void vnet_offload_link(struct virtio_net *n)
 int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len)
 {
     return n->be->ops->error ? n->be->ops->error(n->be, buf, len) : -1;
+}
+
+bool virtio_net_carrier(struct virtio_net *n)
+{
+    pthread_mutex_lock(&n->cfg.lock);
+    bool up = n->cfg.link_up && !n->cfg.dev_link_down;
+    pthread_mutex_unlock(&n->cfg.lock);
+    return up;
 }

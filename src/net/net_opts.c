@@ -29,14 +29,24 @@ static int parse_fd(struct net_opts *o, const char *val, char *err, size_t errle
     return 0;
 }
 
-/* Exactly one place for the packets: tap=, fd= or (backend=vhost-vdpa) vdpa=. */
+/* Exactly one place for the packets: tap=, fd=, (backend=vhost-vdpa) vdpa= or
+ * (backend=vhost-user) socket=. */
 static int check_source(const struct net_opts *o, int have_tap, char *err, size_t errlen)
 {
     if (have_tap && o->tap_fd >= 0) {
         snprintf(err, errlen, "--net: tap=IFNAME and fd=N both name the tap: give one");
         return -1;
     }
-    if (o->backend == NET_BACKEND_VHOST_VDPA) {
+    if (o->backend == NET_BACKEND_VHOST_USER) {
+        if (!o->socket[0] || o->tap[0] || o->vdpa[0]) {
+            snprintf(err, errlen, "--net: backend=vhost-user wants socket=PATH and no tap=, fd= "
+                     "or vdpa=");
+            return -1;
+        }
+    } else if (o->socket[0] || o->vu_server_set) {
+        snprintf(err, errlen, "--net: socket= and vhost-user-server= need backend=vhost-user");
+        return -1;
+    } else if (o->backend == NET_BACKEND_VHOST_VDPA) {
         if (!o->vdpa[0] || o->tap[0]) {
             snprintf(err, errlen, "--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and "
                      "no tap= or fd=");
@@ -83,7 +93,8 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
             have_mac = 1;
         } else if (!strcmp(kv, "backend")) {
             if (net_backend_parse_type(val, &o->backend) < 0) {
-                snprintf(err, errlen, "--net: backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
+                snprintf(err, errlen, "--net: backend must be tap, vhost-net, vhost-vdpa or vhost-user, "
+                         "not '%s'", val);
                 return -1;
             }
         } else if (!strcmp(kv, "vdpa")) {
@@ -93,6 +104,20 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
                 return -1;
             }
             strcpy(o->vdpa, val);
+        } else if (!strcmp(kv, "socket")) {
+            if (!val[0] || strlen(val) >= sizeof(o->socket)) {
+                snprintf(err, errlen, "--net: socket= wants a vhost-user socket path of 1 to %zu "
+                         "characters", sizeof(o->socket) - 1);
+                return -1;
+            }
+            strcpy(o->socket, val);
+        } else if (!strcmp(kv, "vhost-user-server")) {
+            if (strcmp(val, "on") && strcmp(val, "off")) {
+                snprintf(err, errlen, "--net: vhost-user-server must be on or off, not '%s'", val);
+                return -1;
+            }
+            o->vu_server = !strcmp(val, "on");
+            o->vu_server_set = true;
         } else {
             int r = pf_policy_parse_key(&o->vf, kv, val, err, errlen);
             if (r == 0)

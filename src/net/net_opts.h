@@ -6,12 +6,16 @@
  * instead of a tap (tap= does not apply; the device's own MAC wins over mac=).
  * "fd=N" in place of tap=: the tap file descriptor N vpf inherited from its caller
  * (opened with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, e.g. by libvirt or a privileged
- * manager), so vpf needs no CAP_NET_ADMIN for it; checked here, its name kept in tap. */
+ * manager), so vpf needs no CAP_NET_ADMIN for it; checked here, its name kept in tap.
+ * "backend=vhost-user,socket=PATH[,vhost-user-server=on|off][,mac=...]": the PF served
+ * by an external switch over the vhost-user socket PATH; vpf connects to it (the
+ * default) or listens on it (vhost-user-server=on). */
 #ifndef VPF_NET_NET_OPTS_H
 #define VPF_NET_NET_OPTS_H
 
 #include <net/if.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "net/pf_policy.h"
@@ -20,6 +24,9 @@ struct net_opts {
     char tap[IFNAMSIZ];         /* "" with backend=vhost-vdpa; fd=N: its tap's name */
     int tap_fd;                 /* fd=N, else -1 */
     char vdpa[64];              /* backend=vhost-vdpa: the /dev/vhost-vdpa-N path */
+    char socket[108];           /* backend=vhost-user: the socket path */
+    bool vu_server;             /* vhost-user-server=on: vpf listens on socket */
+    bool vu_server_set;
     uint8_t mac[6];
     enum net_backend_type backend;
     struct pf_policy vf;    /* vf.total_vfs 0: no SR-IOV */

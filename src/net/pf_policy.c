@@ -82,9 +82,27 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, c
     }
     if (!strcmp(key, "vf-backend")) {
         if (net_backend_parse_type(val, &p->vf_backend) < 0) {
-            snprintf(err, errlen, "--net: vf-backend must be tap, vhost-net or vhost-vdpa, not '%s'", val);
+            snprintf(err, errlen, "--net: vf-backend must be tap, vhost-net, vhost-vdpa or vhost-user, "
+                     "not '%s'", val);
             return -1;
         }
+        return 1;
+    }
+    if (!strcmp(key, "vf-socket")) {
+        if (!val[0] || strlen(val) >= sizeof(p->vf_socket) - 4) {
+            snprintf(err, errlen, "--net: vf-socket must be 1 to %zu characters", sizeof(p->vf_socket) - 5);
+            return -1;
+        }
+        strcpy(p->vf_socket, val);
+        return 1;
+    }
+    if (!strcmp(key, "vf-vhost-user-server")) {
+        if (strcmp(val, "on") && strcmp(val, "off")) {
+            snprintf(err, errlen, "--net: vf-vhost-user-server must be on or off, not '%s'", val);
+            return -1;
+        }
+        p->vf_vu_server = !strcmp(val, "on");
+        p->vf_vu_server_set = true;
         return 1;
     }
     if (!strcmp(key, "vf-vdpa-mgmtdev") || !strcmp(key, "vf-vdpa")) {
@@ -115,7 +133,18 @@ static int check_pattern(const char *pat)
 
 bool pf_policy_vf_offloaded(const struct pf_policy *p)
 {
-    return p->vf_backend == NET_BACKEND_VHOST_NET || p->vf_backend == NET_BACKEND_VHOST_VDPA;
+    return p->vf_backend == NET_BACKEND_VHOST_NET || p->vf_backend == NET_BACKEND_VHOST_VDPA ||
+           p->vf_backend == NET_BACKEND_VHOST_USER;
+}
+
+void pf_policy_vf_socket(const struct pf_policy *p, unsigned i, char path[108])
+{
+    const char *d = strstr(p->vf_socket, "%d");
+    if (!d) {
+        path[0] = '\0';
+        return;
+    }
+    snprintf(path, 108, "%.*s%u%s", (int)(d - p->vf_socket), p->vf_socket, i, d + 2);
 }
 
 void pf_policy_vf_vdpa(const struct pf_policy *p, unsigned i, char path[64])
@@ -157,9 +186,9 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
 {
     if (!p->total_vfs) {
         if (p->vf_tap[0] || p->nvf_macs || p->spoofchk_set || p->vf_backend != NET_BACKEND_TAP ||
-            p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0]) {
-            snprintf(err, errlen, "--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev and "
-                                  "vf-spoofchk need total-vfs=N");
+            p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0] || p->vf_socket[0] || p->vf_vu_server_set) {
+            snprintf(err, errlen, "--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev, "
+                     "vf-socket, vf-vhost-user-server and vf-spoofchk need total-vfs=N");
             return -1;
         }
         return 0;
@@ -173,7 +202,18 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
         }
         p->spoofchk = false;
     }
-    if (p->vf_backend == NET_BACKEND_VHOST_VDPA) {
+    if (p->vf_backend == NET_BACKEND_VHOST_USER) {
+        const char *d = strstr(p->vf_socket, "%d");
+        if (p->vf_tap[0] || p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0] || !d || strchr(d + 2, '%') ||
+            memchr(p->vf_socket, '%', (size_t)(d - p->vf_socket))) {
+            snprintf(err, errlen, "--net: vf-backend=vhost-user wants vf-socket=PATTERN with exactly "
+                     "one %%d and no other %% (e.g. /run/switch/vf%%d.sock), and no vf-tap or vf-vdpa");
+            return -1;
+        }
+    } else if (p->vf_socket[0] || p->vf_vu_server_set) {
+        snprintf(err, errlen, "--net: vf-socket and vf-vhost-user-server need vf-backend=vhost-user");
+        return -1;
+    } else if (p->vf_backend == NET_BACKEND_VHOST_VDPA) {
         if (p->vf_tap[0] || !p->vf_vdpa[0] == !p->vf_vdpa_mgmtdev[0]) {
             snprintf(err, errlen, "--net: vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and "
                                   "vf-vdpa=PATTERN, and no vf-tap");
@@ -191,13 +231,14 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
         snprintf(err, errlen, "--net: vf-vdpa and vf-vdpa-mgmtdev need vf-backend=vhost-vdpa");
         return -1;
     }
-    if (p->vf_backend != NET_BACKEND_VHOST_VDPA && !p->vf_tap[0]) {
+    bool no_tap = p->vf_backend == NET_BACKEND_VHOST_VDPA || p->vf_backend == NET_BACKEND_VHOST_USER;
+    if (!no_tap && !p->vf_tap[0]) {
         snprintf(err, errlen, "--net: total-vfs needs vf-tap=PATTERN (e.g. vf-tap=vpfvf%%d)");
         return -1;
     }
     /* The longest name is the last VF's: the pattern minus "%d" plus its digits. */
     int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
-    if (p->vf_backend != NET_BACKEND_VHOST_VDPA &&
+    if (!no_tap &&
         (check_pattern(p->vf_tap) < 0 || strlen(p->vf_tap) - 2 + (size_t)digits >= IFNAMSIZ)) {
         snprintf(err, errlen, "--net: vf-tap '%s' must contain exactly one %%d, no other %%, '/', ':' or "
                               "space, and give names shorter than %d characters", p->vf_tap, IFNAMSIZ);
@@ -352,12 +393,14 @@ enum pf_vf_change_err pf_policy_vf_change(const struct pf_policy *p, unsigned i,
         n.port.spoofchk = change->spoofchk;
     if (change->has_trust)
         n.port.trust = change->trust;
-    /* vhost-net and vDPA move VF frames outside vpf: nothing to tag, check or limit. */
+    /* vhost-net, vDPA and vhost-user move VF frames outside vpf: nothing to tag, check or
+     * limit. */
     if (pf_policy_vf_offloaded(p) && (n.port.vlan || n.port.spoofchk || n.port.max_tx_rate))
         return refuse(PF_VF_NOT_SUPPORTED, err, errlen,
                       "VF %u is on %s: %s moves its frames, vpf can neither tag a VLAN, check source MACs nor limit the rate there", i,
                       net_backend_type_name(p->vf_backend),
-                      p->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" : "the kernel");
+                      p->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" :
+                      p->vf_backend == NET_BACKEND_VHOST_USER ? "the vhost-user switch" : "the kernel");
     *c = n;
     return PF_VF_OK;
 }

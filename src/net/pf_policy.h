@@ -15,6 +15,12 @@
  *     vf-vdpa=PATTERN    VF i on the admin's /dev/vhost-vdpa device PATTERN with its
  *                        one %d replaced by i (e.g. /dev/vhost-vdpa-%d); its MAC is the
  *                        device's
+ *   vf-backend=vhost-user  VF i served by an external switch (DPDK, OVS-DPDK) over a
+ *                        vhost-user socket (no tap):
+ *     vf-socket=PATTERN  VF i's socket: PATTERN with its one %d replaced by i (e.g.
+ *                        /run/switch/vf%d.sock); connected to at VF Enable, closed at
+ *                        VF Disable
+ *     vf-vhost-user-server=on|off  vpf listens on the VF sockets instead (default off)
  *   vf-spoofchk=on|off   drop (and count) VF frames whose source MAC is not the VF's; on
  *                        for tap VFs, off for vhost-net and vhost-vdpa VFs, where vpf never
  *                        sees a frame (on with them is refused)
@@ -49,6 +55,9 @@ struct pf_policy {
     enum net_backend_type vf_backend;
     char vf_vdpa_mgmtdev[64];           /* vf-vdpa-mgmtdev= */
     char vf_vdpa[64];                   /* vf-vdpa= pattern */
+    char vf_socket[108];                /* vf-socket= pattern (vhost-user) */
+    bool vf_vu_server;                  /* vf-vhost-user-server=on */
+    bool vf_vu_server_set;
     bool spoofchk;                      /* final after pf_policy_check */
     bool spoofchk_set;                  /* vf-spoofchk= was given */
 };
@@ -70,7 +79,9 @@ void pf_policy_vf_mac(const struct pf_policy *p, const uint8_t pf_mac[6], unsign
 void pf_policy_vf_tap(const struct pf_policy *p, unsigned i, char name[IFNAMSIZ]);
 /* VF i's /dev/vhost-vdpa path from vf-vdpa= (i < total_vfs, policy checked). */
 void pf_policy_vf_vdpa(const struct pf_policy *p, unsigned i, char path[64]);
-/* True if the VFs' frames bypass vpf (vhost-net, vhost-vdpa): no spoof check, VLAN or
+/* VF i's vhost-user socket path from vf-socket= (i < total_vfs, policy checked). */
+void pf_policy_vf_socket(const struct pf_policy *p, unsigned i, char path[108]);
+/* True if the VFs' frames bypass vpf (vhost-net, vhost-vdpa, vhost-user): no spoof check, VLAN or
  * rate limit can be applied to them. */
 bool pf_policy_vf_offloaded(const struct pf_policy *p);
 

@@ -44,6 +44,13 @@ static struct net_backend *open_vdpa(struct net_vf_mgr *m, struct net_vf *vf)
  * is a duplicate of the manager's descriptor (-1 if dup failed; taken). */
 static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf, bool handed, int fd)
 {
+    /* vf-backend=vhost-user: the VF's socket from the policy's pattern. A peer that is not
+     * there is no failure: the backend keeps trying, the VF's link stays down meanwhile. */
+    if (m->policy->vf_backend == NET_BACKEND_VHOST_USER) {
+        pf_policy_vf_socket(m->policy, vf->index, vf->socket);
+        return vhost_user_open(vf->socket, m->policy->vf_vu_server, m->env.mem, vf->error,
+                               sizeof(vf->error));
+    }
     if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
         return open_vdpa(m, vf);
     if (handed && fd < 0) {
@@ -68,7 +75,11 @@ static void vf_log_created(struct net_vf_mgr *m, const struct net_vf *vf, bool h
 {
     char mac[18];
     net_format_mac(mac, vf->mac);
-    if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
+    if (m->policy->vf_backend == NET_BACKEND_VHOST_USER)
+        log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-user %s%s", vf->name,
+                    vf->devfn >> 3, vf->devfn & 7, mac, vf->socket,
+                    vf->error[0] ? " (failed: link down)" : "");
+    else if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
         log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, vhost-vdpa %s%s", vf->name,
                     vf->devfn >> 3, vf->devfn & 7, mac, vf->vdpa_dev[0] ? vf->vdpa_dev : "-",
                     vf->error[0] ? " (failed: link down)" : "");

@@ -72,6 +72,7 @@ struct net_vf {
     char tap[IFNAMSIZ];
     bool tap_created;
     char vdpa_dev[64];          /* vhost-vdpa: its vDPA device's name */
+    char socket[108];           /* vhost-user: its socket */
     char error[256];            /* why the VF has no backend; empty when it has one */
     struct virtio_net *net;
     struct virtio_pci vp;

@@ -285,6 +285,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
         free(n);
         return NULL;
     }
+    vnet_offload_watch_peer(n);
     return n;
 }
 

@@ -39,13 +39,15 @@ struct virtio_net_stats {
 
 /* What happened to a device that the host's manager may want to hear of (vpf publishes
  * them as control-socket events, docs/api.md). detail: the reason (NEEDS_RESET: the
- * virtio error's name; BACKEND_FAILED: why), or "up"/"down" (LINK: the backend's device
- * changed its own link, e.g. a vDPA device's config interrupt). */
+ * virtio error's name; BACKEND_FAILED: why, e.g. a vhost-user peer lost), or "up"/"down"
+ * (LINK: the backend's device changed its own link, e.g. a vDPA device's config
+ * interrupt, a vhost-user peer come or gone). */
 enum virtio_net_event {
     VIRTIO_NET_EVENT_NEEDS_RESET,       /* DEVICE_NEEDS_RESET: the guest must reset it */
     VIRTIO_NET_EVENT_BACKEND_FAILED,    /* the backend stopped working (tap or device gone) */
     VIRTIO_NET_EVENT_BACKEND_RESTORED,  /* a failed backend works again (for backends that
-                                         * reconnect; none does so today) */
+                                         * reconnect: a vhost-user peer back, the rings
+                                         * restored) */
     VIRTIO_NET_EVENT_LINK,              /* the backend's device took its link down or up */
 };
 /* Called on the thread that saw it (I/O thread, or a vCPU); must not block. A guest can
@@ -113,6 +115,9 @@ void virtio_net_get_port(struct virtio_net *n, struct virtio_net_port *p);
  * except the device's I/O thread. */
 void virtio_net_set_link(struct virtio_net *n, bool up);
 bool virtio_net_link_up(struct virtio_net *n);
+/* What the guest sees: the host's link and, where the backend has its own (vhost-vdpa's
+ * device status, a vhost-user peer), that one too (net_offload.c). */
+bool virtio_net_carrier(struct virtio_net *n);
 
 /* Current MAC (the guest may change it with VIRTIO_NET_CTRL_MAC_ADDR_SET). */
 void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6]);
@@ -133,5 +138,8 @@ const char *virtio_net_backend_type(const struct virtio_net *n);
 /* Any thread: why the backend stopped working at run time (vhost-vdpa: its device was
  * deleted), copied into buf; 0 if there is a reason, -1 if none (net_offload.c). */
 int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len);
+/* Any thread: a backend with a peer (vhost-user): its socket and the connection's state
+ * ("connected", "connecting", "listening"); 0, or -1 for other backends (net_offload.c). */
+int virtio_net_backend_peer(struct virtio_net *n, const char **socket, const char **state);
 
 #endif

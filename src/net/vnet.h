@@ -8,7 +8,8 @@
  *                  one run over a queue each, returning its outcome (struct vnet_run);
  *                  they signal nothing but the early used-buffer notification of a batch
  *   net_notify.c   used-buffer notifications and their moderation (NOTF_COAL)
- *   net_offload.c  handing RX/TX to an offload backend (vhost-net, vhost-vdpa)
+ *   net_offload.c  handing RX/TX to an offload backend (vhost-net, vhost-vdpa,
+ *                  vhost-user) and watching a vhost-user backend's peer
  *   net_vlan.c     the port's VLAN tag (802.1Q or 802.1ad) to and from the backend
  *
  * struct virtio_net is grouped by owner: each sub-struct is written by the file named at
@@ -112,6 +113,9 @@ struct vnet_offload {
     int ring_call[2];                   /* what the backend signals now: call_fd or an irqfd */
     struct iothread_watch call_watch[2], err_watch[2];
     struct iothread_watch cfg_watch;    /* the backend's config_fd, while active */
+    struct iothread_watch peer_watch;   /* the backend's event_fd (vhost-user), for the
+                                           device's life */
+    bool peer_lost;                     /* BACKEND_FAILED told, RESTORED not yet */
 };
 
 struct virtio_net {
@@ -270,6 +274,9 @@ void vnet_offload_link(struct virtio_net *n);
 /* Points each ring's interrupt at the vector's irqfd while the transport can deliver it
  * straight and moderation is off for the ring, else at call_fd (vpf in between). */
 void vnet_offload_route_irqs(struct virtio_net *n);
+/* After the I/O thread started: watch a backend whose peer comes and goes (event_fd,
+ * vhost-user) for the device's whole life; its link follows the peer. */
+void vnet_offload_watch_peer(struct virtio_net *n);
 
 /* The backend's send/recv with the port's VLAN applied (net_vlan.c; vlan != 0 only).
  * send: len is the chain's length; -EINVAL for a chain too short to tag. recv: as

@@ -19,6 +19,7 @@
 void kvm_open(struct kvm *kvm, const char *dev)
 {
     memset(kvm, 0, sizeof(*kvm));
+    kvm->ram_fd = -1;
     kvm->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
     if (kvm->sys_fd < 0) {
         if (errno == ENOENT)
@@ -68,13 +69,22 @@ void kvm_open(struct kvm *kvm, const char *dev)
         die_errno("KVM_SET_IDENTITY_MAP_ADDR");
 }
 
-static void kvm_add_slot(struct kvm *kvm, uint64_t gpa, uint64_t size)
+/* Guest RAM is anonymous private memory unless a vhost-user peer must map it: then one
+ * memfd holds all of it (MAP_SHARED, MAP_NORESERVE: pages are allocated on first touch,
+ * as with anonymous memory) and each slot is a window of it at its own offset, which
+ * SET_MEM_TABLE hands over with the fd (backend/vhost_user.c). */
+static void kvm_add_slot(struct kvm *kvm, uint64_t gpa, uint64_t size, uint64_t fd_offset)
 {
-    void *hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *hva;
+    if (kvm->ram_fd >= 0)
+        hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, kvm->ram_fd,
+                   (off_t)fd_offset);
+    else
+        hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (hva == MAP_FAILED)
         die_errno("cannot map %llu MiB of guest RAM", (unsigned long long)(size / MiB));
-    madvise(hva, size, MADV_MERGEABLE);
+    if (kvm->ram_fd < 0)
+        madvise(hva, size, MADV_MERGEABLE);     /* KSM merges private anonymous pages only */
     struct kvm_userspace_memory_region region = {
         .slot = kvm->nslots,
         .guest_phys_addr = gpa,
@@ -84,16 +94,26 @@ static void kvm_add_slot(struct kvm *kvm, uint64_t gpa, uint64_t size)
     if (ioctl(kvm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         die_errno("KVM_SET_USER_MEMORY_REGION (%llu MiB at 0x%llx)",
                   (unsigned long long)(size / MiB), (unsigned long long)gpa);
-    if (guest_mem_add(&kvm->mem, gpa, size, hva) < 0)
+    if (guest_mem_add_fd(&kvm->mem, gpa, size, hva, kvm->ram_fd, fd_offset) < 0)
         die("internal error: guest memory map full");
     kvm->nslots++;
 }
 
-void kvm_map_ram(struct kvm *kvm, uint64_t ram_size)
+void kvm_map_ram(struct kvm *kvm, uint64_t ram_size, bool shared)
 {
-    kvm_add_slot(kvm, 0, e820_low_ram(ram_size));
-    if (e820_high_ram(ram_size))
-        kvm_add_slot(kvm, LAYOUT_HIGH_RAM, e820_high_ram(ram_size));
+    uint64_t low = e820_low_ram(ram_size), high = e820_high_ram(ram_size);
+    kvm->ram_fd = -1;
+    if (shared) {
+        kvm->ram_fd = memfd_create("vpf-guest-ram", MFD_CLOEXEC);
+        if (kvm->ram_fd < 0)
+            die_errno("memfd_create for shareable guest RAM (vhost-user)");
+        if (ftruncate(kvm->ram_fd, (off_t)(low + high)) < 0)
+            die_errno("cannot size the guest RAM memfd to %llu MiB",
+                      (unsigned long long)((low + high) / MiB));
+    }
+    kvm_add_slot(kvm, 0, low, 0);
+    if (high)
+        kvm_add_slot(kvm, LAYOUT_HIGH_RAM, high, low);
 }
 
 void kvm_create_irqchip(struct kvm *kvm)
@@ -127,6 +147,8 @@ void kvm_close(struct kvm *kvm)
 {
     for (unsigned i = 0; i < kvm->mem.nregions; i++)
         munmap(kvm->mem.regions[i].hva, kvm->mem.regions[i].size);
+    if (kvm->ram_fd >= 0)
+        close(kvm->ram_fd);
     if (kvm->vm_fd >= 0)
         close(kvm->vm_fd);
     if (kvm->sys_fd >= 0)

@@ -135,6 +135,8 @@ void netdev_create_all(struct vm *vm)
         char err[256];
         struct net_backend *be = o->backend == NET_BACKEND_VHOST_VDPA
             ? vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err))
+            : o->backend == NET_BACKEND_VHOST_USER
+            ? vhost_user_open(o->socket, o->vu_server, &vm->kvm.mem, err, sizeof(err))
             : o->tap_fd >= 0 ? net_backend_open_fd(o->backend, o->tap_fd, err, sizeof(err))
             : net_backend_open(o->backend, o->tap, err, sizeof(err));
         if (!be)
@@ -164,8 +166,11 @@ void netdev_create_all(struct vm *vm)
         log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %s%s",
                  d->name, d->devfn >> 3,
                  o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on tap " :
-                 o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " : "tap ",
-                 o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa : o->tap,
+                 o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " :
+                 o->backend == NET_BACKEND_VHOST_USER ? (o->vu_server ? "vhost-user server " : "vhost-user ") :
+                 "tap ",
+                 o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa :
+                 o->backend == NET_BACKEND_VHOST_USER ? o->socket : o->tap,
                  tap_created(be) ? " (created)" : o->tap_fd >= 0 ? " (handed over)" : "",
                  mac_s,
                  o->vf.total_vfs ? ", SR-IOV PF" : "");

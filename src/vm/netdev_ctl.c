@@ -45,6 +45,17 @@ static bool nic_get(struct vm *vm, const struct ctl_request *req, struct ctl_rep
     return false;
 }
 
+/* A vhost-user function: its socket and the connection's state ("socket", "peer"). */
+static void add_peer(json_t *o, struct virtio_net *net)
+{
+    const char *sock, *state;
+    if (o && virtio_net_backend_peer(net, &sock, &state) == 0) {
+        json_object_set_new(o, "socket", json_string(sock));
+        json_object_set_new(o, "peer", json_string(state));
+        json_object_set_new(o, "carrier", json_boolean(virtio_net_carrier(net)));
+    }
+}
+
 static void nic_put(struct nic *n)
 {
     if (n->vf)
@@ -69,6 +80,7 @@ static void ctl_devices(void *opaque, const struct ctl_request *req, struct ctl_
                                 "backend", virtio_net_backend_type(d->net));
         if (dev && o->vdpa[0])
             json_object_set_new(dev, "vdpa", json_string(o->vdpa));
+        add_peer(dev, d->net);
         if (dev && o->vf.total_vfs)
             json_object_set_new(dev, "vf_backend", json_string(net_backend_type_name(o->vf.vf_backend)));
         if (json_array_append_new(list, dev) < 0) {
@@ -139,6 +151,7 @@ static json_t *vf_json(const struct net_vf *vf, const struct pf_vf_conf *c)
     /* vhost-vdpa VFs: the vDPA device (e.g. as `vdpa dev show` lists it). */
     if (o && vf->vdpa_dev[0])
         json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
+    add_peer(o, vf->net);
     return o;
 }
 
@@ -155,6 +168,12 @@ static json_t *vf_down_json(const struct net_vf_mgr *m, unsigned i)
     if (o && !vf_tail_json(o, c, net_backend_type_name(m->policy->vf_backend), NULL, "")) {
         json_decref(o);
         return NULL;
+    }
+    /* vhost-user VFs: the socket the VF will use (no peer before the guest enables it). */
+    if (o && m->policy->vf_backend == NET_BACKEND_VHOST_USER) {
+        char sock[108];
+        pf_policy_vf_socket(m->policy, i, sock);
+        json_object_set_new(o, "socket", json_string(sock));
     }
     return o;
 }
@@ -178,6 +197,7 @@ json_t *netdev_vfs_json(struct net_vf_mgr *m)
                               virtio_net_link_up(vf->net), "error", ctl_json_str(vf->error));
         if (o && vf->vdpa_dev[0])
             json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
+        add_peer(o, vf->net);
         json_array_append_new(list, o);
     }
     net_vf_mgr_unlock(m);
@@ -402,9 +422,12 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
     if (!nic_get(vm, req, reply, &n))
         return;
     char err[256];
+    const char *sock, *state;
+    /* A vhost-user peer comes back by itself: the host's link is its own business. */
+    bool has_peer = virtio_net_backend_peer(n.net, &sock, &state) == 0;
     if (up && n.vf && n.vf->error[0]) {
         ctl_reply_error(reply, "%s has no backend: %s", n.name, n.vf->error);
-    } else if (up && virtio_net_backend_error(n.net, err, sizeof(err)) == 0) {
+    } else if (up && !has_peer && virtio_net_backend_error(n.net, err, sizeof(err)) == 0) {
         ctl_reply_error(reply, "%s has no backend: %s", n.name, err);
     } else {
         if (n.vf) {
@@ -461,6 +484,12 @@ static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_re
         ctl_reply_str(reply, "error", err);
     if (n.vf && n.vf->vdpa_dev[0])
         ctl_reply_str(reply, "vdpa", n.vf->vdpa_dev);
+    const char *sock, *state;
+    if (virtio_net_backend_peer(n.net, &sock, &state) == 0) {
+        ctl_reply_str(reply, "socket", sock);
+        ctl_reply_str(reply, "peer", state);
+        ctl_reply_bool(reply, "carrier", virtio_net_carrier(n.net));
+    }
     nic_put(&n);
 }
 
@@ -510,9 +539,10 @@ static struct net_vf_mgr *vf_tap_target(struct vm *vm, const struct ctl_request 
     else if (i < 0 || i >= m->policy->total_vfs)
         ctl_reply_fail(reply, CTL_ERR_NOT_FOUND, "%s has VFs 0 to %u", n.pf->name,
                        m->policy->total_vfs - 1);
-    else if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
-        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "VF %u is on vhost-vdpa: it has no tap",
-                       (unsigned)i);
+    else if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA ||
+             m->policy->vf_backend == NET_BACKEND_VHOST_USER)
+        ctl_reply_fail(reply, CTL_ERR_NOT_SUPPORTED, "VF %u is on %s: it has no tap", (unsigned)i,
+                       net_backend_type_name(m->policy->vf_backend));
     *pf = n.pf;
     *vf = (unsigned)i;
     return reply->failed ? NULL : m;

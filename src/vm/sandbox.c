@@ -284,6 +284,28 @@ static void add_vdpa(scmp_filter_ctx c)
 }
 /* ---- end of vhost-vdpa ---- */
 
+/* ---- vhost-user (src/backend/vhost_user.c, vhost_user_proto.c), only when some device
+ * uses it: the front-end's socket to the switch, on the threads that open it (setup,
+ * the vCPU thread of VF Enable), reconnect it and send the ring messages (I/O thread)
+ * and close it at teardown (main): an AF_UNIX stream socket connected (client) or
+ * accepted from a listening one (server, made at VF Enable: bind, listen, and unlink
+ * of a stale socket or of its own at VF Disable), messages with SCM_RIGHTS descriptors
+ * (sendmsg/recvmsg; recv(MSG_PEEK) is recvfrom), poll() for a reply's deadline. ---- */
+static void add_vhost_user(scmp_filter_ctx c)
+{
+    allow2(c, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+    static const int plain[] = {
+        SCMP_SYS(connect), SCMP_SYS(accept4), SCMP_SYS(bind), SCMP_SYS(listen),
+        SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(recvfrom), SCMP_SYS(poll),
+        SCMP_SYS(ppoll), SCMP_SYS(unlink), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+        SCMP_SYS(epoll_ctl), SCMP_SYS(timerfd_settime),
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+        allow(c, plain[i]);
+}
+/* ---- end of vhost-user ---- */
+
 /* A device's data path: epoll loop, packets to and from the backend, its timers,
  * SCHED_BATCH, and the offloaded backend's start/stop/link (vhost ioctls, the tap's
  * offloads and liveness). */
@@ -301,6 +323,8 @@ static void add_iothread(scmp_filter_ctx c)
     ALLOW_IOCTLS(c, tun);
     ALLOW_IOCTLS(c, vhost_ioctls);
     add_vdpa(c);
+    if (policy.vhost_user)
+        add_vhost_user(c);
 }
 
 /* VF Enable/Disable on a vCPU thread (src/net/vf.c): open a tap (/dev/net/tun, TUN*
@@ -368,6 +392,8 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
         ALLOW_IOCTLS(c, tap_feature_ioctls);
         ALLOW_IOCTLS(c, vhost_ioctls);
         add_vdpa(c);
+        if (policy.vhost_user)
+            add_vhost_user(c);
         if (policy.notify)
             add_notify(c);
         break;

@@ -29,6 +29,9 @@ struct sandbox_policy {
     /* Some VFs are on vhost-vdpa, which pins guest RAM: RLIMIT_MEMLOCK is raised
      * during setup, while vpf may (CAP_SYS_RESOURCE), not when VF Enable opens them. */
     bool vdpa_vfs;
+    /* Some device (PF or VFs) is on vhost-user: the I/O, vCPU (with VFs) and main
+     * threads speak to its switch over an AF_UNIX stream socket (sandbox.c). */
+    bool vhost_user;
     /* vpf reports to a service manager (NOTIFY_SOCKET, vm/notify.h): the main thread
      * sends its READY=1 and STOPPING=1 datagrams over AF_UNIX after confinement. */
     bool notify;

@@ -226,7 +226,12 @@ static void vm_setup_machine(struct vm *vm)
     kvm_open(&vm->kvm, cfg->kvm_dev);
     if (cfg->cpus > (unsigned)vm->kvm.max_vcpus)
         die("--cpus %u is more than KVM allows on this host (%d)", cfg->cpus, vm->kvm.max_vcpus);
-    kvm_map_ram(&vm->kvm, cfg->memory);
+    /* A vhost-user peer maps guest RAM itself: shareable (memfd) when any may need it. */
+    bool shared = false;
+    for (unsigned i = 0; i < cfg->nnets; i++)
+        shared |= cfg->nets[i].backend == NET_BACKEND_VHOST_USER ||
+                  (cfg->nets[i].vf.total_vfs && cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_USER);
+    kvm_map_ram(&vm->kvm, cfg->memory, shared);
     kvm_create_irqchip(&vm->kvm);
     irq_routes_init(&vm->irq, &vm->kvm);
 
@@ -297,6 +302,9 @@ static void vm_confine(struct vm *vm)
         pol.vfs |= cfg->nets[i].vf.total_vfs > 0;
         pol.vdpa_vfs |= cfg->nets[i].vf.total_vfs > 0 &&
                         cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_VDPA;
+        pol.vhost_user |= cfg->nets[i].backend == NET_BACKEND_VHOST_USER ||
+                          (cfg->nets[i].vf.total_vfs > 0 &&
+                           cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_USER);
     }
     char err[256];
     if (sandbox_enter(&pol, err, sizeof(err)) < 0) {

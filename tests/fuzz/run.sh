@@ -14,7 +14,7 @@ if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$src" -Dfuzz=true -Dtests=disabled -Db_lundef=false \
 		-Dbuildtype=debugoptimized -Dc_args="$san" -Dc_link_args='-fsanitize=address,undefined'
 fi
-read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl fuzz_sriov}"
+read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_pci fuzz_virtqueue fuzz_virtio_net fuzz_ctl fuzz_sriov fuzz_vhost_user}"
 runs=()
 [ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
 ninja -C "$build" "${targets[@]/#/tests/fuzz/}"
@@ -26,6 +26,9 @@ for t in "${targets[@]}"; do
 	fi
 	if [ "$t" = fuzz_sriov ] && [ -z "$(ls -A "$corpus")" ] && command -v python3 >/dev/null; then
 		python3 "$src/tests/fuzz/seeds_sriov.py" "$corpus"
+	fi
+	if [ "$t" = fuzz_vhost_user ] && [ -z "$(ls -A "$corpus")" ] && command -v python3 >/dev/null; then
+		python3 "$src/tests/fuzz/seeds_vhost_user.py" "$corpus"
 	fi
 	if [ "$t" = fuzz_ctl ] && [ -z "$(ls -A "$corpus")" ]; then
 		i=0

@@ -204,13 +204,13 @@ net-shared-mac)
 	expect_error "MAC 52:54:00:00:00:12 is given to both net0vf1 and net1" ;;
 net-bad-backend)
 	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,backend=dpdk
-	expect_error "backend must be tap, vhost-net or vhost-vdpa, not 'dpdk'" ;;
+	expect_error "backend must be tap, vhost-net, vhost-vdpa or vhost-user, not 'dpdk'" ;;
 net-vf-bad-backend)
 	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-backend=vhost
-	expect_error "vf-backend must be tap, vhost-net or vhost-vdpa, not 'vhost'" ;;
+	expect_error "vf-backend must be tap, vhost-net, vhost-vdpa or vhost-user, not 'vhost'" ;;
 net-vf-backend-needs-vfs)
 	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,vf-backend=vhost-net
-	expect_error "vf-backend, vf-vdpa, vf-vdpa-mgmtdev and vf-spoofchk need total-vfs=N" ;;
+	expect_error "vf-backend, vf-vdpa, vf-vdpa-mgmtdev, vf-socket, vf-vhost-user-server and vf-spoofchk need total-vfs=N" ;;
 net-vf-vhost-spoofchk)
 	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on
 	expect_error "vf-spoofchk=on needs vf-backend=tap" ;;
@@ -393,6 +393,55 @@ sriov-ctl-vdpa)
 	! "$VPF" ctl --json "$sock" vf-tap dev=net0 vf=0 fd=7 7</dev/null 2>"$tmp/e" || fail "vf-tap accepted for a vDPA VF"
 	grep -q 'VF 0 is on vhost-vdpa: it has no tap' "$tmp/e" || fail "vf-tap: $(cat "$tmp/e")"
 	stop_ctl_vm
+	expect_rc 0 ;;
+net-vhost-user-needs-socket)
+	run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-user
+	expect_error "backend=vhost-user wants socket=PATH and no tap=, fd= or vdpa=" ;;
+net-vhost-user-socket-needs-backend)
+	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,socket=/tmp/x.sock
+	expect_error "socket= and vhost-user-server= need backend=vhost-user" ;;
+net-vf-vhost-user-bad-pattern)
+	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-backend=vhost-user,vf-socket=/tmp/vf.sock
+	expect_error "vf-backend=vhost-user wants vf-socket=PATTERN with exactly one %d" ;;
+net-vhost-user-shared-socket)
+	run_vpf run --kernel "$(guest poweroff)" --net backend=vhost-user,socket=/tmp/vf1.sock \
+		--net tap=vpfbad0,total-vfs=2,vf-backend=vhost-user,vf-socket=/tmp/vf%d.sock
+	expect_error "vhost-user socket /tmp/vf1.sock is given to both net0 and net1vf1" ;;
+vhost-user-reconnect)
+	# A PF on a vhost-user socket nobody serves yet (seccomp on): link down, the reason
+	# and "connecting" on the control socket, retried from the device's I/O thread; a
+	# peer appears (tests/host/vu_peer.py): connected; it dies: connecting again; it is
+	# back: connected. VFs on vhost-user: vf-set refuses what vpf cannot enforce.
+	need_kvm
+	vus=$tmp/vu.sock
+	start_ctl_vm --net "backend=vhost-user,socket=$vus,mac=52:54:00:00:00:20" \
+		--net "backend=vhost-user,socket=$tmp/srv.sock,vhost-user-server=on" \
+		--net "backend=vhost-user,socket=$tmp/pf2.sock,total-vfs=2,vf-backend=vhost-user,vf-socket=$tmp/vf%d.sock"
+	await_confined
+	peer_state() { "$VPF" ctl --json "$sock" devices | grep -o '"dev":"net'"$1"'"[^}]*"peer":"[a-z]*"' | sed 's/.*"peer":"//;s/"//'; }
+	[ "$(peer_state 0)" = connecting ] || fail "net0 not connecting: $("$VPF" ctl --json "$sock" devices)"
+	[ "$(peer_state 1)" = listening ] || fail "net1 not listening: $("$VPF" ctl --json "$sock" devices)"
+	[ -S "$tmp/srv.sock" ] || fail "no server socket"
+	"$VPF" ctl --json "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
+	grep -q '"error":"vhost-user '"$vus"': cannot connect to '"$vus"': No such file or directory; retrying"' "$tmp/r" || fail "stats: $(cat "$tmp/r")"
+	grep -q '"socket":"'"$vus"'","peer":"connecting"' "$tmp/r" || fail "stats: $(cat "$tmp/r")"
+	/usr/bin/python3 "$(dirname "$0")/vu_peer.py" "$vus" "$tmp/peer.log" & ppid=$!
+	for _ in $(seq 50); do [ "$(peer_state 0)" = connected ] && break; sleep 0.1; done
+	[ "$(peer_state 0)" = connected ] || fail "not connected to the peer: $("$VPF" ctl --json "$sock" devices)"
+	kill "$ppid"; wait "$ppid" 2>/dev/null
+	for _ in $(seq 50); do [ "$(peer_state 0)" = connecting ] && break; sleep 0.1; done
+	[ "$(peer_state 0)" = connecting ] || fail "the peer's death went unseen"
+	/usr/bin/python3 "$(dirname "$0")/vu_peer.py" "$vus" "$tmp/peer.log" & ppid=$!
+	for _ in $(seq 50); do [ "$(peer_state 0)" = connected ] && break; sleep 0.1; done
+	[ "$(peer_state 0)" = connected ] || fail "no reconnect"
+	kill "$ppid"; wait "$ppid" 2>/dev/null
+	[ "$(grep -c '^connected' "$tmp/peer.log")" = 2 ] || fail "peer log: $(cat "$tmp/peer.log")"
+	grep -q '^request 3 ' "$tmp/peer.log" || fail "no SET_OWNER: $(cat "$tmp/peer.log")"
+	! "$VPF" ctl --json "$sock" vf-set dev=net2 vf=0 vlan=5 2>"$tmp/e" || fail "vf-set vlan accepted"
+	grep -q 'VF 0 is on vhost-user: the vhost-user switch moves its frames' "$tmp/e" || fail "vf-set: $(cat "$tmp/e")"
+	stop_ctl_vm
+	! grep -q seccomp "$err" || sanitizer_build || fail "seccomp: $(cat "$err")"
+	[ ! -e "$tmp/srv.sock" ] || fail "the server socket was left behind"
 	expect_rc 0 ;;
 sriov-ctl)
 	# An SR-IOV PF whose guest never enables VFs: vfs lists none, stats works, VF names

@@ -36,6 +36,8 @@ struct child {
     bool threaded;                  /* a thread was created before (as in vpf) */
     bool notify;                    /* policy.notify: under a service manager */
 };
+/* policy.vhost_user for the next run(): some device is on vhost-user. */
+static bool child_vhost_user;
 
 struct outcome {
     int status;                     /* waitpid's */
@@ -63,7 +65,8 @@ static void run(const struct child *c, struct outcome *o)
          * in vpf that is long before the filters. */
         if (c->threaded && (pthread_create(&t, NULL, noop, NULL) != 0 || pthread_join(t, NULL) != 0))
             _exit(101);
-        struct sandbox_policy pol = { .seccomp = c->mode, .vfs = c->vfs, .notify = c->notify };
+        struct sandbox_policy pol = { .seccomp = c->mode, .vfs = c->vfs, .notify = c->notify,
+                                      .vhost_user = child_vhost_user };
         if (sandbox_prepare(&pol, NULL, 0) < 0 || sandbox_load_base(false, NULL, 0) < 0)
             syscall(SYS_exit_group, 100);
         sandbox_confine_self(c->kind);
@@ -356,6 +359,50 @@ static void test_main_without_notify_no_socket(void **state)
     expect_killed(&o, "vpf: error: seccomp: thread vpf made forbidden system call 41 (socket)\n");
 }
 
+/* vhost-user: an I/O thread reconnects to its switch (an AF_UNIX stream socket,
+ * connect, SCM_RIGHTS messages), only when some device uses vhost-user. */
+static int iothread_vhost_user_body(void)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return 10;
+    struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "/nonexistent/vpf-test.sock" };
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) != -1 || errno != ENOENT)
+        return 11;
+    struct msghdr mh = { 0 };
+    if (sendmsg(s, &mh, MSG_NOSIGNAL) != -1 || recvmsg(s, &mh, MSG_DONTWAIT) != -1)
+        return 12;
+    close(s);
+    socket(AF_INET, SOCK_STREAM, 0);
+    return 0;
+}
+
+static void test_iothread_vhost_user(void **state)
+{
+    struct child c = { CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0vf0", iothread_vhost_user_body,
+                       false, false };
+    struct outcome o;
+    child_vhost_user = true;
+    run(&c, &o);
+    child_vhost_user = false;
+    expect_killed(&o, "vpf: error: seccomp: thread net0vf0 made forbidden system call 41 (socket)\n");
+}
+
+static int unix_stream_body(void)
+{
+    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    return 0;
+}
+
+static void test_iothread_without_vhost_user(void **state)
+{
+    struct child c = { CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0", unix_stream_body,
+                       false, false };
+    struct outcome o;
+    run(&c, &o);
+    expect_killed(&o, "vpf: error: seccomp: thread net0 made forbidden system call 41 (socket)\n");
+}
+
 static void test_parse(void **state)
 {
     enum sandbox_seccomp m;
@@ -384,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_log_mode_allows),
         cmocka_unit_test(test_main_notify_allowed),
         cmocka_unit_test(test_main_without_notify_no_socket),
+        cmocka_unit_test(test_iothread_vhost_user),
+        cmocka_unit_test(test_iothread_without_vhost_user),
         cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,80 @@
+#!/bin/bash
+# L2 side of tests/e2e/vhostuser.sh: vpf's PF on a tap (10.0.0.2, L1 is 10.0.0.1, for
+# L1's go-aheads), VF 0 served by DPDK testpmd in L1 over vhost-user (L1's end of it is
+# the tap dtap0 that testpmd forwards to, 10.2.0.1; VF 0 is 10.2.0.2 in netns ns0),
+# VF 1 on a vhost-user socket nobody serves (carrier off). L1 kills and restarts
+# testpmd while VF 0 carries a ping: carrier goes off and on, traffic comes back, the
+# VF never needs a reset (its virtio status stays 0xf).
+set -u
+N=2
+# shellcheck source=sriov-lib.sh
+. /guest/sriov-lib.sh
+
+# carrier DEV 0|1 SECS [NETNS]: wait until DEV's carrier is 0 or 1.
+carrier() {
+	local c
+	for _ in $(seq $(($3 * 5))); do
+		if [ -n "${4:-}" ]; then c=$(ip netns exec "$4" cat "/sys/class/net/$1/carrier" 2>/dev/null)
+		else c=$(cat "/sys/class/net/$1/carrier" 2>/dev/null); fi
+		[ "$c" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# vf_status I: VF I's virtio device status as Linux shows it (0x0000000f when running;
+# 0x40 is DEVICE_NEEDS_RESET).
+vf_status() { local f; for f in "$pf/virtfn$1"/virtio*/status; do cat "$f"; done; }
+
+sriov_pf_up
+say "pf ready"
+numvfs $N || die "echo $N > sriov_numvfs failed"
+wait_vfs $N
+say_vfs
+vf_dev 1
+ip link set "$VF_DEV" up
+carrier "$VF_DEV" 0 10
+say "vf1 carrier $(cat "/sys/class/net/$VF_DEV/carrier" 2>/dev/null)"
+# VF 0 unbound, reset by FLR and bound again: vpf stops its rings on the switch
+# (GET_VRING_BASE) and starts them again for the new driver.
+uevent "$pf/virtfn0/uevent" PCI_SLOT_NAME
+echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/unbind || die "unbind VF 0"
+echo 1 >"/sys/bus/pci/devices/$UEV/reset" || die "FLR of VF 0 failed"
+echo "$UEV" >/sys/bus/pci/drivers/virtio-pci/bind || die "bind VF 0"
+wait_vfs $N
+say "vf0 flr done"
+vf_netns 0 10.2.0.2/24
+vf_ping 0 10.2.0.1 60 || die "VF 0 cannot ping L1 through testpmd"
+ip netns exec ns0 ping -c 3 -s 1400 -W 5 10.2.0.1 >/dev/null 2>&1 || die "1400-byte pings through testpmd failed"
+say "vf0 ping ok"
+ip netns exec ns0 wget -q -O /tmp/from-l1.bin http://10.2.0.1:8081/to-guest.bin || die "wget from L1 over VF 0 failed"
+say "md5-from-l1 $(md5sum </tmp/from-l1.bin | cut -d' ' -f1)"
+mkdir -p /srv
+head -c 4194304 /dev/urandom >/srv/from-guest.bin
+say "md5-from-l2 $(md5sum </srv/from-guest.bin | cut -d' ' -f1)"
+ip netns exec ns0 httpd -p 8080 -h /srv
+say "vf0 ready"
+ack transfer-checked
+
+# Under traffic: a ping every 0.2 s while L1 kills testpmd and starts it again.
+ip netns exec ns0 ping -i 0.2 10.2.0.1 >/tmp/ping.log 2>&1 &
+pingpid=$!
+say "traffic running"
+carrier vf0 0 120 ns0 || die "VF 0's carrier never went down when its switch died"
+say "vf0 carrier down status $(vf_status 0)"
+carrier vf0 1 300 ns0 || die "VF 0's carrier never came back"
+say "vf0 carrier up"
+vf_ping 0 10.2.0.1 60 || die "VF 0 cannot ping L1 after the switch restarted"
+say "vf0 ping after restart ok status $(vf_status 0)"
+kill "$pingpid" 2>/dev/null
+wait "$pingpid" 2>/dev/null
+say "ping under restart: $(grep -c 'bytes from' /tmp/ping.log) replies"
+ip netns exec ns0 wget -q -O /tmp/from-l1.bin http://10.2.0.1:8081/to-guest.bin || die "wget after the restart failed"
+say "md5-after-restart $(md5sum </tmp/from-l1.bin | cut -d' ' -f1)"
+rm -f /tmp/from-l1.bin
+ack restart-checked
+
+ip netns del ns0
+numvfs 0 || die "echo 0 > sriov_numvfs failed"
+wait_vfs 0
+say "vfs removed"
+say "done"
