@@ -93,7 +93,8 @@ static void gvq_init(struct gvq *q)
     q->avail_idx = q->last_used = 0;
 }
 
-static void desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+static void desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                    uint16_t next)
 {
     struct vring_desc d = { addr, len, flags, next };
     memcpy(gp(table + 16ull * i), &d, sizeof(d));
@@ -171,9 +172,13 @@ static ssize_t sink_recv(struct net_backend *be, const struct iovec *iov, int io
 }
 
 static const struct net_backend_ops sink_ops = {
-    .type = "sink", .kind = NET_BACKEND_USERSPACE,
-    .features = sink_features, .set_features = sink_set_features, .close = sink_close,
-    .send = sink_send, .recv = sink_recv,
+    .type = "sink",
+    .kind = NET_BACKEND_USERSPACE,
+    .features = sink_features,
+    .set_features = sink_set_features,
+    .close = sink_close,
+    .send = sink_send,
+    .recv = sink_recv,
 };
 
 static struct net_backend *sink_open(void)
@@ -238,8 +243,11 @@ static void build_tx(struct bench *b)
             uint64_t table = galloc(16ull * (GSO_FRAGS + 1), 16);
             uint64_t lin = galloc(HDR + 66, 64);
             struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-                .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .hdr_len = 66, .gso_size = 1448,
-                .csum_start = 34, .csum_offset = 16 };
+                                           .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                           .hdr_len = 66,
+                                           .gso_size = 1448,
+                                           .csum_start = 34,
+                                           .csum_offset = 16 };
             memcpy(gp(lin), &h, HDR);
             memset(gp(lin + HDR), 0x45, 66);
             desc_at(table, 0, lin, HDR + 66, VRING_DESC_F_NEXT, 1);
@@ -248,7 +256,8 @@ static void build_tx(struct bench *b)
                 uint32_t l = f == GSO_FRAGS - 1 ? left : PAGE;
                 uint64_t pg = galloc(PAGE, PAGE);
                 memset(gp(pg), 0x5a, PAGE);
-                desc_at(table, f + 1, pg, l, (unsigned)f + 1 < GSO_FRAGS ? VRING_DESC_F_NEXT : 0, f + 2);
+                desc_at(table, f + 1, pg, l, (unsigned)f + 1 < GSO_FRAGS ? VRING_DESC_F_NEXT : 0,
+                        f + 2);
                 left -= l;
             }
             desc_at(q->desc, i, table, 16 * (GSO_FRAGS + 1), VRING_DESC_F_INDIRECT, 0);
@@ -289,13 +298,15 @@ static void device_start(struct bench *b)
     struct virtio_dev *dev = virtio_net_vdev(b->n);
     virtio_dev_set_irq(dev, &irq_ops, NULL);
     uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
-                 BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_RING_F_EVENT_IDX) |
-                 BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+                 BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) |
+                 BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+                 BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
                  BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO4);
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     virtio_dev_write_driver_features(dev, 0, (uint32_t)f);
     virtio_dev_write_driver_features(dev, 1, (uint32_t)(f >> 32));
-    virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                   VIRTIO_STATUS_FEATURES_OK);
     for (unsigned i = 0; i < 3; i++) {
         gvq_init(&b->q[i]);
         dev->vqs[i].size = QSZ;
@@ -310,7 +321,7 @@ static void device_start(struct bench *b)
     else
         build_rx(b);
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                               VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+                                   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
     if (virtio_dev_failed(dev)) {
         fprintf(stderr, "dp_bench: device failed at start\n");
         exit(1);
@@ -462,7 +473,9 @@ static void run_on_iothread(void *arg)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: dp_bench [--secs S | --packets N] [--backend sink|loop|all] [tx64|rx64|tx64k|rx64k...]\n");
+    fprintf(
+        stderr,
+        "usage: dp_bench [--secs S | --packets N] [--backend sink|loop|all] [tx64|rx64|tx64k|rx64k...]\n");
     exit(2);
 }
 
@@ -491,31 +504,42 @@ int main(int argc, char **argv)
             cases[ncases++] = all[i];
     }
     log_threshold = LOG_WARN;
-    ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+               -1, 0);
     if (ram == MAP_FAILED) {
         perror("mmap");
         return 1;
     }
     guest_mem_add(&mem, 0, RAM_SIZE, ram);
 
-    printf("%-6s %-5s %12s %10s %10s %8s %8s\n", "case", "be", "packets/s", "Gbit/s", "ns/pkt", "irq/pkt", "packets");
+    printf("%-6s %-5s %12s %10s %10s %8s %8s\n", "case", "be", "packets/s", "Gbit/s", "ns/pkt",
+           "irq/pkt", "packets");
     for (int bi = 0; bi < 2; bi++) {
         bool loop = bi == 1;
         if (strcmp(backend, "all") && strcmp(backend, loop ? "loop" : "sink"))
             continue;
         for (int c = 0; c < ncases; c++) {
-            struct bench b = { .name = cases[c], .loop = loop, .secs = secs, .max_packets = max_packets };
-            if (!strcmp(cases[c], "tx64")) b.dir = TX, b.frame = FRAME_SMALL;
-            else if (!strcmp(cases[c], "rx64")) b.dir = RX, b.frame = FRAME_SMALL;
-            else if (!strcmp(cases[c], "tx64k")) b.dir = TX, b.frame = FRAME_GSO;
-            else if (!strcmp(cases[c], "rx64k")) b.dir = RX, b.frame = FRAME_GSO;
-            else usage();
+            struct bench b = { .name = cases[c],
+                               .loop = loop,
+                               .secs = secs,
+                               .max_packets = max_packets };
+            if (!strcmp(cases[c], "tx64"))
+                b.dir = TX, b.frame = FRAME_SMALL;
+            else if (!strcmp(cases[c], "rx64"))
+                b.dir = RX, b.frame = FRAME_SMALL;
+            else if (!strcmp(cases[c], "tx64k"))
+                b.dir = TX, b.frame = FRAME_GSO;
+            else if (!strcmp(cases[c], "rx64k"))
+                b.dir = RX, b.frame = FRAME_GSO;
+            else
+                usage();
             device_start(&b);
             iothread_call(&b.n->io, run_on_iothread, &b);
             device_stop(&b);
             double pps = (double)b.packets / b.elapsed;
-            printf("%-6s %-5s %12.0f %10.2f %10.1f %8.3f %8" PRIu64 "\n", b.name, loop ? "loop" : "sink",
-                   pps, pps * b.frame * 8 / 1e9, 1e9 / pps, (double)b.irqs / (double)b.packets, b.packets);
+            printf("%-6s %-5s %12.0f %10.2f %10.1f %8.3f %8" PRIu64 "\n", b.name,
+                   loop ? "loop" : "sink", pps, pps * b.frame * 8 / 1e9, 1e9 / pps,
+                   (double)b.irqs / (double)b.packets, b.packets);
             fflush(stdout);
         }
     }

@@ -22,91 +22,90 @@
 static void usage_run(FILE *out)
 {
     fprintf(out,
-        "Usage: vpf run --kernel BZIMAGE [options]\n"
-        "\n"
-        "Boots a Linux bzImage in a KVM virtual machine. The guest's serial console\n"
-        "(ttyS0) is vpf's standard input and output.\n"
-        "\n"
-        "Options:\n"
-        "  -k, --kernel BZIMAGE   Linux kernel (bzImage, boot protocol 2.12 or newer)\n"
-        "  -i, --initrd FILE      initial ramdisk\n"
-        "  -c, --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
-        "  -p, --cpus N           number of vCPUs (default 1; at most KVM's limit and 255)\n"
-        "  -m, --memory SIZE      guest RAM, e.g. 512M or 2G (default 512M; suffixes K, M, G)\n"
-        "  -n, --net tap=IFNAME[,mac=MAC][,total-vfs=N,vf-tap=PATTERN[,vf-mac=MAC;MAC;...]\n"
-        "            [,vf-spoofchk=on|off]]\n"
-        "                         a virtio-net PCIe NIC backed by the host tap IFNAME;\n"
-        "                         vpf creates the tap if it does not exist (and removes it\n"
-        "                         on exit) but leaves its addresses to the host admin.\n"
-        "                         Without mac=, a random 52:54:00:xx:xx:xx. Repeatable.\n"
-        "                         total-vfs=N (1-128) makes it an SR-IOV PF: the guest may\n"
-        "                         enable up to N virtio-net VFs (sriov_numvfs). VF i gets\n"
-        "                         the tap PATTERN with its one %%d replaced by i (e.g.\n"
-        "                         vpfvf%%d; created and removed with the VF unless it\n"
-        "                         exists), the i-th vf-mac= MAC or else the PF's MAC plus\n"
-        "                         i+1 in its low 24 bits, and a spoof check (default on)\n"
-        "                         dropping frames whose source is not that MAC. VFs take\n"
-        "                         the PCI functions after the PF (next devices too).\n"
-        "            backend=tap|vhost-net|vhost-vdpa|vhost-user  who moves the NIC's\n"
-        "                         packets: vpf (tap, default), the kernel's vhost-net on\n"
-        "                         the same tap, a vDPA device: backend=vhost-vdpa,vdpa=PATH\n"
-        "                         (e.g. /dev/vhost-vdpa-0; no tap= then), or an external\n"
-        "                         switch: backend=vhost-user,socket=PATH (vpf connects;\n"
-        "                         vhost-user-server=on: vpf listens; no tap= then)\n"
-        "            vf-backend=tap|vhost-net|vhost-vdpa|vhost-user  the same for every\n"
-        "                         VF; with vhost-vdpa either vf-vdpa-mgmtdev=MGMTDEV (vpf\n"
-        "                         creates and deletes a vDPA device per VF, e.g. on\n"
-        "                         vdpasim_net) or vf-vdpa=PATTERN (the admin's devices, one\n"
-        "                         %%d); with vhost-user vf-socket=PATTERN (one %%d) and\n"
-        "                         optionally vf-vhost-user-server=on; no vf-tap= for either\n"
-        "            fd=N         in place of tap=: the tap on file descriptor N, opened by\n"
-        "                         the caller (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR); vpf needs no\n"
-        "                         CAP_NET_ADMIN for it and leaves its link alone\n"
-        "  -s, --ctl PATH         control socket (JSON lines; see vpf ctl PATH help); only a\n"
-        "                         stale socket at PATH is replaced. Only root, vpf's user\n"
-        "                         and members of --ctl-group may use it\n"
-        "      --ctl-mode OCTAL   the socket file's mode (default 0600; 0660 with a group)\n"
-        "      --ctl-group GROUP  the socket file's group (name or number); its members may\n"
-        "                         use the socket\n"
-        "      --seccomp on|off|log\n"
-        "                         system call filters per thread once the VM is set up\n"
-        "                         (default on: a forbidden call ends vpf with status 4 and\n"
-        "                         one line naming the thread and the call; log: allowed,\n"
-        "                         and logged by the kernel's audit log, for debugging)\n"
-        "      --user USER        after setup, run as USER (a name or uid; its primary\n"
-        "                         group, no supplementary groups). Setup (/dev/kvm, taps,\n"
-        "                         the control socket) is done with the caller's rights\n"
-        "      --log-file PATH    append log lines to PATH (created 0640) instead of\n"
-        "                         writing them to stderr; setup errors (and a seccomp\n"
-        "                         violation) are also written to stderr\n"
-        "      --log-timestamps auto|on|off\n"
-        "                         start each log line with the time (ISO 8601, UTC, ms);\n"
-        "                         auto (default): with --log-file, not on stderr\n"
-        "  -q, --quiet            log only warnings and errors\n"
-        "  -v, --verbose          log debug messages too (the last of -q and -v wins)\n"
-        "  -h, --help             this help\n"
-        "\n"
-        "Exit status:\n"
-        "  0  the guest powered off or rebooted (vpf does not restart a rebooting guest)\n"
-        "  1  bad options or input files, or the VM could not be set up\n"
-        "  2  the guest kernel panicked (reported through the pvpanic device)\n"
-        "  3  a vCPU failed (KVM internal error or failed VM entry)\n"
-        "  4  a thread made a system call its seccomp filter forbids (see the log line)\n"
-        "  128+N  stopped by signal N (SIGINT, SIGTERM, SIGHUP), VM torn down cleanly\n");
+            "Usage: vpf run --kernel BZIMAGE [options]\n"
+            "\n"
+            "Boots a Linux bzImage in a KVM virtual machine. The guest's serial console\n"
+            "(ttyS0) is vpf's standard input and output.\n"
+            "\n"
+            "Options:\n"
+            "  -k, --kernel BZIMAGE   Linux kernel (bzImage, boot protocol 2.12 or newer)\n"
+            "  -i, --initrd FILE      initial ramdisk\n"
+            "  -c, --cmdline STR      kernel command line (default: \"" DEFAULT_CMDLINE "\")\n"
+            "  -p, --cpus N           number of vCPUs (default 1; at most KVM's limit and 255)\n"
+            "  -m, --memory SIZE      guest RAM, e.g. 512M or 2G (default 512M; suffixes K, M, G)\n"
+            "  -n, --net tap=IFNAME[,mac=MAC][,total-vfs=N,vf-tap=PATTERN[,vf-mac=MAC;MAC;...]\n"
+            "            [,vf-spoofchk=on|off]]\n"
+            "                         a virtio-net PCIe NIC backed by the host tap IFNAME;\n"
+            "                         vpf creates the tap if it does not exist (and removes it\n"
+            "                         on exit) but leaves its addresses to the host admin.\n"
+            "                         Without mac=, a random 52:54:00:xx:xx:xx. Repeatable.\n"
+            "                         total-vfs=N (1-128) makes it an SR-IOV PF: the guest may\n"
+            "                         enable up to N virtio-net VFs (sriov_numvfs). VF i gets\n"
+            "                         the tap PATTERN with its one %%d replaced by i (e.g.\n"
+            "                         vpfvf%%d; created and removed with the VF unless it\n"
+            "                         exists), the i-th vf-mac= MAC or else the PF's MAC plus\n"
+            "                         i+1 in its low 24 bits, and a spoof check (default on)\n"
+            "                         dropping frames whose source is not that MAC. VFs take\n"
+            "                         the PCI functions after the PF (next devices too).\n"
+            "            backend=tap|vhost-net|vhost-vdpa|vhost-user  who moves the NIC's\n"
+            "                         packets: vpf (tap, default), the kernel's vhost-net on\n"
+            "                         the same tap, a vDPA device: backend=vhost-vdpa,vdpa=PATH\n"
+            "                         (e.g. /dev/vhost-vdpa-0; no tap= then), or an external\n"
+            "                         switch: backend=vhost-user,socket=PATH (vpf connects;\n"
+            "                         vhost-user-server=on: vpf listens; no tap= then)\n"
+            "            vf-backend=tap|vhost-net|vhost-vdpa|vhost-user  the same for every\n"
+            "                         VF; with vhost-vdpa either vf-vdpa-mgmtdev=MGMTDEV (vpf\n"
+            "                         creates and deletes a vDPA device per VF, e.g. on\n"
+            "                         vdpasim_net) or vf-vdpa=PATTERN (the admin's devices, one\n"
+            "                         %%d); with vhost-user vf-socket=PATTERN (one %%d) and\n"
+            "                         optionally vf-vhost-user-server=on; no vf-tap= for either\n"
+            "            fd=N         in place of tap=: the tap on file descriptor N, opened by\n"
+            "                         the caller (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR); vpf needs no\n"
+            "                         CAP_NET_ADMIN for it and leaves its link alone\n"
+            "  -s, --ctl PATH         control socket (JSON lines; see vpf ctl PATH help); only a\n"
+            "                         stale socket at PATH is replaced. Only root, vpf's user\n"
+            "                         and members of --ctl-group may use it\n"
+            "      --ctl-mode OCTAL   the socket file's mode (default 0600; 0660 with a group)\n"
+            "      --ctl-group GROUP  the socket file's group (name or number); its members may\n"
+            "                         use the socket\n"
+            "      --seccomp on|off|log\n"
+            "                         system call filters per thread once the VM is set up\n"
+            "                         (default on: a forbidden call ends vpf with status 4 and\n"
+            "                         one line naming the thread and the call; log: allowed,\n"
+            "                         and logged by the kernel's audit log, for debugging)\n"
+            "      --user USER        after setup, run as USER (a name or uid; its primary\n"
+            "                         group, no supplementary groups). Setup (/dev/kvm, taps,\n"
+            "                         the control socket) is done with the caller's rights\n"
+            "      --log-file PATH    append log lines to PATH (created 0640) instead of\n"
+            "                         writing them to stderr; setup errors (and a seccomp\n"
+            "                         violation) are also written to stderr\n"
+            "      --log-timestamps auto|on|off\n"
+            "                         start each log line with the time (ISO 8601, UTC, ms);\n"
+            "                         auto (default): with --log-file, not on stderr\n"
+            "  -q, --quiet            log only warnings and errors\n"
+            "  -v, --verbose          log debug messages too (the last of -q and -v wins)\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "Exit status:\n"
+            "  0  the guest powered off or rebooted (vpf does not restart a rebooting guest)\n"
+            "  1  bad options or input files, or the VM could not be set up\n"
+            "  2  the guest kernel panicked (reported through the pvpanic device)\n"
+            "  3  a vCPU failed (KVM internal error or failed VM entry)\n"
+            "  4  a thread made a system call its seccomp filter forbids (see the log line)\n"
+            "  128+N  stopped by signal N (SIGINT, SIGTERM, SIGHUP), VM torn down cleanly\n");
 }
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-        "Usage: vpf COMMAND [options]\n"
-        "\n"
-        "Commands:\n"
-        "  run       boot a guest (vpf run --help for its options)\n"
-        "  ctl       talk to a running vpf:\n"
-        "            vpf ctl [--json] SOCKET COMMAND [KEY=VALUE or KEY VALUE...]\n"
-        "            (vpf ctl --help)\n"
-        "  help      this help\n"
-        "  version   vpf's version (also --version)\n");
+    fprintf(out, "Usage: vpf COMMAND [options]\n"
+                 "\n"
+                 "Commands:\n"
+                 "  run       boot a guest (vpf run --help for its options)\n"
+                 "  ctl       talk to a running vpf:\n"
+                 "            vpf ctl [--json] SOCKET COMMAND [KEY=VALUE or KEY VALUE...]\n"
+                 "            (vpf ctl --help)\n"
+                 "  help      this help\n"
+                 "  version   vpf's version (also --version)\n");
 }
 
 /* "512M", "2G", "1048576" (bytes). Returns 0 or -1 on a malformed size or overflow. */
@@ -121,11 +120,25 @@ static int parse_size(const char *s, uint64_t *out)
         return -1;
     uint64_t mult = 1;
     switch (*end) {
-    case 'k': case 'K': mult = KiB; end++; break;
-    case 'm': case 'M': mult = MiB; end++; break;
-    case 'g': case 'G': mult = GiB; end++; break;
-    case '\0': break;
-    default: return -1;
+    case 'k':
+    case 'K':
+        mult = KiB;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mult = MiB;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mult = GiB;
+        end++;
+        break;
+    case '\0':
+        break;
+    default:
+        return -1;
     }
     if (*end == 'i' || *end == 'B')   /* accept MiB, MB */
         end++;
@@ -201,9 +214,15 @@ struct run_args {
 static int run_vm_opt(int c, struct vm_config *cfg)
 {
     switch (c) {
-    case 'k': cfg->kernel = optarg; break;
-    case 'i': cfg->initrd = optarg; break;
-    case 'c': cfg->cmdline = optarg; break;
+    case 'k':
+        cfg->kernel = optarg;
+        break;
+    case 'i':
+        cfg->initrd = optarg;
+        break;
+    case 'c':
+        cfg->cmdline = optarg;
+        break;
     case 'p':
         if (parse_uint(optarg, &cfg->cpus) < 0)
             die("--cpus: '%s' is not a number", optarg);
@@ -233,7 +252,9 @@ static int run_host_opt(int c, struct run_args *a)
     struct vm_config *cfg = &a->cfg;
     enum sandbox_seccomp mode;
     switch (c) {
-    case 's': cfg->ctl_path = optarg; break;
+    case 's':
+        cfg->ctl_path = optarg;
+        break;
     case 'M':
         if (parse_mode(optarg, &cfg->ctl_access.mode) < 0)
             die("--ctl-mode: '%s' is not a mode from 0 to 0777 (octal, e.g. 0660)", optarg);
@@ -253,13 +274,19 @@ static int run_host_opt(int c, struct run_args *a)
             die("--user: no user '%s'", optarg);
         cfg->user = optarg;
         break;
-    case 'L': a->log_file = optarg; break;
+    case 'L':
+        a->log_file = optarg;
+        break;
     case 'T':
         if (log_parse_timestamps(optarg, &a->stamps) < 0)
             die("--log-timestamps must be auto, on or off, not '%s'", optarg);
         break;
-    case 'q': log_threshold = LOG_WARN; break;
-    case 'v': log_threshold = LOG_DEBUG; break;
+    case 'q':
+        log_threshold = LOG_WARN;
+        break;
+    case 'v':
+        log_threshold = LOG_DEBUG;
+        break;
     default:
         return 0;
     }

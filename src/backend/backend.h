@@ -52,8 +52,12 @@ struct net_backend;
 
 /* The backends --net backend= and vf-backend= choose from: vpf on a tap, vhost-net on a
  * tap, or a vhost-vdpa device (no tap). */
-enum net_backend_type { NET_BACKEND_TAP, NET_BACKEND_VHOST_NET, NET_BACKEND_VHOST_VDPA,
-                        NET_BACKEND_VHOST_USER };
+enum net_backend_type {
+    NET_BACKEND_TAP,
+    NET_BACKEND_VHOST_NET,
+    NET_BACKEND_VHOST_VDPA,
+    NET_BACKEND_VHOST_USER
+};
 
 /* One queue as an offloaded backend needs it (vhost SET_VRING_NUM/ADDR/BASE/KICK/CALL/ERR). */
 struct net_backend_vring {
@@ -146,7 +150,10 @@ struct net_backend {
     uint8_t mac[6];
 };
 
-static inline uint64_t net_backend_features(struct net_backend *be) { return be->ops->features(be); }
+static inline uint64_t net_backend_features(struct net_backend *be)
+{
+    return be->ops->features(be);
+}
 static inline int net_backend_set_features(struct net_backend *be, uint64_t f)
 {
     return be->ops->set_features(be, f);
@@ -191,8 +198,8 @@ struct net_backend *vhost_net_open_fd(int fd, char *err, size_t errlen);
  * keeps the control queue. mem: the guest RAM it will map (checked against the device's
  * IOVA range and RLIMIT_MEMLOCK, which vpf raises when allowed). Returns NULL with the
  * reason in err (one line, not logged). */
-struct net_backend *vhost_vdpa_open(const char *path, const struct guest_mem *mem,
-                                    char *err, size_t errlen);
+struct net_backend *vhost_vdpa_open(const char *path, const struct guest_mem *mem, char *err,
+                                    size_t errlen);
 /* vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=MGMTDEV: creates the vDPA device name on mgmtdev
  * with mac (vdpa_netlink.h), then vhost_vdpa_open()s its vhost-vdpa device. The device
  * is deleted when the backend closes (and at once if opening fails). */
@@ -221,8 +228,8 @@ struct net_backend *vhost_user_open_fd(int fd, const char *name, const struct gu
                                        int timeout_ms, char *err, size_t errlen);
 
 /* Opens a backend of the given type on tap ifname (open.c). NULL: reason in err. */
-struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname,
-                                     char *err, size_t errlen);
+struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname, char *err,
+                                     size_t errlen);
 /* The same on the tap fd is attached to (tap or vhost-net; fd taken, closed on failure). */
 struct net_backend *net_backend_open_fd(enum net_backend_type type, int fd, char *err,
                                         size_t errlen);

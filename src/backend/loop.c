@@ -57,9 +57,13 @@ static void loop_close(struct net_backend *be)
 }
 
 static const struct net_backend_ops loop_ops = {
-    .type = "loop", .kind = NET_BACKEND_USERSPACE,
-    .features = loop_features, .set_features = loop_set_features, .close = loop_close,
-    .send = loop_send, .recv = loop_recv,
+    .type = "loop",
+    .kind = NET_BACKEND_USERSPACE,
+    .features = loop_features,
+    .set_features = loop_set_features,
+    .close = loop_close,
+    .send = loop_send,
+    .recv = loop_recv,
 };
 
 struct net_backend *loop_open(int *peer_fd)

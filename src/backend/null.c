@@ -33,9 +33,13 @@ static void null_close(struct net_backend *be)
 }
 
 static const struct net_backend_ops null_ops = {
-    .type = "null", .kind = NET_BACKEND_USERSPACE,
-    .features = null_features, .set_features = null_set_features, .close = null_close,
-    .send = null_send, .recv = null_recv,
+    .type = "null",
+    .kind = NET_BACKEND_USERSPACE,
+    .features = null_features,
+    .set_features = null_set_features,
+    .close = null_close,
+    .send = null_send,
+    .recv = null_recv,
 };
 
 struct net_backend *null_open(const char *name)

@@ -29,8 +29,8 @@ int net_backend_parse_type(const char *s, enum net_backend_type *type)
     return -1;
 }
 
-struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname,
-                                     char *err, size_t errlen)
+struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname, char *err,
+                                     size_t errlen)
 {
     if (type == NET_BACKEND_VHOST_NET)
         return vhost_net_open(ifname, err, errlen);
@@ -45,7 +45,8 @@ struct net_backend *net_backend_open(enum net_backend_type type, const char *ifn
     return tap_open(ifname, err, errlen);
 }
 
-struct net_backend *net_backend_open_fd(enum net_backend_type type, int fd, char *err, size_t errlen)
+struct net_backend *net_backend_open_fd(enum net_backend_type type, int fd, char *err,
+                                        size_t errlen)
 {
     if (type == NET_BACKEND_VHOST_NET)
         return vhost_net_open_fd(fd, err, errlen);

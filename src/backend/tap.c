@@ -54,9 +54,13 @@ static void tap_close(struct net_backend *be)
 }
 
 static const struct net_backend_ops tap_ops = {
-    .type = "tap", .kind = NET_BACKEND_USERSPACE,
-    .features = tap_features, .set_features = tap_set_features, .close = tap_close,
-    .send = tap_send, .recv = tap_recv,
+    .type = "tap",
+    .kind = NET_BACKEND_USERSPACE,
+    .features = tap_features,
+    .set_features = tap_set_features,
+    .close = tap_close,
+    .send = tap_send,
+    .recv = tap_recv,
 };
 
 /* The tap by name (fd < 0) or the one fd is attached to (taken). */
@@ -69,7 +73,8 @@ static struct net_backend *tap_open_any(const char *ifname, int fd, char *err, s
             close(fd);
         return NULL;
     }
-    if ((fd >= 0 ? tap_dev_adopt(&t->dev, fd, err, errlen) : tap_dev_open(&t->dev, ifname, err, errlen)) < 0) {
+    if ((fd >= 0 ? tap_dev_adopt(&t->dev, fd, err, errlen)
+                 : tap_dev_open(&t->dev, ifname, err, errlen)) < 0) {
         free(t);
         return NULL;
     }

@@ -17,7 +17,10 @@
 
 
 /* Guest-direction offloads: what the tap may hand us, hence the guest (TUNSETOFFLOAD). */
-static const struct { unsigned bit; unsigned tun; } guest_offloads[] = {
+static const struct {
+    unsigned bit;
+    unsigned tun;
+} guest_offloads[] = {
     { VIRTIO_NET_F_GUEST_CSUM, TUN_F_CSUM },
     { VIRTIO_NET_F_GUEST_TSO4, TUN_F_TSO4 },
     { VIRTIO_NET_F_GUEST_TSO6, TUN_F_TSO6 },
@@ -38,8 +41,8 @@ uint64_t tap_dev_features(const struct tap_dev *t)
     /* Host direction: a vnet-header tap accepts partial checksums and TSO/ECN GSO
      * packets (virtio_net_hdr_to_skb). UFO is left out: Linux guests no longer
      * produce it. */
-    uint64_t f = BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |
-                 BIT(VIRTIO_NET_F_HOST_ECN);
+    uint64_t f = BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |
+                 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN);
     for (size_t i = 0; i < ARRAY_SIZE(guest_offloads); i++)
         if ((t->tun_offloads & guest_offloads[i].tun) == guest_offloads[i].tun)
             f |= BIT(guest_offloads[i].bit);
@@ -124,7 +127,7 @@ int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         snprintf(err, errlen, "tap %s: TUNSETIFF: %s%s", ifname, strerror(errno),
-                  existed ? " (exists: not a tap, busy, or owned by another user?)" : "");
+                 existed ? " (exists: not a tap, busy, or owned by another user?)" : "");
         goto fail;
     }
     int hdr = NET_BACKEND_HDR_LEN;
@@ -141,7 +144,8 @@ int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen
     static struct log_ratelimit rl = { .burst = 2 * 128 + 2 };
     if (link_up(t->name) < 0)
         log_warn_rl(&rl, "tap %s: cannot bring the link up: %s", t->name, strerror(errno));
-    log_info_rl(&rl, "tap %s: %s, offloads %#x", t->name, existed ? "attached" : "created", t->tun_offloads);
+    log_info_rl(&rl, "tap %s: %s, offloads %#x", t->name, existed ? "attached" : "created",
+                t->tun_offloads);
     return 0;
 fail:
     close(fd);
@@ -154,15 +158,18 @@ int tap_dev_check_fd(int fd, char name[IFNAMSIZ], char *err, size_t errlen)
     const unsigned want = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
         snprintf(err, errlen, "not an open tap (TUNGETIFF: %s)",
-                 errno == EBADF ? "not an open file" : errno == EBADFD ? "no interface attached"
-                                                                        : strerror(errno));
+                 errno == EBADF    ? "not an open file"
+                 : errno == EBADFD ? "no interface attached"
+                                   : strerror(errno));
         return -1;
     }
     memcpy(name, ifr.ifr_name, IFNAMSIZ);
     name[IFNAMSIZ - 1] = '\0';
     if ((ifr.ifr_flags & (want | IFF_TUN)) != want) {
-        snprintf(err, errlen, "%s is not a tap with IFF_NO_PI and IFF_VNET_HDR (open it with "
-                 "ip tuntap ... vnet_hdr, or TUNSETIFF with those flags)", name);
+        snprintf(err, errlen,
+                 "%s is not a tap with IFF_NO_PI and IFF_VNET_HDR (open it with "
+                 "ip tuntap ... vnet_hdr, or TUNSETIFF with those flags)",
+                 name);
         return -1;
     }
     return 0;

@@ -83,8 +83,8 @@ static void *mon_thread(void *arg)
                 rescan();
                 continue;
             }
-            if (!(ev->mask & IN_DELETE) || !ev->len || off > n || !memchr(ev->name, '\0', ev->len) ||
-                !vdpa_monitor_parse(ev->name, &minor))
+            if (!(ev->mask & IN_DELETE) || !ev->len || off > n ||
+                !memchr(ev->name, '\0', ev->len) || !vdpa_monitor_parse(ev->name, &minor))
                 continue;
             for (unsigned i = 0; i < mon_n; i++) {
                 if (mon[i].minor == minor) {

@@ -94,8 +94,8 @@ size_t vdpa_nl_build_getfamily(void *buf, size_t len, uint32_t seq)
     return nl_end(&m);
 }
 
-size_t vdpa_nl_build_dev_new(void *buf, size_t len, uint16_t family, uint32_t seq,
-                             const char *name, const char *mgmtdev, const uint8_t mac[6])
+size_t vdpa_nl_build_dev_new(void *buf, size_t len, uint16_t family, uint32_t seq, const char *name,
+                             const char *mgmtdev, const uint8_t mac[6])
 {
     if (!name_ok(name) || !name_ok(mgmtdev))
         return 0;
@@ -118,8 +118,7 @@ size_t vdpa_nl_build_dev_new(void *buf, size_t len, uint16_t family, uint32_t se
     return nl_end(&m);
 }
 
-size_t vdpa_nl_build_dev_del(void *buf, size_t len, uint16_t family, uint32_t seq,
-                             const char *name)
+size_t vdpa_nl_build_dev_del(void *buf, size_t len, uint16_t family, uint32_t seq, const char *name)
 {
     if (!name_ok(name))
         return 0;
@@ -210,7 +209,8 @@ static int family_id(int fd, char *err, size_t errlen)
     int id = n > 0 ? vdpa_nl_parse_family(ans, (size_t)n) : -1;
     if (id < 0) {
         int e = n < 0 ? (int)-n : n > 0 ? -vdpa_nl_parse_ack(ans, (size_t)n) : EBADMSG;
-        snprintf(err, errlen, "no vdpa netlink family in the kernel (%s; is the vdpa module loaded?)",
+        snprintf(err, errlen,
+                 "no vdpa netlink family in the kernel (%s; is the vdpa module loaded?)",
                  strerror(e));
     }
     return id;
@@ -238,7 +238,8 @@ static int vdpa_nl_request(const char *what, const char *name, const char *mgmtd
         goto out;
     uint32_t seq = next_seq();
     size_t len = del ? vdpa_nl_build_dev_del(req, sizeof(req), (uint16_t)fam, seq, name)
-                     : vdpa_nl_build_dev_new(req, sizeof(req), (uint16_t)fam, seq, name, mgmtdev, mac);
+                     : vdpa_nl_build_dev_new(req, sizeof(req), (uint16_t)fam, seq, name, mgmtdev,
+                                             mac);
     if (!len) {
         snprintf(err, errlen, "vdpa %s %s: invalid name", what, name);
         goto out;
@@ -259,8 +260,8 @@ out:
     return ret;
 }
 
-int vdpa_nl_dev_new(const char *name, const char *mgmtdev, const uint8_t mac[6],
-                    char *err, size_t errlen)
+int vdpa_nl_dev_new(const char *name, const char *mgmtdev, const uint8_t mac[6], char *err,
+                    size_t errlen)
 {
     return vdpa_nl_request("dev add", name, mgmtdev, mac, false, err, errlen);
 }
@@ -292,7 +293,9 @@ int vdpa_dev_vhost_path(const char *name, char *path, size_t pathlen, char *err,
     }
     closedir(d);
     if (ret < 0)
-        snprintf(err, errlen, "vDPA device %s has no vhost-vdpa device (is the vhost_vdpa module "
-                 "loaded, and the device not bound to virtio_vdpa?)", name);
+        snprintf(err, errlen,
+                 "vDPA device %s has no vhost-vdpa device (is the vhost_vdpa module "
+                 "loaded, and the device not bound to virtio_vdpa?)",
+                 name);
     return ret;
 }

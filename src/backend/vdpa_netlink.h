@@ -23,8 +23,8 @@ size_t vdpa_nl_build_getfamily(void *buf, size_t len, uint32_t seq);
  * _DEV_NAME; a name without '/' is DEV_NAME alone, e.g. vdpasim_net) and, when mac is
  * not NULL, VDPA_ATTR_DEV_NET_CFG_MACADDR. Returns the length, or 0 if a name is empty
  * or too long or buf too small. */
-size_t vdpa_nl_build_dev_new(void *buf, size_t len, uint16_t family, uint32_t seq,
-                             const char *name, const char *mgmtdev, const uint8_t mac[6]);
+size_t vdpa_nl_build_dev_new(void *buf, size_t len, uint16_t family, uint32_t seq, const char *name,
+                             const char *mgmtdev, const uint8_t mac[6]);
 /* VDPA_CMD_DEV_DEL (NLM_F_ACK) of the device name. Same returns. */
 size_t vdpa_nl_build_dev_del(void *buf, size_t len, uint16_t family, uint32_t seq,
                              const char *name);
@@ -36,8 +36,8 @@ int vdpa_nl_parse_ack(const void *buf, size_t len);
 /* Creates the vDPA device name on mgmtdev with mac (NULL: the mgmtdev's default).
  * Returns 0, or -1 with the reason (one line) in err: e.g. no vdpa support in the
  * kernel (family unknown), a management device that does not exist, a name in use. */
-int vdpa_nl_dev_new(const char *name, const char *mgmtdev, const uint8_t mac[6],
-                    char *err, size_t errlen);
+int vdpa_nl_dev_new(const char *name, const char *mgmtdev, const uint8_t mac[6], char *err,
+                    size_t errlen);
 /* Deletes the vDPA device name. Returns 0 or -1 (reason in err). The kernel's answer
  * waits until every open /dev/vhost-vdpa fd of the device is closed. */
 int vdpa_nl_dev_del(const char *name, char *err, size_t errlen);

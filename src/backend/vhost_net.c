@@ -52,10 +52,7 @@ struct vhost_net {
     bool attached;                  /* tap attached to the started rings */
 };
 
-static struct vhost_net *to_vn(struct net_backend *be)
-{
-    return (struct vhost_net *)be;
-}
+static struct vhost_net *to_vn(struct net_backend *be) { return (struct vhost_net *)be; }
 
 static int vioctl(struct vhost_net *v, unsigned long req, const char *what, void *arg)
 {
@@ -66,10 +63,7 @@ static int vioctl(struct vhost_net *v, unsigned long req, const char *what, void
     return 0;
 }
 
-static uint64_t vn_features(struct net_backend *be)
-{
-    return tap_dev_features(&to_vn(be)->tap);
-}
+static uint64_t vn_features(struct net_backend *be) { return tap_dev_features(&to_vn(be)->tap); }
 
 static int vn_set_features(struct net_backend *be, uint64_t features)
 {
@@ -170,7 +164,8 @@ static int vn_start(struct net_backend *be, const struct net_backend_offload *cf
 {
     struct vhost_net *v = to_vn(be);
     if (cfg->nvrings != VHOST_NET_VRINGS) {
-        log_error("vhost-net %s: %u rings, vhost-net takes %d", be->name, cfg->nvrings, VHOST_NET_VRINGS);
+        log_error("vhost-net %s: %u rings, vhost-net takes %d", be->name, cfg->nvrings,
+                  VHOST_NET_VRINGS);
         return -1;
     }
     /* Only ring features: the offload bits are the tap's, and VHOST_NET_F_VIRTIO_NET_HDR
@@ -186,14 +181,13 @@ static int vn_start(struct net_backend *be, const struct net_backend_offload *cf
     }
     if (cfg->link_up && attach(v, v->tap.fd) < 0)
         goto fail;
-    log_debug_rl(&vhost_rl, "vhost-net %s: started, features %#llx, link %s", be->name, (unsigned long long)f,
-              cfg->link_up ? "up" : "down");
+    log_debug_rl(&vhost_rl, "vhost-net %s: started, features %#llx, link %s", be->name,
+                 (unsigned long long)f, cfg->link_up ? "up" : "down");
     return 0;
-fail:
-    {
-        uint16_t ignored[VHOST_NET_VRINGS];
-        vn_stop(be, ignored, VHOST_NET_VRINGS);
-    }
+fail: {
+    uint16_t ignored[VHOST_NET_VRINGS];
+    vn_stop(be, ignored, VHOST_NET_VRINGS);
+}
     return -1;
 }
 
@@ -266,10 +260,17 @@ static int vn_set_call(struct net_backend *be, unsigned ring, int fd)
 }
 
 static const struct net_backend_ops vhost_net_ops = {
-    .type = "vhost-net", .kind = NET_BACKEND_OFFLOAD,
-    .features = vn_features, .set_features = vn_set_features, .close = vn_close,
-    .start_offload = vn_start, .stop_offload = vn_stop, .set_link = vn_set_link,
-    .backend_broken = vn_backend_broken, .stats = vn_stats, .set_call = vn_set_call,
+    .type = "vhost-net",
+    .kind = NET_BACKEND_OFFLOAD,
+    .features = vn_features,
+    .set_features = vn_set_features,
+    .close = vn_close,
+    .start_offload = vn_start,
+    .stop_offload = vn_stop,
+    .set_link = vn_set_link,
+    .backend_broken = vn_backend_broken,
+    .stats = vn_stats,
+    .set_call = vn_set_call,
 };
 
 /* On the tap ifname, or (fd >= 0, taken) the one fd is attached to, named ifname. */
@@ -285,8 +286,8 @@ static struct net_backend *vhost_net_open_any(const char *ifname, int fd, char *
     }
     v->vfd = open(VHOST_NET_PATH, O_RDWR | O_CLOEXEC);
     if (v->vfd < 0) {
-        snprintf(err, errlen, "vhost-net on tap %s: %s: %s%s", name, VHOST_NET_PATH, strerror(errno),
-                 errno == ENOENT ? " (is the vhost_net module loaded?)" : "");
+        snprintf(err, errlen, "vhost-net on tap %s: %s: %s%s", name, VHOST_NET_PATH,
+                 strerror(errno), errno == ENOENT ? " (is the vhost_net module loaded?)" : "");
         free(v);
         if (fd >= 0)
             close(fd);
@@ -304,7 +305,8 @@ static struct net_backend *vhost_net_open_any(const char *ifname, int fd, char *
                  name, (unsigned long long)(VHOST_NEEDED & ~v->vhost_features));
         goto fail;
     }
-    int r = fd >= 0 ? tap_dev_adopt(&v->tap, fd, err, errlen) : tap_dev_open(&v->tap, ifname, err, errlen);
+    int r = fd >= 0 ? tap_dev_adopt(&v->tap, fd, err, errlen)
+                    : tap_dev_open(&v->tap, ifname, err, errlen);
     fd = -1;                                    /* taken either way */
     if (r < 0)
         goto fail;

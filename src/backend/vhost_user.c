@@ -96,10 +96,7 @@ struct vhost_user {
 /* Connections come and go with peers: limited. */
 static struct log_ratelimit vu_rl = { .burst = 64 };
 
-static struct vhost_user *to_vu(struct net_backend *be)
-{
-    return (struct vhost_user *)be;
-}
+static struct vhost_user *to_vu(struct net_backend *be) { return (struct vhost_user *)be; }
 
 static bool has_pf(const struct vhost_user *v, unsigned bit)
 {
@@ -116,7 +113,8 @@ static void set_state(struct vhost_user *v, enum vu_state s, const char *reason)
 
 static void arm_timer(struct vhost_user *v, unsigned ms)
 {
-    struct itimerspec its = { .it_value = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 } };
+    struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
+                                            .tv_nsec = (long)(ms % 1000) * 1000000 } };
     if (v->timer_fd >= 0 && timerfd_settime(v->timer_fd, 0, &its, NULL) < 0)
         log_warn_rl(&vu_rl, "vhost-user %s: reconnect timer: %s", v->be.name, strerror(errno));
 }
@@ -142,8 +140,9 @@ static void drop(struct vhost_user *v, const char *fmt, ...)
         close(v->conn.fd);
         v->conn.fd = -1;
         log_warn_rl(&vu_rl, "vhost-user %s: peer lost (%s); %s", v->be.name, why,
-                    !v->reconnect ? "not reconnecting" : v->server ? "waiting for it on the socket"
-                                                                   : "reconnecting");
+                    !v->reconnect ? "not reconnecting"
+                    : v->server   ? "waiting for it on the socket"
+                                  : "reconnecting");
     }
     v->conn.protocol_features = 0;
     v->rings_live = false;
@@ -174,7 +173,8 @@ static int setup_rings(struct vhost_user *v, const uint16_t *base)
     }
     for (unsigned i = 0; i < m.nregions; i++) {
         const struct guest_mem_region *r = &v->mem->regions[i];
-        m.regions[i] = (struct vu_mem_region){ .guest_phys_addr = r->gpa, .memory_size = r->size,
+        m.regions[i] = (struct vu_mem_region){ .guest_phys_addr = r->gpa,
+                                               .memory_size = r->size,
                                                .userspace_addr = (uint64_t)(uintptr_t)r->hva,
                                                .mmap_offset = r->fd_offset };
         fds[i] = r->fd;
@@ -209,8 +209,9 @@ static int setup_rings(struct vhost_user *v, const uint16_t *base)
             if (vu_set_state(c, VU_SET_VRING_ENABLE, i, v->link_up) < 0)
                 return -1;
     if (has_pf(v, VU_PROTOCOL_F_STATUS) &&
-        vu_set_u64(c, VU_SET_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-                   VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK) < 0)
+        vu_set_u64(c, VU_SET_STATUS,
+                   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+                       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK) < 0)
         return -1;
     v->rings_live = true;
     return 0;
@@ -270,7 +271,7 @@ static int connected(struct vhost_user *v, int fd)
                 (unsigned long long)c->protocol_features);
     return 0;
 fail:
-    c->fd = -1;                         /* not in epoll yet */
+    c->fd = -1; /* not in epoll yet */
     close(fd);
     v->conn.protocol_features = 0;
     v->rings_live = false;
@@ -332,10 +333,7 @@ static void try_accept(struct vhost_user *v)
     connected(v, fd);
 }
 
-static int vu_event_fd(struct net_backend *be)
-{
-    return to_vu(be)->epfd;
-}
+static int vu_event_fd(struct net_backend *be) { return to_vu(be)->epfd; }
 
 /* I/O thread: whatever the inner epoll set has ready. */
 static void vu_service(struct net_backend *be)
@@ -385,7 +383,10 @@ static const char *vu_peer_state(struct net_backend *be)
     pthread_mutex_lock(&v->lock);
     bool up = v->state == VU_UP;
     pthread_mutex_unlock(&v->lock);
-    return up ? "connected" : !v->reconnect ? "disconnected" : v->server ? "listening" : "connecting";
+    return up              ? "connected"
+           : !v->reconnect ? "disconnected"
+           : v->server     ? "listening"
+                           : "connecting";
 }
 
 static int vu_error(struct net_backend *be, char *buf, size_t len)
@@ -403,7 +404,8 @@ static int vu_start(struct net_backend *be, const struct net_backend_offload *cf
 {
     struct vhost_user *v = to_vu(be);
     if (cfg->nvrings != VU_VRINGS) {
-        log_error("vhost-user %s: %u rings, vpf gives the peer %d", be->name, cfg->nvrings, VU_VRINGS);
+        log_error("vhost-user %s: %u rings, vpf gives the peer %d", be->name, cfg->nvrings,
+                  VU_VRINGS);
         return -1;
     }
     v->mem = cfg->mem;
@@ -462,7 +464,7 @@ static int vu_set_link(struct net_backend *be, bool up)
             break;
         }
     }
-    return 0;       /* a lost peer is the reconnect's business, not the caller's */
+    return 0; /* a lost peer is the reconnect's business, not the caller's */
 }
 
 static int vu_set_call(struct net_backend *be, unsigned ring, int fd)
@@ -479,7 +481,7 @@ static int vu_set_call(struct net_backend *be, unsigned ring, int fd)
 static uint64_t vu_features(struct net_backend *be)
 {
     (void)be;
-    return 0;       /* no offloads: the switch would have to finish them on every port */
+    return 0; /* no offloads: the switch would have to finish them on every port */
 }
 
 static int vu_set_features(struct net_backend *be, uint64_t features)
@@ -517,15 +519,25 @@ static void vu_close(struct net_backend *be)
 }
 
 static const struct net_backend_ops vhost_user_ops = {
-    .type = "vhost-user", .kind = NET_BACKEND_OFFLOAD,
-    .features = vu_features, .set_features = vu_set_features, .close = vu_close,
-    .start_offload = vu_start, .stop_offload = vu_stop, .set_link = vu_set_link,
-    .ring_features = vu_ring_features, .error = vu_error, .device_link = vu_device_link,
-    .set_call = vu_set_call, .event_fd = vu_event_fd, .service = vu_service,
+    .type = "vhost-user",
+    .kind = NET_BACKEND_OFFLOAD,
+    .features = vu_features,
+    .set_features = vu_set_features,
+    .close = vu_close,
+    .start_offload = vu_start,
+    .stop_offload = vu_stop,
+    .set_link = vu_set_link,
+    .ring_features = vu_ring_features,
+    .error = vu_error,
+    .device_link = vu_device_link,
+    .set_call = vu_set_call,
+    .event_fd = vu_event_fd,
+    .service = vu_service,
     .peer_state = vu_peer_state,
 };
 
-static struct vhost_user *vu_alloc(const char *name, const struct guest_mem *mem, char *err, size_t errlen)
+static struct vhost_user *vu_alloc(const char *name, const struct guest_mem *mem, char *err,
+                                   size_t errlen)
 {
     struct vhost_user *v = calloc(1, sizeof(*v));
     if (!v) {

@@ -28,16 +28,25 @@ static int fail(struct vu_conn *c, const char *fmt, ...)
 const char *vu_request_name(uint32_t req)
 {
     static const char *const names[] = {
-        [VU_GET_FEATURES] = "GET_FEATURES", [VU_SET_FEATURES] = "SET_FEATURES",
-        [VU_SET_OWNER] = "SET_OWNER", [VU_RESET_OWNER] = "RESET_OWNER",
-        [VU_SET_MEM_TABLE] = "SET_MEM_TABLE", [VU_SET_VRING_NUM] = "SET_VRING_NUM",
-        [VU_SET_VRING_ADDR] = "SET_VRING_ADDR", [VU_SET_VRING_BASE] = "SET_VRING_BASE",
-        [VU_GET_VRING_BASE] = "GET_VRING_BASE", [VU_SET_VRING_KICK] = "SET_VRING_KICK",
-        [VU_SET_VRING_CALL] = "SET_VRING_CALL", [VU_SET_VRING_ERR] = "SET_VRING_ERR",
+        [VU_GET_FEATURES] = "GET_FEATURES",
+        [VU_SET_FEATURES] = "SET_FEATURES",
+        [VU_SET_OWNER] = "SET_OWNER",
+        [VU_RESET_OWNER] = "RESET_OWNER",
+        [VU_SET_MEM_TABLE] = "SET_MEM_TABLE",
+        [VU_SET_VRING_NUM] = "SET_VRING_NUM",
+        [VU_SET_VRING_ADDR] = "SET_VRING_ADDR",
+        [VU_SET_VRING_BASE] = "SET_VRING_BASE",
+        [VU_GET_VRING_BASE] = "GET_VRING_BASE",
+        [VU_SET_VRING_KICK] = "SET_VRING_KICK",
+        [VU_SET_VRING_CALL] = "SET_VRING_CALL",
+        [VU_SET_VRING_ERR] = "SET_VRING_ERR",
         [VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-        [VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES", [VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-        [VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE", [VU_GET_CONFIG] = "GET_CONFIG",
-        [VU_RESET_DEVICE] = "RESET_DEVICE", [VU_SET_STATUS] = "SET_STATUS",
+        [VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+        [VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+        [VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+        [VU_GET_CONFIG] = "GET_CONFIG",
+        [VU_RESET_DEVICE] = "RESET_DEVICE",
+        [VU_SET_STATUS] = "SET_STATUS",
         [VU_GET_STATUS] = "GET_STATUS",
     };
     return req < sizeof(names) / sizeof(names[0]) && names[req] ? names[req] : "?";
@@ -90,9 +99,14 @@ static int recv_exact(struct vu_conn *c, void *buf, size_t len, int64_t deadline
 {
     size_t got = 0;
     while (got < len) {
-        union { char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)]; struct cmsghdr align; } ctl;
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
+            struct cmsghdr align;
+        } ctl;
         struct iovec iov = { (char *)buf + got, len - got };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
                              .msg_controllen = sizeof(ctl.buf) };
         ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n > 0 && (close_fds(&mh) || (mh.msg_flags & MSG_CTRUNC)))
@@ -121,7 +135,10 @@ static int send_msg(struct vu_conn *c, const struct vu_msg *m, const int *fds, u
     size_t len = VU_HDR_SIZE + m->size, sent = 0;
     int64_t deadline = now_ms() + c->timeout_ms;
     while (sent < len) {
-        union { char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)]; struct cmsghdr align; } ctl;
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
+            struct cmsghdr align;
+        } ctl;
         struct iovec iov = { (char *)m + sent, len - sent };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         if (sent == 0 && nfds) {       /* the descriptors go with the first byte */
@@ -181,8 +198,8 @@ int vu_recv_reply(struct vu_conn *c, uint32_t req, struct vu_msg *m, uint32_t wa
     return recv_exact(c, &m->payload, want, deadline, what);
 }
 
-int vu_send(struct vu_conn *c, uint32_t req, const void *payload, uint32_t size,
-            const int *fds, unsigned nfds)
+int vu_send(struct vu_conn *c, uint32_t req, const void *payload, uint32_t size, const int *fds,
+            unsigned nfds)
 {
     if (c->fd < 0)
         return fail(c, "%s: not connected", vu_request_name(req));

@@ -121,8 +121,8 @@ struct vu_conn {
  * negotiated, asks for and checks the peer's ack (unless the request has its own
  * reply, which the caller reads with vu_recv_reply). Returns 0, or -1 with c->err set
  * (the connection is then unusable). */
-int vu_send(struct vu_conn *c, uint32_t req, const void *payload, uint32_t size,
-            const int *fds, unsigned nfds);
+int vu_send(struct vu_conn *c, uint32_t req, const void *payload, uint32_t size, const int *fds,
+            unsigned nfds);
 /* Reads the reply to req into *m: header checked (version, reply flag, request),
  * payload exactly want bytes, no descriptors. Returns 0 or -1 with c->err set. */
 int vu_recv_reply(struct vu_conn *c, uint32_t req, struct vu_msg *m, uint32_t want);

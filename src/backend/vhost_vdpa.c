@@ -96,10 +96,7 @@ struct vhost_vdpa {
 static uint64_t pinned_total;
 static pthread_mutex_t pinned_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static struct vhost_vdpa *to_vd(struct net_backend *be)
-{
-    return (struct vhost_vdpa *)be;
-}
+static struct vhost_vdpa *to_vd(struct net_backend *be) { return (struct vhost_vdpa *)be; }
 
 uint64_t vhost_vdpa_driver_features(uint64_t negotiated, uint64_t device)
 {
@@ -109,7 +106,8 @@ uint64_t vhost_vdpa_driver_features(uint64_t negotiated, uint64_t device)
 static int vioctl(struct vhost_vdpa *v, unsigned long req, const char *what, void *arg)
 {
     if (v->vfd < 0 || ioctl(v->vfd, req, arg) < 0) {
-        log_error("vhost-vdpa %s: %s: %s", v->be.name, what, v->vfd < 0 ? "device gone" : strerror(errno));
+        log_error("vhost-vdpa %s: %s: %s", v->be.name, what,
+                  v->vfd < 0 ? "device gone" : strerror(errno));
         return -1;
     }
     return 0;
@@ -131,11 +129,15 @@ static int set_status(struct vhost_vdpa *v, uint8_t status, const char *what)
     return 0;
 }
 
-static int iotlb_msg(struct vhost_vdpa *v, uint8_t type, uint64_t iova, uint64_t size, uint64_t uaddr)
+static int iotlb_msg(struct vhost_vdpa *v, uint8_t type, uint64_t iova, uint64_t size,
+                     uint64_t uaddr)
 {
     struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2 };
-    m.iotlb = (struct vhost_iotlb_msg){ .iova = iova, .size = size, .uaddr = uaddr,
-                                        .perm = VHOST_ACCESS_RW, .type = type };
+    m.iotlb = (struct vhost_iotlb_msg){ .iova = iova,
+                                        .size = size,
+                                        .uaddr = uaddr,
+                                        .perm = VHOST_ACCESS_RW,
+                                        .type = type };
     if (v->vfd < 0 || write(v->vfd, &m, sizeof(m)) != (ssize_t)sizeof(m)) {
         log_error("vhost-vdpa %s: IOTLB message %u [%#llx, +%#llx): %s", v->be.name, type,
                   (unsigned long long)iova, (unsigned long long)size,
@@ -174,7 +176,8 @@ static int map_mem(struct vhost_vdpa *v, const struct guest_mem *mem)
     for (unsigned i = 0; i < mem->nregions; i++) {
         if (!in_iova_range(v, mem->regions[i].gpa, mem->regions[i].size)) {
             log_error("vhost-vdpa %s: guest RAM [%#llx, +%#llx) is outside the device's IOVA "
-                      "range [%#llx, %#llx]", v->be.name, (unsigned long long)mem->regions[i].gpa,
+                      "range [%#llx, %#llx]",
+                      v->be.name, (unsigned long long)mem->regions[i].gpa,
                       (unsigned long long)mem->regions[i].size, (unsigned long long)v->iova.first,
                       (unsigned long long)v->iova.last);
             return -1;
@@ -203,14 +206,16 @@ static int set_vring(struct vhost_vdpa *v, unsigned i, const struct net_backend_
     struct vhost_vring_state base = { .index = i, .num = r->last_avail };
     /* IOVAs: guest physical addresses, mapped 1:1 by map_mem (validated by virtq_start). */
     struct vhost_vring_addr addr = {
-        .index = i, .desc_user_addr = r->desc_gpa, .avail_user_addr = r->avail_gpa,
+        .index = i,
+        .desc_user_addr = r->desc_gpa,
+        .avail_user_addr = r->avail_gpa,
         .used_user_addr = r->used_gpa,
     };
     struct vhost_vring_file kick = { .index = i, .fd = r->kick_fd };
     struct vhost_vring_file call = { .index = i, .fd = r->call_fd };
     if (r->size > v->max_ring) {
-        log_error("vhost-vdpa %s: ring %u has %u entries, the device takes at most %u",
-                  v->be.name, i, r->size, v->max_ring);
+        log_error("vhost-vdpa %s: ring %u has %u entries, the device takes at most %u", v->be.name,
+                  i, r->size, v->max_ring);
         return -1;
     }
     if (vioctl(v, VHOST_SET_VRING_NUM, "SET_VRING_NUM", &num) < 0 ||
@@ -280,14 +285,18 @@ static int start_locked(struct vhost_vdpa *v, const struct net_backend_offload *
         return -1;
     }
     if (cfg->nvrings != VDPA_VRINGS) {
-        log_error("vhost-vdpa %s: %u rings, vpf gives the device %d", v->be.name, cfg->nvrings, VDPA_VRINGS);
+        log_error("vhost-vdpa %s: %u rings, vpf gives the device %d", v->be.name, cfg->nvrings,
+                  VDPA_VRINGS);
         return -1;
     }
     uint64_t f = vhost_vdpa_driver_features(cfg->features, v->dev_features);
-    if (set_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, "ACKNOWLEDGE|DRIVER") < 0 ||
+    if (set_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, "ACKNOWLEDGE|DRIVER") <
+            0 ||
         vioctl(v, VHOST_SET_FEATURES, "SET_FEATURES", &f) < 0 ||
-        set_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-                   VIRTIO_CONFIG_S_FEATURES_OK, "FEATURES_OK") < 0 ||
+        set_status(v,
+                   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+                       VIRTIO_CONFIG_S_FEATURES_OK,
+                   "FEATURES_OK") < 0 ||
         map_mem(v, cfg->mem) < 0)
         return -1;
     for (unsigned i = 0; i < cfg->nvrings; i++) {
@@ -295,14 +304,16 @@ static int start_locked(struct vhost_vdpa *v, const struct net_backend_offload *
         if (set_vring(v, i, &cfg->vrings[i]) < 0)
             return -1;
     }
-    if (set_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-                   VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK, "DRIVER_OK") < 0)
+    if (set_status(v,
+                   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+                       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK,
+                   "DRIVER_OK") < 0)
         return -1;
     if (cfg->link_up && enable_rings(v, true) < 0)
         return -1;
     v->notify_fd = cfg->vrings[0].err_fd;
-    log_debug("vhost-vdpa %s: started, features %#llx, link %s", v->be.name,
-              (unsigned long long)f, cfg->link_up ? "up" : "down");
+    log_debug("vhost-vdpa %s: started, features %#llx, link %s", v->be.name, (unsigned long long)f,
+              cfg->link_up ? "up" : "down");
     return 0;
 }
 
@@ -352,17 +363,17 @@ static int vd_error(struct net_backend *be, char *buf, size_t len)
     return 0;
 }
 
-static int vd_config_fd(struct net_backend *be)
-{
-    return to_vd(be)->config_fd;
-}
+static int vd_config_fd(struct net_backend *be) { return to_vd(be)->config_fd; }
 
 /* virtio 1.2 §5.1.4: status follows mac (6 bytes), VIRTIO_NET_S_LINK_UP is bit 0. A
  * device that cannot be read is taken as down. */
 static bool vd_device_link(struct net_backend *be)
 {
     struct vhost_vdpa *v = to_vd(be);
-    struct { struct vhost_vdpa_config c; uint8_t status[2]; } cfg = { .c = { .off = 6, .len = 2 } };
+    struct {
+        struct vhost_vdpa_config c;
+        uint8_t status[2];
+    } cfg = { .c = { .off = 6, .len = 2 } };
     pthread_mutex_lock(&v->lock);
     int r = v->vfd >= 0 ? ioctl(v->vfd, VHOST_VDPA_GET_CONFIG, &cfg) : -1;
     pthread_mutex_unlock(&v->lock);
@@ -435,17 +446,28 @@ static int vd_set_call(struct net_backend *be, unsigned ring, int fd)
     struct vhost_vdpa *v = to_vd(be);
     struct vhost_vring_file call = { .index = ring, .fd = fd };
     pthread_mutex_lock(&v->lock);
-    int ret = ring < v->nvrings && v->vfd >= 0 ? vioctl(v, VHOST_SET_VRING_CALL, "SET_VRING_CALL", &call) : -1;
+    int ret = ring < v->nvrings && v->vfd >= 0
+                  ? vioctl(v, VHOST_SET_VRING_CALL, "SET_VRING_CALL", &call)
+                  : -1;
     pthread_mutex_unlock(&v->lock);
     return ret;
 }
 
 static const struct net_backend_ops vhost_vdpa_ops = {
-    .type = "vhost-vdpa", .kind = NET_BACKEND_OFFLOAD,
-    .features = vd_features, .set_features = vd_set_features, .close = vd_close,
-    .start_offload = vd_start, .stop_offload = vd_stop, .set_link = vd_set_link,
-    .backend_broken = vd_backend_broken, .ring_features = vd_ring_features, .error = vd_error,
-    .config_fd = vd_config_fd, .device_link = vd_device_link, .set_call = vd_set_call,
+    .type = "vhost-vdpa",
+    .kind = NET_BACKEND_OFFLOAD,
+    .features = vd_features,
+    .set_features = vd_set_features,
+    .close = vd_close,
+    .start_offload = vd_start,
+    .stop_offload = vd_stop,
+    .set_link = vd_set_link,
+    .backend_broken = vd_backend_broken,
+    .ring_features = vd_ring_features,
+    .error = vd_error,
+    .config_fd = vd_config_fd,
+    .device_link = vd_device_link,
+    .set_call = vd_set_call,
 };
 
 /* The monitor saw the device's vhost-vdpa node go (vdpa dev del): a running data path
@@ -493,10 +515,12 @@ static int reserve_memlock(struct vhost_vdpa *v, uint64_t bytes, char *err, size
     }
     pthread_mutex_unlock(&pinned_lock);
     if (!ok)
-        snprintf(err, errlen, "vhost-vdpa %s: RLIMIT_MEMLOCK (ulimit -l) is %llu KiB, vhost-vdpa "
+        snprintf(err, errlen,
+                 "vhost-vdpa %s: RLIMIT_MEMLOCK (ulimit -l) is %llu KiB, vhost-vdpa "
                  "pins the guest's %llu MiB per device (%llu MiB with this one) and vpf may not "
-                 "raise it", v->path, (unsigned long long)rl.rlim_cur / 1024,
-                 (unsigned long long)(bytes >> 20), (unsigned long long)(need >> 20));
+                 "raise it",
+                 v->path, (unsigned long long)rl.rlim_cur / 1024, (unsigned long long)(bytes >> 20),
+                 (unsigned long long)(need >> 20));
     return ok ? 0 : -1;
 }
 
@@ -513,12 +537,13 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
         snprintf(err, errlen, "vhost-vdpa %s: not a virtio-net device (device id %u)", p, id);
         return -1;
     }
-    if (ioctl(v->vfd, VHOST_GET_BACKEND_FEATURES, &bf) < 0 || !(bf & BIT(VHOST_BACKEND_F_IOTLB_MSG_V2))) {
+    if (ioctl(v->vfd, VHOST_GET_BACKEND_FEATURES, &bf) < 0 ||
+        !(bf & BIT(VHOST_BACKEND_F_IOTLB_MSG_V2))) {
         snprintf(err, errlen, "vhost-vdpa %s: no VHOST_BACKEND_F_IOTLB_MSG_V2", p);
         return -1;
     }
-    v->backend_features = bf & (BIT(VHOST_BACKEND_F_IOTLB_MSG_V2) | BIT(VHOST_BACKEND_F_IOTLB_BATCH) |
-                                BIT(VHOST_BACKEND_F_SUSPEND));
+    v->backend_features = bf & (BIT(VHOST_BACKEND_F_IOTLB_MSG_V2) |
+                                BIT(VHOST_BACKEND_F_IOTLB_BATCH) | BIT(VHOST_BACKEND_F_SUSPEND));
     if (ioctl(v->vfd, VHOST_SET_BACKEND_FEATURES, &v->backend_features) < 0) {
         snprintf(err, errlen, "vhost-vdpa %s: VHOST_SET_BACKEND_FEATURES: %s", p, strerror(errno));
         return -1;
@@ -528,16 +553,19 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
         return -1;
     }
     if (!(v->dev_features & BIT(VIRTIO_F_VERSION_1))) {
-        snprintf(err, errlen, "vhost-vdpa %s: the device lacks VIRTIO_F_VERSION_1, which vpf needs", p);
+        snprintf(err, errlen, "vhost-vdpa %s: the device lacks VIRTIO_F_VERSION_1, which vpf needs",
+                 p);
         return -1;
     }
     if (ioctl(v->vfd, VHOST_VDPA_GET_IOVA_RANGE, &v->iova) < 0)
         v->iova = (struct vhost_vdpa_iova_range){ .first = 0, .last = UINT64_MAX };
     for (unsigned i = 0; i < mem->nregions; i++) {
         if (!in_iova_range(v, mem->regions[i].gpa, mem->regions[i].size)) {
-            snprintf(err, errlen, "vhost-vdpa %s: guest RAM at %#llx is outside the device's IOVA "
-                     "range [%#llx, %#llx]", p, (unsigned long long)mem->regions[i].gpa,
-                     (unsigned long long)v->iova.first, (unsigned long long)v->iova.last);
+            snprintf(err, errlen,
+                     "vhost-vdpa %s: guest RAM at %#llx is outside the device's IOVA "
+                     "range [%#llx, %#llx]",
+                     p, (unsigned long long)mem->regions[i].gpa, (unsigned long long)v->iova.first,
+                     (unsigned long long)v->iova.last);
             return -1;
         }
     }
@@ -547,7 +575,8 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
     }
     uint32_t nvqs = 0;
     if (ioctl(v->vfd, VHOST_VDPA_GET_VQS_COUNT, &nvqs) == 0 && nvqs < VDPA_VRINGS) {
-        snprintf(err, errlen, "vhost-vdpa %s: the device has %u queues, vpf needs %d", p, nvqs, VDPA_VRINGS);
+        snprintf(err, errlen, "vhost-vdpa %s: the device has %u queues, vpf needs %d", p, nvqs,
+                 VDPA_VRINGS);
         return -1;
     }
     uint8_t zero = 0;
@@ -559,13 +588,17 @@ static int probe(struct vhost_vdpa *v, const struct guest_mem *mem, char *err, s
     if (v->dev_features & BIT(VIRTIO_NET_F_STATUS)) {
         v->config_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (v->config_fd < 0 || ioctl(v->vfd, VHOST_VDPA_SET_CONFIG_CALL, &v->config_fd) < 0) {
-            snprintf(err, errlen, "vhost-vdpa %s: VHOST_VDPA_SET_CONFIG_CALL: %s", p, strerror(errno));
+            snprintf(err, errlen, "vhost-vdpa %s: VHOST_VDPA_SET_CONFIG_CALL: %s", p,
+                     strerror(errno));
             return -1;
         }
     }
     if (v->dev_features & BIT(VIRTIO_NET_F_MAC)) {
         /* virtio 1.2 §5.1.4: mac is the config's first field. */
-        struct { struct vhost_vdpa_config c; uint8_t mac[6]; } cfg = { .c = { .off = 0, .len = 6 } };
+        struct {
+            struct vhost_vdpa_config c;
+            uint8_t mac[6];
+        } cfg = { .c = { .off = 0, .len = 6 } };
         if (ioctl(v->vfd, VHOST_VDPA_GET_CONFIG, &cfg) < 0) {
             snprintf(err, errlen, "vhost-vdpa %s: VHOST_VDPA_GET_CONFIG: %s", p, strerror(errno));
             return -1;
@@ -599,7 +632,8 @@ static int dev_name_of(struct vhost_vdpa *v)
     return 0;
 }
 
-static struct vhost_vdpa *vd_open(const char *path, const struct guest_mem *mem, char *err, size_t errlen)
+static struct vhost_vdpa *vd_open(const char *path, const struct guest_mem *mem, char *err,
+                                  size_t errlen)
 {
     struct vhost_vdpa *v = calloc(1, sizeof(*v));
     if (!v) {
@@ -618,21 +652,23 @@ static struct vhost_vdpa *vd_open(const char *path, const struct guest_mem *mem,
     v->vfd = open(path, O_RDWR | O_CLOEXEC);
     if (v->vfd < 0) {
         snprintf(err, errlen, "vhost-vdpa %s: %s%s", path, strerror(errno),
-                 errno == ENOENT ? " (is the vhost_vdpa module loaded and the vDPA device made?)" : "");
+                 errno == ENOENT ? " (is the vhost_vdpa module loaded and the vDPA device made?)"
+                                 : "");
         vd_free(v);
         return NULL;
     }
     if (dev_name_of(v) == 0)
         v->monitored = vdpa_monitor_add(v->minor, vd_removed, v) == 0;
-    if (probe(v, mem, err, errlen) < 0 || reserve_memlock(v, guest_mem_total(mem), err, errlen) < 0) {
+    if (probe(v, mem, err, errlen) < 0 ||
+        reserve_memlock(v, guest_mem_total(mem), err, errlen) < 0) {
         vd_free(v);
         return NULL;
     }
     return v;
 }
 
-struct net_backend *vhost_vdpa_open(const char *path, const struct guest_mem *mem,
-                                    char *err, size_t errlen)
+struct net_backend *vhost_vdpa_open(const char *path, const struct guest_mem *mem, char *err,
+                                    size_t errlen)
 {
     struct vhost_vdpa *v = vd_open(path, mem, err, errlen);
     if (!v)
@@ -660,7 +696,8 @@ struct net_backend *vhost_vdpa_create(const char *name, const char *mgmtdev, con
     v->created = true;
     snprintf(v->be.dev, sizeof(v->be.dev), "%s", name);
     if (mac && (!v->be.has_mac || memcmp(v->be.mac, mac, 6))) {
-        snprintf(err, errlen, "vDPA device %s on %s does not have the MAC vpf asked for", name, mgmtdev);
+        snprintf(err, errlen, "vDPA device %s on %s does not have the MAC vpf asked for", name,
+                 mgmtdev);
         vd_free(v);
         return NULL;
     }

@@ -17,8 +17,8 @@ void iobus_destroy(struct iobus *bus)
     pthread_rwlock_destroy(&bus->lock);
 }
 
-int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
-                   iobus_read_fn read, iobus_write_fn write, void *opaque)
+int iobus_register(struct iobus *bus, uint64_t base, uint64_t len, iobus_read_fn read,
+                   iobus_write_fn write, void *opaque)
 {
     if (len == 0 || base + len < base)
         return -1;
@@ -42,7 +42,8 @@ int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
         bus->ranges = r;
         bus->cap = cap;
     }
-    memmove(&bus->ranges[pos + 1], &bus->ranges[pos], (bus->nranges - pos) * sizeof(bus->ranges[0]));
+    memmove(&bus->ranges[pos + 1], &bus->ranges[pos],
+            (bus->nranges - pos) * sizeof(bus->ranges[0]));
     bus->ranges[pos] = (struct iobus_range){ base, len, read, write, opaque };
     bus->nranges++;
     pthread_rwlock_unlock(&bus->lock);
@@ -55,7 +56,8 @@ int iobus_unregister(struct iobus *bus, uint64_t base, void *opaque)
     pthread_rwlock_wrlock(&bus->lock);
     for (unsigned i = 0; i < bus->nranges; i++) {
         if (bus->ranges[i].base == base && bus->ranges[i].opaque == opaque) {
-            memmove(&bus->ranges[i], &bus->ranges[i + 1], (bus->nranges - i - 1) * sizeof(bus->ranges[0]));
+            memmove(&bus->ranges[i], &bus->ranges[i + 1],
+                    (bus->nranges - i - 1) * sizeof(bus->ranges[0]));
             bus->nranges--;
             ret = 0;
             break;

@@ -29,8 +29,8 @@ struct iobus {
 void iobus_init(struct iobus *bus, const char *name);
 void iobus_destroy(struct iobus *bus);
 /* Returns 0, or -1 if the range is empty or overlaps a registered one. */
-int iobus_register(struct iobus *bus, uint64_t base, uint64_t len,
-                   iobus_read_fn read, iobus_write_fn write, void *opaque);
+int iobus_register(struct iobus *bus, uint64_t base, uint64_t len, iobus_read_fn read,
+                   iobus_write_fn write, void *opaque);
 /* Removes the range registered at exactly base with this opaque; -1 if none. */
 int iobus_unregister(struct iobus *bus, uint64_t base, void *opaque);
 /* Dispatches an access. Reads of unclaimed addresses return all ones (as on a real

@@ -101,13 +101,16 @@ int iothread_start(struct iothread *it, const char *name)
 fail_lock:
     pthread_mutex_destroy(&it->call_lock);
 fail: {
-        int e = errno;
-        if (it->epfd >= 0) close(it->epfd);
-        if (it->cmd_fd >= 0) close(it->cmd_fd);
-        if (it->ack_fd >= 0) close(it->ack_fd);
-        errno = e;
-        return -1;
-    }
+    int e = errno;
+    if (it->epfd >= 0)
+        close(it->epfd);
+    if (it->cmd_fd >= 0)
+        close(it->cmd_fd);
+    if (it->ack_fd >= 0)
+        close(it->ack_fd);
+    errno = e;
+    return -1;
+}
 }
 
 static void set_quit(void *arg) { ((struct iothread *)arg)->quit = true; }

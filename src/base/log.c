@@ -52,7 +52,9 @@ int log_open_file(const char *path)
 int log_parse_timestamps(const char *s, enum log_timestamps *out)
 {
     static const char *const names[] = {
-        [LOG_TIMESTAMPS_AUTO] = "auto", [LOG_TIMESTAMPS_ON] = "on", [LOG_TIMESTAMPS_OFF] = "off",
+        [LOG_TIMESTAMPS_AUTO] = "auto",
+        [LOG_TIMESTAMPS_ON] = "on",
+        [LOG_TIMESTAMPS_OFF] = "off",
     };
     for (int i = 0; i < 3; i++) {
         if (!strcmp(s, names[i])) {
@@ -63,15 +65,9 @@ int log_parse_timestamps(const char *s, enum log_timestamps *out)
     return -1;
 }
 
-void log_setup_done(void)
-{
-    atomic_store_explicit(&log_in_setup, false, memory_order_relaxed);
-}
+void log_setup_done(void) { atomic_store_explicit(&log_in_setup, false, memory_order_relaxed); }
 
-void log_set_timestamps(enum log_timestamps when)
-{
-    log_stamps_when = when;
-}
+void log_set_timestamps(enum log_timestamps when) { log_stamps_when = when; }
 
 static bool log_stamped(void)
 {
@@ -224,10 +220,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-void log_error_signalsafe(const char *msg)
-{
-    emit(LOG_ERROR, msg, true);
-}
+void log_error_signalsafe(const char *msg) { emit(LOG_ERROR, msg, true); }
 
 void die(const char *fmt, ...)
 {

@@ -21,15 +21,39 @@
 #define GiB (1024ULL * MiB)
 
 /* Little-endian loads/stores on possibly unaligned bytes (x86 host, but explicit). */
-static inline uint16_t ld_le16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t ld_le32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint64_t ld_le64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint16_t ld_le16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static inline uint32_t ld_le32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t ld_le64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 static inline void st_le16(void *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline void st_le32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void st_le64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 /* Network byte order (Ethernet headers). */
-static inline uint16_t ld_be16(const void *p) { const uint8_t *b = p; return (uint16_t)(b[0] << 8 | b[1]); }
-static inline void st_be16(void *p, uint16_t v) { uint8_t *b = p; b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
+static inline uint16_t ld_be16(const void *p)
+{
+    const uint8_t *b = p;
+    return (uint16_t)(b[0] << 8 | b[1]);
+}
+static inline void st_be16(void *p, uint16_t v)
+{
+    uint8_t *b = p;
+    b[0] = (uint8_t)(v >> 8);
+    b[1] = (uint8_t)v;
+}
 
 /* Load/store an access of 1, 2, 4 or 8 bytes as an integer. */
 static inline uint64_t ld_sized(const void *p, unsigned len)

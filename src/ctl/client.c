@@ -137,7 +137,8 @@ static bool send_request(int sock, const char *line, size_t len, int fd)
         mh.msg_control = c.buf;
         mh.msg_controllen = sizeof(c.buf);
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        *cm = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET,
+        *cm = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(int)),
+                                .cmsg_level = SOL_SOCKET,
                                 .cmsg_type = SCM_RIGHTS };
         memcpy(CMSG_DATA(cm), &fd, sizeof(int));
     }
@@ -194,10 +195,11 @@ static bool reader_fill(struct reader *r)
             return true;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            fprintf(stderr, "vpf ctl: no reply from %s within %d s\n", r->path, CTL_CLIENT_TIMEOUT_S);
+            fprintf(stderr, "vpf ctl: no reply from %s within %d s\n", r->path,
+                    CTL_CLIENT_TIMEOUT_S);
         else if (n < 0 || !r->eof_ok)
-            fprintf(stderr, "vpf ctl: %s closed the connection%s%s\n", r->path,
-                    n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+            fprintf(stderr, "vpf ctl: %s closed the connection%s%s\n", r->path, n < 0 ? ": " : "",
+                    n < 0 ? strerror(errno) : "");
         return false;
     }
 }
@@ -247,23 +249,23 @@ struct client_opts {
 static void client_usage(FILE *out)
 {
     fprintf(out,
-        "Usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE | KEY VALUE...]\n"
-        "\n"
-        "Sends COMMAND to the vpf whose control socket is SOCKET and prints the answer:\n"
-        "tables for devices, vfs, stats and help, \"key: value\" lines for the others.\n"
-        "A key and its value are one word KEY=VALUE or two words, as ip link writes them\n"
-        "(vf-set dev net0 vf 3 vlan 100 qos 2). VALUE true/false is a boolean, one that\n"
-        "looks like an integer an integer, anything else a string. vf-tap sends a tap with\n"
-        "the request: tap=IFNAME (opened here) or fd=N (inherited). COMMAND events follows\n"
-        "events until vpf exits. vpf ctl SOCKET help lists the commands; vpf gets %d s to\n"
-        "answer.\n"
-        "\n"
-        "Options:\n"
-        "  -j, --json   print the answer (and events) as the JSON line vpf sent, for scripts\n"
-        "  -h, --help   this help\n"
-        "\n"
-        "Exit status: 0 if vpf answered ok, 1 otherwise (the error on stderr).\n",
-        CTL_CLIENT_TIMEOUT_S);
+            "Usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE | KEY VALUE...]\n"
+            "\n"
+            "Sends COMMAND to the vpf whose control socket is SOCKET and prints the answer:\n"
+            "tables for devices, vfs, stats and help, \"key: value\" lines for the others.\n"
+            "A key and its value are one word KEY=VALUE or two words, as ip link writes them\n"
+            "(vf-set dev net0 vf 3 vlan 100 qos 2). VALUE true/false is a boolean, one that\n"
+            "looks like an integer an integer, anything else a string. vf-tap sends a tap with\n"
+            "the request: tap=IFNAME (opened here) or fd=N (inherited). COMMAND events follows\n"
+            "events until vpf exits. vpf ctl SOCKET help lists the commands; vpf gets %d s to\n"
+            "answer.\n"
+            "\n"
+            "Options:\n"
+            "  -j, --json   print the answer (and events) as the JSON line vpf sent, for scripts\n"
+            "  -h, --help   this help\n"
+            "\n"
+            "Exit status: 0 if vpf answered ok, 1 otherwise (the error on stderr).\n",
+            CTL_CLIENT_TIMEOUT_S);
 }
 
 /* Takes the options out of argv. Returns 1 to go on, 0 after --help, -1 on bad usage
@@ -288,7 +290,7 @@ static int client_parse(int argc, char **argv, struct client_opts *o)
     }
     if (o->argc < 2) {
         fprintf(stderr, "usage: vpf ctl [--json] SOCKET COMMAND [KEY=VALUE | KEY VALUE...]   "
-                "(COMMAND help lists them)\n");
+                        "(COMMAND help lists them)\n");
         return -1;
     }
     return 1;
@@ -346,7 +348,7 @@ int ctl_client_main(int argc, char **argv)
     json_t *obj = events ? json_pack("{s:s}", "cmd", "subscribe") : build(o.argc - 1, o.argv + 1);
     if (!obj) {
         fprintf(stderr, "vpf ctl: arguments after the command must be KEY=VALUE or KEY VALUE, each "
-                "key once\n");
+                        "key once\n");
         return VPF_EXIT_CTL_FAILED;
     }
     int tap_fd = request_fd(obj);

@@ -38,7 +38,8 @@ static void args_text(json_t *args, char *buf, size_t cap)
     buf[0] = '\0';
     json_object_foreach(args, key, spec) {
         bool req = json_is_true(json_object_get(spec, "required"));
-        int w = snprintf(buf + n, cap - n, "%s%s%s%s", n ? " " : "", req ? "" : "[", key, req ? "" : "]");
+        int w = snprintf(buf + n, cap - n, "%s%s%s%s", n ? " " : "", req ? "" : "[", key,
+                         req ? "" : "]");
         if (w < 0 || (size_t)w >= cap - n)
             break;
         n += (size_t)w;
@@ -81,8 +82,10 @@ static void value_text(json_t *v, enum col_fmt fmt, char *buf, size_t cap)
         snprintf(buf, cap, "%g", json_real_value(v));
     } else if (json_is_boolean(v)) {
         bool t = json_is_true(v);
-        snprintf(buf, cap, "%s", fmt == COL_LINK ? (t ? "up" : "down") :
-                                 fmt == COL_ONOFF ? (t ? "on" : "off") : (t ? "true" : "false"));
+        snprintf(buf, cap, "%s",
+                 fmt == COL_LINK    ? (t ? "up" : "down")
+                 : fmt == COL_ONOFF ? (t ? "on" : "off")
+                                    : (t ? "true" : "false"));
     } else if (json_is_array(v)) {
         list_text(v, buf, cap);
     } else if (json_is_object(v)) {
@@ -116,7 +119,7 @@ static void show_table(FILE *out, json_t *rows, const struct col *cols, size_t n
     size_t nrows = json_array_size(rows), width[COLS_MAX];
     if (!nrows || ncols > COLS_MAX)
         return;
-    char (*cells)[CELL_MAX] = calloc(nrows * ncols, CELL_MAX);
+    char(*cells)[CELL_MAX] = calloc(nrows * ncols, CELL_MAX);
     if (!cells) {
         fprintf(stderr, "vpf ctl: out of memory\n");
         return;
@@ -164,14 +167,10 @@ static void show_fields(FILE *out, json_t *obj)
 /* ---- the listing commands ---- */
 
 static const struct col device_cols[] = {
-    { "DEV", "dev", NULL, COL_TEXT },
-    { "PCI", "pci", NULL, COL_TEXT },
-    { "MAC", "mac", NULL, COL_TEXT },
-    { "LINK", "link", NULL, COL_LINK },
-    { "BACKEND", "backend", NULL, COL_TEXT },
-    { "PORT", "tap", "vdpa|socket", COL_TEXT },
-    { "VFS", "total_vfs", NULL, COL_NUM0 },
-    { "VF-BACKEND", "vf_backend", NULL, COL_TEXT },
+    { "DEV", "dev", NULL, COL_TEXT },         { "PCI", "pci", NULL, COL_TEXT },
+    { "MAC", "mac", NULL, COL_TEXT },         { "LINK", "link", NULL, COL_LINK },
+    { "BACKEND", "backend", NULL, COL_TEXT }, { "PORT", "tap", "vdpa|socket", COL_TEXT },
+    { "VFS", "total_vfs", NULL, COL_NUM0 },   { "VF-BACKEND", "vf_backend", NULL, COL_TEXT },
 };
 
 /* As `ip link show` prints a PF's "vf N ..." lines: every VF the PF allows, up or down. */
@@ -251,12 +250,9 @@ static json_t *stats_row(json_t *r, const char *dir, const char *prefix)
 static void show_stats(FILE *out, json_t *r)
 {
     static const struct col head[] = {
-        { "link", "link", NULL, COL_LINK },
-        { "backend", "backend", NULL, COL_TEXT },
-        { "counters", "counters", NULL, COL_TEXT },
-        { "vdpa", "vdpa", NULL, COL_TEXT },
-        { "socket", "socket", NULL, COL_TEXT },
-        { "peer", "peer", NULL, COL_TEXT },
+        { "link", "link", NULL, COL_LINK },         { "backend", "backend", NULL, COL_TEXT },
+        { "counters", "counters", NULL, COL_TEXT }, { "vdpa", "vdpa", NULL, COL_TEXT },
+        { "socket", "socket", NULL, COL_TEXT },     { "peer", "peer", NULL, COL_TEXT },
     };
     char text[CELL_MAX];
     value_text(json_object_get(r, "dev"), COL_TEXT, text, sizeof(text));

@@ -89,7 +89,8 @@ struct ctl_reply {
 };
 
 /* Handlers add fields to the reply, or call ctl_reply_error() and return. */
-typedef void (*ctl_handler_fn)(void *opaque, const struct ctl_request *req, struct ctl_reply *reply);
+typedef void (*ctl_handler_fn)(void *opaque, const struct ctl_request *req,
+                               struct ctl_reply *reply);
 
 struct ctl_command {
     const char *name;
@@ -149,7 +150,8 @@ void ctl_server_stop(struct ctl_server *s);
  * unsubscribe) and the registered ones (what the thread does for each line; exposed for
  * tests and fuzzing). Returns the answer line without its newline, malloc'd; NULL only
  * when out of memory. */
-char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session);
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len,
+                        struct ctl_session *session);
 /* The same for a request that came with descriptors fds[0..nfds) (SCM_RIGHTS): given to
  * a command that takes one, else the request is refused; all are closed unless the
  * handler kept one. */
@@ -167,7 +169,8 @@ const char *ctl_error_class_name(enum ctl_error_class class);
 void ctl_reply_fail(struct ctl_reply *r, enum ctl_error_class class, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* ctl_reply_fail with CTL_ERR_FAILED. */
-void ctl_reply_error(struct ctl_reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ctl_reply_error(struct ctl_reply *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void ctl_reply_str(struct ctl_reply *r, const char *key, const char *value);
 void ctl_reply_int(struct ctl_reply *r, const char *key, int64_t value);
 void ctl_reply_bool(struct ctl_reply *r, const char *key, bool value);

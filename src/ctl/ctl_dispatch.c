@@ -13,7 +13,9 @@ void ctl_server_register(struct ctl_server *s, const char *name, const char *hel
                          const struct ctl_arg *args, ctl_handler_fn handler, void *opaque)
 {
     if (s->ncommands < CTL_MAX_COMMANDS)
-        s->commands[s->ncommands++] = (struct ctl_command){ name, help, args, handler, opaque, false };
+        s->commands[s->ncommands++] = (struct ctl_command){
+            name, help, args, handler, opaque, false
+        };
 }
 
 void ctl_server_register_fd(struct ctl_server *s, const char *name, const char *help,
@@ -41,18 +43,24 @@ json_t *ctl_json_str(const char *s)
 }
 
 static const char *const class_names[] = {
-    [CTL_ERR_FAILED] = "failed", [CTL_ERR_BAD_REQUEST] = "bad-request",
-    [CTL_ERR_UNKNOWN_COMMAND] = "unknown-command", [CTL_ERR_BAD_ARGUMENT] = "bad-argument",
-    [CTL_ERR_NOT_FOUND] = "not-found", [CTL_ERR_NOT_SUPPORTED] = "not-supported",
-    [CTL_ERR_CONFLICT] = "conflict", [CTL_ERR_INTERNAL] = "internal",
+    [CTL_ERR_FAILED] = "failed",
+    [CTL_ERR_BAD_REQUEST] = "bad-request",
+    [CTL_ERR_UNKNOWN_COMMAND] = "unknown-command",
+    [CTL_ERR_BAD_ARGUMENT] = "bad-argument",
+    [CTL_ERR_NOT_FOUND] = "not-found",
+    [CTL_ERR_NOT_SUPPORTED] = "not-supported",
+    [CTL_ERR_CONFLICT] = "conflict",
+    [CTL_ERR_INTERNAL] = "internal",
 };
 
 const char *ctl_error_class_name(enum ctl_error_class class)
 {
-    return (unsigned)class < sizeof(class_names) / sizeof(class_names[0]) ? class_names[class] : "failed";
+    return (unsigned)class < sizeof(class_names) / sizeof(class_names[0]) ? class_names[class]
+                                                                          : "failed";
 }
 
-static void reply_vfail(struct ctl_reply *r, enum ctl_error_class class, const char *fmt, va_list ap)
+static void reply_vfail(struct ctl_reply *r, enum ctl_error_class class, const char *fmt,
+                        va_list ap)
 {
     vsnprintf(r->error, sizeof(r->error), fmt, ap);
     r->failed = true;
@@ -120,7 +128,9 @@ bool ctl_arg_bool(const struct ctl_request *r, const char *key, bool *out)
 }
 
 static const char *const type_names[] = {
-    [CTL_ARG_STR] = "a string", [CTL_ARG_INT] = "an integer", [CTL_ARG_BOOL] = "true or false",
+    [CTL_ARG_STR] = "a string",
+    [CTL_ARG_INT] = "an integer",
+    [CTL_ARG_BOOL] = "true or false",
 };
 
 static const struct ctl_command *command_find(const struct ctl_server *s, const char *name)
@@ -161,8 +171,10 @@ static bool value_fits(json_t *obj, const char *key, json_t *v, enum ctl_arg_typ
     case CTL_ARG_BOOL:
         if (json_is_boolean(v))
             return true;
-        if (json_is_string(v) && (!strcmp(json_string_value(v), "on") || !strcmp(json_string_value(v), "off")))
-            return json_object_set_new(obj, key, json_boolean(!strcmp(json_string_value(v), "on"))) == 0;
+        if (json_is_string(v) &&
+            (!strcmp(json_string_value(v), "on") || !strcmp(json_string_value(v), "off")))
+            return json_object_set_new(obj, key,
+                                       json_boolean(!strcmp(json_string_value(v), "on"))) == 0;
         return false;
     }
     return false;
@@ -185,7 +197,8 @@ static bool request_check(const struct ctl_command *c, json_t *obj, struct ctl_r
             return false;
         }
         if (!value_fits(obj, key, v, a->type)) {
-            ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "\"%s\" must be %s", key, type_names[a->type]);
+            ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "\"%s\" must be %s", key,
+                           type_names[a->type]);
             return false;
         }
     }
@@ -207,8 +220,9 @@ static void ctl_help(const struct ctl_server *s, struct ctl_reply *reply)
         const struct ctl_command *c = &s->commands[i];
         json_t *args = json_object();
         for (const struct ctl_arg *a = c->args; args && a && a->name; a++) {
-            json_object_set_new(args, a->name, json_pack("{s:s,s:b}", "type",
-                                type_names[a->type], "required", a->required));
+            json_object_set_new(args, a->name,
+                                json_pack("{s:s,s:b}", "type", type_names[a->type], "required",
+                                          a->required));
         }
         json_t *cmd = json_pack("{s:s,s:s,s:o*}", "name", c->name, "help", c->help, "args", args);
         if (cmd && c->takes_fd)     /* needs a descriptor sent with the request */
@@ -243,11 +257,13 @@ static bool fds_check(const struct ctl_command *c, unsigned nfds, struct ctl_rep
     if (nfds && !c->takes_fd)
         ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes no file descriptor", c->name);
     else if (nfds > 1)
-        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes one file descriptor, not %u",
-                       c->name, nfds);
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes one file descriptor, not %u", c->name,
+                       nfds);
     else if (!nfds && c->takes_fd)
-        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s needs a file descriptor sent with the "
-                       "request line (SCM_RIGHTS)", c->name);
+        ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT,
+                       "%s needs a file descriptor sent with the "
+                       "request line (SCM_RIGHTS)",
+                       c->name);
     return !reply->failed;
 }
 
@@ -264,7 +280,8 @@ static json_t *request_run(struct ctl_server *s, const char *line, size_t len,
     }
     json_t *id = json_object_get(obj, "id");
     if (id && !json_is_string(id) && !json_is_integer(id)) {
-        ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST, "bad request: \"id\" must be a string or an integer");
+        ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST,
+                       "bad request: \"id\" must be a string or an integer");
         json_decref(obj);
         return NULL;
     }
@@ -272,13 +289,16 @@ static json_t *request_run(struct ctl_server *s, const char *line, size_t len,
     const char *cmd = json_string_value(json_object_get(obj, "cmd"));
     const struct ctl_command *c = cmd ? command_find(s, cmd) : NULL;
     if (!json_is_object(obj) || !cmd)
-        ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST, "bad request: want an object with a \"cmd\" string");
-    else if (nfds && !c && (!strcmp(cmd, "help") || !strcmp(cmd, "subscribe") || !strcmp(cmd, "unsubscribe")))
+        ctl_reply_fail(reply, CTL_ERR_BAD_REQUEST,
+                       "bad request: want an object with a \"cmd\" string");
+    else if (nfds && !c &&
+             (!strcmp(cmd, "help") || !strcmp(cmd, "subscribe") || !strcmp(cmd, "unsubscribe")))
         ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT, "%s takes no file descriptor", cmd);
     else if (builtin_run(s, cmd, json_object_size(obj) - 1 - (id != NULL), session, reply))
         ;
     else if (!c)
-        ctl_reply_fail(reply, CTL_ERR_UNKNOWN_COMMAND, "unknown command \"%.64s\" (try \"help\")", cmd);
+        ctl_reply_fail(reply, CTL_ERR_UNKNOWN_COMMAND, "unknown command \"%.64s\" (try \"help\")",
+                       cmd);
     else if (request_check(c, obj, reply) && fds_check(c, nfds, reply))
         c->handler(c->opaque, &(struct ctl_request){ obj, session->uid, c->takes_fd ? fds : NULL },
                    reply);
@@ -293,7 +313,8 @@ static void fds_close(int *fds, unsigned nfds)
             close(fds[i]);
 }
 
-char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len, struct ctl_session *session)
+char *ctl_server_handle(struct ctl_server *s, const char *line, size_t len,
+                        struct ctl_session *session)
 {
     return ctl_server_handle_fds(s, line, len, session, NULL, 0);
 }

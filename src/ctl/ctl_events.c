@@ -49,8 +49,8 @@ struct ctl_event *ctl_event_new(const char *name, json_t *data)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     json_t *ev = json_pack("{s:s,s:{s:I,s:I},s:o}", "event", name, "timestamp", "seconds",
-                           (json_int_t)tv.tv_sec, "microseconds", (json_int_t)tv.tv_usec,
-                           "data", data ? data : json_object());
+                           (json_int_t)tv.tv_sec, "microseconds", (json_int_t)tv.tv_usec, "data",
+                           data ? data : json_object());
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     size_t n = text ? strlen(text) : 0;

@@ -149,7 +149,8 @@ static int client_flush(struct ctl_client *c)
 {
     while (c->out) {
         struct ctl_event *e = c->out;
-        ssize_t r = send(c->fd, e->line + c->out_off, e->len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t r = send(c->fd, e->line + c->out_off, e->len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -164,7 +165,8 @@ static int client_flush(struct ctl_client *c)
         c->out_off = 0;
         free(e);
         if (!c->out && c->lost) {   /* caught up: say how many events it missed */
-            queue_push(c, ctl_event_new("events-lost", json_pack("{s:I}", "count", (json_int_t)c->lost)));
+            queue_push(c, ctl_event_new("events-lost",
+                                        json_pack("{s:I}", "count", (json_int_t)c->lost)));
             c->lost = 0;
         }
     }
@@ -194,8 +196,9 @@ static bool client_run_lines(struct ctl_loop *l, struct ctl_client *c)
             c->fds_lost = false;
             for (unsigned k = 0; k < nfds; k++)
                 close(fds[k]);
-            client_answer(c, strdup("{\"ok\":false,\"error\":\"too many file descriptors (send one "
-                                    "with the request that takes it)\",\"class\":\"bad-argument\"}"));
+            client_answer(c,
+                          strdup("{\"ok\":false,\"error\":\"too many file descriptors (send one "
+                                 "with the request that takes it)\",\"class\":\"bad-argument\"}"));
         } else {
             client_answer(c, ctl_server_handle_fds(l->s, c->in, len, &c->session, fds, nfds));
         }
@@ -243,7 +246,9 @@ static bool client_read(struct ctl_client *c)
             char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
         } cbuf;
         struct iovec iov = { c->in + c->in_len, sizeof(c->in) - c->in_len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = cbuf.buf,
                              .msg_controllen = sizeof(cbuf.buf) };
         ssize_t r = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (r < 0 && errno == EINTR)
@@ -273,7 +278,8 @@ static void client_service(struct ctl_loop *l, unsigned i, uint32_t events)
         goto close;
     if (c->eof && !c->out && !memchr(c->in, '\n', c->in_len))
         goto close;
-    uint32_t want = (c->out ? EPOLLOUT : 0) | (c->queued < CTL_CLIENT_ANSWER_AHEAD && !c->eof ? EPOLLIN : 0);
+    uint32_t want = (c->out ? EPOLLOUT : 0) |
+                    (c->queued < CTL_CLIENT_ANSWER_AHEAD && !c->eof ? EPOLLIN : 0);
     struct epoll_event ev = { .events = want, .data.u64 = i + TAG_CLIENT0 };
     if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
         return;
@@ -286,7 +292,8 @@ close:
 static void refuse(int fd, const char *class, const char *why)
 {
     char msg[160];
-    int n = snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"%s\",\"class\":\"%s\"}\n", why, class);
+    int n = snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"%s\",\"class\":\"%s\"}\n", why,
+                     class);
     (void)!send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
 }
@@ -299,7 +306,8 @@ static void accept_client(struct ctl_loop *l)
     uid_t uid;
     if (!ctl_socket_peer_allowed(fd, &l->s->access, &uid)) {
         static struct log_ratelimit rl;     /* any local user can connect: limited */
-        log_warn_rl(&rl, "control socket: refused a client (uid %u): not root, vpf's user or its group",
+        log_warn_rl(&rl,
+                    "control socket: refused a client (uid %u): not root, vpf's user or its group",
                     (unsigned)uid);
         refuse(fd, "permission-denied", "permission denied");
         return;
@@ -339,7 +347,9 @@ static void deliver_events(struct ctl_loop *l)
             struct ctl_client *c = l->clients[i];
             if (!c || !c->session.subscribed)
                 continue;
-            struct ctl_event *copy = c->queued + e->len <= CTL_CLIENT_QUEUE_MAX ? malloc(sizeof(*e) + e->len + 1) : NULL;
+            struct ctl_event *copy = c->queued + e->len <= CTL_CLIENT_QUEUE_MAX
+                                         ? malloc(sizeof(*e) + e->len + 1)
+                                         : NULL;
             if (!copy) {
                 c->lost++;
                 continue;

@@ -19,7 +19,8 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr, char *e
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "control socket %s: the path exists and is not a socket; not replacing it", path);
+        snprintf(err, errlen,
+                 "control socket %s: the path exists and is not a socket; not replacing it", path);
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -35,11 +36,13 @@ static int clear_stale(const char *path, const struct sockaddr_un *addr, char *e
         return -1;
     }
     if (e != ECONNREFUSED) {
-        snprintf(err, errlen, "control socket %s: cannot tell whether it is stale: %s", path, strerror(e));
+        snprintf(err, errlen, "control socket %s: cannot tell whether it is stale: %s", path,
+                 strerror(e));
         return -1;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
-        snprintf(err, errlen, "control socket %s: cannot remove the stale socket: %s", path, strerror(errno));
+        snprintf(err, errlen, "control socket %s: cannot remove the stale socket: %s", path,
+                 strerror(errno));
         return -1;
     }
     return 0;
@@ -65,8 +68,8 @@ int ctl_socket_listen(const char *path, const struct ctl_access *a, char *err, s
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (!*path || strlen(path) >= sizeof(addr.sun_path)) {
-        snprintf(err, errlen, "control socket path %s (at most %zu bytes)", *path ? "too long" : "empty",
-                 sizeof(addr.sun_path) - 1);
+        snprintf(err, errlen, "control socket path %s (at most %zu bytes)",
+                 *path ? "too long" : "empty", sizeof(addr.sun_path) - 1);
         return -1;
     }
     strcpy(addr.sun_path, path);

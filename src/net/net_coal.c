@@ -19,6 +19,6 @@ bool net_coal_add(struct net_coal *c, unsigned n, uint64_t now_ns)
             c->deadline_ns = now_ns + (uint64_t)c->usecs * NSEC_PER_USEC;
         c->held += n;
     }
-    return c->held && (c->held >= c->max_packets || c->held >= NET_COAL_MAX_HELD ||
-                       c->deadline_ns <= now_ns);
+    return c->held &&
+           (c->held >= c->max_packets || c->held >= NET_COAL_MAX_HELD || c->deadline_ns <= now_ns);
 }

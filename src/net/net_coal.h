@@ -34,7 +34,11 @@ static inline bool net_coal_on(const struct net_coal *c) { return c->usecs && c-
  * (then call net_coal_done). false: hold; the caller's timer must fire at c->deadline_ns. */
 bool net_coal_add(struct net_coal *c, unsigned n, uint64_t now_ns);
 /* The held buffers were checked for a notification. */
-static inline void net_coal_done(struct net_coal *c) { c->held = 0; c->deadline_ns = 0; }
+static inline void net_coal_done(struct net_coal *c)
+{
+    c->held = 0;
+    c->deadline_ns = 0;
+}
 /* Something is held and due by now_ns. */
 static inline bool net_coal_due(const struct net_coal *c, uint64_t now_ns)
 {

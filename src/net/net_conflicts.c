@@ -84,7 +84,10 @@ static const struct net_claim *claims_find_dup(struct net_claim *c, unsigned k)
 static int sockets_conflict(const struct net_opts *nets, unsigned n, unsigned total, char *err,
                             size_t errlen)
 {
-    struct sock_claim { char path[108]; char owner[32]; } *c = calloc(total ? total : 1, sizeof(*c));
+    struct sock_claim {
+        char path[108];
+        char owner[32];
+    } *c = calloc(total ? total : 1, sizeof(*c));
     if (!c) {
         snprintf(err, errlen, "--net: out of memory");
         return -1;
@@ -96,7 +99,8 @@ static int sockets_conflict(const struct net_opts *nets, unsigned n, unsigned to
             snprintf(c[k].path, sizeof(c[k].path), "%s", o->socket);
             snprintf(c[k++].owner, sizeof(c[0].owner), "net%u", i);
         }
-        for (unsigned f = 0; o->vf.vf_backend == NET_BACKEND_VHOST_USER && f < o->vf.total_vfs; f++) {
+        for (unsigned f = 0; o->vf.vf_backend == NET_BACKEND_VHOST_USER && f < o->vf.total_vfs;
+             f++) {
             pf_policy_vf_socket(&o->vf, f, c[k].path);
             snprintf(c[k++].owner, sizeof(c[0].owner), "net%uvf%u", i, f);
         }
@@ -134,14 +138,16 @@ int net_opts_check_conflicts(const struct net_opts *nets, unsigned n, char *err,
     unsigned k = claims_collect(nets, n, taps, macs);
     const struct net_claim *d = claims_find_dup(taps, k);
     if (d) {
-        snprintf(err, errlen, "--net: tap %s is given to both %s and %s", d->key, d[0].owner, d[1].owner);
+        snprintf(err, errlen, "--net: tap %s is given to both %s and %s", d->key, d[0].owner,
+                 d[1].owner);
         goto out;
     }
     d = claims_find_dup(macs, k);
     if (d) {
         char mac[MAC_STR_LEN];
         net_format_mac(mac, (const uint8_t *)d->key);
-        snprintf(err, errlen, "--net: MAC %s is given to both %s and %s", mac, d[0].owner, d[1].owner);
+        snprintf(err, errlen, "--net: MAC %s is given to both %s and %s", mac, d[0].owner,
+                 d[1].owner);
         goto out;
     }
     ret = 0;

@@ -33,9 +33,10 @@ static uint8_t ctrl_rx(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd 
     if (!vnet_has(n, VIRTIO_NET_F_CTRL_RX) || c->len != 1 || cmd_read(c, 0, &on, 1) != 1 || on > 1)
         return VIRTIO_NET_ERR;
     if (on && !n->trust) {
-        log_warn_rl(&n->vdev.log_rl, "%s: guest asked for %s mode: refused, the function is "
-                    "not trusted (vf-set trust=on)", n->name,
-                    cmd == VIRTIO_NET_CTRL_RX_PROMISC ? "promiscuous" : "all-multicast");
+        log_warn_rl(&n->vdev.log_rl,
+                    "%s: guest asked for %s mode: refused, the function is "
+                    "not trusted (vf-set trust=on)",
+                    n->name, cmd == VIRTIO_NET_CTRL_RX_PROMISC ? "promiscuous" : "all-multicast");
         return VIRTIO_NET_ERR;
     }
     switch (cmd) {
@@ -77,8 +78,10 @@ static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd
             return VIRTIO_NET_ERR;
         /* Untrusted: host_mac is the host's. A MAC it set explicitly stays. */
         if (!n->trust && n->admin_mac && memcmp(mac, n->host_mac, 6)) {
-            log_warn_rl(&n->vdev.log_rl, "%s: guest asked to replace the host's MAC: refused, "
-                        "the function is not trusted (vf-set trust=on)", n->name);
+            log_warn_rl(&n->vdev.log_rl,
+                        "%s: guest asked to replace the host's MAC: refused, "
+                        "the function is not trusted (vf-set trust=on)",
+                        n->name);
             return VIRTIO_NET_ERR;
         }
         vnet_set_mac(n, mac);

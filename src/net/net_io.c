@@ -36,7 +36,8 @@ void vnet_update_backend_watch(struct virtio_net *n)
 void vnet_backend_gone(struct virtio_net *n, const char *why)
 {
     if (!n->dp.be_err_logged) {
-        log_error("%s: backend %s failed (%s); link stays down until reset", n->name, n->be->name, why);
+        log_error("%s: backend %s failed (%s); link stays down until reset", n->name, n->be->name,
+                  why);
         n->dp.be_err_logged = true;
         vnet_event(n, VIRTIO_NET_EVENT_BACKEND_FAILED, why);
     }
@@ -47,9 +48,9 @@ void vnet_backend_gone(struct virtio_net *n, const char *why)
 
 void vnet_io_run(struct virtio_net *n, unsigned q)
 {
-    struct vnet_run r = q == VIRTIO_NET_RXQ ? vnet_rx_process(n)
-                      : q == VIRTIO_NET_TXQ ? vnet_tx_process(n)
-                      : vnet_ctrl_process(n);
+    struct vnet_run r = q == VIRTIO_NET_RXQ   ? vnet_rx_process(n)
+                        : q == VIRTIO_NET_TXQ ? vnet_tx_process(n)
+                                              : vnet_ctrl_process(n);
     switch (r.outcome) {
     case VNET_IDLE:
         return;
@@ -151,8 +152,10 @@ void vnet_dp_start(struct virtio_net *n)
         /* Offloaded: the backend polls the RX/TX kick eventfds itself. */
         if (!n->vdev.vqs[q].started || (offload && q != VIRTIO_NET_CTRLQ))
             continue;
-        n->dp.kick[q] = (struct iothread_watch){ .fd = n->vdev.kick_fds[q], .events = EPOLLIN | EPOLLET,
-                                                 .fn = on_kick, .opaque = n };
+        n->dp.kick[q] = (struct iothread_watch){ .fd = n->vdev.kick_fds[q],
+                                                 .events = EPOLLIN | EPOLLET,
+                                                 .fn = on_kick,
+                                                 .opaque = n };
         if (iothread_watch_add(&n->io, &n->dp.kick[q]) < 0) {
             log_error("%s: cannot poll queue %u: %s", n->name, q, strerror(errno));
             vnet_fail(n, (int)q, VIRTIO_ERR_HOST);
@@ -170,7 +173,10 @@ void vnet_dp_start(struct virtio_net *n)
         vnet_io_run(n, VIRTIO_NET_CTRLQ);
         return;
     }
-    n->dp.be_watch = (struct iothread_watch){ .fd = n->be->fd, .events = 0, .fn = on_backend, .opaque = n };
+    n->dp.be_watch = (struct iothread_watch){ .fd = n->be->fd,
+                                              .events = 0,
+                                              .fn = on_backend,
+                                              .opaque = n };
     if (iothread_watch_add(&n->io, &n->dp.be_watch) < 0)
         vnet_backend_gone(n, strerror(errno));
     if (vnet_tx_rate_start(n) < 0) {

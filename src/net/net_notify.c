@@ -181,9 +181,12 @@ void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint3
 
 void vnet_coal_get(struct virtio_net *n, struct virtio_net_coalesce *c)
 {
-    const struct net_coal *rx = &n->notify.coal[VIRTIO_NET_RXQ], *tx = &n->notify.coal[VIRTIO_NET_TXQ];
-    *c = (struct virtio_net_coalesce){ .rx_usecs = rx->usecs, .rx_max_packets = rx->max_packets,
-                                       .tx_usecs = tx->usecs, .tx_max_packets = tx->max_packets };
+    const struct net_coal *rx = &n->notify.coal[VIRTIO_NET_RXQ],
+                          *tx = &n->notify.coal[VIRTIO_NET_TXQ];
+    *c = (struct virtio_net_coalesce){ .rx_usecs = rx->usecs,
+                                       .rx_max_packets = rx->max_packets,
+                                       .tx_usecs = tx->usecs,
+                                       .tx_max_packets = tx->max_packets };
 }
 
 static void on_coal_timer(struct iothread_watch *w, uint32_t events)
@@ -211,8 +214,10 @@ void vnet_notify_free(struct virtio_net *n)
 
 int vnet_notify_start(struct virtio_net *n)
 {
-    n->notify.timer_watch = (struct iothread_watch){ .fd = n->notify.timer_fd, .events = EPOLLIN,
-                                                     .fn = on_coal_timer, .opaque = n };
+    n->notify.timer_watch = (struct iothread_watch){ .fd = n->notify.timer_fd,
+                                                     .events = EPOLLIN,
+                                                     .fn = on_coal_timer,
+                                                     .opaque = n };
     if (iothread_watch_add(&n->io, &n->notify.timer_watch) < 0)
         return -1;
     /* Offloaded: the backend's used buffers count from where the rings are now. */

@@ -28,10 +28,7 @@
 
 #define NRINGS 2                         /* rx0, tx0 */
 
-bool vnet_is_offload(const struct virtio_net *n)
-{
-    return n->be->ops->kind == NET_BACKEND_OFFLOAD;
-}
+bool vnet_is_offload(const struct virtio_net *n) { return n->be->ops->kind == NET_BACKEND_OFFLOAD; }
 
 int vnet_offload_init(struct virtio_net *n)
 {
@@ -151,7 +148,8 @@ static void update_device_link(struct virtio_net *n)
     char why[200] = "";
     if (down && n->be->ops->error && n->be->ops->error(n->be, why + 2, sizeof(why) - 2) == 0)
         memcpy(why, ": ", 2);
-    log_info("%s: the %s device's link went %s%s", n->name, n->be->ops->type, down ? "down" : "up", why);
+    log_info("%s: the %s device's link went %s%s", n->name, n->be->ops->type, down ? "down" : "up",
+             why);
     virtio_dev_config_changed(&n->vdev);
     vnet_event(n, VIRTIO_NET_EVENT_LINK, down ? "down" : "up");
 }
@@ -182,7 +180,9 @@ static void peer_watch_start(void *arg)
 {
     struct virtio_net *n = arg;
     n->off.peer_watch = (struct iothread_watch){ .fd = n->be->ops->event_fd(n->be),
-                                                 .events = EPOLLIN, .fn = on_peer, .opaque = n };
+                                                 .events = EPOLLIN,
+                                                 .fn = on_peer,
+                                                 .opaque = n };
     if (iothread_watch_add(&n->io, &n->off.peer_watch) < 0)
         log_error("%s: cannot watch the backend's peer: %s", n->name, strerror(errno));
     update_device_link(n);
@@ -214,14 +214,17 @@ static void on_config(struct iothread_watch *w, uint32_t events)
 void vnet_offload_start(struct virtio_net *n)
 {
     struct net_backend_offload cfg = {
-        .mem = n->vdev.mem, .features = n->vdev.features, .link_up = n->dp.link_up,
+        .mem = n->vdev.mem,
+        .features = n->vdev.features,
+        .link_up = n->dp.link_up,
         .nvrings = NRINGS,
     };
     for (unsigned i = 0; i < NRINGS; i++) {
         const struct virtq *vq = &n->vdev.vqs[i];
         if (!vq->started) {
             /* Legal for a driver, useless for a NIC: no data path, no error. */
-            log_warn_rl(&n->vdev.log_rl, "%s: queue %u not enabled, data path stays off", n->name, i);
+            log_warn_rl(&n->vdev.log_rl, "%s: queue %u not enabled, data path stays off", n->name,
+                        i);
             return;
         }
         /* Stale signals of an earlier run must not become interrupts now. */
@@ -229,14 +232,23 @@ void vnet_offload_start(struct virtio_net *n)
         drain(n->off.err_fd[i]);
         n->off.ring_call[i] = ring_call_fd(n, i);
         cfg.vrings[i] = (struct net_backend_vring){
-            .size = vq->size, .last_avail = vq->last_avail, .desc_gpa = vq->desc_gpa,
-            .avail_gpa = vq->avail_gpa, .used_gpa = vq->used_gpa,
-            .kick_fd = n->vdev.kick_fds[i], .call_fd = n->off.ring_call[i], .err_fd = n->off.err_fd[i],
+            .size = vq->size,
+            .last_avail = vq->last_avail,
+            .desc_gpa = vq->desc_gpa,
+            .avail_gpa = vq->avail_gpa,
+            .used_gpa = vq->used_gpa,
+            .kick_fd = n->vdev.kick_fds[i],
+            .call_fd = n->off.ring_call[i],
+            .err_fd = n->off.err_fd[i],
         };
-        n->off.call_watch[i] = (struct iothread_watch){ .fd = n->off.call_fd[i], .events = EPOLLIN,
-                                                    .fn = on_call, .opaque = n };
-        n->off.err_watch[i] = (struct iothread_watch){ .fd = n->off.err_fd[i], .events = EPOLLIN,
-                                                   .fn = on_err, .opaque = n };
+        n->off.call_watch[i] = (struct iothread_watch){ .fd = n->off.call_fd[i],
+                                                        .events = EPOLLIN,
+                                                        .fn = on_call,
+                                                        .opaque = n };
+        n->off.err_watch[i] = (struct iothread_watch){ .fd = n->off.err_fd[i],
+                                                       .events = EPOLLIN,
+                                                       .fn = on_err,
+                                                       .opaque = n };
         if (iothread_watch_add(&n->io, &n->off.call_watch[i]) < 0 ||
             iothread_watch_add(&n->io, &n->off.err_watch[i]) < 0) {
             vnet_backend_gone(n, strerror(errno));
@@ -253,10 +265,13 @@ void vnet_offload_start(struct virtio_net *n)
     int cfd = n->be->ops->config_fd && n->be->ops->device_link ? n->be->ops->config_fd(n->be) : -1;
     if (cfd >= 0) {
         drain(cfd);
-        n->off.cfg_watch = (struct iothread_watch){ .fd = cfd, .events = EPOLLIN, .fn = on_config,
-                                                .opaque = n };
+        n->off.cfg_watch = (struct iothread_watch){ .fd = cfd,
+                                                    .events = EPOLLIN,
+                                                    .fn = on_config,
+                                                    .opaque = n };
         if (iothread_watch_add(&n->io, &n->off.cfg_watch) < 0) {
-            log_warn("%s: cannot watch the device's config interrupt: %s", n->name, strerror(errno));
+            log_warn("%s: cannot watch the device's config interrupt: %s", n->name,
+                     strerror(errno));
             n->off.cfg_watch.fn = NULL;
         }
         update_device_link(n);

@@ -17,8 +17,10 @@ static int parse_fd(struct net_opts *o, const char *val, char *err, size_t errle
     errno = 0;
     long fd = strtol(val, &end, 10);
     if (*val < '0' || *val > '9' || *end || errno || fd < 3 || fd > INT_MAX) {
-        snprintf(err, errlen, "--net: fd= wants the number of an open tap file descriptor "
-                 "(3 or more), not '%s'", val);
+        snprintf(err, errlen,
+                 "--net: fd= wants the number of an open tap file descriptor "
+                 "(3 or more), not '%s'",
+                 val);
         return -1;
     }
     if (tap_check_fd((int)fd, o->tap, why, sizeof(why)) < 0) {
@@ -39,7 +41,8 @@ static int check_source(const struct net_opts *o, int have_tap, char *err, size_
     }
     if (o->backend == NET_BACKEND_VHOST_USER) {
         if (!o->socket[0] || o->tap[0] || o->vdpa[0]) {
-            snprintf(err, errlen, "--net: backend=vhost-user wants socket=PATH and no tap=, fd= "
+            snprintf(err, errlen,
+                     "--net: backend=vhost-user wants socket=PATH and no tap=, fd= "
                      "or vdpa=");
             return -1;
         }
@@ -48,7 +51,8 @@ static int check_source(const struct net_opts *o, int have_tap, char *err, size_
         return -1;
     } else if (o->backend == NET_BACKEND_VHOST_VDPA) {
         if (!o->vdpa[0] || o->tap[0]) {
-            snprintf(err, errlen, "--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and "
+            snprintf(err, errlen,
+                     "--net: backend=vhost-vdpa wants vdpa=/dev/vhost-vdpa-N and "
                      "no tap= or fd=");
             return -1;
         }
@@ -87,27 +91,33 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
                 return -1;
         } else if (!strcmp(kv, "mac")) {
             if (net_parse_mac(val, o->mac) < 0) {
-                snprintf(err, errlen, "--net: invalid MAC '%s' (want xx:xx:xx:xx:xx:xx, unicast)", val);
+                snprintf(err, errlen, "--net: invalid MAC '%s' (want xx:xx:xx:xx:xx:xx, unicast)",
+                         val);
                 return -1;
             }
             have_mac = 1;
         } else if (!strcmp(kv, "backend")) {
             if (net_backend_parse_type(val, &o->backend) < 0) {
-                snprintf(err, errlen, "--net: backend must be tap, vhost-net, vhost-vdpa or vhost-user, "
-                         "not '%s'", val);
+                snprintf(err, errlen,
+                         "--net: backend must be tap, vhost-net, vhost-vdpa or vhost-user, "
+                         "not '%s'",
+                         val);
                 return -1;
             }
         } else if (!strcmp(kv, "vdpa")) {
             if (!val[0] || strlen(val) >= sizeof(o->vdpa)) {
-                snprintf(err, errlen, "--net: vdpa= wants a /dev/vhost-vdpa-N path of at most %zu characters",
-                                      sizeof(o->vdpa) - 1);
+                snprintf(err, errlen,
+                         "--net: vdpa= wants a /dev/vhost-vdpa-N path of at most %zu characters",
+                         sizeof(o->vdpa) - 1);
                 return -1;
             }
             strcpy(o->vdpa, val);
         } else if (!strcmp(kv, "socket")) {
             if (!val[0] || strlen(val) >= sizeof(o->socket)) {
-                snprintf(err, errlen, "--net: socket= wants a vhost-user socket path of 1 to %zu "
-                         "characters", sizeof(o->socket) - 1);
+                snprintf(err, errlen,
+                         "--net: socket= wants a vhost-user socket path of 1 to %zu "
+                         "characters",
+                         sizeof(o->socket) - 1);
                 return -1;
             }
             strcpy(o->socket, val);

@@ -21,7 +21,8 @@ bool net_rate_may_send(struct net_rate *r, uint64_t now_ns)
     if (!r->bytes_per_sec)
         return true;
     if (now_ns > r->last_ns) {
-        unsigned __int128 add = (unsigned __int128)(now_ns - r->last_ns) * r->bytes_per_sec / NSEC_PER_SEC;
+        unsigned __int128 add = (unsigned __int128)(now_ns - r->last_ns) * r->bytes_per_sec /
+                                NSEC_PER_SEC;
         unsigned __int128 room = (unsigned __int128)((int64_t)r->burst - r->tokens);
         if (add >= room) {
             r->tokens = (int64_t)r->burst;

@@ -79,8 +79,10 @@ static enum virtio_error rx_refill(struct virtio_net *n, bool *full)
         /* virtio 1.2 §5.1.6.3.1: every buffer holds at least the header. */
         if (c.in_len < n->be->hdr_len)
             return VIRTIO_ERR_CHAIN_TOO_SHORT;
-        rx->chains[rx->chain_head + rx->nchains++] = (struct vnet_rx_chain){
-            .head = c.head, .niov = c.nin, .len = c.in_len, .iov_start = tail };
+        rx->chains[rx->chain_head + rx->nchains++] = (struct vnet_rx_chain){ .head = c.head,
+                                                                             .niov = c.nin,
+                                                                             .len = c.in_len,
+                                                                             .iov_start = tail };
         rx->niov += c.nin;
         rx->space += c.in_len;
     }

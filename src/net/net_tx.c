@@ -50,7 +50,8 @@ struct vnet_run vnet_tx_process(struct virtio_net *n)
                 return (struct vnet_run){ .outcome = VNET_BROKEN, .error = vq->error };
             /* virtio 1.2 §5.1.6.2: transmit buffers are device-readable only. */
             if (c.nin)
-                return (struct vnet_run){ .outcome = VNET_BROKEN, .error = VIRTIO_ERR_CHAIN_DIRECTION };
+                return (struct vnet_run){ .outcome = VNET_BROKEN,
+                                          .error = VIRTIO_ERR_CHAIN_DIRECTION };
             run.done++;
             if (c.out_len < n->be->hdr_len) {
                 vnet_stat_add(&n->stats.tx_errors, 1);
@@ -64,7 +65,7 @@ struct vnet_run vnet_tx_process(struct virtio_net *n)
                 if (s == -EAGAIN || s == -ENOBUFS) {
                     /* Backend full: keep the chain for later, wait for POLLOUT. */
                     virtq_unpop(vq, 1);
-                    run.done--;     /* not sent: not counted (budget, coalescing) */
+                    run.done--; /* not sent: not counted (budget, coalescing) */
                     run.outcome = VNET_BLOCKED;
                     return run;
                 }
@@ -154,8 +155,10 @@ static void on_rate_timer(struct iothread_watch *w, uint32_t events)
 
 int vnet_tx_rate_start(struct virtio_net *n)
 {
-    n->tx.rate_watch = (struct iothread_watch){ .fd = n->tx.rate_timer_fd, .events = EPOLLIN,
-                                                .fn = on_rate_timer, .opaque = n };
+    n->tx.rate_watch = (struct iothread_watch){ .fd = n->tx.rate_timer_fd,
+                                                .events = EPOLLIN,
+                                                .fn = on_rate_timer,
+                                                .opaque = n };
     return iothread_watch_add(&n->io, &n->tx.rate_watch);
 }
 
@@ -170,7 +173,7 @@ void vnet_tx_set_rate(struct virtio_net *n, uint32_t mbit)
     if (net_rate_bytes_per_sec(mbit) == n->tx.rate.bytes_per_sec)
         return;
     net_rate_set(&n->tx.rate, mbit, monotonic_ns());
-    if (n->tx.throttled) {          /* a new limit starts with a full bucket */
+    if (n->tx.throttled) { /* a new limit starts with a full bucket */
         tx_unthrottle(n);
         vnet_io_run(n, VIRTIO_NET_TXQ);
     }

@@ -57,7 +57,8 @@ static void hdr_shift(uint8_t *h, int delta)
 ssize_t vnet_vlan_send(struct virtio_net *n, const struct iovec *iov, unsigned niov, uint32_t len)
 {
     uint8_t *head = n->vlan_head;
-    if (len < VNET_VLAN_HEAD + 2 || iov_to_buf(iov, niov, 0, head, VNET_VLAN_HEAD) != VNET_VLAN_HEAD)
+    if (len < VNET_VLAN_HEAD + 2 ||
+        iov_to_buf(iov, niov, 0, head, VNET_VLAN_HEAD) != VNET_VLAN_HEAD)
         return -EINVAL;             /* no room for an EtherType: not a frame */
     hdr_shift(head, VLAN_TAG_LEN);
     st_be16(head + VNET_VLAN_HEAD, n->vlan_tpid);

@@ -23,7 +23,8 @@ static int parse_total(struct pf_policy *p, const char *val, char *err, size_t e
     errno = 0;
     unsigned long n = strtoul(val, &end, 10);
     if (*val < '0' || *val > '9' || *end || errno || n < 1 || n > NET_MAX_VFS) {
-        snprintf(err, errlen, "--net: total-vfs '%s' must be a number from 1 to %d", val, NET_MAX_VFS);
+        snprintf(err, errlen, "--net: total-vfs '%s' must be a number from 1 to %d", val,
+                 NET_MAX_VFS);
         return -1;
     }
     p->total_vfs = (unsigned)n;
@@ -42,10 +43,11 @@ static int parse_macs(struct pf_policy *p, const char *val, char *err, size_t er
             snprintf(err, errlen, "--net: vf-mac lists more than %d MACs", NET_MAX_VFS);
             return -1;
         }
-        if (len >= sizeof(one) || (memcpy(one, s, len), one[len] = '\0',
-                                   net_parse_mac(one, p->vf_macs[n]) < 0)) {
-            snprintf(err, errlen, "--net: vf-mac: invalid MAC '%.*s' (want xx:xx:xx:xx:xx:xx, unicast)",
-                                  (int)len, s);
+        if (len >= sizeof(one) ||
+            (memcpy(one, s, len), one[len] = '\0', net_parse_mac(one, p->vf_macs[n]) < 0)) {
+            snprintf(err, errlen,
+                     "--net: vf-mac: invalid MAC '%.*s' (want xx:xx:xx:xx:xx:xx, unicast)",
+                     (int)len, s);
             return -1;
         }
         n++;
@@ -57,7 +59,8 @@ static int parse_macs(struct pf_policy *p, const char *val, char *err, size_t er
     return 1;
 }
 
-int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, char *err, size_t errlen)
+int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, char *err,
+                        size_t errlen)
 {
     if (!strcmp(key, "total-vfs"))
         return parse_total(p, val, err, errlen);
@@ -65,7 +68,8 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, c
         return parse_macs(p, val, err, errlen);
     if (!strcmp(key, "vf-tap")) {
         if (strlen(val) >= sizeof(p->vf_tap)) {
-            snprintf(err, errlen, "--net: vf-tap pattern '%s' is too long for an interface name", val);
+            snprintf(err, errlen, "--net: vf-tap pattern '%s' is too long for an interface name",
+                     val);
             return -1;
         }
         strcpy(p->vf_tap, val);
@@ -82,15 +86,18 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, c
     }
     if (!strcmp(key, "vf-backend")) {
         if (net_backend_parse_type(val, &p->vf_backend) < 0) {
-            snprintf(err, errlen, "--net: vf-backend must be tap, vhost-net, vhost-vdpa or vhost-user, "
-                     "not '%s'", val);
+            snprintf(err, errlen,
+                     "--net: vf-backend must be tap, vhost-net, vhost-vdpa or vhost-user, "
+                     "not '%s'",
+                     val);
             return -1;
         }
         return 1;
     }
     if (!strcmp(key, "vf-socket")) {
         if (!val[0] || strlen(val) >= sizeof(p->vf_socket) - 4) {
-            snprintf(err, errlen, "--net: vf-socket must be 1 to %zu characters", sizeof(p->vf_socket) - 5);
+            snprintf(err, errlen, "--net: vf-socket must be 1 to %zu characters",
+                     sizeof(p->vf_socket) - 5);
             return -1;
         }
         strcpy(p->vf_socket, val);
@@ -109,7 +116,8 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, c
         bool mgmt = !strcmp(key, "vf-vdpa-mgmtdev");
         char *dst = mgmt ? p->vf_vdpa_mgmtdev : p->vf_vdpa;
         if (!val[0] || strlen(val) >= sizeof(p->vf_vdpa)) {
-            snprintf(err, errlen, "--net: %s must be 1 to %zu characters", key, sizeof(p->vf_vdpa) - 1);
+            snprintf(err, errlen, "--net: %s must be 1 to %zu characters", key,
+                     sizeof(p->vf_vdpa) - 1);
             return -1;
         }
         strcpy(dst, val);
@@ -187,7 +195,8 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
     if (!p->total_vfs) {
         if (p->vf_tap[0] || p->nvf_macs || p->spoofchk_set || p->vf_backend != NET_BACKEND_TAP ||
             p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0] || p->vf_socket[0] || p->vf_vu_server_set) {
-            snprintf(err, errlen, "--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev, "
+            snprintf(err, errlen,
+                     "--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev, "
                      "vf-socket, vf-vhost-user-server and vf-spoofchk need total-vfs=N");
             return -1;
         }
@@ -196,8 +205,10 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
     /* vhost-net and vDPA move VF frames outside vpf: it cannot look at source MACs there. */
     if (pf_policy_vf_offloaded(p)) {
         if (p->spoofchk_set && p->spoofchk) {
-            snprintf(err, errlen, "--net: vf-spoofchk=on needs vf-backend=tap (with %s the frames bypass "
-                                  "vpf, it cannot check them)", net_backend_type_name(p->vf_backend));
+            snprintf(err, errlen,
+                     "--net: vf-spoofchk=on needs vf-backend=tap (with %s the frames bypass "
+                     "vpf, it cannot check them)",
+                     net_backend_type_name(p->vf_backend));
             return -1;
         }
         p->spoofchk = false;
@@ -206,32 +217,40 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
         const char *d = strstr(p->vf_socket, "%d");
         if (p->vf_tap[0] || p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0] || !d || strchr(d + 2, '%') ||
             memchr(p->vf_socket, '%', (size_t)(d - p->vf_socket))) {
-            snprintf(err, errlen, "--net: vf-backend=vhost-user wants vf-socket=PATTERN with exactly "
-                     "one %%d and no other %% (e.g. /run/switch/vf%%d.sock), and no vf-tap or vf-vdpa");
+            snprintf(
+                err, errlen,
+                "--net: vf-backend=vhost-user wants vf-socket=PATTERN with exactly "
+                "one %%d and no other %% (e.g. /run/switch/vf%%d.sock), and no vf-tap or vf-vdpa");
             return -1;
         }
     } else if (p->vf_socket[0] || p->vf_vu_server_set) {
-        snprintf(err, errlen, "--net: vf-socket and vf-vhost-user-server need vf-backend=vhost-user");
+        snprintf(err, errlen,
+                 "--net: vf-socket and vf-vhost-user-server need vf-backend=vhost-user");
         return -1;
     } else if (p->vf_backend == NET_BACKEND_VHOST_VDPA) {
         if (p->vf_tap[0] || !p->vf_vdpa[0] == !p->vf_vdpa_mgmtdev[0]) {
-            snprintf(err, errlen, "--net: vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and "
-                                  "vf-vdpa=PATTERN, and no vf-tap");
+            snprintf(err, errlen,
+                     "--net: vf-backend=vhost-vdpa wants one of vf-vdpa-mgmtdev=MGMTDEV and "
+                     "vf-vdpa=PATTERN, and no vf-tap");
             return -1;
         }
         const char *d = strstr(p->vf_vdpa, "%d");
         int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
-        if (p->vf_vdpa[0] && (!d || strchr(d + 2, '%') || memchr(p->vf_vdpa, '%', (size_t)(d - p->vf_vdpa)) ||
-                              strlen(p->vf_vdpa) - 2 + (size_t)digits >= sizeof(p->vf_vdpa))) {
-            snprintf(err, errlen, "--net: vf-vdpa '%s' must contain exactly one %%d and no other %%, e.g. "
-                                  "/dev/vhost-vdpa-%%d", p->vf_vdpa);
+        if (p->vf_vdpa[0] &&
+            (!d || strchr(d + 2, '%') || memchr(p->vf_vdpa, '%', (size_t)(d - p->vf_vdpa)) ||
+             strlen(p->vf_vdpa) - 2 + (size_t)digits >= sizeof(p->vf_vdpa))) {
+            snprintf(err, errlen,
+                     "--net: vf-vdpa '%s' must contain exactly one %%d and no other %%, e.g. "
+                     "/dev/vhost-vdpa-%%d",
+                     p->vf_vdpa);
             return -1;
         }
     } else if (p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0]) {
         snprintf(err, errlen, "--net: vf-vdpa and vf-vdpa-mgmtdev need vf-backend=vhost-vdpa");
         return -1;
     }
-    bool no_tap = p->vf_backend == NET_BACKEND_VHOST_VDPA || p->vf_backend == NET_BACKEND_VHOST_USER;
+    bool no_tap = p->vf_backend == NET_BACKEND_VHOST_VDPA ||
+                  p->vf_backend == NET_BACKEND_VHOST_USER;
     if (!no_tap && !p->vf_tap[0]) {
         snprintf(err, errlen, "--net: total-vfs needs vf-tap=PATTERN (e.g. vf-tap=vpfvf%%d)");
         return -1;
@@ -240,8 +259,10 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
     int digits = snprintf(NULL, 0, "%u", p->total_vfs - 1);
     if (!no_tap &&
         (check_pattern(p->vf_tap) < 0 || strlen(p->vf_tap) - 2 + (size_t)digits >= IFNAMSIZ)) {
-        snprintf(err, errlen, "--net: vf-tap '%s' must contain exactly one %%d, no other %%, '/', ':' or "
-                              "space, and give names shorter than %d characters", p->vf_tap, IFNAMSIZ);
+        snprintf(err, errlen,
+                 "--net: vf-tap '%s' must contain exactly one %%d, no other %%, '/', ':' or "
+                 "space, and give names shorter than %d characters",
+                 p->vf_tap, IFNAMSIZ);
         return -1;
     }
     if (p->nvf_macs > p->total_vfs) {
@@ -257,8 +278,9 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
             if (memcmp(macs[a], macs[b], 6))
                 continue;
             const uint8_t *m = macs[a];
-            snprintf(err, errlen, "--net: MAC %02x:%02x:%02x:%02x:%02x:%02x is given to %s and VF %u",
-                                  m[0], m[1], m[2], m[3], m[4], m[5], a ? "another VF" : "the PF", b - 1);
+            snprintf(err, errlen,
+                     "--net: MAC %02x:%02x:%02x:%02x:%02x:%02x is given to %s and VF %u", m[0],
+                     m[1], m[2], m[3], m[4], m[5], a ? "another VF" : "the PF", b - 1);
             return -1;
         }
     }
@@ -288,9 +310,8 @@ const char *pf_vf_proto_name(enum virtio_net_vlan_proto p)
 }
 
 /* A refused change: its class, and the reason for the client in err. */
-__attribute__((format(printf, 4, 5)))
-static enum pf_vf_change_err refuse(enum pf_vf_change_err e, char *err, size_t errlen,
-                                    const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static enum pf_vf_change_err
+refuse(enum pf_vf_change_err e, char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -303,8 +324,8 @@ static enum pf_vf_change_err refuse(enum pf_vf_change_err e, char *err, size_t e
 /* vlan [qos] [proto] into *port, as one setting (ip link's IFLA_VF_VLAN_LIST entry).
  * VID 0 is "no VLAN" here (802.1Q-2018 Table 9-2 reserves it for priority tags) and
  * 4095 is reserved. */
-static enum pf_vf_change_err vlan_change(struct virtio_net_port *port,
-                                         const struct pf_vf_change *c, char *err, size_t errlen)
+static enum pf_vf_change_err vlan_change(struct virtio_net_port *port, const struct pf_vf_change *c,
+                                         char *err, size_t errlen)
 {
     if (!c->has_vlan) {
         if (c->has_qos || c->proto)
@@ -336,8 +357,8 @@ static enum pf_vf_change_err vlan_change(struct virtio_net_port *port,
 }
 
 /* max_tx_rate (or rate, its older name) and min_tx_rate, in Mbit/s. */
-static enum pf_vf_change_err rate_change(struct virtio_net_port *port,
-                                         const struct pf_vf_change *c, char *err, size_t errlen)
+static enum pf_vf_change_err rate_change(struct virtio_net_port *port, const struct pf_vf_change *c,
+                                         char *err, size_t errlen)
 {
     if (c->has_rate && c->has_max_tx_rate && c->rate != c->max_tx_rate)
         return refuse(PF_VF_BAD_ARGUMENT, err, errlen,
@@ -358,8 +379,8 @@ static enum pf_vf_change_err rate_change(struct virtio_net_port *port,
     return PF_VF_OK;
 }
 
-static enum pf_vf_change_err link_change(enum pf_vf_link *link, const char *state,
-                                         char *err, size_t errlen)
+static enum pf_vf_change_err link_change(enum pf_vf_link *link, const char *state, char *err,
+                                         size_t errlen)
 {
     static const enum pf_vf_link all[] = { PF_VF_LINK_AUTO, PF_VF_LINK_ENABLE, PF_VF_LINK_DISABLE };
     if (!state)
@@ -375,9 +396,8 @@ static enum pf_vf_change_err link_change(enum pf_vf_link *link, const char *stat
 }
 
 enum pf_vf_change_err pf_policy_vf_change(const struct pf_policy *p, unsigned i,
-                                          struct pf_vf_conf *c,
-                                          const struct pf_vf_change *change, char *err,
-                                          size_t errlen)
+                                          struct pf_vf_conf *c, const struct pf_vf_change *change,
+                                          char *err, size_t errlen)
 {
     struct pf_vf_conf n = *c;
     enum pf_vf_change_err e;
@@ -396,11 +416,13 @@ enum pf_vf_change_err pf_policy_vf_change(const struct pf_policy *p, unsigned i,
     /* vhost-net, vDPA and vhost-user move VF frames outside vpf: nothing to tag, check or
      * limit. */
     if (pf_policy_vf_offloaded(p) && (n.port.vlan || n.port.spoofchk || n.port.max_tx_rate))
-        return refuse(PF_VF_NOT_SUPPORTED, err, errlen,
-                      "VF %u is on %s: %s moves its frames, vpf can neither tag a VLAN, check source MACs nor limit the rate there", i,
-                      net_backend_type_name(p->vf_backend),
-                      p->vf_backend == NET_BACKEND_VHOST_VDPA ? "the vDPA device" :
-                      p->vf_backend == NET_BACKEND_VHOST_USER ? "the vhost-user switch" : "the kernel");
+        return refuse(
+            PF_VF_NOT_SUPPORTED, err, errlen,
+            "VF %u is on %s: %s moves its frames, vpf can neither tag a VLAN, check source MACs nor limit the rate there",
+            i, net_backend_type_name(p->vf_backend),
+            p->vf_backend == NET_BACKEND_VHOST_VDPA   ? "the vDPA device"
+            : p->vf_backend == NET_BACKEND_VHOST_USER ? "the vhost-user switch"
+                                                      : "the kernel");
     *c = n;
     return PF_VF_OK;
 }

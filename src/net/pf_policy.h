@@ -124,9 +124,8 @@ enum pf_vf_change_err { PF_VF_OK, PF_VF_BAD_ARGUMENT, PF_VF_NOT_SUPPORTED };
  * class with the reason for the client in err (its last two parameters, as a
  * constructor's). */
 enum pf_vf_change_err pf_policy_vf_change(const struct pf_policy *p, unsigned i,
-                                          struct pf_vf_conf *c,
-                                          const struct pf_vf_change *change, char *err,
-                                          size_t errlen);
+                                          struct pf_vf_conf *c, const struct pf_vf_change *change,
+                                          char *err, size_t errlen);
 
 /* Names as iproute2 prints them: "auto", "enable", "disable"; "802.1Q", "802.1ad". */
 const char *pf_vf_link_name(enum pf_vf_link l);

@@ -42,7 +42,8 @@ static struct net_backend *open_vdpa(struct net_vf_mgr *m, struct net_vf *vf)
 
 /* VF i's backend, or NULL with vf->error set. handed: its tap was handed over and fd
  * is a duplicate of the manager's descriptor (-1 if dup failed; taken). */
-static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf, bool handed, int fd)
+static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf, bool handed,
+                                        int fd)
 {
     /* vf-backend=vhost-user: the VF's socket from the policy's pattern. A peer that is not
      * there is no failure: the backend keeps trying, the VF's link stays down meanwhile. */
@@ -54,8 +55,10 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf,
     if (m->policy->vf_backend == NET_BACKEND_VHOST_VDPA)
         return open_vdpa(m, vf);
     if (handed && fd < 0) {
-        snprintf(vf->error, sizeof(vf->error), "tap %s (handed over): cannot duplicate its "
-                 "descriptor: %s", vf->tap, strerror(errno));
+        snprintf(vf->error, sizeof(vf->error),
+                 "tap %s (handed over): cannot duplicate its "
+                 "descriptor: %s",
+                 vf->tap, strerror(errno));
         return NULL;
     }
     if (handed)
@@ -86,8 +89,10 @@ static void vf_log_created(struct net_vf_mgr *m, const struct net_vf *vf, bool h
     else
         log_info_rl(&m->log_rl, "%s: VF at 00:%02x.%x, mac %s, %stap %s%s", vf->name,
                     vf->devfn >> 3, vf->devfn & 7, mac, via(m), vf->tap,
-                    vf->error[0] ? " (failed: link down)" : vf->tap_created ? " (created)" :
-                    handed ? " (handed over)" : "");
+                    vf->error[0]      ? " (failed: link down)"
+                    : vf->tap_created ? " (created)"
+                    : handed          ? " (handed over)"
+                                      : "");
 }
 
 /* Bus lock held. VF i as a virtio-pci function on the bus, or NULL (logged). */
@@ -215,7 +220,9 @@ static void mgr_vfs_moved(void *opaque)
 }
 
 static const struct pci_sriov_ops mgr_ops = {
-    .enable = mgr_enable, .disable = mgr_disable, .vfs_moved = mgr_vfs_moved,
+    .enable = mgr_enable,
+    .disable = mgr_disable,
+    .vfs_moved = mgr_vfs_moved,
 };
 
 int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci *pf,
@@ -229,7 +236,8 @@ int net_vf_mgr_init(struct net_vf_mgr *m, const char *pf_name, struct virtio_pci
     m->policy = policy;
     m->env = *env;
     if (pci_sriov_init(&m->sriov, &pf->pci, policy->total_vfs, VF_DEVICE_ID, &mgr_ops, m) < 0 ||
-        pci_sriov_set_vf_bar(&m->sriov, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) < 0) {
+        pci_sriov_set_vf_bar(&m->sriov, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) <
+            0) {
         snprintf(err, errlen, "cannot add the SR-IOV capability");
         return -1;
     }
@@ -265,15 +273,9 @@ void net_vf_mgr_destroy(struct net_vf_mgr *m)
     pthread_mutex_destroy(&m->lock);
 }
 
-void net_vf_mgr_lock(struct net_vf_mgr *m)
-{
-    pthread_mutex_lock(&m->lock);
-}
+void net_vf_mgr_lock(struct net_vf_mgr *m) { pthread_mutex_lock(&m->lock); }
 
-void net_vf_mgr_unlock(struct net_vf_mgr *m)
-{
-    pthread_mutex_unlock(&m->lock);
-}
+void net_vf_mgr_unlock(struct net_vf_mgr *m) { pthread_mutex_unlock(&m->lock); }
 
 struct net_vf *net_vf_mgr_find(struct net_vf_mgr *m, const char *name)
 {
@@ -317,10 +319,7 @@ void net_vf_mgr_pf_link_changed(struct net_vf_mgr *m)
             virtio_net_set_link(m->vfs[i]->net, link_wanted(m, m->vfs[i]));
 }
 
-bool net_vf_mgr_vf_up(struct net_vf_mgr *m, unsigned i)
-{
-    return i < m->nvfs && m->vfs[i];
-}
+bool net_vf_mgr_vf_up(struct net_vf_mgr *m, unsigned i) { return i < m->nvfs && m->vfs[i]; }
 
 void net_vf_mgr_set_tap(struct net_vf_mgr *m, unsigned i, int fd, const char *name)
 {

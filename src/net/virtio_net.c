@@ -34,15 +34,15 @@ static struct virtio_net *to_net(struct virtio_dev *dev)
     return container_of(dev, struct virtio_net, vdev);
 }
 
-static uint64_t vnet_get_features(struct virtio_dev *dev)
-{
-    return to_net(dev)->host_features;
-}
+static uint64_t vnet_get_features(struct virtio_dev *dev) { return to_net(dev)->host_features; }
 
 /* virtio 1.2 §5.1.3.1 feature dependencies. */
 static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
 {
-    static const struct { unsigned bit; uint64_t needs_any; } deps[] = {
+    static const struct {
+        unsigned bit;
+        uint64_t needs_any;
+    } deps[] = {
         { VIRTIO_NET_F_GUEST_TSO4, BIT(VIRTIO_NET_F_GUEST_CSUM) },
         { VIRTIO_NET_F_GUEST_TSO6, BIT(VIRTIO_NET_F_GUEST_CSUM) },
         { VIRTIO_NET_F_GUEST_ECN, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) },
@@ -55,8 +55,8 @@ static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
     };
     for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
         if ((f & BIT(deps[i].bit)) && !(f & deps[i].needs_any)) {
-            log_warn_rl(&dev->log_rl, "%s: feature %u negotiated without its dependency", dev->ops->name,
-                        deps[i].bit);
+            log_warn_rl(&dev->log_rl, "%s: feature %u negotiated without its dependency",
+                        dev->ops->name, deps[i].bit);
             return false;
         }
     }
@@ -106,10 +106,7 @@ static void dp_start(void *arg)
     vnet_dp_start(n);
 }
 
-static void dp_stop(void *arg)
-{
-    vnet_dp_halt(arg);
-}
+static void dp_stop(void *arg) { vnet_dp_halt(arg); }
 
 /* The host's port settings, taken over by the data path between two packets. */
 static void dp_port(void *arg)
@@ -129,15 +126,9 @@ static void dp_port(void *arg)
     vnet_tx_set_rate(n, rate);
 }
 
-static void dp_link(void *arg)
-{
-    vnet_dp_link(arg);
-}
+static void dp_link(void *arg) { vnet_dp_link(arg); }
 
-static void dp_irqs(void *arg)
-{
-    vnet_offload_route_irqs(arg);
-}
+static void dp_irqs(void *arg) { vnet_offload_route_irqs(arg); }
 
 struct coal_query {
     struct virtio_net *n;
@@ -310,10 +301,7 @@ void virtio_net_destroy(struct virtio_net *n)
     free(n);
 }
 
-struct virtio_dev *virtio_net_vdev(struct virtio_net *n)
-{
-    return &n->vdev;
-}
+struct virtio_dev *virtio_net_vdev(struct virtio_net *n) { return &n->vdev; }
 
 void virtio_net_offer_features(struct virtio_net *n, uint64_t features)
 {
@@ -383,10 +371,7 @@ void virtio_net_get_coalesce(struct virtio_net *n, struct virtio_net_coalesce *c
     iothread_call(&n->io, dp_get_coalesce, &q);
 }
 
-const char *virtio_net_backend_type(const struct virtio_net *n)
-{
-    return n->be->ops->type;
-}
+const char *virtio_net_backend_type(const struct virtio_net *n) { return n->be->ops->type; }
 
 const char *virtio_net_stats_source(const struct virtio_net *n)
 {
@@ -402,9 +387,14 @@ void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
         struct net_backend_stats b = { 0 };
         n->be->ops->stats(n->be, &b);
         *s = (struct virtio_net_stats){
-            .rx_packets = b.rx_packets, .rx_bytes = b.rx_bytes, .rx_dropped = b.rx_dropped,
-            .rx_errors = b.rx_errors, .tx_packets = b.tx_packets, .tx_bytes = b.tx_bytes,
-            .tx_dropped = b.tx_dropped, .tx_errors = b.tx_errors,
+            .rx_packets = b.rx_packets,
+            .rx_bytes = b.rx_bytes,
+            .rx_dropped = b.rx_dropped,
+            .rx_errors = b.rx_errors,
+            .tx_packets = b.tx_packets,
+            .tx_bytes = b.tx_bytes,
+            .tx_dropped = b.tx_dropped,
+            .tx_errors = b.tx_errors,
         };
         return;
     }

@@ -16,8 +16,8 @@ int pci_bus_init(struct pci_bus *bus, uint64_t mmio32_base, uint64_t mmio32_size
                  uint64_t mmio64_base, uint64_t mmio64_size, uint64_t ecam_size)
 {
     if (!window_ok(mmio32_base, mmio32_size) || mmio32_base + mmio32_size > 4 * GiB ||
-        !window_ok(mmio64_base, mmio64_size) || ecam_size == 0 ||
-        ecam_size % ECAM_BUS_SIZE || ecam_size > 256 * ECAM_BUS_SIZE)
+        !window_ok(mmio64_base, mmio64_size) || ecam_size == 0 || ecam_size % ECAM_BUS_SIZE ||
+        ecam_size > 256 * ECAM_BUS_SIZE)
         return -1;
     memset(bus, 0, sizeof(*bus));
     pthread_mutex_init(&bus->lock, NULL);
@@ -28,8 +28,10 @@ int pci_bus_init(struct pci_bus *bus, uint64_t mmio32_base, uint64_t mmio32_size
     /* Linux's conf1 sanity check (arch/x86/pci/direct.c) looks for a host bridge or a
      * display controller on bus 0; this one has no BARs and no capabilities. */
     static const struct pci_ids hb = {
-        .vendor = 0x1b36, .device = 0x0008,          /* Red Hat, QEMU PCIe host bridge */
-        .subsys_vendor = 0x1af4, .subsys_id = 0x1100,
+        .vendor = 0x1b36,
+        .device = 0x0008,          /* Red Hat, QEMU PCIe host bridge */
+        .subsys_vendor = 0x1af4,
+        .subsys_id = 0x1100,
         .class_code = 0x060000,                   /* bridge, host bridge */
     };
     struct pci_device *h = &bus->host_bridge;
@@ -43,10 +45,7 @@ int pci_bus_init(struct pci_bus *bus, uint64_t mmio32_base, uint64_t mmio32_size
     return 0;
 }
 
-void pci_bus_destroy(struct pci_bus *bus)
-{
-    pthread_mutex_destroy(&bus->lock);
-}
+void pci_bus_destroy(struct pci_bus *bus) { pthread_mutex_destroy(&bus->lock); }
 
 uint64_t pci_bus_alloc_mmio(struct pci_bus *bus, uint64_t size, bool is64)
 {
@@ -139,8 +138,8 @@ void pci_bus_remove(struct pci_bus *bus, struct pci_device *dev)
 
 /* Config access to 00:devfn register reg; absent functions read all ones (PCI 3.0
  * §6.1: master abort) and ignore writes. Lock held. */
-static uint32_t bus_config_read(struct pci_bus *bus, unsigned busnr, unsigned devfn,
-                                unsigned reg, unsigned len)
+static uint32_t bus_config_read(struct pci_bus *bus, unsigned busnr, unsigned devfn, unsigned reg,
+                                unsigned len)
 {
     struct pci_device *dev = busnr == 0 ? bus->funcs[devfn & 0xff] : NULL;
     if (!dev)
@@ -148,8 +147,8 @@ static uint32_t bus_config_read(struct pci_bus *bus, unsigned busnr, unsigned de
     return pci_device_config_read(dev, reg, len);
 }
 
-static void bus_config_write(struct pci_bus *bus, unsigned busnr, unsigned devfn,
-                             unsigned reg, unsigned len, uint32_t val)
+static void bus_config_write(struct pci_bus *bus, unsigned busnr, unsigned devfn, unsigned reg,
+                             unsigned len, uint32_t val)
 {
     struct pci_device *dev = busnr == 0 ? bus->funcs[devfn & 0xff] : NULL;
     if (dev)
@@ -247,7 +246,8 @@ static void bus_mmio_read(struct pci_bus *bus, uint64_t addr, void *data, unsign
         memset(data, 0xff, len);
     pthread_mutex_unlock(&bus->lock);
     if (!dev)
-        log_debug_rl(&bus->log_rl, "pci: unclaimed MMIO read %#llx/%u", (unsigned long long)addr, len);
+        log_debug_rl(&bus->log_rl, "pci: unclaimed MMIO read %#llx/%u", (unsigned long long)addr,
+                     len);
 }
 
 static void bus_mmio_write(struct pci_bus *bus, uint64_t addr, const void *data, unsigned len)
@@ -260,7 +260,8 @@ static void bus_mmio_write(struct pci_bus *bus, uint64_t addr, const void *data,
         pci_device_bar_write(dev, bar, off, data, len);
     pthread_mutex_unlock(&bus->lock);
     if (!dev)
-        log_debug_rl(&bus->log_rl, "pci: unclaimed MMIO write %#llx/%u", (unsigned long long)addr, len);
+        log_debug_rl(&bus->log_rl, "pci: unclaimed MMIO write %#llx/%u", (unsigned long long)addr,
+                     len);
 }
 
 void pci_bus_mmio32_read(void *opaque, uint64_t off, void *data, unsigned len)

@@ -123,11 +123,13 @@ void pci_config_init(struct pci_config *cfg, const struct pci_ids *ids)
     pci_config_set16(cfg, PCI_SUBSYSTEM_ID, ids->subsys_id);
 
     /* PCI 3.0 §6.2.2: no I/O BARs, so I/O Space stays hardwired 0. */
-    pci_config_set_wmask(cfg, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-                         PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
-    pci_config_set_w1cmask(cfg, PCI_STATUS, 2, PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT |
-                           PCI_STATUS_REC_TARGET_ABORT | PCI_STATUS_REC_MASTER_ABORT |
-                           PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY);
+    pci_config_set_wmask(cfg, PCI_COMMAND, 2,
+                         PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY |
+                             PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
+    pci_config_set_w1cmask(cfg, PCI_STATUS, 2,
+                           PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT |
+                               PCI_STATUS_REC_TARGET_ABORT | PCI_STATUS_REC_MASTER_ABORT |
+                               PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY);
     pci_config_set_wmask(cfg, PCI_CACHE_LINE_SIZE, 1, 0xff);
     pci_config_set_wmask(cfg, PCI_INTERRUPT_LINE, 1, 0xff);
 

@@ -38,16 +38,13 @@ int pci_device_init_vf(struct pci_device *dev, const char *name, const struct pc
     return 0;
 }
 
-static unsigned bar_reg(unsigned bar)
-{
-    return PCI_BASE_ADDRESS_0 + 4 * bar;
-}
+static unsigned bar_reg(unsigned bar) { return PCI_BASE_ADDRESS_0 + 4 * bar; }
 
 int pci_bar_declare(struct pci_bar bars[PCI_NUM_BARS], struct pci_config *cfg, unsigned reg0,
                     unsigned bar, enum pci_bar_type type, bool prefetchable, uint64_t size)
 {
-    if (bar >= PCI_NUM_BARS || bars[bar].type != PCI_BAR_NONE ||
-        !IS_POW2(size) || size < PCI_BAR_MIN_SIZE)
+    if (bar >= PCI_NUM_BARS || bars[bar].type != PCI_BAR_NONE || !IS_POW2(size) ||
+        size < PCI_BAR_MIN_SIZE)
         return -1;
     uint32_t flags = PCI_BASE_ADDRESS_SPACE_MEMORY;
     if (type == PCI_BAR_MEM32) {
@@ -55,8 +52,7 @@ int pci_bar_declare(struct pci_bar bars[PCI_NUM_BARS], struct pci_config *cfg, u
             return -1;
         flags |= PCI_BASE_ADDRESS_MEM_TYPE_32;
     } else if (type == PCI_BAR_MEM64) {
-        if (bar + 1 >= PCI_NUM_BARS || bars[bar + 1].type != PCI_BAR_NONE ||
-            size > (1ULL << 62))
+        if (bar + 1 >= PCI_NUM_BARS || bars[bar + 1].type != PCI_BAR_NONE || size > (1ULL << 62))
             return -1;
         flags |= PCI_BASE_ADDRESS_MEM_TYPE_64;
     } else {
@@ -95,8 +91,8 @@ int pci_device_set_bar(struct pci_device *dev, unsigned bar, enum pci_bar_type t
                        bool prefetchable, uint64_t size)
 {
     /* SR-IOV VFs: BAR registers are RO zero (PCIe §9.3.4.1.11); the PF places them. */
-    return pci_bar_declare(dev->bars, dev->is_vf ? NULL : &dev->config, PCI_BASE_ADDRESS_0,
-                           bar, type, prefetchable, size);
+    return pci_bar_declare(dev->bars, dev->is_vf ? NULL : &dev->config, PCI_BASE_ADDRESS_0, bar,
+                           type, prefetchable, size);
 }
 
 /* Re-derive a BAR's address from its registers. */

@@ -8,10 +8,7 @@
 #include "base/util.h"
 #include "pci/device.h"
 
-static uint64_t pba_size(unsigned nvec)
-{
-    return (nvec + 63) / 64 * 8ULL;
-}
+static uint64_t pba_size(unsigned nvec) { return (nvec + 63) / 64 * 8ULL; }
 
 int msix_init(struct msix *m, struct pci_device *dev, unsigned nvec, unsigned bar,
               uint64_t table_off, uint64_t pba_off, struct msi_router *router)
@@ -20,8 +17,8 @@ int msix_init(struct msix *m, struct pci_device *dev, unsigned nvec, unsigned ba
         return -1;
     const struct pci_bar *b = &dev->bars[bar];
     uint64_t tsize = (uint64_t)nvec * MSIX_ENTRY_SIZE, psize = pba_size(nvec);
-    if ((b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64) ||
-        (table_off & 7) || (pba_off & 7) || table_off > UINT32_MAX || pba_off > UINT32_MAX ||
+    if ((b->type != PCI_BAR_MEM32 && b->type != PCI_BAR_MEM64) || (table_off & 7) ||
+        (pba_off & 7) || table_off > UINT32_MAX || pba_off > UINT32_MAX ||
         !range_within(table_off, tsize, b->size) || !range_within(pba_off, psize, b->size) ||
         (table_off < pba_off + psize && pba_off < table_off + tsize))
         return -1;
@@ -51,7 +48,8 @@ int msix_init(struct msix *m, struct pci_device *dev, unsigned nvec, unsigned ba
     /* §7.7.2.2: Table Size is N-1 (RO); Enable and Function Mask are RW. */
     struct pci_config *cfg = &dev->config;
     pci_config_set16(cfg, m->cap + PCI_MSIX_FLAGS, (uint16_t)(nvec - 1));
-    pci_config_set_wmask(cfg, m->cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+    pci_config_set_wmask(cfg, m->cap + PCI_MSIX_FLAGS, 2,
+                         PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
     pci_config_set32(cfg, m->cap + PCI_MSIX_TABLE, (uint32_t)table_off | bar);
     pci_config_set32(cfg, m->cap + PCI_MSIX_PBA, (uint32_t)pba_off | bar);
     dev->msix = m;
@@ -213,10 +211,14 @@ static uint32_t msix_read32(struct msix *m, uint64_t off)
         uint64_t t = off - m->table_off;
         const struct msix_vector *e = &m->vec[t / MSIX_ENTRY_SIZE];
         switch (t % MSIX_ENTRY_SIZE) {
-        case PCI_MSIX_ENTRY_LOWER_ADDR: return e->addr_lo;
-        case PCI_MSIX_ENTRY_UPPER_ADDR: return e->addr_hi;
-        case PCI_MSIX_ENTRY_DATA:       return e->data;
-        default:                        return e->ctrl;
+        case PCI_MSIX_ENTRY_LOWER_ADDR:
+            return e->addr_lo;
+        case PCI_MSIX_ENTRY_UPPER_ADDR:
+            return e->addr_hi;
+        case PCI_MSIX_ENTRY_DATA:
+            return e->data;
+        default:
+            return e->ctrl;
         }
     }
     uint64_t p = off - m->pba_off;
@@ -232,9 +234,18 @@ static void msix_write32(struct msix *m, uint64_t off, uint32_t val)
     unsigned v = (unsigned)(t / MSIX_ENTRY_SIZE);
     struct msix_vector *e = &m->vec[v];
     switch (t % MSIX_ENTRY_SIZE) {
-    case PCI_MSIX_ENTRY_LOWER_ADDR: e->addr_lo = val & ~3u; e->route_stale = true; break;
-    case PCI_MSIX_ENTRY_UPPER_ADDR: e->addr_hi = val; e->route_stale = true; break;
-    case PCI_MSIX_ENTRY_DATA:       e->data = val; e->route_stale = true; break;
+    case PCI_MSIX_ENTRY_LOWER_ADDR:
+        e->addr_lo = val & ~3u;
+        e->route_stale = true;
+        break;
+    case PCI_MSIX_ENTRY_UPPER_ADDR:
+        e->addr_hi = val;
+        e->route_stale = true;
+        break;
+    case PCI_MSIX_ENTRY_DATA:
+        e->data = val;
+        e->route_stale = true;
+        break;
     default:
         /* Only Mask Bit is implemented; the rest is reserved (§7.7.2.4). */
         e->ctrl = val & PCI_MSIX_ENTRY_CTRL_MASKBIT;

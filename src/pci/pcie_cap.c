@@ -28,18 +28,20 @@ int pci_config_add_pcie_cap(struct pci_config *cfg, unsigned port_type)
     pci_config_set16(cfg, c + PCI_EXP_DEVCTL, PCIE_DEVCTL_DEFAULT);
     pci_config_set_wmask(cfg, c + PCI_EXP_DEVCTL, 2,
                          PCI_EXP_DEVCTL_CERE | PCI_EXP_DEVCTL_NFERE | PCI_EXP_DEVCTL_FERE |
-                         PCI_EXP_DEVCTL_URRE | PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_PAYLOAD |
-                         PCI_EXP_DEVCTL_NOSNOOP_EN | PCI_EXP_DEVCTL_READRQ);
+                             PCI_EXP_DEVCTL_URRE | PCI_EXP_DEVCTL_RELAX_EN |
+                             PCI_EXP_DEVCTL_PAYLOAD | PCI_EXP_DEVCTL_NOSNOOP_EN |
+                             PCI_EXP_DEVCTL_READRQ);
     /* §7.5.3.5: error-detected bits are RW1C. */
-    pci_config_set_w1cmask(cfg, c + PCI_EXP_DEVSTA, 2, PCI_EXP_DEVSTA_CED | PCI_EXP_DEVSTA_NFED |
-                           PCI_EXP_DEVSTA_FED | PCI_EXP_DEVSTA_URD);
+    pci_config_set_w1cmask(cfg, c + PCI_EXP_DEVSTA, 2,
+                           PCI_EXP_DEVSTA_CED | PCI_EXP_DEVSTA_NFED | PCI_EXP_DEVSTA_FED |
+                               PCI_EXP_DEVSTA_URD);
 
     if (port_type == PCI_EXP_TYPE_ENDPOINT) {
         /* §7.5.3.6-8: one x1 lane at 2.5 GT/s, no ASPM. An RCiEP has no link: its link
          * registers are reserved (Linux skips them, pcie_cap_has_lnkctl). */
         pci_config_set32(cfg, c + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_SLS_2_5GB | 1u << 4);
-        pci_config_set_wmask(cfg, c + PCI_EXP_LNKCTL, 2, PCI_EXP_LNKCTL_RCB | PCI_EXP_LNKCTL_CCC |
-                             PCI_EXP_LNKCTL_ES);
+        pci_config_set_wmask(cfg, c + PCI_EXP_LNKCTL, 2,
+                             PCI_EXP_LNKCTL_RCB | PCI_EXP_LNKCTL_CCC | PCI_EXP_LNKCTL_ES);
         pci_config_set16(cfg, c + PCI_EXP_LNKSTA, PCI_EXP_LNKSTA_CLS_2_5GB | PCI_EXP_LNKSTA_NLW_X1);
         pci_config_set32(cfg, c + PCI_EXP_LNKCAP2, PCI_EXP_LNKCAP2_SLS_2_5GB);
         pci_config_set16(cfg, c + PCI_EXP_LNKCTL2, PCI_EXP_LNKCTL2_TLS_2_5GT);

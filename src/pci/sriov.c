@@ -71,8 +71,8 @@ int pci_sriov_set_vf_bar(struct pci_sriov *s, unsigned bar, enum pci_bar_type ty
                          bool prefetchable, uint64_t size)
 {
     /* §9.3.3.14: the VF BARs size like ordinary BARs, per VF. */
-    if (pci_bar_declare(s->vf_bars, &s->pf->config, s->cap + PCI_SRIOV_BAR, bar, type,
-                        prefetchable, size) < 0)
+    if (pci_bar_declare(s->vf_bars, &s->pf->config, s->cap + PCI_SRIOV_BAR, bar, type, prefetchable,
+                        size) < 0)
         return -1;
     update_sup_pgsize(s);
     return 0;
@@ -104,7 +104,9 @@ int pci_sriov_assign_bars(struct pci_sriov *s, struct pci_bus *bus)
         struct pci_bar *b = &s->vf_bars[i];
         if (!is_mem_bar(b))
             continue;
-        uint64_t region = b->size <= UINT64_MAX / s->total_vfs ? pow2_roundup(b->size * s->total_vfs) : 0;
+        uint64_t region = b->size <= UINT64_MAX / s->total_vfs
+                              ? pow2_roundup(b->size * s->total_vfs)
+                              : 0;
         uint64_t addr = region ? pci_bus_alloc_mmio(bus, region, b->type == PCI_BAR_MEM64)
                                : PCI_BAR_UNMAPPED;
         if (addr == PCI_BAR_UNMAPPED) {

@@ -159,11 +159,12 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t val)
             dev->features = dev->driver_features;
             for (unsigned q = 0; q < dev->ops->num_queues; q++) {
                 dev->vqs[q].event_idx = virtio_has_feature(dev->features, VIRTIO_RING_F_EVENT_IDX);
-                dev->vqs[q].indirect = virtio_has_feature(dev->features, VIRTIO_RING_F_INDIRECT_DESC);
+                dev->vqs[q].indirect = virtio_has_feature(dev->features,
+                                                          VIRTIO_RING_F_INDIRECT_DESC);
             }
         } else {
             log_warn_rl(&dev->log_rl, "%s: driver features %#llx refused", dev->ops->name,
-                     (unsigned long long)dev->driver_features);
+                        (unsigned long long)dev->driver_features);
             val &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
             set &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
         }
@@ -207,7 +208,8 @@ void virtio_dev_config_read(struct virtio_dev *dev, uint32_t off, void *data, un
 
 void virtio_dev_config_write(struct virtio_dev *dev, uint32_t off, const void *data, unsigned len)
 {
-    if (dev->ops->config_write && off <= dev->ops->config_size && len <= dev->ops->config_size - off)
+    if (dev->ops->config_write && off <= dev->ops->config_size &&
+        len <= dev->ops->config_size - off)
         dev->ops->config_write(dev, off, data, len);
 }
 
@@ -250,14 +252,16 @@ void virtio_dev_fail(struct virtio_dev *dev, int q, enum virtio_error err)
     if (err == VIRTIO_ERR_NONE)
         err = VIRTIO_ERR_HOST;     /* a caller without a reason still stops the device */
     enum virtio_error none = VIRTIO_ERR_NONE;
-    if (!__atomic_compare_exchange_n(&dev->error, &none, err, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    if (!__atomic_compare_exchange_n(&dev->error, &none, err, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
         return;   /* already failed: nothing new to say or signal */
     char where[32] = "";
     if (q >= 0)
         snprintf(where, sizeof(where), "queue %d: ", q);
     const char *who = virtio_error_is_guest(err) ? "guest error, " : "";
     if (!__atomic_exchange_n(&dev->fail_logged, true, __ATOMIC_RELAXED))
-        log_error("%s: %sdevice needs reset: %s%s", dev->ops->name, who, where, virtio_error_name(err));
+        log_error("%s: %sdevice needs reset: %s%s", dev->ops->name, who, where,
+                  virtio_error_name(err));
     else
         log_debug_rl(&dev->log_rl, "%s: %sdevice needs reset: %s%s", dev->ops->name, who, where,
                      virtio_error_name(err));

@@ -73,7 +73,8 @@ static void notify_unregister(struct virtio_pci *vp)
     if (vp->notify_base == UINT64_MAX || !vp->notify_ops)
         return;
     for (unsigned q = 0; q < vp->vdev->ops->num_queues; q++)
-        vp->notify_ops->del(vp->notify_opaque, vp->notify_base + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT,
+        vp->notify_ops->del(vp->notify_opaque,
+                            vp->notify_base + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT,
                             vp->vdev->kick_fds[q]);
     vp->notify_base = UINT64_MAX;
 }
@@ -91,14 +92,12 @@ static void notify_sync(struct virtio_pci *vp)
     for (unsigned q = 0; q < vp->vdev->ops->num_queues; q++)
         if (vp->notify_ops->add(vp->notify_opaque, want + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT,
                                 vp->vdev->kick_fds[q]) < 0)
-            log_warn("%s: no ioeventfd for queue %u, doorbell goes through MMIO exits", vp->pci.name, q);
+            log_warn("%s: no ioeventfd for queue %u, doorbell goes through MMIO exits",
+                     vp->pci.name, q);
     vp->notify_base = want;
 }
 
-void virtio_pci_sync_notify(struct virtio_pci *vp)
-{
-    notify_sync(vp);
-}
+void virtio_pci_sync_notify(struct virtio_pci *vp) { notify_sync(vp); }
 
 void virtio_pci_set_notify_ops(struct virtio_pci *vp, const struct virtio_pci_notify_ops *ops,
                                void *opaque)
@@ -159,23 +158,40 @@ static uint64_t common_read(struct virtio_pci *vp, unsigned off)
     struct virtq *vq = selected(vp);
     unsigned q = vp->queue_select;
     switch (off) {
-    case VIRTIO_PCI_COMMON_DFSELECT: return vp->dfselect;
-    case VIRTIO_PCI_COMMON_DF: return virtio_dev_read_device_features(d, vp->dfselect);
-    case VIRTIO_PCI_COMMON_GFSELECT: return vp->gfselect;
-    case VIRTIO_PCI_COMMON_GF: return virtio_dev_read_driver_features(d, vp->gfselect);
-    case VIRTIO_PCI_COMMON_MSIX: return ld_vec(&vp->config_vector);
-    case VIRTIO_PCI_COMMON_NUMQ: return d->ops->num_queues;
-    case VIRTIO_PCI_COMMON_STATUS: return virtio_dev_get_status(d);
-    case VIRTIO_PCI_COMMON_CFGGENERATION: return virtio_dev_config_generation(d);
-    case VIRTIO_PCI_COMMON_Q_SELECT: return vp->queue_select;
-    case VIRTIO_PCI_COMMON_Q_SIZE: return vq ? vq->size : 0;   /* 0: no such queue */
-    case VIRTIO_PCI_COMMON_Q_MSIX: return vq ? ld_vec(&vp->queue_vector[q]) : NO_VECTOR;
-    case VIRTIO_PCI_COMMON_Q_ENABLE: return vq ? d->queue_enabled[q] : 0;
-    case VIRTIO_PCI_COMMON_Q_NOFF: return vq ? q : 0;
-    case VIRTIO_PCI_COMMON_Q_DESCLO: return vq ? vq->desc_gpa : 0;
-    case VIRTIO_PCI_COMMON_Q_AVAILLO: return vq ? vq->avail_gpa : 0;
-    case VIRTIO_PCI_COMMON_Q_USEDLO: return vq ? vq->used_gpa : 0;
-    default: return 0;
+    case VIRTIO_PCI_COMMON_DFSELECT:
+        return vp->dfselect;
+    case VIRTIO_PCI_COMMON_DF:
+        return virtio_dev_read_device_features(d, vp->dfselect);
+    case VIRTIO_PCI_COMMON_GFSELECT:
+        return vp->gfselect;
+    case VIRTIO_PCI_COMMON_GF:
+        return virtio_dev_read_driver_features(d, vp->gfselect);
+    case VIRTIO_PCI_COMMON_MSIX:
+        return ld_vec(&vp->config_vector);
+    case VIRTIO_PCI_COMMON_NUMQ:
+        return d->ops->num_queues;
+    case VIRTIO_PCI_COMMON_STATUS:
+        return virtio_dev_get_status(d);
+    case VIRTIO_PCI_COMMON_CFGGENERATION:
+        return virtio_dev_config_generation(d);
+    case VIRTIO_PCI_COMMON_Q_SELECT:
+        return vp->queue_select;
+    case VIRTIO_PCI_COMMON_Q_SIZE:
+        return vq ? vq->size : 0;   /* 0: no such queue */
+    case VIRTIO_PCI_COMMON_Q_MSIX:
+        return vq ? ld_vec(&vp->queue_vector[q]) : NO_VECTOR;
+    case VIRTIO_PCI_COMMON_Q_ENABLE:
+        return vq ? d->queue_enabled[q] : 0;
+    case VIRTIO_PCI_COMMON_Q_NOFF:
+        return vq ? q : 0;
+    case VIRTIO_PCI_COMMON_Q_DESCLO:
+        return vq ? vq->desc_gpa : 0;
+    case VIRTIO_PCI_COMMON_Q_AVAILLO:
+        return vq ? vq->avail_gpa : 0;
+    case VIRTIO_PCI_COMMON_Q_USEDLO:
+        return vq ? vq->used_gpa : 0;
+    default:
+        return 0;
     }
 }
 
@@ -183,15 +199,24 @@ static uint64_t common_read(struct virtio_pci *vp, unsigned off)
 static unsigned common_width(unsigned off)
 {
     switch (off) {
-    case VIRTIO_PCI_COMMON_DFSELECT: case VIRTIO_PCI_COMMON_DF:
-    case VIRTIO_PCI_COMMON_GFSELECT: case VIRTIO_PCI_COMMON_GF:
+    case VIRTIO_PCI_COMMON_DFSELECT:
+    case VIRTIO_PCI_COMMON_DF:
+    case VIRTIO_PCI_COMMON_GFSELECT:
+    case VIRTIO_PCI_COMMON_GF:
         return 4;
-    case VIRTIO_PCI_COMMON_STATUS: case VIRTIO_PCI_COMMON_CFGGENERATION:
+    case VIRTIO_PCI_COMMON_STATUS:
+    case VIRTIO_PCI_COMMON_CFGGENERATION:
         return 1;
-    case VIRTIO_PCI_COMMON_Q_DESCLO: case VIRTIO_PCI_COMMON_Q_AVAILLO: case VIRTIO_PCI_COMMON_Q_USEDLO:
+    case VIRTIO_PCI_COMMON_Q_DESCLO:
+    case VIRTIO_PCI_COMMON_Q_AVAILLO:
+    case VIRTIO_PCI_COMMON_Q_USEDLO:
         return 8;
-    case VIRTIO_PCI_COMMON_MSIX: case VIRTIO_PCI_COMMON_NUMQ: case VIRTIO_PCI_COMMON_Q_SELECT:
-    case VIRTIO_PCI_COMMON_Q_SIZE: case VIRTIO_PCI_COMMON_Q_MSIX: case VIRTIO_PCI_COMMON_Q_ENABLE:
+    case VIRTIO_PCI_COMMON_MSIX:
+    case VIRTIO_PCI_COMMON_NUMQ:
+    case VIRTIO_PCI_COMMON_Q_SELECT:
+    case VIRTIO_PCI_COMMON_Q_SIZE:
+    case VIRTIO_PCI_COMMON_Q_MSIX:
+    case VIRTIO_PCI_COMMON_Q_ENABLE:
     case VIRTIO_PCI_COMMON_Q_NOFF:
         return 2;
     default:
@@ -226,7 +251,8 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
     struct virtio_dev *d = vp->vdev;
     unsigned base;
     if (!common_locate(off, len, &base)) {
-        log_debug_rl(&vp->pci.log_rl, "%s: common config write %#x/%u ignored", vp->pci.name, off, len);
+        log_debug_rl(&vp->pci.log_rl, "%s: common config write %#x/%u ignored", vp->pci.name, off,
+                     len);
         return;
     }
     struct virtq *vq = selected(vp);
@@ -234,16 +260,26 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
     /* §4.1.4.3.2: queue configuration is frozen once the queue is enabled. */
     bool q_writable = vq && !d->queue_enabled[q];
     switch (base) {
-    case VIRTIO_PCI_COMMON_DFSELECT: vp->dfselect = (uint32_t)val; break;
-    case VIRTIO_PCI_COMMON_GFSELECT: vp->gfselect = (uint32_t)val; break;
-    case VIRTIO_PCI_COMMON_GF: virtio_dev_write_driver_features(d, vp->gfselect, (uint32_t)val); break;
-    case VIRTIO_PCI_COMMON_MSIX: st_vec(&vp->config_vector, valid_vector(vp, (uint16_t)val)); break;
+    case VIRTIO_PCI_COMMON_DFSELECT:
+        vp->dfselect = (uint32_t)val;
+        break;
+    case VIRTIO_PCI_COMMON_GFSELECT:
+        vp->gfselect = (uint32_t)val;
+        break;
+    case VIRTIO_PCI_COMMON_GF:
+        virtio_dev_write_driver_features(d, vp->gfselect, (uint32_t)val);
+        break;
+    case VIRTIO_PCI_COMMON_MSIX:
+        st_vec(&vp->config_vector, valid_vector(vp, (uint16_t)val));
+        break;
     case VIRTIO_PCI_COMMON_STATUS:
         virtio_dev_set_status(d, (uint8_t)val);
         if (val == 0)
             device_reset(vp);
         break;
-    case VIRTIO_PCI_COMMON_Q_SELECT: vp->queue_select = (uint16_t)val; break;
+    case VIRTIO_PCI_COMMON_Q_SELECT:
+        vp->queue_select = (uint16_t)val;
+        break;
     case VIRTIO_PCI_COMMON_Q_SIZE:
         /* Split rings: a power of two no larger than offered (§2.7). */
         if (q_writable && IS_POW2(val) && val <= d->ops->queue_max_size)
@@ -283,7 +319,8 @@ static void common_write(struct virtio_pci *vp, unsigned off, unsigned len, uint
 
 /* ---- BAR dispatch ---- */
 
-static void vp_bar_read(struct pci_device *dev, unsigned bar, uint64_t off, void *data, unsigned len)
+static void vp_bar_read(struct pci_device *dev, unsigned bar, uint64_t off, void *data,
+                        unsigned len)
 {
     struct virtio_pci *vp = to_vp(dev);
     memset(data, 0, len);
@@ -391,7 +428,8 @@ static int add_cap(struct pci_config *c, uint8_t type, unsigned size, uint32_t o
         return -1;
     pci_config_set8(c, (unsigned)cap + VIRTIO_PCI_CAP_LEN, (uint8_t)size);
     pci_config_set8(c, (unsigned)cap + VIRTIO_PCI_CAP_CFG_TYPE, type);
-    pci_config_set8(c, (unsigned)cap + VIRTIO_PCI_CAP_BAR, type == VIRTIO_PCI_CAP_PCI_CFG ? 0 : VIRTIO_PCI_BAR);
+    pci_config_set8(c, (unsigned)cap + VIRTIO_PCI_CAP_BAR,
+                    type == VIRTIO_PCI_CAP_PCI_CFG ? 0 : VIRTIO_PCI_BAR);
     pci_config_set32(c, (unsigned)cap + VIRTIO_PCI_CAP_OFFSET, off);
     pci_config_set32(c, (unsigned)cap + VIRTIO_PCI_CAP_LENGTH, len);
     return cap;
@@ -400,9 +438,12 @@ static int add_cap(struct pci_config *c, uint8_t type, unsigned size, uint32_t o
 static uint32_t class_of(uint16_t type)
 {
     switch (type) {
-    case VIRTIO_ID_NET: return 0x020000;    /* network, Ethernet */
-    case VIRTIO_ID_BLOCK: return 0x010000;  /* mass storage, SCSI */
-    default: return 0xff0000;               /* unclassified */
+    case VIRTIO_ID_NET:
+        return 0x020000;    /* network, Ethernet */
+    case VIRTIO_ID_BLOCK:
+        return 0x010000;  /* mass storage, SCSI */
+    default:
+        return 0xff0000;               /* unclassified */
     }
 }
 
@@ -426,10 +467,12 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
         return -1;
     struct pci_config *c = &vp->pci.config;
     unsigned nq = vdev->ops->num_queues;
-    if (pci_device_set_bar(&vp->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) < 0 ||
-        add_cap(c, VIRTIO_PCI_CAP_COMMON_CFG, sizeof(struct virtio_pci_cap),
-                VIRTIO_PCI_COMMON_OFF, VIRTIO_PCI_COMMON_SIZE) < 0 ||
-        add_cap(c, VIRTIO_PCI_CAP_ISR_CFG, sizeof(struct virtio_pci_cap), VIRTIO_PCI_ISR_OFF, 1) < 0 ||
+    if (pci_device_set_bar(&vp->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) <
+            0 ||
+        add_cap(c, VIRTIO_PCI_CAP_COMMON_CFG, sizeof(struct virtio_pci_cap), VIRTIO_PCI_COMMON_OFF,
+                VIRTIO_PCI_COMMON_SIZE) < 0 ||
+        add_cap(c, VIRTIO_PCI_CAP_ISR_CFG, sizeof(struct virtio_pci_cap), VIRTIO_PCI_ISR_OFF, 1) <
+            0 ||
         add_cap(c, VIRTIO_PCI_CAP_DEVICE_CFG, sizeof(struct virtio_pci_cap), VIRTIO_PCI_DEVICE_OFF,
                 vdev->ops->config_size ? vdev->ops->config_size : 1) < 0) {
         snprintf(err, errlen, "cannot build config space");
@@ -442,13 +485,15 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
         snprintf(err, errlen, "cannot build config space");
         return -1;
     }
-    pci_config_set32(c, (unsigned)ncap + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier),
+    pci_config_set32(c,
+                     (unsigned)ncap + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier),
                      VIRTIO_PCI_NOTIFY_MULT);
     vp->cfg_cap = (unsigned)ccap;
     pci_config_set_wmask(c, vp->cfg_cap + VIRTIO_PCI_CAP_BAR, 1, 0xff);
     pci_config_set_wmask(c, vp->cfg_cap + VIRTIO_PCI_CAP_OFFSET, 4, 0xffffffff);
     pci_config_set_wmask(c, vp->cfg_cap + VIRTIO_PCI_CAP_LENGTH, 4, 0xffffffff);
-    pci_config_set_wmask(c, vp->cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data), 4, 0xffffffff);
+    pci_config_set_wmask(c, vp->cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data), 4,
+                         0xffffffff);
     if (msix_init(&vp->msix, &vp->pci, nq + 1, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE_OFF,
                   VIRTIO_PCI_MSIX_PBA_OFF, router) < 0) {
         snprintf(err, errlen, "cannot set up MSI-X");

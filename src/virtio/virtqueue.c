@@ -28,9 +28,18 @@ static int vq_fail(struct virtq *vq, enum virtio_error why)
     return VIRTQ_ERR;
 }
 
-static uint16_t ld16_acquire(const uint8_t *p) { return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE); }
-static uint16_t ld16_once(const uint8_t *p) { return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED); }
-static void st16_once(uint8_t *p, uint16_t v) { __atomic_store_n((uint16_t *)p, v, __ATOMIC_RELAXED); }
+static uint16_t ld16_acquire(const uint8_t *p)
+{
+    return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
+}
+static uint16_t ld16_once(const uint8_t *p)
+{
+    return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+}
+static void st16_once(uint8_t *p, uint16_t v)
+{
+    __atomic_store_n((uint16_t *)p, v, __ATOMIC_RELAXED);
+}
 
 /* Snapshot one descriptor. The guest may rewrite it concurrently, so every check and use
  * below must read the copy only; the compiler barrier keeps it from re-reading guest
@@ -205,10 +214,7 @@ int virtq_pop(struct virtq *vq, struct iovec *iov, unsigned max_iov, struct virt
     return VIRTQ_OK;
 }
 
-void virtq_unpop(struct virtq *vq, uint16_t n)
-{
-    vq->last_avail -= n;
-}
+void virtq_unpop(struct virtq *vq, uint16_t n) { vq->last_avail -= n; }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {

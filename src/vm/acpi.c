@@ -131,7 +131,7 @@ static uint64_t build_fadt(struct acpi_out *o, uint64_t dsdt)
      * hardware-reduced (Linux skips the SCI override then). */
     st_le16(p + 109, BOOT_VGA_NOT_PRESENT | BOOT_PCIE_ASPM_CTRLS | BOOT_CMOS_RTC_ABSENT);
     st_le32(p + 112, FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP | FADT_HEADLESS |
-                     FADT_HW_REDUCED);
+                         FADT_HW_REDUCED);
     gas_io8(p + 116, LAYOUT_PORT_ACPI_PM + ACPI_RESET_OFF);        /* RESET_REG */
     p[128] = ACPI_RESET_VALUE;
     p[131] = 4;                                                     /* FADT minor version: 6.4 */
@@ -197,8 +197,22 @@ static void acpi_reset_stub(uint8_t *p)
 {
     uint16_t port = LAYOUT_PORT_ACPI_PM + ACPI_RESET_OFF;
     const uint8_t stub[ACPI_RESET_STUB_SIZE] = {
-        0xb0, ACPI_RESET_VALUE, 0xba, (uint8_t)port, (uint8_t)(port >> 8), 0xee, 0xfa,
-        0xf4, 0xeb, 0xfd, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4,
+        0xb0,
+        ACPI_RESET_VALUE,
+        0xba,
+        (uint8_t)port,
+        (uint8_t)(port >> 8),
+        0xee,
+        0xfa,
+        0xf4,
+        0xeb,
+        0xfd,
+        0xf4,
+        0xf4,
+        0xf4,
+        0xf4,
+        0xf4,
+        0xf4,
     };
     memcpy(p, stub, sizeof(stub));
 }
@@ -210,7 +224,8 @@ ssize_t acpi_build(void *buf, uint64_t gpa, size_t size, unsigned ncpus)
     /* If the region covers the reset vector, the tables stop short of it. */
     bool stub = gpa <= LAYOUT_RESET_VECTOR && LAYOUT_RESET_VECTOR - gpa <= size &&
                 ACPI_RESET_STUB_SIZE <= size - (LAYOUT_RESET_VECTOR - gpa);
-    struct acpi_out o = { .buf = buf, .gpa = gpa,
+    struct acpi_out o = { .buf = buf,
+                          .gpa = gpa,
                           .size = stub ? (size_t)(LAYOUT_RESET_VECTOR - gpa) : size };
     uint64_t rsdp_gpa, xsdt_gpa;
     uint8_t *rsdp = acpi_alloc(&o, RSDP_SIZE, &rsdp_gpa);

@@ -4,10 +4,7 @@
 
 #define PKGLEN_RESERVE 4   /* the longest PkgLength encoding (§20.2.4) */
 
-void aml_init(struct aml *a, void *buf, size_t cap)
-{
-    *a = (struct aml){ .buf = buf, .cap = cap };
-}
+void aml_init(struct aml *a, void *buf, size_t cap) { *a = (struct aml){ .buf = buf, .cap = cap }; }
 
 void aml_bytes(struct aml *a, const void *p, size_t n)
 {
@@ -19,10 +16,7 @@ void aml_bytes(struct aml *a, const void *p, size_t n)
     a->len += n;
 }
 
-void aml_byte(struct aml *a, uint8_t b)
-{
-    aml_bytes(a, &b, 1);
-}
+void aml_byte(struct aml *a, uint8_t b) { aml_bytes(a, &b, 1); }
 
 static void aml_le(struct aml *a, uint64_t v, unsigned n)
 {
@@ -136,8 +130,10 @@ void aml_close(struct aml *a, size_t mark)
     if (a->err)
         return;
     size_t content = a->len - mark - PKGLEN_RESERVE;
-    unsigned n = content + 1 <= 0x3f ? 1 : content + 2 <= 0xfff ? 2 :
-                 content + 3 <= 0xfffff ? 3 : 4;
+    unsigned n = content + 1 <= 0x3f      ? 1
+                 : content + 2 <= 0xfff   ? 2
+                 : content + 3 <= 0xfffff ? 3
+                                          : 4;
     size_t total = content + n;
     if (total > 0xfffffff) {
         a->err = true;
@@ -231,10 +227,7 @@ void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max)
 
 /* Type-specific flags of memory ranges (§6.4.3.5.4): bit 0 read-write, bits 2:1 0
  * non-cacheable, 1 cacheable. */
-static uint8_t mem_flags(bool cacheable)
-{
-    return (uint8_t)(1 | (cacheable ? 2 : 0));
-}
+static uint8_t mem_flags(bool cacheable) { return (uint8_t)(1 | (cacheable ? 2 : 0)); }
 
 void aml_res_dword_mem(struct aml *a, uint32_t min, uint32_t max, bool cacheable)
 {
@@ -260,8 +253,8 @@ void aml_res_qword_mem(struct aml *a, uint64_t min, uint64_t max, bool cacheable
 
 void aml_res_io(struct aml *a, uint16_t base, uint8_t align, uint8_t len)
 {
-    uint8_t d[] = { 0x47, 0x01 /* Decode16 */, (uint8_t)base, (uint8_t)(base >> 8),
-                    (uint8_t)base, (uint8_t)(base >> 8), align, len };
+    uint8_t d[] = { 0x47,          0x01 /* Decode16 */,  (uint8_t)base, (uint8_t)(base >> 8),
+                    (uint8_t)base, (uint8_t)(base >> 8), align,         len };
     aml_bytes(a, d, sizeof(d));
 }
 

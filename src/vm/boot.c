@@ -59,15 +59,16 @@ static uint64_t boot_kernel_end(const struct bzimage *k)
     return start + k->init_size;
 }
 
-int boot_setup(const struct guest_mem *mem, const struct boot_input *in,
-               struct boot_entry *entry, char *err, size_t errlen)
+int boot_setup(const struct guest_mem *mem, const struct boot_input *in, struct boot_entry *entry,
+               char *err, size_t errlen)
 {
     const struct bzimage *k = in->kernel;
     uint64_t low_ram = e820_low_ram(in->ram_size);
     uint64_t kernel_end = boot_kernel_end(k);
 
     if (kernel_end > low_ram) {
-        snprintf(err, errlen, "not enough guest RAM below 4 GiB for the kernel to decompress (raise --memory)");
+        snprintf(err, errlen,
+                 "not enough guest RAM below 4 GiB for the kernel to decompress (raise --memory)");
         return -1;
     }
     if (boot_write(mem, LAYOUT_KERNEL, k->payload, k->payload_size)) {

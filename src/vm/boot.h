@@ -31,7 +31,7 @@ struct boot_entry {
 #define BOOT_GDT_DATA_SEL 0x18   /* __BOOT_DS */
 
 /* Returns 0, or -1 with the reason in err (e.g. initrd too big for guest RAM). */
-int boot_setup(const struct guest_mem *mem, const struct boot_input *in,
-               struct boot_entry *entry, char *err, size_t errlen);
+int boot_setup(const struct guest_mem *mem, const struct boot_input *in, struct boot_entry *entry,
+               char *err, size_t errlen);
 
 #endif

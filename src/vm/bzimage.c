@@ -27,13 +27,15 @@ int bzimage_parse(const uint8_t *image, size_t size, struct bzimage *out, char *
         snprintf(err, errlen, "file too small to be a bzImage");
         return -1;
     }
-    if (ld_le16(image + HDR_BOOT_FLAG) != 0xaa55 || ld_le32(image + HDR_MAGIC) != 0x53726448 /* "HdrS" */) {
+    if (ld_le16(image + HDR_BOOT_FLAG) != 0xaa55 ||
+        ld_le32(image + HDR_MAGIC) != 0x53726448 /* "HdrS" */) {
         snprintf(err, errlen, "not a bzImage (no boot sector signature or HdrS magic)");
         return -1;
     }
     uint16_t version = ld_le16(image + HDR_VERSION);
     if (version < BZIMAGE_MIN_PROTOCOL) {
-        snprintf(err, errlen, "boot protocol too old (need 2.12 or newer for the 64-bit entry point)");
+        snprintf(err, errlen,
+                 "boot protocol too old (need 2.12 or newer for the 64-bit entry point)");
         return -1;
     }
     if (!(image[HDR_LOADFLAGS] & LOADED_HIGH)) {

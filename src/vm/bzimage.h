@@ -12,14 +12,14 @@
 struct bzimage {
     uint16_t protocol;          /* e.g. 0x020f */
     size_t setup_size;          /* bytes before the protected-mode payload */
-    size_t header_size;         /* bytes of setup header to copy into the zero page (from 0x1f1) */
-    const uint8_t *payload;     /* protected-mode kernel */
+    size_t header_size; /* bytes of setup header to copy into the zero page (from 0x1f1) */
+    const uint8_t *payload; /* protected-mode kernel */
     size_t payload_size;
-    uint32_t initrd_addr_max;   /* highest address the initrd may end at, inclusive */
-    uint32_t cmdline_size;      /* max cmdline length without the NUL */
+    uint32_t initrd_addr_max; /* highest address the initrd may end at, inclusive */
+    uint32_t cmdline_size; /* max cmdline length without the NUL */
     uint32_t kernel_alignment;
     uint64_t pref_address;
-    uint32_t init_size;         /* memory the kernel needs from its load address */
+    uint32_t init_size; /* memory the kernel needs from its load address */
     int relocatable;
 };
 

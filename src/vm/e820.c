@@ -2,15 +2,9 @@
 #include "vm/layout.h"
 #include "base/util.h"
 
-uint64_t e820_low_ram(uint64_t ram_size)
-{
-    return MIN(ram_size, LAYOUT_MMIO32_START);
-}
+uint64_t e820_low_ram(uint64_t ram_size) { return MIN(ram_size, LAYOUT_MMIO32_START); }
 
-uint64_t e820_high_ram(uint64_t ram_size)
-{
-    return ram_size - e820_low_ram(ram_size);
-}
+uint64_t e820_high_ram(uint64_t ram_size) { return ram_size - e820_low_ram(ram_size); }
 
 static void e820_add(struct e820_map *map, uint64_t addr, uint64_t size, uint32_t type)
 {

@@ -115,7 +115,8 @@ static void irq_route_remove(void *opaque, int handle)
     struct kvm_irq_routing_entry *e = irq_routes_find(ir, handle);
     if (e) {
         /* Detach the irqfd before dropping the route it points at, then close it. */
-        struct kvm_irqfd irqfd = { .fd = (uint32_t)ir->gsi_fd[handle], .gsi = (uint32_t)handle,
+        struct kvm_irqfd irqfd = { .fd = (uint32_t)ir->gsi_fd[handle],
+                                   .gsi = (uint32_t)handle,
                                    .flags = KVM_IRQFD_FLAG_DEASSIGN };
         if (ioctl(ir->kvm->vm_fd, KVM_IRQFD, &irqfd) < 0)
             log_warn("KVM_IRQFD deassign GSI %d: %s", handle, strerror(errno));

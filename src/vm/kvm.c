@@ -23,7 +23,8 @@ void kvm_open(struct kvm *kvm, const char *dev)
     kvm->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
     if (kvm->sys_fd < 0) {
         if (errno == ENOENT)
-            die("%s does not exist: KVM is not available on this host (load kvm-intel or kvm-amd)", dev);
+            die("%s does not exist: KVM is not available on this host (load kvm-intel or kvm-amd)",
+                dev);
         if (errno == EACCES || errno == EPERM)
             die("%s: permission denied (run as root or join the kvm group)", dev);
         die_errno("cannot open %s", dev);
@@ -31,7 +32,10 @@ void kvm_open(struct kvm *kvm, const char *dev)
     int version = ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0);
     if (version != KVM_API_VERSION)
         die("%s: KVM API version %d, expected %d", dev, version, KVM_API_VERSION);
-    static const struct { int cap; const char *name; } required[] = {
+    static const struct {
+        int cap;
+        const char *name;
+    } required[] = {
         { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
         { KVM_CAP_PIT2, "KVM_CAP_PIT2" },
         { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
@@ -52,7 +56,8 @@ void kvm_open(struct kvm *kvm, const char *dev)
     if (kvm->vcpu_mmap_size <= 0)
         die_errno("KVM_GET_VCPU_MMAP_SIZE");
 
-    kvm->cpuid = calloc(1, sizeof(*kvm->cpuid) + KVM_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+    kvm->cpuid = calloc(1, sizeof(*kvm->cpuid) +
+                               KVM_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
     if (!kvm->cpuid)
         die("out of memory");
     kvm->cpuid->nent = KVM_CPUID_MAX_ENTRIES;
@@ -80,7 +85,8 @@ static void kvm_add_slot(struct kvm *kvm, uint64_t gpa, uint64_t size, uint64_t 
         hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, kvm->ram_fd,
                    (off_t)fd_offset);
     else
-        hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
     if (hva == MAP_FAILED)
         die_errno("cannot map %llu MiB of guest RAM", (unsigned long long)(size / MiB));
     if (kvm->ram_fd < 0)

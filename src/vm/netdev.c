@@ -24,7 +24,8 @@ static int netdev_ioeventfd_add(void *opaque, uint64_t gpa, int fd)
 {
     struct vm *vm = opaque;
     if (kvm_ioeventfd(&vm->kvm, gpa, 2, fd, 0) < 0) {
-        log_error_rl(&ioev_rl, "KVM_IOEVENTFD at 0x%llx: %s", (unsigned long long)gpa, strerror(errno));
+        log_error_rl(&ioev_rl, "KVM_IOEVENTFD at 0x%llx: %s", (unsigned long long)gpa,
+                     strerror(errno));
         return -1;
     }
     return 0;
@@ -73,8 +74,9 @@ static void netdev_device_event(void *opaque, const char *dev, enum virtio_net_e
         return;
     switch (ev) {
     case VIRTIO_NET_EVENT_NEEDS_RESET:
-        ctl_server_publish(&vm->ctl, "device-error", json_pack("{s:s,s:s,s:I}", "dev", dev, "error",
-                                                               detail, "suppressed", (json_int_t)suppressed));
+        ctl_server_publish(&vm->ctl, "device-error",
+                           json_pack("{s:s,s:s,s:I}", "dev", dev, "error", detail, "suppressed",
+                                     (json_int_t)suppressed));
         break;
     case VIRTIO_NET_EVENT_BACKEND_FAILED:
     case VIRTIO_NET_EVENT_BACKEND_RESTORED:
@@ -84,8 +86,9 @@ static void netdev_device_event(void *opaque, const char *dev, enum virtio_net_e
                                      "error", ev == VIRTIO_NET_EVENT_BACKEND_FAILED ? detail : ""));
         break;
     case VIRTIO_NET_EVENT_LINK:
-        ctl_server_publish(&vm->ctl, "link", json_pack("{s:s,s:b,s:s}", "dev", dev, "up",
-                                                       !strcmp(detail, "up"), "by", "device"));
+        ctl_server_publish(&vm->ctl, "link",
+                           json_pack("{s:s,s:b,s:s}", "dev", dev, "up", !strcmp(detail, "up"), "by",
+                                     "device"));
         break;
     }
 }
@@ -107,7 +110,8 @@ static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_o
         .event_opaque = vm,
     };
     char err[256];
-    if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env, err, sizeof(err)) < 0)
+    if (net_vf_mgr_init(d->vfs, d->name, &d->pci, d->net, &o->vf, o->mac, &env, err, sizeof(err)) <
+        0)
         die("%s: cannot make it an SR-IOV PF: %s", d->name, err);
 }
 
@@ -126,19 +130,24 @@ void netdev_create_all(struct vm *vm)
         struct netdev *d = &vm->netdevs[i];
         snprintf(d->name, sizeof(d->name), "net%u", i);
         if (slot > NETDEV_LAST_SLOT)
-            die("%s: no device number left on PCI bus 0 (VFs of earlier devices take some)", d->name);
+            die("%s: no device number left on PCI bus 0 (VFs of earlier devices take some)",
+                d->name);
         d->devfn = PCI_DEVFN(slot, 0);
-        int last_vf = o->vf.total_vfs ? pci_sriov_vf_devfn(d->devfn, o->vf.total_vfs - 1) : d->devfn;
+        int last_vf = o->vf.total_vfs ? pci_sriov_vf_devfn(d->devfn, o->vf.total_vfs - 1)
+                                      : d->devfn;
         if (last_vf < 0)
-            die("%s: its %u VFs do not fit on PCI bus 0 after 00:%02x.0", d->name, o->vf.total_vfs, slot);
+            die("%s: its %u VFs do not fit on PCI bus 0 after 00:%02x.0", d->name, o->vf.total_vfs,
+                slot);
         slot = (unsigned)last_vf / 8 + 1;
         char err[256];
         struct net_backend *be = o->backend == NET_BACKEND_VHOST_VDPA
-            ? vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err))
-            : o->backend == NET_BACKEND_VHOST_USER
-            ? vhost_user_open(o->socket, o->vu_server, &vm->kvm.mem, err, sizeof(err))
-            : o->tap_fd >= 0 ? net_backend_open_fd(o->backend, o->tap_fd, err, sizeof(err))
-            : net_backend_open(o->backend, o->tap, err, sizeof(err));
+                                     ? vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err))
+                                 : o->backend == NET_BACKEND_VHOST_USER
+                                     ? vhost_user_open(o->socket, o->vu_server, &vm->kvm.mem, err,
+                                                       sizeof(err))
+                                 : o->tap_fd >= 0
+                                     ? net_backend_open_fd(o->backend, o->tap_fd, err, sizeof(err))
+                                     : net_backend_open(o->backend, o->tap, err, sizeof(err));
         if (!be)
             die("--net: %s", err);
         /* A vDPA device has its own MAC (virtio 1.2 §5.1.4): the guest gets that one. */
@@ -150,7 +159,8 @@ void netdev_create_all(struct vm *vm)
             die("%s: cannot create the virtio-net device: %s", d->name, err);
         }
         virtio_net_set_event_hook(d->net, netdev_device_event, vm);
-        if (virtio_pci_init(&d->pci, d->name, virtio_net_vdev(d->net), &vm->irq.router, err, sizeof(err)) < 0)
+        if (virtio_pci_init(&d->pci, d->name, virtio_net_vdev(d->net), &vm->irq.router, err,
+                            sizeof(err)) < 0)
             die("%s: cannot create its PCI function: %s", d->name, err);
         if (o->vf.total_vfs) {
             netdev_raise_fd_limit();
@@ -163,17 +173,19 @@ void netdev_create_all(struct vm *vm)
         virtio_pci_set_notify_ops(&d->pci, &netdev_notify_ops, vm);
         char mac_s[MAC_STR_LEN];
         net_format_mac(mac_s, mac);
-        log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %s%s",
-                 d->name, d->devfn >> 3,
-                 o->backend == NET_BACKEND_VHOST_NET ? "vhost-net on tap " :
-                 o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa " :
-                 o->backend == NET_BACKEND_VHOST_USER ? (o->vu_server ? "vhost-user server " : "vhost-user ") :
-                 "tap ",
-                 o->backend == NET_BACKEND_VHOST_VDPA ? o->vdpa :
-                 o->backend == NET_BACKEND_VHOST_USER ? o->socket : o->tap,
-                 tap_created(be) ? " (created)" : o->tap_fd >= 0 ? " (handed over)" : "",
-                 mac_s,
-                 o->vf.total_vfs ? ", SR-IOV PF" : "");
+        log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %s%s", d->name, d->devfn >> 3,
+                 o->backend == NET_BACKEND_VHOST_NET    ? "vhost-net on tap "
+                 : o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa "
+                 : o->backend == NET_BACKEND_VHOST_USER
+                     ? (o->vu_server ? "vhost-user server " : "vhost-user ")
+                     : "tap ",
+                 o->backend == NET_BACKEND_VHOST_VDPA   ? o->vdpa
+                 : o->backend == NET_BACKEND_VHOST_USER ? o->socket
+                                                        : o->tap,
+                 tap_created(be)  ? " (created)"
+                 : o->tap_fd >= 0 ? " (handed over)"
+                                  : "",
+                 mac_s, o->vf.total_vfs ? ", SR-IOV PF" : "");
     }
 }
 

@@ -74,15 +74,16 @@ static void ctl_devices(void *opaque, const struct ctl_request *req, struct ctl_
         virtio_net_get_mac(d->net, mac);
         net_format_mac(macs, mac);
         snprintf(pci, sizeof(pci), "0000:00:%02x.%x", d->devfn >> 3, d->devfn & 7);
-        json_t *dev = json_pack("{s:s,s:s,s:s,s:o,s:b,s:i,s:s}", "dev", d->name, "pci", pci,
-                                "mac", macs, "tap", ctl_json_str(o->tap), "link",
-                                virtio_net_link_up(d->net), "total_vfs", o->vf.total_vfs,
-                                "backend", virtio_net_backend_type(d->net));
+        json_t *dev = json_pack("{s:s,s:s,s:s,s:o,s:b,s:i,s:s}", "dev", d->name, "pci", pci, "mac",
+                                macs, "tap", ctl_json_str(o->tap), "link",
+                                virtio_net_link_up(d->net), "total_vfs", o->vf.total_vfs, "backend",
+                                virtio_net_backend_type(d->net));
         if (dev && o->vdpa[0])
             json_object_set_new(dev, "vdpa", json_string(o->vdpa));
         add_peer(dev, d->net);
         if (dev && o->vf.total_vfs)
-            json_object_set_new(dev, "vf_backend", json_string(net_backend_type_name(o->vf.vf_backend)));
+            json_object_set_new(dev, "vf_backend",
+                                json_string(net_backend_type_name(o->vf.vf_backend)));
         if (json_array_append_new(list, dev) < 0) {
             json_decref(list);
             list = NULL;
@@ -103,10 +104,10 @@ static bool json_add(json_t *o, json_t *more)
  * proto for the VLAN protocol, as vf-set takes it. */
 static json_t *conf_json(const struct pf_vf_conf *c)
 {
-    return json_pack("{s:s,s:b,s:i,s:s,s:I,s:i}", "link_state", pf_vf_link_name(c->link),
-                     "trust", c->port.trust, "qos", c->port.vlan_qos,
-                     "proto", pf_vf_proto_name(c->port.vlan_proto),
-                     "max_tx_rate", (json_int_t)c->port.max_tx_rate, "min_tx_rate", 0);
+    return json_pack("{s:s,s:b,s:i,s:s,s:I,s:i}", "link_state", pf_vf_link_name(c->link), "trust",
+                     c->port.trust, "qos", c->port.vlan_qos, "proto",
+                     pf_vf_proto_name(c->port.vlan_proto), "max_tx_rate",
+                     (json_int_t)c->port.max_tx_rate, "min_tx_rate", 0);
 }
 
 /* VF, port and backend fields every entry has, up or down (the order the first clients
@@ -115,8 +116,8 @@ static bool vf_tail_json(json_t *o, const struct pf_vf_conf *c, const char *back
                          const char *counters, const char *error)
 {
     json_t *tail = json_pack("{s:i,s:b,s:I,s:s}", "vlan", c->port.vlan, "spoofchk",
-                             c->port.spoofchk, "rate", (json_int_t)c->port.max_tx_rate,
-                             "backend", backend);
+                             c->port.spoofchk, "rate", (json_int_t)c->port.max_tx_rate, "backend",
+                             backend);
     if (tail && counters)
         json_object_set_new(tail, "counters", json_string(counters));
     if (tail)
@@ -137,14 +138,15 @@ static json_t *vf_json(const struct net_vf *vf, const struct pf_vf_conf *c)
     const char *error = vf->error;
     if (!error[0] && virtio_net_backend_error(vf->net, err, sizeof(err)) == 0)
         error = err;
-    json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:o,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}",
-                     "vf", vf->index, "dev", vf->name, "pci", pci, "mac", mac,
-                     "tap", ctl_json_str(vf->tap), "link", virtio_net_link_up(vf->net), "up", true,
-                     "rx_packets", (json_int_t)s.rx_packets, "rx_bytes", (json_int_t)s.rx_bytes,
-                     "tx_packets", (json_int_t)s.tx_packets, "tx_bytes", (json_int_t)s.tx_bytes,
-                     "tx_dropped", (json_int_t)s.tx_dropped, "tx_spoofed", (json_int_t)s.tx_spoofed);
-    if (o && !vf_tail_json(o, c, virtio_net_backend_type(vf->net),
-                           virtio_net_stats_source(vf->net), error)) {
+    json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:o,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "vf", vf->index,
+                          "dev", vf->name, "pci", pci, "mac", mac, "tap", ctl_json_str(vf->tap),
+                          "link", virtio_net_link_up(vf->net), "up", true, "rx_packets",
+                          (json_int_t)s.rx_packets, "rx_bytes", (json_int_t)s.rx_bytes,
+                          "tx_packets", (json_int_t)s.tx_packets, "tx_bytes",
+                          (json_int_t)s.tx_bytes, "tx_dropped", (json_int_t)s.tx_dropped,
+                          "tx_spoofed", (json_int_t)s.tx_spoofed);
+    if (o && !vf_tail_json(o, c, virtio_net_backend_type(vf->net), virtio_net_stats_source(vf->net),
+                           error)) {
         json_decref(o);
         return NULL;
     }
@@ -191,10 +193,10 @@ json_t *netdev_vfs_json(struct net_vf_mgr *m)
         net_format_mac(mac, vf->mac);
         snprintf(pci, sizeof(pci), "0000:00:%02x.%x", vf->devfn >> 3, vf->devfn & 7);
         up++;
-        json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:b,s:o}", "vf", vf->index,
-                              "dev", vf->name, "pci", pci, "mac", mac, "tap", ctl_json_str(vf->tap),
-                              "backend", virtio_net_backend_type(vf->net), "link",
-                              virtio_net_link_up(vf->net), "error", ctl_json_str(vf->error));
+        json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:b,s:o}", "vf", vf->index, "dev", vf->name,
+                              "pci", pci, "mac", mac, "tap", ctl_json_str(vf->tap), "backend",
+                              virtio_net_backend_type(vf->net), "link", virtio_net_link_up(vf->net),
+                              "error", ctl_json_str(vf->error));
         if (o && vf->vdpa_dev[0])
             json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
         add_peer(o, vf->net);
@@ -275,8 +277,8 @@ static void vf_link_publish(struct vm *vm, struct net_vf_mgr *m, unsigned i, boo
 {
     bool up = vf_link(m, i);
     if (up != was)
-        ctl_server_publish(&vm->ctl, "link", json_pack("{s:s,s:b,s:s}", "dev", m->vfs[i]->name,
-                                                       "up", up, "by", by));
+        ctl_server_publish(&vm->ctl, "link",
+                           json_pack("{s:s,s:b,s:s}", "dev", m->vfs[i]->name, "up", up, "by", by));
 }
 
 /* vf-set's arguments as a change (the MAC parsed: mac points to it); false with the
@@ -288,10 +290,12 @@ static bool vf_change_get(const struct ctl_request *req, struct pf_vf_change *c,
     const char *mac_s = ctl_arg_str(req, "mac");
     if (mac_s && (net_parse_mac(mac_s, mac) < 0 || !memcmp(mac, zero, 6))) {
         ctl_reply_fail(reply, CTL_ERR_BAD_ARGUMENT,
-                       "invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx, unicast, not all zeros)", mac_s);
+                       "invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx, unicast, not all zeros)",
+                       mac_s);
         return false;
     }
-    *c = (struct pf_vf_change){ .mac = mac_s ? mac : NULL, .proto = ctl_arg_str(req, "proto"),
+    *c = (struct pf_vf_change){ .mac = mac_s ? mac : NULL,
+                                .proto = ctl_arg_str(req, "proto"),
                                 .state = ctl_arg_str(req, "state") };
     c->has_vlan = ctl_arg_int(req, "vlan", &c->vlan);
     c->has_qos = ctl_arg_int(req, "qos", &c->qos);
@@ -314,7 +318,8 @@ static bool vf_change_check(struct net_vf_mgr *m, unsigned vf, const struct pf_v
     net_vf_mgr_unlock(m);
     enum pf_vf_change_err e = pf_policy_vf_change(m->policy, vf, conf, change, msg, sizeof(msg));
     if (e != PF_VF_OK)
-        ctl_reply_fail(reply, e == PF_VF_NOT_SUPPORTED ? CTL_ERR_NOT_SUPPORTED : CTL_ERR_BAD_ARGUMENT,
+        ctl_reply_fail(reply,
+                       e == PF_VF_NOT_SUPPORTED ? CTL_ERR_NOT_SUPPORTED : CTL_ERR_BAD_ARGUMENT,
                        "%s", msg);
     return e == PF_VF_OK;
 }
@@ -324,8 +329,9 @@ static void vf_set_log(const struct netdev *pf, unsigned vf, const struct pf_vf_
     char mac[18];
     net_format_mac(mac, c->port.mac);
     log_info("%s: VF %u: mac %s, vlan %u qos %u proto %s, spoof check %s, trust %s, state %s, "
-             "max_tx_rate %u Mbit/s (control socket, uid %u)", pf->name, vf, mac, c->port.vlan,
-             c->port.vlan_qos, pf_vf_proto_name(c->port.vlan_proto), c->port.spoofchk ? "on" : "off",
+             "max_tx_rate %u Mbit/s (control socket, uid %u)",
+             pf->name, vf, mac, c->port.vlan, c->port.vlan_qos,
+             pf_vf_proto_name(c->port.vlan_proto), c->port.spoofchk ? "on" : "off",
              c->port.trust ? "on" : "off", pf_vf_link_name(c->link), c->port.max_tx_rate,
              (unsigned)uid);
 }
@@ -439,8 +445,8 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
         }
         log_info("%s: link %s (control socket, uid %u)", n.name, up ? "up" : "down",
                  (unsigned)req->uid);
-        ctl_server_publish(&vm->ctl, "link", json_pack("{s:s,s:b,s:s}", "dev", n.name, "up", up,
-                                                       "by", "host"));
+        ctl_server_publish(&vm->ctl, "link",
+                           json_pack("{s:s,s:b,s:s}", "dev", n.name, "up", up, "by", "host"));
         if (!n.vf && n.pf->vfs)
             pf_link_follow(vm, n.pf->vfs);
         ctl_reply_str(reply, "dev", n.name);
@@ -589,30 +595,42 @@ static void ctl_vf_tap(void *opaque, const struct ctl_request *req, struct ctl_r
 
 static const struct ctl_arg args_none[] = { { NULL } };
 static const struct ctl_arg args_dev[] = { { "dev", CTL_ARG_STR, true }, { NULL } };
-static const struct ctl_arg args_pf_vf[] = {
-    { "dev", CTL_ARG_STR, true }, { "vf", CTL_ARG_INT, true }, { NULL } };
-static const struct ctl_arg args_link[] = {
-    { "dev", CTL_ARG_STR, true }, { "up", CTL_ARG_BOOL, true }, { NULL } };
+static const struct ctl_arg args_pf_vf[] = { { "dev", CTL_ARG_STR, true },
+                                             { "vf", CTL_ARG_INT, true },
+                                             { NULL } };
+static const struct ctl_arg args_link[] = { { "dev", CTL_ARG_STR, true },
+                                            { "up", CTL_ARG_BOOL, true },
+                                            { NULL } };
 /* iproute2's `ip link set DEV vf N ...` words; rate is max_tx_rate's older name. */
-static const struct ctl_arg args_vf_set[] = {
-    { "dev", CTL_ARG_STR, true }, { "vf", CTL_ARG_INT, true }, { "mac", CTL_ARG_STR, false },
-    { "vlan", CTL_ARG_INT, false }, { "qos", CTL_ARG_INT, false }, { "proto", CTL_ARG_STR, false },
-    { "spoofchk", CTL_ARG_BOOL, false }, { "trust", CTL_ARG_BOOL, false },
-    { "state", CTL_ARG_STR, false }, { "max_tx_rate", CTL_ARG_INT, false },
-    { "min_tx_rate", CTL_ARG_INT, false }, { "rate", CTL_ARG_INT, false }, { NULL } };
+static const struct ctl_arg args_vf_set[] = { { "dev", CTL_ARG_STR, true },
+                                              { "vf", CTL_ARG_INT, true },
+                                              { "mac", CTL_ARG_STR, false },
+                                              { "vlan", CTL_ARG_INT, false },
+                                              { "qos", CTL_ARG_INT, false },
+                                              { "proto", CTL_ARG_STR, false },
+                                              { "spoofchk", CTL_ARG_BOOL, false },
+                                              { "trust", CTL_ARG_BOOL, false },
+                                              { "state", CTL_ARG_STR, false },
+                                              { "max_tx_rate", CTL_ARG_INT, false },
+                                              { "min_tx_rate", CTL_ARG_INT, false },
+                                              { "rate", CTL_ARG_INT, false },
+                                              { NULL } };
 
 void netdev_register_ctl(struct vm *vm, struct ctl_server *ctl)
 {
     ctl_server_register(ctl, "devices", "list network devices", args_none, ctl_devices, vm);
     ctl_server_register(ctl, "vfs", "list every VF an SR-IOV PF allows, up or down: dev=NAME",
                         args_dev, ctl_vfs, vm);
-    ctl_server_register(ctl, "vf-set", "set a VF, as ip link set PF vf I: dev=PF vf=I [mac=MAC] "
+    ctl_server_register(ctl, "vf-set",
+                        "set a VF, as ip link set PF vf I: dev=PF vf=I [mac=MAC] "
                         "[vlan=0-4094 [qos=0-7] [proto=802.1Q|802.1ad]] [spoofchk=on|off] "
                         "[trust=on|off] [state=auto|enable|disable] [max_tx_rate=MBIT] "
-                        "[min_tx_rate=0]", args_vf_set, ctl_vf_set, vm);
-    ctl_server_register_fd(ctl, "vf-tap", "put a VF on a tap the client opened, its descriptor "
-                           "sent with the request (SCM_RIGHTS): dev=PF vf=I", args_pf_vf,
-                           ctl_vf_tap, vm);
+                        "[min_tx_rate=0]",
+                        args_vf_set, ctl_vf_set, vm);
+    ctl_server_register_fd(ctl, "vf-tap",
+                           "put a VF on a tap the client opened, its descriptor "
+                           "sent with the request (SCM_RIGHTS): dev=PF vf=I",
+                           args_pf_vf, ctl_vf_tap, vm);
     ctl_server_register(ctl, "link", "set a device's link: dev=NAME up=true|false", args_link,
                         ctl_link, vm);
     ctl_server_register(ctl, "stats", "a device's counters: dev=NAME (a PF or a VF)", args_dev,

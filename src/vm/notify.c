@@ -50,12 +50,6 @@ static int notify_send(const char *what, const char *status)
 
 #endif
 
-int notify_ready(const char *status)
-{
-    return notify_send("READY=1", status);
-}
+int notify_ready(const char *status) { return notify_send("READY=1", status); }
 
-int notify_stopping(const char *status)
-{
-    return notify_send("STOPPING=1", status);
-}
+int notify_stopping(const char *status) { return notify_send("STOPPING=1", status); }

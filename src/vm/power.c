@@ -51,6 +51,7 @@ void power_register(struct vm *vm)
 {
     if (iobus_register(&vm->pio, LAYOUT_PORT_ACPI_PM, 8, power_acpi_read, power_acpi_write, vm) ||
         iobus_register(&vm->pio, I8042_COMMAND_PORT, 1, NULL, power_i8042_write, vm) ||
-        iobus_register(&vm->pio, LAYOUT_PORT_PVPANIC, 1, power_pvpanic_read, power_pvpanic_write, vm))
+        iobus_register(&vm->pio, LAYOUT_PORT_PVPANIC, 1, power_pvpanic_read, power_pvpanic_write,
+                       vm))
         die("internal error: power ports overlap");
 }

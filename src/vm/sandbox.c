@@ -67,8 +67,8 @@ static pid_t own_pid;
 static __thread char thread_name[16];
 
 static const char *const kind_names[CONFINE_KINDS] = {
-    [CONFINE_MAIN] = "main", [CONFINE_VCPU] = "vcpu", [CONFINE_IOTHREAD] = "iothread",
-    [CONFINE_CTL] = "ctl", [CONFINE_STDIN] = "stdin", [CONFINE_VDPA_WATCH] = "vdpa-watch",
+    [CONFINE_MAIN] = "main", [CONFINE_VCPU] = "vcpu",   [CONFINE_IOTHREAD] = "iothread",
+    [CONFINE_CTL] = "ctl",   [CONFINE_STDIN] = "stdin", [CONFINE_VDPA_WATCH] = "vdpa-watch",
 };
 
 const char *sandbox_kind_name(enum confine_kind kind)
@@ -140,7 +140,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 
 static int add_err;
 
-static void add(scmp_filter_ctx c, uint32_t action, int nr, unsigned n, const struct scmp_arg_cmp *a)
+static void add(scmp_filter_ctx c, uint32_t action, int nr, unsigned n,
+                const struct scmp_arg_cmp *a)
 {
     int r = seccomp_rule_add_array(c, action, nr, n, a);
     if (r < 0 && r != -EEXIST && !add_err) {
@@ -149,10 +150,7 @@ static void add(scmp_filter_ctx c, uint32_t action, int nr, unsigned n, const st
     }
 }
 
-static void allow(scmp_filter_ctx c, int nr)
-{
-    add(c, SCMP_ACT_ALLOW, nr, 0, NULL);
-}
+static void allow(scmp_filter_ctx c, int nr) { add(c, SCMP_ACT_ALLOW, nr, 0, NULL); }
 
 static void allow1(scmp_filter_ctx c, int nr, struct scmp_arg_cmp a)
 {
@@ -178,14 +176,33 @@ static void allow_ioctls(scmp_filter_ctx c, const unsigned long *reqs, size_t n)
 static void add_core(scmp_filter_ctx c)
 {
     static const int plain[] = {
-        SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(close), SCMP_SYS(futex),
-        SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
-        SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(madvise), SCMP_SYS(munmap),
-        SCMP_SYS(brk), SCMP_SYS(mremap), SCMP_SYS(getpid), SCMP_SYS(gettid),
-        SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),     /* vDSO fallbacks */
-        SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-        SCMP_SYS(sched_yield), SCMP_SYS(sched_getaffinity), SCMP_SYS(getrandom),
-        SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(rseq), SCMP_SYS(set_robust_list),
+        SCMP_SYS(read),
+        SCMP_SYS(write),
+        SCMP_SYS(close),
+        SCMP_SYS(futex),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(restart_syscall),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(madvise),
+        SCMP_SYS(munmap),
+        SCMP_SYS(brk),
+        SCMP_SYS(mremap),
+        SCMP_SYS(getpid),
+        SCMP_SYS(gettid),
+        SCMP_SYS(clock_gettime),
+        SCMP_SYS(gettimeofday),
+        SCMP_SYS(time),     /* vDSO fallbacks */
+        SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(nanosleep),
+        SCMP_SYS(sched_yield),
+        SCMP_SYS(sched_getaffinity),
+        SCMP_SYS(getrandom),
+        SCMP_SYS(fstat),
+        SCMP_SYS(newfstatat),
+        SCMP_SYS(rseq),
+        SCMP_SYS(set_robust_list),
     };
     for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
         allow(c, plain[i]);
@@ -222,7 +239,9 @@ static void add_confining(scmp_filter_ctx c)
 /* The MSI routes, irqfds and doorbells a guest changes at run time (vCPU threads), and
  * their teardown (main thread). */
 static const unsigned long kvm_route_ioctls[] = {
-    KVM_SET_GSI_ROUTING, KVM_IRQFD, KVM_IOEVENTFD,
+    KVM_SET_GSI_ROUTING,
+    KVM_IRQFD,
+    KVM_IOEVENTFD,
 };
 
 /* The offloads a driver negotiated go to its tap when it sets DRIVER_OK and are taken
@@ -231,9 +250,10 @@ static const unsigned long kvm_route_ioctls[] = {
 static const unsigned long tap_feature_ioctls[] = { TUNSETOFFLOAD };
 
 static const unsigned long vhost_ioctls[] = {
-    VHOST_GET_FEATURES, VHOST_SET_FEATURES, VHOST_SET_OWNER, VHOST_RESET_OWNER,
-    VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM, VHOST_SET_VRING_ADDR, VHOST_SET_VRING_BASE,
-    VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
+    VHOST_GET_FEATURES,         VHOST_SET_FEATURES,         VHOST_SET_OWNER,
+    VHOST_RESET_OWNER,          VHOST_SET_MEM_TABLE,        VHOST_SET_VRING_NUM,
+    VHOST_SET_VRING_ADDR,       VHOST_SET_VRING_BASE,       VHOST_GET_VRING_BASE,
+    VHOST_SET_VRING_KICK,       VHOST_SET_VRING_CALL,       VHOST_SET_VRING_ERR,
     VHOST_GET_BACKEND_FEATURES, VHOST_SET_BACKEND_FEATURES, VHOST_NET_SET_BACKEND,
 };
 
@@ -242,11 +262,11 @@ static const unsigned long vhost_ioctls[] = {
  * VF Enable/Disable (vCPU), start and stop the data path (I/O thread) and tear down
  * (main). ---- */
 static const unsigned long vhost_vdpa_ioctls[] = {
-    VHOST_VDPA_GET_DEVICE_ID, VHOST_VDPA_GET_STATUS, VHOST_VDPA_SET_STATUS,
-    VHOST_VDPA_GET_CONFIG, VHOST_VDPA_SET_CONFIG, VHOST_VDPA_SET_VRING_ENABLE,
-    VHOST_VDPA_GET_VRING_NUM, VHOST_VDPA_SET_CONFIG_CALL, VHOST_VDPA_GET_IOVA_RANGE,
-    VHOST_VDPA_GET_CONFIG_SIZE, VHOST_VDPA_GET_VQS_COUNT, VHOST_VDPA_GET_GROUP_NUM,
-    VHOST_VDPA_GET_AS_NUM, VHOST_VDPA_GET_VRING_GROUP, VHOST_VDPA_SET_GROUP_ASID,
+    VHOST_VDPA_GET_DEVICE_ID,   VHOST_VDPA_GET_STATUS,      VHOST_VDPA_SET_STATUS,
+    VHOST_VDPA_GET_CONFIG,      VHOST_VDPA_SET_CONFIG,      VHOST_VDPA_SET_VRING_ENABLE,
+    VHOST_VDPA_GET_VRING_NUM,   VHOST_VDPA_SET_CONFIG_CALL, VHOST_VDPA_GET_IOVA_RANGE,
+    VHOST_VDPA_GET_CONFIG_SIZE, VHOST_VDPA_GET_VQS_COUNT,   VHOST_VDPA_GET_GROUP_NUM,
+    VHOST_VDPA_GET_AS_NUM,      VHOST_VDPA_GET_VRING_GROUP, VHOST_VDPA_SET_GROUP_ASID,
 #ifdef VHOST_VDPA_SUSPEND
     VHOST_VDPA_SUSPEND,
 #endif
@@ -263,8 +283,8 @@ static void add_vdpa(scmp_filter_ctx c)
     allow2(c, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
            SCMP_A2(SCMP_CMP_EQ, NETLINK_GENERIC));
     static const int net[] = {
-        SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(recvfrom),
-        SCMP_SYS(bind), SCMP_SYS(getsockname), SCMP_SYS(setsockopt),
+        SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),     SCMP_SYS(sendto),     SCMP_SYS(recvfrom),
+        SCMP_SYS(bind),    SCMP_SYS(getsockname), SCMP_SYS(setsockopt),
     };
     for (size_t i = 0; i < ARRAY_SIZE(net); i++)
         allow(c, net[i]);
@@ -272,9 +292,9 @@ static void add_vdpa(scmp_filter_ctx c)
     /* Opening /dev/vhost-vdpa-N: its sysfs node (readlink), the devices of a vDPA device
      * (getdents64), the removal watch (inotify, and access() after an overflow). */
     static const int files[] = {
-        SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
+        SCMP_SYS(readlink),      SCMP_SYS(readlinkat),        SCMP_SYS(getdents64),
         SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch), SCMP_SYS(access),
-        SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+        SCMP_SYS(faccessat),     SCMP_SYS(faccessat2),
     };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++)
         allow(c, files[i]);
@@ -296,9 +316,9 @@ static void add_vhost_user(scmp_filter_ctx c)
     allow2(c, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
     static const int plain[] = {
-        SCMP_SYS(connect), SCMP_SYS(accept4), SCMP_SYS(bind), SCMP_SYS(listen),
-        SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(recvfrom), SCMP_SYS(poll),
-        SCMP_SYS(ppoll), SCMP_SYS(unlink), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
+        SCMP_SYS(connect),   SCMP_SYS(accept4),         SCMP_SYS(bind),       SCMP_SYS(listen),
+        SCMP_SYS(sendmsg),   SCMP_SYS(recvmsg),         SCMP_SYS(recvfrom),   SCMP_SYS(poll),
+        SCMP_SYS(ppoll),     SCMP_SYS(unlink),          SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
         SCMP_SYS(epoll_ctl), SCMP_SYS(timerfd_settime),
     };
     for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
@@ -312,10 +332,17 @@ static void add_vhost_user(scmp_filter_ctx c)
 static void add_iothread(scmp_filter_ctx c)
 {
     static const int plain[] = {
-        SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(readv),
-        SCMP_SYS(writev), SCMP_SYS(timerfd_settime), SCMP_SYS(sched_setscheduler),
-        SCMP_SYS(sched_getscheduler), SCMP_SYS(sched_getparam),
-        SCMP_SYS(sched_get_priority_min), SCMP_SYS(sched_get_priority_max),
+        SCMP_SYS(epoll_wait),
+        SCMP_SYS(epoll_pwait),
+        SCMP_SYS(epoll_ctl),
+        SCMP_SYS(readv),
+        SCMP_SYS(writev),
+        SCMP_SYS(timerfd_settime),
+        SCMP_SYS(sched_setscheduler),
+        SCMP_SYS(sched_getscheduler),
+        SCMP_SYS(sched_getparam),
+        SCMP_SYS(sched_get_priority_min),
+        SCMP_SYS(sched_get_priority_max),
     };
     for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
         allow(c, plain[i]);
@@ -340,8 +367,8 @@ static void add_vf_enable(scmp_filter_ctx c)
     allow2(c, SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
     static const unsigned long net[] = {
-        TUNGETFEATURES, TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD, TUNGETIFF,
-        SIOCGIFINDEX, SIOCGIFFLAGS, SIOCSIFFLAGS,
+        TUNGETFEATURES, TUNSETIFF,    TUNSETVNETHDRSZ, TUNSETOFFLOAD,
+        TUNGETIFF,      SIOCGIFINDEX, SIOCGIFFLAGS,    SIOCSIFFLAGS,
     };
     ALLOW_IOCTLS(c, net);
     /* A tap handed over the control socket (vf-tap): VF Enable duplicates the manager's
@@ -370,8 +397,7 @@ static void add_notify(scmp_filter_ctx c)
     allow2(c, SCMP_SYS(setsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
            SCMP_A2(SCMP_CMP_EQ, SO_SNDBUFFORCE));
     static const int plain[] = {
-        SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
-        SCMP_SYS(sendmsg),
+        SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(sendmsg),
     };
     for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
         allow(c, plain[i]);
@@ -413,10 +439,9 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
         break;
     case CONFINE_CTL: {
         static const int plain[] = {
-            SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-            SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(getsockopt),
-            SCMP_SYS(lseek), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
-            SCMP_SYS(getegid),
+            SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),  SCMP_SYS(accept4),
+            SCMP_SYS(recvfrom),   SCMP_SYS(sendto),      SCMP_SYS(getsockopt), SCMP_SYS(lseek),
+            SCMP_SYS(getuid),     SCMP_SYS(geteuid),     SCMP_SYS(getgid),     SCMP_SYS(getegid),
             SCMP_SYS(recvmsg),      /* requests, with a descriptor (SCM_RIGHTS) for vf-tap */
         };
         for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
@@ -426,7 +451,8 @@ static void add_kind(scmp_filter_ctx c, enum confine_kind kind)
         ALLOW_IOCTLS(c, ioctls);
         /* Read-only files: the tap counters in sysfs (vhost-net), jansson's seed. */
         allow1(c, SCMP_SYS(openat),
-               SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT, O_RDONLY));
+               SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT,
+                       O_RDONLY));
         break;
     }
     case CONFINE_STDIN:
@@ -455,7 +481,8 @@ static int export_prog(scmp_filter_ctx c, struct sock_fprog *prog)
         return -errno;
     int r = seccomp_export_bpf(c, fd);
     off_t len = r == 0 ? lseek(fd, 0, SEEK_END) : -1;
-    if (r == 0 && (len <= 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > BPF_MAXINSNS))
+    if (r == 0 && (len <= 0 || len % sizeof(struct sock_filter) ||
+                   len / sizeof(struct sock_filter) > BPF_MAXINSNS))
         r = -E2BIG;
     struct sock_filter *insns = r == 0 ? malloc((size_t)len) : NULL;
     if (r == 0 && (!insns || pread(fd, insns, (size_t)len, 0) != len))
@@ -583,7 +610,7 @@ static int caps_limit(uint64_t keep)
 {
     for (unsigned cap = 0; cap < 64; cap++)
         if (!(keep & BIT(cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
-            break;      /* past the last capability this kernel knows */
+            break; /* past the last capability this kernel knows */
     struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof(d));
@@ -613,7 +640,8 @@ void sandbox_confine_self(enum confine_kind kind)
     }
     char err[160];
     if (filters_on && load_prog(&progs[kind], 0, err, sizeof(err)) < 0) {
-        log_error("thread %s: cannot confine it as %s: %s", thread_name, sandbox_kind_name(kind), err);
+        log_error("thread %s: cannot confine it as %s: %s", thread_name, sandbox_kind_name(kind),
+                  err);
         _exit(VPF_EXIT_SECCOMP);
     }
 }

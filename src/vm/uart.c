@@ -5,8 +5,16 @@
 #include <errno.h>
 #include <unistd.h>
 
-enum { UART_RBR_THR = 0, UART_IER = 1, UART_IIR_FCR = 2, UART_LCR = 3, UART_MCR = 4,
-       UART_LSR = 5, UART_MSR = 6, UART_SCR = 7 };
+enum {
+    UART_RBR_THR = 0,
+    UART_IER = 1,
+    UART_IIR_FCR = 2,
+    UART_LCR = 3,
+    UART_MCR = 4,
+    UART_LSR = 5,
+    UART_MSR = 6,
+    UART_SCR = 7
+};
 
 #define IER_RDI   0x01
 #define IER_THRI  0x02
@@ -97,15 +105,21 @@ void uart_io_read(void *opaque, uint64_t off, void *data, unsigned len)
         if ((v & 0x0f) == IIR_THRI)
             u->thr_interrupt = 0;   /* reading IIR clears a THRE interrupt */
         break;
-    case UART_LCR: v = u->lcr; break;
-    case UART_MCR: v = u->mcr; break;
+    case UART_LCR:
+        v = u->lcr;
+        break;
+    case UART_MCR:
+        v = u->mcr;
+        break;
     case UART_LSR:
         v = u->lsr | (u->rx_count ? LSR_DR : 0);
         break;
     case UART_MSR:
         v = (u->mcr & MCR_LOOP) ? (uint8_t)((u->mcr & 0x0f) << 4) : u->msr;
         break;
-    case UART_SCR: v = u->scr; break;
+    case UART_SCR:
+        v = u->scr;
+        break;
     }
     uart_update_irq(u);
     pthread_mutex_unlock(&u->lock);
@@ -141,10 +155,17 @@ void uart_io_write(void *opaque, uint64_t off, const void *data, unsigned len)
         }
         u->fcr = v & 0xc9;
         break;
-    case UART_LCR: u->lcr = v; break;
-    case UART_MCR: u->mcr = v & 0x1f; break;
-    case UART_SCR: u->scr = v; break;
-    default: break;   /* LSR and MSR are read-only */
+    case UART_LCR:
+        u->lcr = v;
+        break;
+    case UART_MCR:
+        u->mcr = v & 0x1f;
+        break;
+    case UART_SCR:
+        u->scr = v;
+        break;
+    default:
+        break;   /* LSR and MSR are read-only */
     }
     uart_update_irq(u);
     pthread_mutex_unlock(&u->lock);

@@ -87,13 +87,21 @@ static void vcpu_set_cpuid(struct vcpu *vcpu)
 static void vcpu_set_msrs(struct vcpu *vcpu)
 {
     static const uint32_t zeroed[] = {
-        MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_STAR,
-        MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR, MSR_IA32_TSC,
+        MSR_IA32_SYSENTER_CS,
+        MSR_IA32_SYSENTER_ESP,
+        MSR_IA32_SYSENTER_EIP,
+        MSR_STAR,
+        MSR_CSTAR,
+        MSR_KERNEL_GS_BASE,
+        MSR_SYSCALL_MASK,
+        MSR_LSTAR,
+        MSR_IA32_TSC,
     };
     /* struct kvm_msrs ends in a flexible array: lay it out in a buffer of the right size. */
     union {
         struct kvm_msrs hdr;
-        uint8_t bytes[sizeof(struct kvm_msrs) + (ARRAY_SIZE(zeroed) + 2) * sizeof(struct kvm_msr_entry)];
+        uint8_t bytes[sizeof(struct kvm_msrs) +
+                      (ARRAY_SIZE(zeroed) + 2) * sizeof(struct kvm_msr_entry)];
     } buf;
     memset(&buf, 0, sizeof(buf));
     struct kvm_msr_entry *e = buf.hdr.entries;
@@ -128,12 +136,24 @@ static void vcpu_set_boot_regs(struct vcpu *vcpu, const struct boot_entry *entry
     if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
         die_errno("KVM_GET_SREGS");
     struct kvm_segment code = {
-        .base = 0, .limit = 0xffffffff, .selector = BOOT_GDT_CODE_SEL,
-        .type = 11, .present = 1, .s = 1, .l = 1, .g = 1,
+        .base = 0,
+        .limit = 0xffffffff,
+        .selector = BOOT_GDT_CODE_SEL,
+        .type = 11,
+        .present = 1,
+        .s = 1,
+        .l = 1,
+        .g = 1,
     };
     struct kvm_segment data = {
-        .base = 0, .limit = 0xffffffff, .selector = BOOT_GDT_DATA_SEL,
-        .type = 3, .present = 1, .s = 1, .db = 1, .g = 1,
+        .base = 0,
+        .limit = 0xffffffff,
+        .selector = BOOT_GDT_DATA_SEL,
+        .type = 3,
+        .present = 1,
+        .s = 1,
+        .db = 1,
+        .g = 1,
     };
     sregs.cs = code;
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
@@ -167,7 +187,8 @@ void vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned id, const struct boo
     vcpu->fd = ioctl(vm->kvm.vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
     if (vcpu->fd < 0)
         die_errno("KVM_CREATE_VCPU %u", id);
-    vcpu->run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+    vcpu->run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                     vcpu->fd, 0);
     if (vcpu->run == MAP_FAILED)
         die_errno("mmap vCPU %u", id);
     vcpu_set_cpuid(vcpu);
@@ -205,7 +226,8 @@ static void vcpu_handle_system_event(struct vcpu *vcpu)
         vm_request_stop(vcpu->vm, VPF_EXIT_PANIC, "guest crashed");
         break;
     default:
-        log_warn_rl(&event_rl, "vCPU %u: unknown system event %u", vcpu->id, vcpu->run->system_event.type);
+        log_warn_rl(&event_rl, "vCPU %u: unknown system event %u", vcpu->id,
+                    vcpu->run->system_event.type);
     }
 }
 

@@ -62,7 +62,8 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
     /* A guest that ends badly is worth a line even with --quiet. */
     log_msg(status == VPF_EXIT_OK ? LOG_INFO : LOG_WARN, "%s (exit status %d)", why, status);
     if (vm->ctl_started)
-        ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", why, "status", status));
+        ctl_server_publish(&vm->ctl, "shutdown",
+                           json_pack("{s:s,s:i}", "reason", why, "status", status));
     uint64_t one = 1;
     if (write(vm->stop_fd, &one, sizeof(one)) < 0)
         log_error("cannot signal VM stop: %s", strerror(errno));
@@ -71,7 +72,8 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
 int vm_press_power_button(struct vm *vm)
 {
     /* An edge on GED0's pin (dsdt.c): the guest runs _EVT, which notifies PWRB. */
-    if (kvm_irq_line(&vm->kvm, LAYOUT_GSI_GED, 1) < 0 || kvm_irq_line(&vm->kvm, LAYOUT_GSI_GED, 0) < 0) {
+    if (kvm_irq_line(&vm->kvm, LAYOUT_GSI_GED, 1) < 0 ||
+        kvm_irq_line(&vm->kvm, LAYOUT_GSI_GED, 0) < 0) {
         log_error("power button: KVM_IRQ_LINE: %s", strerror(errno));
         return -1;
     }
@@ -174,7 +176,8 @@ static void vm_validate(const struct vm_config *cfg)
     if (cfg->memory == 0)
         die("--memory must be larger than 0");
     long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-    uint64_t host_ram = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
+    uint64_t host_ram = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size
+                                                   : UINT64_MAX;
     if (cfg->memory > host_ram)
         die("--memory %llu MiB is more than this host's %llu MiB of RAM",
             (unsigned long long)(cfg->memory / MiB), (unsigned long long)(host_ram / MiB));
@@ -190,15 +193,17 @@ static void vm_validate(const struct vm_config *cfg)
 /* The PCIe root complex: conf1 ports, ECAM, and the two BAR windows of the DSDT's _CRS. */
 static void vm_setup_pci(struct vm *vm)
 {
-    if (pci_bus_init(&vm->pci, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
-                     LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE) < 0)
+    if (pci_bus_init(&vm->pci, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE, LAYOUT_MMIO64_START,
+                     LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE) < 0)
         die("internal error: bad PCI windows");
-    if (iobus_register(&vm->pio, LAYOUT_PORT_PCI_CF8, 8, pci_bus_cf8_read, pci_bus_cf8_write, &vm->pci) ||
-        iobus_register(&vm->mmio, LAYOUT_ECAM, LAYOUT_ECAM_SIZE, pci_bus_ecam_read, pci_bus_ecam_write, &vm->pci) ||
-        iobus_register(&vm->mmio, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
-                       pci_bus_mmio32_read, pci_bus_mmio32_write, &vm->pci) ||
-        iobus_register(&vm->mmio, LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE,
-                       pci_bus_mmio64_read, pci_bus_mmio64_write, &vm->pci))
+    if (iobus_register(&vm->pio, LAYOUT_PORT_PCI_CF8, 8, pci_bus_cf8_read, pci_bus_cf8_write,
+                       &vm->pci) ||
+        iobus_register(&vm->mmio, LAYOUT_ECAM, LAYOUT_ECAM_SIZE, pci_bus_ecam_read,
+                       pci_bus_ecam_write, &vm->pci) ||
+        iobus_register(&vm->mmio, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE, pci_bus_mmio32_read,
+                       pci_bus_mmio32_write, &vm->pci) ||
+        iobus_register(&vm->mmio, LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, pci_bus_mmio64_read,
+                       pci_bus_mmio64_write, &vm->pci))
         die("internal error: PCI ranges overlap");
 }
 
@@ -214,7 +219,8 @@ static void vm_load_images(const struct vm_config *cfg, struct mapped_file *kern
         file_map(cfg->initrd, "initrd", initrd_file);
         if (initrd_file->size >= cfg->memory)
             die("initrd '%s' (%llu MiB) does not fit in %llu MiB of guest RAM", cfg->initrd,
-                (unsigned long long)(initrd_file->size / MiB), (unsigned long long)(cfg->memory / MiB));
+                (unsigned long long)(initrd_file->size / MiB),
+                (unsigned long long)(cfg->memory / MiB));
     }
 }
 
@@ -230,7 +236,8 @@ static void vm_setup_machine(struct vm *vm)
     bool shared = false;
     for (unsigned i = 0; i < cfg->nnets; i++)
         shared |= cfg->nets[i].backend == NET_BACKEND_VHOST_USER ||
-                  (cfg->nets[i].vf.total_vfs && cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_USER);
+                  (cfg->nets[i].vf.total_vfs &&
+                   cfg->nets[i].vf.vf_backend == NET_BACKEND_VHOST_USER);
     kvm_map_ram(&vm->kvm, cfg->memory, shared);
     kvm_create_irqchip(&vm->kvm);
     irq_routes_init(&vm->irq, &vm->kvm);
@@ -328,7 +335,8 @@ static void vm_start(struct vm *vm)
     if (pthread_create(&vm->stdin_thread, NULL, vm_stdin_thread, vm) == 0)
         vm->stdin_thread_started = 1;
     log_info("guest starting: %u vCPU(s), %llu MiB, setup took %ld ms", cfg->cpus,
-             (unsigned long long)(cfg->memory / MiB), (long)((monotonic_ns() - vm->started_ns) / NSEC_PER_MSEC));
+             (unsigned long long)(cfg->memory / MiB),
+             (long)((monotonic_ns() - vm->started_ns) / NSEC_PER_MSEC));
     for (unsigned i = 0; i < cfg->cpus; i++)
         vcpu_start(&vm->vcpus[i]);
     confine_self(CONFINE_MAIN);
@@ -357,8 +365,9 @@ static void vm_wait_stop(struct vm *vm)
             vm->stop_reason = "signal";
             log_info("stopped by signal %d (exit status %d)", (int)vm_stop_signal, vm->exit_status);
             if (vm->ctl_started)
-                ctl_server_publish(&vm->ctl, "shutdown", json_pack("{s:s,s:i}", "reason", "signal",
-                                                                   "status", vm->exit_status));
+                ctl_server_publish(&vm->ctl, "shutdown",
+                                   json_pack("{s:s,s:i}", "reason", "signal", "status",
+                                             vm->exit_status));
         }
     }
     char status[200];

@@ -55,9 +55,10 @@ void vm_register_ctl(struct vm *vm, struct ctl_server *ctl)
     static const struct ctl_arg none[] = { { NULL } };
     ctl_server_register(ctl, "info", "vpf's version, uptime, vCPUs, memory and devices", none,
                         ctl_info, vm);
-    ctl_server_register(ctl, "powerdown",
-                        "press the ACPI power button: the guest shuts down cleanly if it handles it",
-                        none, ctl_powerdown, vm);
+    ctl_server_register(
+        ctl, "powerdown",
+        "press the ACPI power button: the guest shuts down cleanly if it handles it", none,
+        ctl_powerdown, vm);
     ctl_server_register(ctl, "quit", "stop the VM at once (no guest shutdown); vpf exits 0", none,
                         ctl_quit, vm);
 }

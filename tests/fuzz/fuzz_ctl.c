@@ -11,9 +11,11 @@
 
 #include "ctl/ctl.h"
 
-static const struct ctl_arg args_all[] = {
-    { "dev", CTL_ARG_STR, true }, { "vf", CTL_ARG_INT, false }, { "up", CTL_ARG_BOOL, false },
-    { "mac", CTL_ARG_STR, false }, { NULL } };
+static const struct ctl_arg args_all[] = { { "dev", CTL_ARG_STR, true },
+                                           { "vf", CTL_ARG_INT, false },
+                                           { "up", CTL_ARG_BOOL, false },
+                                           { "mac", CTL_ARG_STR, false },
+                                           { NULL } };
 
 static void handler(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
@@ -24,9 +26,11 @@ static void handler(void *opaque, const struct ctl_request *req, struct ctl_repl
     const char *key;
     json_t *v;
     json_object_foreach(req->obj, key, v)   /* only declared keys of declared types */
-        assert(!strcmp(key, "cmd") || !strcmp(key, "id") || (!strcmp(key, "dev") && json_is_string(v)) ||
+        assert(!strcmp(key, "cmd") || !strcmp(key, "id") ||
+               (!strcmp(key, "dev") && json_is_string(v)) ||
                (!strcmp(key, "vf") && json_is_integer(v)) ||
-               (!strcmp(key, "up") && json_is_boolean(v)) || (!strcmp(key, "mac") && json_is_string(v)));
+               (!strcmp(key, "up") && json_is_boolean(v)) ||
+               (!strcmp(key, "mac") && json_is_string(v)));
     if (ctl_arg_int(req, "vf", &vf) && vf < 0) {
         ctl_reply_error(reply, "vf %lld: %s", (long long)vf, dev);
         return;

@@ -40,7 +40,8 @@ static void fr_remove(void *opaque, int h) { close(fr_fds[h]); }
 static const struct msi_router_ops fr_ops = { fr_add, fr_update, fr_remove };
 static struct msi_router router = { &fr_ops, NULL };
 
-static void fd_bar_read(struct pci_device *pci, unsigned bar, uint64_t off, void *data, unsigned len)
+static void fd_bar_read(struct pci_device *pci, unsigned bar, uint64_t off, void *data,
+                        unsigned len)
 {
     struct fuzz_dev *d = container_of(pci, struct fuzz_dev, pci);
     if (off < sizeof(d->regs) && len <= sizeof(d->regs) - off)
@@ -70,7 +71,9 @@ static const struct pci_device_ops vf_dev_ops = { NULL, NULL, NULL, vf_flr };
 
 static void vfs_enable(void *opaque, unsigned n)
 {
-    static const struct pci_ids ids = { .vendor = 0x1af4, .device = 0x1041, .class_code = 0x020000 };
+    static const struct pci_ids ids = { .vendor = 0x1af4,
+                                        .device = 0x1041,
+                                        .class_code = 0x020000 };
     struct fuzz_dev *d = opaque;
     if (n > FUZZ_VFS)
         abort();                    /* the capability must never ask for more */
@@ -96,11 +99,14 @@ static const struct pci_sriov_ops vf_ops = { vfs_enable, vfs_disable, NULL };
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
-    static const struct pci_ids ids = { .vendor = 0x1af4, .device = 0x1041, .class_code = 0x020000 };
+    static const struct pci_ids ids = { .vendor = 0x1af4,
+                                        .device = 0x1041,
+                                        .class_code = 0x020000 };
     struct pci_bus *bus = malloc(sizeof(*bus));
     struct fuzz_dev *d = calloc(1, sizeof(*d));
-    if (!bus || !d || pci_bus_init(bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
-                                   LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE) < 0)
+    if (!bus || !d ||
+        pci_bus_init(bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE, LAYOUT_MMIO64_START,
+                     LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE) < 0)
         abort();
     if (pci_device_init(&d->pci, "fuzz", &ids, &fd_ops, NULL, 0) < 0)
         abort();
@@ -123,24 +129,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         if (len == 0)
             len = 1;
         switch (r[0] % 8) {
-        case 0: pci_bus_cf8_write(bus, off % 8, &val, len > 4 ? 4 : len); break;
-        case 1: pci_bus_cf8_read(bus, off % 8, &out, len > 4 ? 4 : len); break;
-        case 2: pci_bus_ecam_write(bus, off % LAYOUT_ECAM_SIZE, &val, len); break;
-        case 3: pci_bus_ecam_read(bus, off % LAYOUT_ECAM_SIZE, &out, len); break;
-        case 4: pci_bus_mmio32_write(bus, off % LAYOUT_MMIO32_SIZE, &val, len); break;
-        case 5: pci_bus_mmio32_read(bus, off % LAYOUT_MMIO32_SIZE, &out, len); break;
+        case 0:
+            pci_bus_cf8_write(bus, off % 8, &val, len > 4 ? 4 : len);
+            break;
+        case 1:
+            pci_bus_cf8_read(bus, off % 8, &out, len > 4 ? 4 : len);
+            break;
+        case 2:
+            pci_bus_ecam_write(bus, off % LAYOUT_ECAM_SIZE, &val, len);
+            break;
+        case 3:
+            pci_bus_ecam_read(bus, off % LAYOUT_ECAM_SIZE, &out, len);
+            break;
+        case 4:
+            pci_bus_mmio32_write(bus, off % LAYOUT_MMIO32_SIZE, &val, len);
+            break;
+        case 5:
+            pci_bus_mmio32_read(bus, off % LAYOUT_MMIO32_SIZE, &out, len);
+            break;
         case 6:
             /* Aim at the 64-bit BAR's current page, or the VFs' BARs, most of the time. */
             if (r[1] & 0x40)
-                off = (d->sriov.vf_bars[2].addr - LAYOUT_MMIO64_START + (off & 0x3ffff)) % LAYOUT_MMIO64_SIZE;
+                off = (d->sriov.vf_bars[2].addr - LAYOUT_MMIO64_START + (off & 0x3ffff)) %
+                      LAYOUT_MMIO64_SIZE;
             else
-                off = (d->pci.bars[2].addr - LAYOUT_MMIO64_START + (off & 0x3fff)) % LAYOUT_MMIO64_SIZE;
+                off = (d->pci.bars[2].addr - LAYOUT_MMIO64_START + (off & 0x3fff)) %
+                      LAYOUT_MMIO64_SIZE;
             if (r[1] & 0x80)
                 pci_bus_mmio64_read(bus, off, &out, len);
             else
                 pci_bus_mmio64_write(bus, off, &val, len);
             break;
-        case 7: msix_signal(&d->msix, (unsigned)val % 8); break;
+        case 7:
+            msix_signal(&d->msix, (unsigned)val % 8);
+            break;
         }
     }
 

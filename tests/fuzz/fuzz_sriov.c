@@ -84,7 +84,10 @@ static const struct msi_router_ops r_ops = { r_add, r_update, r_remove };
 
 #define IOEV_MAX 64
 static int ioev_live;
-static struct { uint64_t gpa; int fd; } ioev[IOEV_MAX];
+static struct {
+    uint64_t gpa;
+    int fd;
+} ioev[IOEV_MAX];
 
 static _Noreturn void oracle_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void oracle_fail(const char *fmt, ...)
@@ -116,8 +119,7 @@ static void io_del(void *o, uint64_t gpa, int fd)
             return;
         }
     }
-    oracle_fail("del of an ioeventfd never added: gpa %#llx fd %d",
-                (unsigned long long)gpa, fd);
+    oracle_fail("del of an ioeventfd never added: gpa %#llx fd %d", (unsigned long long)gpa, fd);
 }
 static const struct virtio_pci_notify_ops io_ops = { io_add, io_del };
 
@@ -222,7 +224,10 @@ static uint64_t bar_rd(unsigned fn, uint64_t off, unsigned len)
 static uint8_t status_rd(unsigned fn) { return (uint8_t)bar_rd(fn, VIRTIO_PCI_COMMON_STATUS, 1); }
 static void status_wr(unsigned fn, uint8_t s) { bar_wr(fn, VIRTIO_PCI_COMMON_STATUS, 1, s); }
 
-static uint64_t ring_gpa(unsigned fn, unsigned q) { return RING_BASE + (fn * NQ + q) * RING_STRIDE; }
+static uint64_t ring_gpa(unsigned fn, unsigned q)
+{
+    return RING_BASE + (fn * NQ + q) * RING_STRIDE;
+}
 
 /* ---- a well-behaved driver (Linux virtio_pci_modern + virtio_net, through MMIO) ---- */
 
@@ -249,7 +254,8 @@ static void drv_queue(unsigned fn, unsigned q, uint16_t size, bool enable)
 /* Stops after `stages` steps (6: the whole init): 1 reset, 2 ACK|DRIVER, 3 features,
  * 4 FEATURES_OK, 5 queues, 6 DRIVER_OK. extra: features beyond VERSION_1 (masked with
  * what the device offers); qmask: queues to enable. Returns the features written. */
-static uint64_t drv_init(unsigned fn, unsigned stages, uint64_t extra, uint16_t qsize, unsigned qmask)
+static uint64_t drv_init(unsigned fn, unsigned stages, uint64_t extra, uint16_t qsize,
+                         unsigned qmask)
 {
     if (stages < 1)
         return 0;
@@ -418,7 +424,8 @@ static void check_leaks(void)
     int fds = count_dev_fds(false) - msi_live;
     if (fds != fds_base) {
         count_dev_fds(true);
-        oracle_fail("%d fds open at baseline (besides MSI routes), %d at start: a leak", fds, fds_base);
+        oracle_fail("%d fds open at baseline (besides MSI routes), %d at start: a leak", fds,
+                    fds_base);
     }
     /* A joined thread may linger in /proc for a moment after pthread_join. */
     int threads = count_dir("/proc/self/task");
@@ -452,16 +459,16 @@ static void bring_up(unsigned fn, int peer)
 {
     const char *who = fn ? "VF 0" : "PF";
     struct virtio_net *n = fn_net(fn);
-    uint64_t f = drv_init(fn, 6, (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_MAC),
-                          QSIZE, 7);
+    uint64_t f = drv_init(fn, 6, (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_MAC), QSIZE,
+                          7);
     uint8_t want = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
                    VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
     uint8_t s = status_rd(fn);
     if (s & VIRTIO_CONFIG_S_NEEDS_RESET)
         oracle_fail("%s: DEVICE_NEEDS_RESET after a correct initialisation (status %#x)", who, s);
     if (s != want)
-        oracle_fail("%s: status %#x after a correct initialisation, want %#x (features %#llx)",
-                    who, s, want, (unsigned long long)f);
+        oracle_fail("%s: status %#x after a correct initialisation, want %#x (features %#llx)", who,
+                    s, want, (unsigned long long)f);
     if (!virtio_net_vdev(n)->active || !n->dp.running)
         oracle_fail("%s: DRIVER_OK accepted but not activated (active %d, running %d)", who,
                     virtio_net_vdev(n)->active, n->dp.running);
@@ -495,7 +502,8 @@ static void oracle(void)
     cfg_wr(PF_DEVFN, sr + PCI_SRIOV_NUM_VF, 2, 1);
     cfg_wr(PF_DEVFN, sr + PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
     if (mgr.nvfs != 1 || !mgr.vfs[0] || bus.funcs[PF_DEVFN + 1] != &mgr.vfs[0]->vp.pci)
-        oracle_fail("a clean VF Enable of 1 VF gave nvfs %u, VF 0 %p", mgr.nvfs, (void *)mgr.vfs[0]);
+        oracle_fail("a clean VF Enable of 1 VF gave nvfs %u, VF 0 %p", mgr.nvfs,
+                    (void *)mgr.vfs[0]);
     if (ioev_live != 2 * NQ)
         oracle_fail("%d ioeventfds with the PF and one VF up, want %d", ioev_live, 2 * NQ);
     if (cfg_rd(PF_DEVFN + 1, PCI_VENDOR_ID, 4) != 0xffffffff ||
@@ -528,8 +536,12 @@ static void world_init(void)
     if (!pf_net || virtio_pci_init(&pf, "net0", virtio_net_vdev(pf_net), &router, NULL, 0) < 0)
         abort();
     const struct net_vf_env env = {
-        .mem = &mem, .router = &router, .notify_ops = &io_ops, .notify_opaque = NULL,
-        .open_backend = open_be, .backend_opaque = NULL,
+        .mem = &mem,
+        .router = &router,
+        .notify_ops = &io_ops,
+        .notify_opaque = NULL,
+        .open_backend = open_be,
+        .backend_opaque = NULL,
     };
     if (net_vf_mgr_init(&mgr, "net0", &pf, pf_net, &policy, PF_MAC, &env, NULL, 0) < 0 ||
         pci_bus_add(&bus, &pf.pci, PF_DEVFN) < 0 || net_vf_mgr_assign_bars(&mgr, &bus) < 0)
@@ -558,17 +570,19 @@ static void world_init(void)
 /* ---- the input ---- */
 
 /* Common config registers with their natural widths (virtio 1.2 §4.1.4.3). */
-static const struct { uint8_t off, len; } common_regs[] = {
-    { VIRTIO_PCI_COMMON_DFSELECT, 4 }, { VIRTIO_PCI_COMMON_DF, 4 },
-    { VIRTIO_PCI_COMMON_GFSELECT, 4 }, { VIRTIO_PCI_COMMON_GF, 4 },
-    { VIRTIO_PCI_COMMON_MSIX, 2 }, { VIRTIO_PCI_COMMON_NUMQ, 2 },
-    { VIRTIO_PCI_COMMON_STATUS, 1 }, { VIRTIO_PCI_COMMON_CFGGENERATION, 1 },
-    { VIRTIO_PCI_COMMON_Q_SELECT, 2 }, { VIRTIO_PCI_COMMON_Q_SIZE, 2 },
-    { VIRTIO_PCI_COMMON_Q_MSIX, 2 }, { VIRTIO_PCI_COMMON_Q_ENABLE, 2 },
-    { VIRTIO_PCI_COMMON_Q_NOFF, 2 }, { VIRTIO_PCI_COMMON_Q_DESCLO, 4 },
-    { VIRTIO_PCI_COMMON_Q_DESCHI, 4 }, { VIRTIO_PCI_COMMON_Q_AVAILLO, 4 },
+static const struct {
+    uint8_t off, len;
+} common_regs[] = {
+    { VIRTIO_PCI_COMMON_DFSELECT, 4 },  { VIRTIO_PCI_COMMON_DF, 4 },
+    { VIRTIO_PCI_COMMON_GFSELECT, 4 },  { VIRTIO_PCI_COMMON_GF, 4 },
+    { VIRTIO_PCI_COMMON_MSIX, 2 },      { VIRTIO_PCI_COMMON_NUMQ, 2 },
+    { VIRTIO_PCI_COMMON_STATUS, 1 },    { VIRTIO_PCI_COMMON_CFGGENERATION, 1 },
+    { VIRTIO_PCI_COMMON_Q_SELECT, 2 },  { VIRTIO_PCI_COMMON_Q_SIZE, 2 },
+    { VIRTIO_PCI_COMMON_Q_MSIX, 2 },    { VIRTIO_PCI_COMMON_Q_ENABLE, 2 },
+    { VIRTIO_PCI_COMMON_Q_NOFF, 2 },    { VIRTIO_PCI_COMMON_Q_DESCLO, 4 },
+    { VIRTIO_PCI_COMMON_Q_DESCHI, 4 },  { VIRTIO_PCI_COMMON_Q_AVAILLO, 4 },
     { VIRTIO_PCI_COMMON_Q_AVAILHI, 4 }, { VIRTIO_PCI_COMMON_Q_USEDLO, 4 },
-    { VIRTIO_PCI_COMMON_Q_USEDHI, 4 }, { VIRTIO_PCI_COMMON_Q_DESCLO, 8 },
+    { VIRTIO_PCI_COMMON_Q_USEDHI, 4 },  { VIRTIO_PCI_COMMON_Q_DESCLO, 8 },
     { VIRTIO_PCI_COMMON_Q_AVAILLO, 8 }, { VIRTIO_PCI_COMMON_Q_USEDLO, 8 },
 };
 
@@ -578,7 +592,8 @@ static uint64_t pick_bar_off(uint16_t off, bool natural, unsigned *len)
 {
     unsigned arg = off >> 3;
     switch (off & 7) {
-    case 0: case 1: {                    /* common config */
+    case 0:
+    case 1: {                    /* common config */
         unsigned i = arg % ARRAY_SIZE(common_regs);
         if (natural) {
             *len = common_regs[i].len;
@@ -590,14 +605,16 @@ static uint64_t pick_bar_off(uint16_t off, bool natural, unsigned *len)
         if (natural)
             *len = 1;
         return VIRTIO_PCI_COMMON_STATUS;
-    case 3: case 4: {                    /* MSI-X table, PBA */
+    case 3:
+    case 4: {                    /* MSI-X table, PBA */
         uint64_t o = VIRTIO_PCI_MSIX_TABLE_OFF + arg % (16 * (NQ + 1));
         if (natural)
             o &= ~3ull;
         return (off & 7) == 4 && (arg & 1) ? VIRTIO_PCI_MSIX_PBA_OFF + (arg >> 1) % 16 : o;
     }
     case 5:                              /* device config, ISR */
-        return arg & 1 ? VIRTIO_PCI_ISR_OFF + (arg >> 1) % 4 : VIRTIO_PCI_DEVICE_OFF + (arg >> 1) % 32;
+        return arg & 1 ? VIRTIO_PCI_ISR_OFF + (arg >> 1) % 4
+                       : VIRTIO_PCI_DEVICE_OFF + (arg >> 1) % 32;
     case 6:                              /* doorbells */
         return VIRTIO_PCI_NOTIFY_OFF + arg % 16;
     default:                             /* anywhere in the BAR */
@@ -628,7 +645,8 @@ static void step(const uint8_t *r)
     case 1:                              /* config read */
         cfg_rd(devfn, off % 0x1000, len > 4 ? 4 : len);
         break;
-    case 2: case 3: {                    /* BAR write / read */
+    case 2:
+    case 3: {                    /* BAR write / read */
         uint64_t o = pick_bar_off(off, flag, &len);
         if (op % 13 == 2)
             bar_wr(fn, o, len, val);
@@ -643,8 +661,12 @@ static void step(const uint8_t *r)
     }
     case 5:                              /* SR-IOV */
         switch (off & 3) {
-        case 0: cfg_wr(PF_DEVFN, sr + PCI_SRIOV_NUM_VF, 2, flag ? (uint16_t)val : val % 6); break;
-        case 1: cfg_wr(PF_DEVFN, sr + PCI_SRIOV_CTRL, 2, flag ? (uint16_t)val : val & 0x1f); break;
+        case 0:
+            cfg_wr(PF_DEVFN, sr + PCI_SRIOV_NUM_VF, 2, flag ? (uint16_t)val : val % 6);
+            break;
+        case 1:
+            cfg_wr(PF_DEVFN, sr + PCI_SRIOV_CTRL, 2, flag ? (uint16_t)val : val & 0x1f);
+            break;
         case 2:                          /* Linux's sriov_enable */
             cfg_wr(PF_DEVFN, sr + PCI_SRIOV_NUM_VF, 2, 1 + val % TOTAL);
             cfg_wr(PF_DEVFN, sr + PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
@@ -664,8 +686,8 @@ static void step(const uint8_t *r)
         break;
     }
     case 7:                              /* a (partial) well-behaved driver init */
-        drv_init(fn, flag ? 6 : 1 + val % 6, val >> 8, flag2 ? QSIZE : (uint16_t)(1u << ((val >> 40) % 10)),
-                 flag ? 7 : (val >> 48) & 7);
+        drv_init(fn, flag ? 6 : 1 + val % 6, val >> 8,
+                 flag2 ? QSIZE : (uint16_t)(1u << ((val >> 40) % 10)), flag ? 7 : (val >> 48) & 7);
         break;
     case 8:                              /* kick: the ioeventfd's eventfd, or the doorbell */
         if (flag && n) {
@@ -701,7 +723,8 @@ static void step(const uint8_t *r)
             unsigned cap = vp ? vp->msix.cap : pf.msix.cap;
             cfg_wr(devfn, cap + PCI_MSIX_FLAGS, 2, (uint16_t)val);
         } else {
-            bar_wr(fn, VIRTIO_PCI_MSIX_TABLE_OFF + ((off >> 1) % (4 * (NQ + 1))) * 4, 4, (uint32_t)val);
+            bar_wr(fn, VIRTIO_PCI_MSIX_TABLE_OFF + ((off >> 1) % (4 * (NQ + 1))) * 4, 4,
+                   (uint32_t)val);
         }
         break;
     default:                             /* let the function's I/O thread run */
@@ -718,9 +741,11 @@ static bool trace;
 static void trace_step(const uint8_t *r)
 {
     static const char *const names[13] = { "cfg_wr", "cfg_rd", "bar_wr", "bar_rd", "status",
-        "sriov", "flr", "init", "kick", "queue", "ram", "msix", "sync" };
+                                           "sriov",  "flr",    "init",   "kick",   "queue",
+                                           "ram",    "msix",   "sync" };
     fprintf(stderr, "fuzz_sriov: %-6s fn %u w%u f%u off %#06x val %#018llx ->", names[r[0] % 13],
-            r[1] & 7, (r[1] >> 3) & 7, r[1] >> 6, ld_le16(r + 2), (unsigned long long)ld_le64(r + 4));
+            r[1] & 7, (r[1] >> 3) & 7, r[1] >> 6, ld_le16(r + 2),
+            (unsigned long long)ld_le64(r + 4));
     for (unsigned fn = 0; fn < NFN; fn++)
         if (fn_vp(fn))
             fprintf(stderr, " %s%u %#04x", fn ? "vf" : "pf", fn ? fn - 1 : 0,

@@ -88,12 +88,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct net_backend *be = vhost_user_open_fd(sv[0], "fuzz", &mem, 20, err, sizeof(err));
     if (be) {
         const struct net_backend_ops *o = be->ops;
-        struct net_backend_offload cfg = { .mem = &mem, .features = ~0ull, .link_up = true, .nvrings = 2 };
+        struct net_backend_offload cfg = { .mem = &mem,
+                                           .features = ~0ull,
+                                           .link_up = true,
+                                           .nvrings = 2 };
         for (unsigned i = 0; i < 2; i++)
             cfg.vrings[i] = (struct net_backend_vring){
-                .size = 256, .last_avail = (uint16_t)(i * 7), .desc_gpa = 0x1000 + 0x4000 * i,
-                .avail_gpa = 0x2000 + 0x4000 * i, .used_gpa = 0x3000 + 0x4000 * i,
-                .kick_fd = kick[i], .call_fd = call[i], .err_fd = err_fd[i],
+                .size = 256,
+                .last_avail = (uint16_t)(i * 7),
+                .desc_gpa = 0x1000 + 0x4000 * i,
+                .avail_gpa = 0x2000 + 0x4000 * i,
+                .used_gpa = 0x3000 + 0x4000 * i,
+                .kick_fd = kick[i],
+                .call_fd = call[i],
+                .err_fd = err_fd[i],
             };
         (void)o->ring_features(be);
         if (ops & 1)

@@ -108,28 +108,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     virtio_dev_write_driver_features(dev, 0, (uint32_t)h.features);
     virtio_dev_write_driver_features(dev, 1, (uint32_t)(h.features >> 32));
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                               VIRTIO_STATUS_FEATURES_OK);
+                                   VIRTIO_STATUS_FEATURES_OK);
     for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++) {
         struct virtq *vq = &dev->vqs[q];
         vq->size = (uint16_t)(1u << (h.qlog2[q] % 9));
         /* Top bit set: the raw value (any address, any alignment); else a properly
          * aligned address inside RAM, so most inputs get past virtq_start(). */
         vq->desc_gpa = h.desc[q] >> 31 ? h.desc[q] & 0x7fffffff : (h.desc[q] % RING_WINDOW) & ~15u;
-        vq->avail_gpa = h.avail[q] >> 31 ? h.avail[q] & 0x7fffffff : (h.avail[q] % RING_WINDOW) & ~1u;
+        vq->avail_gpa = h.avail[q] >> 31 ? h.avail[q] & 0x7fffffff
+                                         : (h.avail[q] % RING_WINDOW) & ~1u;
         vq->used_gpa = h.used[q] >> 31 ? h.used[q] & 0x7fffffff : (h.used[q] % RING_WINDOW) & ~3u;
         virtio_dev_enable_queue(dev, q);
     }
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                               VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+                                   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 
     /* Script: op byte, some ops take arguments. Packets to inject come from guest RAM
      * contents (any bytes) so the vnet header is fuzzed too. */
     for (size_t i = 0; i < slen; i++) {
         uint8_t op = script[i];
         switch (op & 7) {
-        case 0: iothread_call(&net->io, step_tx, net); break;
-        case 1: iothread_call(&net->io, step_rx, net); break;
-        case 2: iothread_call(&net->io, step_ctrl, net); break;
+        case 0:
+            iothread_call(&net->io, step_tx, net);
+            break;
+        case 1:
+            iothread_call(&net->io, step_rx, net);
+            break;
+        case 2:
+            iothread_call(&net->io, step_ctrl, net);
+            break;
         case 3: {               /* inject a packet of (op >> 3) * 97 + 1 bytes */
             size_t len = (size_t)(op >> 3) * 97 + 1;
             send(peer, ram + (i * 131) % (RAM_SIZE - len), len, MSG_DONTWAIT);
@@ -150,8 +157,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 virtio_net_set_link(net, op & 8);
             }
             break;
-        case 6: drain(peer); break;
-        default: iothread_call(&net->io, step, net); break;
+        case 6:
+            drain(peer);
+            break;
+        default:
+            iothread_call(&net->io, step, net);
+            break;
         }
     }
     iothread_call(&net->io, step, net);

@@ -7,7 +7,11 @@
 
 int main(int argc, char **argv)
 {
-    static const struct { const char *name; enum tinyguest_action action; struct tinyguest_opts opts; } kinds[] = {
+    static const struct {
+        const char *name;
+        enum tinyguest_action action;
+        struct tinyguest_opts opts;
+    } kinds[] = {
         { "poweroff", TINYGUEST_POWEROFF, { 0 } },
         { "reboot", TINYGUEST_REBOOT, { 0 } },
         { "kbd-reset", TINYGUEST_KBD_RESET, { 0 } },

@@ -9,7 +9,7 @@ static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 /* x86-64 machine code fragments. */
 static const uint8_t code_hello[] = {
     0x66, 0xba, 0xf8, 0x03,             /* mov dx, 0x3f8 */
-    0xb0, 'h', 0xee, 0xb0, 'i', 0xee,   /* out 'h', 'i' */
+    0xb0, 'h',  0xee, 0xb0, 'i', 0xee,   /* out 'h', 'i' */
     0xb0, '\n', 0xee,                   /* out '\n' */
 };
 static const uint8_t code_poweroff[] = {
@@ -59,12 +59,13 @@ static const uint8_t code_sriov[] = {
     0xb8, 0x10, 0x81, 0x00, 0xe0,       /* mov eax, 0xe0008110 (NumVFs) */
     0x66, 0xc7, 0x00, 0x02, 0x00,       /* mov word [rax], 2 */
     0x66, 0xc7, 0x40, 0xf8, 0x09, 0x00, /* mov word [rax - 8], VFE | VF MSE */
-    0xb0, 'v', 0xee, 0xb0, 'f', 0xee,   /* out "vfs\n" (dx is still 0x3f8) */
-    0xb0, 's', 0xee, 0xb0, '\n', 0xee,
+    0xb0, 'v',  0xee, 0xb0, 'f',  0xee,   /* out "vfs\n" (dx is still 0x3f8) */
+    0xb0, 's',  0xee, 0xb0, '\n', 0xee,
 };
 static const uint8_t code_halt[] = { 0xf4, 0xeb, 0xfd };  /* hlt; jmp hlt */
 
-size_t tinyguest_build(uint8_t *buf, enum tinyguest_action action, const struct tinyguest_opts *opts)
+size_t tinyguest_build(uint8_t *buf, enum tinyguest_action action,
+                       const struct tinyguest_opts *opts)
 {
     const unsigned setup_sects = 1;
     const size_t setup = (setup_sects + 1) * 512;
@@ -91,11 +92,26 @@ size_t tinyguest_build(uint8_t *buf, enum tinyguest_action action, const struct 
     const uint8_t *tail = NULL;
     size_t tail_len = 0;
     switch (action) {
-    case TINYGUEST_POWEROFF: tail = code_poweroff; tail_len = sizeof(code_poweroff); break;
-    case TINYGUEST_REBOOT: tail = code_reboot; tail_len = sizeof(code_reboot); break;
-    case TINYGUEST_KBD_RESET: tail = code_kbd_reset; tail_len = sizeof(code_kbd_reset); break;
-    case TINYGUEST_PANIC: tail = code_panic; tail_len = sizeof(code_panic); break;
-    case TINYGUEST_TRIPLE_FAULT: tail = code_triple_fault; tail_len = sizeof(code_triple_fault); break;
+    case TINYGUEST_POWEROFF:
+        tail = code_poweroff;
+        tail_len = sizeof(code_poweroff);
+        break;
+    case TINYGUEST_REBOOT:
+        tail = code_reboot;
+        tail_len = sizeof(code_reboot);
+        break;
+    case TINYGUEST_KBD_RESET:
+        tail = code_kbd_reset;
+        tail_len = sizeof(code_kbd_reset);
+        break;
+    case TINYGUEST_PANIC:
+        tail = code_panic;
+        tail_len = sizeof(code_panic);
+        break;
+    case TINYGUEST_TRIPLE_FAULT:
+        tail = code_triple_fault;
+        tail_len = sizeof(code_triple_fault);
+        break;
     case TINYGUEST_SRIOV:
         memcpy(p, code_sriov, sizeof(code_sriov));
         p += sizeof(code_sriov);

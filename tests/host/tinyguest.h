@@ -28,6 +28,7 @@ struct tinyguest_opts {
 
 /* Writes the image into buf (at least TINYGUEST_MAX bytes); returns its size. */
 #define TINYGUEST_MAX 4096
-size_t tinyguest_build(uint8_t *buf, enum tinyguest_action action, const struct tinyguest_opts *opts);
+size_t tinyguest_build(uint8_t *buf, enum tinyguest_action action,
+                       const struct tinyguest_opts *opts);
 
 #endif

@@ -85,7 +85,10 @@ static inline void fvq_publish(struct fake_vq *q, uint16_t head)
     fvq_set_avail_idx(q, q->avail_idx + 1);
 }
 
-static inline uint16_t fvq_used_idx(struct fake_vq *q) { return ld_le16(fg_ptr(q->g, q->used + 2)); }
+static inline uint16_t fvq_used_idx(struct fake_vq *q)
+{
+    return ld_le16(fg_ptr(q->g, q->used + 2));
+}
 static inline uint16_t fvq_used_flags(struct fake_vq *q) { return ld_le16(fg_ptr(q->g, q->used)); }
 static inline uint16_t fvq_avail_event(struct fake_vq *q)
 {
@@ -95,7 +98,10 @@ static inline void fvq_set_used_event(struct fake_vq *q, uint16_t v)
 {
     st_le16(fg_ptr(q->g, q->avail + 4 + 2ull * q->size), v);
 }
-static inline void fvq_set_avail_flags(struct fake_vq *q, uint16_t v) { st_le16(fg_ptr(q->g, q->avail), v); }
+static inline void fvq_set_avail_flags(struct fake_vq *q, uint16_t v)
+{
+    st_le16(fg_ptr(q->g, q->avail), v);
+}
 
 /* Used element i (absolute index, wrapped here). */
 static inline void fvq_used_elem(struct fake_vq *q, uint16_t i, uint32_t *id, uint32_t *len)

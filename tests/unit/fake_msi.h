@@ -11,7 +11,10 @@
 #include "base/msi.h"
 #include "base/util.h"
 
-struct fake_msi_router { int fds[16]; unsigned n; };
+struct fake_msi_router {
+    int fds[16];
+    unsigned n;
+};
 
 static inline int fake_msi_add(void *o, uint64_t addr, uint32_t data, int *fd)
 {
@@ -24,6 +27,7 @@ static inline int fake_msi_add(void *o, uint64_t addr, uint32_t data, int *fd)
 }
 static inline int fake_msi_update(void *o, int h, uint64_t a, uint32_t d) { return 0; }
 static inline void fake_msi_remove(void *o, int h) { close(((struct fake_msi_router *)o)->fds[h]); }
-static const struct msi_router_ops fake_msi_ops = { fake_msi_add, fake_msi_update, fake_msi_remove };
+static const struct msi_router_ops fake_msi_ops = { fake_msi_add, fake_msi_update,
+                                                    fake_msi_remove };
 
 #endif

@@ -31,10 +31,7 @@ struct fake_net {
     int irqs[3], config_irqs;       /* bumped on the I/O thread: read with fnet_count() */
 };
 
-static inline uint64_t fnet_mono_ms(void)
-{
-    return monotonic_ns() / NSEC_PER_MSEC;
-}
+static inline uint64_t fnet_mono_ms(void) { return monotonic_ns() / NSEC_PER_MSEC; }
 
 static inline int fnet_count(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 
@@ -106,7 +103,8 @@ static inline uint8_t fnet_start(struct fake_net *t, uint64_t f)
     virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     virtio_dev_write_driver_features(t->dev, 0, (uint32_t)f);
     virtio_dev_write_driver_features(t->dev, 1, (uint32_t)(f >> 32));
-    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                      VIRTIO_STATUS_FEATURES_OK);
     if (!(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_FEATURES_OK))
         return virtio_dev_get_status(t->dev);
     for (unsigned i = 0; i < 3; i++) {
@@ -148,7 +146,8 @@ static inline int fnet_wait_used(struct fake_net *t, unsigned q, uint16_t idx)
 }
 
 /* Sends a control command (class, cmd, data) and returns the ack. */
-static inline int fnet_ctrl(struct fake_net *t, uint8_t cls, uint8_t cmd, const void *data, uint32_t len)
+static inline int fnet_ctrl(struct fake_net *t, uint8_t cls, uint8_t cmd, const void *data,
+                            uint32_t len)
 {
     static uint16_t n;
     uint8_t *hdr = fg_ptr(&t->g, 0x50000);
@@ -176,7 +175,8 @@ static inline int fnet_ctrl(struct fake_net *t, uint8_t cls, uint8_t cmd, const 
 }
 
 /* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET { le32 max_packets; le32 usecs; }: the ack. */
-static inline int fnet_coal_set(struct fake_net *t, uint8_t cmd, uint32_t max_packets, uint32_t usecs)
+static inline int fnet_coal_set(struct fake_net *t, uint8_t cmd, uint32_t max_packets,
+                                uint32_t usecs)
 {
     uint8_t b[8];
     for (int i = 0; i < 4; i++) {

@@ -194,16 +194,32 @@ static void test_dsdt_windows(void **state)
     st_le32(ecam + 4, LAYOUT_ECAM);
     st_le32(ecam + 8, LAYOUT_ECAM_SIZE);
     assert_true(contains(d, n, ecam, sizeof(ecam)));
-    uint8_t com[] = { 0x47, 0x01, LAYOUT_PORT_COM1 & 0xff, LAYOUT_PORT_COM1 >> 8,
-                      LAYOUT_PORT_COM1 & 0xff, LAYOUT_PORT_COM1 >> 8, 1, 8,
-                      0x22, 1u << LAYOUT_IRQ_COM1, 0 };
+    uint8_t com[] = { 0x47,
+                      0x01,
+                      LAYOUT_PORT_COM1 & 0xff,
+                      LAYOUT_PORT_COM1 >> 8,
+                      LAYOUT_PORT_COM1 & 0xff,
+                      LAYOUT_PORT_COM1 >> 8,
+                      1,
+                      8,
+                      0x22,
+                      1u << LAYOUT_IRQ_COM1,
+                      0 };
     assert_true(contains(d, n, com, sizeof(com)));
-    uint8_t pvp[] = { 0x47, 0x01, LAYOUT_PORT_PVPANIC & 0xff, LAYOUT_PORT_PVPANIC >> 8,
-                      LAYOUT_PORT_PVPANIC & 0xff, LAYOUT_PORT_PVPANIC >> 8, 1, 1 };
+    uint8_t pvp[] = { 0x47,
+                      0x01,
+                      LAYOUT_PORT_PVPANIC & 0xff,
+                      LAYOUT_PORT_PVPANIC >> 8,
+                      LAYOUT_PORT_PVPANIC & 0xff,
+                      LAYOUT_PORT_PVPANIC >> 8,
+                      1,
+                      1 };
     assert_true(contains(d, n, pvp, sizeof(pvp)));
     /* Name (_S5, Package () { 5, 5, 0, 0 }) */
-    uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, ACPI_S5_SLP_TYP,
-                     0x0a, ACPI_S5_SLP_TYP, 0x00, 0x00 };
+    uint8_t s5[] = {
+        0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP,
+        0x00, 0x00
+    };
     assert_true(contains(d, n, s5, sizeof(s5)));
     const char *names[] = { "PCI0", "MRES", "COM1", "PEVT", "_OSC", "_SEG", "_BBN", "QEMU0001" };
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -233,7 +249,8 @@ static void test_dsdt_iasl(void **state)
              "grep -q 'ACPI0013' dsdt.dsl && grep -q 'PNP0C0C' dsdt.dsl && "
              "grep -q 'Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )' dsdt.dsl && "
              "grep -q 'Notify (PWRB, 0x80)' dsdt.dsl && grep -q 'Method (_EVT, 1' dsdt.dsl && "
-             "! grep -qi 'error' log", dir);
+             "! grep -qi 'error' log",
+             dir);
     int rc = system(cmd);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
@@ -249,10 +266,12 @@ static void test_reset_stub(void **state)
     assert_true(n > 0 && (uint64_t)n <= LAYOUT_RESET_VECTOR - LAYOUT_ACPI);
     const uint8_t *s = mem + (LAYOUT_RESET_VECTOR - LAYOUT_ACPI);
     uint16_t port = LAYOUT_PORT_ACPI_PM + ACPI_RESET_OFF;
-    const uint8_t expect[] = { 0xb0, ACPI_RESET_VALUE,                 /* mov al, value */
-                               0xba, port & 0xff, port >> 8,           /* mov dx, port */
+    const uint8_t expect[] = { 0xb0,      ACPI_RESET_VALUE,                 /* mov al, value */
+                               0xba,      port & 0xff,
+                               port >> 8,           /* mov dx, port */
                                0xee,                                   /* out dx, al */
-                               0xfa, 0xf4, 0xeb, 0xfd };               /* cli; hlt; jmp */
+                               0xfa,      0xf4,
+                               0xeb,      0xfd };               /* cli; hlt; jmp */
     assert_memory_equal(s, expect, sizeof(expect));
     assert_true(LAYOUT_RESET_VECTOR + ACPI_RESET_STUB_SIZE == LAYOUT_ACPI + LAYOUT_ACPI_SIZE);
     /* A region that stops short of the reset vector gets no stub. */
@@ -283,14 +302,10 @@ static void test_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table_set),
-        cmocka_unit_test(test_fadt),
-        cmocka_unit_test(test_madt),
-        cmocka_unit_test(test_mcfg),
-        cmocka_unit_test(test_dsdt_windows),
-        cmocka_unit_test(test_dsdt_iasl),
-        cmocka_unit_test(test_reset_stub),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_table_set),    cmocka_unit_test(test_fadt),
+        cmocka_unit_test(test_madt),         cmocka_unit_test(test_mcfg),
+        cmocka_unit_test(test_dsdt_windows), cmocka_unit_test(test_dsdt_iasl),
+        cmocka_unit_test(test_reset_stub),   cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,8 +27,8 @@ static void test_integers(void **state)
     aml_integer(&a, 0xc0000000);
     aml_integer(&a, 0x4000000000ULL);
     aml_integer(&a, UINT64_MAX);
-    assert_bytes(&a, 0x00, 0x01, 0x0a, 0x05, 0x0b, 0x34, 0x12, 0x0c, 0x00, 0x00, 0x00, 0xc0,
-                 0x0e, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0xff);
+    assert_bytes(&a, 0x00, 0x01, 0x0a, 0x05, 0x0b, 0x34, 0x12, 0x0c, 0x00, 0x00, 0x00, 0xc0, 0x0e,
+                 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0xff);
 }
 
 static void test_names(void **state)
@@ -40,10 +40,9 @@ static void test_names(void **state)
     aml_name(&a, "\\_SB_.PCI0");
     aml_name(&a, "\\_SB_.PCI0.S00");
     aml_name(&a, "\\");
-    assert_bytes(&a, '\\', '_', 'S', 'B', '_', '_', 'S', '5', '_',
-                 '\\', 0x2e, '_', 'S', 'B', '_', 'P', 'C', 'I', '0',
-                 '\\', 0x2f, 3, '_', 'S', 'B', '_', 'P', 'C', 'I', '0', 'S', '0', '0', '_',
-                 '\\', 0x00);
+    assert_bytes(&a, '\\', '_', 'S', 'B', '_', '_', 'S', '5', '_', '\\', 0x2e, '_', 'S', 'B', '_',
+                 'P', 'C', 'I', '0', '\\', 0x2f, 3, '_', 'S', 'B', '_', 'P', 'C', 'I', '0', 'S',
+                 '0', '0', '_', '\\', 0x00);
     aml_init(&a, buf, sizeof(buf));
     aml_name(&a, "TOOLONG");
     assert_true(a.err);
@@ -56,8 +55,7 @@ static void test_eisaid_string(void **state)
     aml_eisaid(&a, "PNP0A08");
     aml_string(&a, "QEMU0001");
     /* EisaId ("PNP0A08") == 0x080AD041, as iasl encodes it. */
-    assert_bytes(&a, 0x0c, 0x41, 0xd0, 0x0a, 0x08,
-                 0x0d, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0);
+    assert_bytes(&a, 0x0c, 0x41, 0xd0, 0x0a, 0x08, 0x0d, 'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0);
 }
 
 /* §20.2.4: PkgLength counts its own bytes; 1 byte up to 63, then 2, 3 bytes. */
@@ -97,8 +95,8 @@ static void test_nested_and_overflow(void **state)
     aml_integer(&a, 0);
     aml_close(&a, d);
     aml_close(&a, s);
-    assert_bytes(&a, 0x10, 0x13, '\\', '_', 'S', 'B', '_',
-                 0x5b, 0x82, 0x0b, 'D', 'E', 'V', '0', 0x08, '_', 'U', 'I', 'D', 0x00);
+    assert_bytes(&a, 0x10, 0x13, '\\', '_', 'S', 'B', '_', 0x5b, 0x82, 0x0b, 'D', 'E', 'V', '0',
+                 0x08, '_', 'U', 'I', 'D', 0x00);
     /* Running out of room sets err and stops writing. */
     uint8_t small[8];
     aml_init(&a, small, sizeof(small));
@@ -117,14 +115,12 @@ static void test_resources(void **state)
     aml_res_irq(&a, 1u << 4);
     aml_res_mem32_fixed(&a, 0xe0000000, 0x100000);
     aml_res_end(&a);
-    assert_bytes(&a, 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,
-                 0x22, 0x10, 0x00,
-                 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0, 0x00, 0x00, 0x10, 0x00,
-                 0x79, 0x00);
+    assert_bytes(&a, 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, 0x22, 0x10, 0x00, 0x86, 0x09,
+                 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0, 0x00, 0x00, 0x10, 0x00, 0x79, 0x00);
     aml_init(&a, buf, sizeof(buf));
     aml_res_word_bus(&a, 0, 0xff);
-    assert_bytes(&a, 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0x00, 0x00, 0xff, 0x00, 0, 0,
-                 0x00, 0x01);
+    assert_bytes(&a, 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0x00, 0x00, 0xff, 0x00, 0, 0, 0x00,
+                 0x01);
 }
 
 int main(void)

@@ -39,7 +39,9 @@ static void test_tap(void **state)
     assert_true(f & BIT(VIRTIO_NET_F_CSUM));
     assert_true(f & BIT(VIRTIO_NET_F_HOST_TSO4));
     assert_true(f & BIT(VIRTIO_NET_F_GUEST_CSUM));
-    assert_int_equal(net_backend_set_features(be, BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4)), 0);
+    assert_int_equal(net_backend_set_features(be, BIT(VIRTIO_NET_F_GUEST_CSUM) |
+                                                      BIT(VIRTIO_NET_F_GUEST_TSO4)),
+                     0);
     assert_int_equal(net_backend_set_features(be, 0), 0);
 
     /* Link is up (IFF_UP) and addressing left alone. */
@@ -163,7 +165,8 @@ static void test_net_opts(void **state)
     assert_int_equal(o.mac[0], 0x52);
     assert_int_equal(o.mac[2], 0x00);
     assert_int_equal(net_opts_parse("mac=52:54:00:00:00:01", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=a,mac=01:00:00:00:00:01", &o, NULL, 0), -1);  /* multicast */
+    assert_int_equal(net_opts_parse("tap=a,mac=01:00:00:00:00:01", &o, NULL, 0),
+                     -1);  /* multicast */
     assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00", &o, NULL, 0), -1);
     assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:0g", &o, NULL, 0), -1);
     assert_int_equal(net_opts_parse("tap=a,mac=52:54:00:00:00:001", &o, NULL, 0), -1);
@@ -181,17 +184,29 @@ static void test_net_opts(void **state)
     assert_int_equal(o.backend, NET_BACKEND_TAP);
     assert_int_equal(net_opts_parse("tap=a,backend=vhost", &o, NULL, 0), -1);
     assert_int_equal(net_opts_parse("tap=a,backend=", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net", &o, NULL, 0), 0);
+    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net", &o, NULL,
+                                    0),
+                     0);
     assert_int_equal(o.backend, NET_BACKEND_TAP);
     assert_int_equal(o.vf.vf_backend, NET_BACKEND_VHOST_NET);
     assert_false(o.vf.spoofchk);                  /* vpf never sees a vhost-net VF's frames */
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=off", &o, NULL, 0), 0);
+    assert_int_equal(
+        net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=off", &o,
+                       NULL, 0),
+        0);
     assert_false(o.vf.spoofchk);
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-spoofchk=on,vf-backend=vhost-net", &o, NULL, 0), -1);
+    assert_int_equal(
+        net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on", &o, NULL,
+                       0),
+        -1);
+    assert_int_equal(
+        net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-spoofchk=on,vf-backend=vhost-net", &o, NULL,
+                       0),
+        -1);
     assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=tap", &o, NULL, 0), 0);
     assert_true(o.vf.spoofchk);
-    assert_int_equal(net_opts_parse("tap=a,vf-backend=vhost-net", &o, NULL, 0), -1);   /* needs total-vfs */
+    assert_int_equal(net_opts_parse("tap=a,vf-backend=vhost-net", &o, NULL, 0),
+                     -1);   /* needs total-vfs */
     assert_int_equal(net_opts_parse("tap=a,total-vfs=2,vf-tap=v%d,vf-backend=x", &o, NULL, 0), -1);
     /* fd=N: a number of 3 or more, of an open tap (the tap case: test_tap_fd, cli tests). */
     char err[256] = "";
@@ -215,8 +230,9 @@ static void test_net_opts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tap), cmocka_unit_test(test_tap_fd), cmocka_unit_test(test_tap_bad_name),
-        cmocka_unit_test(test_loop), cmocka_unit_test(test_net_opts),
+        cmocka_unit_test(test_tap),          cmocka_unit_test(test_tap_fd),
+        cmocka_unit_test(test_tap_bad_name), cmocka_unit_test(test_loop),
+        cmocka_unit_test(test_net_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,8 +46,12 @@ static void test_zero_page(void **state)
     struct fixture *f = *state;
     static uint8_t initrd[3 * 4096 + 5];
     memset(initrd, 0xab, sizeof(initrd));
-    struct boot_input in = { .kernel = &f->k, .initrd = initrd, .initrd_size = sizeof(initrd),
-                             .cmdline = "console=ttyS0", .ram_size = RAM, .acpi_rsdp = LAYOUT_ACPI };
+    struct boot_input in = { .kernel = &f->k,
+                             .initrd = initrd,
+                             .initrd_size = sizeof(initrd),
+                             .cmdline = "console=ttyS0",
+                             .ram_size = RAM,
+                             .acpi_rsdp = LAYOUT_ACPI };
     struct boot_entry e;
     char err[256] = "";
     assert_int_equal(boot_setup(&f->mem, &in, &e, err, sizeof(err)), 0);
@@ -97,8 +101,11 @@ static void test_initrd_too_big(void **state)
     struct fixture *f = *state;
     size_t size = RAM - 16 * MiB;   /* would overlap the kernel's decompression area */
     uint8_t *initrd = calloc(1, size);
-    struct boot_input in = { .kernel = &f->k, .initrd = initrd, .initrd_size = size,
-                             .cmdline = "", .ram_size = RAM };
+    struct boot_input in = { .kernel = &f->k,
+                             .initrd = initrd,
+                             .initrd_size = size,
+                             .cmdline = "",
+                             .ram_size = RAM };
     struct boot_entry e;
     char err[256] = "";
     assert_int_equal(boot_setup(&f->mem, &in, &e, err, sizeof(err)), -1);

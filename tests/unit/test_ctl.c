@@ -45,9 +45,10 @@ static void echo_handler(void *opaque, const struct ctl_request *req, struct ctl
     ctl_reply_bool(reply, "up", up);
 }
 
-static const struct ctl_arg echo_args[] = {
-    { "dev", CTL_ARG_STR, true }, { "n", CTL_ARG_INT, false }, { "up", CTL_ARG_BOOL, false },
-    { NULL } };
+static const struct ctl_arg echo_args[] = { { "dev", CTL_ARG_STR, true },
+                                            { "n", CTL_ARG_INT, false },
+                                            { "up", CTL_ARG_BOOL, false },
+                                            { NULL } };
 
 /* Runs req through a server with "echo" registered; returns the answer (caller frees). */
 static char *handle(const char *req)
@@ -86,9 +87,10 @@ static void test_dispatch(void **state)
     /* An id, a string or an integer, comes back right after "ok". */
     expect_answer("{\"id\":\"a1\",\"cmd\":\"echo\",\"dev\":\"x\"}",
                   "{\"ok\":true,\"id\":\"a1\",\"dev\":\"x\",\"n\":7,\"up\":true}");
-    expect_answer("{\"cmd\":\"nope\",\"id\":42}",
-                  "{\"ok\":false,\"id\":42,\"error\":\"unknown command \\\"nope\\\" (try \\\"help\\\")\","
-                  "\"class\":\"unknown-command\"}");
+    expect_answer(
+        "{\"cmd\":\"nope\",\"id\":42}",
+        "{\"ok\":false,\"id\":42,\"error\":\"unknown command \\\"nope\\\" (try \\\"help\\\")\","
+        "\"class\":\"unknown-command\"}");
     expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"id\":[1]}", "\"class\":\"bad-request\"");
     expect_error("{\"cmd\":\"nope\"}", "unknown command \\\"nope\\\"");
     expect_error("not json", "bad request");
@@ -102,17 +104,21 @@ static void test_dispatch(void **state)
 static void test_strict_arguments(void **state)
 {
     calls = 0;
-    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"trust\":\"on\"}",
-                 "echo does not take \\\"trust\\\" (it takes: dev, n, up)\",\"class\":\"bad-argument\"");
+    expect_error(
+        "{\"cmd\":\"echo\",\"dev\":\"x\",\"trust\":\"on\"}",
+        "echo does not take \\\"trust\\\" (it takes: dev, n, up)\",\"class\":\"bad-argument\"");
     expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"n\":\"abc\"}", "\\\"n\\\" must be an integer");
     expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"n\":1.5}", "\\\"n\\\" must be an integer");
-    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"maybe\"}", "\\\"up\\\" must be true or false");
+    expect_error("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"maybe\"}",
+                 "\\\"up\\\" must be true or false");
     expect_error("{\"cmd\":\"echo\",\"dev\":7}", "\\\"dev\\\" must be a string");
     expect_error("{\"cmd\":\"echo\"}", "echo needs \\\"dev\\\"");
     assert_int_equal(calls, 0);
     /* iproute2's on/off are booleans. */
-    expect_answer("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"off\"}", "{\"ok\":true,\"dev\":\"x\",\"n\":7,\"up\":false}");
-    expect_answer("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"on\"}", "{\"ok\":true,\"dev\":\"x\",\"n\":7,\"up\":true}");
+    expect_answer("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"off\"}",
+                  "{\"ok\":true,\"dev\":\"x\",\"n\":7,\"up\":false}");
+    expect_answer("{\"cmd\":\"echo\",\"dev\":\"x\",\"up\":\"on\"}",
+                  "{\"ok\":true,\"dev\":\"x\",\"n\":7,\"up\":true}");
 }
 
 static void big_handler(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
@@ -130,15 +136,17 @@ static void test_answers_are_json(void **state)
     struct ctl_server s;
     memset(&s, 0, sizeof(s));
     ctl_server_register(&s, "big", "test", NULL, big_handler, NULL);
-    char *out = ctl_server_handle(&s, "{\"cmd\":\"big\"}", strlen("{\"cmd\":\"big\"}"), &(struct ctl_session){ 0 });
+    char *out = ctl_server_handle(&s, "{\"cmd\":\"big\"}", strlen("{\"cmd\":\"big\"}"),
+                                  &(struct ctl_session){ 0 });
     assert_non_null(out);
     json_error_t err;
     json_t *o = json_loads(out, 0, &err);
     if (!o)
         fail_msg("invalid JSON (%s) in an answer of %zu bytes", err.text, strlen(out));
     assert_int_equal(json_array_size(json_object_get(o, "list")), 2000);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "list"), 1999), "tap")),
-                        "q\"x\\y");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(o, "list"), 1999), "tap")),
+        "q\"x\\y");
     assert_string_equal(json_string_value(json_object_get(o, "raw")), "?? tap");
     json_decref(o);
     free(out);
@@ -167,7 +175,8 @@ static void test_client_build(void **state)
 {
     char *argv[] = { "link", "dev=net0", "up=false", "rate=100", "name=a b" };
     char *out = ctl_client_build(5, argv);
-    assert_string_equal(out, "{\"cmd\":\"link\",\"dev\":\"net0\",\"up\":false,\"rate\":100,\"name\":\"a b\"}");
+    assert_string_equal(
+        out, "{\"cmd\":\"link\",\"dev\":\"net0\",\"up\":false,\"rate\":100,\"name\":\"a b\"}");
     free(out);
     char *bad[] = { "link", "noequals" };
     assert_null(ctl_client_build(2, bad));
@@ -176,11 +185,11 @@ static void test_client_build(void **state)
     char *twice[] = { "link", "up=true", "up=false" };
     assert_null(ctl_client_build(3, twice));
     /* iproute2's form: KEY VALUE as two words, mixed with KEY=VALUE. */
-    char *ip[] = { "vf-set", "dev", "net0", "vf", "3", "vlan=100", "qos", "2", "proto", "802.1ad",
-                   "trust", "on", "max_tx_rate", "100" };
+    char *ip[] = { "vf-set", "dev",   "net0",    "vf",    "3",  "vlan=100",    "qos",
+                   "2",      "proto", "802.1ad", "trust", "on", "max_tx_rate", "100" };
     out = ctl_client_build(14, ip);
     assert_string_equal(out, "{\"cmd\":\"vf-set\",\"dev\":\"net0\",\"vf\":3,\"vlan\":100,\"qos\":2,"
-                        "\"proto\":\"802.1ad\",\"trust\":\"on\",\"max_tx_rate\":100}");
+                             "\"proto\":\"802.1ad\",\"trust\":\"on\",\"max_tx_rate\":100}");
     free(out);
     char *no_value[] = { "vf-set", "dev", "net0", "vf" };
     assert_null(ctl_client_build(4, no_value));
@@ -336,7 +345,8 @@ static char child_try(uid_t uid, gid_t gid, char *out, size_t cap)
         char buf[1024];
         size_t have = 0;
         send(fd, "{\"cmd\":\"echo\",\"dev\":\"child\"}\n", 29, MSG_NOSIGNAL);
-        for (int lines = 0; lines < 2 && have < sizeof(buf);) {  /* greeting + answer, or a refusal */
+        for (int lines = 0;
+             lines < 2 && have < sizeof(buf);) {  /* greeting + answer, or a refusal */
             ssize_t n = read(fd, buf + have, sizeof(buf) - have);
             if (n <= 0)
                 break;

@@ -40,7 +40,8 @@ static void expect_shown(const char *cmd, const char *json, const char *want)
 
 static void test_devices_table(void **state)
 {
-    expect_shown("devices",
+    expect_shown(
+        "devices",
         "{\"ok\":true,\"devices\":["
         "{\"dev\":\"net0\",\"pci\":\"0000:00:01.0\",\"mac\":\"52:54:00:00:00:10\",\"tap\":\"vpfpf0\","
         "\"link\":true,\"total_vfs\":8,\"backend\":\"tap\",\"vf_backend\":\"vhost-net\"},"
@@ -58,7 +59,8 @@ static void test_devices_table(void **state)
  * one whose backend failed, one the guest has not enabled (settings only). */
 static void test_vfs_table(void **state)
 {
-    expect_shown("vfs",
+    expect_shown(
+        "vfs",
         "{\"ok\":true,\"dev\":\"net0\",\"total_vfs\":3,\"num_vfs\":2,\"vfs\":["
         "{\"vf\":0,\"dev\":\"net0vf0\",\"pci\":\"0000:00:01.1\",\"mac\":\"52:54:00:00:00:11\","
         "\"tap\":\"vpfv0\",\"link\":true,\"up\":true,\"link_state\":\"auto\",\"trust\":false,"
@@ -93,7 +95,8 @@ static void test_vfs_table(void **state)
 
 static void test_stats(void **state)
 {
-    expect_shown("stats",
+    expect_shown(
+        "stats",
         "{\"ok\":true,\"dev\":\"net0vf2\",\"link\":false,\"rx_packets\":5,\"rx_bytes\":640,"
         "\"rx_dropped\":1,\"rx_errors\":0,\"tx_packets\":4,\"tx_bytes\":512,\"tx_dropped\":0,"
         "\"tx_errors\":2,\"tx_spoofed\":9,\"rx_usecs\":200,\"rx_max_packets\":32,\"tx_usecs\":0,"
@@ -108,7 +111,8 @@ static void test_stats(void **state)
 
 static void test_help_table(void **state)
 {
-    expect_shown("help",
+    expect_shown(
+        "help",
         "{\"ok\":true,\"commands\":[{\"name\":\"devices\",\"help\":\"list network devices\",\"args\":{}},"
         "{\"name\":\"vf-set\",\"help\":\"set a VF's port\",\"args\":{"
         "\"dev\":{\"type\":\"a string\",\"required\":true},\"vf\":{\"type\":\"an integer\",\"required\":true},"
@@ -121,7 +125,8 @@ static void test_help_table(void **state)
 /* Any other answer: its fields, aligned; lists as comma-separated names. */
 static void test_fields(void **state)
 {
-    expect_shown("info",
+    expect_shown(
+        "info",
         "{\"ok\":true,\"version\":\"0.1.0\",\"revision\":\"\",\"uptime_ms\":1046,\"cpus\":2,"
         "\"devices\":[\"net0\",\"net1\"]}",
         "version:   0.1.0\n"
@@ -148,14 +153,17 @@ static char *event_shown(const char *line)
 
 static void test_events(void **state)
 {
-    char *t = event_shown("{\"event\":\"vfs-changed\",\"timestamp\":{\"seconds\":1764755000,"
-                          "\"microseconds\":120000},\"data\":{\"dev\":\"net0\",\"num_vfs\":2,\"vfs\":["
-                          "{\"vf\":0,\"dev\":\"net0vf0\"},{\"vf\":1,\"dev\":\"net0vf1\"}]}}");
-    assert_string_equal(t, "2025-12-03T09:43:20.120Z vfs-changed dev=net0 num_vfs=2 vfs=net0vf0,net0vf1\n");
+    char *t = event_shown(
+        "{\"event\":\"vfs-changed\",\"timestamp\":{\"seconds\":1764755000,"
+        "\"microseconds\":120000},\"data\":{\"dev\":\"net0\",\"num_vfs\":2,\"vfs\":["
+        "{\"vf\":0,\"dev\":\"net0vf0\"},{\"vf\":1,\"dev\":\"net0vf1\"}]}}");
+    assert_string_equal(
+        t, "2025-12-03T09:43:20.120Z vfs-changed dev=net0 num_vfs=2 vfs=net0vf0,net0vf1\n");
     free(t);
     t = event_shown("{\"event\":\"shutdown\",\"timestamp\":{\"seconds\":0,\"microseconds\":999},"
                     "\"data\":{\"reason\":\"guest powered off\",\"status\":0}}");
-    assert_string_equal(t, "1970-01-01T00:00:00.000Z shutdown reason=\"guest powered off\" status=0\n");
+    assert_string_equal(
+        t, "1970-01-01T00:00:00.000Z shutdown reason=\"guest powered off\" status=0\n");
     free(t);
     t = event_shown("not json");
     assert_string_equal(t, "not json\n");
@@ -165,12 +173,9 @@ static void test_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_devices_table),
-        cmocka_unit_test(test_vfs_table),
-        cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_help_table),
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_devices_table), cmocka_unit_test(test_vfs_table),
+        cmocka_unit_test(test_stats),         cmocka_unit_test(test_help_table),
+        cmocka_unit_test(test_fields),        cmocka_unit_test(test_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

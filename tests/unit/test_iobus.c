@@ -7,7 +7,11 @@
 #include "base/iobus.h"
 #include "base/util.h"
 
-struct fake_dev { uint64_t last_off; uint64_t last_val; unsigned writes; };
+struct fake_dev {
+    uint64_t last_off;
+    uint64_t last_val;
+    unsigned writes;
+};
 
 static void fake_read(void *opaque, uint64_t off, void *data, unsigned len)
 {

@@ -35,7 +35,10 @@ static void on_event(struct iothread_watch *w, uint32_t events)
 static void add_watch(void *arg)
 {
     struct ctx *t = arg;
-    t->w = (struct iothread_watch){ .fd = t->efd, .events = EPOLLIN | EPOLLET, .fn = on_event, .opaque = t };
+    t->w = (struct iothread_watch){ .fd = t->efd,
+                                    .events = EPOLLIN | EPOLLET,
+                                    .fn = on_event,
+                                    .opaque = t };
     assert_int_equal(iothread_watch_add(&t->io, &t->w), 0);
 }
 
@@ -143,7 +146,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_policy_follows_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_edge_triggered_eventfd_fires_per_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edge_triggered_eventfd_fires_per_write, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,13 +366,15 @@ static void test_setup_errors_also_on_stderr(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     buf[n] = '\0';
-    assert_string_equal(buf, "vpf: error: setup failed\n"
-                             "vpf: error: seccomp: thread x made forbidden system call 1 (write)\n");
+    assert_string_equal(buf,
+                        "vpf: error: setup failed\n"
+                        "vpf: error: seccomp: thread x made forbidden system call 1 (write)\n");
     read_path(path, buf, sizeof(buf));
     unlink(path);
-    assert_string_equal(buf, "old line\nvpf: error: setup failed\nvpf: warning: a warning stays in the file\n"
-                             "vpf: error: a guest broke something\n"
-                             "vpf: error: seccomp: thread x made forbidden system call 1 (write)\n");
+    assert_string_equal(
+        buf, "old line\nvpf: error: setup failed\nvpf: warning: a warning stays in the file\n"
+             "vpf: error: a guest broke something\n"
+             "vpf: error: seccomp: thread x made forbidden system call 1 (write)\n");
 }
 
 static void test_signalsafe_line(void **state)
@@ -387,7 +389,8 @@ static void test_signalsafe_line(void **state)
     log_set_output(NULL);
     read_log(f, buf, sizeof(buf));
     fclose(f);
-    assert_string_equal(buf, "vpf: error: seccomp: thread vcpu0 made forbidden system call 41 (socket)\n");
+    assert_string_equal(
+        buf, "vpf: error: seccomp: thread vcpu0 made forbidden system call 41 (socket)\n");
 }
 
 int main(void)

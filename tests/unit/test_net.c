@@ -355,8 +355,9 @@ static void test_rx_small_ring_reads_anyway(void **state)
     struct fake_net *t = *state;
     /* Every buffer of the ring posted, together still below a GSO frame: the device
      * must read rather than wait for buffers that can never come. */
-    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
-                                   BIT(VIRTIO_NET_F_GUEST_TSO4)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF) |
+                                       BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4)),
+                     FNET_ALL_OK);
     for (uint16_t i = 0; i < FNET_QSZ; i++)
         post_rx(t, i, 0x30000 + 0x1000 * i, 1600);
     fnet_kick(t, 0);
@@ -371,7 +372,8 @@ static void test_rx_small_ring_reads_anyway(void **state)
 static void test_event_idx_one_interrupt_per_batch(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_EVENT_IDX)),
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_MRG_RXBUF) |
+                                       BIT(VIRTIO_RING_F_EVENT_IDX)),
                      FNET_ALL_OK);
     fvq_set_used_event(&t->q[1], 0);
     for (uint16_t i = 0; i < 8; i++) {
@@ -447,8 +449,9 @@ static void rx_stream(struct fake_net *t, unsigned ndesc)
         uint8_t *first = fg_ptr(&t->g, buf[heads[0]]);
         assert_int_equal(((struct virtio_net_hdr_v1 *)first)->num_buffers, nb);
         assert_int_equal(first[HDR], fill);
-        uint8_t *last = nb == 1 ? first + HDR + payload - 1
-                                : (uint8_t *)fg_ptr(&t->g, buf[heads[1]]) + (HDR + payload - BUF) - 1;
+        uint8_t *last = nb == 1
+                            ? first + HDR + payload - 1
+                            : (uint8_t *)fg_ptr(&t->g, buf[heads[1]]) + (HDR + payload - BUF) - 1;
         assert_int_equal(*last, fill);
         used = (uint16_t)(used + nb);
         /* The driver recycles the buffers it got back, at the end of the ring. */
@@ -490,32 +493,46 @@ static void test_ctrl_commands(void **state)
     struct fake_net *t = *state;
     assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     uint8_t on = 1, two = 2;
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &two, 1), VIRTIO_NET_ERR);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, "\1\1", 2), VIRTIO_NET_ERR);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, NULL, 0), VIRTIO_NET_ERR);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOBCAST, &on, 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+                     VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1),
+                     VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &two, 1),
+                     VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, "\1\1", 2),
+                     VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, NULL, 0),
+                     VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOBCAST, &on, 1),
+                     VIRTIO_NET_ERR);
     assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_VLAN, 0, &on, 1), VIRTIO_NET_ERR);
     assert_int_equal(fnet_ctrl(t, 200, 0, NULL, 0), VIRTIO_NET_ERR);
 
     const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
     uint8_t gen = virtio_dev_config_generation(t->dev);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6),
+                     VIRTIO_NET_OK);
     uint8_t cfg[6];
     virtio_dev_config_read(t->dev, 0, cfg, 6);
     assert_memory_equal(cfg, mac, 6);
     assert_int_not_equal(virtio_dev_config_generation(t->dev), gen);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 5), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 5),
+                     VIRTIO_NET_ERR);
 
     /* MAC_TABLE_SET: 1 unicast, 2 multicast entries. */
     uint8_t tbl[4 + 6 + 4 + 12] = { 1, 0, 0, 0 };
     tbl[10] = 2;
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl)), VIRTIO_NET_OK);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl) - 1), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl,
+                               sizeof(tbl)),
+                     VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl,
+                               sizeof(tbl) - 1),
+                     VIRTIO_NET_ERR);
     tbl[0] = 0xff;   /* huge count */
     tbl[3] = 0xff;
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl, sizeof(tbl)), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, tbl,
+                               sizeof(tbl)),
+                     VIRTIO_NET_ERR);
     assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, 9, NULL, 0), VIRTIO_NET_ERR);
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
     settle();
@@ -525,11 +542,14 @@ static void test_ctrl_commands(void **state)
 static void test_ctrl_needs_features(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ)),
+                     FNET_ALL_OK);
     uint8_t on = 1;
     const uint8_t mac[6] = { 0x02, 1, 2, 3, 4, 5 };
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+                     VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6),
+                     VIRTIO_NET_ERR);
 }
 
 static void test_ctrl_without_ack_needs_reset(void **state)
@@ -559,13 +579,16 @@ static void test_features(void **state)
     /* virtio 1.2 §5.1.3.1 dependencies */
     assert_false(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_GUEST_TSO4)) & VIRTIO_STATUS_FEATURES_OK);
     assert_false(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_HOST_TSO6)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_false(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_RX)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_RX)) &
+                 VIRTIO_STATUS_FEATURES_OK);
     assert_false(fnet_start(t, BASE_F & ~BIT(VIRTIO_F_VERSION_1)) & VIRTIO_STATUS_FEATURES_OK);
-    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
-                                   BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN)), FNET_ALL_OK);
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+                                       BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |
+                                       BIT(VIRTIO_NET_F_GUEST_ECN)),
+                     FNET_ALL_OK);
     assert_int_equal(loop_last_features(t->be),
                      BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
-                     BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN));
+                         BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN));
     virtio_dev_set_status(t->dev, 0);
     assert_int_equal(loop_last_features(t->be), 0);   /* offloads off after reset */
 }
@@ -659,7 +682,8 @@ static void test_no_rx_queue_no_backend_poll(void **state)
     struct fake_net *t = *state;
     virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     virtio_dev_write_driver_features(t->dev, 1, 1);             /* VERSION_1 */
-    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                      VIRTIO_STATUS_FEATURES_OK);
     struct virtq *vq = &t->dev->vqs[1];
     vq->size = FNET_QSZ;
     vq->desc_gpa = t->q[1].desc;
@@ -713,7 +737,8 @@ static void test_ctrl_budget(void **state)
     virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     virtio_dev_write_driver_features(t->dev, 0, (uint32_t)BASE_F);
     virtio_dev_write_driver_features(t->dev, 1, (uint32_t)(BASE_F >> 32));
-    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    virtio_dev_set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                      VIRTIO_STATUS_FEATURES_OK);
     for (unsigned i = 0; i < 3; i++) {
         struct virtq *vq = &t->dev->vqs[i];
         vq->size = t->q[i].size;
@@ -729,7 +754,8 @@ static void test_ctrl_budget(void **state)
         b[4 * i] = VIRTIO_NET_CTRL_RX;
         b[4 * i + 1] = VIRTIO_NET_CTRL_RX_PROMISC;
         b[4 * i + 2] = 1;
-        fvq_desc(&t->q[2], (uint16_t)(2 * i), 0x60000 + 4 * i, 3, VRING_DESC_F_NEXT, (uint16_t)(2 * i + 1));
+        fvq_desc(&t->q[2], (uint16_t)(2 * i), 0x60000 + 4 * i, 3, VRING_DESC_F_NEXT,
+                 (uint16_t)(2 * i + 1));
         fvq_desc(&t->q[2], (uint16_t)(2 * i + 1), 0x60000 + 4 * i + 3, 1, VRING_DESC_F_WRITE, 0);
         fvq_publish(&t->q[2], (uint16_t)(2 * i));               /* no kick: the test runs it */
     }
@@ -745,7 +771,8 @@ static void test_ctrl_budget(void **state)
 
 /* ---- host port: VLAN ---- */
 
-static void set_vlan_tag(struct fake_net *t, uint16_t vid, uint8_t qos, enum virtio_net_vlan_proto proto)
+static void set_vlan_tag(struct fake_net *t, uint16_t vid, uint8_t qos,
+                         enum virtio_net_vlan_proto proto)
 {
     struct virtio_net_port p;
     virtio_net_get_port(t->n, &p);
@@ -802,7 +829,8 @@ static void test_vlan_tx_tags(void **state)
 
 /* Sends HDR + frame with a tag of TPID tpid, PCP 1 and VID vid (-1: untagged), and 40
  * payload bytes. */
-static void inject_tpid(struct fake_net *t, uint16_t tpid, int vid, uint8_t flags, uint8_t csum_start)
+static void inject_tpid(struct fake_net *t, uint16_t tpid, int vid, uint8_t flags,
+                        uint8_t csum_start)
 {
     uint8_t pkt[HDR + 60] = { 0 };
     size_t l = 0;
@@ -1003,19 +1031,26 @@ static void test_untrusted_guest(void **state)
     set_trust(t, false, true);
     assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     uint8_t on = 1, off = 0, cfg[6];
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_ERR);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1), VIRTIO_NET_OK);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &off, 1), VIRTIO_NET_OK);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+                     VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1),
+                     VIRTIO_NET_ERR);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1),
+                     VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &off, 1),
+                     VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6),
+                     VIRTIO_NET_ERR);
     virtio_dev_config_read(t->dev, 0, cfg, 6);
     assert_memory_equal(cfg, MAC, 6);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, MAC, 6), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, MAC, 6),
+                     VIRTIO_NET_OK);
     assert_true(tx_from(t, 0, MAC));
     /* A MAC the host did not set explicitly (a derived default) may change; its frames
      * still fail the spoof check. */
     set_trust(t, false, false);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6),
+                     VIRTIO_NET_OK);
     virtio_dev_config_read(t->dev, 0, cfg, 6);
     assert_memory_equal(cfg, GUEST_MAC, 6);
     assert_false(tx_from(t, 1, GUEST_MAC));
@@ -1033,9 +1068,12 @@ static void test_trusted_guest(void **state)
     set_trust(t, true, true);
     assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     uint8_t on = 1;
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6), VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1),
+                     VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1),
+                     VIRTIO_NET_OK);
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, GUEST_MAC, 6),
+                     VIRTIO_NET_OK);
     assert_true(tx_from(t, 0, GUEST_MAC));
     assert_false(tx_from(t, 1, MAC));
     set_trust(t, false, true);
@@ -1095,16 +1133,19 @@ static void test_coal_commands(void **state)
                  (uint64_t)virtio_dev_read_device_features(t->dev, 1) << 32;
     assert_true(f & BIT(VIRTIO_NET_F_NOTF_COAL));
     /* needs the control queue (virtio 1.3 §5.1.3.1) */
-    assert_false(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_NOTF_COAL)) & VIRTIO_STATUS_FEATURES_OK);
+    assert_false(fnet_start(t, BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_NOTF_COAL)) &
+                 VIRTIO_STATUS_FEATURES_OK);
     assert_int_equal(fnet_start(t, BASE_F), FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 100), VIRTIO_NET_ERR);
     assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL)), FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 32, 100), VIRTIO_NET_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_TX_SET, 1, 0), VIRTIO_NET_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000000), VIRTIO_NET_OK);
-    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000001), VIRTIO_NET_ERR);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 0, 1000001),
+                     VIRTIO_NET_ERR);
     assert_int_equal(fnet_coal_set(t, 2, 0, 0), VIRTIO_NET_ERR);      /* VQ_SET: not offered */
-    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, "\0\0\0\0", 4),
+    assert_int_equal(fnet_ctrl(t, VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET,
+                               "\0\0\0\0", 4),
                      VIRTIO_NET_ERR);
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
@@ -1142,7 +1183,8 @@ static void test_coal_rx_holds_interrupt(void **state)
 
     /* Out of buffers (the last of the 8 used): what is held is due at once, else the
      * driver would never refill. */
-    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 64, 1000000), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 64, 1000000),
+                     VIRTIO_NET_OK);
     t0 = fnet_mono_ms();
     for (uint8_t p = 5; p <= 8; p++)
         inject(t, 80, p, 0);
@@ -1157,7 +1199,8 @@ static void test_coal_rx_holds_interrupt(void **state)
 static void test_coal_rx_event_idx(void **state)
 {
     struct fake_net *t = *state;
-    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL) | BIT(VIRTIO_RING_F_EVENT_IDX)),
+    assert_int_equal(fnet_start(t, BASE_F | BIT(VIRTIO_NET_F_NOTF_COAL) |
+                                       BIT(VIRTIO_RING_F_EVENT_IDX)),
                      FNET_ALL_OK);
     assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, 64, 100000), VIRTIO_NET_OK);
     fvq_set_used_event(&t->q[0], 0);
@@ -1221,22 +1264,43 @@ static void test_coal_tx_and_reset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_tx_frame), T(test_tx_batch_indirect), T(test_tx_event_idx_suppression),
-        T(test_tx_short_packet_counted), T(test_tx_spoof_check), T(test_tx_bad_chain_needs_reset),
-        T(test_tx_writable_desc_needs_reset), T(test_rx_mergeable), T(test_rx_mergeable_big_buffers),
+        T(test_tx_frame),
+        T(test_tx_batch_indirect),
+        T(test_tx_event_idx_suppression),
+        T(test_tx_short_packet_counted),
+        T(test_tx_spoof_check),
+        T(test_tx_bad_chain_needs_reset),
+        T(test_tx_writable_desc_needs_reset),
+        T(test_rx_mergeable),
+        T(test_rx_mergeable_big_buffers),
         T(test_rx_split_header_buffers),
-        T(test_rx_no_mrg_one_chain_per_packet), T(test_rx_waits_for_buffers),
-        T(test_rx_small_ring_reads_anyway), T(test_rx_readable_desc_needs_reset),
-        T(test_rx_stream_cache_wraps), T(test_rx_stream_cache_wraps_iovecs),
+        T(test_rx_no_mrg_one_chain_per_packet),
+        T(test_rx_waits_for_buffers),
+        T(test_rx_small_ring_reads_anyway),
+        T(test_rx_readable_desc_needs_reset),
+        T(test_rx_stream_cache_wraps),
+        T(test_rx_stream_cache_wraps_iovecs),
         T(test_event_idx_one_interrupt_per_batch),
-        T(test_coal_commands), T(test_coal_rx_holds_interrupt), T(test_coal_rx_event_idx),
+        T(test_coal_commands),
+        T(test_coal_rx_holds_interrupt),
+        T(test_coal_rx_event_idx),
         T(test_coal_tx_and_reset),
-        T(test_ctrl_commands), T(test_ctrl_needs_features), T(test_ctrl_without_ack_needs_reset),
-        T(test_features), T(test_config_and_link), T(test_backend_hangup), T(test_no_rx_queue_no_backend_poll),
-        T(test_driver_ok_again_then_reset_works), T(test_ctrl_budget),
-        T(test_vlan_tx_tags), T(test_vlan_rx_strips_and_filters),
-        T(test_vlan_tx_qos_proto), T(test_vlan_rx_proto),
-        T(test_untrusted_guest), T(test_trusted_guest), T(test_port_mac_after_reset),
+        T(test_ctrl_commands),
+        T(test_ctrl_needs_features),
+        T(test_ctrl_without_ack_needs_reset),
+        T(test_features),
+        T(test_config_and_link),
+        T(test_backend_hangup),
+        T(test_no_rx_queue_no_backend_poll),
+        T(test_driver_ok_again_then_reset_works),
+        T(test_ctrl_budget),
+        T(test_vlan_tx_tags),
+        T(test_vlan_rx_strips_and_filters),
+        T(test_vlan_tx_qos_proto),
+        T(test_vlan_rx_proto),
+        T(test_untrusted_guest),
+        T(test_trusted_guest),
+        T(test_port_mac_after_reset),
         T(test_tx_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,7 +78,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off_notifies_always), cmocka_unit_test(test_time_limit),
-        cmocka_unit_test(test_packet_limit), cmocka_unit_test(test_new_parameters_release),
+        cmocka_unit_test(test_packet_limit),        cmocka_unit_test(test_new_parameters_release),
         cmocka_unit_test(test_held_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

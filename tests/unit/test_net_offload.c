@@ -96,27 +96,44 @@ static int fo_set_call(struct net_backend *be, unsigned ring, int fd)
 }
 
 static const struct net_backend_ops fo_ops = {
-    .type = "fake-offload", .kind = NET_BACKEND_OFFLOAD,
-    .features = fo_features, .set_features = fo_set_features, .close = fo_close,
-    .start_offload = fo_start, .stop_offload = fo_stop, .set_link = fo_set_link,
-    .backend_broken = fo_broken, .stats = fo_stats,
-    .config_fd = fo_config_fd, .device_link = fo_device_link,
+    .type = "fake-offload",
+    .kind = NET_BACKEND_OFFLOAD,
+    .features = fo_features,
+    .set_features = fo_set_features,
+    .close = fo_close,
+    .start_offload = fo_start,
+    .stop_offload = fo_stop,
+    .set_link = fo_set_link,
+    .backend_broken = fo_broken,
+    .stats = fo_stats,
+    .config_fd = fo_config_fd,
+    .device_link = fo_device_link,
 };
 
 /* The same backend, able to move a ring's interrupt (as vhost does). */
 static const struct net_backend_ops fo_direct_ops = {
-    .type = "fake-offload", .kind = NET_BACKEND_OFFLOAD,
-    .features = fo_features, .set_features = fo_set_features, .close = fo_close,
-    .start_offload = fo_start, .stop_offload = fo_stop, .set_link = fo_set_link,
-    .backend_broken = fo_broken, .stats = fo_stats,
-    .config_fd = fo_config_fd, .device_link = fo_device_link, .set_call = fo_set_call,
+    .type = "fake-offload",
+    .kind = NET_BACKEND_OFFLOAD,
+    .features = fo_features,
+    .set_features = fo_set_features,
+    .close = fo_close,
+    .start_offload = fo_start,
+    .stop_offload = fo_stop,
+    .set_link = fo_set_link,
+    .backend_broken = fo_broken,
+    .stats = fo_stats,
+    .config_fd = fo_config_fd,
+    .device_link = fo_device_link,
+    .set_call = fo_set_call,
 };
 
 /* A fake offload backend, owned by the device it is handed to. */
 static struct net_backend *fo_new_ops(const struct net_backend_ops *ops)
 {
     struct fake_offload *fo = calloc(1, sizeof(*fo));
-    fo->be = (struct net_backend){ .ops = ops, .fd = -1, .hdr_len = NET_BACKEND_HDR_LEN,
+    fo->be = (struct net_backend){ .ops = ops,
+                                   .fd = -1,
+                                   .hdr_len = NET_BACKEND_HDR_LEN,
                                    .name = "fake" };
     fo->cfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     fo->dev_link = true;
@@ -433,10 +450,12 @@ static bool signal_taken(struct fake_net *t, int fd)
 /* With rx-usecs 1 s and rx-frames frames: the backend signals at used idx first, then
  * quietly moves it to later; vpf's look at the ring must release the interrupt (the
  * irqs-th) long before the timer would. */
-static void released_by_ring(struct fake_net *t, uint32_t frames, uint16_t first, uint16_t later, int irqs)
+static void released_by_ring(struct fake_net *t, uint32_t frames, uint16_t first, uint16_t later,
+                             int irqs)
 {
     uint16_t *used_idx = fg_ptr(&t->g, t->q[0].used + 2);
-    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, frames, 1000000), VIRTIO_NET_OK);
+    assert_int_equal(fnet_coal_set(t, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, frames, 1000000),
+                     VIRTIO_NET_OK);
     uint64_t t0 = fnet_mono_ms();
     *used_idx = first;
     signal_fd(fo_of(t)->cfg.vrings[0].call_fd);
@@ -684,12 +703,17 @@ static void test_direct_irqfd_follows_mask(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_start_hands_over_rings), T(test_call_forwarded_kicks_left_alone),
-        T(test_link_detaches), T(test_reset_stops_and_restart),
-        T(test_backend_ring_error_needs_reset), T(test_needs_reset_events_limited),
+        T(test_start_hands_over_rings),
+        T(test_call_forwarded_kicks_left_alone),
+        T(test_link_detaches),
+        T(test_reset_stops_and_restart),
+        T(test_backend_ring_error_needs_reset),
+        T(test_needs_reset_events_limited),
         T(test_backend_broken_is_not_guest_error),
         T(test_device_link_changes),
-        T(test_start_failure), T(test_ctrl_stays_in_vpf), T(test_moderation_holds_backend_signals),
+        T(test_start_failure),
+        T(test_ctrl_stays_in_vpf),
+        T(test_moderation_holds_backend_signals),
         cmocka_unit_test_setup_teardown(test_masked_vector_holds_backend_interrupt, setup_pci,
                                         teardown_pci),
         cmocka_unit_test_setup_teardown(test_direct_irqfd_follows_mask, setup_pci_direct,

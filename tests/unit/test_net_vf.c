@@ -120,7 +120,8 @@ static int setup(void **state)
         t->peers[i] = -1;
     t->router = (struct msi_router){ &r_ops, t };
     assert_int_equal(pci_bus_init(&t->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
-                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
+                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE),
+                     0);
     pf_policy_init(&t->policy);
     assert_int_equal(pf_policy_parse_key(&t->policy, "total-vfs", "4", NULL, 0), 1);
     assert_int_equal(pf_policy_parse_key(&t->policy, "vf-tap", "tvf%d", NULL, 0), 1);
@@ -129,12 +130,20 @@ static int setup(void **state)
     struct net_backend *be = loop_open(&t->pf_peer);
     t->pf_net = virtio_net_create("net0", &t->g.mem, be, PF_MAC, NULL, 0);
     assert_non_null(t->pf_net);
-    assert_int_equal(virtio_pci_init(&t->pf, "net0", virtio_net_vdev(t->pf_net), &t->router, NULL, 0), 0);
+    assert_int_equal(virtio_pci_init(&t->pf, "net0", virtio_net_vdev(t->pf_net), &t->router, NULL,
+                                     0),
+                     0);
     const struct net_vf_env env = {
-        .mem = &t->g.mem, .router = &t->router, .notify_ops = &io_ops, .notify_opaque = t,
-        .open_backend = open_be, .backend_opaque = t,
+        .mem = &t->g.mem,
+        .router = &t->router,
+        .notify_ops = &io_ops,
+        .notify_opaque = t,
+        .open_backend = open_be,
+        .backend_opaque = t,
     };
-    assert_int_equal(net_vf_mgr_init(&t->m, "net0", &t->pf, t->pf_net, &t->policy, PF_MAC, &env, NULL, 0), 0);
+    assert_int_equal(net_vf_mgr_init(&t->m, "net0", &t->pf, t->pf_net, &t->policy, PF_MAC, &env,
+                                     NULL, 0),
+                     0);
     assert_int_equal(pci_bus_add(&t->bus, &t->pf.pci, PF_DEVFN), 0);
     assert_int_equal(net_vf_mgr_assign_bars(&t->m, &t->bus), 0);
     virtio_pci_set_notify_ops(&t->pf, &io_ops, t);
@@ -375,7 +384,8 @@ static void test_vdpa_unavailable_vf_link_down(void **state)
     enable_vfs(t, 2);
     assert_non_null(t->m.vfs[1]);
     assert_false(virtio_net_link_up(t->m.vfs[1]->net));
-    assert_string_equal(t->m.vfs[1]->error, "vhost-vdpa /nonexistent/vhost-vdpa-1: No such file or "
+    assert_string_equal(t->m.vfs[1]->error,
+                        "vhost-vdpa /nonexistent/vhost-vdpa-1: No such file or "
                         "directory (is the vhost_vdpa module loaded and the vDPA device made?)");
     disable_vfs(t);
 }
@@ -434,21 +444,25 @@ static void test_policy_parse(void **state)
     assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "4x", NULL, 0), -1);
     assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "-1", NULL, 0), -1);
     assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "maybe", NULL, 0), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;;02:00:00:00:00:02", NULL, 0), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "01:00:00:00:00:01", NULL, 0), -1);  /* multicast */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;;02:00:00:00:00:02", NULL,
+                                         0),
+                     -1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "01:00:00:00:00:01", NULL, 0),
+                     -1);  /* multicast */
     assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;", NULL, 0), -1);
     assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), 0);                 /* nothing set */
     assert_int_equal(pf_policy_parse_key(&p, "vf-spoofchk", "off", NULL, 0), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);                /* needs total-vfs */
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1); /* needs total-vfs */
     assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "64", NULL, 0), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);                /* needs vf-tap */
-    static const char *bad[] = { "vf", "vf%d%d", "vf%s", "v%%d", "a/b%d", "a b%d", "x:%d",
-                                 "abcdefghijklmn%d" /* 14 + 2 digits: 16 > 15 */ };
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1); /* needs vf-tap */
+    static const char *bad[] = { "vf",   "vf%d%d",          "vf%s", "v%%d", "a/b%d", "a b%d",
+                                 "x:%d", "abcdefghijklmn%d" /* 14 + 2 digits: 16 > 15 */ };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (pf_policy_parse_key(&p, "vf-tap", bad[i], NULL, 0) == 1)
             assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
     }
-    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "abcdefghijklm%d", NULL, 0), 1);  /* 15 chars */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-tap", "abcdefghijklm%d", NULL, 0),
+                     1); /* 15 chars */
     assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), 0);
     char name[IFNAMSIZ];
     pf_policy_vf_tap(&p, 63, name);
@@ -466,13 +480,18 @@ static void test_policy_parse(void **state)
     /* Explicit MACs must not collide with the PF, each other, or derived ones. */
     assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:56", NULL, 0), 1);
     assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:01", NULL, 0), 1);
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:01", NULL,
+                                         0),
+                     1);
     assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:59", NULL, 0), 1);  /* VF 2's */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "52:54:00:12:34:59", NULL, 0),
+                     1); /* VF 2's */
     assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);
     assert_int_equal(pf_policy_parse_key(&p, "total-vfs", "1", NULL, 0), 1);
-    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:02", NULL, 0), 1);
-    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1);                /* 2 MACs, 1 VF */
+    assert_int_equal(pf_policy_parse_key(&p, "vf-mac", "02:00:00:00:00:01;02:00:00:00:00:02", NULL,
+                                         0),
+                     1);
+    assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), -1); /* 2 MACs, 1 VF */
 }
 
 /* The host's settings for a VF that is down are kept and applied when it comes up; VFs
@@ -500,7 +519,7 @@ static void test_settings_apply_at_enable(void **state)
     assert_int_equal(p.vlan_qos, 3);
     assert_int_equal(p.vlan_proto, VIRTIO_NET_VLAN_8021AD);
     assert_true(p.trust);
-    assert_false(p.admin_mac);                  /* derived: vf-mac= names only VF 0's */
+    assert_false(p.admin_mac); /* derived: vf-mac= names only VF 0's */
     assert_int_equal(p.max_tx_rate, 50);
     assert_false(virtio_net_link_up(t->m.vfs[1]->net));
     virtio_net_get_port(t->m.vfs[0]->net, &p);
@@ -536,8 +555,8 @@ static void test_link_state(void **state)
     assert_false(virtio_net_link_up(t->m.vfs[2]->net));
     virtio_net_set_link(t->pf_net, false);
     net_vf_mgr_pf_link_changed(&t->m);
-    assert_false(virtio_net_link_up(t->m.vfs[0]->net));     /* auto */
-    assert_true(virtio_net_link_up(t->m.vfs[1]->net));      /* enable */
+    assert_false(virtio_net_link_up(t->m.vfs[0]->net)); /* auto */
+    assert_true(virtio_net_link_up(t->m.vfs[1]->net)); /* enable */
     virtio_net_set_link(t->pf_net, true);
     net_vf_mgr_pf_link_changed(&t->m);
     assert_true(virtio_net_link_up(t->m.vfs[0]->net));
@@ -588,12 +607,12 @@ static void test_handed_tap(void **state)
         assert_false(vf->tap_created);
         assert_string_equal(virtio_net_backend_type(vf->net), "tap");
         assert_true(virtio_net_link_up(vf->net));
-        assert_int_equal(t->opens, cycle + 1);      /* VF 0 only: through the hook */
+        assert_int_equal(t->opens, cycle + 1); /* VF 0 only: through the hook */
         disable_vfs(t);
-        assert_int_not_equal(if_nametoindex(name), 0);  /* the manager still holds it */
+        assert_int_not_equal(if_nametoindex(name), 0); /* the manager still holds it */
     }
     net_vf_mgr_lock(&t->m);
-    net_vf_mgr_set_tap(&t->m, 1, -1, NULL);         /* released: closed */
+    net_vf_mgr_set_tap(&t->m, 1, -1, NULL); /* released: closed */
     net_vf_mgr_tap_name(&t->m, 1, got);
     net_vf_mgr_unlock(&t->m);
     assert_string_equal(got, "tvf1");
@@ -631,47 +650,63 @@ static void test_vf_change_vocabulary(void **state)
     assert_int_equal(pf_policy_check(&p, PF_MAC, NULL, 0), 0);
     struct pf_vf_conf c;
     pf_policy_vf_conf(&p, PF_MAC, 0, &c);
-    assert_true(c.port.admin_mac);               /* vf-mac= named it */
+    assert_true(c.port.admin_mac); /* vf-mac= named it */
     pf_policy_vf_conf(&p, PF_MAC, 2, &c);
-    assert_false(c.port.admin_mac);              /* derived */
+    assert_false(c.port.admin_mac); /* derived */
     assert_true(c.port.spoofchk);
     assert_false(c.port.trust);
     assert_int_equal(c.link, PF_VF_LINK_AUTO);
     assert_int_equal(c.port.mac[5], 0x59);
     /* vlan with qos and proto; vlan alone resets both (one setting, as in ip link). */
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 100, .has_qos = true, .qos = 5,
-                                       .proto = "802.1AD"), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c,
+                            CH(.has_vlan = true, .vlan = 100, .has_qos = true, .qos = 5,
+                               .proto = "802.1AD"),
+                            NULL),
+                     PF_VF_OK);
     assert_int_equal(c.port.vlan, 100);
     assert_int_equal(c.port.vlan_qos, 5);
     assert_int_equal(c.port.vlan_proto, VIRTIO_NET_VLAN_8021AD);
     assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 4094), NULL), PF_VF_OK);
     assert_int_equal(c.port.vlan_qos, 0);
     assert_int_equal(c.port.vlan_proto, VIRTIO_NET_VLAN_8021Q);
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 7, .proto = "802.1q"), NULL), PF_VF_OK);
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 0,
-                                       .proto = "802.1Q"), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 7, .proto = "802.1q"), NULL),
+                     PF_VF_OK);
+    assert_int_equal(
+        change(&p, &c,
+               CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 0, .proto = "802.1Q"), NULL),
+        PF_VF_OK);
     assert_int_equal(c.port.vlan, 0);
     /* Refused, the conf unchanged (checked in change()). */
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 4095), "4095 is reserved"), PF_VF_BAD_ARGUMENT);
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = -1), "vlan must be"), PF_VF_BAD_ARGUMENT);
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .has_qos = true, .qos = 8), "qos must be"),
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 4095), "4095 is reserved"),
                      PF_VF_BAD_ARGUMENT);
-    assert_int_equal(change(&p, &c, CH(.has_qos = true, .qos = 1), "go with vlan"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = -1), "vlan must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .has_qos = true, .qos = 8),
+                            "qos must be"),
+                     PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_qos = true, .qos = 1), "go with vlan"),
+                     PF_VF_BAD_ARGUMENT);
     assert_int_equal(change(&p, &c, CH(.proto = "802.1ad"), "go with vlan"), PF_VF_BAD_ARGUMENT);
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .proto = "qinq"), "802.1Q or 802.1ad"),
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5, .proto = "qinq"),
+                            "802.1Q or 802.1ad"),
                      PF_VF_BAD_ARGUMENT);
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 3), "vlan 0"),
+    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_qos = true, .qos = 3),
+                            "vlan 0"),
                      PF_VF_BAD_ARGUMENT);
     assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .proto = "802.1ad"), "vlan 0"),
                      PF_VF_BAD_ARGUMENT);
     /* A refused part refuses the whole request. */
-    assert_int_equal(change(&p, &c, CH(.has_trust = true, .trust = true, .state = "up"), "state must be"),
+    assert_int_equal(change(&p, &c, CH(.has_trust = true, .trust = true, .state = "up"),
+                            "state must be"),
                      PF_VF_BAD_ARGUMENT);
     assert_false(c.port.trust);
     /* spoofchk, trust, state, mac. */
     const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
-    assert_int_equal(change(&p, &c, CH(.has_spoofchk = true, .spoofchk = false, .has_trust = true,
-                                       .trust = true, .state = "disable", .mac = mac), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c,
+                            CH(.has_spoofchk = true, .spoofchk = false, .has_trust = true,
+                               .trust = true, .state = "disable", .mac = mac),
+                            NULL),
+                     PF_VF_OK);
     assert_false(c.port.spoofchk);
     assert_true(c.port.trust);
     assert_int_equal(c.link, PF_VF_LINK_DISABLE);
@@ -682,22 +717,32 @@ static void test_vf_change_vocabulary(void **state)
     assert_int_equal(change(&p, &c, CH(.state = "auto"), NULL), PF_VF_OK);
     assert_int_equal(c.link, PF_VF_LINK_AUTO);
     /* Rates: max_tx_rate and its older name rate; min_tx_rate only 0. */
-    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 500), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 500), NULL),
+                     PF_VF_OK);
     assert_int_equal(c.port.max_tx_rate, 500);
     assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 20), NULL), PF_VF_OK);
     assert_int_equal(c.port.max_tx_rate, 20);
-    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true,
-                                       .max_tx_rate = 30, .has_min_tx_rate = true), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c,
+                            CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true,
+                               .max_tx_rate = 30, .has_min_tx_rate = true),
+                            NULL),
+                     PF_VF_OK);
     assert_int_equal(c.port.max_tx_rate, 30);
-    assert_int_equal(change(&p, &c, CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true,
-                                       .max_tx_rate = 40), "older name"), PF_VF_BAD_ARGUMENT);
-    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = -1), "max_tx_rate must be"),
+    assert_int_equal(
+        change(&p, &c, CH(.has_rate = true, .rate = 30, .has_max_tx_rate = true, .max_tx_rate = 40),
+               "older name"),
+        PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = -1),
+                            "max_tx_rate must be"),
                      PF_VF_BAD_ARGUMENT);
-    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = NET_MAX_RATE_MBIT + 1),
-                            "max_tx_rate must be"), PF_VF_BAD_ARGUMENT);
+    assert_int_equal(change(&p, &c,
+                            CH(.has_max_tx_rate = true, .max_tx_rate = NET_MAX_RATE_MBIT + 1),
+                            "max_tx_rate must be"),
+                     PF_VF_BAD_ARGUMENT);
     assert_int_equal(change(&p, &c, CH(.has_min_tx_rate = true, .min_tx_rate = 10), "min_tx_rate"),
                      PF_VF_NOT_SUPPORTED);
-    assert_int_equal(change(&p, &c, CH(.has_min_tx_rate = true, .min_tx_rate = -10), "min_tx_rate must be"),
+    assert_int_equal(change(&p, &c, CH(.has_min_tx_rate = true, .min_tx_rate = -10),
+                            "min_tx_rate must be"),
                      PF_VF_BAD_ARGUMENT);
     assert_string_equal(pf_vf_link_name(PF_VF_LINK_DISABLE), "disable");
     assert_string_equal(pf_vf_proto_name(VIRTIO_NET_VLAN_8021AD), "802.1ad");
@@ -718,11 +763,16 @@ static void test_vf_change_offloaded(void **state)
     assert_false(c.port.spoofchk);
     const char *why = "VF 2 is on vhost-net: the kernel moves its frames";
     assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 5), why), PF_VF_NOT_SUPPORTED);
-    assert_int_equal(change(&p, &c, CH(.has_spoofchk = true, .spoofchk = true), why), PF_VF_NOT_SUPPORTED);
-    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 5), why), PF_VF_NOT_SUPPORTED);
-    assert_int_equal(change(&p, &c, CH(.has_vlan = true, .vlan = 0, .has_spoofchk = true,
-                                       .has_max_tx_rate = true, .has_trust = true, .trust = true,
-                                       .state = "disable"), NULL), PF_VF_OK);
+    assert_int_equal(change(&p, &c, CH(.has_spoofchk = true, .spoofchk = true), why),
+                     PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c, CH(.has_max_tx_rate = true, .max_tx_rate = 5), why),
+                     PF_VF_NOT_SUPPORTED);
+    assert_int_equal(change(&p, &c,
+                            CH(.has_vlan = true, .vlan = 0, .has_spoofchk = true,
+                               .has_max_tx_rate = true, .has_trust = true, .trust = true,
+                               .state = "disable"),
+                            NULL),
+                     PF_VF_OK);
     assert_true(c.port.trust);
     assert_int_equal(c.link, PF_VF_LINK_DISABLE);
 }

@@ -40,11 +40,15 @@ static void tdev_config_write(struct pci_device *pci, unsigned off, unsigned len
 }
 
 static const struct pci_device_ops tdev_ops = {
-    .bar_read = tdev_bar_read, .bar_write = tdev_bar_write, .config_write = tdev_config_write,
+    .bar_read = tdev_bar_read,
+    .bar_write = tdev_bar_write,
+    .config_write = tdev_config_write,
 };
 
 static const struct pci_ids tdev_ids = {
-    .vendor = 0x1af4, .device = 0x1041, .class_code = 0x020000,
+    .vendor = 0x1af4,
+    .device = 0x1041,
+    .class_code = 0x020000,
 };
 
 struct fixture {
@@ -57,7 +61,8 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_int_equal(pci_bus_init(&f->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
-                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
+                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE),
+                     0);
     assert_int_equal(pci_device_init(&f->dev.pci, "test", &tdev_ids, &tdev_ops, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&f->dev.pci, 0, PCI_BAR_MEM32, false, 16 * KiB), 0);
     assert_int_equal(pci_device_set_bar(&f->dev.pci, 2, PCI_BAR_MEM64, true, MiB), 0);
@@ -216,7 +221,8 @@ static void test_bar_assignment(void **state)
     struct fixture *f = *state;
     unsigned fn = PCI_DEVFN(3, 0);
     uint64_t b0 = bar_addr_cfg(&f->bus, fn, 0), b2 = bar_addr_cfg(&f->bus, fn, 2);
-    assert_true(b0 >= LAYOUT_MMIO32_START && b0 + 16 * KiB <= LAYOUT_MMIO32_START + LAYOUT_MMIO32_SIZE);
+    assert_true(b0 >= LAYOUT_MMIO32_START &&
+                b0 + 16 * KiB <= LAYOUT_MMIO32_START + LAYOUT_MMIO32_SIZE);
     assert_int_equal(b0 % (16 * KiB), 0);
     assert_true(b2 >= LAYOUT_MMIO64_START && b2 + MiB <= LAYOUT_MMIO64_START + LAYOUT_MMIO64_SIZE);
     assert_int_equal(b2 % MiB, 0);

@@ -7,8 +7,12 @@
 #include "pci/config.h"
 
 static const struct pci_ids ids = {
-    .vendor = 0x1af4, .device = 0x1041, .subsys_vendor = 0x1af4, .subsys_id = 0x1100,
-    .class_code = 0x020000, .revision = 1,
+    .vendor = 0x1af4,
+    .device = 0x1041,
+    .subsys_vendor = 0x1af4,
+    .subsys_id = 0x1100,
+    .class_code = 0x020000,
+    .revision = 1,
 };
 
 static void test_header(void **state)
@@ -36,13 +40,15 @@ static void test_masks(void **state)
     pci_config_write(&c, PCI_COMMAND, 2, 0xffff);
     assert_int_equal(pci_config_read(&c, PCI_COMMAND, 2),
                      PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY |
-                     PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
+                         PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
     /* W1C: set by vpf, cleared by writing 1, untouched by writing 0. */
-    pci_config_set16(&c, PCI_STATUS, PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR |
-                     PCI_STATUS_CAP_LIST);
+    pci_config_set16(&c, PCI_STATUS,
+                     PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR |
+                         PCI_STATUS_CAP_LIST);
     pci_config_write(&c, PCI_STATUS, 2, 0);
-    assert_int_equal(pci_config_read(&c, PCI_STATUS, 2),
-                     PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_CAP_LIST);
+    assert_int_equal(pci_config_read(&c, PCI_STATUS, 2), PCI_STATUS_REC_MASTER_ABORT |
+                                                             PCI_STATUS_SIG_SYSTEM_ERROR |
+                                                             PCI_STATUS_CAP_LIST);
     pci_config_write(&c, PCI_STATUS, 2, PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_CAP_LIST);
     assert_int_equal(pci_config_read(&c, PCI_STATUS, 2),
                      PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_CAP_LIST);
@@ -194,21 +200,18 @@ static void test_pcie_cap(void **state)
     p = pci_config_add_pcie_cap(&e, PCI_EXP_TYPE_ENDPOINT);
     assert_int_equal((pci_config_read(&e, p + PCI_EXP_FLAGS, 2) & PCI_EXP_FLAGS_TYPE) >> 4,
                      PCI_EXP_TYPE_ENDPOINT);
-    assert_int_equal(pci_config_read(&e, p + PCI_EXP_LNKSTA, 2) & PCI_EXP_LNKSTA_NLW, PCI_EXP_LNKSTA_NLW_X1);
+    assert_int_equal(pci_config_read(&e, p + PCI_EXP_LNKSTA, 2) & PCI_EXP_LNKSTA_NLW,
+                     PCI_EXP_LNKSTA_NLW_X1);
     assert_int_equal(pci_config_add_pcie_cap(&e, PCI_EXP_TYPE_ROOT_PORT), -1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header),
-        cmocka_unit_test(test_masks),
-        cmocka_unit_test(test_subdword),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_cap_list),
-        cmocka_unit_test(test_cap_loop_bounded),
-        cmocka_unit_test(test_ecap_list),
-        cmocka_unit_test(test_pcie_cap),
+        cmocka_unit_test(test_header),    cmocka_unit_test(test_masks),
+        cmocka_unit_test(test_subdword),  cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_cap_list),  cmocka_unit_test(test_cap_loop_bounded),
+        cmocka_unit_test(test_ecap_list), cmocka_unit_test(test_pcie_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

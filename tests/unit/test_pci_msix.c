@@ -81,9 +81,12 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    static const struct pci_ids ids = { .vendor = 0x1af4, .device = 0x1041, .class_code = 0x020000 };
+    static const struct pci_ids ids = { .vendor = 0x1af4,
+                                        .device = 0x1041,
+                                        .class_code = 0x020000 };
     assert_int_equal(pci_bus_init(&f->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
-                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
+                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE),
+                     0);
     assert_int_equal(pci_device_init(&f->dev, "msix-test", &ids, NULL, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&f->dev, 1, PCI_BAR_MEM32, false, 16 * KiB), 0);
     f->router = (struct msi_router){ &fr_ops, &f->fr };
@@ -144,8 +147,8 @@ static void program(struct fixture *f, unsigned v, uint32_t addr, uint32_t data,
 
 static void enable(struct fixture *f, bool on, bool fmask)
 {
-    cfg_write(f, f->cap + PCI_MSIX_FLAGS, 2, (on ? PCI_MSIX_FLAGS_ENABLE : 0) |
-              (fmask ? PCI_MSIX_FLAGS_MASKALL : 0));
+    cfg_write(f, f->cap + PCI_MSIX_FLAGS, 2,
+              (on ? PCI_MSIX_FLAGS_ENABLE : 0) | (fmask ? PCI_MSIX_FLAGS_MASKALL : 0));
 }
 
 static void test_capability(void **state)
@@ -382,7 +385,10 @@ static void test_irqfd_and_change_hook(void **state)
 
 /* An I/O thread signals while a vCPU toggles the mask: every signal is either injected
  * or left pending, and unmasking at the end flushes the pending one. */
-struct race { struct fixture *f; unsigned n; };
+struct race {
+    struct fixture *f;
+    unsigned n;
+};
 
 static void *race_signal(void *arg)
 {
@@ -418,15 +424,9 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_capability),
-        T(test_table_rw),
-        T(test_malformed_mmio),
-        T(test_delivery_and_pending),
-        T(test_vector_mask),
-        T(test_function_mask),
-        T(test_route_failure),
-        T(test_reset),
-        T(test_irqfd_and_change_hook),
+        T(test_capability),           T(test_table_rw),    T(test_malformed_mmio),
+        T(test_delivery_and_pending), T(test_vector_mask), T(test_function_mask),
+        T(test_route_failure),        T(test_reset),       T(test_irqfd_and_change_hook),
         T(test_signal_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

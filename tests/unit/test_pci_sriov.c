@@ -32,7 +32,8 @@ struct fixture {
     unsigned enables, disables, moves, last_n;
 };
 
-static void vf_bar_read(struct pci_device *pci, unsigned bar, uint64_t off, void *data, unsigned len)
+static void vf_bar_read(struct pci_device *pci, unsigned bar, uint64_t off, void *data,
+                        unsigned len)
 {
     struct vf *v = container_of(pci, struct vf, pci);
     v->reads++;
@@ -42,8 +43,12 @@ static void vf_bar_read(struct pci_device *pci, unsigned bar, uint64_t off, void
 
 static const struct pci_device_ops vf_ops = { .bar_read = vf_bar_read };
 static const struct pci_ids ids = {
-    .vendor = 0x1af4, .device = 0x1041, .subsys_vendor = 0x1af4, .subsys_id = 0x1100,
-    .class_code = 0x020000, .revision = 1,
+    .vendor = 0x1af4,
+    .device = 0x1041,
+    .subsys_vendor = 0x1af4,
+    .subsys_id = 0x1100,
+    .class_code = 0x020000,
+    .revision = 1,
 };
 
 static void op_enable(void *opaque, unsigned n)
@@ -53,7 +58,9 @@ static void op_enable(void *opaque, unsigned n)
     f->last_n = n;
     for (unsigned i = 0; i < n; i++) {
         assert_int_equal(pci_device_init_vf(&f->vfs[i].pci, "vf", &ids, &vf_ops, NULL, 0), 0);
-        assert_int_equal(pci_device_set_bar(&f->vfs[i].pci, VF_BAR, PCI_BAR_MEM64, true, VF_BAR_SIZE), 0);
+        assert_int_equal(pci_device_set_bar(&f->vfs[i].pci, VF_BAR, PCI_BAR_MEM64, true,
+                                            VF_BAR_SIZE),
+                         0);
         assert_int_equal(pci_sriov_add_vf_locked(&f->sriov, i, &f->vfs[i].pci), 0);
     }
 }
@@ -74,7 +81,8 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_int_equal(pci_bus_init(&f->bus, LAYOUT_MMIO32_START, LAYOUT_MMIO32_SIZE,
-                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE), 0);
+                                  LAYOUT_MMIO64_START, LAYOUT_MMIO64_SIZE, LAYOUT_ECAM_SIZE),
+                     0);
     assert_int_equal(pci_device_init(&f->pf, "pf", &ids, NULL, NULL, 0), 0);
     assert_int_equal(pci_device_set_bar(&f->pf, 4, PCI_BAR_MEM64, true, VF_BAR_SIZE), 0);
     assert_int_equal(pci_sriov_init(&f->sriov, &f->pf, TOTAL, 0x1041, &ops, f), 0);
@@ -106,8 +114,14 @@ static void cfg_wr(struct fixture *f, unsigned devfn, unsigned reg, unsigned len
 }
 
 static unsigned cap(struct fixture *f) { return f->sriov.cap; }
-static uint32_t sr_rd(struct fixture *f, unsigned reg, unsigned len) { return cfg_rd(f, PF_DEVFN, cap(f) + reg, len); }
-static void sr_wr(struct fixture *f, unsigned reg, unsigned len, uint32_t v) { cfg_wr(f, PF_DEVFN, cap(f) + reg, len, v); }
+static uint32_t sr_rd(struct fixture *f, unsigned reg, unsigned len)
+{
+    return cfg_rd(f, PF_DEVFN, cap(f) + reg, len);
+}
+static void sr_wr(struct fixture *f, unsigned reg, unsigned len, uint32_t v)
+{
+    cfg_wr(f, PF_DEVFN, cap(f) + reg, len, v);
+}
 
 static uint64_t vf_bar_base(struct fixture *f)
 {
@@ -213,20 +227,20 @@ static void test_enable_with_zero_vfs(void **state)
     assert_int_equal(sr_rd(f, PCI_SRIOV_CTRL, 2), PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
     assert_null(f->bus.funcs[PF_DEVFN + 1]);
     sr_wr(f, PCI_SRIOV_CTRL, 2, 0);
-    assert_int_equal(f->disables, 0);       /* nothing was up */
+    assert_int_equal(f->disables, 0); /* nothing was up */
 }
 
 static void test_numvfs_above_total(void **state)
 {
     struct fixture *f = *state;
     sr_wr(f, PCI_SRIOV_NUM_VF, 2, TOTAL + 1);
-    assert_int_equal(sr_rd(f, PCI_SRIOV_NUM_VF, 2), TOTAL + 1);     /* stored as written */
+    assert_int_equal(sr_rd(f, PCI_SRIOV_NUM_VF, 2), TOTAL + 1); /* stored as written */
     sr_wr(f, PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE);
     assert_int_equal(f->enables, 0);
     for (unsigned devfn = PF_DEVFN + 1; devfn < 256; devfn++)
         assert_null(f->bus.funcs[devfn]);
     sr_wr(f, PCI_SRIOV_NUM_VF, 2, 0xffff);
-    assert_int_equal(sr_rd(f, PCI_SRIOV_NUM_VF, 2), TOTAL + 1);     /* frozen while enabled */
+    assert_int_equal(sr_rd(f, PCI_SRIOV_NUM_VF, 2), TOTAL + 1); /* frozen while enabled */
     sr_wr(f, PCI_SRIOV_CTRL, 2, 0);
     sr_wr(f, PCI_SRIOV_NUM_VF, 2, 0xffff);
     assert_int_equal(sr_rd(f, PCI_SRIOV_NUM_VF, 2), 0xffff);
@@ -258,7 +272,7 @@ static void test_vf_bar_sizing_and_decoding(void **state)
     unsigned lo = PCI_SRIOV_BAR + 4 * VF_BAR, hi = lo + 4;
     sr_wr(f, lo, 4, 0xffffffff);
     sr_wr(f, hi, 4, 0xffffffff);
-    assert_int_equal(sr_rd(f, lo, 4), (uint32_t)~(VF_BAR_SIZE - 1) | 0xc);   /* per-VF size */
+    assert_int_equal(sr_rd(f, lo, 4), (uint32_t)~(VF_BAR_SIZE - 1) | 0xc); /* per-VF size */
     assert_int_equal(sr_rd(f, hi, 4), 0xffffffff);
     /* The guest reassigns the VF BAR (Linux may), to a base of its choosing. */
     uint64_t base = LAYOUT_MMIO64_START + 0x100000;
@@ -267,7 +281,7 @@ static void test_vf_bar_sizing_and_decoding(void **state)
     assert_int_equal(vf_bar_base(f), base);
 
     sr_wr(f, PCI_SRIOV_NUM_VF, 2, 3);
-    sr_wr(f, PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE);             /* no MSE yet */
+    sr_wr(f, PCI_SRIOV_CTRL, 2, PCI_SRIOV_CTRL_VFE); /* no MSE yet */
     uint32_t v = 0;
     pci_bus_mmio64_read(&f->bus, base + 0x10 - LAYOUT_MMIO64_START, &v, 4);
     assert_int_equal(v, 0xffffffff);
@@ -309,11 +323,11 @@ static void test_vf_bar_sizing_and_decoding(void **state)
 static void test_page_sizes(void **state)
 {
     struct fixture *f = *state;
-    sr_wr(f, PCI_SRIOV_SYS_PGSIZE, 4, 2);           /* 8 KiB: supported */
+    sr_wr(f, PCI_SRIOV_SYS_PGSIZE, 4, 2); /* 8 KiB: supported */
     assert_int_equal(sr_rd(f, PCI_SRIOV_SYS_PGSIZE, 4), 2);
-    sr_wr(f, PCI_SRIOV_SYS_PGSIZE, 4, 3);           /* two sizes: ignored */
+    sr_wr(f, PCI_SRIOV_SYS_PGSIZE, 4, 3); /* two sizes: ignored */
     assert_int_equal(sr_rd(f, PCI_SRIOV_SYS_PGSIZE, 4), 2);
-    sr_wr(f, PCI_SRIOV_SYS_PGSIZE, 4, 0x10);        /* 64 KiB > VF BAR: unsupported */
+    sr_wr(f, PCI_SRIOV_SYS_PGSIZE, 4, 0x10); /* 64 KiB > VF BAR: unsupported */
     assert_int_equal(sr_rd(f, PCI_SRIOV_SYS_PGSIZE, 4), 2);
     sr_wr(f, PCI_SRIOV_SYS_PGSIZE, 4, 0);
     assert_int_equal(sr_rd(f, PCI_SRIOV_SYS_PGSIZE, 4), 2);

@@ -44,10 +44,7 @@ struct outcome {
     char err[512];                  /* the child's stderr */
 };
 
-static void *noop(void *arg)
-{
-    return arg;
-}
+static void *noop(void *arg) { return arg; }
 
 static void run(const struct child *c, struct outcome *o)
 {
@@ -63,9 +60,12 @@ static void run(const struct child *c, struct outcome *o)
         pthread_t t;
         /* glibc installs its own signal handlers at a process's first pthread_create:
          * in vpf that is long before the filters. */
-        if (c->threaded && (pthread_create(&t, NULL, noop, NULL) != 0 || pthread_join(t, NULL) != 0))
+        if (c->threaded &&
+            (pthread_create(&t, NULL, noop, NULL) != 0 || pthread_join(t, NULL) != 0))
             _exit(101);
-        struct sandbox_policy pol = { .seccomp = c->mode, .vfs = c->vfs, .notify = c->notify,
+        struct sandbox_policy pol = { .seccomp = c->mode,
+                                      .vfs = c->vfs,
+                                      .notify = c->notify,
                                       .vhost_user = child_vhost_user };
         if (sandbox_prepare(&pol, NULL, 0) < 0 || sandbox_load_base(false, NULL, 0) < 0)
             syscall(SYS_exit_group, 100);
@@ -160,7 +160,9 @@ static void test_handed_tap_calls(void **state)
     struct outcome o;
     run(&c, &o);
     expect_exit(&o, 0);
-    c = (struct child){ CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_fd_body, false, false };
+    c = (struct child){
+        CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_fd_body, false, false
+    };
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vcpu0 made forbidden system call 72 (fcntl)\n");
 }
@@ -177,10 +179,13 @@ static int iothread_body(void)
 
 static void test_iothread_exec_forbidden(void **state)
 {
-    struct child c = { CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0vf1", iothread_body, false, false };
+    struct child c = {
+        CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0vf1", iothread_body, false, false
+    };
     struct outcome o;
     run(&c, &o);
-    expect_killed(&o, "vpf: error: seccomp: thread net0vf1 made forbidden system call 10 (mprotect)\n");
+    expect_killed(&o,
+                  "vpf: error: seccomp: thread net0vf1 made forbidden system call 10 (mprotect)\n");
 }
 
 /* Only allowed calls: the child ends normally. */
@@ -197,7 +202,9 @@ static int stdin_body(void)
 
 static void test_stdin_allowed(void **state)
 {
-    struct child c = { CONFINE_STDIN, SANDBOX_SECCOMP_ON, false, "stdin", stdin_body, false, false };
+    struct child c = {
+        CONFINE_STDIN, SANDBOX_SECCOMP_ON, false, "stdin", stdin_body, false, false
+    };
     struct outcome o;
     run(&c, &o);
     expect_exit(&o, 0);
@@ -230,15 +237,18 @@ static int vcpu_vfs_open_body(void)
 
 static void test_vcpu_vfs_create_forbidden(void **state)
 {
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu2", vcpu_vfs_open_body, false, false };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu2", vcpu_vfs_open_body, false,
+                       false };
     struct outcome o;
     run(&c, &o);
-    expect_killed(&o, "vpf: error: seccomp: thread vcpu2 made forbidden system call 257 (openat)\n");
+    expect_killed(&o,
+                  "vpf: error: seccomp: thread vcpu2 made forbidden system call 257 (openat)\n");
 }
 
 static void test_vcpu_vfs_packet_socket_forbidden(void **state)
 {
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu1", vcpu_vfs_socket_body, false, false };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu1", vcpu_vfs_socket_body, false,
+                       false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vcpu1 made forbidden system call 41 (socket)\n");
@@ -252,7 +262,9 @@ static int vcpu_fork_body(void)
 
 static void test_vcpu_fork_forbidden(void **state)
 {
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_fork_body, false, false };
+    struct child c = {
+        CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_fork_body, false, false
+    };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vcpu0 made forbidden system call 56 (clone)\n");
@@ -281,7 +293,8 @@ static void test_vcpu_creates_confined_iothread(void **state)
 #ifdef VPF_SANITIZER_BUILD
     skip();     /* the sanitizer's thread interceptors make calls of their own */
 #endif
-    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_thread_body, true, false };
+    struct child c = { CONFINE_VCPU, SANDBOX_SECCOMP_ON, true, "vcpu0", vcpu_thread_body, true,
+                       false };
     struct outcome o;
     run(&c, &o);
     expect_exit(&o, 0);
@@ -327,7 +340,9 @@ static void test_main_notify_allowed(void **state)
     unlink(notify_path);
     assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
     setenv("NOTIFY_SOCKET", notify_path, 1);
-    struct child c = { CONFINE_MAIN, SANDBOX_SECCOMP_ON, false, "vpf", main_notify_body, false, true };
+    struct child c = {
+        CONFINE_MAIN, SANDBOX_SECCOMP_ON, false, "vpf", main_notify_body, false, true
+    };
     struct outcome o;
     run(&c, &o);
     unsetenv("NOTIFY_SOCKET");
@@ -353,7 +368,8 @@ static int main_unix_socket_body(void)
 
 static void test_main_without_notify_no_socket(void **state)
 {
-    struct child c = { CONFINE_MAIN, SANDBOX_SECCOMP_ON, false, "vpf", main_unix_socket_body, false, false };
+    struct child c = { CONFINE_MAIN, SANDBOX_SECCOMP_ON, false, "vpf", main_unix_socket_body, false,
+                       false };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread vpf made forbidden system call 41 (socket)\n");
@@ -379,13 +395,19 @@ static int iothread_vhost_user_body(void)
 
 static void test_iothread_vhost_user(void **state)
 {
-    struct child c = { CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0vf0", iothread_vhost_user_body,
-                       false, false };
+    struct child c = { CONFINE_IOTHREAD,
+                       SANDBOX_SECCOMP_ON,
+                       false,
+                       "net0vf0",
+                       iothread_vhost_user_body,
+                       false,
+                       false };
     struct outcome o;
     child_vhost_user = true;
     run(&c, &o);
     child_vhost_user = false;
-    expect_killed(&o, "vpf: error: seccomp: thread net0vf0 made forbidden system call 41 (socket)\n");
+    expect_killed(&o,
+                  "vpf: error: seccomp: thread net0vf0 made forbidden system call 41 (socket)\n");
 }
 
 static int unix_stream_body(void)
@@ -396,8 +418,9 @@ static int unix_stream_body(void)
 
 static void test_iothread_without_vhost_user(void **state)
 {
-    struct child c = { CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0", unix_stream_body,
-                       false, false };
+    struct child c = {
+        CONFINE_IOTHREAD, SANDBOX_SECCOMP_ON, false, "net0", unix_stream_body, false, false
+    };
     struct outcome o;
     run(&c, &o);
     expect_killed(&o, "vpf: error: seccomp: thread net0 made forbidden system call 41 (socket)\n");

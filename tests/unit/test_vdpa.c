@@ -31,17 +31,21 @@ static void test_driver_features(void **state)
                      BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_NET_F_NOTF_COAL) |
                      BIT(VIRTIO_F_SR_IOV) | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM);
     /* vdpa_sim_net in Linux 6.1 */
-    uint64_t sim = BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_ACCESS_PLATFORM) |
-                   BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_CTRL_VQ) |
-                   BIT(VIRTIO_NET_F_CTRL_MAC_ADDR);
-    assert_int_equal(vhost_vdpa_driver_features(guest, sim),
-                     BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_F_ACCESS_PLATFORM));
-    uint64_t hw = sim | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_CSUM);
+    uint64_t sim = BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VIRTIO_F_VERSION_1) |
+                   BIT(VIRTIO_F_ACCESS_PLATFORM) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_MTU) |
+                   BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR);
+    assert_int_equal(vhost_vdpa_driver_features(guest, sim), BIT(VIRTIO_F_VERSION_1) |
+                                                                 BIT(VIRTIO_NET_F_MAC) |
+                                                                 BIT(VIRTIO_F_ACCESS_PLATFORM));
+    uint64_t hw = sim | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_EVENT_IDX) |
+                  BIT(VIRTIO_NET_F_CSUM);
     assert_int_equal(vhost_vdpa_driver_features(guest, hw),
-                     BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_F_ACCESS_PLATFORM) |
-                     BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM));
+                     BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) |
+                         BIT(VIRTIO_F_ACCESS_PLATFORM) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
+                         BIT(VIRTIO_NET_F_CSUM));
     /* Without ACCESS_PLATFORM on the device it is not set either. */
-    assert_int_equal(vhost_vdpa_driver_features(guest, BIT(VIRTIO_F_VERSION_1)), BIT(VIRTIO_F_VERSION_1));
+    assert_int_equal(vhost_vdpa_driver_features(guest, BIT(VIRTIO_F_VERSION_1)),
+                     BIT(VIRTIO_F_VERSION_1));
 }
 
 /* Walks the attributes of a generic netlink message: the payload of attribute type, or
@@ -114,7 +118,8 @@ static void test_bad_messages_are_not_built(void **state)
     assert_int_equal(vdpa_nl_build_dev_del(buf, 20, 1, 1, "d"), 0);
     size_t n = vdpa_nl_build_dev_del(buf, sizeof(buf), 0x1d, 3, "vpf1-net0vf2");
     assert_true(n > 0);
-    assert_int_equal(((struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)buf))->cmd, VDPA_CMD_DEV_DEL);
+    assert_int_equal(((struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)buf))->cmd,
+                     VDPA_CMD_DEV_DEL);
     size_t len;
     assert_string_equal(attr(buf, VDPA_ATTR_DEV_NAME, &len), "vpf1-net0vf2");
 }
@@ -138,7 +143,8 @@ static void test_getfamily_and_answers(void **state)
         uint16_t pad;
     } ans = { .h = { .nlmsg_len = sizeof(ans), .nlmsg_type = GENL_ID_CTRL },
               .g = { .cmd = CTRL_CMD_NEWFAMILY },
-              .a = { .nla_len = NLA_HDRLEN + 2, .nla_type = CTRL_ATTR_FAMILY_ID }, .id = 0x22 };
+              .a = { .nla_len = NLA_HDRLEN + 2, .nla_type = CTRL_ATTR_FAMILY_ID },
+              .id = 0x22 };
     assert_int_equal(vdpa_nl_parse_family(&ans, sizeof(ans)), 0x22);
     assert_int_equal(vdpa_nl_parse_family(&ans, 10), -1);           /* truncated */
     ans.a.nla_len = 200;                                             /* attribute past the end */
@@ -147,7 +153,8 @@ static void test_getfamily_and_answers(void **state)
     struct {
         struct nlmsghdr h;
         struct nlmsgerr e;
-    } ack = { .h = { .nlmsg_len = sizeof(ack), .nlmsg_type = NLMSG_ERROR }, .e = { .error = -ENODEV } };
+    } ack = { .h = { .nlmsg_len = sizeof(ack), .nlmsg_type = NLMSG_ERROR },
+              .e = { .error = -ENODEV } };
     assert_int_equal(vdpa_nl_parse_ack(&ack, sizeof(ack)), -ENODEV);
     ack.e.error = 0;
     assert_int_equal(vdpa_nl_parse_ack(&ack, sizeof(ack)), 0);
@@ -177,16 +184,24 @@ static void test_options(void **state)
 {
     (void)state;
     struct net_opts o;
-    assert_int_equal(net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o, NULL, 0), 0);
+    assert_int_equal(
+        net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o, NULL,
+                       0),
+        0);
     assert_int_equal(o.backend, NET_BACKEND_VHOST_VDPA);
     assert_string_equal(o.vdpa, "/dev/vhost-vdpa-0");
     assert_string_equal(o.tap, "");
     assert_int_equal(net_opts_parse("backend=vhost-vdpa", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=t0,backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0", &o, NULL, 0), -1);
+    assert_int_equal(net_opts_parse("tap=t0,backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0", &o, NULL,
+                                    0),
+                     -1);
     assert_int_equal(net_opts_parse("tap=t0,vdpa=/dev/vhost-vdpa-0", &o, NULL, 0), -1);
 
-    assert_int_equal(net_opts_parse("tap=t0,mac=52:54:00:00:00:10,total-vfs=3,vf-backend=vhost-vdpa,"
-                                    "vf-vdpa=/dev/vhost-vdpa-%d", &o, NULL, 0), 0);
+    assert_int_equal(
+        net_opts_parse("tap=t0,mac=52:54:00:00:00:10,total-vfs=3,vf-backend=vhost-vdpa,"
+                       "vf-vdpa=/dev/vhost-vdpa-%d",
+                       &o, NULL, 0),
+        0);
     char path[64];
     pf_policy_vf_vdpa(&o.vf, 2, path);
     assert_string_equal(path, "/dev/vhost-vdpa-2");
@@ -195,17 +210,33 @@ static void test_options(void **state)
     char tap[IFNAMSIZ];
     pf_policy_vf_tap(&o.vf, 1, tap);
     assert_string_equal(tap, "");
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net", &o, NULL, 0), 0);
+    assert_int_equal(
+        net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net", &o,
+                       NULL, 0),
+        0);
     assert_string_equal(o.vf.vf_vdpa_mgmtdev, "vdpasim_net");
     /* One source, a pattern with one %d, no tap, no spoof check. */
     assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa", &o, NULL, 0), -1);
     assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,"
-                                    "vf-vdpa=/dev/vhost-vdpa-%d", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/dev/vd", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/d%d/%d", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-tap=v%d", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-spoofchk=on", &o, NULL, 0), -1);
-    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-tap=v%d,vf-vdpa-mgmtdev=m", &o, NULL, 0), -1);
+                                    "vf-vdpa=/dev/vhost-vdpa-%d",
+                                    &o, NULL, 0),
+                     -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/dev/vd", &o,
+                                    NULL, 0),
+                     -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa=/d%d/%d", &o,
+                                    NULL, 0),
+                     -1);
+    assert_int_equal(
+        net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-tap=v%d", &o,
+                       NULL, 0),
+        -1);
+    assert_int_equal(
+        net_opts_parse("tap=t0,total-vfs=3,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=m,vf-spoofchk=on",
+                       &o, NULL, 0),
+        -1);
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=3,vf-tap=v%d,vf-vdpa-mgmtdev=m", &o, NULL, 0),
+                     -1);
     assert_int_equal(net_opts_parse("tap=t0,vf-vdpa-mgmtdev=m", &o, NULL, 0), -1);
 }
 
@@ -215,12 +246,21 @@ static void test_conflicts_without_taps(void **state)
 {
     (void)state;
     struct net_opts o[2];
-    assert_int_equal(net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o[0], NULL, 0), 0);
-    assert_int_equal(net_opts_parse("tap=t1,mac=52:54:00:00:01:01,total-vfs=2,vf-backend=vhost-vdpa,"
-                                    "vf-vdpa-mgmtdev=vdpasim_net", &o[1], NULL, 0), 0);
+    assert_int_equal(
+        net_opts_parse("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,mac=52:54:00:00:00:01", &o[0],
+                       NULL, 0),
+        0);
+    assert_int_equal(
+        net_opts_parse("tap=t1,mac=52:54:00:00:01:01,total-vfs=2,vf-backend=vhost-vdpa,"
+                       "vf-vdpa-mgmtdev=vdpasim_net",
+                       &o[1], NULL, 0),
+        0);
     assert_int_equal(net_opts_check_conflicts(o, 2, NULL, 0), 0);
-    assert_int_equal(net_opts_parse("tap=t1,mac=52:54:00:00:00:00,total-vfs=2,vf-backend=vhost-vdpa,"
-                                    "vf-vdpa-mgmtdev=vdpasim_net", &o[1], NULL, 0), 0);
+    assert_int_equal(
+        net_opts_parse("tap=t1,mac=52:54:00:00:00:00,total-vfs=2,vf-backend=vhost-vdpa,"
+                       "vf-vdpa-mgmtdev=vdpasim_net",
+                       &o[1], NULL, 0),
+        0);
     assert_int_equal(net_opts_check_conflicts(o, 2, NULL, 0), -1);     /* VF 0 gets ...:01 */
 }
 
@@ -235,7 +275,9 @@ static void test_open_errors(void **state)
     assert_null(vhost_vdpa_open("/dev/null", &mem, err, sizeof(err)));
     assert_non_null(strstr(err, "vhost-vdpa /dev/null: VHOST_SET_OWNER: "));
     char path[64];
-    assert_int_equal(vdpa_dev_vhost_path("vpf-no-such-device", path, sizeof(path), err, sizeof(err)), -1);
+    assert_int_equal(vdpa_dev_vhost_path("vpf-no-such-device", path, sizeof(path), err,
+                                         sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "vDPA device vpf-no-such-device: "));
 }
 

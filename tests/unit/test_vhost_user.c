@@ -36,8 +36,20 @@
 #define MAXLOG 128
 
 enum misbehave {
-    OK, WRONG_REQUEST, BAD_VERSION, NOT_REPLY, BAD_SIZE, HUGE_SIZE, NACK, WITH_FD, SILENT,
-    BASE_TOO_BIG, CLOSE, UNSOLICITED, NO_VERSION_1, ZERO_QUEUES,
+    OK,
+    WRONG_REQUEST,
+    BAD_VERSION,
+    NOT_REPLY,
+    BAD_SIZE,
+    HUGE_SIZE,
+    NACK,
+    WITH_FD,
+    SILENT,
+    BASE_TOO_BIG,
+    CLOSE,
+    UNSOLICITED,
+    NO_VERSION_1,
+    ZERO_QUEUES,
 };
 
 struct peer {
@@ -99,9 +111,14 @@ static int recv_all(int fd, void *buf, size_t len, int *fds, int *nfds)
 {
     size_t got = 0;
     while (got < len) {
-        union { char b[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr a; } ctl;
+        union {
+            char b[CMSG_SPACE(sizeof(int) * 8)];
+            struct cmsghdr a;
+        } ctl;
         struct iovec iov = { (char *)buf + got, len - got };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+        struct msghdr mh = { .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.b,
                              .msg_controllen = sizeof(ctl.b) };
         ssize_t r = recvmsg(fd, &mh, 0);
         if (r <= 0)
@@ -118,7 +135,10 @@ static int recv_all(int fd, void *buf, size_t len, int *fds, int *nfds)
 
 static void send_reply(int fd, const struct vu_msg *m, int passfd)
 {
-    union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } ctl;
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr a;
+    } ctl;
     struct iovec iov = { (void *)m, VU_HDR_SIZE + (m->size > VU_MAX_PAYLOAD ? 0 : m->size) };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
     if (passfd >= 0) {
@@ -147,7 +167,8 @@ static void peer_serve(struct peer *p, int fd)
         int fds[8], nfds = 0;
         memset(&m, 0, sizeof(m));
         if (recv_all(fd, &m, VU_HDR_SIZE, fds, &nfds) < 0 ||
-            (m.size && (m.size > VU_MAX_PAYLOAD || recv_all(fd, &m.payload, m.size, fds, &nfds) < 0)))
+            (m.size &&
+             (m.size > VU_MAX_PAYLOAD || recv_all(fd, &m.payload, m.size, fds, &nfds) < 0)))
             return;
         uint64_t arg = m.size >= 8 ? m.payload.u64 : 0;
         if (m.request == VU_SET_VRING_NUM || m.request == VU_SET_VRING_BASE ||
@@ -161,7 +182,8 @@ static void peer_serve(struct peer *p, int fd)
             p->mem = m.payload.memory;
             for (int i = 1; i < nfds; i++)
                 close(fds[i]);
-        } else if ((m.request == VU_SET_VRING_KICK || m.request == VU_SET_VRING_CALL) && nfds == 1) {
+        } else if ((m.request == VU_SET_VRING_KICK || m.request == VU_SET_VRING_CALL) &&
+                   nfds == 1) {
             int *slot = m.request == VU_SET_VRING_KICK ? p->kick : p->call;
             unsigned i = m.payload.u64 & 1;
             if (slot[i] >= 0)
@@ -174,9 +196,15 @@ static void peer_serve(struct peer *p, int fd)
         struct vu_msg r = { .request = m.request, .flags = VU_VERSION | VU_FLAG_REPLY, .size = 8 };
         bool reply = true;
         switch (m.request) {
-        case VU_GET_FEATURES: r.payload.u64 = PEER_FEATURES; break;
-        case VU_GET_PROTOCOL_FEATURES: r.payload.u64 = p->protocol; break;
-        case VU_GET_QUEUE_NUM: r.payload.u64 = 1; break;
+        case VU_GET_FEATURES:
+            r.payload.u64 = PEER_FEATURES;
+            break;
+        case VU_GET_PROTOCOL_FEATURES:
+            r.payload.u64 = p->protocol;
+            break;
+        case VU_GET_QUEUE_NUM:
+            r.payload.u64 = 1;
+            break;
         case VU_GET_VRING_BASE:
             r.payload.state.index = m.payload.state.index;
             r.payload.state.num = p->base[m.payload.state.index & 1];
@@ -190,20 +218,46 @@ static void peer_serve(struct peer *p, int fd)
             enum misbehave b = p->bad;
             p->bad = OK;
             switch (b) {
-            case WRONG_REQUEST: r.request = VU_GET_STATUS; break;
-            case BAD_VERSION: r.flags = 2 | VU_FLAG_REPLY; break;
-            case NOT_REPLY: r.flags = VU_VERSION; break;
-            case BAD_SIZE: r.size = 4; break;
-            case HUGE_SIZE: r.size = 1u << 30; break;
-            case NACK: r.payload.u64 = 1; break;
-            case WITH_FD: passfd = eventfd(0, 0); break;
-            case SILENT: reply = false; break;
-            case BASE_TOO_BIG: r.payload.state.num = 70000; break;
-            case CLOSE: return;
-            case UNSOLICITED: send_reply(fd, &r, -1); break;
-            case NO_VERSION_1: r.payload.u64 = PEER_FEATURES & ~F(VIRTIO_F_VERSION_1); break;
-            case ZERO_QUEUES: r.payload.u64 = 0; break;
-            default: break;
+            case WRONG_REQUEST:
+                r.request = VU_GET_STATUS;
+                break;
+            case BAD_VERSION:
+                r.flags = 2 | VU_FLAG_REPLY;
+                break;
+            case NOT_REPLY:
+                r.flags = VU_VERSION;
+                break;
+            case BAD_SIZE:
+                r.size = 4;
+                break;
+            case HUGE_SIZE:
+                r.size = 1u << 30;
+                break;
+            case NACK:
+                r.payload.u64 = 1;
+                break;
+            case WITH_FD:
+                passfd = eventfd(0, 0);
+                break;
+            case SILENT:
+                reply = false;
+                break;
+            case BASE_TOO_BIG:
+                r.payload.state.num = 70000;
+                break;
+            case CLOSE:
+                return;
+            case UNSOLICITED:
+                send_reply(fd, &r, -1);
+                break;
+            case NO_VERSION_1:
+                r.payload.u64 = PEER_FEATURES & ~F(VIRTIO_F_VERSION_1);
+                break;
+            case ZERO_QUEUES:
+                r.payload.u64 = 0;
+                break;
+            default:
+                break;
             }
         }
         if (reply)
@@ -375,7 +429,11 @@ static uint16_t link_status(struct fake_net *t)
 static bool link_is_up(void *arg) { return link_status(arg) == VIRTIO_NET_S_LINK_UP; }
 static bool link_is_down(void *arg) { return link_status(arg) == 0; }
 
-struct req_count { struct peer *p; uint32_t req; unsigned n; };
+struct req_count {
+    struct peer *p;
+    uint32_t req;
+    unsigned n;
+};
 static bool seen(void *arg)
 {
     struct req_count *r = arg;
@@ -406,8 +464,8 @@ static void test_start_sequence(void **state)
     assert_int_equal(peer_count(p, VU_SET_STATUS), 1);      /* the last one of the start */
     /* Only ring features, and the protocol-features bit. */
     assert_int_equal(peer_arg(p, VU_SET_FEATURES, 0),
-                     F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX) |
-                     F(VU_F_PROTOCOL_FEATURES));
+                     F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) |
+                         F(VIRTIO_RING_F_EVENT_IDX) | F(VU_F_PROTOCOL_FEATURES));
     assert_int_equal(p->mem.nregions, 1);
     assert_int_equal(p->mem.regions[0].guest_phys_addr, 0);
     assert_int_equal(p->mem.regions[0].memory_size, FG_RAM_SIZE);
@@ -464,7 +522,10 @@ static void test_link_and_reset(void **state)
 }
 
 /* The device's events (virtio_net_set_event_hook): backend failed and restored. */
-struct vu_events { unsigned failed, restored; char why[200]; };
+struct vu_events {
+    unsigned failed, restored;
+    char why[200];
+};
 static void on_event(void *opaque, const char *dev, enum virtio_net_event ev, const char *detail,
                      unsigned long suppressed)
 {
@@ -476,7 +537,10 @@ static void on_event(void *opaque, const char *dev, enum virtio_net_event ev, co
         __atomic_add_fetch(&e->restored, 1, __ATOMIC_SEQ_CST);
     }
 }
-static bool restored(void *arg) { return __atomic_load_n(&((struct vu_events *)arg)->restored, __ATOMIC_SEQ_CST) > 0; }
+static bool restored(void *arg)
+{
+    return __atomic_load_n(&((struct vu_events *)arg)->restored, __ATOMIC_SEQ_CST) > 0;
+}
 
 /* The peer dies under a running device: the guest sees carrier off, vpf reconnects
  * when the peer is back and restores each ring from its used index; the guest never
@@ -623,7 +687,8 @@ static void check_bad_start(uint32_t req, enum misbehave bad, const char *want)
 static void test_malformed_start_replies(void **state)
 {
     check_bad_start(VU_SET_MEM_TABLE, NACK, "SET_MEM_TABLE: the peer refused it");
-    check_bad_start(VU_SET_VRING_ADDR, WRONG_REQUEST, "SET_VRING_ADDR: the peer answered request 40");
+    check_bad_start(VU_SET_VRING_ADDR, WRONG_REQUEST,
+                    "SET_VRING_ADDR: the peer answered request 40");
     check_bad_start(VU_SET_VRING_KICK, WITH_FD, "file descriptors");
     check_bad_start(VU_SET_STATUS, UNSOLICITED, "nobody asked for");
 }

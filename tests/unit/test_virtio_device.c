@@ -48,13 +48,26 @@ static void irq_queue(void *o, unsigned q) { ((struct dummy *)o)->queue_irqs++; 
 static void irq_config(void *o) { ((struct dummy *)o)->config_irqs++; }
 
 static const struct virtio_dev_ops dummy_ops = {
-    .name = "dummy", .device_id = 99, .num_queues = 2, .queue_max_size = 16, .config_size = 8,
-    .get_features = d_features, .check_features = d_check, .config_read = d_cfg_read,
-    .config_write = d_cfg_write, .activate = d_activate, .reset = d_reset, .failed = d_failed,
+    .name = "dummy",
+    .device_id = 99,
+    .num_queues = 2,
+    .queue_max_size = 16,
+    .config_size = 8,
+    .get_features = d_features,
+    .check_features = d_check,
+    .config_read = d_cfg_read,
+    .config_write = d_cfg_write,
+    .activate = d_activate,
+    .reset = d_reset,
+    .failed = d_failed,
 };
 static const struct virtio_irq_ops irq_ops = { irq_queue, irq_config, NULL };
 
-struct ctx { struct fake_guest g; struct fake_vq q; struct dummy d; };
+struct ctx {
+    struct fake_guest g;
+    struct fake_vq q;
+    struct dummy d;
+};
 
 static int setup(void **state)
 {
@@ -82,7 +95,8 @@ static void negotiate(struct virtio_dev *dev, uint64_t f)
     virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     virtio_dev_write_driver_features(dev, 0, (uint32_t)f);
     virtio_dev_write_driver_features(dev, 1, (uint32_t)(f >> 32));
-    virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                   VIRTIO_STATUS_FEATURES_OK);
 }
 
 static void setup_queue(struct ctx *t, unsigned q)
@@ -183,7 +197,8 @@ static void test_driver_ok_without_features_ok(void **state)
 {
     struct ctx *t = *state;
     struct virtio_dev *dev = &t->d.vdev;
-    virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
+    virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                   VIRTIO_STATUS_DRIVER_OK);
     assert_int_equal(t->d.activations, 0);
     assert_true(virtio_dev_get_status(dev) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(virtio_dev_error(dev), VIRTIO_ERR_DRIVER_OK_EARLY);
@@ -370,12 +385,22 @@ static void test_error_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_feature_words), T(test_features_ok), T(test_features_refused_no_version1),
-        T(test_features_refused_unoffered), T(test_features_refused_by_device), T(test_subset_ok),
-        T(test_driver_ok_activates_and_reset), T(test_driver_ok_without_features_ok),
-        T(test_activate_failure), T(test_bad_queue_enable), T(test_fail_once), T(test_config_space),
-        T(test_status_bits_not_cleared), T(test_queue_enable_after_driver_ok),
-        T(test_refused_features_log_limited), T(test_error_names),
+        T(test_feature_words),
+        T(test_features_ok),
+        T(test_features_refused_no_version1),
+        T(test_features_refused_unoffered),
+        T(test_features_refused_by_device),
+        T(test_subset_ok),
+        T(test_driver_ok_activates_and_reset),
+        T(test_driver_ok_without_features_ok),
+        T(test_activate_failure),
+        T(test_bad_queue_enable),
+        T(test_fail_once),
+        T(test_config_space),
+        T(test_status_bits_not_cleared),
+        T(test_queue_enable_after_driver_ok),
+        T(test_refused_features_log_limited),
+        T(test_error_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,23 +17,40 @@
 #include "virtio/pci.h"
 
 /* ---- dummy device ---- */
-struct dummy { struct virtio_dev vdev; int activations, resets; };
+struct dummy {
+    struct virtio_dev vdev;
+    int activations, resets;
+};
 static uint64_t d_features(struct virtio_dev *d) { return (1ull << VIRTIO_F_VERSION_1) | 0x5; }
 static void d_cfg_read(struct virtio_dev *d, uint32_t off, void *data, unsigned len)
 {
     for (unsigned i = 0; i < len; i++)
         ((uint8_t *)data)[i] = (uint8_t)(0x40 + off + i);
 }
-static int d_activate(struct virtio_dev *d) { ((struct dummy *)d)->activations++; return 0; }
+static int d_activate(struct virtio_dev *d)
+{
+    ((struct dummy *)d)->activations++;
+    return 0;
+}
 static void d_reset(struct virtio_dev *d) { ((struct dummy *)d)->resets++; }
 static const struct virtio_dev_ops d_ops = {
-    .name = "dummy", .device_id = VIRTIO_ID_NET, .num_queues = 3, .queue_max_size = 64,
-    .config_size = 8, .get_features = d_features, .config_read = d_cfg_read,
-    .activate = d_activate, .reset = d_reset,
+    .name = "dummy",
+    .device_id = VIRTIO_ID_NET,
+    .num_queues = 3,
+    .queue_max_size = 64,
+    .config_size = 8,
+    .get_features = d_features,
+    .config_read = d_cfg_read,
+    .activate = d_activate,
+    .reset = d_reset,
 };
 
 /* ---- fake ioeventfd hooks ---- */
-struct ioev { uint64_t gpa[16]; int fd[16]; unsigned n, adds, dels; };
+struct ioev {
+    uint64_t gpa[16];
+    int fd[16];
+    unsigned n, adds, dels;
+};
 static int io_add(void *o, uint64_t gpa, int fd)
 {
     struct ioev *e = o;
@@ -87,8 +104,14 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint32_t cfg_rd(struct ctx *t, unsigned off, unsigned len) { return pci_device_config_read(&t->vp.pci, off, len); }
-static void cfg_wr(struct ctx *t, unsigned off, unsigned len, uint32_t v) { pci_device_config_write(&t->vp.pci, off, len, v); }
+static uint32_t cfg_rd(struct ctx *t, unsigned off, unsigned len)
+{
+    return pci_device_config_read(&t->vp.pci, off, len);
+}
+static void cfg_wr(struct ctx *t, unsigned off, unsigned len, uint32_t v)
+{
+    pci_device_config_write(&t->vp.pci, off, len, v);
+}
 static uint64_t rd(struct ctx *t, uint64_t off, unsigned len)
 {
     uint64_t v = 0;
@@ -352,9 +375,12 @@ static void test_vf_flr(void **state)
     int exp = pci_config_find_cap(&dev->config, PCI_CAP_ID_EXP);
     int msix = pci_config_find_cap(&dev->config, PCI_CAP_ID_MSIX);
     assert_true(exp > 0 && msix > 0);
-    assert_true(pci_device_config_read(dev, (unsigned)exp + PCI_EXP_DEVCAP, 4) & PCI_EXP_DEVCAP_FLR);
-    assert_false(cfg_rd(t, (unsigned)pci_config_find_cap(&t->vp.pci.config, PCI_CAP_ID_EXP) +
-                        PCI_EXP_DEVCAP, 4) & PCI_EXP_DEVCAP_FLR);
+    assert_true(pci_device_config_read(dev, (unsigned)exp + PCI_EXP_DEVCAP, 4) &
+                PCI_EXP_DEVCAP_FLR);
+    assert_false(
+        cfg_rd(t, (unsigned)pci_config_find_cap(&t->vp.pci.config, PCI_CAP_ID_EXP) + PCI_EXP_DEVCAP,
+               4) &
+        PCI_EXP_DEVCAP_FLR);
     uint16_t devctl0 = (uint16_t)pci_device_config_read(dev, (unsigned)exp + PCI_EXP_DEVCTL, 2);
 
     /* A driver's state: bus master, MSI-X on, a vector programmed, DRIVER_OK. */
@@ -389,7 +415,8 @@ static void test_vf_flr(void **state)
     assert_int_equal(w, VIRTIO_MSI_NO_VECTOR);
     assert_int_equal(pci_device_config_read(dev, PCI_COMMAND, 2), 0);
     assert_int_equal(pci_device_config_read(dev, (unsigned)msix + PCI_MSIX_FLAGS, 2) &
-                     (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL), 0);
+                         (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL),
+                     0);
     assert_int_equal(pci_device_config_read(dev, (unsigned)exp + PCI_EXP_DEVCTL, 2), devctl0);
     v = 0;
     pci_device_bar_read(dev, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_TABLE_OFF + 12, &v, 4);
@@ -415,8 +442,12 @@ static void test_vf_flr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_identity_and_caps), T(test_common_cfg_flow), T(test_bad_ring_needs_reset),
-        T(test_doorbells), T(test_interrupts_and_isr), T(test_device_cfg_and_cfg_cap),
+        T(test_identity_and_caps),
+        T(test_common_cfg_flow),
+        T(test_bad_ring_needs_reset),
+        T(test_doorbells),
+        T(test_interrupts_and_isr),
+        T(test_device_cfg_and_cfg_cap),
         T(test_vf_flr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -205,7 +205,8 @@ static void test_longest_chain_ok(void **state)
 {
     struct ctx *t = *state;
     for (int i = 0; i < QSZ; i++)
-        fvq_desc(&t->q, (uint16_t)i, 0x1000, 10, i < QSZ - 1 ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+        fvq_desc(&t->q, (uint16_t)i, 0x1000, 10, i < QSZ - 1 ? VRING_DESC_F_NEXT : 0,
+                 (uint16_t)(i + 1));
     fvq_publish(&t->q, 0);
     assert_int_equal(pop(t), VIRTQ_OK);
     assert_int_equal(t->c.nout, QSZ);
@@ -530,19 +531,43 @@ static void test_kick_suppression(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_good_chain), T(test_wraparound_and_unpop), T(test_avail_idx_jump),
-        T(test_avail_shadow_bogus_idx), T(test_avail_shadow_reread),
+        T(test_good_chain),
+        T(test_wraparound_and_unpop),
+        T(test_avail_idx_jump),
+        T(test_avail_shadow_bogus_idx),
+        T(test_avail_shadow_reread),
         T(test_avail_shadow_enable_notify_bogus),
-        T(test_avail_idx_full_ring_ok), T(test_head_out_of_range), T(test_next_out_of_range),
-        T(test_loop), T(test_self_loop), T(test_longest_chain_ok), T(test_buffer_outside_ram),
-        T(test_buffer_huge_addr), T(test_buffer_straddles_regions), T(test_zero_length),
-        T(test_write_before_read), T(test_indirect_good), T(test_indirect_unaligned_table_ok),
-        T(test_indirect_not_negotiated), T(test_indirect_bad_len), T(test_indirect_zero_len),
-        T(test_indirect_too_large), T(test_indirect_outside_ram), T(test_indirect_in_indirect),
-        T(test_indirect_next_out_of_table), T(test_indirect_loop), T(test_indirect_with_next),
-        T(test_indirect_write_before_read), T(test_nospace), T(test_nospace_but_invalid),
-        T(test_start_validation), T(test_not_started), T(test_notify_no_event_idx),
-        T(test_notify_event_idx), T(test_notify_event_idx_wrap), T(test_kick_suppression),
+        T(test_avail_idx_full_ring_ok),
+        T(test_head_out_of_range),
+        T(test_next_out_of_range),
+        T(test_loop),
+        T(test_self_loop),
+        T(test_longest_chain_ok),
+        T(test_buffer_outside_ram),
+        T(test_buffer_huge_addr),
+        T(test_buffer_straddles_regions),
+        T(test_zero_length),
+        T(test_write_before_read),
+        T(test_indirect_good),
+        T(test_indirect_unaligned_table_ok),
+        T(test_indirect_not_negotiated),
+        T(test_indirect_bad_len),
+        T(test_indirect_zero_len),
+        T(test_indirect_too_large),
+        T(test_indirect_outside_ram),
+        T(test_indirect_in_indirect),
+        T(test_indirect_next_out_of_table),
+        T(test_indirect_loop),
+        T(test_indirect_with_next),
+        T(test_indirect_write_before_read),
+        T(test_nospace),
+        T(test_nospace_but_invalid),
+        T(test_start_validation),
+        T(test_not_started),
+        T(test_notify_no_event_idx),
+        T(test_notify_event_idx),
+        T(test_notify_event_idx_wrap),
+        T(test_kick_suppression),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

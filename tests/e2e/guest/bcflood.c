@@ -36,8 +36,10 @@ int main(int argc, char **argv)
         perror("bcflood: socket");
         return 1;
     }
-    struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_LOCAL_EXP),
-                              .sll_ifindex = (int)ifindex, .sll_halen = ETH_ALEN };
+    struct sockaddr_ll to = { .sll_family = AF_PACKET,
+                              .sll_protocol = htons(ETH_P_LOCAL_EXP),
+                              .sll_ifindex = (int)ifindex,
+                              .sll_halen = ETH_ALEN };
     memset(to.sll_addr, 0xff, ETH_ALEN);
     unsigned char frame[1514] = { 0 };
     memset(frame, 0xff, ETH_ALEN);                  /* destination: broadcast */

@@ -27,9 +27,21 @@
 
 /* virtio 1.2 §4.1.4.3 common configuration. */
 enum {
-    DFSEL = 0x00, DF = 0x04, GFSEL = 0x08, GF = 0x0c, MSIX_CFG = 0x10, NUMQ = 0x12,
-    STATUS = 0x14, QSEL = 0x16, QSIZE = 0x18, QMSIX = 0x1a, QENABLE = 0x1c, QNOFF = 0x1e,
-    QDESC = 0x20, QAVAIL = 0x28, QUSED = 0x30,
+    DFSEL = 0x00,
+    DF = 0x04,
+    GFSEL = 0x08,
+    GF = 0x0c,
+    MSIX_CFG = 0x10,
+    NUMQ = 0x12,
+    STATUS = 0x14,
+    QSEL = 0x16,
+    QSIZE = 0x18,
+    QMSIX = 0x1a,
+    QENABLE = 0x1c,
+    QNOFF = 0x1e,
+    QDESC = 0x20,
+    QAVAIL = 0x28,
+    QUSED = 0x30,
 };
 #define S_ACK 1
 #define S_DRIVER 2
@@ -67,16 +79,20 @@ static void caps_read(unsigned *bar_index)
         die("config");
     close(fd);
     for (unsigned p = cfg[0x34], hops = 0; p && p < 0xfc && hops < 48; p = cfg[p + 1], hops++) {
-        uint32_t off = cfg[p + 8] | cfg[p + 9] << 8 | cfg[p + 10] << 16 | (uint32_t)cfg[p + 11] << 24;
+        uint32_t off = cfg[p + 8] | cfg[p + 9] << 8 | cfg[p + 10] << 16 |
+                       (uint32_t)cfg[p + 11] << 24;
         if (cfg[p] == 0x09 && cfg[p + 3] == 1) {
             common_off = off;
             *bar_index = cfg[p + 4];
         } else if (cfg[p] == 0x09 && cfg[p + 3] == 2) {
             notify_off = off;
-            notify_mult = cfg[p + 16] | cfg[p + 17] << 8 | cfg[p + 18] << 16 | (uint32_t)cfg[p + 19] << 24;
+            notify_mult = cfg[p + 16] | cfg[p + 17] << 8 | cfg[p + 18] << 16 |
+                          (uint32_t)cfg[p + 19] << 24;
         } else if (cfg[p] == 0x11) {
             msix_n = ((cfg[p + 2] | cfg[p + 3] << 8) & 0x7ff) + 1;
-            msix_off = (cfg[p + 4] | cfg[p + 5] << 8 | cfg[p + 6] << 16 | (uint32_t)cfg[p + 7] << 24) & ~7u;
+            msix_off = (cfg[p + 4] | cfg[p + 5] << 8 | cfg[p + 6] << 16 |
+                        (uint32_t)cfg[p + 7] << 24) &
+                       ~7u;
         }
     }
 }
@@ -113,7 +129,11 @@ static void bar_map(void)
 static void w8(uint32_t off, uint8_t v) { *(volatile uint8_t *)(bar + common_off + off) = v; }
 static void w16(uint32_t off, uint16_t v) { *(volatile uint16_t *)(bar + common_off + off) = v; }
 static void w32(uint32_t off, uint32_t v) { *(volatile uint32_t *)(bar + common_off + off) = v; }
-static void w64(uint32_t off, uint64_t v) { w32(off, (uint32_t)v); w32(off + 4, (uint32_t)(v >> 32)); }
+static void w64(uint32_t off, uint64_t v)
+{
+    w32(off, (uint32_t)v);
+    w32(off + 4, (uint32_t)(v >> 32));
+}
 static uint8_t r8(uint32_t off) { return *(volatile uint8_t *)(bar + common_off + off); }
 static uint16_t r16(uint32_t off) { return *(volatile uint16_t *)(bar + common_off + off); }
 
@@ -126,7 +146,8 @@ struct page {
 static struct page page_get(void)
 {
     struct page pg;
-    pg.va = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
+    pg.va = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
     if (pg.va == MAP_FAILED)
         die("mmap page");
     memset(pg.va, 0, 4096);
@@ -222,11 +243,13 @@ static int cmd_ctrlflood(double secs)
     volatile uint16_t *used = (volatile uint16_t *)c.used.va;
     for (unsigned i = 0; i < 32; i++) {         /* command i: descriptors 2i, 2i+1 */
         uint8_t *b = buf.va + 8 * i;
-        b[0] = 0; b[1] = 0; b[2] = 1;
+        b[0] = 0;
+        b[1] = 0;
+        b[2] = 1;
         desc[2 * (2 * i)] = buf.pa + 8 * i;
         desc[2 * (2 * i) + 1] = 3 | (uint64_t)1 << 32 | (uint64_t)(2 * i + 1) << 48;   /* NEXT */
         desc[2 * (2 * i + 1)] = buf.pa + 8 * i + 4;
-        desc[2 * (2 * i + 1) + 1] = 1 | (uint64_t)2 << 32;                              /* WRITE */
+        desc[2 * (2 * i + 1) + 1] = 1 | (uint64_t)2 << 32; /* WRITE */
     }
     uint16_t aidx = 0, seen = 0;
     unsigned long done = 0;
@@ -277,7 +300,7 @@ static int cmd_garbage(unsigned seed, unsigned count)
 static int cmd_statusstorm(unsigned count)
 {
     for (unsigned i = 0; i < count; i++)
-        negotiate(1ull << F_CTRL_VQ);           /* no VERSION_1: FEATURES_OK refused */
+        negotiate(1ull << F_CTRL_VQ); /* no VERSION_1: FEATURES_OK refused */
     printf("statusstorm %u status %#x\n", count, r8(STATUS));
     return 0;
 }
