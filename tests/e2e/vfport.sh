@@ -9,6 +9,7 @@
 #  - at run time: VLAN off cuts VF 1 off its VLAN peer, VLAN 100 again restores it; the
 #    spoof check off lets VF 0's frames with a forged MAC through (counted 0 spoofed);
 #    rate=1 holds VF 0's TCP throughput to L1 at 1 Mbit/s;
+#  - VF 0 runs on a tap handed over the control socket (vf-tap, SCM_RIGHTS);
 #  - VF 0 offers FLR; a sysfs reset with its driver unbound, then bind: traffic again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib/sriov.sh"
@@ -26,6 +27,9 @@ vf_set() { "$VPF" ctl --json "$ctl" vf-set dev=net0 "$@" || fail "vf-set $* fail
 vf_set vf=1 mac=$VF1_MAC vlan=100 >"$LOGDIR/vf-set.json"
 grep -q "\"vf\":1,\"mac\":\"$VF1_MAC\",\"vlan\":100,\"spoofchk\":true,\"rate\":0,\"up\":false" "$LOGDIR/vf-set.json" ||
 	fail "vf-set reply: $(cat "$LOGDIR/vf-set.json")"
+# VF 0's tap is handed over the control socket (SCM_RIGHTS), as a privileged manager
+# does for a vpf without CAP_NET_ADMIN: vpf ctl opens tap vpfho0 and sends it.
+"$VPF" ctl --json "$ctl" vf-tap dev=net0 vf=0 tap=vpfho0 | grep -q '"tap":"vpfho0"' || fail "vf-tap failed"
 go port-set
 
 await 'VPF-SRIOV: vfs up' 300 "the guest did not bring up its VFs"
@@ -33,7 +37,7 @@ expect_in_log "$con" "VPF-SRIOV: vf 1 pci=[0-9:.]+ dev=eth[0-9]+ mac=$VF1_MAC " 
 "$VPF" ctl --json "$ctl" vfs dev=net0 >"$LOGDIR/vfs.json" || fail "ctl vfs failed"
 grep -q "\"dev\":\"net0vf1\".*\"mac\":\"$VF1_MAC\".*\"vlan\":100,\"spoofchk\":true" "$LOGDIR/vfs.json" ||
 	fail "ctl vfs: $(cat "$LOGDIR/vfs.json")"
-vf_tap_setup vpfpt0 10.2.0.1/24
+vf_tap_setup vpfho0 10.2.0.1/24
 # VF 1's peer sits on VLAN 100 of its tap; the tap itself has no address.
 ip link add link vpfpt1 name vpfpt1.100 type vlan id 100 || fail "cannot add a VLAN interface (8021q)"
 echo 1 >/proc/sys/net/ipv6/conf/vpfpt1/disable_ipv6
