@@ -149,6 +149,10 @@ else
 			} >>"$out"
 			echo "testbed: L1 vCPU state saved in $out:" | tee -a "$console"
 			sed -n '/^---- RIP/,$p' "$out" | tee -a "$console"
+			# The last sample's interrupt state (a pending but undelivered timer vector
+			# in IRR, an ISR never EOI'd, IF or HLT), for logs that keep only stdout.
+			echo "---- last sample: RFL/HLT, LAPIC timer, ISR/IRR/PPR" | tee -a "$console"
+			grep -E '^RIP=|^(LVTT|Timer|ISR|IRR|APR)[[:space:]]' "$out" | tail -n 6 | tee -a "$console" || true
 		}
 		boot_allow=240
 		l1=(qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"

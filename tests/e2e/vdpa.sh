@@ -136,7 +136,7 @@ read -r io1 tio1 tcpu1 cpu1 <<<"$(vpf_io_cpu "$vpf_pid" net0vf0)"
 go flood-measured
 read -r ftx frx <<<"$(sed -n 's/.*VPF-SRIOV: flood vf0 tx \([0-9]*\) rx \([0-9]*\).*/\1 \2/p' "$con" | head -n1)"
 pkts=$((ftx + frx))
-[ "$pkts" -ge 19000 ] || fail "the flood moved only $pkts packets on VF 0 (tx $ftx, rx $frx)"
+[ "$pkts" -ge 3800 ] || fail "the flood moved only $pkts packets on VF 0 (tx $ftx, rx $frx)"
 sys=$((io1 - io0)) tsys=$((tio1 - tio0))
 metric flood_packets "$pkts"
 metric flood_vpf_syscalls "$sys"
@@ -147,8 +147,10 @@ log "flood on VF 0: $ftx sent, $frx looped back; VF 0's I/O thread: $tsys read/w
 	"$((tcpu1 - tcpu0)) ms CPU; all of vpf: $sys calls, $((cpu1 - cpu0)) ms CPU outside the vCPUs"
 [ $((tsys * 1000)) -le "$pkts" ] ||
 	fail "VF 0's I/O thread made $tsys read/write calls for $pkts packets (at most 0.001 per packet)"
-[ $((sys * 20)) -le "$pkts" ] ||
-	fail "vpf made $sys read/write calls for $pkts packets of an offloaded VF (at most 0.05 per packet)"
+# All of vpf also serves the guest's go-ahead polls over the PF: ~140 calls per flood,
+# whatever its length; through vpf the flood alone would cost ~1.7 per packet.
+[ $((sys * 10)) -le "$pkts" ] ||
+	fail "vpf made $sys read/write calls for $pkts packets of an offloaded VF (at most 0.1 per packet)"
 "$VPF" ctl --json "$ctl" link dev=net0vf1 up=false >/dev/null || fail "VF 1 link down failed"
 go vf1-link-down
 await 'VPF-SRIOV: vf1 carrier down' 120 "guest did not see VF 1's link go down"

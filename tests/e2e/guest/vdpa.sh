@@ -84,7 +84,7 @@ say "broadcasts looped"
 say "flood ready"
 ack flood-start
 tx=$(counter 0 tx_packets) rx=$(counter 0 rx_packets)
-sent=$(ip netns exec ns0 /guest/bcflood vf0 "${FLOOD:-10000}" 60) || die "bcflood on VF 0 failed: $sent"
+sent=$(ip netns exec ns0 /guest/bcflood vf0 "${FLOOD:-2000}" 60) || die "bcflood on VF 0 failed: $sent"
 sleep 1   # the last looped frames arrive
 say "flood vf0 tx $(($(counter 0 tx_packets) - tx)) rx $(($(counter 0 rx_packets) - rx)) ($sent)"
 say "flood done"
