@@ -55,8 +55,8 @@ static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
     };
     for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
         if ((f & BIT(deps[i].bit)) && !(f & deps[i].needs_any)) {
-            log_warn_rl(&dev->log_rl, "%s: feature %u negotiated without its dependency",
-                        dev->ops->name, deps[i].bit);
+            log_warn_rl(&dev->log_rl, "%s: feature %u negotiated without its dependency", dev->name,
+                        deps[i].bit);
             return false;
         }
     }
@@ -81,7 +81,7 @@ static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, u
  * VIRTIO_NET_CTRL_MAC_ADDR_SET (virtio 1.2 §5.1.4.2). */
 static void vnet_config_write(struct virtio_dev *dev, uint32_t off, const void *data, unsigned len)
 {
-    log_debug_rl(&dev->log_rl, "%s: config write at %u ignored", dev->ops->name, off);
+    log_debug_rl(&dev->log_rl, "%s: config write at %u ignored", dev->name, off);
 }
 
 void vnet_set_mac(struct virtio_net *n, const uint8_t mac[6])
@@ -241,6 +241,7 @@ struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *m
         free(n);
         return NULL;
     }
+    virtio_dev_set_name(&n->vdev, n->name);
     int tx_r = vnet_tx_init(n), notify_r = vnet_notify_init(n);
     if (tx_r < 0 || notify_r < 0) {
         snprintf(err, errlen, "timerfd: %s", strerror(errno));

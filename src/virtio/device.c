@@ -33,6 +33,7 @@ int virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
     }
     dev->ops = ops;
     dev->mem = mem;
+    virtio_dev_set_name(dev, ops->name);
     for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
         dev->kick_fds[q] = -1;
     for (unsigned q = 0; q < ops->num_queues; q++) {
@@ -163,7 +164,7 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t val)
                                                           VIRTIO_RING_F_INDIRECT_DESC);
             }
         } else {
-            log_warn_rl(&dev->log_rl, "%s: driver features %#llx refused", dev->ops->name,
+            log_warn_rl(&dev->log_rl, "%s: driver features %#llx refused", dev->name,
                         (unsigned long long)dev->driver_features);
             val &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
             set &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
@@ -241,6 +242,11 @@ int virtio_dev_queue_irqfd(struct virtio_dev *dev, unsigned q)
     return dev->irq && dev->irq->queue_irqfd ? dev->irq->queue_irqfd(dev->irq_opaque, q) : -1;
 }
 
+void virtio_dev_set_name(struct virtio_dev *dev, const char *name)
+{
+    snprintf(dev->name, sizeof(dev->name), "%s", name);
+}
+
 void virtio_dev_irq_changed(struct virtio_dev *dev)
 {
     if (dev->active && dev->ops->irq_changed)
@@ -260,10 +266,9 @@ void virtio_dev_fail(struct virtio_dev *dev, int q, enum virtio_error err)
         snprintf(where, sizeof(where), "queue %d: ", q);
     const char *who = virtio_error_is_guest(err) ? "guest error, " : "";
     if (!__atomic_exchange_n(&dev->fail_logged, true, __ATOMIC_RELAXED))
-        log_error("%s: %sdevice needs reset: %s%s", dev->ops->name, who, where,
-                  virtio_error_name(err));
+        log_error("%s: %sdevice needs reset: %s%s", dev->name, who, where, virtio_error_name(err));
     else
-        log_debug_rl(&dev->log_rl, "%s: %sdevice needs reset: %s%s", dev->ops->name, who, where,
+        log_debug_rl(&dev->log_rl, "%s: %sdevice needs reset: %s%s", dev->name, who, where,
                      virtio_error_name(err));
     if (driver_ok(dev) && dev->irq)
         dev->irq->config(dev->irq_opaque);

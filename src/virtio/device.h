@@ -76,6 +76,7 @@ struct virtio_dev_ops {
 struct virtio_dev {
     const struct virtio_dev_ops *ops;
     const struct guest_mem *mem;
+    char name[32];              /* this instance, for logs ("net0vf1"); ops->name until set */
     struct virtq vqs[VIRTIO_MAX_QUEUES];
     bool queue_enabled[VIRTIO_MAX_QUEUES];
     /* Kick eventfds, one per queue, created by virtio_dev_init(). The VM binds them to
@@ -101,6 +102,8 @@ int virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
 /* Resets (stopping the data path) and closes the kick eventfds. */
 void virtio_dev_destroy(struct virtio_dev *dev);
 void virtio_dev_set_irq(struct virtio_dev *dev, const struct virtio_irq_ops *irq, void *opaque);
+/* Names the instance in the device's log lines (setup, before the guest runs). */
+void virtio_dev_set_name(struct virtio_dev *dev, const char *name);
 
 static inline bool virtio_has_feature(uint64_t features, unsigned bit)
 {

@@ -380,6 +380,26 @@ static void test_error_names(void **state)
     assert_false(virtio_error_is_guest(VIRTIO_ERR_BACKEND_RING));
 }
 
+/* Its log line names the instance, not only the type: a VM has many virtio-net devices. */
+static void test_fail_names_instance(void **state)
+{
+    struct ctx *t = *state;
+    struct virtio_dev *dev = &t->d.vdev;
+    assert_string_equal(dev->name, "dummy");    /* the type's name until set */
+    virtio_dev_set_name(dev, "net7vf3");
+    negotiate(dev, DUMMY_FEATURES);
+    virtio_dev_set_status(dev, ALL_OK);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    log_set_output(f);
+    virtio_dev_fail(dev, 0, VIRTIO_ERR_CHAIN_LOOP);
+    log_set_output(NULL);
+    rewind(f);
+    char line[512] = "";
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_non_null(strstr(line, "net7vf3: guest error, device needs reset: queue 0: "));
+}
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -396,6 +416,7 @@ int main(void)
         T(test_activate_failure),
         T(test_bad_queue_enable),
         T(test_fail_once),
+        T(test_fail_names_instance),
         T(test_config_space),
         T(test_status_bits_not_cleared),
         T(test_queue_enable_after_driver_ok),
