@@ -84,3 +84,29 @@ vf_ping() {
 	done
 	return 1
 }
+
+# carrier DEV 0|1 SECS [NETNS]: wait until DEV's carrier (in NETNS if given) is 0 or 1.
+carrier() {
+	local c
+	for _ in $(seq $(($3 * 5))); do
+		if [ -n "${4:-}" ]; then c=$(ip netns exec "$4" cat "/sys/class/net/$1/carrier" 2>/dev/null)
+		else c=$(cat "/sys/class/net/$1/carrier" 2>/dev/null); fi
+		[ "$c" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# vf_cycles: N VFs enabled and disabled three times, as a CNI plug-in churning would;
+# L1 looks at vpf after the first and the third (go-aheads c1, c3).
+vf_cycles() {
+	for c in 1 2 3; do
+		numvfs "$N" || die "cycle $c: enable failed"
+		wait_vfs "$N"
+		numvfs 0 || die "cycle $c: disable failed"
+		wait_vfs 0
+		if [ "$c" = 1 ]; then say "cycle 1 done"; ack c1; fi
+	done
+	say "cycles done"
+	ack c3
+}

@@ -8,16 +8,6 @@ N=4
 # shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 
-# carrier DEV 0|1 SECS NETNS: wait until DEV's carrier (in NETNS) is 0 or 1.
-carrier() {
-	local c
-	for _ in $(seq $(($3 * 5))); do
-		c=$(ip netns exec "$4" cat "/sys/class/net/$1/carrier" 2>/dev/null)
-		[ "$c" = "$2" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
 # counter I NAME: VF I's statistic NAME (in nsI).
 counter() { ip netns exec "ns$1" cat "/sys/class/net/vf$1/statistics/$2"; }
 
@@ -178,15 +168,7 @@ numvfs 0 || die "echo 0 > sriov_numvfs failed"
 wait_vfs 0
 say "vfs removed"
 ack vfs-gone
-for c in 1 2 3; do
-	numvfs $N || die "cycle $c: enable failed"
-	wait_vfs $N
-	numvfs 0 || die "cycle $c: disable failed"
-	wait_vfs 0
-	if [ "$c" = 1 ]; then say "cycle 1 done"; ack c1; fi
-done
-say "cycles done"
-ack c3
+vf_cycles
 echo 0 >"$bad/sriov_numvfs"
 ping -c 2 -W 5 10.0.0.1 >/dev/null 2>&1 || die "PF ping after the cycles failed"
 say "done"

@@ -10,17 +10,6 @@ N=2
 # shellcheck source=sriov-lib.sh
 . /guest/sriov-lib.sh
 
-# carrier DEV 0|1 SECS [NETNS]: wait until DEV's carrier is 0 or 1.
-carrier() {
-	local c
-	for _ in $(seq $(($3 * 5))); do
-		if [ -n "${4:-}" ]; then c=$(ip netns exec "$4" cat "/sys/class/net/$1/carrier" 2>/dev/null)
-		else c=$(cat "/sys/class/net/$1/carrier" 2>/dev/null); fi
-		[ "$c" = "$2" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
 # vf_status I: VF I's virtio device status as Linux shows it (0x0000000f when running;
 # 0x40 is DEVICE_NEEDS_RESET).
 vf_status() { local f; for f in "$pf/virtfn$1"/virtio*/status; do cat "$f"; done; }
