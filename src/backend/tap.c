@@ -2,6 +2,7 @@
  * kernel (IFF_VNET_HDR, tap_dev.c), so packets go between guest buffers and the tap with
  * one readv/writev and no copy in vpf. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "backend/tap_dev.h"
+#include "base/util.h"
 
 struct tap {
     struct net_backend be;
@@ -35,15 +37,31 @@ static ssize_t tap_send(struct net_backend *be, const struct iovec *iov, int iov
     return n < 0 ? -errno : n;
 }
 
+/* tun clamps a read to the buffer (tun_chr_read_iter: min(packet, iov length)), so a
+ * packet longer than the iovec comes back as a short read that looks like a whole frame.
+ * One spare byte after the caller's buffers tells them apart: a read that reaches it did
+ * not fit, and is reported as longer than the iovec (the caller drops it, backend.h). */
 static ssize_t tap_recv(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
-    /* tun returns the packet's full length even when the iovec was too short
-     * (tun_put_user), which is what tells the caller about truncation. */
+    struct iovec v[IOV_MAX];
+    uint8_t spare;
+    int m = MIN(iovcnt, IOV_MAX - 1);       /* fewer buffers, never a cut frame */
+    size_t room = 0, total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (i < m) {
+            v[i] = iov[i];
+            room += iov[i].iov_len;
+        }
+        total += iov[i].iov_len;
+    }
+    v[m] = (struct iovec){ &spare, 1 };
     ssize_t n;
     do
-        n = readv(be->fd, iov, iovcnt);
+        n = readv(be->fd, v, m + 1);
     while (n < 0 && errno == EINTR);
-    return n < 0 ? -errno : n;
+    if (n < 0)
+        return -errno;
+    return (size_t)n > room ? (ssize_t)total + 1 : n;
 }
 
 static void tap_close(struct net_backend *be)
