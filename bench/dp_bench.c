@@ -383,10 +383,10 @@ static void run_tx(struct bench *b)
         while (b->loop) {
             while (recv(b->peer, b->peer_buf, HDR + FRAME_GSO + 64, MSG_DONTWAIT) > 0)
                 ;
-            if (!n->tx.blocked)
+            if (!n->pairs[0].tx_blocked)
                 break;
-            n->tx.blocked = false;
-            vnet_update_backend_watch(n);
+            n->pairs[0].tx_blocked = false;
+            vnet_update_backend_watch(&n->pairs[0]);
             vnet_io_run(n, VIRTIO_NET_TXQ);
         }
         nfree = reclaim(q, free_heads);
@@ -426,9 +426,9 @@ static void run_rx(struct bench *b)
         gvq_publish_idx(q);
         if (gvq_kick_needed(q, old)) {
             b->kicks++;
-            if (n->rx.need_kick) {
-                n->rx.need_kick = false;
-                vnet_update_backend_watch(n);
+            if (n->pairs[0].rx.need_kick) {
+                n->pairs[0].rx.need_kick = false;
+                vnet_update_backend_watch(&n->pairs[0]);
             }
             vnet_io_run(n, VIRTIO_NET_RXQ);
         }
@@ -441,7 +441,7 @@ static void run_rx(struct bench *b)
         } else {
             b->sb->rx_pending = burst;
         }
-        if (!n->rx.need_kick)           /* backend polled for EPOLLIN */
+        if (!n->pairs[0].rx.need_kick)  /* backend polled for EPOLLIN */
             vnet_io_run(n, VIRTIO_NET_RXQ);
         nfree = reclaim(q, free_heads);
         gvq_set_used_event(q);

@@ -17,19 +17,21 @@
 #include "net/vnet.h"
 
 /* The backend fd is watched level-triggered, so EPOLLIN only while a packet it has can
- * go somewhere: link up, RX buffers not known to be missing, and a receive queue at
- * all (a driver may set DRIVER_OK without one: then frames wait in the backend rather
- * than wake this thread for ever). */
-void vnet_update_backend_watch(struct virtio_net *n)
+ * go somewhere: link up, the pair in use, RX buffers not known to be missing, and a
+ * receive queue at all (a driver may set DRIVER_OK without one: then frames wait in
+ * the backend rather than wake this thread for ever). */
+void vnet_update_backend_watch(struct vnet_pair *p)
 {
-    if (!n->dp.be_watch.active)
+    struct virtio_net *n = p->n;
+    if (!p->be_watch.active)
         return;
     uint32_t ev = 0;
-    if (n->dp.link_up && !n->rx.need_kick && n->vdev.vqs[VIRTIO_NET_RXQ].started)
+    if (n->dp.link_up && !p->rx.need_kick && p->idx < n->dp.curr_pairs &&
+        n->vdev.vqs[vnet_rxq(p->idx)].started)
         ev |= EPOLLIN;
-    if (n->tx.blocked)
+    if (p->tx_blocked)
         ev |= EPOLLOUT;
-    if (iothread_watch_mod(&n->io, &n->dp.be_watch, ev) < 0)
+    if (iothread_watch_mod(&n->io, &p->be_watch, ev) < 0)
         vnet_backend_gone(n, strerror(errno));
 }
 
@@ -42,15 +44,54 @@ void vnet_backend_gone(struct virtio_net *n, const char *why)
         vnet_event(n, VIRTIO_NET_EVENT_BACKEND_FAILED, why);
     }
     n->dp.be_dead = true;
-    n->tx.blocked = false;
-    iothread_watch_del(&n->io, &n->dp.be_watch);
+    for (unsigned k = 0; k < n->npairs; k++) {
+        n->pairs[k].tx_blocked = false;
+        iothread_watch_del(&n->io, &n->pairs[k].be_watch);
+    }
+}
+
+/* Pair k's backend queue attached or detached (a multi-queue tap: TUNSETQUEUE). */
+static int pair_enable(struct virtio_net *n, unsigned k, bool on)
+{
+    struct net_backend *be = n->pairs[k].be;
+    if (n->npairs == 1 || !be->ops->set_queue_enabled || be->ops->set_queue_enabled(be, on) == 0)
+        return 0;
+    log_error("%s: cannot %s queue pair %u of %s", n->name, on ? "attach" : "detach", k, be->name);
+    return -1;
+}
+
+int vnet_set_pairs(struct virtio_net *n, unsigned k)
+{
+    int ret = 0;
+    unsigned old = n->dp.curr_pairs;
+    __atomic_store_n(&n->dp.curr_pairs, k, __ATOMIC_RELAXED);     /* also read by others */
+    /* Pair 0 is never detached: a tap keeps at least one queue. */
+    for (unsigned i = 1; i < n->npairs; i++)
+        if ((i < k) != (i < old) && pair_enable(n, i, i < k) < 0)
+            ret = -1;
+    for (unsigned i = 0; i < n->npairs; i++) {
+        vnet_update_backend_watch(&n->pairs[i]);
+        if (n->dp.running && i < k && i >= old)
+            vnet_io_run(n, vnet_rxq(i));
+    }
+    return ret;
+}
+
+/* Queue q's run: RX or TX of its pair, or the control queue. */
+static struct vnet_run io_process(struct virtio_net *n, unsigned q)
+{
+    if (q == n->dp.ctrlq)
+        return vnet_ctrl_process(n);
+    if (q >= 2 * n->npairs)
+        return (struct vnet_run){ .outcome = VNET_IDLE };
+    struct vnet_pair *p = &n->pairs[q / 2];
+    return q & 1 ? vnet_tx_process(p) : vnet_rx_process(p);
 }
 
 void vnet_io_run(struct virtio_net *n, unsigned q)
 {
-    struct vnet_run r = q == VIRTIO_NET_RXQ   ? vnet_rx_process(n)
-                        : q == VIRTIO_NET_TXQ ? vnet_tx_process(n)
-                                              : vnet_ctrl_process(n);
+    struct vnet_run r = io_process(n, q);
+    struct vnet_pair *p = q < 2 * n->npairs ? &n->pairs[q / 2] : NULL;
     switch (r.outcome) {
     case VNET_IDLE:
         return;
@@ -59,14 +100,14 @@ void vnet_io_run(struct virtio_net *n, unsigned q)
         vnet_fail(n, (int)q, r.error);
         return;
     case VNET_RING_EMPTY:
-        if (!n->rx.need_kick) {
-            n->rx.need_kick = true;     /* until the guest kicks the receive queue */
-            vnet_update_backend_watch(n);
+        if (!p->rx.need_kick) {
+            p->rx.need_kick = true;     /* until the guest kicks the receive queue */
+            vnet_update_backend_watch(p);
         }
         break;
     case VNET_BLOCKED:
-        n->tx.blocked = true;           /* until the backend is writable */
-        vnet_update_backend_watch(n);
+        p->tx_blocked = true;           /* until the backend is writable */
+        vnet_update_backend_watch(p);
         break;
     case VNET_THROTTLED:
         vnet_tx_throttle(n);
@@ -77,7 +118,7 @@ void vnet_io_run(struct virtio_net *n, unsigned q)
     case VNET_DONE:
         break;
     }
-    if (q == VIRTIO_NET_CTRLQ) {
+    if (q == n->dp.ctrlq) {
         vnet_notify_used(n, q);         /* commands are never moderated */
         return;
     }
@@ -89,13 +130,18 @@ void vnet_io_run(struct virtio_net *n, unsigned q)
 void vnet_dp_halt(struct virtio_net *n)
 {
     vnet_offload_stop(n);
-    for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++)
+    for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
         iothread_watch_del(&n->io, &n->dp.kick[q]);
-    iothread_watch_del(&n->io, &n->dp.be_watch);
+    for (unsigned k = 0; k < n->npairs; k++) {
+        iothread_watch_del(&n->io, &n->pairs[k].be_watch);
+        vnet_rx_reset(&n->pairs[k]);
+    }
     vnet_tx_rate_stop(n);
     vnet_notify_stop(n);
     n->dp.running = false;
-    vnet_rx_reset(n);
+    /* The next driver starts on one pair (virtio 1.2 §5.1.6.5.5). */
+    if (n->dp.curr_pairs != 1)
+        vnet_set_pairs(n, 1);
 }
 
 void vnet_fail(struct virtio_net *n, int q, enum virtio_error err)
@@ -113,25 +159,67 @@ static void on_kick(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
     unsigned q = (unsigned)(w - n->dp.kick);
-    if (q == VIRTIO_NET_RXQ && n->rx.need_kick) {
-        n->rx.need_kick = false;
-        vnet_update_backend_watch(n);
+    if (q < 2 * n->npairs && q != n->dp.ctrlq && !(q & 1)) {
+        struct vnet_pair *p = &n->pairs[q / 2];
+        if (p->rx.need_kick) {
+            p->rx.need_kick = false;
+            vnet_update_backend_watch(p);
+        }
     }
     vnet_io_run(n, q);
 }
 
 static void on_backend(struct iothread_watch *w, uint32_t events)
 {
-    struct virtio_net *n = w->opaque;
-    if ((events & EPOLLOUT) && n->tx.blocked) {
-        n->tx.blocked = false;
-        vnet_update_backend_watch(n);
-        vnet_io_run(n, VIRTIO_NET_TXQ);
+    struct vnet_pair *p = w->opaque;
+    struct virtio_net *n = p->n;
+    if ((events & EPOLLOUT) && p->tx_blocked) {
+        p->tx_blocked = false;
+        vnet_update_backend_watch(p);
+        vnet_io_run(n, vnet_txq(p->idx));
     }
     if (events & EPOLLIN)
-        vnet_io_run(n, VIRTIO_NET_RXQ);
+        vnet_io_run(n, vnet_rxq(p->idx));
     else if (events & (EPOLLHUP | EPOLLERR))
         vnet_backend_gone(n, "hang-up");
+}
+
+/* The queues' kicks: every started queue, but offloaded only the control queue (the
+ * backend polls the RX/TX kick eventfds itself). 0, or -1 (device failed). */
+static int watch_kicks(struct virtio_net *n, bool offload)
+{
+    for (unsigned q = 0; q < n->ops.num_queues; q++) {
+        if (!n->vdev.vqs[q].started || (offload && q != n->dp.ctrlq))
+            continue;
+        n->dp.kick[q] = (struct iothread_watch){ .fd = n->vdev.kick_fds[q],
+                                                 .events = EPOLLIN | EPOLLET,
+                                                 .fn = on_kick,
+                                                 .opaque = n };
+        if (iothread_watch_add(&n->io, &n->dp.kick[q]) < 0) {
+            log_error("%s: cannot poll queue %u: %s", n->name, q, strerror(errno));
+            vnet_fail(n, (int)q, VIRTIO_ERR_HOST);
+            return -1;
+        }
+        virtq_enable_notify(&n->vdev.vqs[q]);
+    }
+    return 0;
+}
+
+/* Each pair's backend fd (userspace backends), interest set by its state. */
+static void watch_backends(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->npairs; k++) {
+        struct vnet_pair *p = &n->pairs[k];
+        p->be_watch = (struct iothread_watch){ .fd = p->be->fd,
+                                               .events = 0,
+                                               .fn = on_backend,
+                                               .opaque = p };
+        if (iothread_watch_add(&n->io, &p->be_watch) < 0) {
+            vnet_backend_gone(n, strerror(errno));
+            return;
+        }
+        vnet_update_backend_watch(p);
+    }
 }
 
 void vnet_dp_start(struct virtio_net *n)
@@ -144,25 +232,16 @@ void vnet_dp_start(struct virtio_net *n)
     n->dp.link_up = n->cfg.link_up;
     pthread_mutex_unlock(&n->cfg.lock);
     n->dp.running = true;
-    n->rx.need_kick = n->tx.blocked = n->dp.be_dead = false;
-    n->promisc = n->allmulti = false;
-    vnet_rx_reset(n);
-    bool offload = vnet_is_offload(n);
-    for (unsigned q = 0; q < VIRTIO_NET_NUM_QUEUES; q++) {
-        /* Offloaded: the backend polls the RX/TX kick eventfds itself. */
-        if (!n->vdev.vqs[q].started || (offload && q != VIRTIO_NET_CTRLQ))
-            continue;
-        n->dp.kick[q] = (struct iothread_watch){ .fd = n->vdev.kick_fds[q],
-                                                 .events = EPOLLIN | EPOLLET,
-                                                 .fn = on_kick,
-                                                 .opaque = n };
-        if (iothread_watch_add(&n->io, &n->dp.kick[q]) < 0) {
-            log_error("%s: cannot poll queue %u: %s", n->name, q, strerror(errno));
-            vnet_fail(n, (int)q, VIRTIO_ERR_HOST);
-            return;
-        }
-        virtq_enable_notify(&n->vdev.vqs[q]);
+    n->dp.be_dead = false;
+    n->dp.ctrlq = vnet_has(n, VIRTIO_NET_F_MQ) ? 2 * n->npairs : VIRTIO_NET_CTRLQ;
+    for (unsigned k = 0; k < n->npairs; k++) {
+        n->pairs[k].rx.need_kick = n->pairs[k].tx_blocked = false;
+        vnet_rx_reset(&n->pairs[k]);
     }
+    n->promisc = n->allmulti = false;
+    bool offload = vnet_is_offload(n);
+    if (watch_kicks(n, offload) < 0)
+        return;
     if (vnet_notify_start(n) < 0) {
         log_error("%s: cannot poll the coalescing timer: %s", n->name, strerror(errno));
         vnet_fail(n, -1, VIRTIO_ERR_HOST);
@@ -170,25 +249,21 @@ void vnet_dp_start(struct virtio_net *n)
     }
     if (offload) {
         vnet_offload_start(n);
-        vnet_io_run(n, VIRTIO_NET_CTRLQ);
+        vnet_io_run(n, n->dp.ctrlq);
         return;
     }
-    n->dp.be_watch = (struct iothread_watch){ .fd = n->be->fd,
-                                              .events = 0,
-                                              .fn = on_backend,
-                                              .opaque = n };
-    if (iothread_watch_add(&n->io, &n->dp.be_watch) < 0)
-        vnet_backend_gone(n, strerror(errno));
+    watch_backends(n);
     if (vnet_tx_rate_start(n) < 0) {
         log_error("%s: cannot poll the rate timer: %s", n->name, strerror(errno));
         vnet_fail(n, -1, VIRTIO_ERR_HOST);
         return;
     }
-    vnet_update_backend_watch(n);
     /* Buffers may have been queued before DRIVER_OK. */
-    vnet_io_run(n, VIRTIO_NET_TXQ);
-    vnet_io_run(n, VIRTIO_NET_RXQ);
-    vnet_io_run(n, VIRTIO_NET_CTRLQ);
+    for (unsigned k = 0; k < n->npairs; k++) {
+        vnet_io_run(n, vnet_txq(k));
+        vnet_io_run(n, vnet_rxq(k));
+    }
+    vnet_io_run(n, n->dp.ctrlq);
 }
 
 void vnet_dp_link(struct virtio_net *n)
@@ -202,6 +277,8 @@ void vnet_dp_link(struct virtio_net *n)
         vnet_offload_link(n);
         return;
     }
-    vnet_update_backend_watch(n);
-    vnet_io_run(n, VIRTIO_NET_RXQ);
+    for (unsigned k = 0; k < n->npairs; k++) {
+        vnet_update_backend_watch(&n->pairs[k]);
+        vnet_io_run(n, vnet_rxq(k));
+    }
 }

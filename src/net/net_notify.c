@@ -48,7 +48,7 @@ static void coal_release(struct virtio_net *n, unsigned q)
 
 static void coal_release_held(struct virtio_net *n)
 {
-    for (unsigned q = 0; q < 2; q++)
+    for (unsigned q = 0; q < 2 * n->npairs; q++)
         if (n->notify.coal[q].held)
             coal_release(n, q);
 }
@@ -79,7 +79,7 @@ static bool coal_backend_due(struct virtio_net *n, unsigned q, uint64_t now)
     if (net_coal_add(&n->notify.coal[q], coal_backend_used(n, q), now))
         return true;
     const struct virtq *vq = &n->vdev.vqs[q];
-    return q == VIRTIO_NET_RXQ && ld_le16(vq->avail + 2) == n->notify.used_seen[q];
+    return !(q & 1) && ld_le16(vq->avail + 2) == n->notify.used_seen[q];
 }
 
 /* When queue q's held notification must be looked at again. */
@@ -103,7 +103,7 @@ static void coal_hold(struct virtio_net *n, unsigned q, uint64_t now)
 static void coal_poll(struct virtio_net *n, uint64_t now)
 {
     uint64_t next = 0;
-    for (unsigned q = 0; q < 2; q++) {
+    for (unsigned q = 0; q < 2 * n->npairs; q++) {
         struct net_coal *c = &n->notify.coal[q];
         if (!c->held)
             continue;
@@ -171,9 +171,11 @@ void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint3
 {
     /* Offloaded, the backend may have interrupted the guest without vpf (the vector's
      * irqfd): count from here. */
-    if (n->off.active)
-        coal_backend_used(n, q);
-    net_coal_set(&n->notify.coal[q], max_packets, usecs);
+    for (unsigned i = q; i < 2 * n->npairs; i += 2) {
+        if (n->off.active)
+            coal_backend_used(n, i);
+        net_coal_set(&n->notify.coal[i], max_packets, usecs);
+    }
     coal_poll(n, monotonic_ns());
     /* Moderation on: the backend's signals must come through vpf; off: straight to KVM. */
     vnet_offload_route_irqs(n);
@@ -222,7 +224,7 @@ int vnet_notify_start(struct virtio_net *n)
         return -1;
     /* Offloaded: the backend's used buffers count from where the rings are now. */
     if (vnet_is_offload(n))
-        for (unsigned q = 0; q < 2; q++)
+        for (unsigned q = 0; q < 2 * n->npairs; q++)
             n->notify.used_seen[q] = n->vdev.vqs[q].started ? ld_le16(n->vdev.vqs[q].used + 2) : 0;
     return 0;
 }

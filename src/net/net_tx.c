@@ -25,15 +25,29 @@
 static bool tx_spoofed(struct virtio_net *n, unsigned nout)
 {
     uint8_t src[6];
-    return iov_to_buf(n->iov, nout, n->be->hdr_len + ETH_SRC_OFF, src, 6) != 6 ||
+    return iov_to_buf(n->iov, nout, NET_BACKEND_HDR_LEN + ETH_SRC_OFF, src, 6) != 6 ||
            memcmp(src, n->host_mac, 6) != 0;
 }
 
-struct vnet_run vnet_tx_process(struct virtio_net *n)
+/* Counts a sent chain of len bytes (header included) for the function and pair. */
+static void tx_count(struct vnet_pair *p, uint64_t len)
 {
-    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_TXQ];
+    struct virtio_net *n = p->n;
+    vnet_stat_add(&n->stats.tx_packets, 1);
+    vnet_stat_add(&n->stats.tx_bytes, len - p->be->hdr_len);
+    vnet_stat_add(&p->stats.tx_packets, 1);
+    vnet_stat_add(&p->stats.tx_bytes, len - p->be->hdr_len);
+}
+
+/* Every transmitq is served, active pair or not: a driver that lowered the pairs may
+ * still have buffers on the others (virtio 1.2 §5.1.6.5.5 limits only receiving). */
+struct vnet_run vnet_tx_process(struct vnet_pair *p)
+{
+    struct virtio_net *n = p->n;
+    const unsigned q = vnet_txq(p->idx);
+    struct virtq *vq = &n->vdev.vqs[q];
     struct vnet_run run = { .outcome = VNET_DONE };
-    if (!n->dp.running || n->tx.blocked || n->tx.throttled || !vq->started)
+    if (!n->dp.running || p->tx_blocked || n->tx.throttled || !vq->started)
         return (struct vnet_run){ .outcome = VNET_IDLE };
     for (;;) {
         virtq_disable_notify(vq);
@@ -53,15 +67,15 @@ struct vnet_run vnet_tx_process(struct virtio_net *n)
                 return (struct vnet_run){ .outcome = VNET_BROKEN,
                                           .error = VIRTIO_ERR_CHAIN_DIRECTION };
             run.done++;
-            if (c.out_len < n->be->hdr_len) {
+            if (c.out_len < p->be->hdr_len) {
                 vnet_stat_add(&n->stats.tx_errors, 1);
             } else if (n->spoofchk && tx_spoofed(n, c.nout)) {
                 vnet_stat_add(&n->stats.tx_spoofed, 1);
             } else if (!n->dp.link_up || n->dp.be_dead) {
                 vnet_stat_add(&n->stats.tx_dropped, 1);
             } else {
-                ssize_t s = n->vlan ? vnet_vlan_send(n, n->iov, c.nout, c.out_len)
-                                    : net_backend_send(n->be, n->iov, c.nout);
+                ssize_t s = n->vlan ? vnet_vlan_send(n, p->be, n->iov, c.nout, c.out_len)
+                                    : net_backend_send(p->be, n->iov, c.nout);
                 if (s == -EAGAIN || s == -ENOBUFS) {
                     /* Backend full: keep the chain for later, wait for POLLOUT. */
                     virtq_unpop(vq, 1);
@@ -73,18 +87,17 @@ struct vnet_run vnet_tx_process(struct virtio_net *n)
                     vnet_stat_add(&n->stats.tx_errors, 1);
                 } else {
                     net_rate_charge(&n->tx.rate, (uint64_t)s);
-                    vnet_stat_add(&n->stats.tx_packets, 1);
-                    vnet_stat_add(&n->stats.tx_bytes, c.out_len - n->be->hdr_len);
+                    tx_count(p, c.out_len);
                 }
             }
             virtq_push(vq, c.head, 0);
-            if (run.done == 1 && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_TXQ)) {
+            if (run.done == 1 && vq->event_idx && !vnet_coal_on(n, q)) {
                 /* First completion of the batch: publish and let the driver free it
                  * now (with EVENT_IDX at most one interrupt until it re-arms; see
                  * net_rx.c rx_signal_early). */
                 virtq_flush(vq);
                 if (virtq_should_notify(vq))
-                    virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_TXQ);
+                    virtio_dev_notify_queue(&n->vdev, q);
             }
         }
         if (run.done >= VNET_TX_BUDGET) {
@@ -95,7 +108,7 @@ struct vnet_run vnet_tx_process(struct virtio_net *n)
                 /* Budget spent: come back after the other ready fds, via our own kick
                  * (the kick fd is edge-triggered: this write is one more event). */
                 uint64_t one = 1;
-                if (write(n->vdev.kick_fds[VIRTIO_NET_TXQ], &one, sizeof(one)) < 0) {
+                if (write(n->vdev.kick_fds[q], &one, sizeof(one)) < 0) {
                     /* eventfd counter saturated: cannot happen within 2^64 kicks */
                 }
                 break;
@@ -150,7 +163,8 @@ static void on_rate_timer(struct iothread_watch *w, uint32_t events)
     if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
         log_warn("%s: rate timer: %s", n->name, strerror(errno));
     n->tx.throttled = false;
-    vnet_io_run(n, VIRTIO_NET_TXQ);
+    for (unsigned k = 0; k < n->npairs && !n->tx.throttled; k++)
+        vnet_io_run(n, vnet_txq(k));
 }
 
 int vnet_tx_rate_start(struct virtio_net *n)
@@ -175,6 +189,7 @@ void vnet_tx_set_rate(struct virtio_net *n, uint32_t mbit)
     net_rate_set(&n->tx.rate, mbit, monotonic_ns());
     if (n->tx.throttled) { /* a new limit starts with a full bucket */
         tx_unthrottle(n);
-        vnet_io_run(n, VIRTIO_NET_TXQ);
+        for (unsigned k = 0; k < n->npairs && !n->tx.throttled; k++)
+            vnet_io_run(n, vnet_txq(k));
     }
 }

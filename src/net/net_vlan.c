@@ -54,7 +54,8 @@ static void hdr_shift(uint8_t *h, int delta)
         st_le16(&v->hdr_len, (uint16_t)(ld_le16(&v->hdr_len) + delta));
 }
 
-ssize_t vnet_vlan_send(struct virtio_net *n, const struct iovec *iov, unsigned niov, uint32_t len)
+ssize_t vnet_vlan_send(struct virtio_net *n, struct net_backend *be, const struct iovec *iov,
+                       unsigned niov, uint32_t len)
 {
     uint8_t *head = n->vlan_head;
     if (len < VNET_VLAN_HEAD + 2 ||
@@ -68,10 +69,11 @@ ssize_t vnet_vlan_send(struct virtio_net *n, const struct iovec *iov, unsigned n
     int k = iov_skip(iov, niov, VNET_VLAN_HEAD, out + 1, VNET_VLAN_MAX_IOV - 1);
     if (k < 0)
         return -EINVAL;
-    return net_backend_send(n->be, out, k + 1);
+    return net_backend_send(be, out, k + 1);
 }
 
-ssize_t vnet_vlan_recv(struct virtio_net *n, const struct iovec *iov, unsigned niov)
+ssize_t vnet_vlan_recv(struct virtio_net *n, struct net_backend *be, const struct iovec *iov,
+                       unsigned niov)
 {
     uint8_t *head = n->vlan_head;
     struct iovec *in = n->vlan_iov;
@@ -81,7 +83,7 @@ ssize_t vnet_vlan_recv(struct virtio_net *n, const struct iovec *iov, unsigned n
     int k = iov_skip(iov, niov, VNET_VLAN_HEAD, in + 1, VNET_VLAN_MAX_IOV - 1);
     if (k < 0)
         k = VNET_VLAN_MAX_IOV - 1;
-    ssize_t r = net_backend_recv(n->be, in, k + 1);
+    ssize_t r = net_backend_recv(be, in, k + 1);
     if (r < 0)
         return r;
     if (r < VNET_VLAN_HEAD + VLAN_TAG_LEN)

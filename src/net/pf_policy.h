@@ -60,7 +60,13 @@ struct pf_policy {
     bool vf_vu_server_set;
     bool spoofchk;                      /* final after pf_policy_check */
     bool spoofchk_set;                  /* vf-spoofchk= was given */
+    unsigned vf_queues;                 /* vf-queues=: each VF's queue pairs (default 1) */
+    bool vf_queues_set;
 };
+
+/* queues=N / vf-queues=N (key names the option): 1..VIRTIO_NET_MAX_PAIRS into *out.
+ * 0, or -1 with the reason in err. */
+int net_parse_queues(const char *key, const char *val, unsigned *out, char *err, size_t errlen);
 
 /* Defaults: no VFs, tap backend, spoof check on. */
 void pf_policy_init(struct pf_policy *p);

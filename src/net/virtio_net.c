@@ -52,6 +52,7 @@ static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
         { VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ) },
         { VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ) },
         { VIRTIO_NET_F_NOTF_COAL, BIT(VIRTIO_NET_F_CTRL_VQ) },
+        { VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ) },
     };
     for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
         if ((f & BIT(deps[i].bit)) && !(f & deps[i].needs_any)) {
@@ -73,7 +74,8 @@ static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, u
     st_le16(cfg + offsetof(struct virtio_net_config, status),
             n->cfg.link_up && !n->cfg.dev_link_down ? VIRTIO_NET_S_LINK_UP : 0);
     pthread_mutex_unlock(&n->cfg.lock);
-    st_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs), 1);
+    /* §5.1.4: read only with VIRTIO_NET_F_MQ, offered only with npairs > 1. */
+    st_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs), (uint16_t)n->npairs);
     memcpy(data, cfg + off, len);
 }
 
@@ -128,6 +130,8 @@ static void dp_port(void *arg)
 
 static void dp_link(void *arg) { vnet_dp_link(arg); }
 
+static void dp_one_pair(void *arg) { vnet_set_pairs(arg, 1); }
+
 static void dp_irqs(void *arg) { vnet_offload_route_irqs(arg); }
 
 struct coal_query {
@@ -148,10 +152,13 @@ static int vnet_activate(struct virtio_dev *dev)
     struct virtio_net *n = to_net(dev);
     if (net_backend_set_features(n->be, dev->features & VNET_OFFLOADS) < 0)
         return -1;
-    n->rx.mrg_rxbuf = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
+    for (unsigned k = 1; k < n->npairs; k++)
+        if (net_backend_set_features(n->pairs[k].be, dev->features & VNET_OFFLOADS) < 0)
+            return -1;
+    n->mrg_rxbuf = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
     /* Merged buffers: be ready for the largest frame, not only the MTU: the host may give
      * the tap a jumbo MTU, and we cannot peek at a packet's length before reading it. */
-    n->rx.need = n->be->hdr_len + VNET_MAX_GSO_FRAME;
+    n->rx_need = n->be->hdr_len + VNET_MAX_GSO_FRAME;
     iothread_call(&n->io, dp_start, n);
     return 0;
 }
@@ -165,7 +172,8 @@ static void vnet_reset(struct virtio_dev *dev)
     memcpy(n->cfg.mac, n->cfg.port.mac, 6);
     pthread_mutex_unlock(&n->cfg.lock);
     /* No offloaded packets for whatever driver comes next until it negotiates. */
-    net_backend_set_features(n->be, 0);
+    for (unsigned k = 0; k < n->npairs; k++)
+        net_backend_set_features(n->pairs[k].be, 0);
 }
 
 /* The transport's direct interrupt fds may have changed (a vector masked or unmasked). */
@@ -201,7 +209,7 @@ static void vnet_failed(struct virtio_dev *dev, enum virtio_error err)
 static const struct virtio_dev_ops vnet_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
-    .num_queues = VIRTIO_NET_NUM_QUEUES,
+    .num_queues = VIRTIO_NET_NUM_QUEUES,   /* per device: 2 * npairs + 1 (n->ops) */
     .queue_max_size = VIRTQ_MAX_SIZE,
     .config_size = VNET_CONFIG_SIZE,
     .get_features = vnet_get_features,
@@ -216,68 +224,119 @@ static const struct virtio_dev_ops vnet_ops = {
 
 /* ---- public API ---- */
 
-struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
-                                     struct net_backend *be, const uint8_t mac[6], char *err,
-                                     size_t errlen)
+/* The backends can run as this device's data path. NULL, or why not. */
+static const char *backends_unfit(struct net_backend *const *be, unsigned npairs)
 {
-    if (be->ops->kind == NET_BACKEND_OFFLOAD &&
-        (!be->ops->start_offload || !be->ops->stop_offload || !be->ops->set_link)) {
-        snprintf(err, errlen, "backend %s lacks the offload operations", be->ops->type);
-        return NULL;
+    static char why[128];
+    if (npairs < 1 || npairs > VIRTIO_NET_MAX_PAIRS)
+        return "queue pairs out of range";
+    for (unsigned k = 0; k < npairs; k++) {
+        if (be[k]->ops->kind == NET_BACKEND_OFFLOAD &&
+            (!be[k]->ops->start_offload || !be[k]->ops->stop_offload || !be[k]->ops->set_link)) {
+            snprintf(why, sizeof(why), "backend %s lacks the offload operations", be[k]->ops->type);
+            return why;
+        }
+        if (be[k]->hdr_len != NET_BACKEND_HDR_LEN) {
+            snprintf(why, sizeof(why), "backend %s: vnet header of %u bytes, need %d",
+                     be[k]->ops->type, be[k]->hdr_len, NET_BACKEND_HDR_LEN);
+            return why;
+        }
+        if (be[k]->ops != be[0]->ops)
+            return "queue pairs on different backend types";
     }
-    if (be->hdr_len != NET_BACKEND_HDR_LEN) {
-        snprintf(err, errlen, "backend %s: vnet header of %u bytes, need %d", be->ops->type,
-                 be->hdr_len, NET_BACKEND_HDR_LEN);
-        return NULL;
-    }
-    struct virtio_net *n = calloc(1, sizeof(*n));
-    if (!n) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    snprintf(n->name, sizeof(n->name), "%s", name);
-    if (virtio_dev_init(&n->vdev, &vnet_ops, mem) < 0) {
-        snprintf(err, errlen, "kick eventfds: %s", strerror(errno));
-        free(n);
-        return NULL;
-    }
-    int tx_r = vnet_tx_init(n), notify_r = vnet_notify_init(n);
-    if (tx_r < 0 || notify_r < 0) {
-        snprintf(err, errlen, "timerfd: %s", strerror(errno));
-        vnet_tx_free(n);
-        vnet_notify_free(n);
-        virtio_dev_destroy(&n->vdev);
-        free(n);
-        return NULL;
-    }
-    pthread_mutex_init(&n->cfg.lock, NULL);
-    pthread_mutex_init(&n->event_lock, NULL);
+    return NULL;
+}
+
+static void vnet_free(struct virtio_net *n)
+{
+    vnet_tx_free(n);
+    vnet_notify_free(n);
+    vnet_offload_free(n);
+    virtio_dev_destroy(&n->vdev);
+    pthread_mutex_destroy(&n->cfg.lock);
+    pthread_mutex_destroy(&n->event_lock);
+    free(n->pairs);
+    free(n);
+}
+
+static void vnet_init_state(struct virtio_net *n, struct net_backend *const *be, unsigned npairs,
+                            const uint8_t mac[6])
+{
+    n->npairs = npairs;
+    for (unsigned k = 0; k < npairs; k++)
+        n->pairs[k] = (struct vnet_pair){ .n = n, .idx = k, .be = be[k] };
+    n->be = be[0];
+    n->dp.curr_pairs = 1;
     memcpy(n->cfg.mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
     memcpy(n->cfg.port.mac, mac, 6);
     n->cfg.port.trust = n->trust = true;    /* until the VF manager says otherwise */
     n->vlan_tpid = 0x8100;
     n->cfg.link_up = true;
-    n->be = be;
-    n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
+    n->host_features = VNET_BASE_FEATURES | (net_backend_features(n->be) & VNET_OFFLOADS);
     /* A device-backed data path (vhost-vdpa) implements only the ring features it has. */
-    if (be->ops->ring_features)
-        n->host_features &= ~VNET_RING_FEATURES | be->ops->ring_features(be);
+    if (n->be->ops->ring_features)
+        n->host_features &= ~VNET_RING_FEATURES | n->be->ops->ring_features(n->be);
     /* Offloaded too: the backend's signals reach the guest through this I/O thread. */
     n->host_features |= BIT(VIRTIO_NET_F_NOTF_COAL);
-    if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
-        snprintf(err, errlen, "I/O thread: %s", strerror(errno));
-        vnet_tx_free(n);
-        vnet_notify_free(n);
-        vnet_offload_free(n);
-        virtio_dev_destroy(&n->vdev);
-        pthread_mutex_destroy(&n->cfg.lock);
-        pthread_mutex_destroy(&n->event_lock);
-        free(n);
+    if (npairs > 1)
+        n->host_features |= BIT(VIRTIO_NET_F_MQ);
+}
+
+struct virtio_net *virtio_net_create_mq(const char *name, const struct guest_mem *mem,
+                                        struct net_backend *const *be, unsigned npairs,
+                                        const uint8_t mac[6], char *err, size_t errlen)
+{
+    const char *unfit = backends_unfit(be, npairs);
+    if (unfit) {
+        snprintf(err, errlen, "%s", unfit);
         return NULL;
     }
+    struct virtio_net *n = calloc(1, sizeof(*n));
+    struct vnet_pair *pairs = calloc(npairs, sizeof(*pairs));
+    if (!n || !pairs) {
+        snprintf(err, errlen, "out of memory");
+        free(n);
+        free(pairs);
+        return NULL;
+    }
+    snprintf(n->name, sizeof(n->name), "%s", name);
+    n->pairs = pairs;
+    n->ops = vnet_ops;
+    n->ops.num_queues = 2 * npairs + 1;
+    pthread_mutex_init(&n->cfg.lock, NULL);
+    pthread_mutex_init(&n->event_lock, NULL);
+    n->tx.rate_timer_fd = n->notify.timer_fd = -1;
+    for (unsigned i = 0; i < VNET_MAX_DATAQ; i++)
+        n->off.call_fd[i] = n->off.err_fd[i] = -1;
+    vnet_init_state(n, be, npairs, mac);
+    if (virtio_dev_init(&n->vdev, &n->ops, mem) < 0) {
+        snprintf(err, errlen, "kick eventfds: %s", strerror(errno));
+        vnet_free(n);
+        return NULL;
+    }
+    if (vnet_tx_init(n) < 0 || vnet_notify_init(n) < 0) {
+        snprintf(err, errlen, "timerfd: %s", strerror(errno));
+        vnet_free(n);
+        return NULL;
+    }
+    if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
+        snprintf(err, errlen, "I/O thread: %s", strerror(errno));
+        vnet_free(n);
+        return NULL;
+    }
+    /* Until a driver asks for more, one pair receives: the other tap queues detached. */
+    n->dp.curr_pairs = npairs;
+    iothread_call(&n->io, dp_one_pair, n);
     vnet_offload_watch_peer(n);
     return n;
+}
+
+struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
+                                     struct net_backend *be, const uint8_t mac[6], char *err,
+                                     size_t errlen)
+{
+    return virtio_net_create_mq(name, mem, &be, 1, mac, err, errlen);
 }
 
 void virtio_net_set_event_hook(struct virtio_net *n, virtio_net_event_fn fn, void *opaque)
@@ -292,13 +351,10 @@ void virtio_net_destroy(struct virtio_net *n)
         return;
     virtio_dev_destroy(&n->vdev);
     iothread_stop(&n->io);
-    vnet_tx_free(n);
-    vnet_notify_free(n);
-    net_backend_close(n->be);
-    vnet_offload_free(n);
-    pthread_mutex_destroy(&n->cfg.lock);
-    pthread_mutex_destroy(&n->event_lock);
-    free(n);
+    for (unsigned k = 0; k < n->npairs; k++)
+        net_backend_close(n->pairs[k].be);
+    n->npairs = 0;
+    vnet_free(n);
 }
 
 struct virtio_dev *virtio_net_vdev(struct virtio_net *n) { return &n->vdev; }
@@ -399,6 +455,24 @@ void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
         return;
     }
     const uint64_t *src = (const uint64_t *)&n->stats;
+    uint64_t *dst = (uint64_t *)s;
+    for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+unsigned virtio_net_queue_pairs(const struct virtio_net *n) { return n->npairs; }
+
+unsigned virtio_net_active_pairs(const struct virtio_net *n)
+{
+    return __atomic_load_n(&n->dp.curr_pairs, __ATOMIC_RELAXED);
+}
+
+void virtio_net_get_queue_stats(struct virtio_net *n, unsigned k, struct virtio_net_queue_stats *s)
+{
+    *s = (struct virtio_net_queue_stats){ 0 };
+    if (k >= n->npairs)
+        return;
+    const uint64_t *src = (const uint64_t *)&n->pairs[k].stats;
     uint64_t *dst = (uint64_t *)s;
     for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);

@@ -19,6 +19,7 @@
 #ifndef VPF_NET_VNET_H
 #define VPF_NET_VNET_H
 
+#include <assert.h>
 #include <linux/virtio_net.h>
 #include <pthread.h>
 
@@ -60,24 +61,28 @@ struct vnet_config {
     struct virtio_net_port port;        /* the host's settings, copied to the I/O thread */
 };
 
-/* The data path as the I/O thread runs it (net_io.c). */
+/* The data path as the I/O thread runs it (net_io.c). Queue layout (virtio 1.2
+ * §5.1.2): receiveq k at 2k, transmitq k at 2k + 1, the control queue at 2 * npairs
+ * with VIRTIO_NET_F_MQ negotiated, else at 2 (ctrlq, set at activate). */
 struct vnet_dp {
     bool running;                       /* started (activate .. reset/fail) */
     bool link_up;                       /* cfg.link_up as the data path follows it */
     bool be_dead;                       /* backend hung up: not polled at all */
     bool be_err_logged;
-    struct iothread_watch kick[VIRTIO_NET_NUM_QUEUES];
-    struct iothread_watch be_watch;     /* the backend fd (userspace backends) */
+    unsigned ctrlq;                     /* the control queue's index */
+    unsigned curr_pairs;                /* pairs in use (VQ_PAIRS_SET, §5.1.6.5.5); 1 at start */
+    struct iothread_watch kick[VIRTIO_MAX_QUEUES];
 };
+
+#define VNET_MAX_DATAQ (2 * VIRTIO_NET_MAX_PAIRS)
+static_assert(VNET_MAX_DATAQ + 1 <= VIRTIO_MAX_QUEUES, "the control queue must fit");
 
 /* Receive (net_rx.c). The buffer cache: chains[chain_head ..+ nchains), their iovecs
  * iov[iov_head ..+ niov). A packet consumes from the heads; the arrays are compacted
  * only when the cache reaches their end (amortised O(1) per packet). */
 struct vnet_rx {
-    bool mrg_rxbuf;                     /* negotiated (activate) */
     bool need_kick;                     /* out of buffers: backend not polled for input
                                            until the guest kicks (net_io.c) */
-    uint32_t need;                      /* bytes cached before a read (activate) */
     unsigned chain_head, nchains;
     unsigned iov_head, niov;
     uint64_t space;                     /* bytes the cached chains hold */
@@ -85,49 +90,66 @@ struct vnet_rx {
     struct iovec iov[VNET_RX_MAX_IOV];
 };
 
-/* Transmit and its rate limit (net_tx.c). */
+/* Transmit's rate limit (net_tx.c): one bucket for the function, over all its queues. */
 struct vnet_tx {
-    bool blocked;                       /* backend full: polled for output (net_io.c) */
     bool throttled;                     /* over the rate limit: waiting for the timer */
     struct net_rate rate;               /* bytes_per_sec 0: no limit */
     int rate_timer_fd;
     struct iothread_watch rate_watch;   /* while the userspace data path runs */
 };
 
-/* Used-buffer notifications of the receiveq and transmitq and their moderation
- * (NOTF_COAL) as the driver set it (net_notify.c): one absolute timer for the earlier
- * of the two deadlines. */
+/* Used-buffer notifications of the receive and transmit queues (by queue index) and
+ * their moderation (NOTF_COAL) as the driver set it (net_notify.c): one absolute timer
+ * for the earliest deadline. RX_SET/TX_SET apply to every receiveq/transmitq. */
 struct vnet_notify {
-    struct net_coal coal[2];
+    struct net_coal coal[VNET_MAX_DATAQ];
     int timer_fd;
     struct iothread_watch timer_watch;
     uint64_t timer_at;                  /* deadline the timer is set to; 0: disarmed */
-    uint16_t used_seen[2];              /* offloaded: used idx at the backend's last signal */
+    uint16_t used_seen[VNET_MAX_DATAQ]; /* offloaded: used idx at the backend's last signal */
 };
 
 /* The offloaded data path (net_offload.c): the backend moves RX/TX, the I/O thread
  * polls only the control queue and the backend's call/error (and config) eventfds. */
 struct vnet_offload {
     bool active;
-    int call_fd[2], err_fd[2];          /* per ring (rx, tx); -1 for userspace backends */
-    int ring_call[2];                   /* what the backend signals now: call_fd or an irqfd */
-    struct iothread_watch call_watch[2], err_watch[2];
+    bool pair_active[VIRTIO_NET_MAX_PAIRS];     /* that pair's backend was started */
+    /* Per ring, by queue index (rx 2k, tx 2k + 1); -1 for userspace backends. */
+    int call_fd[VNET_MAX_DATAQ], err_fd[VNET_MAX_DATAQ];
+    int ring_call[VNET_MAX_DATAQ];      /* what the backend signals now: call_fd or an irqfd */
+    struct iothread_watch call_watch[VNET_MAX_DATAQ], err_watch[VNET_MAX_DATAQ];
     struct iothread_watch cfg_watch;    /* the backend's config_fd, while active */
     struct iothread_watch peer_watch;   /* the backend's event_fd (vhost-user), for the
                                            device's life */
     bool peer_lost;                     /* BACKEND_FAILED told, RESTORED not yet */
 };
 
+/* One queue pair (receiveq 2k, transmitq 2k + 1) and its own backend: a queue of a
+ * multi-queue tap (IFF_MULTI_QUEUE), or a vhost-net device on it. I/O thread only. */
+struct vnet_pair {
+    struct virtio_net *n;
+    unsigned idx;
+    struct net_backend *be;
+    bool tx_blocked;                    /* backend full: polled for output (net_io.c) */
+    struct iothread_watch be_watch;     /* the backend fd (userspace backends) */
+    struct vnet_rx rx;
+    struct virtio_net_queue_stats stats;  /* this pair's share of n->stats */
+};
+
 struct virtio_net {
     struct virtio_dev vdev;             /* the ops get it: to_net() */
+    struct virtio_dev_ops ops;          /* vnet_ops with this device's queue count */
     char name[32];
-    struct net_backend *be;
+    struct net_backend *be;             /* pairs[0].be: features, counters, links */
+    unsigned npairs;                    /* max_virtqueue_pairs (queues=N) */
+    struct vnet_pair *pairs;            /* [npairs] */
     struct iothread io;
     uint64_t host_features;
 
     struct vnet_config cfg;
     struct vnet_dp dp;
-    struct vnet_rx rx;
+    bool mrg_rxbuf;                     /* negotiated (activate) */
+    uint32_t rx_need;                   /* bytes cached before a read (activate) */
     struct vnet_tx tx;
     struct vnet_notify notify;
     struct vnet_offload off;
@@ -168,6 +190,10 @@ static inline bool vnet_has(const struct virtio_net *n, unsigned bit)
     return virtio_has_feature(n->vdev.features, bit);
 }
 
+/* Queue indices of pair k (virtio 1.2 §5.1.2). */
+static inline unsigned vnet_rxq(unsigned k) { return 2 * k; }
+static inline unsigned vnet_txq(unsigned k) { return 2 * k + 1; }
+
 static inline bool vnet_coal_on(const struct virtio_net *n, unsigned q)
 {
     return net_coal_on(&n->notify.coal[q]);
@@ -200,10 +226,13 @@ struct vnet_run {
 
 /* net_rx.c, net_tx.c, net_ctrl.c, I/O thread: one run over the queue, as far as the
  * budget, the ring, the backend or the rate limit allow. */
-struct vnet_run vnet_rx_process(struct virtio_net *n);
-void vnet_rx_reset(struct virtio_net *n);
-struct vnet_run vnet_tx_process(struct virtio_net *n);
+struct vnet_run vnet_rx_process(struct vnet_pair *p);
+void vnet_rx_reset(struct vnet_pair *p);
+struct vnet_run vnet_tx_process(struct vnet_pair *p);
 struct vnet_run vnet_ctrl_process(struct virtio_net *n);
+/* net_ctrl.c: VIRTIO_NET_CTRL_MQ command cmd with its len bytes of data (exposed for the
+ * unit tests): VIRTIO_NET_OK or VIRTIO_NET_ERR. */
+uint8_t vnet_ctrl_mq(struct virtio_net *n, uint8_t cmd, const void *data, uint32_t len);
 
 /* net_io.c, I/O thread. vnet_io_run: a run over queue q (RX, TX or control) and what it
  * ended with applied: the guest's notification (net_notify.c), the backend fd's epoll
@@ -217,8 +246,12 @@ void vnet_dp_link(struct virtio_net *n);
 /* Guest error (or VIRTIO_ERR_HOST) on queue q (-1: none) -> NEEDS_RESET
  * (virtio_dev_fail), data path halted. */
 void vnet_fail(struct virtio_net *n, int q, enum virtio_error err);
-/* Re-derives the backend fd's epoll interest from dp, rx.need_kick and tx.blocked. */
-void vnet_update_backend_watch(struct virtio_net *n);
+/* Re-derives pair p's backend fd's epoll interest from dp, rx.need_kick, tx_blocked. */
+void vnet_update_backend_watch(struct vnet_pair *p);
+/* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET (virtio 1.2 §5.1.6.5.5), validated by the caller
+ * (1..npairs), and the start's 1: pairs k.. stop receiving (their tap queues detached,
+ * not polled), pairs ..k-1 receive. 0, or -1 if a backend refused (logged). */
+int vnet_set_pairs(struct virtio_net *n, unsigned k);
 /* The backend is gone (EOF / hang-up / hard error): stop polling it, log once. */
 void vnet_backend_gone(struct virtio_net *n, const char *why);
 
@@ -253,7 +286,8 @@ void vnet_notify_used(struct virtio_net *n, unsigned q);
 void vnet_signal_backend(struct virtio_net *n, unsigned q);
 /* Offloaded: the backend stops; whatever of its signals is held goes to the guest now. */
 void vnet_coal_release_held(struct virtio_net *n);
-/* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET for queue q. */
+/* VIRTIO_NET_CTRL_NOTF_COAL_{RX,TX}_SET: q is VIRTIO_NET_RXQ or TXQ, and the values apply to
+ * every receiveq or transmitq (virtio 1.3 §5.1.6.5.6). */
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs);
 /* The values the driver set (for virtio_net_get_coalesce). */
 void vnet_coal_get(struct virtio_net *n, struct virtio_net_coalesce *c);
@@ -281,7 +315,9 @@ void vnet_offload_watch_peer(struct virtio_net *n);
 /* The backend's send/recv with the port's VLAN applied (net_vlan.c; vlan != 0 only).
  * send: len is the chain's length; -EINVAL for a chain too short to tag. recv: as
  * net_backend_recv, the frame untagged, or VNET_RX_DROP for a frame not of our VLAN. */
-ssize_t vnet_vlan_send(struct virtio_net *n, const struct iovec *iov, unsigned niov, uint32_t len);
-ssize_t vnet_vlan_recv(struct virtio_net *n, const struct iovec *iov, unsigned niov);
+ssize_t vnet_vlan_send(struct virtio_net *n, struct net_backend *be, const struct iovec *iov,
+                       unsigned niov, uint32_t len);
+ssize_t vnet_vlan_recv(struct virtio_net *n, struct net_backend *be, const struct iovec *iov,
+                       unsigned niov);
 
 #endif
