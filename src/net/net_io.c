@@ -60,15 +60,46 @@ static int pair_enable(struct virtio_net *n, unsigned k, bool on)
     return -1;
 }
 
+static void on_backend(struct iothread_watch *w, uint32_t events);
+
+/* Pair p's backend fd watched (userspace data path, running) or not. A detached tap
+ * queue polls as EPOLLERR, so only the pairs in use are watched. */
+static void pair_watch(struct vnet_pair *p, bool on)
+{
+    struct virtio_net *n = p->n;
+    if (!on || !n->dp.running || n->dp.be_dead || vnet_is_offload(n)) {
+        iothread_watch_del(&n->io, &p->be_watch);
+        return;
+    }
+    if (p->be_watch.active)
+        return;
+    p->be_watch = (struct iothread_watch){ .fd = p->be->fd,
+                                           .events = 0,
+                                           .fn = on_backend,
+                                           .opaque = p };
+    if (iothread_watch_add(&n->io, &p->be_watch) < 0) {
+        vnet_backend_gone(n, strerror(errno));
+        return;
+    }
+    vnet_update_backend_watch(p);
+}
+
 int vnet_set_pairs(struct virtio_net *n, unsigned k)
 {
     int ret = 0;
     unsigned old = n->dp.curr_pairs;
-    __atomic_store_n(&n->dp.curr_pairs, k, __ATOMIC_RELAXED);     /* also read by others */
+    __atomic_store_n(&n->dp.curr_pairs, k, __ATOMIC_RELAXED); /* also read by others */
     /* Pair 0 is never detached: a tap keeps at least one queue. */
-    for (unsigned i = 1; i < n->npairs; i++)
-        if ((i < k) != (i < old) && pair_enable(n, i, i < k) < 0)
+    for (unsigned i = 1; i < n->npairs; i++) {
+        if ((i < k) == (i < old))
+            continue;
+        if (i >= k)
+            pair_watch(&n->pairs[i], false);
+        if (pair_enable(n, i, i < k) < 0)
             ret = -1;
+        else if (i < k)
+            pair_watch(&n->pairs[i], true);
+    }
     for (unsigned i = 0; i < n->npairs; i++) {
         vnet_update_backend_watch(&n->pairs[i]);
         if (n->dp.running && i < k && i >= old)
@@ -205,23 +236,6 @@ static int watch_kicks(struct virtio_net *n, bool offload)
     return 0;
 }
 
-/* Each pair's backend fd (userspace backends), interest set by its state. */
-static void watch_backends(struct virtio_net *n)
-{
-    for (unsigned k = 0; k < n->npairs; k++) {
-        struct vnet_pair *p = &n->pairs[k];
-        p->be_watch = (struct iothread_watch){ .fd = p->be->fd,
-                                               .events = 0,
-                                               .fn = on_backend,
-                                               .opaque = p };
-        if (iothread_watch_add(&n->io, &p->be_watch) < 0) {
-            vnet_backend_gone(n, strerror(errno));
-            return;
-        }
-        vnet_update_backend_watch(p);
-    }
-}
-
 void vnet_dp_start(struct virtio_net *n)
 {
     /* Never start on top of a running data path: its watches would stay registered
@@ -252,7 +266,8 @@ void vnet_dp_start(struct virtio_net *n)
         vnet_io_run(n, n->dp.ctrlq);
         return;
     }
-    watch_backends(n);
+    for (unsigned k = 0; k < n->dp.curr_pairs; k++)
+        pair_watch(&n->pairs[k], true);
     if (vnet_tx_rate_start(n) < 0) {
         log_error("%s: cannot poll the rate timer: %s", n->name, strerror(errno));
         vnet_fail(n, -1, VIRTIO_ERR_HOST);

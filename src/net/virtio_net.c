@@ -150,11 +150,10 @@ static void dp_get_coalesce(void *arg)
 static int vnet_activate(struct virtio_dev *dev)
 {
     struct virtio_net *n = to_net(dev);
+    /* A multi-queue tap's offloads are the interface's (TUNSETOFFLOAD), and pair 0's
+     * queue is always attached: the other queues' fds answer EBADFD while detached. */
     if (net_backend_set_features(n->be, dev->features & VNET_OFFLOADS) < 0)
         return -1;
-    for (unsigned k = 1; k < n->npairs; k++)
-        if (net_backend_set_features(n->pairs[k].be, dev->features & VNET_OFFLOADS) < 0)
-            return -1;
     n->mrg_rxbuf = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
     /* Merged buffers: be ready for the largest frame, not only the MTU: the host may give
      * the tap a jumbo MTU, and we cannot peek at a packet's length before reading it. */
@@ -172,8 +171,7 @@ static void vnet_reset(struct virtio_dev *dev)
     memcpy(n->cfg.mac, n->cfg.port.mac, 6);
     pthread_mutex_unlock(&n->cfg.lock);
     /* No offloaded packets for whatever driver comes next until it negotiates. */
-    for (unsigned k = 0; k < n->npairs; k++)
-        net_backend_set_features(n->pairs[k].be, 0);
+    net_backend_set_features(n->be, 0);
 }
 
 /* The transport's direct interrupt fds may have changed (a vector masked or unmasked). */
