@@ -29,8 +29,8 @@ int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen
 int tap_dev_open_mq(struct tap_dev *t, const char *ifname, bool multi_queue, char *err,
                     size_t errlen);
 /* A multi-queue tap's queue attached (on) or detached (TUNSETQUEUE IFF_ATTACH_QUEUE /
- * IFF_DETACH_QUEUE): a detached queue gets no frames, and reads and writes on it fail
- * (EBADFD). 0, or -1 with errno. */
+ * IFF_DETACH_QUEUE): the kernel steers no received frame to a detached queue (Linux
+ * keeps its fd usable: tun_disable_queue). 0, or -1 with errno (EINVAL: already so). */
 int tap_dev_set_queue(struct tap_dev *t, bool on);
 /* A tap someone else opened and handed to vpf (`--net fd=N`, or a VF's tap passed over
  * the control socket), as libvirt does for QEMU, so vpf needs no CAP_NET_ADMIN: fd must

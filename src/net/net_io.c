@@ -62,8 +62,8 @@ static int pair_enable(struct virtio_net *n, unsigned k, bool on)
 
 static void on_backend(struct iothread_watch *w, uint32_t events);
 
-/* Pair p's backend fd watched (userspace data path, running) or not. A detached tap
- * queue polls as EPOLLERR, so only the pairs in use are watched. */
+/* Pair p's backend fd watched (userspace data path, running) or not: only the pairs in
+ * use are, so a pair the guest gave up costs no wakeup. */
 static void pair_watch(struct vnet_pair *p, bool on)
 {
     struct virtio_net *n = p->n;

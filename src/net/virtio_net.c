@@ -150,8 +150,8 @@ static void dp_get_coalesce(void *arg)
 static int vnet_activate(struct virtio_dev *dev)
 {
     struct virtio_net *n = to_net(dev);
-    /* A multi-queue tap's offloads are the interface's (TUNSETOFFLOAD), and pair 0's
-     * queue is always attached: the other queues' fds answer EBADFD while detached. */
+    /* A multi-queue tap's offloads are the interface's (TUNSETOFFLOAD on any queue sets
+     * them for all): set through pair 0's, which is never detached. */
     if (net_backend_set_features(n->be, dev->features & VNET_OFFLOADS) < 0)
         return -1;
     n->mrg_rxbuf = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
