@@ -82,9 +82,10 @@ for dev in net0 net1vf0; do
 		fail "$dev: stats do not say 2 queue pairs, 2 active: $s"
 	q=$(sed -n 's/.*"queues":\[\([^]]*\)\].*/\1/p' <<<"$s")
 	for c in rx_packets tx_packets; do
-		mapfile -t n < <(grep -o "\"$c\":[0-9]*" <<<"$q" | cut -d: -f2)
-		[ "${#n[@]}" = 2 ] && [ "${n[0]}" -gt 0 ] && [ "${n[1]}" -gt 0 ] ||
-			fail "$dev: $c per pair ${n[*]}, expected 2 pairs above 0: $s"
+		# No process substitution: L1 has no /dev/fd.
+		read -r n0 n1 extra <<<"$(grep -o "\"$c\":[0-9]*" <<<"$q" | cut -d: -f2 | tr '\n' ' ')"
+		[ -z "$extra" ] && [ "${n0:-0}" -gt 0 ] && [ "${n1:-0}" -gt 0 ] ||
+			fail "$dev: $c per pair ${n0:-} ${n1:-} $extra, expected 2 pairs above 0: $s"
 	done
 done
 rc=0
