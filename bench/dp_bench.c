@@ -368,9 +368,9 @@ static void run_tx(struct bench *b)
     unsigned nfree = QSZ;
     for (unsigned i = 0; i < QSZ; i++)
         free_heads[i] = (uint16_t)i;
-    uint64_t start_pkts = n->stats.tx_packets;
+    uint64_t start_pkts = n->pairs[0].stats.tx_packets;
     double t0 = now();
-    while (!done(b, n->stats.tx_packets - start_pkts, t0)) {
+    while (!done(b, n->pairs[0].stats.tx_packets - start_pkts, t0)) {
         uint16_t old = q->avail_idx;
         for (unsigned i = 0; i < nfree; i++)
             gvq_publish(q, free_heads[i]);
@@ -397,7 +397,7 @@ static void run_tx(struct bench *b)
         }
     }
     b->elapsed = now() - t0;
-    b->packets = n->stats.tx_packets - start_pkts;
+    b->packets = n->pairs[0].stats.tx_packets - start_pkts;
 }
 
 /* One RX round: driver posts every free buffer (kick: what on_kick does for the
@@ -417,9 +417,9 @@ static void run_rx(struct bench *b)
         b->sb->rx_frame = b->frame;
         b->sb->rx_hdr = (struct virtio_net_hdr_v1){ .flags = VIRTIO_NET_HDR_F_DATA_VALID };
     }
-    uint64_t start_pkts = n->stats.rx_packets;
+    uint64_t start_pkts = n->pairs[0].stats.rx_packets;
     double t0 = now();
-    while (!done(b, n->stats.rx_packets - start_pkts, t0)) {
+    while (!done(b, n->pairs[0].stats.rx_packets - start_pkts, t0)) {
         uint16_t old = q->avail_idx;
         for (unsigned i = 0; i < nfree; i++)
             gvq_publish(q, free_heads[i]);
@@ -451,7 +451,7 @@ static void run_rx(struct bench *b)
         }
     }
     b->elapsed = now() - t0;
-    b->packets = n->stats.rx_packets - start_pkts;
+    b->packets = n->pairs[0].stats.rx_packets - start_pkts;
     if (b->loop) {      /* leftovers */
         while (recv(n->be->fd, b->peer_buf, HDR + FRAME_GSO + 64, MSG_DONTWAIT) > 0)
             ;

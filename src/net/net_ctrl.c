@@ -85,8 +85,8 @@ static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd
             return VIRTIO_NET_ERR;
         }
         vnet_set_mac(n, mac);
-        if (n->trust)           /* the spoof check follows a trusted guest */
-            memcpy(n->host_mac, mac, 6);
+        if (n->trust)           /* the spoof check follows a trusted guest: every pair's */
+            vnet_dp_port(n);
         return VIRTIO_NET_OK;
     }
     default:

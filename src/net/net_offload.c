@@ -301,7 +301,7 @@ static void watch_config(struct virtio_net *n)
 
 void vnet_offload_start(struct virtio_net *n)
 {
-    for (unsigned k = 0; k < n->npairs; k++) {
+    for (unsigned k = 0; k < n->dp.used_pairs; k++) {
         if (pair_start(n, k) < 0) {
             n->off.active = true;       /* what did start is stopped */
             vnet_offload_stop(n);

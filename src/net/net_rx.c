@@ -142,12 +142,10 @@ static void rx_signal_early(struct virtio_net *n, struct virtq *vq, unsigned q)
         virtio_dev_notify_queue(&n->vdev, q);
 }
 
-/* Counts a delivered packet of len bytes (header included) for the function and pair. */
+/* Counts a delivered packet of len bytes (header included) for the pair (the function's
+ * counters are the pairs' sums). */
 static void rx_count(struct vnet_pair *p, uint64_t len)
 {
-    struct virtio_net *n = p->n;
-    vnet_stat_add(&n->stats.rx_packets, 1);
-    vnet_stat_add(&n->stats.rx_bytes, len - p->be->hdr_len);
     vnet_stat_add(&p->stats.rx_packets, 1);
     vnet_stat_add(&p->stats.rx_bytes, len - p->be->hdr_len);
 }
@@ -159,8 +157,7 @@ struct vnet_run vnet_rx_process(struct vnet_pair *p)
     const unsigned q = vnet_rxq(p->idx);
     struct virtq *vq = &n->vdev.vqs[q];
     struct vnet_run run = { .outcome = VNET_DONE };
-    if (!n->dp.running || !n->dp.link_up || n->dp.be_dead || !vq->started ||
-        p->idx >= n->dp.curr_pairs)
+    if (!p->running || !p->link_up || p->be_dead || !vq->started || !p->active)
         return (struct vnet_run){ .outcome = VNET_IDLE };
     for (unsigned pkts = 0; pkts < VNET_RX_BUDGET;) {
         bool full;
@@ -178,20 +175,20 @@ struct vnet_run vnet_rx_process(struct vnet_pair *p)
         }
         virtq_disable_notify(vq);
         const struct iovec *iov = &rx->iov[rx->iov_head];
-        ssize_t len = n->vlan ? vnet_vlan_recv(n, p->be, iov, rx->niov)
-                              : net_backend_recv(p->be, iov, (int)rx->niov);
+        ssize_t len = p->port.vlan ? vnet_vlan_recv(p, iov, rx->niov)
+                                   : net_backend_recv(p->be, iov, (int)rx->niov);
         if (len == -EAGAIN)
             break;
         if (len <= 0) {
             if (len < 0)
-                vnet_stat_add(&n->stats.rx_errors, 1);
+                vnet_stat_add(&p->stats.rx_errors, 1);
             run.outcome = VNET_BACKEND_GONE;
             run.err = (int)-len;        /* 0: end of file */
             break;
         }
         pkts++;
         if ((uint64_t)len > rx->space || (size_t)len < p->be->hdr_len) {
-            vnet_stat_add(&n->stats.rx_dropped, 1);
+            vnet_stat_add(&p->stats.rx_dropped, 1);
             continue;
         }
         rx_deliver(p, (uint32_t)len);

@@ -110,23 +110,8 @@ static void dp_start(void *arg)
 
 static void dp_stop(void *arg) { vnet_dp_halt(arg); }
 
-/* The host's port settings, taken over by the data path between two packets. */
-static void dp_port(void *arg)
-{
-    struct virtio_net *n = arg;
-    pthread_mutex_lock(&n->cfg.lock);
-    n->trust = n->cfg.port.trust;
-    n->admin_mac = n->cfg.port.admin_mac;
-    /* A trusted guest's spoof check follows the MAC it set (cfg.mac, else the host's). */
-    memcpy(n->host_mac, n->trust ? n->cfg.mac : n->cfg.port.mac, 6);
-    n->spoofchk = n->cfg.port.spoofchk;
-    n->vlan = n->cfg.port.vlan;
-    n->vlan_tpid = n->cfg.port.vlan_proto == VIRTIO_NET_VLAN_8021AD ? 0x88a8 : 0x8100;
-    n->vlan_tci = (uint16_t)((n->cfg.port.vlan_qos & 7) << 13 | (n->cfg.port.vlan & 0xfff));
-    uint32_t rate = n->cfg.port.max_tx_rate;
-    pthread_mutex_unlock(&n->cfg.lock);
-    vnet_tx_set_rate(n, rate);
-}
+/* The host's port settings, taken over by every pair between two packets. */
+static void dp_port(void *arg) { vnet_dp_port(arg); }
 
 static void dp_link(void *arg) { vnet_dp_link(arg); }
 
@@ -245,11 +230,23 @@ static const char *backends_unfit(struct net_backend *const *be, unsigned npairs
     return NULL;
 }
 
+static void pair_threads_stop(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->npairs; k++) {
+        if (n->pairs[k].io == &n->pairs[k].own_io)
+            iothread_stop(&n->pairs[k].own_io);
+        n->pairs[k].io = &n->io;
+    }
+}
+
 static void vnet_free(struct virtio_net *n)
 {
-    vnet_tx_free(n);
-    vnet_notify_free(n);
+    for (unsigned k = 0; k < n->npairs; k++) {
+        vnet_tx_free(&n->pairs[k]);
+        vnet_notify_free(&n->pairs[k]);
+    }
     vnet_offload_free(n);
+    pthread_mutex_destroy(&n->tx.lock);
     virtio_dev_destroy(&n->vdev);
     pthread_mutex_destroy(&n->cfg.lock);
     pthread_mutex_destroy(&n->event_lock);
@@ -261,15 +258,21 @@ static void vnet_init_state(struct virtio_net *n, struct net_backend *const *be,
                             const uint8_t mac[6])
 {
     n->npairs = npairs;
+    /* Opened queues are attached: active until vnet_set_pairs(1) at creation. */
     for (unsigned k = 0; k < npairs; k++)
-        n->pairs[k] = (struct vnet_pair){ .n = n, .idx = k, .be = be[k] };
+        n->pairs[k] = (struct vnet_pair){ .n = n,
+                                          .idx = k,
+                                          .be = be[k],
+                                          .io = &n->io,
+                                          .active = true,
+                                          .rate_timer_fd = -1,
+                                          .coal_timer_fd = -1 };
     n->be = be[0];
-    n->dp.curr_pairs = 1;
+    n->dp.curr_pairs = npairs;
     memcpy(n->cfg.mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
     memcpy(n->cfg.port.mac, mac, 6);
     n->cfg.port.trust = n->trust = true;    /* until the VF manager says otherwise */
-    n->vlan_tpid = 0x8100;
     n->cfg.link_up = true;
     n->host_features = VNET_BASE_FEATURES | (net_backend_features(n->be) & VNET_OFFLOADS);
     /* A device-backed data path (vhost-vdpa) implements only the ring features it has. */
@@ -279,6 +282,26 @@ static void vnet_init_state(struct virtio_net *n, struct net_backend *const *be,
     n->host_features |= BIT(VIRTIO_NET_F_NOTF_COAL);
     if (npairs > 1)
         n->host_features |= BIT(VIRTIO_NET_F_MQ);
+}
+
+/* With vpf's data path, pairs 1.. on their own I/O threads ("net0q1", ...): they then
+ * move packets on other cores than pair 0. Offloaded, the backend's threads do that and
+ * the device's thread keeps them all. 0, or -1 (errno; none left running). */
+static int pair_threads_start(struct virtio_net *n)
+{
+    if (vnet_is_offload(n))
+        return 0;
+    for (unsigned k = 1; k < n->npairs; k++) {
+        struct vnet_pair *p = &n->pairs[k];
+        char name[sizeof(n->name) + 16];
+        snprintf(name, sizeof(name), "%sq%u", n->name, k);
+        if (iothread_start(&p->own_io, name) < 0) {
+            pair_threads_stop(n);
+            return -1;
+        }
+        p->io = &p->own_io;
+    }
+    return 0;
 }
 
 struct virtio_net *virtio_net_create_mq(const char *name, const struct guest_mem *mem,
@@ -304,7 +327,7 @@ struct virtio_net *virtio_net_create_mq(const char *name, const struct guest_mem
     n->ops.num_queues = 2 * npairs + 1;
     pthread_mutex_init(&n->cfg.lock, NULL);
     pthread_mutex_init(&n->event_lock, NULL);
-    n->tx.rate_timer_fd = n->notify.timer_fd = -1;
+    pthread_mutex_init(&n->tx.lock, NULL);
     for (unsigned i = 0; i < VNET_MAX_DATAQ; i++)
         n->off.call_fd[i] = n->off.err_fd[i] = -1;
     vnet_init_state(n, be, npairs, mac);
@@ -313,18 +336,25 @@ struct virtio_net *virtio_net_create_mq(const char *name, const struct guest_mem
         vnet_free(n);
         return NULL;
     }
-    if (vnet_tx_init(n) < 0 || vnet_notify_init(n) < 0) {
-        snprintf(err, errlen, "timerfd: %s", strerror(errno));
-        vnet_free(n);
-        return NULL;
+    for (unsigned k = 0; k < npairs; k++) {
+        if (vnet_tx_init(&n->pairs[k]) < 0 || vnet_notify_init(&n->pairs[k]) < 0) {
+            snprintf(err, errlen, "timerfd: %s", strerror(errno));
+            vnet_free(n);
+            return NULL;
+        }
     }
     if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
         snprintf(err, errlen, "I/O thread: %s", strerror(errno));
         vnet_free(n);
         return NULL;
     }
+    if (pair_threads_start(n) < 0) {
+        snprintf(err, errlen, "I/O thread: %s", strerror(errno));
+        iothread_stop(&n->io);
+        vnet_free(n);
+        return NULL;
+    }
     /* Until a driver asks for more, one pair receives: the other tap queues detached. */
-    n->dp.curr_pairs = npairs;
     iothread_call(&n->io, dp_one_pair, n);
     vnet_offload_watch_peer(n);
     return n;
@@ -349,9 +379,9 @@ void virtio_net_destroy(struct virtio_net *n)
         return;
     virtio_dev_destroy(&n->vdev);
     iothread_stop(&n->io);
+    pair_threads_stop(n);
     for (unsigned k = 0; k < n->npairs; k++)
         net_backend_close(n->pairs[k].be);
-    n->npairs = 0;
     vnet_free(n);
 }
 
@@ -452,10 +482,14 @@ void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
         };
         return;
     }
-    const uint64_t *src = (const uint64_t *)&n->stats;
+    /* vpf's data path: the sum of the pairs' (each written by its own thread). */
+    *s = (struct virtio_net_stats){ 0 };
     uint64_t *dst = (uint64_t *)s;
-    for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    for (unsigned k = 0; k < n->npairs; k++) {
+        const uint64_t *src = (const uint64_t *)&n->pairs[k].stats;
+        for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+            dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    }
 }
 
 unsigned virtio_net_queue_pairs(const struct virtio_net *n) { return n->npairs; }
@@ -470,8 +504,9 @@ void virtio_net_get_queue_stats(struct virtio_net *n, unsigned k, struct virtio_
     *s = (struct virtio_net_queue_stats){ 0 };
     if (k >= n->npairs)
         return;
-    const uint64_t *src = (const uint64_t *)&n->pairs[k].stats;
-    uint64_t *dst = (uint64_t *)s;
-    for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    const struct virtio_net_stats *p = &n->pairs[k].stats;
+    s->rx_packets = __atomic_load_n(&p->rx_packets, __ATOMIC_RELAXED);
+    s->rx_bytes = __atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED);
+    s->tx_packets = __atomic_load_n(&p->tx_packets, __ATOMIC_RELAXED);
+    s->tx_bytes = __atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED);
 }

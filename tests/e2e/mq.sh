@@ -3,7 +3,8 @@
 # Multi-queue (VIRTIO_NET_F_MQ, queues=2 / vf-queues=2) with a stock L2 of 2 vCPUs
 # (guest/mq.sh): net0 on vpf's data path over a multi-queue tap L1 made, net1 on
 # vhost-net (one vhost worker per pair) with VF 0 on vpf's data path over a multi-queue
-# tap vpf made. The guest sees 2 combined channels, switches to 1 and back (ethtool -L),
+# tap vpf made; vpf's data path runs pair 1 on an I/O thread of its own. The guest
+# sees 2 combined channels, switches to 1 and back (ethtool -L),
 # and after 8 parallel TCP streams each way every function counts packets on both
 # receive and both transmit queues (the guest's ethtool -S, and vpf's per-queue stats).
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +47,14 @@ run_vm_bg "$con" 500 --memory 512M --cpus 2 --ctl "$ctl" \
 await 'VPF-MQ: vf0 up' 300 "the guest's three functions did not come up with 2 pairs each"
 grep -a 'VPF-MQ:' "$con" | while read -r l; do log "$l"; done
 [ "$(vhost_threads)" = 2 ] || fail "expected 2 vhost workers (net1's 2 pairs), L1 has $(vhost_threads)"
+# vpf's data path: pair 1 on its own I/O thread (net0q1, net1vf0q1); vhost-net's pairs on
+# the vhost workers, none of vpf's.
+vpf_pid=$(awk '{print $1}' "/proc/$VM_PID/task/$VM_PID/children")
+threads=$(cat "/proc/$vpf_pid"/task/*/comm | tr '\n' ' ')
+log "vpf threads: $threads"
+grep -qw net0q1 <<<"$threads" && grep -qw net1vf0q1 <<<"$threads" ||
+	fail "no I/O thread of its own for pair 1 of net0 and net1vf0: $threads"
+! grep -qw net1q1 <<<"$threads" || fail "an I/O thread for a vhost-net pair: $threads"
 v=$(sed -n 's/.*vectors input\.1: \([0-9]*\).*/\1/p' "$con")
 [ "${v:-0}" -ge 3 ] || fail "expected an input.1 vector on each of the 3 functions, saw ${v:-none}"
 ip link show mqvf0 >/dev/null 2>&1 || fail "tap mqvf0 was not created"

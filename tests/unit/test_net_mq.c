@@ -10,6 +10,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -300,6 +301,41 @@ static void test_pair_error_needs_reset(void **state)
     assert_int_equal(pairs_set(t, 2), VIRTIO_NET_OK);
 }
 
+/* The host's VLAN holds on every transmit queue: pair 1's frame leaves tagged. */
+static void test_pair_vlan(void **state)
+{
+    struct fake_net *t = *state;
+    struct virtio_net_port port;
+    virtio_net_get_port(t->n, &port);
+    port.vlan = 5;
+    virtio_net_set_port(t->n, &port);
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    assert_int_equal(pairs_set(t, 2), VIRTIO_NET_OK);
+    tx_frame(t, vnet_txq(1), 0, 0xa0000);
+    uint8_t buf[256];
+    assert_int_equal(recv(t->peers[1], buf, sizeof(buf), 0), HDR + 64);
+    assert_int_equal(buf[HDR + 12], 0x81);
+    assert_int_equal(buf[HDR + 15], 5);
+}
+
+/* With vpf's data path every pair after the first has its own I/O thread. */
+static pthread_t ran_on;
+static void record_thread(void *arg) { ran_on = pthread_self(); }
+
+static void test_pairs_on_own_threads(void **state)
+{
+    struct fake_net *t = *state;
+    pthread_t seen[PAIRS];
+    for (unsigned k = 0; k < PAIRS; k++) {
+        iothread_call(t->n->pairs[k].io, record_thread, NULL);
+        seen[k] = ran_on;
+    }
+    assert_ptr_equal(t->n->pairs[0].io, &t->n->io);
+    for (unsigned k = 0; k < PAIRS; k++)
+        for (unsigned j = k + 1; j < PAIRS; j++)
+            assert_false(pthread_equal(seen[k], seen[j]));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fnet_teardown)
 
 int main(void)
@@ -316,6 +352,8 @@ int main(void)
         T(test_pair_tx),
         T(test_pair_spoof_check),
         T(test_pair_error_needs_reset),
+        T(test_pairs_on_own_threads),
+        T(test_pair_vlan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
