@@ -93,7 +93,7 @@ static void pair_activate(void *arg)
 {
     struct vnet_pair *p = arg;
     pair_watch(p);
-    if (p->active && p->running)
+    if (p->active && p->running && !vnet_is_offload(p->n))
         vnet_io_run(p->n, vnet_rxq(p->idx));
 }
 
@@ -150,7 +150,8 @@ static struct vnet_run io_process(struct virtio_net *n, unsigned q)
 {
     if (q == n->dp.ctrlq)
         return vnet_ctrl_process(n);
-    if (q >= 2 * n->npairs)
+    /* Offloaded, the backend owns the data rings: vpf must not pop or publish there. */
+    if (q >= 2 * n->npairs || vnet_is_offload(n))
         return (struct vnet_run){ .outcome = VNET_IDLE };
     struct vnet_pair *p = &n->pairs[q / 2];
     return q & 1 ? vnet_tx_process(p) : vnet_rx_process(p);

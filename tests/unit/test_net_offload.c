@@ -228,11 +228,16 @@ static void test_mq_pairs_each_offloaded(void **state)
             assert_int_equal(v->kick_fd, t.dev->kick_fds[2 * k + r]);
         }
     }
-    /* The control queue is vpf's, at 2N. */
+    /* The control queue is vpf's, at 2N. A pair that comes into use stays the backend's:
+     * vpf neither pops its receive buffers nor publishes on its ring. */
+    fvq_desc(&t.q[2], 0, 0x60000, 2048, VRING_DESC_F_WRITE, 0);
+    fvq_publish(&t.q[2], 0);
     uint8_t b[2] = { 2, 0 };
     assert_int_equal(fnet_ctrl(&t, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, b, 2),
                      VIRTIO_NET_OK);
     assert_int_equal(virtio_net_active_pairs(t.n), 2);
+    assert_int_equal(t.dev->vqs[2].last_avail, 0);
+    assert_int_equal(fnet_used_idx(&t, 2), 0);
     /* Pair 1's transmit ring's call reaches queue 3's interrupt. */
     signal_fd(fo[1]->cfg.vrings[1].call_fd);
     assert_true(fnet_wait_count(&t.irqs[3], 1));
