@@ -8,6 +8,8 @@
  *   vf-mac=MAC;MAC;...   VF 0, 1, ... MACs; VFs past the list get the default below
  *   vf-backend=tap|vhost-net   VF data path: vpf's own (tap, default) or the kernel's
  *                        (vhost-net, on the same tap)
+ *   vf-queues=N          each VF's queue pairs (1..VIRTIO_NET_MAX_PAIRS, default 1;
+ *                        VIRTIO_NET_F_MQ): a multi-queue tap; tap and vhost-net only
  *   vf-backend=vhost-vdpa  VF i on a vDPA device (no tap), with one of:
  *     vf-vdpa-mgmtdev=MGMTDEV  vpf creates VF i's vDPA device on MGMTDEV (e.g.
  *                        vdpasim_net, pci/0000:03:00.1) with the VF's MAC when the VF

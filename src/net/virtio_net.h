@@ -7,9 +7,10 @@
  * interrupt moderation the guest sets with `ethtool -C`.
  *
  * The data path runs on the device's own I/O thread (epoll over the queues' kick
- * eventfds and the backend fd): no lock and no allocation per packet. With an offload
- * backend (vhost-net) the backend moves RX/TX and the I/O thread keeps the control
- * queue, link state and the backend's interrupt and error eventfds (net_offload.c). A guest protocol
+ * eventfds and the backend fd), and each further queue pair on an I/O thread of its
+ * own: no lock and no allocation per packet. With an offload backend (vhost-net) the
+ * backend moves RX/TX and the device's I/O thread keeps the control queue, link state
+ * and the backend's interrupt and error eventfds (net_offload.c). A guest protocol
  * error sets DEVICE_NEEDS_RESET and stops this device only.
  *
  * Wiring: create with a guest memory map and a backend (ownership of the backend passes
