@@ -85,6 +85,11 @@ static unsigned open_backends(struct net_vf_mgr *m, struct net_vf *vf, bool hand
                                 sizeof(vf->error)) == 0)
             return n;
     } else {
+        if (n > 1 && handed)
+            log_info_rl(&m->log_rl,
+                        "%s: tap %s handed over: one queue pair (vf-queues=%u "
+                        "needs a tap vpf opens)",
+                        vf->name, vf->tap, n);
         n = 1;
         be[0] = open_backend(m, vf, handed, fd);
         if (be[0])
