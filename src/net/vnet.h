@@ -97,7 +97,8 @@ struct vnet_rx {
 };
 
 /* Transmit's rate limit (net_tx.c): one bucket for the function, charged by every
- * transmit queue from its pair's thread, under lock while a limit is set. */
+ * transmit queue from its pair's thread, under lock while a limit is set (checked
+ * before a send, charged after: the debt can reach one packet per pair). */
 struct vnet_tx {
     pthread_mutex_t lock;
     struct net_rate rate;               /* bytes_per_sec 0: no limit */

@@ -301,6 +301,39 @@ static void test_pair_error_needs_reset(void **state)
     assert_int_equal(pairs_set(t, 2), VIRTIO_NET_OK);
 }
 
+/* The rate limit is one bucket for the function (1 Mbit/s: 125 000 B/s, a 65 566-byte
+ * bucket): three 30 000-byte frames on each of two pairs. Each pair checks the bucket
+ * before and charges it after a send, so the debt can reach one frame per pair; the
+ * last frame still waits until at least four are paid for beyond the bucket:
+ * (120 000 - 65 566) B / 125 000 B/s = 435 ms. */
+static void test_pairs_share_rate_limit(void **state)
+{
+    struct fake_net *t = *state;
+    struct virtio_net_port port;
+    virtio_net_get_port(t->n, &port);
+    port.max_tx_rate = 1;
+    virtio_net_set_port(t->n, &port);
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    assert_int_equal(pairs_set(t, 2), VIRTIO_NET_OK);
+    for (unsigned k = 0; k < 2; k++) {
+        for (uint16_t i = 0; i < 3; i++) {
+            uint64_t gpa = 0xa0000 + 0x8000 * (3 * k + i);
+            memset(fg_ptr(&t->g, gpa), 0, HDR + 30000);
+            fvq_desc(&t->q[vnet_txq(k)], i, gpa, HDR + 30000, 0, 0);
+            fvq_publish(&t->q[vnet_txq(k)], i);
+        }
+    }
+    uint64_t t0 = fnet_mono_ms();
+    fnet_kick(t, vnet_txq(0));
+    fnet_kick(t, vnet_txq(1));
+    assert_true(fnet_wait_used(t, vnet_txq(0), 3));
+    assert_true(fnet_wait_used(t, vnet_txq(1), 3));
+    assert_true(fnet_mono_ms() - t0 >= 400);
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.tx_packets, 6);
+}
+
 /* The host's VLAN holds on every transmit queue: pair 1's frame leaves tagged. */
 static void test_pair_vlan(void **state)
 {
@@ -354,6 +387,7 @@ int main(void)
         T(test_pair_error_needs_reset),
         T(test_pairs_on_own_threads),
         T(test_pair_vlan),
+        T(test_pairs_share_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
