@@ -455,13 +455,15 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
     nic_put(&n);
 }
 
-/* Queue pairs: how many there are and are in use, and each pair's packets and bytes
- * (vpf's data path; the sums are the function's counters above). */
+/* Queue pairs: how many there are and are in use, and with several on vpf's data path
+ * each pair's packets and bytes (their sums are the function's counters above). */
 static void stats_queues(struct ctl_reply *reply, struct virtio_net *net)
 {
     unsigned np = virtio_net_queue_pairs(net);
     ctl_reply_int(reply, "queue_pairs", np);
     ctl_reply_int(reply, "active_pairs", virtio_net_active_pairs(net));
+    if (np < 2 || strcmp(virtio_net_stats_source(net), "vpf"))
+        return;
     json_t *qs = json_array();
     for (unsigned k = 0; qs && k < np; k++) {
         struct virtio_net_queue_stats q;
