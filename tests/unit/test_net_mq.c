@@ -334,6 +334,29 @@ static void test_pairs_share_rate_limit(void **state)
     assert_int_equal(s.tx_packets, 6);
 }
 
+/* The host's link holds on every pair: while it is down pair 1 neither receives nor
+ * sends (its frame is dropped and counted); after link up it receives again. */
+static void test_pair_link(void **state)
+{
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    assert_int_equal(pairs_set(t, 2), VIRTIO_NET_OK);
+    virtio_net_set_link(t->n, false);
+    post_rx(t, vnet_rxq(1), 0, 0x88000);
+    inject(t->peers[1], 0x55);
+    tx_frame(t, vnet_txq(1), 0, 0xa0000);
+    assert_true(fnet_wait_used(t, vnet_txq(1), 1));
+    usleep(50000);
+    assert_int_equal(fnet_used_idx(t, vnet_rxq(1)), 0);
+    struct virtio_net_stats s;
+    virtio_net_get_stats(t->n, &s);
+    assert_int_equal(s.tx_dropped, 1);
+    assert_int_equal(s.tx_packets, 0);
+    virtio_net_set_link(t->n, true);
+    assert_true(fnet_wait_used(t, vnet_rxq(1), 1));
+    assert_int_equal(*(uint8_t *)fg_ptr(&t->g, 0x88000 + HDR), 0x55);
+}
+
 /* The host's VLAN holds on every transmit queue: pair 1's frame leaves tagged. */
 static void test_pair_vlan(void **state)
 {
@@ -387,6 +410,7 @@ int main(void)
         T(test_pair_error_needs_reset),
         T(test_pairs_on_own_threads),
         T(test_pair_vlan),
+        T(test_pair_link),
         T(test_pairs_share_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
