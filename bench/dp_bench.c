@@ -368,9 +368,9 @@ static void run_tx(struct bench *b)
     unsigned nfree = QSZ;
     for (unsigned i = 0; i < QSZ; i++)
         free_heads[i] = (uint16_t)i;
-    uint64_t start_pkts = n->stats.tx_packets;
+    uint64_t start_pkts = n->pairs[0].stats.tx_packets;
     double t0 = now();
-    while (!done(b, n->stats.tx_packets - start_pkts, t0)) {
+    while (!done(b, n->pairs[0].stats.tx_packets - start_pkts, t0)) {
         uint16_t old = q->avail_idx;
         for (unsigned i = 0; i < nfree; i++)
             gvq_publish(q, free_heads[i]);
@@ -383,10 +383,10 @@ static void run_tx(struct bench *b)
         while (b->loop) {
             while (recv(b->peer, b->peer_buf, HDR + FRAME_GSO + 64, MSG_DONTWAIT) > 0)
                 ;
-            if (!n->tx.blocked)
+            if (!n->pairs[0].tx_blocked)
                 break;
-            n->tx.blocked = false;
-            vnet_update_backend_watch(n);
+            n->pairs[0].tx_blocked = false;
+            vnet_update_backend_watch(&n->pairs[0]);
             vnet_io_run(n, VIRTIO_NET_TXQ);
         }
         nfree = reclaim(q, free_heads);
@@ -397,7 +397,7 @@ static void run_tx(struct bench *b)
         }
     }
     b->elapsed = now() - t0;
-    b->packets = n->stats.tx_packets - start_pkts;
+    b->packets = n->pairs[0].stats.tx_packets - start_pkts;
 }
 
 /* One RX round: driver posts every free buffer (kick: what on_kick does for the
@@ -417,18 +417,18 @@ static void run_rx(struct bench *b)
         b->sb->rx_frame = b->frame;
         b->sb->rx_hdr = (struct virtio_net_hdr_v1){ .flags = VIRTIO_NET_HDR_F_DATA_VALID };
     }
-    uint64_t start_pkts = n->stats.rx_packets;
+    uint64_t start_pkts = n->pairs[0].stats.rx_packets;
     double t0 = now();
-    while (!done(b, n->stats.rx_packets - start_pkts, t0)) {
+    while (!done(b, n->pairs[0].stats.rx_packets - start_pkts, t0)) {
         uint16_t old = q->avail_idx;
         for (unsigned i = 0; i < nfree; i++)
             gvq_publish(q, free_heads[i]);
         gvq_publish_idx(q);
         if (gvq_kick_needed(q, old)) {
             b->kicks++;
-            if (n->rx.need_kick) {
-                n->rx.need_kick = false;
-                vnet_update_backend_watch(n);
+            if (n->pairs[0].rx.need_kick) {
+                n->pairs[0].rx.need_kick = false;
+                vnet_update_backend_watch(&n->pairs[0]);
             }
             vnet_io_run(n, VIRTIO_NET_RXQ);
         }
@@ -441,7 +441,7 @@ static void run_rx(struct bench *b)
         } else {
             b->sb->rx_pending = burst;
         }
-        if (!n->rx.need_kick)           /* backend polled for EPOLLIN */
+        if (!n->pairs[0].rx.need_kick)  /* backend polled for EPOLLIN */
             vnet_io_run(n, VIRTIO_NET_RXQ);
         nfree = reclaim(q, free_heads);
         gvq_set_used_event(q);
@@ -451,7 +451,7 @@ static void run_rx(struct bench *b)
         }
     }
     b->elapsed = now() - t0;
-    b->packets = n->stats.rx_packets - start_pkts;
+    b->packets = n->pairs[0].stats.rx_packets - start_pkts;
     if (b->loop) {      /* leftovers */
         while (recv(n->be->fd, b->peer_buf, HDR + FRAME_GSO + 64, MSG_DONTWAIT) > 0)
             ;

@@ -136,6 +136,10 @@ struct net_backend_ops {
     /* Optional, any thread: the connection's state ("connected", "connecting",
      * "listening") for the control socket; be->socket names the socket. */
     const char *(*peer_state)(struct net_backend *be);
+    /* Optional, a queue of a multi-queue tap (tap, vhost-net): attach (on) or detach it
+     * (TUNSETQUEUE), so the kernel steers no frame to a queue pair the guest does not use
+     * (virtio 1.2 §5.1.6.5.5). Control path or I/O thread. 0 or -1 (errno). */
+    int (*set_queue_enabled)(struct net_backend *be, bool on);
 };
 
 struct net_backend {
@@ -227,6 +231,16 @@ struct net_backend *vhost_user_open(const char *path, bool server, const struct 
 struct net_backend *vhost_user_open_fd(int fd, const char *name, const struct guest_mem *mem,
                                        int timeout_ms, char *err, size_t errlen);
 
+/* One queue of the multi-queue tap ifname (IFF_MULTI_QUEUE; created if missing): each
+ * call attaches one more queue. For queues=N, one backend per queue pair. */
+struct net_backend *tap_open_queue(const char *ifname, char *err, size_t errlen);
+struct net_backend *vhost_net_open_queue(const char *ifname, char *err, size_t errlen);
+
+/* npairs backends of the given type on tap ifname, be[k] for queue pair k: with npairs 1
+ * as net_backend_open, else the queues of a multi-queue tap (tap, vhost-net only). 0, or
+ * -1 with the reason in err and nothing left open. */
+int net_backend_open_mq(enum net_backend_type type, const char *ifname, unsigned npairs,
+                        struct net_backend **be, char *err, size_t errlen);
 /* Opens a backend of the given type on tap ifname (open.c). NULL: reason in err. */
 struct net_backend *net_backend_open(enum net_backend_type type, const char *ifname, char *err,
                                      size_t errlen);

@@ -62,3 +62,30 @@ struct net_backend *net_backend_open_fd(enum net_backend_type type, int fd, char
     }
     return tap_open_fd(fd, err, errlen);
 }
+
+int net_backend_open_mq(enum net_backend_type type, const char *ifname, unsigned npairs,
+                        struct net_backend **be, char *err, size_t errlen)
+{
+    if (npairs <= 1) {
+        be[0] = net_backend_open(type, ifname, err, errlen);
+        return be[0] ? 0 : -1;
+    }
+    if (type != NET_BACKEND_TAP && type != NET_BACKEND_VHOST_NET) {
+        snprintf(err, errlen, "%s has one queue pair: queues=%u needs tap or vhost-net",
+                 net_backend_type_name(type), npairs);
+        return -1;
+    }
+    for (unsigned k = 0; k < npairs; k++) {
+        be[k] = type == NET_BACKEND_VHOST_NET ? vhost_net_open_queue(ifname, err, errlen)
+                                              : tap_open_queue(ifname, err, errlen);
+        if (!be[k]) {
+            while (k--)
+                net_backend_close(be[k]);
+            return -1;
+        }
+    }
+    /* The tap goes away with its last queue: whether vpf created it is the first's. */
+    for (unsigned k = 1; k < npairs; k++)
+        be[k]->tap_created = be[0]->tap_created;
+    return 0;
+}

@@ -64,6 +64,11 @@ static ssize_t tap_recv(struct net_backend *be, const struct iovec *iov, int iov
     return (size_t)n > room ? (ssize_t)total + 1 : n;
 }
 
+static int tap_set_queue_enabled(struct net_backend *be, bool on)
+{
+    return tap_dev_set_queue(&((struct tap *)be)->dev, on);
+}
+
 static void tap_close(struct net_backend *be)
 {
     struct tap *t = (struct tap *)be;
@@ -79,10 +84,12 @@ static const struct net_backend_ops tap_ops = {
     .close = tap_close,
     .send = tap_send,
     .recv = tap_recv,
+    .set_queue_enabled = tap_set_queue_enabled,
 };
 
 /* The tap by name (fd < 0) or the one fd is attached to (taken). */
-static struct net_backend *tap_open_any(const char *ifname, int fd, char *err, size_t errlen)
+static struct net_backend *tap_open_any(const char *ifname, int fd, bool mq, char *err,
+                                        size_t errlen)
 {
     struct tap *t = calloc(1, sizeof(*t));
     if (!t) {
@@ -92,7 +99,7 @@ static struct net_backend *tap_open_any(const char *ifname, int fd, char *err, s
         return NULL;
     }
     if ((fd >= 0 ? tap_dev_adopt(&t->dev, fd, err, errlen)
-                 : tap_dev_open(&t->dev, ifname, err, errlen)) < 0) {
+                 : tap_dev_open_mq(&t->dev, ifname, mq, err, errlen)) < 0) {
         free(t);
         return NULL;
     }
@@ -106,12 +113,17 @@ static struct net_backend *tap_open_any(const char *ifname, int fd, char *err, s
 
 struct net_backend *tap_open(const char *ifname, char *err, size_t errlen)
 {
-    return tap_open_any(ifname, -1, err, errlen);
+    return tap_open_any(ifname, -1, false, err, errlen);
+}
+
+struct net_backend *tap_open_queue(const char *ifname, char *err, size_t errlen)
+{
+    return tap_open_any(ifname, -1, true, err, errlen);
 }
 
 struct net_backend *tap_open_fd(int fd, char *err, size_t errlen)
 {
-    return tap_open_any(NULL, fd, err, errlen);
+    return tap_open_any(NULL, fd, false, err, errlen);
 }
 
 int tap_check_fd(int fd, char name[16], char *err, size_t errlen)

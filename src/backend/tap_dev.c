@@ -105,6 +105,18 @@ static int link_up(const char *ifname)
 
 int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen)
 {
+    return tap_dev_open_mq(t, ifname, false, err, errlen);
+}
+
+int tap_dev_set_queue(struct tap_dev *t, bool on)
+{
+    struct ifreq ifr = { .ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+    return ioctl(t->fd, TUNSETQUEUE, &ifr);
+}
+
+int tap_dev_open_mq(struct tap_dev *t, const char *ifname, bool multi_queue, char *err,
+                    size_t errlen)
+{
     memset(t, 0, sizeof(*t));
     t->fd = -1;
     if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
@@ -124,10 +136,13 @@ int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen
     }
     struct ifreq ifr = { 0 };
     set_ifname(&ifr, ifname);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi_queue ? IFF_MULTI_QUEUE : 0);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        snprintf(err, errlen, "tap %s: TUNSETIFF: %s%s", ifname, strerror(errno),
-                 existed ? " (exists: not a tap, busy, or owned by another user?)" : "");
+        snprintf(err, errlen, "tap %s: TUNSETIFF%s: %s%s", ifname,
+                 multi_queue ? " (IFF_MULTI_QUEUE)" : "", strerror(errno),
+                 existed ? " (exists: not a tap, busy, owned by another user, or "
+                           "single-queue?)"
+                         : "");
         goto fail;
     }
     int hdr = NET_BACKEND_HDR_LEN;

@@ -23,6 +23,15 @@ struct tap_dev {
  * up (addresses are the host admin's business). Returns 0, or -1 with the reason in err
  * (one line, not logged: the caller says it once, with its context). */
 int tap_dev_open(struct tap_dev *t, const char *ifname, char *err, size_t errlen);
+/* The same, with multi_queue one queue of a multi-queue tap (IFF_MULTI_QUEUE): each such
+ * open attaches one more queue (fd) to ifname, and the kernel spreads received frames
+ * over the attached queues by flow. A tap opened without it takes no second queue. */
+int tap_dev_open_mq(struct tap_dev *t, const char *ifname, bool multi_queue, char *err,
+                    size_t errlen);
+/* A multi-queue tap's queue attached (on) or detached (TUNSETQUEUE IFF_ATTACH_QUEUE /
+ * IFF_DETACH_QUEUE): the kernel steers no received frame to a detached queue (Linux
+ * keeps its fd usable: tun_disable_queue). 0, or -1 with errno (EINVAL: already so). */
+int tap_dev_set_queue(struct tap_dev *t, bool on);
 /* A tap someone else opened and handed to vpf (`--net fd=N`, or a VF's tap passed over
  * the control socket), as libvirt does for QEMU, so vpf needs no CAP_NET_ADMIN: fd must
  * be a tun fd attached to a tap with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (set only when

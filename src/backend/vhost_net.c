@@ -259,6 +259,13 @@ static int vn_set_call(struct net_backend *be, unsigned ring, int fd)
     return vioctl(v, VHOST_SET_VRING_CALL, "SET_VRING_CALL", &call);
 }
 
+/* A queue of a multi-queue tap: detached, vhost moves nothing on it (as QEMU's
+ * tap_disable for vhost-net). */
+static int vn_set_queue_enabled(struct net_backend *be, bool on)
+{
+    return tap_dev_set_queue(&to_vn(be)->tap, on);
+}
+
 static const struct net_backend_ops vhost_net_ops = {
     .type = "vhost-net",
     .kind = NET_BACKEND_OFFLOAD,
@@ -271,10 +278,12 @@ static const struct net_backend_ops vhost_net_ops = {
     .backend_broken = vn_backend_broken,
     .stats = vn_stats,
     .set_call = vn_set_call,
+    .set_queue_enabled = vn_set_queue_enabled,
 };
 
 /* On the tap ifname, or (fd >= 0, taken) the one fd is attached to, named ifname. */
-static struct net_backend *vhost_net_open_any(const char *ifname, int fd, char *err, size_t errlen)
+static struct net_backend *vhost_net_open_any(const char *ifname, int fd, bool mq, char *err,
+                                              size_t errlen)
 {
     const char *name = ifname ? ifname : "";
     struct vhost_net *v = calloc(1, sizeof(*v));
@@ -306,7 +315,7 @@ static struct net_backend *vhost_net_open_any(const char *ifname, int fd, char *
         goto fail;
     }
     int r = fd >= 0 ? tap_dev_adopt(&v->tap, fd, err, errlen)
-                    : tap_dev_open(&v->tap, ifname, err, errlen);
+                    : tap_dev_open_mq(&v->tap, ifname, mq, err, errlen);
     fd = -1;                                    /* taken either way */
     if (r < 0)
         goto fail;
@@ -326,7 +335,12 @@ fail:
 
 struct net_backend *vhost_net_open(const char *ifname, char *err, size_t errlen)
 {
-    return vhost_net_open_any(ifname, -1, err, errlen);
+    return vhost_net_open_any(ifname, -1, false, err, errlen);
+}
+
+struct net_backend *vhost_net_open_queue(const char *ifname, char *err, size_t errlen)
+{
+    return vhost_net_open_any(ifname, -1, true, err, errlen);
 }
 
 struct net_backend *vhost_net_open_fd(int fd, char *err, size_t errlen)
@@ -337,5 +351,5 @@ struct net_backend *vhost_net_open_fd(int fd, char *err, size_t errlen)
         close(fd);
         return NULL;
     }
-    return vhost_net_open_any(name, fd, err, errlen);
+    return vhost_net_open_any(name, fd, false, err, errlen);
 }

@@ -211,6 +211,12 @@ static const struct col stats_cols[] = {
     { "IRQ-FRAMES", "max_packets", NULL, COL_TEXT },
 };
 
+static const struct col queue_cols[] = {
+    { "PAIR", "pair", NULL, COL_TEXT },         { "RX-PACKETS", "rx_packets", NULL, COL_TEXT },
+    { "RX-BYTES", "rx_bytes", NULL, COL_TEXT }, { "TX-PACKETS", "tx_packets", NULL, COL_TEXT },
+    { "TX-BYTES", "tx_bytes", NULL, COL_TEXT },
+};
+
 static const struct col help_cols[] = {
     { "COMMAND", "name", NULL, COL_TEXT },
     { "ARGUMENTS", "args", NULL, COL_ARGS },
@@ -245,8 +251,30 @@ static json_t *stats_row(json_t *r, const char *dir, const char *prefix)
     return row;
 }
 
-/* "net0  link up  backend tap  counters vpf", an RX and a TX row, then the vDPA device
- * and the error if there are any. */
+/* With more than one queue pair: "queue pairs: 2 of 4 in use" and a row per pair. */
+static void show_queues(FILE *out, json_t *r)
+{
+    json_t *qs = json_object_get(r, "queues");
+    if (!json_is_array(qs) || json_array_size(qs) < 2)
+        return;
+    char active[32], total[32];
+    value_text(json_object_get(r, "active_pairs"), COL_TEXT, active, sizeof(active));
+    value_text(json_object_get(r, "queue_pairs"), COL_TEXT, total, sizeof(total));
+    fprintf(out, "queue pairs: %s of %s in use\n", active, total);
+    json_t *rows = json_array();
+    size_t i;
+    json_t *q;
+    json_array_foreach(qs, i, q) {
+        json_t *row = json_is_object(q) ? json_deep_copy(q) : json_object();
+        json_object_set_new(row, "pair", json_integer((json_int_t)i));
+        json_array_append_new(rows, row);
+    }
+    show_table(out, rows, queue_cols, ARRAY_SIZE(queue_cols));
+    json_decref(rows);
+}
+
+/* "net0  link up  backend tap  counters vpf", an RX and a TX row, the queue pairs'
+ * counters, then the error if there is one. */
 static void show_stats(FILE *out, json_t *r)
 {
     static const struct col head[] = {
@@ -266,6 +294,7 @@ static void show_stats(FILE *out, json_t *r)
     json_t *rows = json_pack("[oo]", stats_row(r, "RX", "rx"), stats_row(r, "TX", "tx"));
     show_table(out, rows, stats_cols, ARRAY_SIZE(stats_cols));
     json_decref(rows);
+    show_queues(out, r);
     value_text(json_object_get(r, "error"), COL_TEXT, text, sizeof(text));
     if (strcmp(text, "-"))
         fprintf(out, "error: %s\n", text);

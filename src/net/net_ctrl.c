@@ -85,8 +85,8 @@ static uint8_t ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd
             return VIRTIO_NET_ERR;
         }
         vnet_set_mac(n, mac);
-        if (n->trust)           /* the spoof check follows a trusted guest */
-            memcpy(n->host_mac, mac, 6);
+        if (n->trust)           /* the spoof check follows a trusted guest: every pair's */
+            vnet_dp_port(n);
         return VIRTIO_NET_OK;
     }
     default:
@@ -116,9 +116,34 @@ static uint8_t ctrl_notf_coal(struct virtio_net *n, uint8_t cmd, const struct ct
     }
 }
 
+/* virtio 1.2 §5.1.6.5.5: VQ_PAIRS_SET takes { le16 virtqueue_pairs; }, 1 to
+ * max_virtqueue_pairs, and only with VIRTIO_NET_F_MQ negotiated; anything else is
+ * answered VIRTIO_NET_ERR and changes nothing. */
+uint8_t vnet_ctrl_mq(struct virtio_net *n, uint8_t cmd, const void *data, uint32_t len)
+{
+    if (!vnet_has(n, VIRTIO_NET_F_MQ) || cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || len != 2)
+        return VIRTIO_NET_ERR;
+    uint16_t k = ld_le16(data);
+    if (k < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || k > n->npairs) {
+        log_warn_rl(&n->vdev.log_rl, "%s: guest asked for %u queue pairs, the device has 1 to %u",
+                    n->name, k, n->npairs);
+        return VIRTIO_NET_ERR;
+    }
+    return vnet_set_pairs(n, k) < 0 ? VIRTIO_NET_ERR : VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_mq(struct virtio_net *n, uint8_t cmd, const struct ctrl_cmd *c)
+{
+    uint8_t b[2];
+    if (c->len != 2 || cmd_read(c, 0, b, 2) != 2)
+        return VIRTIO_NET_ERR;
+    return vnet_ctrl_mq(n, cmd, b, c->len);
+}
+
 struct vnet_run vnet_ctrl_process(struct virtio_net *n)
 {
-    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_CTRLQ];
+    const unsigned q = n->dp.ctrlq;
+    struct virtq *vq = &n->vdev.vqs[q];
     if (!n->dp.running || !vq->started)
         return (struct vnet_run){ .outcome = VNET_IDLE };
     struct vnet_run run = { .outcome = VNET_DONE };
@@ -128,7 +153,7 @@ struct vnet_run vnet_ctrl_process(struct virtio_net *n)
              * after the other ready fds and the hand-over calls (control socket, reset),
              * via our own kick (edge-triggered: one more event). */
             uint64_t one = 1;
-            if (write(n->vdev.kick_fds[VIRTIO_NET_CTRLQ], &one, sizeof(one)) < 0) {
+            if (write(n->vdev.kick_fds[q], &one, sizeof(one)) < 0) {
                 /* eventfd counter saturated: cannot happen within 2^64 kicks */
             }
             break;
@@ -158,6 +183,9 @@ struct vnet_run vnet_ctrl_process(struct virtio_net *n)
             break;
         case VIRTIO_NET_CTRL_NOTF_COAL:
             ack = ctrl_notf_coal(n, hdr[1], &cmd);
+            break;
+        case VIRTIO_NET_CTRL_MQ:
+            ack = ctrl_mq(n, hdr[1], &cmd);
             break;
         default:
             ack = VIRTIO_NET_ERR;

@@ -3,13 +3,14 @@
  *
  * Used buffers are published at once; only the check for an interrupt (and with it
  * EVENT_IDX's own suppression) waits until the first held buffer is usecs old or
- * max_packets are held, on one absolute timerfd for both queues. With an offloaded
+ * max_packets are held, on one absolute timerfd per queue pair (on the pair's thread). With an offloaded
  * backend the same hold applies to the backend's signals, which reach the guest through
  * the I/O thread while moderation is on (net_offload.c); the used buffers are counted
  * from the used idx the backend published, and since a backend with a held signal stays
  * quiet, the timer also looks at the ring every quarter of usecs (50 µs to 1 ms).
  *
- * I/O thread only (vnet_notify_init/free: creation). */
+ * Queue q's state on its pair's I/O thread only (vnet_notify_init/free: creation;
+ * vnet_coal_set: the control queue's thread, handing each pair its part). */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -21,20 +22,22 @@
 #include "base/util.h"
 #include "net/vnet.h"
 
-static void coal_release_held(struct virtio_net *n);
+static void coal_release_held(struct vnet_pair *p);
 
-/* Arms the timer for at_ns (0: disarms). If the kernel refuses, nothing would wake us
- * for what is held: release it now instead. */
-static void coal_timer_set(struct virtio_net *n, uint64_t at_ns)
+static struct vnet_pair *pair_of(struct virtio_net *n, unsigned q) { return &n->pairs[q / 2]; }
+
+/* Arms pair p's timer for at_ns (0: disarms). If the kernel refuses, nothing would wake
+ * us for what is held: release it now instead. */
+static void coal_timer_set(struct vnet_pair *p, uint64_t at_ns)
 {
     struct itimerspec its = { .it_value = ns_to_timespec(at_ns) };
-    if (timerfd_settime(n->notify.timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
-        n->notify.timer_at = at_ns;
+    if (timerfd_settime(p->coal_timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
+        p->coal_timer_at = at_ns;
         return;
     }
-    log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
-    n->notify.timer_at = 0;
-    coal_release_held(n);
+    log_warn("%s: coalescing timer: %s", p->n->name, strerror(errno));
+    p->coal_timer_at = 0;
+    coal_release_held(p);
 }
 
 /* Checks queue q's held buffers for a notification. Offloaded, the backend wrote the
@@ -46,11 +49,11 @@ static void coal_release(struct virtio_net *n, unsigned q)
         virtio_dev_notify_queue(&n->vdev, q);
 }
 
-static void coal_release_held(struct virtio_net *n)
+static void coal_release_held(struct vnet_pair *p)
 {
-    for (unsigned q = 0; q < 2; q++)
-        if (n->notify.coal[q].held)
-            coal_release(n, q);
+    for (unsigned q = vnet_rxq(p->idx); q <= vnet_txq(p->idx); q++)
+        if (p->n->notify.coal[q].held)
+            coal_release(p->n, q);
 }
 
 /* Offloaded: the buffers the backend used on queue q since the last look (the used idx
@@ -79,7 +82,7 @@ static bool coal_backend_due(struct virtio_net *n, unsigned q, uint64_t now)
     if (net_coal_add(&n->notify.coal[q], coal_backend_used(n, q), now))
         return true;
     const struct virtq *vq = &n->vdev.vqs[q];
-    return q == VIRTIO_NET_RXQ && ld_le16(vq->avail + 2) == n->notify.used_seen[q];
+    return !(q & 1) && ld_le16(vq->avail + 2) == n->notify.used_seen[q];
 }
 
 /* When queue q's held notification must be looked at again. */
@@ -94,16 +97,19 @@ static uint64_t coal_next(const struct virtio_net *n, unsigned q, uint64_t now)
 
 static void coal_hold(struct virtio_net *n, unsigned q, uint64_t now)
 {
+    struct vnet_pair *p = pair_of(n, q);
     uint64_t at = coal_next(n, q, now);
-    if (!n->notify.timer_at || at < n->notify.timer_at)
-        coal_timer_set(n, at);
+    if (!p->coal_timer_at || at < p->coal_timer_at)
+        coal_timer_set(p, at);
 }
 
-/* Releases what is due, then sets the timer to the earliest time left. */
-static void coal_poll(struct virtio_net *n, uint64_t now)
+/* Releases what of pair p's queues is due, then sets its timer to the earliest time
+ * left. */
+static void coal_poll(struct vnet_pair *p, uint64_t now)
 {
+    struct virtio_net *n = p->n;
     uint64_t next = 0;
-    for (unsigned q = 0; q < 2; q++) {
+    for (unsigned q = vnet_rxq(p->idx); q <= vnet_txq(p->idx); q++) {
         struct net_coal *c = &n->notify.coal[q];
         if (!c->held)
             continue;
@@ -115,8 +121,8 @@ static void coal_poll(struct virtio_net *n, uint64_t now)
         if (!next || at < next)
             next = at;
     }
-    if (next != n->notify.timer_at)
-        coal_timer_set(n, next);
+    if (next != p->coal_timer_at)
+        coal_timer_set(p, next);
 }
 
 void vnet_signal_used(struct virtio_net *n, unsigned q, unsigned count, bool now)
@@ -163,18 +169,37 @@ void vnet_signal_backend(struct virtio_net *n, unsigned q)
 
 void vnet_coal_release_held(struct virtio_net *n)
 {
-    coal_release_held(n);
-    coal_poll(n, monotonic_ns());
+    for (unsigned k = 0; k < n->npairs; k++) {
+        coal_release_held(&n->pairs[k]);
+        coal_poll(&n->pairs[k], monotonic_ns());
+    }
+}
+
+struct coal_arg {
+    struct vnet_pair *p;
+    unsigned first;             /* VIRTIO_NET_RXQ or TXQ: which queue of the pair */
+    uint32_t max_packets, usecs;
+};
+
+static void coal_set_pair(void *arg)
+{
+    struct coal_arg *a = arg;
+    struct vnet_pair *p = a->p;
+    unsigned q = 2 * p->idx + a->first;
+    /* Offloaded, the backend may have interrupted the guest without vpf (the vector's
+     * irqfd): count from here. */
+    if (p->n->off.active)
+        coal_backend_used(p->n, q);
+    net_coal_set(&p->n->notify.coal[q], a->max_packets, a->usecs);
+    coal_poll(p, monotonic_ns());
 }
 
 void vnet_coal_set(struct virtio_net *n, unsigned q, uint32_t max_packets, uint32_t usecs)
 {
-    /* Offloaded, the backend may have interrupted the guest without vpf (the vector's
-     * irqfd): count from here. */
-    if (n->off.active)
-        coal_backend_used(n, q);
-    net_coal_set(&n->notify.coal[q], max_packets, usecs);
-    coal_poll(n, monotonic_ns());
+    for (unsigned k = 0; k < n->npairs; k++) {
+        struct coal_arg a = { &n->pairs[k], q, max_packets, usecs };
+        iothread_call(n->pairs[k].io, coal_set_pair, &a);
+    }
     /* Moderation on: the backend's signals must come through vpf; off: straight to KVM. */
     vnet_offload_route_irqs(n);
 }
@@ -191,48 +216,49 @@ void vnet_coal_get(struct virtio_net *n, struct virtio_net_coalesce *c)
 
 static void on_coal_timer(struct iothread_watch *w, uint32_t events)
 {
-    struct virtio_net *n = w->opaque;
+    struct vnet_pair *p = w->opaque;
     uint64_t expirations;
     if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        log_warn("%s: coalescing timer: %s", n->name, strerror(errno));
-    n->notify.timer_at = 0;     /* fired (or disarmed under us): set again if needed */
-    coal_poll(n, monotonic_ns());
+        log_warn("%s: coalescing timer: %s", p->n->name, strerror(errno));
+    p->coal_timer_at = 0;       /* fired (or disarmed under us): set again if needed */
+    coal_poll(p, monotonic_ns());
 }
 
-int vnet_notify_init(struct virtio_net *n)
+int vnet_notify_init(struct vnet_pair *p)
 {
-    n->notify.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    return n->notify.timer_fd < 0 ? -1 : 0;
+    p->coal_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    return p->coal_timer_fd < 0 ? -1 : 0;
 }
 
-void vnet_notify_free(struct virtio_net *n)
+void vnet_notify_free(struct vnet_pair *p)
 {
-    if (n->notify.timer_fd >= 0)
-        close(n->notify.timer_fd);
-    n->notify.timer_fd = -1;
+    if (p->coal_timer_fd >= 0)
+        close(p->coal_timer_fd);
+    p->coal_timer_fd = -1;
 }
 
-int vnet_notify_start(struct virtio_net *n)
+int vnet_notify_start(struct vnet_pair *p)
 {
-    n->notify.timer_watch = (struct iothread_watch){ .fd = n->notify.timer_fd,
-                                                     .events = EPOLLIN,
-                                                     .fn = on_coal_timer,
-                                                     .opaque = n };
-    if (iothread_watch_add(&n->io, &n->notify.timer_watch) < 0)
+    struct virtio_net *n = p->n;
+    p->coal_watch = (struct iothread_watch){ .fd = p->coal_timer_fd,
+                                             .events = EPOLLIN,
+                                             .fn = on_coal_timer,
+                                             .opaque = p };
+    if (iothread_watch_add(p->io, &p->coal_watch) < 0)
         return -1;
     /* Offloaded: the backend's used buffers count from where the rings are now. */
     if (vnet_is_offload(n))
-        for (unsigned q = 0; q < 2; q++)
+        for (unsigned q = vnet_rxq(p->idx); q <= vnet_txq(p->idx); q++)
             n->notify.used_seen[q] = n->vdev.vqs[q].started ? ld_le16(n->vdev.vqs[q].used + 2) : 0;
     return 0;
 }
 
-void vnet_notify_stop(struct virtio_net *n)
+void vnet_notify_stop(struct vnet_pair *p)
 {
-    iothread_watch_del(&n->io, &n->notify.timer_watch);
+    iothread_watch_del(p->io, &p->coal_watch);
     /* Reset or failure: nothing held survives, and the values read 0 until a driver
      * sets new ones (the next driver starts without coalescing, as Linux assumes until
      * `ethtool -C`). */
-    memset(n->notify.coal, 0, sizeof(n->notify.coal));
-    coal_timer_set(n, 0);
+    memset(&p->n->notify.coal[vnet_rxq(p->idx)], 0, 2 * sizeof(p->n->notify.coal[0]));
+    coal_timer_set(p, 0);
 }

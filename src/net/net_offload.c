@@ -26,17 +26,20 @@
 #include "net/vnet.h"
 #include "virtio/device.h"
 
-#define NRINGS 2                         /* rx0, tx0 */
+/* Rings by queue index: pair k's rx at 2k, tx at 2k + 1, on pair k's backend as its
+ * rings 0 and 1 (one vhost-net device per pair). */
+#define NRINGS(n) (2 * (n)->npairs)
+#define RING_BE(n, i) ((n)->pairs[(i) / 2].be)
 
 bool vnet_is_offload(const struct virtio_net *n) { return n->be->ops->kind == NET_BACKEND_OFFLOAD; }
 
 int vnet_offload_init(struct virtio_net *n)
 {
-    for (unsigned i = 0; i < NRINGS; i++)
+    for (unsigned i = 0; i < VNET_MAX_DATAQ; i++)
         n->off.call_fd[i] = n->off.err_fd[i] = n->off.ring_call[i] = -1;
     if (!vnet_is_offload(n))
         return 0;
-    for (unsigned i = 0; i < NRINGS; i++) {
+    for (unsigned i = 0; i < NRINGS(n); i++) {
         n->off.call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         n->off.err_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (n->off.call_fd[i] < 0 || n->off.err_fd[i] < 0) {
@@ -49,7 +52,7 @@ int vnet_offload_init(struct virtio_net *n)
 
 void vnet_offload_free(struct virtio_net *n)
 {
-    for (unsigned i = 0; i < NRINGS; i++) {
+    for (unsigned i = 0; i < VNET_MAX_DATAQ; i++) {
         if (n->off.call_fd[i] >= 0)
             close(n->off.call_fd[i]);
         if (n->off.err_fd[i] >= 0)
@@ -70,7 +73,7 @@ static void drain(int fd)
 static int ring_call_fd(struct virtio_net *n, unsigned i)
 {
     int fd = -1;
-    if (n->be->ops->set_call && !vnet_coal_on(n, i))
+    if (RING_BE(n, i)->ops->set_call && !vnet_coal_on(n, i))
         fd = virtio_dev_queue_irqfd(&n->vdev, i);
     return fd >= 0 ? fd : n->off.call_fd[i];
 }
@@ -79,11 +82,12 @@ void vnet_offload_route_irqs(struct virtio_net *n)
 {
     if (!n->off.active)
         return;
-    for (unsigned i = 0; i < NRINGS; i++) {
+    for (unsigned i = 0; i < NRINGS(n); i++) {
         int fd = ring_call_fd(n, i);
-        if (fd == n->off.ring_call[i])
+        if (!n->off.pair_active[i / 2] || fd == n->off.ring_call[i])
             continue;
-        if (n->be->ops->set_call(n->be, i, fd) < 0) {
+        struct net_backend *be = RING_BE(n, i);
+        if (be->ops->set_call(be, i % 2, fd) < 0) {
             log_warn_rl(&n->vdev.log_rl, "%s: backend %s: cannot move ring %u's interrupt to %s",
                         n->name, n->be->ops->type, i, fd == n->off.call_fd[i] ? "vpf" : "KVM");
             continue;
@@ -96,15 +100,16 @@ static void on_call(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
     drain(w->fd);
-    vnet_signal_backend(n, w == &n->off.call_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ);
+    vnet_signal_backend(n, (unsigned)(w - n->off.call_watch));
 }
 
 static void on_err(struct iothread_watch *w, uint32_t events)
 {
     struct virtio_net *n = w->opaque;
-    int q = w == &n->off.err_watch[0] ? VIRTIO_NET_RXQ : VIRTIO_NET_TXQ;
+    int q = (int)(w - n->off.err_watch);
+    struct net_backend *be = RING_BE(n, q);
     drain(w->fd);
-    if (n->be->ops->backend_broken && n->be->ops->backend_broken(n->be)) {
+    if (be->ops->backend_broken && be->ops->backend_broken(be)) {
         /* The host's doing (tap deleted): not the guest's fault, no NEEDS_RESET. The
          * used buffers behind a held signal are announced before vpf stops looking. */
         vnet_coal_release_held(n);
@@ -124,7 +129,7 @@ static void on_err(struct iothread_watch *w, uint32_t events)
 
 static void unwatch(struct virtio_net *n)
 {
-    for (unsigned i = 0; i < NRINGS; i++) {
+    for (unsigned i = 0; i < NRINGS(n); i++) {
         iothread_watch_del(&n->io, &n->off.call_watch[i]);
         iothread_watch_del(&n->io, &n->off.err_watch[i]);
     }
@@ -211,27 +216,18 @@ static void on_config(struct iothread_watch *w, uint32_t events)
     update_device_link(n);
 }
 
-void vnet_offload_start(struct virtio_net *n)
+/* Pair k's two rings and their eventfds' watches. 0, or -1 (nothing left watched for
+ * the pair; the backend is gone). */
+static int pair_rings(struct virtio_net *n, unsigned k, struct net_backend_offload *cfg)
 {
-    struct net_backend_offload cfg = {
-        .mem = n->vdev.mem,
-        .features = n->vdev.features,
-        .link_up = n->dp.link_up,
-        .nvrings = NRINGS,
-    };
-    for (unsigned i = 0; i < NRINGS; i++) {
+    for (unsigned r = 0; r < 2; r++) {
+        unsigned i = 2 * k + r;
         const struct virtq *vq = &n->vdev.vqs[i];
-        if (!vq->started) {
-            /* Legal for a driver, useless for a NIC: no data path, no error. */
-            log_warn_rl(&n->vdev.log_rl, "%s: queue %u not enabled, data path stays off", n->name,
-                        i);
-            return;
-        }
         /* Stale signals of an earlier run must not become interrupts now. */
         drain(n->off.call_fd[i]);
         drain(n->off.err_fd[i]);
         n->off.ring_call[i] = ring_call_fd(n, i);
-        cfg.vrings[i] = (struct net_backend_vring){
+        cfg->vrings[r] = (struct net_backend_vring){
             .size = vq->size,
             .last_avail = vq->last_avail,
             .desc_gpa = vq->desc_gpa,
@@ -252,49 +248,95 @@ void vnet_offload_start(struct virtio_net *n)
         if (iothread_watch_add(&n->io, &n->off.call_watch[i]) < 0 ||
             iothread_watch_add(&n->io, &n->off.err_watch[i]) < 0) {
             vnet_backend_gone(n, strerror(errno));
-            unwatch(n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Hands pair k to its backend. A pair whose queues the driver did not enable stays off
+ * (legal; pair 0's missing is worth a warning: the NIC moves nothing). 0, or -1. */
+static int pair_start(struct virtio_net *n, unsigned k)
+{
+    struct net_backend *be = n->pairs[k].be;
+    struct net_backend_offload cfg = {
+        .mem = n->vdev.mem,
+        .features = n->vdev.features,
+        .link_up = n->dp.link_up,
+        .nvrings = 2,
+    };
+    if (!n->vdev.vqs[vnet_rxq(k)].started || !n->vdev.vqs[vnet_txq(k)].started) {
+        if (k == 0)
+            log_warn_rl(&n->vdev.log_rl, "%s: queue pair 0 not enabled, data path stays off",
+                        n->name);
+        return 0;
+    }
+    if (pair_rings(n, k, &cfg) < 0)
+        return -1;
+    if (be->ops->start_offload(be, &cfg) < 0) {
+        vnet_backend_gone(n, "cannot start the offloaded data path");
+        return -1;
+    }
+    n->off.pair_active[k] = true;
+    n->off.active = true;
+    return 0;
+}
+
+static void watch_config(struct virtio_net *n)
+{
+    int cfd = n->be->ops->config_fd && n->be->ops->device_link ? n->be->ops->config_fd(n->be) : -1;
+    if (cfd < 0)
+        return;
+    drain(cfd);
+    n->off.cfg_watch = (struct iothread_watch){ .fd = cfd,
+                                                .events = EPOLLIN,
+                                                .fn = on_config,
+                                                .opaque = n };
+    if (iothread_watch_add(&n->io, &n->off.cfg_watch) < 0) {
+        log_warn("%s: cannot watch the device's config interrupt: %s", n->name, strerror(errno));
+        n->off.cfg_watch.fn = NULL;
+    }
+    update_device_link(n);
+}
+
+void vnet_offload_start(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->dp.used_pairs; k++) {
+        if (pair_start(n, k) < 0) {
+            n->off.active = true;       /* what did start is stopped */
+            vnet_offload_stop(n);
             return;
         }
     }
-    if (n->be->ops->start_offload(n->be, &cfg) < 0) {
-        unwatch(n);
-        vnet_backend_gone(n, "cannot start the offloaded data path");
-        return;
-    }
-    n->off.active = true;
-    int cfd = n->be->ops->config_fd && n->be->ops->device_link ? n->be->ops->config_fd(n->be) : -1;
-    if (cfd >= 0) {
-        drain(cfd);
-        n->off.cfg_watch = (struct iothread_watch){ .fd = cfd,
-                                                    .events = EPOLLIN,
-                                                    .fn = on_config,
-                                                    .opaque = n };
-        if (iothread_watch_add(&n->io, &n->off.cfg_watch) < 0) {
-            log_warn("%s: cannot watch the device's config interrupt: %s", n->name,
-                     strerror(errno));
-            n->off.cfg_watch.fn = NULL;
-        }
-        update_device_link(n);
-    }
+    if (n->off.active)
+        watch_config(n);
 }
 
 void vnet_offload_stop(struct virtio_net *n)
 {
     if (!n->off.active)
         return;
-    uint16_t last[NRINGS] = { 0 };
-    n->be->ops->stop_offload(n->be, last, NRINGS);
-    for (unsigned i = 0; i < NRINGS; i++)
-        n->vdev.vqs[i].last_avail = last[i];
+    for (unsigned k = 0; k < n->npairs; k++) {
+        if (!n->off.pair_active[k])
+            continue;
+        uint16_t last[2] = { 0 };
+        n->pairs[k].be->ops->stop_offload(n->pairs[k].be, last, 2);
+        n->vdev.vqs[vnet_rxq(k)].last_avail = last[0];
+        n->vdev.vqs[vnet_txq(k)].last_avail = last[1];
+        n->off.pair_active[k] = false;
+    }
     unwatch(n);
     n->off.active = false;
 }
 
 void vnet_offload_link(struct virtio_net *n)
 {
-    if (n->off.active && n->be->ops->set_link(n->be, n->dp.link_up) < 0)
-        log_error("%s: backend %s: cannot %s the tap", n->name, n->be->ops->type,
-                  n->dp.link_up ? "reattach" : "detach");
+    for (unsigned k = 0; k < n->npairs; k++) {
+        struct net_backend *be = n->pairs[k].be;
+        if (n->off.pair_active[k] && be->ops->set_link(be, n->dp.link_up) < 0)
+            log_error("%s: backend %s: cannot %s the tap", n->name, be->ops->type,
+                      n->dp.link_up ? "reattach" : "detach");
+    }
 }
 
 int virtio_net_backend_error(struct virtio_net *n, char *buf, size_t len)

@@ -66,6 +66,27 @@ static int check_source(const struct net_opts *o, int have_tap, char *err, size_
     return 0;
 }
 
+/* queues=N > 1: the queues of a multi-queue tap, which vpf opens itself (tap or
+ * vhost-net); a vDPA device or a vhost-user switch gets one pair. */
+static int check_queues(const struct net_opts *o, char *err, size_t errlen)
+{
+    if (o->queues <= 1)
+        return 0;
+    if (o->backend != NET_BACKEND_TAP && o->backend != NET_BACKEND_VHOST_NET) {
+        snprintf(err, errlen,
+                 "--net: queues=%u needs backend=tap or vhost-net (backend=%s has one queue "
+                 "pair)",
+                 o->queues, net_backend_type_name(o->backend));
+        return -1;
+    }
+    if (o->tap_fd >= 0) {
+        snprintf(err, errlen,
+                 "--net: queues=%u needs tap=IFNAME: fd=N is a single queue of its tap", o->queues);
+        return -1;
+    }
+    return 0;
+}
+
 static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t errlen)
 {
     int have_mac = 0, have_tap = 0;
@@ -121,6 +142,9 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
                 return -1;
             }
             strcpy(o->socket, val);
+        } else if (!strcmp(kv, "queues")) {
+            if (net_parse_queues(kv, val, &o->queues, err, errlen) < 0)
+                return -1;
         } else if (!strcmp(kv, "vhost-user-server")) {
             if (strcmp(val, "on") && strcmp(val, "off")) {
                 snprintf(err, errlen, "--net: vhost-user-server must be on or off, not '%s'", val);
@@ -136,7 +160,7 @@ static int net_opts_parse_buf(char *buf, struct net_opts *o, char *err, size_t e
                 return -1;
         }
     }
-    if (check_source(o, have_tap, err, errlen) < 0)
+    if (check_source(o, have_tap, err, errlen) < 0 || check_queues(o, err, errlen) < 0)
         return -1;
     if (!have_mac) {
         uint8_t r[3] = { 0 };
@@ -152,6 +176,7 @@ int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen
 {
     memset(o, 0, sizeof(*o));
     o->tap_fd = -1;
+    o->queues = 1;
     pf_policy_init(&o->vf);
     /* Room for a vf-mac list of NET_MAX_VFS MACs. */
     if (strlen(arg) > 256 + 18 * NET_MAX_VFS) {

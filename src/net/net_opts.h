@@ -9,7 +9,10 @@
  * manager), so vpf needs no CAP_NET_ADMIN for it; checked here, its name kept in tap.
  * "backend=vhost-user,socket=PATH[,vhost-user-server=on|off][,mac=...]": the PF served
  * by an external switch over the vhost-user socket PATH; vpf connects to it (the
- * default) or listens on it (vhost-user-server=on). */
+ * default) or listens on it (vhost-user-server=on).
+ * "queues=N" (1..8, default 1): N queue pairs (VIRTIO_NET_F_MQ), on N queues of a
+ * multi-queue tap (tap=, backend=tap or vhost-net; not fd=, vhost-vdpa, vhost-user);
+ * "vf-queues=N" the same for each VF (pf_policy.h). */
 #ifndef VPF_NET_NET_OPTS_H
 #define VPF_NET_NET_OPTS_H
 
@@ -29,6 +32,7 @@ struct net_opts {
     bool vu_server_set;
     uint8_t mac[6];
     enum net_backend_type backend;
+    unsigned queues;            /* queues=N: queue pairs (VIRTIO_NET_F_MQ when > 1), default 1 */
     struct pf_policy vf;    /* vf.total_vfs 0: no SR-IOV */
 };
 

@@ -20,9 +20,9 @@
 #include "net/vnet.h"
 #include "virtio/iov.h"
 
-void vnet_rx_reset(struct virtio_net *n)
+void vnet_rx_reset(struct vnet_pair *p)
 {
-    struct vnet_rx *rx = &n->rx;
+    struct vnet_rx *rx = &p->rx;
     rx->chain_head = rx->iov_head = 0;
     rx->nchains = rx->niov = 0;
     rx->space = 0;
@@ -43,12 +43,13 @@ static void rx_compact(struct vnet_rx *rx)
 
 /* Pops chains into the cache. *full: no more can be cached (ring or iov array).
  * Returns VIRTIO_ERR_NONE, or the guest's violation. */
-static enum virtio_error rx_refill(struct virtio_net *n, bool *full)
+static enum virtio_error rx_refill(struct vnet_pair *p, bool *full)
 {
-    struct vnet_rx *rx = &n->rx;
-    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
-    const uint32_t need = rx->need, size = vq->size;
-    const bool mrg_rxbuf = rx->mrg_rxbuf;
+    struct virtio_net *n = p->n;
+    struct vnet_rx *rx = &p->rx;
+    struct virtq *vq = &n->vdev.vqs[vnet_rxq(p->idx)];
+    const uint32_t need = n->rx_need, size = vq->size;
+    const bool mrg_rxbuf = n->mrg_rxbuf;
     *full = false;
     while (rx->space < need) {
         if (rx->nchains >= size) {
@@ -77,7 +78,7 @@ static enum virtio_error rx_refill(struct virtio_net *n, bool *full)
         if (c.nout)
             return VIRTIO_ERR_CHAIN_DIRECTION;
         /* virtio 1.2 §5.1.6.3.1: every buffer holds at least the header. */
-        if (c.in_len < n->be->hdr_len)
+        if (c.in_len < p->be->hdr_len)
             return VIRTIO_ERR_CHAIN_TOO_SHORT;
         rx->chains[rx->chain_head + rx->nchains++] = (struct vnet_rx_chain){ .head = c.head,
                                                                              .niov = c.nin,
@@ -90,10 +91,10 @@ static enum virtio_error rx_refill(struct virtio_net *n, bool *full)
 }
 
 /* Hands the first chains, filled with a len-byte packet, to the guest. */
-static void rx_deliver(struct virtio_net *n, uint32_t len)
+static void rx_deliver(struct vnet_pair *p, uint32_t len)
 {
-    struct vnet_rx *rx = &n->rx;
-    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+    struct vnet_rx *rx = &p->rx;
+    struct virtq *vq = &p->n->vdev.vqs[vnet_rxq(p->idx)];
     const struct vnet_rx_chain *ch = &rx->chains[rx->chain_head];
     unsigned k = 0;
     uint64_t consumed = 0;
@@ -134,28 +135,38 @@ static void rx_deliver(struct virtio_net *n, uint32_t len)
  * per-packet notify does (the batch end checks again). Measured in the nested testbed:
  * bench/results/NOTES.md, A/B 1-3 and 10. Not with coalescing: then the driver asked to
  * hear later. */
-static void rx_signal_early(struct virtio_net *n, struct virtq *vq)
+static void rx_signal_early(struct virtio_net *n, struct virtq *vq, unsigned q)
 {
     virtq_flush(vq);
     if (virtq_should_notify(vq))
-        virtio_dev_notify_queue(&n->vdev, VIRTIO_NET_RXQ);
+        virtio_dev_notify_queue(&n->vdev, q);
 }
 
-struct vnet_run vnet_rx_process(struct virtio_net *n)
+/* Counts a delivered packet of len bytes (header included) for the pair (the function's
+ * counters are the pairs' sums). */
+static void rx_count(struct vnet_pair *p, uint64_t len)
 {
-    struct vnet_rx *rx = &n->rx;
-    struct virtq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+    vnet_stat_add(&p->stats.rx_packets, 1);
+    vnet_stat_add(&p->stats.rx_bytes, len - p->be->hdr_len);
+}
+
+struct vnet_run vnet_rx_process(struct vnet_pair *p)
+{
+    struct virtio_net *n = p->n;
+    struct vnet_rx *rx = &p->rx;
+    const unsigned q = vnet_rxq(p->idx);
+    struct virtq *vq = &n->vdev.vqs[q];
     struct vnet_run run = { .outcome = VNET_DONE };
-    if (!n->dp.running || !n->dp.link_up || n->dp.be_dead || !vq->started)
+    if (!p->running || !p->link_up || p->be_dead || !vq->started || !p->active)
         return (struct vnet_run){ .outcome = VNET_IDLE };
     for (unsigned pkts = 0; pkts < VNET_RX_BUDGET;) {
         bool full;
-        run.error = rx_refill(n, &full);
+        run.error = rx_refill(p, &full);
         if (run.error) {
             run.outcome = VNET_BROKEN;
             return run;
         }
-        bool ready = rx->nchains && (!rx->mrg_rxbuf || rx->space >= rx->need || full);
+        bool ready = rx->nchains && (!n->mrg_rxbuf || rx->space >= n->rx_need || full);
         if (!ready) {
             if (virtq_enable_notify(vq))
                 continue;       /* buffers arrived meanwhile */
@@ -164,27 +175,26 @@ struct vnet_run vnet_rx_process(struct virtio_net *n)
         }
         virtq_disable_notify(vq);
         const struct iovec *iov = &rx->iov[rx->iov_head];
-        ssize_t len = n->vlan ? vnet_vlan_recv(n, iov, rx->niov)
-                              : net_backend_recv(n->be, iov, (int)rx->niov);
+        ssize_t len = p->port.vlan ? vnet_vlan_recv(p, iov, rx->niov)
+                                   : net_backend_recv(p->be, iov, (int)rx->niov);
         if (len == -EAGAIN)
             break;
         if (len <= 0) {
             if (len < 0)
-                vnet_stat_add(&n->stats.rx_errors, 1);
+                vnet_stat_add(&p->stats.rx_errors, 1);
             run.outcome = VNET_BACKEND_GONE;
             run.err = (int)-len;        /* 0: end of file */
             break;
         }
         pkts++;
-        if ((uint64_t)len > rx->space || (size_t)len < n->be->hdr_len) {
-            vnet_stat_add(&n->stats.rx_dropped, 1);
+        if ((uint64_t)len > rx->space || (size_t)len < p->be->hdr_len) {
+            vnet_stat_add(&p->stats.rx_dropped, 1);
             continue;
         }
-        rx_deliver(n, (uint32_t)len);
-        vnet_stat_add(&n->stats.rx_packets, 1);
-        vnet_stat_add(&n->stats.rx_bytes, (uint64_t)len - n->be->hdr_len);
-        if (!run.done++ && vq->event_idx && !vnet_coal_on(n, VIRTIO_NET_RXQ))
-            rx_signal_early(n, vq);
+        rx_deliver(p, (uint32_t)len);
+        rx_count(p, (uint64_t)len);
+        if (!run.done++ && vq->event_idx && !vnet_coal_on(n, q))
+            rx_signal_early(n, vq, q);
     }
     return run;
 }

@@ -54,40 +54,40 @@ static void hdr_shift(uint8_t *h, int delta)
         st_le16(&v->hdr_len, (uint16_t)(ld_le16(&v->hdr_len) + delta));
 }
 
-ssize_t vnet_vlan_send(struct virtio_net *n, const struct iovec *iov, unsigned niov, uint32_t len)
+ssize_t vnet_vlan_send(struct vnet_pair *p, const struct iovec *iov, unsigned niov, uint32_t len)
 {
-    uint8_t *head = n->vlan_head;
+    uint8_t *head = p->vlan_head;
     if (len < VNET_VLAN_HEAD + 2 ||
         iov_to_buf(iov, niov, 0, head, VNET_VLAN_HEAD) != VNET_VLAN_HEAD)
         return -EINVAL;             /* no room for an EtherType: not a frame */
     hdr_shift(head, VLAN_TAG_LEN);
-    st_be16(head + VNET_VLAN_HEAD, n->vlan_tpid);
-    st_be16(head + VNET_VLAN_HEAD + 2, n->vlan_tci);
-    struct iovec *out = n->vlan_iov;
+    st_be16(head + VNET_VLAN_HEAD, p->port.vlan_tpid);
+    st_be16(head + VNET_VLAN_HEAD + 2, p->port.vlan_tci);
+    struct iovec *out = p->vlan_iov;
     out[0] = (struct iovec){ head, VNET_VLAN_HEAD + VLAN_TAG_LEN };
     int k = iov_skip(iov, niov, VNET_VLAN_HEAD, out + 1, VNET_VLAN_MAX_IOV - 1);
     if (k < 0)
         return -EINVAL;
-    return net_backend_send(n->be, out, k + 1);
+    return net_backend_send(p->be, out, k + 1);
 }
 
-ssize_t vnet_vlan_recv(struct virtio_net *n, const struct iovec *iov, unsigned niov)
+ssize_t vnet_vlan_recv(struct vnet_pair *p, const struct iovec *iov, unsigned niov)
 {
-    uint8_t *head = n->vlan_head;
-    struct iovec *in = n->vlan_iov;
+    uint8_t *head = p->vlan_head;
+    struct iovec *in = p->vlan_iov;
     in[0] = (struct iovec){ head, VNET_VLAN_HEAD + VLAN_TAG_LEN };
     /* The guest's space from byte 24 on, less what IOV_MAX leaves us: fewer bytes, never
      * a wrong frame (a packet that does not fit is truncated and dropped by the caller). */
     int k = iov_skip(iov, niov, VNET_VLAN_HEAD, in + 1, VNET_VLAN_MAX_IOV - 1);
     if (k < 0)
         k = VNET_VLAN_MAX_IOV - 1;
-    ssize_t r = net_backend_recv(n->be, in, k + 1);
+    ssize_t r = net_backend_recv(p->be, in, k + 1);
     if (r < 0)
         return r;
     if (r < VNET_VLAN_HEAD + VLAN_TAG_LEN)
         return VNET_RX_DROP;
-    if (ld_be16(head + VNET_VLAN_HEAD) != n->vlan_tpid ||
-        (ld_be16(head + VNET_VLAN_HEAD + 2) & 0xfff) != n->vlan)
+    if (ld_be16(head + VNET_VLAN_HEAD) != p->port.vlan_tpid ||
+        (ld_be16(head + VNET_VLAN_HEAD + 2) & 0xfff) != p->port.vlan)
         return VNET_RX_DROP;
     hdr_shift(head, -VLAN_TAG_LEN);
     if (iov_from_buf(iov, niov, 0, head, VNET_VLAN_HEAD) != VNET_VLAN_HEAD)

@@ -15,6 +15,21 @@ void pf_policy_init(struct pf_policy *p)
 {
     memset(p, 0, sizeof(*p));
     p->spoofchk = true;
+    p->vf_queues = 1;
+}
+
+int net_parse_queues(const char *key, const char *val, unsigned *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(val, &end, 10);
+    if (*val < '0' || *val > '9' || *end || errno || n < 1 || n > VIRTIO_NET_MAX_PAIRS) {
+        snprintf(err, errlen, "--net: %s='%s': the number of queue pairs must be from 1 to %d", key,
+                 val, VIRTIO_NET_MAX_PAIRS);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
 }
 
 static int parse_total(struct pf_policy *p, const char *val, char *err, size_t errlen)
@@ -66,6 +81,12 @@ int pf_policy_parse_key(struct pf_policy *p, const char *key, const char *val, c
         return parse_total(p, val, err, errlen);
     if (!strcmp(key, "vf-mac"))
         return parse_macs(p, val, err, errlen);
+    if (!strcmp(key, "vf-queues")) {
+        if (net_parse_queues(key, val, &p->vf_queues, err, errlen) < 0)
+            return -1;
+        p->vf_queues_set = true;
+        return 1;
+    }
     if (!strcmp(key, "vf-tap")) {
         if (strlen(val) >= sizeof(p->vf_tap)) {
             snprintf(err, errlen, "--net: vf-tap pattern '%s' is too long for an interface name",
@@ -194,13 +215,24 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
 {
     if (!p->total_vfs) {
         if (p->vf_tap[0] || p->nvf_macs || p->spoofchk_set || p->vf_backend != NET_BACKEND_TAP ||
-            p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0] || p->vf_socket[0] || p->vf_vu_server_set) {
+            p->vf_vdpa[0] || p->vf_vdpa_mgmtdev[0] || p->vf_socket[0] || p->vf_vu_server_set ||
+            p->vf_queues_set) {
             snprintf(err, errlen,
                      "--net: vf-tap, vf-mac, vf-backend, vf-vdpa, vf-vdpa-mgmtdev, "
-                     "vf-socket, vf-vhost-user-server and vf-spoofchk need total-vfs=N");
+                     "vf-socket, vf-vhost-user-server, vf-spoofchk and vf-queues need "
+                     "total-vfs=N");
             return -1;
         }
         return 0;
+    }
+    /* vhost-vdpa and vhost-user devices get one queue pair (multi-queue there: later). */
+    if (p->vf_queues > 1 && p->vf_backend != NET_BACKEND_TAP &&
+        p->vf_backend != NET_BACKEND_VHOST_NET) {
+        snprintf(err, errlen,
+                 "--net: vf-queues=%u needs vf-backend=tap or vhost-net (vf-backend=%s has "
+                 "one queue pair)",
+                 p->vf_queues, net_backend_type_name(p->vf_backend));
+        return -1;
     }
     /* vhost-net and vDPA move VF frames outside vpf: it cannot look at source MACs there. */
     if (pf_policy_vf_offloaded(p)) {

@@ -8,6 +8,8 @@
  *   vf-mac=MAC;MAC;...   VF 0, 1, ... MACs; VFs past the list get the default below
  *   vf-backend=tap|vhost-net   VF data path: vpf's own (tap, default) or the kernel's
  *                        (vhost-net, on the same tap)
+ *   vf-queues=N          each VF's queue pairs (1..VIRTIO_NET_MAX_PAIRS, default 1;
+ *                        VIRTIO_NET_F_MQ): a multi-queue tap; tap and vhost-net only
  *   vf-backend=vhost-vdpa  VF i on a vDPA device (no tap), with one of:
  *     vf-vdpa-mgmtdev=MGMTDEV  vpf creates VF i's vDPA device on MGMTDEV (e.g.
  *                        vdpasim_net, pci/0000:03:00.1) with the VF's MAC when the VF
@@ -60,7 +62,13 @@ struct pf_policy {
     bool vf_vu_server_set;
     bool spoofchk;                      /* final after pf_policy_check */
     bool spoofchk_set;                  /* vf-spoofchk= was given */
+    unsigned vf_queues;                 /* vf-queues=: each VF's queue pairs (default 1) */
+    bool vf_queues_set;
 };
+
+/* queues=N / vf-queues=N (key names the option): 1..VIRTIO_NET_MAX_PAIRS into *out.
+ * 0, or -1 with the reason in err. */
+int net_parse_queues(const char *key, const char *val, unsigned *out, char *err, size_t errlen);
 
 /* Defaults: no VFs, tap backend, spoof check on. */
 void pf_policy_init(struct pf_policy *p);

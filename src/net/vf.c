@@ -72,6 +72,41 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf,
     return net_backend_open(m->policy->vf_backend, vf->tap, vf->error, sizeof(vf->error));
 }
 
+/* VF i's backends, one per queue pair, into be; returns how many (vf-queues=N on a tap
+ * or vhost-net VF that vpf opens itself: the queues of a multi-queue tap; one for a tap
+ * handed over, the tests' hook, vhost-vdpa and vhost-user). A failure leaves the VF on
+ * null backends, as many (the guest sees the same device either way), link down. */
+static unsigned open_backends(struct net_vf_mgr *m, struct net_vf *vf, bool handed, int fd,
+                              struct net_backend **be)
+{
+    unsigned n = m->policy->vf_queues;
+    if (n > 1 && !handed && !m->env.open_backend) {
+        if (net_backend_open_mq(m->policy->vf_backend, vf->tap, n, be, vf->error,
+                                sizeof(vf->error)) == 0)
+            return n;
+    } else {
+        if (n > 1 && handed)
+            log_info_rl(&m->log_rl,
+                        "%s: tap %s handed over: one queue pair (vf-queues=%u "
+                        "needs a tap vpf opens)",
+                        vf->name, vf->tap, n);
+        n = 1;
+        be[0] = open_backend(m, vf, handed, fd);
+        if (be[0])
+            return 1;
+    }
+    log_error_rl(&m->log_rl, "%s: %s; the VF stays with its link down", vf->name, vf->error);
+    for (unsigned k = 0; k < n; k++) {
+        be[k] = null_open(vf->name);
+        if (!be[k]) {
+            while (k--)
+                net_backend_close(be[k]);
+            return 0;
+        }
+    }
+    return n;
+}
+
 /* One line per VF that came up: where, its MAC and backend (handed: on a tap handed
  * over the control socket). */
 static void vf_log_created(struct net_vf_mgr *m, const struct net_vf *vf, bool handed)
@@ -112,11 +147,9 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
     net_vf_mgr_tap_name(m, i, vf->tap);
     pthread_mutex_unlock(&m->lock);
     memcpy(vf->mac, port.mac, 6);
-    struct net_backend *be = open_backend(m, vf, handed, fd);
-    if (!be) {
-        log_error_rl(&m->log_rl, "%s: %s; the VF stays with its link down", vf->name, vf->error);
-        be = null_open(vf->name);
-    }
+    struct net_backend *bes[VIRTIO_NET_MAX_PAIRS];
+    unsigned npairs = open_backends(m, vf, handed, fd, bes);
+    struct net_backend *be = npairs ? bes[0] : NULL;
     vf->tap_created = tap_created(be);
     if (be && be->dev[0])
         snprintf(vf->vdpa_dev, sizeof(vf->vdpa_dev), "%s", be->dev);
@@ -132,9 +165,12 @@ static struct net_vf *vf_create(struct net_vf_mgr *m, unsigned i)
         pthread_mutex_unlock(&m->lock);
     }
     char err[256] = "no backend, not even the null one";
-    vf->net = be ? virtio_net_create(vf->name, m->env.mem, be, vf->mac, err, sizeof(err)) : NULL;
+    vf->net = be ? virtio_net_create_mq(vf->name, m->env.mem, bes, npairs, vf->mac, err,
+                                        sizeof(err))
+                 : NULL;
     if (!vf->net) {
-        net_backend_close(be);
+        for (unsigned k = 0; k < npairs; k++)
+            net_backend_close(bes[k]);
         goto fail;
     }
     virtio_net_set_event_hook(vf->net, m->env.device_event, m->env.event_opaque);

@@ -52,6 +52,7 @@ static bool vnet_check_features(struct virtio_dev *dev, uint64_t f)
         { VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ) },
         { VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ) },
         { VIRTIO_NET_F_NOTF_COAL, BIT(VIRTIO_NET_F_CTRL_VQ) },
+        { VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ) },
     };
     for (size_t i = 0; i < ARRAY_SIZE(deps); i++) {
         if ((f & BIT(deps[i].bit)) && !(f & deps[i].needs_any)) {
@@ -73,7 +74,8 @@ static void vnet_config_read(struct virtio_dev *dev, uint32_t off, void *data, u
     st_le16(cfg + offsetof(struct virtio_net_config, status),
             n->cfg.link_up && !n->cfg.dev_link_down ? VIRTIO_NET_S_LINK_UP : 0);
     pthread_mutex_unlock(&n->cfg.lock);
-    st_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs), 1);
+    /* §5.1.4: read only with VIRTIO_NET_F_MQ, offered only with npairs > 1. */
+    st_le16(cfg + offsetof(struct virtio_net_config, max_virtqueue_pairs), (uint16_t)n->npairs);
     memcpy(data, cfg + off, len);
 }
 
@@ -108,25 +110,12 @@ static void dp_start(void *arg)
 
 static void dp_stop(void *arg) { vnet_dp_halt(arg); }
 
-/* The host's port settings, taken over by the data path between two packets. */
-static void dp_port(void *arg)
-{
-    struct virtio_net *n = arg;
-    pthread_mutex_lock(&n->cfg.lock);
-    n->trust = n->cfg.port.trust;
-    n->admin_mac = n->cfg.port.admin_mac;
-    /* A trusted guest's spoof check follows the MAC it set (cfg.mac, else the host's). */
-    memcpy(n->host_mac, n->trust ? n->cfg.mac : n->cfg.port.mac, 6);
-    n->spoofchk = n->cfg.port.spoofchk;
-    n->vlan = n->cfg.port.vlan;
-    n->vlan_tpid = n->cfg.port.vlan_proto == VIRTIO_NET_VLAN_8021AD ? 0x88a8 : 0x8100;
-    n->vlan_tci = (uint16_t)((n->cfg.port.vlan_qos & 7) << 13 | (n->cfg.port.vlan & 0xfff));
-    uint32_t rate = n->cfg.port.max_tx_rate;
-    pthread_mutex_unlock(&n->cfg.lock);
-    vnet_tx_set_rate(n, rate);
-}
+/* The host's port settings, taken over by every pair between two packets. */
+static void dp_port(void *arg) { vnet_dp_port(arg); }
 
 static void dp_link(void *arg) { vnet_dp_link(arg); }
+
+static void dp_one_pair(void *arg) { vnet_set_pairs(arg, 1); }
 
 static void dp_irqs(void *arg) { vnet_offload_route_irqs(arg); }
 
@@ -146,12 +135,14 @@ static void dp_get_coalesce(void *arg)
 static int vnet_activate(struct virtio_dev *dev)
 {
     struct virtio_net *n = to_net(dev);
+    /* A multi-queue tap's offloads are the interface's (TUNSETOFFLOAD on any queue sets
+     * them for all): set through pair 0's, which is never detached. */
     if (net_backend_set_features(n->be, dev->features & VNET_OFFLOADS) < 0)
         return -1;
-    n->rx.mrg_rxbuf = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
+    n->mrg_rxbuf = vnet_has(n, VIRTIO_NET_F_MRG_RXBUF);
     /* Merged buffers: be ready for the largest frame, not only the MTU: the host may give
      * the tap a jumbo MTU, and we cannot peek at a packet's length before reading it. */
-    n->rx.need = n->be->hdr_len + VNET_MAX_GSO_FRAME;
+    n->rx_need = n->be->hdr_len + VNET_MAX_GSO_FRAME;
     iothread_call(&n->io, dp_start, n);
     return 0;
 }
@@ -201,7 +192,7 @@ static void vnet_failed(struct virtio_dev *dev, enum virtio_error err)
 static const struct virtio_dev_ops vnet_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
-    .num_queues = VIRTIO_NET_NUM_QUEUES,
+    .num_queues = VIRTIO_NET_NUM_QUEUES,   /* per device: 2 * npairs + 1 (n->ops) */
     .queue_max_size = VIRTQ_MAX_SIZE,
     .config_size = VNET_CONFIG_SIZE,
     .get_features = vnet_get_features,
@@ -216,69 +207,165 @@ static const struct virtio_dev_ops vnet_ops = {
 
 /* ---- public API ---- */
 
-struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
-                                     struct net_backend *be, const uint8_t mac[6], char *err,
-                                     size_t errlen)
+/* The backends can run as this device's data path. NULL, or why not. */
+static const char *backends_unfit(struct net_backend *const *be, unsigned npairs)
 {
-    if (be->ops->kind == NET_BACKEND_OFFLOAD &&
-        (!be->ops->start_offload || !be->ops->stop_offload || !be->ops->set_link)) {
-        snprintf(err, errlen, "backend %s lacks the offload operations", be->ops->type);
-        return NULL;
+    static char why[128];
+    if (npairs < 1 || npairs > VIRTIO_NET_MAX_PAIRS)
+        return "queue pairs out of range";
+    for (unsigned k = 0; k < npairs; k++) {
+        if (be[k]->ops->kind == NET_BACKEND_OFFLOAD &&
+            (!be[k]->ops->start_offload || !be[k]->ops->stop_offload || !be[k]->ops->set_link)) {
+            snprintf(why, sizeof(why), "backend %s lacks the offload operations", be[k]->ops->type);
+            return why;
+        }
+        if (be[k]->hdr_len != NET_BACKEND_HDR_LEN) {
+            snprintf(why, sizeof(why), "backend %s: vnet header of %u bytes, need %d",
+                     be[k]->ops->type, be[k]->hdr_len, NET_BACKEND_HDR_LEN);
+            return why;
+        }
+        if (be[k]->ops != be[0]->ops)
+            return "queue pairs on different backend types";
     }
-    if (be->hdr_len != NET_BACKEND_HDR_LEN) {
-        snprintf(err, errlen, "backend %s: vnet header of %u bytes, need %d", be->ops->type,
-                 be->hdr_len, NET_BACKEND_HDR_LEN);
-        return NULL;
+    return NULL;
+}
+
+static void pair_threads_stop(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->npairs; k++) {
+        if (n->pairs[k].io == &n->pairs[k].own_io)
+            iothread_stop(&n->pairs[k].own_io);
+        n->pairs[k].io = &n->io;
     }
-    struct virtio_net *n = calloc(1, sizeof(*n));
-    if (!n) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
+}
+
+static void vnet_free(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->npairs; k++) {
+        vnet_tx_free(&n->pairs[k]);
+        vnet_notify_free(&n->pairs[k]);
     }
-    snprintf(n->name, sizeof(n->name), "%s", name);
-    if (virtio_dev_init(&n->vdev, &vnet_ops, mem) < 0) {
-        snprintf(err, errlen, "kick eventfds: %s", strerror(errno));
-        free(n);
-        return NULL;
-    }
-    virtio_dev_set_name(&n->vdev, n->name);
-    int tx_r = vnet_tx_init(n), notify_r = vnet_notify_init(n);
-    if (tx_r < 0 || notify_r < 0) {
-        snprintf(err, errlen, "timerfd: %s", strerror(errno));
-        vnet_tx_free(n);
-        vnet_notify_free(n);
-        virtio_dev_destroy(&n->vdev);
-        free(n);
-        return NULL;
-    }
-    pthread_mutex_init(&n->cfg.lock, NULL);
-    pthread_mutex_init(&n->event_lock, NULL);
+    vnet_offload_free(n);
+    pthread_mutex_destroy(&n->tx.lock);
+    virtio_dev_destroy(&n->vdev);
+    pthread_mutex_destroy(&n->cfg.lock);
+    pthread_mutex_destroy(&n->event_lock);
+    free(n->pairs);
+    free(n);
+}
+
+static void vnet_init_state(struct virtio_net *n, struct net_backend *const *be, unsigned npairs,
+                            const uint8_t mac[6])
+{
+    n->npairs = npairs;
+    /* Opened queues are attached: active until vnet_set_pairs(1) at creation. */
+    for (unsigned k = 0; k < npairs; k++)
+        n->pairs[k] = (struct vnet_pair){ .n = n,
+                                          .idx = k,
+                                          .be = be[k],
+                                          .io = &n->io,
+                                          .active = true,
+                                          .rate_timer_fd = -1,
+                                          .coal_timer_fd = -1 };
+    n->be = be[0];
+    n->dp.curr_pairs = npairs;
     memcpy(n->cfg.mac, mac, 6);
     memcpy(n->host_mac, mac, 6);
     memcpy(n->cfg.port.mac, mac, 6);
     n->cfg.port.trust = n->trust = true;    /* until the VF manager says otherwise */
-    n->vlan_tpid = 0x8100;
     n->cfg.link_up = true;
-    n->be = be;
-    n->host_features = VNET_BASE_FEATURES | (net_backend_features(be) & VNET_OFFLOADS);
+    n->host_features = VNET_BASE_FEATURES | (net_backend_features(n->be) & VNET_OFFLOADS);
     /* A device-backed data path (vhost-vdpa) implements only the ring features it has. */
-    if (be->ops->ring_features)
-        n->host_features &= ~VNET_RING_FEATURES | be->ops->ring_features(be);
+    if (n->be->ops->ring_features)
+        n->host_features &= ~VNET_RING_FEATURES | n->be->ops->ring_features(n->be);
     /* Offloaded too: the backend's signals reach the guest through this I/O thread. */
     n->host_features |= BIT(VIRTIO_NET_F_NOTF_COAL);
-    if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
-        snprintf(err, errlen, "I/O thread: %s", strerror(errno));
-        vnet_tx_free(n);
-        vnet_notify_free(n);
-        vnet_offload_free(n);
-        virtio_dev_destroy(&n->vdev);
-        pthread_mutex_destroy(&n->cfg.lock);
-        pthread_mutex_destroy(&n->event_lock);
-        free(n);
+    if (npairs > 1)
+        n->host_features |= BIT(VIRTIO_NET_F_MQ);
+}
+
+/* With vpf's data path, pairs 1.. on their own I/O threads ("net0q1", ...): they then
+ * move packets on other cores than pair 0. Offloaded, the backend's threads do that and
+ * the device's thread keeps them all. 0, or -1 (errno; none left running). */
+static int pair_threads_start(struct virtio_net *n)
+{
+    if (vnet_is_offload(n))
+        return 0;
+    for (unsigned k = 1; k < n->npairs; k++) {
+        struct vnet_pair *p = &n->pairs[k];
+        char name[sizeof(n->name) + 16];
+        snprintf(name, sizeof(name), "%sq%u", n->name, k);
+        if (iothread_start(&p->own_io, name) < 0) {
+            pair_threads_stop(n);
+            return -1;
+        }
+        p->io = &p->own_io;
+    }
+    return 0;
+}
+
+struct virtio_net *virtio_net_create_mq(const char *name, const struct guest_mem *mem,
+                                        struct net_backend *const *be, unsigned npairs,
+                                        const uint8_t mac[6], char *err, size_t errlen)
+{
+    const char *unfit = backends_unfit(be, npairs);
+    if (unfit) {
+        snprintf(err, errlen, "%s", unfit);
         return NULL;
     }
+    struct virtio_net *n = calloc(1, sizeof(*n));
+    struct vnet_pair *pairs = calloc(npairs, sizeof(*pairs));
+    if (!n || !pairs) {
+        snprintf(err, errlen, "out of memory");
+        free(n);
+        free(pairs);
+        return NULL;
+    }
+    snprintf(n->name, sizeof(n->name), "%s", name);
+    n->pairs = pairs;
+    n->ops = vnet_ops;
+    n->ops.num_queues = 2 * npairs + 1;
+    pthread_mutex_init(&n->cfg.lock, NULL);
+    pthread_mutex_init(&n->event_lock, NULL);
+    pthread_mutex_init(&n->tx.lock, NULL);
+    for (unsigned i = 0; i < VNET_MAX_DATAQ; i++)
+        n->off.call_fd[i] = n->off.err_fd[i] = -1;
+    vnet_init_state(n, be, npairs, mac);
+    if (virtio_dev_init(&n->vdev, &n->ops, mem) < 0) {
+        snprintf(err, errlen, "kick eventfds: %s", strerror(errno));
+        vnet_free(n);
+        return NULL;
+    }
+    virtio_dev_set_name(&n->vdev, n->name);
+    for (unsigned k = 0; k < npairs; k++) {
+        if (vnet_tx_init(&n->pairs[k]) < 0 || vnet_notify_init(&n->pairs[k]) < 0) {
+            snprintf(err, errlen, "timerfd: %s", strerror(errno));
+            vnet_free(n);
+            return NULL;
+        }
+    }
+    if (vnet_offload_init(n) < 0 || iothread_start(&n->io, n->name) < 0) {
+        snprintf(err, errlen, "I/O thread: %s", strerror(errno));
+        vnet_free(n);
+        return NULL;
+    }
+    if (pair_threads_start(n) < 0) {
+        snprintf(err, errlen, "I/O thread: %s", strerror(errno));
+        iothread_stop(&n->io);
+        vnet_free(n);
+        return NULL;
+    }
+    /* Until a driver asks for more, one pair receives: the other tap queues detached. */
+    iothread_call(&n->io, dp_one_pair, n);
     vnet_offload_watch_peer(n);
     return n;
+}
+
+struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
+                                     struct net_backend *be, const uint8_t mac[6], char *err,
+                                     size_t errlen)
+{
+    return virtio_net_create_mq(name, mem, &be, 1, mac, err, errlen);
 }
 
 void virtio_net_set_event_hook(struct virtio_net *n, virtio_net_event_fn fn, void *opaque)
@@ -293,13 +380,10 @@ void virtio_net_destroy(struct virtio_net *n)
         return;
     virtio_dev_destroy(&n->vdev);
     iothread_stop(&n->io);
-    vnet_tx_free(n);
-    vnet_notify_free(n);
-    net_backend_close(n->be);
-    vnet_offload_free(n);
-    pthread_mutex_destroy(&n->cfg.lock);
-    pthread_mutex_destroy(&n->event_lock);
-    free(n);
+    pair_threads_stop(n);
+    for (unsigned k = 0; k < n->npairs; k++)
+        net_backend_close(n->pairs[k].be);
+    vnet_free(n);
 }
 
 struct virtio_dev *virtio_net_vdev(struct virtio_net *n) { return &n->vdev; }
@@ -399,8 +483,31 @@ void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s)
         };
         return;
     }
-    const uint64_t *src = (const uint64_t *)&n->stats;
+    /* vpf's data path: the sum of the pairs' (each written by its own thread). */
+    *s = (struct virtio_net_stats){ 0 };
     uint64_t *dst = (uint64_t *)s;
-    for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    for (unsigned k = 0; k < n->npairs; k++) {
+        const uint64_t *src = (const uint64_t *)&n->pairs[k].stats;
+        for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+            dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    }
+}
+
+unsigned virtio_net_queue_pairs(const struct virtio_net *n) { return n->npairs; }
+
+unsigned virtio_net_active_pairs(const struct virtio_net *n)
+{
+    return __atomic_load_n(&n->dp.curr_pairs, __ATOMIC_RELAXED);
+}
+
+void virtio_net_get_queue_stats(struct virtio_net *n, unsigned k, struct virtio_net_queue_stats *s)
+{
+    *s = (struct virtio_net_queue_stats){ 0 };
+    if (k >= n->npairs)
+        return;
+    const struct virtio_net_stats *p = &n->pairs[k].stats;
+    s->rx_packets = __atomic_load_n(&p->rx_packets, __ATOMIC_RELAXED);
+    s->rx_bytes = __atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED);
+    s->tx_packets = __atomic_load_n(&p->tx_packets, __ATOMIC_RELAXED);
+    s->tx_bytes = __atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED);
 }

@@ -1,14 +1,16 @@
 /* virtio-net device model (virtio 1.2 §5.1), transport-independent.
  *
- * One queue pair (receiveq 0, transmitq 1) and a control queue (2). Offered features:
+ * N queue pairs (receiveq 2k, transmitq 2k + 1; N > 1 offers VIRTIO_NET_F_MQ) and a
+ * control queue (2N, or 2 without MQ negotiated). Offered features:
  * VERSION_1, MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX, CTRL_MAC_ADDR, EVENT_IDX,
  * INDIRECT_DESC, the checksum/TSO/ECN offloads the backend supports, and NOTF_COAL:
  * interrupt moderation the guest sets with `ethtool -C`.
  *
  * The data path runs on the device's own I/O thread (epoll over the queues' kick
- * eventfds and the backend fd): no lock and no allocation per packet. With an offload
- * backend (vhost-net) the backend moves RX/TX and the I/O thread keeps the control
- * queue, link state and the backend's interrupt and error eventfds (net_offload.c). A guest protocol
+ * eventfds and the backend fd), and each further queue pair on an I/O thread of its
+ * own: no lock and no allocation per packet. With an offload backend (vhost-net) the
+ * backend moves RX/TX and the device's I/O thread keeps the control queue, link state
+ * and the backend's interrupt and error eventfds (net_offload.c). A guest protocol
  * error sets DEVICE_NEEDS_RESET and stops this device only.
  *
  * Wiring: create with a guest memory map and a backend (ownership of the backend passes
@@ -27,7 +29,9 @@
 #define VIRTIO_NET_RXQ 0
 #define VIRTIO_NET_TXQ 1
 #define VIRTIO_NET_CTRLQ 2
-#define VIRTIO_NET_NUM_QUEUES 3
+#define VIRTIO_NET_NUM_QUEUES 3      /* one pair and the control queue */
+/* queues=N, vf-queues=N: at most this many pairs (VIRTIO_NET_F_MQ). */
+#define VIRTIO_NET_MAX_PAIRS 8
 
 struct virtio_net;
 
@@ -35,6 +39,11 @@ struct virtio_net_stats {
     uint64_t rx_packets, rx_bytes, rx_dropped, rx_errors;
     uint64_t tx_packets, tx_bytes, tx_dropped, tx_errors;
     uint64_t tx_spoofed;        /* dropped by the source MAC check (virtio_net_set_spoofchk) */
+};
+
+/* One queue pair's share of the counters (vpf's data path only). */
+struct virtio_net_queue_stats {
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 };
 
 /* What happened to a device that the host's manager may want to hear of (vpf publishes
@@ -63,6 +72,13 @@ typedef void (*virtio_net_event_fn)(void *opaque, const char *dev, enum virtio_n
 struct virtio_net *virtio_net_create(const char *name, const struct guest_mem *mem,
                                      struct net_backend *be, const uint8_t mac[6], char *err,
                                      size_t errlen);
+/* The same with npairs queue pairs (1..VIRTIO_NET_MAX_PAIRS; more than one offers
+ * VIRTIO_NET_F_MQ with max_virtqueue_pairs = npairs), be[k] moving pair k's packets (the
+ * queues of one multi-queue tap, see net_backend_open_mq). All backends are consumed on
+ * success, none on failure. */
+struct virtio_net *virtio_net_create_mq(const char *name, const struct guest_mem *mem,
+                                        struct net_backend *const *be, unsigned npairs,
+                                        const uint8_t mac[6], char *err, size_t errlen);
 /* Stops the data path and the I/O thread, closes the backend, frees. */
 void virtio_net_destroy(struct virtio_net *n);
 /* Sets where the device's events go (before the guest can start it: creation, VF
@@ -127,6 +143,12 @@ void virtio_net_get_mac(struct virtio_net *n, uint8_t mac[6]);
  * without counters: vhost-vdpa). */
 void virtio_net_get_stats(struct virtio_net *n, struct virtio_net_stats *s);
 const char *virtio_net_stats_source(const struct virtio_net *n);
+/* max_virtqueue_pairs, and the pairs the guest's driver uses now (1 until it sends
+ * VQ_PAIRS_SET). Any thread. */
+unsigned virtio_net_queue_pairs(const struct virtio_net *n);
+unsigned virtio_net_active_pairs(const struct virtio_net *n);
+/* Pair k's counters (vpf's data path; zero when offloaded). Any thread. */
+void virtio_net_get_queue_stats(struct virtio_net *n, unsigned k, struct virtio_net_queue_stats *s);
 /* Interrupt moderation as the guest's driver set it (VIRTIO_NET_CTRL_NOTF_COAL; all 0
  * until it does, and after a reset). Any thread but the device's I/O thread. */
 struct virtio_net_coalesce {

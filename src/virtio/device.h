@@ -22,7 +22,7 @@
 #include "virtio/errors.h"
 #include "virtio/virtqueue.h"
 
-#define VIRTIO_MAX_QUEUES 16
+#define VIRTIO_MAX_QUEUES 17   /* virtio-net: 8 pairs and a control queue */
 
 /* Device status bits (virtio 1.2 §2.1). */
 #define VIRTIO_STATUS_ACKNOWLEDGE 0x01

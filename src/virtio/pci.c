@@ -1,5 +1,6 @@
 #include "virtio/pci.h"
 
+#include <assert.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_pci.h>
 #include <stdio.h>
@@ -467,6 +468,18 @@ static int vp_init(struct virtio_pci *vp, const char *name, struct virtio_dev *v
         return -1;
     struct pci_config *c = &vp->pci.config;
     unsigned nq = vdev->ops->num_queues;
+    /* The BAR's layout holds the most queues a device may have (virtio-net: 8 pairs and a
+     * control queue): their doorbells and a vector each plus the config vector, so a
+     * VF's BAR stays VIRTIO_PCI_BAR_SIZE whatever queues= says. */
+    static_assert(VIRTIO_MAX_QUEUES * VIRTIO_PCI_NOTIFY_MULT <=
+                      VIRTIO_PCI_MSIX_TABLE_OFF - VIRTIO_PCI_NOTIFY_OFF,
+                  "doorbells overlap the MSI-X table");
+    static_assert((VIRTIO_MAX_QUEUES + 1) * 16 <=
+                      VIRTIO_PCI_MSIX_PBA_OFF - VIRTIO_PCI_MSIX_TABLE_OFF,
+                  "MSI-X table overlaps the PBA");
+    static_assert(VIRTIO_PCI_MSIX_PBA_OFF + (VIRTIO_MAX_QUEUES + 1 + 63) / 64 * 8 <=
+                      VIRTIO_PCI_BAR_SIZE,
+                  "PBA beyond the BAR");
     if (pci_device_set_bar(&vp->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, true, VIRTIO_PCI_BAR_SIZE) <
             0 ||
         add_cap(c, VIRTIO_PCI_CAP_COMMON_CFG, sizeof(struct virtio_pci_cap), VIRTIO_PCI_COMMON_OFF,

@@ -115,6 +115,24 @@ static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_o
         die("%s: cannot make it an SR-IOV PF: %s", d->name, err);
 }
 
+/* The PF's backends, one per queue pair (queues=N: a multi-queue tap); dies with the
+ * reason. */
+static void netdev_open_backends(struct vm *vm, const struct net_opts *o, struct net_backend **be)
+{
+    char err[256];
+    if (o->backend == NET_BACKEND_VHOST_VDPA)
+        be[0] = vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err));
+    else if (o->backend == NET_BACKEND_VHOST_USER)
+        be[0] = vhost_user_open(o->socket, o->vu_server, &vm->kvm.mem, err, sizeof(err));
+    else if (o->tap_fd >= 0)
+        be[0] = net_backend_open_fd(o->backend, o->tap_fd, err, sizeof(err));
+    else if (net_backend_open_mq(o->backend, o->tap, o->queues, be, err, sizeof(err)) < 0)
+        be[0] = NULL;
+    if (!be[0])
+        die("--net: %s", err);
+}
+
+
 void netdev_create_all(struct vm *vm)
 {
     const struct vm_config *cfg = vm->cfg;
@@ -140,22 +158,15 @@ void netdev_create_all(struct vm *vm)
                 slot);
         slot = (unsigned)last_vf / 8 + 1;
         char err[256];
-        struct net_backend *be = o->backend == NET_BACKEND_VHOST_VDPA
-                                     ? vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err))
-                                 : o->backend == NET_BACKEND_VHOST_USER
-                                     ? vhost_user_open(o->socket, o->vu_server, &vm->kvm.mem, err,
-                                                       sizeof(err))
-                                 : o->tap_fd >= 0
-                                     ? net_backend_open_fd(o->backend, o->tap_fd, err, sizeof(err))
-                                     : net_backend_open(o->backend, o->tap, err, sizeof(err));
-        if (!be)
-            die("--net: %s", err);
+        struct net_backend *be[VIRTIO_NET_MAX_PAIRS];
+        netdev_open_backends(vm, o, be);
         /* A vDPA device has its own MAC (virtio 1.2 §5.1.4): the guest gets that one. */
         uint8_t mac[6];
-        memcpy(mac, be->has_mac ? be->mac : o->mac, 6);
-        d->net = virtio_net_create(d->name, &vm->kvm.mem, be, mac, err, sizeof(err));
+        memcpy(mac, be[0]->has_mac ? be[0]->mac : o->mac, 6);
+        d->net = virtio_net_create_mq(d->name, &vm->kvm.mem, be, o->queues, mac, err, sizeof(err));
         if (!d->net) {
-            net_backend_close(be);
+            for (unsigned k = 0; k < o->queues; k++)
+                net_backend_close(be[k]);
             die("%s: cannot create the virtio-net device: %s", d->name, err);
         }
         virtio_net_set_event_hook(d->net, netdev_device_event, vm);
@@ -173,7 +184,8 @@ void netdev_create_all(struct vm *vm)
         virtio_pci_set_notify_ops(&d->pci, &netdev_notify_ops, vm);
         char mac_s[MAC_STR_LEN];
         net_format_mac(mac_s, mac);
-        log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %s%s", d->name, d->devfn >> 3,
+        log_info("%s: virtio-net at 00:%02x.0, %s%s%s, mac %s, %u queue pair%s%s", d->name,
+                 d->devfn >> 3,
                  o->backend == NET_BACKEND_VHOST_NET    ? "vhost-net on tap "
                  : o->backend == NET_BACKEND_VHOST_VDPA ? "vhost-vdpa "
                  : o->backend == NET_BACKEND_VHOST_USER
@@ -182,10 +194,10 @@ void netdev_create_all(struct vm *vm)
                  o->backend == NET_BACKEND_VHOST_VDPA   ? o->vdpa
                  : o->backend == NET_BACKEND_VHOST_USER ? o->socket
                                                         : o->tap,
-                 tap_created(be)  ? " (created)"
-                 : o->tap_fd >= 0 ? " (handed over)"
-                                  : "",
-                 mac_s, o->vf.total_vfs ? ", SR-IOV PF" : "");
+                 tap_created(be[0]) ? " (created)"
+                 : o->tap_fd >= 0   ? " (handed over)"
+                                    : "",
+                 mac_s, o->queues, o->queues > 1 ? "s" : "", o->vf.total_vfs ? ", SR-IOV PF" : "");
     }
 }
 

@@ -455,6 +455,29 @@ static void ctl_link(void *opaque, const struct ctl_request *req, struct ctl_rep
     nic_put(&n);
 }
 
+/* Queue pairs: how many there are and are in use, and with several on vpf's data path
+ * each pair's packets and bytes (their sums are the function's counters above). */
+static void stats_queues(struct ctl_reply *reply, struct virtio_net *net)
+{
+    unsigned np = virtio_net_queue_pairs(net);
+    ctl_reply_int(reply, "queue_pairs", np);
+    ctl_reply_int(reply, "active_pairs", virtio_net_active_pairs(net));
+    if (np < 2 || strcmp(virtio_net_stats_source(net), "vpf"))
+        return;
+    json_t *qs = json_array();
+    for (unsigned k = 0; qs && k < np; k++) {
+        struct virtio_net_queue_stats q;
+        virtio_net_get_queue_stats(net, k, &q);
+        json_array_append_new(qs,
+                              json_pack("{s:I,s:I,s:I,s:I}", "rx_packets", (json_int_t)q.rx_packets,
+                                        "rx_bytes", (json_int_t)q.rx_bytes, "tx_packets",
+                                        (json_int_t)q.tx_packets, "tx_bytes",
+                                        (json_int_t)q.tx_bytes));
+    }
+    if (qs)
+        ctl_reply_set(reply, "queues", qs);
+}
+
 static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_reply *reply)
 {
     struct nic n;
@@ -483,6 +506,7 @@ static void ctl_stats(void *opaque, const struct ctl_request *req, struct ctl_re
     ctl_reply_str(reply, "backend", virtio_net_backend_type(n.net));
     /* Offloaded: the kernel moves the packets, the counters are the tap's. */
     ctl_reply_str(reply, "counters", virtio_net_stats_source(n.net));
+    stats_queues(reply, n.net);
     char err[256];
     if (n.vf && n.vf->error[0])
         ctl_reply_str(reply, "error", n.vf->error);

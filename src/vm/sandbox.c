@@ -346,7 +346,8 @@ static void add_iothread(scmp_filter_ctx c)
     };
     for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
         allow(c, plain[i]);
-    static const unsigned long tun[] = { TUNSETOFFLOAD, TUNGETIFF };
+    /* TUNSETQUEUE: a multi-queue tap's queues follow VQ_PAIRS_SET (net_io.c). */
+    static const unsigned long tun[] = { TUNSETOFFLOAD, TUNGETIFF, TUNSETQUEUE };
     ALLOW_IOCTLS(c, tun);
     ALLOW_IOCTLS(c, vhost_ioctls);
     add_vdpa(c);

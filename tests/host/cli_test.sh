@@ -210,7 +210,7 @@ net-vf-bad-backend)
 	expect_error "vf-backend must be tap, vhost-net, vhost-vdpa or vhost-user, not 'vhost'" ;;
 net-vf-backend-needs-vfs)
 	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,vf-backend=vhost-net
-	expect_error "vf-backend, vf-vdpa, vf-vdpa-mgmtdev, vf-socket, vf-vhost-user-server and vf-spoofchk need total-vfs=N" ;;
+	expect_error "vf-backend, vf-vdpa, vf-vdpa-mgmtdev, vf-socket, vf-vhost-user-server, vf-spoofchk and vf-queues need total-vfs=N" ;;
 net-vf-vhost-spoofchk)
 	run_vpf run --kernel "$(guest poweroff)" --net tap=vpfbad0,total-vfs=2,vf-tap=v%d,vf-backend=vhost-net,vf-spoofchk=on
 	expect_error "vf-spoofchk=on needs vf-backend=tap" ;;

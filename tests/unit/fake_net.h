@@ -23,12 +23,15 @@
 
 struct fake_net {
     struct fake_guest g;
-    struct fake_vq q[3];            /* RX, TX, control */
+    struct fake_vq q[VIRTIO_MAX_QUEUES];    /* RX, TX[, RX1, TX1...], control */
+    unsigned nq;                    /* queues: 2 * pairs + 1 */
+    unsigned ctrlq;                 /* the control queue's index (2, or nq - 1 with MQ) */
     struct virtio_net *n;
     struct virtio_dev *dev;
-    struct net_backend *be;         /* owned by n */
+    struct net_backend *be;         /* owned by n (pair 0's) */
     int peer;                       /* host end of the loop backend's socketpair, else -1 */
-    int irqs[3], config_irqs;       /* bumped on the I/O thread: read with fnet_count() */
+    int peers[VIRTIO_NET_MAX_PAIRS];    /* fnet_init_loop_mq: each pair's host end */
+    int irqs[VIRTIO_MAX_QUEUES], config_irqs;   /* bumped on the I/O thread: fnet_count() */
 };
 
 static inline uint64_t fnet_mono_ms(void) { return monotonic_ns() / NSEC_PER_MSEC; }
@@ -55,18 +58,41 @@ static const struct virtio_irq_ops fnet_irq_ops = { fnet_irq_queue, fnet_irq_con
 
 /* A device over be (which it then owns) with its interrupts counted in t; a transport set
  * up afterwards (virtio_pci_init) takes the interrupts over. */
+static inline void fnet_init_mq(struct fake_net *t, const char *name, struct net_backend **be,
+                                unsigned npairs, const uint8_t mac[6])
+{
+    fg_init(&t->g);
+    t->nq = 2 * npairs + 1;
+    t->ctrlq = 2;
+    for (unsigned i = 0; i < t->nq; i++)
+        fvq_init(&t->q[i], &t->g, FNET_QSZ);
+    t->be = be[0];
+    t->peer = -1;
+    char err[128] = "";
+    t->n = virtio_net_create_mq(name, &t->g.mem, be, npairs, mac, err, sizeof(err));
+    if (!t->n)
+        fail_msg("virtio_net_create_mq: %s", err);
+    t->dev = virtio_net_vdev(t->n);
+    virtio_dev_set_irq(t->dev, &fnet_irq_ops, t);
+}
+
 static inline void fnet_init(struct fake_net *t, const char *name, struct net_backend *be,
                              const uint8_t mac[6])
 {
-    fg_init(&t->g);
-    for (int i = 0; i < 3; i++)
-        fvq_init(&t->q[i], &t->g, FNET_QSZ);
-    t->be = be;
-    t->peer = -1;
-    t->n = virtio_net_create(name, &t->g.mem, be, mac, NULL, 0);
-    assert_non_null(t->n);
-    t->dev = virtio_net_vdev(t->n);
-    virtio_dev_set_irq(t->dev, &fnet_irq_ops, t);
+    fnet_init_mq(t, name, &be, 1, mac);
+}
+
+/* npairs loop backends, pair k's host end on t->peers[k] (t->peer: pair 0's). */
+static inline void fnet_init_loop_mq(struct fake_net *t, const char *name, unsigned npairs,
+                                     const uint8_t mac[6])
+{
+    struct net_backend *be[VIRTIO_NET_MAX_PAIRS];
+    for (unsigned k = 0; k < npairs; k++) {
+        be[k] = loop_open(&t->peers[k]);
+        assert_non_null(be[k]);
+    }
+    fnet_init_mq(t, name, be, npairs, mac);
+    t->peer = t->peers[0];
 }
 
 /* The same over the loop backend; the test plays the host side on t->peer. */
@@ -82,6 +108,8 @@ static inline void fnet_init_loop(struct fake_net *t, const char *name, const ui
 static inline void fnet_destroy(struct fake_net *t)
 {
     virtio_net_destroy(t->n);
+    for (unsigned k = 1; k < t->nq / 2; k++)
+        close(t->peers[k]);
     if (t->peer >= 0)
         close(t->peer);
     fg_free(&t->g);
@@ -107,7 +135,8 @@ static inline uint8_t fnet_start(struct fake_net *t, uint64_t f)
                                       VIRTIO_STATUS_FEATURES_OK);
     if (!(virtio_dev_get_status(t->dev) & VIRTIO_STATUS_FEATURES_OK))
         return virtio_dev_get_status(t->dev);
-    for (unsigned i = 0; i < 3; i++) {
+    t->ctrlq = (f & (1ull << VIRTIO_NET_F_MQ)) ? t->nq - 1 : 2;
+    for (unsigned i = 0; i < t->nq; i++) {
         struct virtq *vq = &t->dev->vqs[i];
         memset(fg_ptr(&t->g, t->q[i].avail), 0, 6 + 2 * FNET_QSZ);
         memset(fg_ptr(&t->g, t->q[i].used), 0, 6 + 8 * FNET_QSZ);
@@ -159,17 +188,18 @@ static inline int fnet_ctrl(struct fake_net *t, uint8_t cls, uint8_t cmd, const 
     *ack = 0xcc;
     uint16_t d = (uint16_t)((n * 3) % FNET_QSZ);
     if (len) {
-        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 1) % FNET_QSZ);
-        fvq_desc(&t->q[2], (d + 1) % FNET_QSZ, 0x50100, len, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
+        fvq_desc(&t->q[t->ctrlq], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 1) % FNET_QSZ);
+        fvq_desc(&t->q[t->ctrlq], (d + 1) % FNET_QSZ, 0x50100, len, VRING_DESC_F_NEXT,
+                 (d + 2) % FNET_QSZ);
     } else {
-        fvq_desc(&t->q[2], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
+        fvq_desc(&t->q[t->ctrlq], d, 0x50000, 2, VRING_DESC_F_NEXT, (d + 2) % FNET_QSZ);
     }
-    fvq_desc(&t->q[2], (d + 2) % FNET_QSZ, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
+    fvq_desc(&t->q[t->ctrlq], (d + 2) % FNET_QSZ, 0x50f00, 1, VRING_DESC_F_WRITE, 0);
     n++;
-    uint16_t want = (uint16_t)(fnet_used_idx(t, 2) + 1);
-    fvq_publish(&t->q[2], d);
-    fnet_kick(t, 2);
-    if (!fnet_wait_used(t, 2, want))
+    uint16_t want = (uint16_t)(fnet_used_idx(t, t->ctrlq) + 1);
+    fvq_publish(&t->q[t->ctrlq], d);
+    fnet_kick(t, t->ctrlq);
+    if (!fnet_wait_used(t, t->ctrlq, want))
         return -1;
     return *ack;
 }

@@ -23,6 +23,47 @@
 #include "base/util.h"
 #include "net/net_opts.h"
 
+/* queues=N: N queues of one multi-queue tap; a pair's queue detaches and attaches
+ * (TUNSETQUEUE), the offloads are set through an attached queue; other backends have
+ * one pair. */
+static void test_tap_multi_queue(void **state)
+{
+    char name[IFNAMSIZ];
+    snprintf(name, sizeof(name), "vpfq%d", (int)getpid() % 100000);
+    char err[256];
+    struct net_backend *be[3];
+    if (net_backend_open_mq(NET_BACKEND_TAP, name, 3, be, err, sizeof(err)) < 0) {
+        print_message("tap not available here (%s), skipped\n", err);
+        skip();
+    }
+    for (int k = 0; k < 3; k++) {
+        assert_true(tap_created(be[k]));
+        assert_string_equal(be[k]->name, name);
+        assert_true(be[k]->fd >= 0);
+    }
+    assert_int_not_equal(be[0]->fd, be[1]->fd);
+    struct ifreq ifr = { 0 };
+    assert_int_equal(ioctl(be[1]->fd, TUNGETIFF, &ifr), 0);
+    assert_true(ifr.ifr_flags & IFF_MULTI_QUEUE);
+    assert_int_equal(be[1]->ops->set_queue_enabled(be[1], false), 0);
+    assert_int_equal(be[1]->ops->set_queue_enabled(be[1], false), -1);     /* EINVAL */
+    assert_int_equal(net_backend_set_features(be[0], BIT(VIRTIO_NET_F_GUEST_CSUM)), 0);
+    assert_int_equal(be[1]->ops->set_queue_enabled(be[1], true), 0);
+    assert_int_equal(ioctl(be[1]->fd, TUNGETIFF, &ifr), 0);
+    for (int k = 0; k < 3; k++)
+        net_backend_close(be[k]);
+    assert_int_equal(if_nametoindex(name), 0);  /* gone with its last queue */
+    /* A single-queue tap takes no second queue; vhost-vdpa and vhost-user have one pair. */
+    struct net_backend *one = tap_open(name, err, sizeof(err));
+    assert_non_null(one);
+    assert_int_equal(net_backend_open_mq(NET_BACKEND_TAP, name, 2, be, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "IFF_MULTI_QUEUE"));
+    net_backend_close(one);
+    assert_int_equal(net_backend_open_mq(NET_BACKEND_VHOST_USER, name, 2, be, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "queues=2 needs tap or vhost-net"));
+}
+
 static void test_tap(void **state)
 {
     char name[IFNAMSIZ];
@@ -284,11 +325,9 @@ static void test_net_opts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tap),
-        cmocka_unit_test(test_tap_fd),
-        cmocka_unit_test(test_tap_truncation),
-        cmocka_unit_test(test_tap_bad_name),
-        cmocka_unit_test(test_loop),
+        cmocka_unit_test(test_tap),          cmocka_unit_test(test_tap_multi_queue),
+        cmocka_unit_test(test_tap_fd),       cmocka_unit_test(test_tap_truncation),
+        cmocka_unit_test(test_tap_bad_name), cmocka_unit_test(test_loop),
         cmocka_unit_test(test_net_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,33 @@ static void test_stats(void **state)
         "error: no vdpa\n");
 }
 
+/* Several queue pairs: how many are in use and a row per pair; one pair: nothing more. */
+static void test_stats_queues(void **state)
+{
+    expect_shown(
+        "stats",
+        "{\"ok\":true,\"dev\":\"net0\",\"link\":true,\"rx_packets\":5,\"rx_bytes\":640,"
+        "\"tx_packets\":4,\"tx_bytes\":512,\"backend\":\"tap\",\"counters\":\"vpf\","
+        "\"queue_pairs\":2,\"active_pairs\":1,\"queues\":[{\"rx_packets\":3,\"rx_bytes\":384,"
+        "\"tx_packets\":4,\"tx_bytes\":512},{\"rx_packets\":2,\"rx_bytes\":256,"
+        "\"tx_packets\":0,\"tx_bytes\":0}]}",
+        "net0  link up  backend tap  counters vpf\n"
+        "    PACKETS  BYTES  DROPPED  ERRORS  SPOOFED  IRQ-USECS  IRQ-FRAMES\n"
+        "RX  5        640    -        -       -        -          -\n"
+        "TX  4        512    -        -       -        -          -\n"
+        "queue pairs: 1 of 2 in use\n"
+        "PAIR  RX-PACKETS  RX-BYTES  TX-PACKETS  TX-BYTES\n"
+        "0     3           384       4           512\n"
+        "1     2           256       0           0\n");
+    expect_shown("stats",
+                 "{\"ok\":true,\"dev\":\"net1\",\"link\":true,\"rx_packets\":0,"
+                 "\"queue_pairs\":1,\"active_pairs\":1,\"queues\":[{\"rx_packets\":0}]}",
+                 "net1  link up\n"
+                 "    PACKETS  BYTES  DROPPED  ERRORS  SPOOFED  IRQ-USECS  IRQ-FRAMES\n"
+                 "RX  0        -      -        -       -        -          -\n"
+                 "TX  -        -      -        -       -        -          -\n");
+}
+
 static void test_help_table(void **state)
 {
     expect_shown(
@@ -174,8 +201,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_devices_table), cmocka_unit_test(test_vfs_table),
-        cmocka_unit_test(test_stats),         cmocka_unit_test(test_help_table),
-        cmocka_unit_test(test_fields),        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_stats),         cmocka_unit_test(test_stats_queues),
+        cmocka_unit_test(test_help_table),    cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

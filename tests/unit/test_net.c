@@ -671,7 +671,7 @@ static uint32_t be_events;
 static void read_be_events(void *arg)
 {
     struct virtio_net *n = arg;
-    be_events = n->dp.be_watch.active ? n->dp.be_watch.events : 0;
+    be_events = n->pairs[0].be_watch.active ? n->pairs[0].be_watch.events : 0;
 }
 
 /* Fault 5: DRIVER_OK with no receive queue. The backend fd was watched for EPOLLIN

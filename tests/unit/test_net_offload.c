@@ -209,6 +209,51 @@ static bool readable(int fd)
     return poll(&p, 1, 0) == 1;
 }
 
+/* queues=2 on an offload backend (vhost-net: one device per pair): each pair's backend
+ * gets its own two rings (queues 2k, 2k + 1), the control queue (4) stays in vpf, link
+ * and stop reach every pair, and each ring's call eventfd interrupts its own queue. */
+static void test_mq_pairs_each_offloaded(void **state)
+{
+    struct fake_net t = { 0 };
+    struct net_backend *be[2] = { fo_new(), fo_new() };
+    fnet_init_mq(&t, "off-mq", be, 2, MAC);
+    struct fake_offload *fo[2] = { (struct fake_offload *)be[0], (struct fake_offload *)be[1] };
+    assert_int_equal(fnet_start(&t, BASE_F | BIT(VIRTIO_NET_F_MQ)), FNET_ALL_OK);
+    for (unsigned k = 0; k < 2; k++) {
+        assert_int_equal(fo[k]->starts, 1);
+        assert_int_equal(fo[k]->cfg.nvrings, 2);
+        for (unsigned r = 0; r < 2; r++) {
+            const struct net_backend_vring *v = &fo[k]->cfg.vrings[r];
+            assert_int_equal(v->desc_gpa, t.q[2 * k + r].desc);
+            assert_int_equal(v->kick_fd, t.dev->kick_fds[2 * k + r]);
+        }
+    }
+    /* The control queue is vpf's, at 2N. A pair that comes into use stays the backend's:
+     * vpf neither pops its receive buffers nor publishes on its ring. */
+    fvq_desc(&t.q[2], 0, 0x60000, 2048, VRING_DESC_F_WRITE, 0);
+    fvq_publish(&t.q[2], 0);
+    uint8_t b[2] = { 2, 0 };
+    assert_int_equal(fnet_ctrl(&t, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, b, 2),
+                     VIRTIO_NET_OK);
+    assert_int_equal(virtio_net_active_pairs(t.n), 2);
+    assert_int_equal(t.dev->vqs[2].last_avail, 0);
+    assert_int_equal(fnet_used_idx(&t, 2), 0);
+    /* Pair 1's transmit ring's call reaches queue 3's interrupt. */
+    signal_fd(fo[1]->cfg.vrings[1].call_fd);
+    assert_true(fnet_wait_count(&t.irqs[3], 1));
+    assert_int_equal(fnet_count(&t.irqs[1]), 0);
+    virtio_net_set_link(t.n, false);
+    assert_false(fo[0]->link || fo[1]->link);
+    virtio_net_set_link(t.n, true);
+    assert_true(fo[0]->link && fo[1]->link);
+    virtio_dev_set_status(t.dev, 0);
+    assert_int_equal(fo[0]->stops, 1);
+    assert_int_equal(fo[1]->stops, 1);
+    assert_int_equal(t.dev->vqs[3].last_avail, 0);  /* reset: the rings start over */
+    assert_int_equal(virtio_net_active_pairs(t.n), 1);
+    fnet_destroy(&t);
+}
+
 /* DRIVER_OK hands the RX/TX rings over with everything the backend needs. */
 static void test_start_hands_over_rings(void **state)
 {
@@ -696,6 +741,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_start_hands_over_rings),
+        cmocka_unit_test(test_mq_pairs_each_offloaded),
         T(test_call_forwarded_kicks_left_alone),
         T(test_link_detaches),
         T(test_reset_stops_and_restart),

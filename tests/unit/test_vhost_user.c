@@ -376,6 +376,8 @@ static void dev_init(struct vu_test *v, bool server)
 {
     struct fake_net *t = &v->t;
     guest_init(&t->g, &v->memfd);
+    t->nq = 3;
+    t->ctrlq = 2;
     for (int i = 0; i < 3; i++)
         fvq_init(&t->q[i], &t->g, FNET_QSZ);
     char err[256] = "";
