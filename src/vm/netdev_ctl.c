@@ -84,6 +84,11 @@ static void ctl_devices(void *opaque, const struct ctl_request *req, struct ctl_
         if (dev && o->vf.total_vfs)
             json_object_set_new(dev, "vf_backend",
                                 json_string(net_backend_type_name(o->vf.vf_backend)));
+        /* Fields added after protocol 1's first clients go last. */
+        if (dev)
+            json_object_set_new(dev, "queue_pairs", json_integer(virtio_net_queue_pairs(d->net)));
+        if (dev && o->vf.total_vfs)
+            json_object_set_new(dev, "vf_queue_pairs", json_integer(o->vf.vf_queues));
         if (json_array_append_new(list, dev) < 0) {
             json_decref(list);
             list = NULL;
@@ -154,6 +159,8 @@ static json_t *vf_json(const struct net_vf *vf, const struct pf_vf_conf *c)
     if (o && vf->vdpa_dev[0])
         json_object_set_new(o, "vdpa", json_string(vf->vdpa_dev));
     add_peer(o, vf->net);
+    if (o)
+        json_object_set_new(o, "queue_pairs", json_integer(virtio_net_queue_pairs(vf->net)));
     return o;
 }
 
@@ -177,6 +184,8 @@ static json_t *vf_down_json(const struct net_vf_mgr *m, unsigned i)
         pf_policy_vf_socket(m->policy, i, sock);
         json_object_set_new(o, "socket", json_string(sock));
     }
+    if (o)      /* what vf-queues= asks for (a handed-over tap gives 1) */
+        json_object_set_new(o, "queue_pairs", json_integer(m->policy->vf_queues));
     return o;
 }
 

@@ -229,9 +229,12 @@ sriov-ctl-vhost)
 	# A PF on tap whose VFs would be on vhost-net (the guest never enables them): the
 	# control socket shows both backends and refuses a VLAN or a spoof check for a VF.
 	need_kvm; [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-	start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-tap=vpfw$$x%d,vf-backend=vhost-net
+	start_ctl_vm --net tap=vpfpf$$,mac=52:54:00:00:00:10,total-vfs=2,vf-tap=vpfw$$x%d,vf-backend=vhost-net,queues=2,vf-queues=3
 	"$VPF" ctl --json "$sock" devices >"$tmp/r" || fail "devices failed"
-	grep -q '"dev":"net0",.*"total_vfs":2,"backend":"tap","vf_backend":"vhost-net"' "$tmp/r" || fail "devices: $(cat "$tmp/r")"
+	grep -q '"dev":"net0",.*"total_vfs":2,"backend":"tap","vf_backend":"vhost-net","queue_pairs":2,"vf_queue_pairs":3}' "$tmp/r" ||
+		fail "devices: $(cat "$tmp/r")"
+	"$VPF" ctl --json "$sock" vfs dev=net0 >"$tmp/r" || fail "vfs failed"
+	[ "$(grep -o '"up":false,[^}]*"queue_pairs":3}' "$tmp/r" | wc -l)" = 2 ] || fail "vfs: $(cat "$tmp/r")"
 	"$VPF" ctl --json "$sock" stats dev=net0 >"$tmp/r" || fail "stats failed"
 	# The guest's interrupt moderation (NOTF_COAL): none until its driver sets some.
 	grep -q '"tx_spoofed":0,"rx_usecs":0,"rx_max_packets":0,"tx_usecs":0,"tx_max_packets":0,"backend":"tap","counters":"vpf"' "$tmp/r" ||
