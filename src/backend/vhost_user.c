@@ -31,19 +31,21 @@
  * view closes.
  *
  * Reconnect: a peer that closes the socket, sends anything unasked, answers wrongly or
- * not within the deadline (10 s, 30 s for SET_MEM_TABLE) is dropped (one log line; the reason in error()); device_link()
- * then says down, and the device's I/O thread gives the guest carrier off. Client mode
- * retries on a timerfd with backoff (100 ms doubling to 2 s), server mode accepts the
- * next peer. On a new connection the handshake runs again and, if the device was
- * started, so does the start sequence with each ring's base taken from its used index
- * in guest RAM (every started pair's rings), where the dead peer stopped (QEMU's and cloud-hypervisor's vhost-user
- * reconnect do the same): the guest is not reset and sees carrier on again. Buffers the
+ * not within the deadline (10 s, 30 s for SET_MEM_TABLE) is dropped (one log line; the
+ * reason in error()); device_link() then says down, and the device's I/O thread gives
+ * the guest carrier off. Client mode retries on a timerfd with backoff (100 ms doubling
+ * to 2 s), server mode accepts the next peer. On a new connection the handshake runs
+ * again and, if the device was started, so does the start sequence of every started
+ * pair with each ring's base taken from its used index in guest RAM, where the dead
+ * peer stopped (QEMU's and cloud-hypervisor's vhost-user reconnect do the same): the
+ * guest is not reset and sees carrier on again. Buffers the
  * dead peer had taken but not returned are taken again by the new one: a transmitted
  * frame may go out twice, nothing is lost or corrupted in guest memory.
  *
  * Threads: open on the control path (setup, or the vCPU thread of VF Enable); then
- * everything on the device's I/O thread (service, start/stop/link/set_call), close after
- * that thread stopped. `lock` guards `state` and `reason`, which the control thread reads
+ * everything on the device's I/O thread (service, start/stop/link/set_call, every view:
+ * an offloaded device runs all its pairs there), but set_queue_enabled also on the
+ * control path before that thread runs; close after that thread stopped. `lock` guards `state` and `reason`, which the control thread reads
  * (error(), peer_state()). */
 #include <errno.h>
 #include <linux/virtio_config.h>
