@@ -100,7 +100,7 @@ grep -q '"backend":"vhost-user","counters":"none"' <<<"$vf0" &&
 grep -q "\"peer\":\"connecting\"" <<<"$vf1" && grep -q "vf1.sock: No such file or directory; retrying" <<<"$vf1" ||
 	fail "vfs: VF 1 does not say why it has no switch: $vf1"
 ping -c 3 -s 1400 -W 5 10.2.0.2 >"$LOGDIR/ping.log" || { cat "$LOGDIR/ping.log"; fail "1400-byte ping L1 -> VF 0 failed"; }
-await 'VPF-SRIOV: vf0 mq ' 300 "VF 0's two queue pairs were not checked"
+await 'VPF-SRIOV: vf0 mq done' 300 "VF 0's two queue pairs were not checked"
 expect_in_log "$con" 'VPF-SRIOV: vf0 channels max 2 current' "VF 0 does not show 2 combined channels"
 expect_in_log "$con" 'VPF-SRIOV: vf0 combined 1 ping ok' "VF 0 with combined 1"
 expect_in_log "$con" "VPF-SRIOV: vf0 mq md5 8x $md5_small" "parallel transfers over 2 pairs corrupted"

@@ -38,6 +38,7 @@ vf0_mq() {
 	# shellcheck disable=SC2086 # NAME=VALUE words
 	echo $q | tr ' ' '\n' | awk -F= '{ split($1, a, "_"); p[a[3]] += $2 } END { exit !(p[0] > 0 && p[1] > 0) }' &&
 		say "vf0 mq both pairs carried packets"
+	say "vf0 mq done"
 }
 
 sriov_pf_up
