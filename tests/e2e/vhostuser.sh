@@ -106,6 +106,7 @@ expect_in_log "$con" 'VPF-SRIOV: vf0 combined 1 ping ok' "VF 0 with combined 1"
 expect_in_log "$con" "VPF-SRIOV: vf0 mq md5 8x $md5_small" "parallel transfers over 2 pairs corrupted"
 expect_in_log "$con" 'VPF-SRIOV: vf0 mq both pairs carried packets' "VF 0's second pair carried nothing"
 grep -a 'VPF-SRIOV: vf0 mq queues' "$con" | tail -n1
+await 'VPF-SRIOV: md5-from-l1' 120 "VF 0 did not download the 4 MB file"
 expect_in_log "$con" "md5-from-l1 $md5_to_guest" "4 MB file L1 -> VF 0 corrupted"
 await 'VPF-SRIOV: vf0 ready' 120 "VF 0 did not get ready"
 busybox wget -q -O "$LOGDIR/from-guest.bin" http://10.2.0.2:8080/from-guest.bin || fail "wget from VF 0 failed"
