@@ -6,7 +6,7 @@
  * socket path, server mode listens on it and accepts one peer at a time. Handshake:
  * GET_FEATURES (VERSION_1 required), with VHOST_USER_F_PROTOCOL_FEATURES
  * GET/SET_PROTOCOL_FEATURES (vpf takes MQ, REPLY_ACK, RESET_DEVICE and STATUS where
- * offered), GET_QUEUE_NUM with MQ (at least one queue pair), SET_OWNER.
+ * offered), GET_QUEUE_NUM with MQ (at least the pairs the device has), SET_OWNER.
  *
  * Start (DRIVER_OK, I/O thread): SET_FEATURES (the ring features the guest negotiated:
  * VERSION_1, MRG_RXBUF, EVENT_IDX, INDIRECT_DESC; plus PROTOCOL_FEATURES), SET_MEM_TABLE
