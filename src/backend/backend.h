@@ -9,7 +9,7 @@
  *    struct virtio_net_hdr_v1, with VERSION_1), exactly as the guest sees it: a tap with
  *    IFF_VNET_HDR and TUNSETVNETHDRSZ 12 reads and writes that framing itself.
  *
- *  NET_BACKEND_OFFLOAD (vhost-net, vhost-vdpa; vhost-user later): the kernel or another
+ *  NET_BACKEND_OFFLOAD (vhost-net, vhost-vdpa, vhost-user): the kernel or another
  *    process moves the packets. On DRIVER_OK the device hands over, through
  *    start_offload(), the guest memory table, each queue's ring addresses and size, the
  *    kick eventfd (the same fd KVM signals through KVM_IOEVENTFD), a call eventfd the
@@ -138,7 +138,8 @@ struct net_backend_ops {
     const char *(*peer_state)(struct net_backend *be);
     /* Optional, a queue of a multi-queue tap (tap, vhost-net): attach (on) or detach it
      * (TUNSETQUEUE), so the kernel steers no frame to a queue pair the guest does not use
-     * (virtio 1.2 §5.1.6.5.5). Control path or I/O thread. 0 or -1 (errno). */
+     * (virtio 1.2 §5.1.6.5.5); a vhost-user pair: SET_VRING_ENABLE of its rings. Control
+     * path or I/O thread. 0 or -1 (errno). */
     int (*set_queue_enabled)(struct net_backend *be, bool on);
 };
 
@@ -230,6 +231,19 @@ struct net_backend *vhost_user_open(const char *path, bool server, const struct 
  * no reconnect (a lost peer stays lost). NULL with err if the handshake fails. */
 struct net_backend *vhost_user_open_fd(int fd, const char *name, const struct guest_mem *mem,
                                        int timeout_ms, char *err, size_t errlen);
+/* queues=N: one connection for all npairs queue pairs (vhost-user has one socket per
+ * device), seen as npairs backends be[k], one per pair as virtio-net expects: be[k]
+ * starts, stops and enables (set_queue_enabled: SET_VRING_ENABLE) its pair's rings,
+ * which are the connection's rings 2k, 2k + 1; be[0] also owns the connection
+ * (event_fd, service, device_link, error, peer_state: ask only it). Each be[k] is
+ * closed on its own; the connection goes with the last. All of them on the device's
+ * I/O thread (offloaded pairs all run there). A peer without PROTOCOL_F_MQ or with
+ * GET_QUEUE_NUM < npairs is refused like a bad peer (link down, the reason in
+ * error(), retried). 0, or -1 with the reason in err and nothing open. */
+int vhost_user_open_mq(const char *path, bool server, const struct guest_mem *mem, unsigned npairs,
+                       struct net_backend **be, char *err, size_t errlen);
+int vhost_user_open_fd_mq(int fd, const char *name, const struct guest_mem *mem, int timeout_ms,
+                          unsigned npairs, struct net_backend **be, char *err, size_t errlen);
 
 /* One queue of the multi-queue tap ifname (IFF_MULTI_QUEUE; created if missing): each
  * call attaches one more queue. For queues=N, one backend per queue pair. */

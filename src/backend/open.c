@@ -71,7 +71,7 @@ int net_backend_open_mq(enum net_backend_type type, const char *ifname, unsigned
         return be[0] ? 0 : -1;
     }
     if (type != NET_BACKEND_TAP && type != NET_BACKEND_VHOST_NET) {
-        snprintf(err, errlen, "%s has one queue pair: queues=%u needs tap or vhost-net",
+        snprintf(err, errlen, "%s has no tap queues: queues=%u needs tap or vhost-net",
                  net_backend_type_name(type), npairs);
         return -1;
     }

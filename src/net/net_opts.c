@@ -67,15 +67,16 @@ static int check_source(const struct net_opts *o, int have_tap, char *err, size_
 }
 
 /* queues=N > 1: the queues of a multi-queue tap, which vpf opens itself (tap or
- * vhost-net); a vDPA device or a vhost-user switch gets one pair. */
+ * vhost-net), or N pairs on one vhost-user connection; a vDPA device gets one pair. */
 static int check_queues(const struct net_opts *o, char *err, size_t errlen)
 {
     if (o->queues <= 1)
         return 0;
-    if (o->backend != NET_BACKEND_TAP && o->backend != NET_BACKEND_VHOST_NET) {
+    if (o->backend != NET_BACKEND_TAP && o->backend != NET_BACKEND_VHOST_NET &&
+        o->backend != NET_BACKEND_VHOST_USER) {
         snprintf(err, errlen,
-                 "--net: queues=%u needs backend=tap or vhost-net (backend=%s has one queue "
-                 "pair)",
+                 "--net: queues=%u needs backend=tap, vhost-net or vhost-user (backend=%s has "
+                 "one queue pair)",
                  o->queues, net_backend_type_name(o->backend));
         return -1;
     }

@@ -225,12 +225,12 @@ int pf_policy_check(struct pf_policy *p, const uint8_t pf_mac[6], char *err, siz
         }
         return 0;
     }
-    /* vhost-vdpa and vhost-user devices get one queue pair (multi-queue there: later). */
+    /* vhost-vdpa devices get one queue pair (multi-queue there: later). */
     if (p->vf_queues > 1 && p->vf_backend != NET_BACKEND_TAP &&
-        p->vf_backend != NET_BACKEND_VHOST_NET) {
+        p->vf_backend != NET_BACKEND_VHOST_NET && p->vf_backend != NET_BACKEND_VHOST_USER) {
         snprintf(err, errlen,
-                 "--net: vf-queues=%u needs vf-backend=tap or vhost-net (vf-backend=%s has "
-                 "one queue pair)",
+                 "--net: vf-queues=%u needs vf-backend=tap, vhost-net or vhost-user "
+                 "(vf-backend=%s has one queue pair)",
                  p->vf_queues, net_backend_type_name(p->vf_backend));
         return -1;
     }

@@ -73,14 +73,20 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf,
 }
 
 /* VF i's backends, one per queue pair, into be; returns how many (vf-queues=N on a tap
- * or vhost-net VF that vpf opens itself: the queues of a multi-queue tap; one for a tap
- * handed over, the tests' hook, vhost-vdpa and vhost-user). A failure leaves the VF on
+ * or vhost-net VF that vpf opens itself: the queues of a multi-queue tap; on vhost-user
+ * the pairs of one connection; one for a tap handed over, the tests' hook and vhost-vdpa). A failure leaves the VF on
  * null backends, as many (the guest sees the same device either way), link down. */
 static unsigned open_backends(struct net_vf_mgr *m, struct net_vf *vf, bool handed, int fd,
                               struct net_backend **be)
 {
     unsigned n = m->policy->vf_queues;
-    if (n > 1 && !handed && !m->env.open_backend) {
+    if (n > 1 && m->policy->vf_backend == NET_BACKEND_VHOST_USER) {
+        /* All pairs on one connection (backend.h: vhost_user_open_mq). */
+        pf_policy_vf_socket(m->policy, vf->index, vf->socket);
+        if (vhost_user_open_mq(vf->socket, m->policy->vf_vu_server, m->env.mem, n, be, vf->error,
+                               sizeof(vf->error)) == 0)
+            return n;
+    } else if (n > 1 && !handed && !m->env.open_backend) {
         if (net_backend_open_mq(m->policy->vf_backend, vf->tap, n, be, vf->error,
                                 sizeof(vf->error)) == 0)
             return n;

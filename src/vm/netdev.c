@@ -115,16 +115,18 @@ static void netdev_setup_vfs(struct vm *vm, struct netdev *d, const struct net_o
         die("%s: cannot make it an SR-IOV PF: %s", d->name, err);
 }
 
-/* The PF's backends, one per queue pair (queues=N: a multi-queue tap); dies with the
- * reason. */
+/* The PF's backends, one per queue pair (queues=N: a multi-queue tap, or views of one
+ * vhost-user connection); dies with the reason. */
 static void netdev_open_backends(struct vm *vm, const struct net_opts *o, struct net_backend **be)
 {
     char err[256];
     if (o->backend == NET_BACKEND_VHOST_VDPA)
         be[0] = vhost_vdpa_open(o->vdpa, &vm->kvm.mem, err, sizeof(err));
-    else if (o->backend == NET_BACKEND_VHOST_USER)
-        be[0] = vhost_user_open(o->socket, o->vu_server, &vm->kvm.mem, err, sizeof(err));
-    else if (o->tap_fd >= 0)
+    else if (o->backend == NET_BACKEND_VHOST_USER) {
+        if (vhost_user_open_mq(o->socket, o->vu_server, &vm->kvm.mem, o->queues, be, err,
+                               sizeof(err)) < 0)
+            be[0] = NULL;
+    } else if (o->tap_fd >= 0)
         be[0] = net_backend_open_fd(o->backend, o->tap_fd, err, sizeof(err));
     else if (net_backend_open_mq(o->backend, o->tap, o->queues, be, err, sizeof(err)) < 0)
         be[0] = NULL;

@@ -14,6 +14,13 @@
 # guest sees carrier on, traffic flows, a transfer arrives intact, and the VF's virtio
 # status never had DEVICE_NEEDS_RESET. echo 0 removes the VFs.
 #
+# Multi-queue: the VFs have vf-queues=2 and testpmd serves VF 0 with queues=2 (one
+# connection, rings 0-3): the guest sees 2 combined channels, pings with combined 1,
+# then with combined 2 eight parallel downloads from L1 (different flows: the tap's
+# and the guest's flow hashes spread them) must leave packets on both queue pairs
+# (ethtool -S); the kill/restart above then runs with both pairs in use, and vpf
+# restores all four rings.
+#
 # L1 shape: testpmd busy-polls its forwarding lcore, so this scenario asks for two L1
 # vCPUs (testbed-smp above; run.sh boots a separate L1 for it): with one, the poller
 # and the L2's vCPU share it and the other scenarios' -smp 1 caveats apply
@@ -41,8 +48,9 @@ start_testpmd() {
 	rm -f "$SOCK0"
 	dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci --no-telemetry --iova-mode=va --file-prefix vpfvu \
 		-d "$PMDS/librte_mempool_ring.so.23" -d "$PMDS/librte_net_vhost.so.23" \
-		-d "$PMDS/librte_net_tap.so.23" --vdev "net_vhost0,iface=$SOCK0" --vdev net_tap0,iface=dtap0 \
-		-- --forward-mode=io --auto-start --nb-cores=1 --total-num-mbufs=32768 --stats-period 30 \
+		-d "$PMDS/librte_net_tap.so.23" --vdev "net_vhost0,iface=$SOCK0,queues=2" \
+		--vdev net_tap0,iface=dtap0 -- --forward-mode=io --auto-start --nb-cores=1 --rxq=2 --txq=2 \
+		--total-num-mbufs=32768 --stats-period 30 \
 		</dev/null >>"$LOGDIR/testpmd.log" 2>&1 &
 	TESTPMD=$!
 	local t0
@@ -71,6 +79,8 @@ trap 'stop_testpmd; kill "$HTTPD2" 2>/dev/null; sriov_l1_cleanup' EXIT
 mkdir -p "$LOGDIR/www2"
 head -c 4194304 /dev/urandom >"$LOGDIR/www2/to-guest.bin"
 md5_to_guest=$(md5sum <"$LOGDIR/www2/to-guest.bin" | cut -d' ' -f1)
+head -c 262144 /dev/urandom >"$LOGDIR/www2/small.bin"
+md5_small=$(md5sum <"$LOGDIR/www2/small.bin" | cut -d' ' -f1)
 busybox httpd -p 8081 -h "$LOGDIR/www2" -f &
 HTTPD2=$!
 start_testpmd
@@ -78,7 +88,7 @@ start_testpmd
 con=$LOGDIR/l2-console.log ctl=$d/ctl.sock
 t0=$(now_ms)
 run_vm_bg "$con" 460 --memory 512M --ctl "$ctl" \
-	--net "tap=$PF_TAP,mac=$PF_MAC,total-vfs=$N,vf-backend=vhost-user,vf-socket=$d/vf%d.sock" \
+	--net "tap=$PF_TAP,mac=$PF_MAC,total-vfs=$N,vf-backend=vhost-user,vf-socket=$d/vf%d.sock,vf-queues=2" \
 	--cmdline "$(l2_cmdline vhostuser)"
 await 'VPF-SRIOV: vf0 ping ok' 400 "VF 0 did not reach L1 through testpmd"
 metric vf0_first_ping_ms "$(ms_since "$t0")" ms
@@ -90,6 +100,13 @@ grep -q '"backend":"vhost-user","counters":"none"' <<<"$vf0" &&
 grep -q "\"peer\":\"connecting\"" <<<"$vf1" && grep -q "vf1.sock: No such file or directory; retrying" <<<"$vf1" ||
 	fail "vfs: VF 1 does not say why it has no switch: $vf1"
 ping -c 3 -s 1400 -W 5 10.2.0.2 >"$LOGDIR/ping.log" || { cat "$LOGDIR/ping.log"; fail "1400-byte ping L1 -> VF 0 failed"; }
+await 'VPF-SRIOV: vf0 mq done' 300 "VF 0's two queue pairs were not checked"
+expect_in_log "$con" 'VPF-SRIOV: vf0 channels max 2 current' "VF 0 does not show 2 combined channels"
+expect_in_log "$con" 'VPF-SRIOV: vf0 combined 1 ping ok' "VF 0 with combined 1"
+expect_in_log "$con" "VPF-SRIOV: vf0 mq md5 8x $md5_small" "parallel transfers over 2 pairs corrupted"
+expect_in_log "$con" 'VPF-SRIOV: vf0 mq both pairs carried packets' "VF 0's second pair carried nothing"
+grep -a 'VPF-SRIOV: vf0 mq queues' "$con" | tail -n1
+await 'VPF-SRIOV: md5-from-l1' 120 "VF 0 did not download the 4 MB file"
 expect_in_log "$con" "md5-from-l1 $md5_to_guest" "4 MB file L1 -> VF 0 corrupted"
 await 'VPF-SRIOV: vf0 ready' 120 "VF 0 did not get ready"
 busybox wget -q -O "$LOGDIR/from-guest.bin" http://10.2.0.2:8080/from-guest.bin || fail "wget from VF 0 failed"
@@ -115,7 +132,7 @@ await 'VPF-SRIOV: vf0 ping after restart ok' 300 "no VF 0 traffic after testpmd 
 metric restart_to_traffic_ms "$(ms_since "$t_kill")" ms
 expect_in_log "$con" 'vf0 carrier down status 0x0000000f' "VF 0's status while the switch was gone"
 expect_in_log "$con" 'vf0 ping after restart ok status 0x0000000f' "VF 0 needed a reset (status)"
-expect_in_log "$con" 'vhost-user vf0.sock: rings restored on the new peer' "vpf did not restore the rings"
+expect_in_log "$con" 'vhost-user vf0.sock: 4 rings restored on the new peer' "vpf did not restore the 4 rings"
 await 'VPF-SRIOV: md5-after-restart' 120 "no transfer after the restart"
 expect_in_log "$con" "md5-after-restart $md5_to_guest" "transfer after the restart corrupted"
 grep -a 'ping under restart' "$con" | tail -n1

@@ -53,7 +53,7 @@ static void test_tap_multi_queue(void **state)
     for (int k = 0; k < 3; k++)
         net_backend_close(be[k]);
     assert_int_equal(if_nametoindex(name), 0);  /* gone with its last queue */
-    /* A single-queue tap takes no second queue; vhost-vdpa and vhost-user have one pair. */
+    /* A single-queue tap takes no second queue; vhost-vdpa and vhost-user: no tap queues. */
     struct net_backend *one = tap_open(name, err, sizeof(err));
     assert_non_null(one);
     assert_int_equal(net_backend_open_mq(NET_BACKEND_TAP, name, 2, be, err, sizeof(err)), -1);

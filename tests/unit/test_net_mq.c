@@ -64,11 +64,14 @@ static void test_opts_queues(void **state)
     expect_opt_error("tap=t0,queues=2x", "queues='2x'");
     expect_opt_error("tap=t0,queues=-1", "queues='-1'");
     expect_opt_error("tap=t0,queues=", "queues=''");
-    /* One pair on a vDPA device or a vhost-user switch: the error names the option. */
+    /* One pair on a vDPA device: the error names the option. */
     expect_opt_error("backend=vhost-vdpa,vdpa=/dev/vhost-vdpa-0,queues=2",
-                     "queues=2 needs backend=tap or vhost-net");
-    expect_opt_error("backend=vhost-user,socket=/run/s.sock,queues=2",
-                     "queues=2 needs backend=tap or vhost-net");
+                     "queues=2 needs backend=tap, vhost-net or vhost-user");
+    /* A vhost-user switch carries N pairs on its one connection. */
+    assert_int_equal(net_opts_parse("backend=vhost-user,socket=/run/s.sock,queues=4", &o, err,
+                                    sizeof(err)),
+                     0);
+    assert_int_equal(o.queues, 4);
     /* queues=1 is fine everywhere. */
     assert_int_equal(net_opts_parse("backend=vhost-user,socket=/run/s.sock,queues=1", &o, err,
                                     sizeof(err)),
@@ -93,9 +96,12 @@ static void test_opts_vf_queues(void **state)
     expect_opt_error("tap=t0,total-vfs=4,vf-tap=v%d,vf-queues=9", "from 1 to 8");
     expect_opt_error("tap=t0,total-vfs=2,vf-backend=vhost-vdpa,vf-vdpa-mgmtdev=vdpasim_net,"
                      "vf-queues=2",
-                     "vf-queues=2 needs vf-backend=tap or vhost-net");
-    expect_opt_error("tap=t0,total-vfs=2,vf-backend=vhost-user,vf-socket=/s%d,vf-queues=2",
-                     "vf-queues=2 needs vf-backend=tap or vhost-net");
+                     "vf-queues=2 needs vf-backend=tap, vhost-net or vhost-user");
+    assert_int_equal(net_opts_parse("tap=t0,total-vfs=2,vf-backend=vhost-user,vf-socket=/s%d,"
+                                    "vf-queues=2",
+                                    &o, err, sizeof(err)),
+                     0);
+    assert_int_equal(o.vf.vf_queues, 2);
 }
 
 /* ---- layout, config, features ---- */

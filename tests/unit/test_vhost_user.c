@@ -7,7 +7,9 @@
  * the peer dying and coming back (carrier off, reconnect, rings restored from the used
  * index, no NEEDS_RESET), a socket that does not exist yet, server mode, and every kind
  * of malformed reply (wrong request, version, size, a NACK, descriptors, silence, a
- * base beyond 16 bits, unsolicited messages). */
+ * base beyond 16 bits, unsolicited messages). Multi-queue: two pairs on one connection
+ * (rings 0-3), SET_VRING_ENABLE following VQ_PAIRS_SET and the link, all four rings
+ * restored on reconnect, and a peer without MQ or with too few queues refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -33,7 +35,8 @@
 #define F(b) (1ull << (b))
 #define PEER_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_RING_F_EVENT_IDX) | \
                        F(VIRTIO_RING_F_INDIRECT_DESC) | F(VU_F_PROTOCOL_FEATURES) | F(VIRTIO_NET_F_CSUM))
-#define MAXLOG 128
+#define MAXLOG 256
+#define PEER_RINGS 16
 
 enum misbehave {
     OK,
@@ -66,8 +69,9 @@ struct peer {
     uint64_t protocol;              /* protocol features offered */
     uint32_t bad_req;               /* misbehave on this request ... */
     enum misbehave bad;             /* ... like this (once) */
-    uint16_t base[2];               /* GET_VRING_BASE answers */
-    int kick[2], call[2];           /* last fds received */
+    uint64_t queue_num;             /* GET_QUEUE_NUM answer */
+    uint16_t base[PEER_RINGS];      /* GET_VRING_BASE answers */
+    int kick[PEER_RINGS], call[PEER_RINGS]; /* last fds received, by ring */
     int memfd;
     struct vu_memory mem;
     bool drop_now;                  /* close the connection (the peer "dies") */
@@ -185,7 +189,7 @@ static void peer_serve(struct peer *p, int fd)
         } else if ((m.request == VU_SET_VRING_KICK || m.request == VU_SET_VRING_CALL) &&
                    nfds == 1) {
             int *slot = m.request == VU_SET_VRING_KICK ? p->kick : p->call;
-            unsigned i = m.payload.u64 & 1;
+            unsigned i = m.payload.u64 & (PEER_RINGS - 1);
             if (slot[i] >= 0)
                 close(slot[i]);
             slot[i] = fds[0];
@@ -203,11 +207,11 @@ static void peer_serve(struct peer *p, int fd)
             r.payload.u64 = p->protocol;
             break;
         case VU_GET_QUEUE_NUM:
-            r.payload.u64 = 1;
+            r.payload.u64 = p->queue_num;
             break;
         case VU_GET_VRING_BASE:
             r.payload.state.index = m.payload.state.index;
-            r.payload.state.num = p->base[m.payload.state.index & 1];
+            r.payload.state.num = p->base[m.payload.state.index & (PEER_RINGS - 1)];
             break;
         default:
             reply = m.flags & VU_FLAG_NEED_REPLY;
@@ -296,7 +300,9 @@ static void peer_init(struct peer *p)
     memset(p, 0, sizeof(*p));
     pthread_mutex_init(&p->lock, NULL);
     p->lfd = p->cfd = p->memfd = -1;
-    p->kick[0] = p->kick[1] = p->call[0] = p->call[1] = -1;
+    for (int i = 0; i < PEER_RINGS; i++)
+        p->kick[i] = p->call[i] = -1;
+    p->queue_num = 1;
     p->protocol = F(VU_PROTOCOL_F_MQ) | F(VU_PROTOCOL_F_REPLY_ACK) | F(VU_PROTOCOL_F_STATUS) |
                   F(VU_PROTOCOL_F_CONFIG);
     p->run = true;
@@ -329,7 +335,7 @@ static void peer_stop(struct peer *p)
     }
     if (p->cfd >= 0 && p->lfd < 0)
         close(p->cfd);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < PEER_RINGS; i++) {
         if (p->kick[i] >= 0)
             close(p->kick[i]);
         if (p->call[i] >= 0)
@@ -760,6 +766,207 @@ static void test_server_mode(void **state)
     peer_stop(&v.p);
 }
 
+/* ---- multi-queue: two pairs on one connection ---- */
+
+#define MQ_PAIRS 2
+#define MQ_F (BASE_F | F(VIRTIO_NET_F_MQ))
+
+/* The last SET_VRING_ENABLE of ring i (0 or 1), or -1 if none. */
+static int ring_enabled(struct peer *p, uint32_t i)
+{
+    pthread_mutex_lock(&p->lock);
+    int on = -1;
+    for (unsigned j = 0; j < p->n; j++)
+        if (p->log[j] == VU_SET_VRING_ENABLE && p->arg[j] >> 32 == i)
+            on = (int)(uint32_t)p->arg[j];
+    pthread_mutex_unlock(&p->lock);
+    return on;
+}
+
+/* The enable state the peer last saw for rings 0..3. */
+static void expect_enabled(struct peer *p, int r0, int r1, int r2, int r3)
+{
+    int want[4] = { r0, r1, r2, r3 };
+    for (uint32_t i = 0; i < 4; i++)
+        if (ring_enabled(p, i) != want[i])
+            fail_msg("ring %u: enable %d, expected %d", i, ring_enabled(p, i), want[i]);
+}
+
+static int mq_pairs_set(struct fake_net *t, uint16_t k)
+{
+    uint8_t b[2];
+    st_le16(b, k);
+    return fnet_ctrl(t, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, b, 2);
+}
+
+static int setup_mq(void **state)
+{
+    struct vu_test *v = calloc(1, sizeof(*v));
+    peer_init(&v->p);
+    v->p.queue_num = 4;
+    peer_listen(&v->p);
+    peer_start(&v->p);
+    guest_init(&v->t.g, &v->memfd);
+    struct net_backend *be[MQ_PAIRS];
+    char err[256] = "";
+    if (vhost_user_open_mq(v->p.path, false, &v->t.g.mem, MQ_PAIRS, be, err, sizeof(err)) < 0)
+        fail_msg("open: %s", err);
+    struct fake_net *t = &v->t;
+    t->nq = 2 * MQ_PAIRS + 1;
+    for (unsigned i = 0; i < t->nq; i++)
+        fvq_init(&t->q[i], &t->g, FNET_QSZ);
+    t->be = be[0];
+    t->peer = -1;
+    t->n = virtio_net_create_mq("vu-mq", &t->g.mem, be, MQ_PAIRS, MAC, err, sizeof(err));
+    if (!t->n)
+        fail_msg("create: %s", err);
+    t->dev = virtio_net_vdev(t->n);
+    virtio_dev_set_irq(t->dev, &fnet_irq_ops, t);
+    *state = v;
+    return 0;
+}
+
+/* One connection carries both pairs: the table once, rings 0-3 with the device's kick
+ * and call fds; GET_QUEUE_NUM asked and enough. */
+static void test_mq_start(void **state)
+{
+    struct vu_test *v = *state;
+    struct fake_net *t = &v->t;
+    struct peer *p = &v->p;
+    assert_true(wait_until(link_is_up, t, 2000));
+    assert_int_equal(peer_count(p, VU_GET_QUEUE_NUM), 1);
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    assert_int_equal(__atomic_load_n(&p->connections, __ATOMIC_SEQ_CST), 1);
+    assert_int_equal(peer_count(p, VU_SET_MEM_TABLE), 1);
+    assert_int_equal(peer_count(p, VU_SET_FEATURES), 1);
+    assert_int_equal(peer_count(p, VU_SET_VRING_NUM), 4);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(peer_arg(p, VU_SET_VRING_NUM, i), state_arg(i, FNET_QSZ));
+        uint64_t one = 1, got = 0;
+        assert_int_equal(write(t->dev->kick_fds[i], &one, 8), 8);
+        assert_int_equal(read(p->kick[i], &got, 8), 8);
+        assert_int_equal(write(p->call[i], &one, 8), 8);
+        assert_true(fnet_wait_count(&t->irqs[i], 1));
+    }
+    /* The driver starts on one pair (virtio 1.2 §5.1.6.5.5): pair 1 stays disabled. */
+    expect_enabled(p, 1, 1, 0, 0);
+}
+
+/* SET_VRING_ENABLE follows VQ_PAIRS_SET and the link; a reset stops all four rings. */
+static void test_mq_enable_follows_pairs(void **state)
+{
+    struct vu_test *v = *state;
+    struct fake_net *t = &v->t;
+    struct peer *p = &v->p;
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    assert_int_equal(mq_pairs_set(t, 2), VIRTIO_NET_OK);
+    expect_enabled(p, 1, 1, 1, 1);
+    assert_int_equal(mq_pairs_set(t, 1), VIRTIO_NET_OK);
+    expect_enabled(p, 1, 1, 0, 0);
+    virtio_net_set_link(t->n, false);
+    expect_enabled(p, 0, 0, 0, 0);
+    virtio_net_set_link(t->n, true);
+    expect_enabled(p, 1, 1, 0, 0);                  /* pair 1 is still not in use */
+    assert_int_equal(mq_pairs_set(t, 2), VIRTIO_NET_OK);
+    expect_enabled(p, 1, 1, 1, 1);
+    virtio_dev_set_status(t->dev, 0);
+    assert_int_equal(peer_count(p, VU_GET_VRING_BASE), 4);
+    assert_int_equal(peer_arg(p, VU_GET_VRING_BASE, 3), state_arg(3, 0));
+    assert_int_equal(peer_count(p, VU_SET_STATUS), 3);  /* DRIVER_OK per pair, one 0 */
+    /* The next driver starts on one pair again, on the same connection. */
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    expect_enabled(p, 1, 1, 0, 0);
+    assert_int_equal(peer_count(p, VU_SET_MEM_TABLE), 2);
+    assert_int_equal(__atomic_load_n(&p->connections, __ATOMIC_SEQ_CST), 1);
+}
+
+/* The peer dies with both pairs in use: all four rings come back from their used
+ * index on the new connection, enabled as before, without a guest reset. */
+static void test_mq_reconnect_restores_all_rings(void **state)
+{
+    struct vu_test *v = *state;
+    struct fake_net *t = &v->t;
+    struct peer *p = &v->p;
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    assert_int_equal(mq_pairs_set(t, 2), VIRTIO_NET_OK);
+    for (unsigned i = 0; i < 4; i++)
+        st_le16(fg_ptr(&t->g, t->q[i].used + 2), (uint16_t)(5 + i));
+    pthread_mutex_lock(&p->lock);
+    p->n = 0;
+    pthread_mutex_unlock(&p->lock);
+    __atomic_store_n(&p->drop_now, true, __ATOMIC_SEQ_CST);
+    assert_true(wait_until(link_is_down, t, 3000));
+    await_req(p, VU_SET_VRING_BASE, 4);
+    assert_true(wait_until(link_is_up, t, 3000));
+    assert_int_equal(peer_count(p, VU_SET_MEM_TABLE), 1);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(peer_arg(p, VU_SET_VRING_BASE, i), state_arg(i, 5 + i));
+    expect_enabled(p, 1, 1, 1, 1);
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
+    uint64_t one = 1;
+    assert_int_equal(write(p->call[3], &one, 8), 8);
+    assert_true(fnet_wait_count(&t->irqs[3], 1));
+}
+
+/* A peer that cannot serve two pairs is refused, with the reason. */
+static void check_mq_refused(uint64_t protocol, uint64_t queue_num, const char *want)
+{
+    struct peer p;
+    peer_init(&p);
+    p.protocol = protocol;
+    p.queue_num = queue_num;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    p.cfd = sv[1];
+    peer_start(&p);
+    struct fake_guest g;
+    int memfd;
+    guest_init(&g, &memfd);
+    char err[256] = "";
+    struct net_backend *be[MQ_PAIRS];
+    fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+    assert_int_equal(vhost_user_open_fd_mq(sv[0], "mq", &g.mem, 300, MQ_PAIRS, be, err,
+                                           sizeof(err)),
+                     -1);
+    if (!strstr(err, want))
+        fail_msg("error '%s' lacks '%s'", err, want);
+    peer_stop(&p);
+    munmap(g.ram, FG_RAM_SIZE);
+    close(memfd);
+}
+
+static void test_mq_peer_refused(void **state)
+{
+    check_mq_refused(F(VU_PROTOCOL_F_MQ) | F(VU_PROTOCOL_F_REPLY_ACK), 1,
+                     "GET_QUEUE_NUM: the peer serves 1 queue pairs, queues=2 needs 2");
+    check_mq_refused(F(VU_PROTOCOL_F_REPLY_ACK), 4,
+                     "queues=2 needs the peer's VHOST_USER_PROTOCOL_F_MQ");
+}
+
+/* Too few queues on a reconnecting device: link down with the reason, retried. */
+static void test_mq_queue_num_too_small_link_down(void **state)
+{
+    struct vu_test *v = *state;
+    struct fake_net *t = &v->t;
+    struct peer *p = &v->p;
+    assert_true(wait_until(link_is_up, t, 2000));
+    p->queue_num = 1;
+    __atomic_store_n(&p->drop_now, true, __ATOMIC_SEQ_CST);
+    assert_true(wait_until(link_is_down, t, 3000));
+    char err[200] = "";
+    bool found = false;
+    for (int i = 0; i < 3000 && !found; i++) {
+        found = virtio_net_backend_error(t->n, err, sizeof(err)) == 0 &&
+                strstr(err, "queues=2 needs 2");
+        if (!found)
+            usleep(1000);
+    }
+    if (!found)
+        fail_msg("error '%s'", err);
+    p->queue_num = 2;                               /* a peer that can: back up */
+    assert_true(wait_until(link_is_up, t, 4000));
+}
+
 int main(void)
 {
     log_threshold = LOG_ERROR;
@@ -773,6 +980,11 @@ int main(void)
         cmocka_unit_test(test_malformed_start_replies),
         cmocka_unit_test(test_missing_socket_retried),
         cmocka_unit_test(test_server_mode),
+        cmocka_unit_test_setup_teardown(test_mq_start, setup_mq, teardown),
+        cmocka_unit_test_setup_teardown(test_mq_enable_follows_pairs, setup_mq, teardown),
+        cmocka_unit_test_setup_teardown(test_mq_reconnect_restores_all_rings, setup_mq, teardown),
+        cmocka_unit_test(test_mq_peer_refused),
+        cmocka_unit_test_setup_teardown(test_mq_queue_num_too_small_link_down, setup_mq, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
