@@ -250,6 +250,61 @@ static void test_pair_rx_follows_pairs_set(void **state)
     assert_int_equal(fnet_used_idx(t, vnet_rxq(1)), 1);
 }
 
+/* Loop backends whose queues refuse to attach (TUNSETQUEUE failing: the tap's queue
+ * limit, a tap gone, ...) for pair attach_fails. */
+static struct net_backend_ops refusing_ops;
+static struct net_backend *attach_fails;
+
+static int refusing_set_queue(struct net_backend *be, bool on)
+{
+    return on && be == attach_fails ? -1 : 0;
+}
+
+static int setup_refusing(void **state)
+{
+    struct fake_net *t = calloc(1, sizeof(*t));
+    struct net_backend *be[PAIRS];
+    for (unsigned k = 0; k < PAIRS; k++) {
+        be[k] = loop_open(&t->peers[k]);
+        assert_non_null(be[k]);
+    }
+    refusing_ops = *be[0]->ops;
+    refusing_ops.set_queue_enabled = refusing_set_queue;
+    for (unsigned k = 0; k < PAIRS; k++)
+        be[k]->ops = &refusing_ops;
+    attach_fails = NULL;
+    fnet_init_mq(t, "mq-refuse", be, PAIRS, MAC);
+    t->peer = t->peers[0];
+    *state = t;
+    return 0;
+}
+
+/* A VQ_PAIRS_SET a backend refuses is answered VIRTIO_NET_ERR and changes nothing: the
+ * pairs in use stay those the driver had (Linux keeps its count on an error), none past
+ * the refused one is polled, and the count says what is in use. */
+static void test_pairs_set_backend_refuses(void **state)
+{
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    attach_fails = t->n->pairs[1].be;
+    assert_int_equal(pairs_set(t, 3), VIRTIO_NET_ERR);
+    assert_int_equal(virtio_net_active_pairs(t->n), 1);
+    for (unsigned k = 0; k < PAIRS; k++)
+        post_rx(t, vnet_rxq(k), 0, 0x80000 + 0x8000 * k);
+    inject(t->peers[2], 0x33);
+    usleep(50000);
+    assert_int_equal(fnet_used_idx(t, vnet_rxq(2)), 0);
+    /* Pair 2 alone may come: still refused as a whole (1 and 2 or none). */
+    assert_int_equal(pairs_set(t, 2), VIRTIO_NET_ERR);
+    assert_int_equal(virtio_net_active_pairs(t->n), 1);
+    /* The backend works again: all three. */
+    attach_fails = NULL;
+    assert_int_equal(pairs_set(t, 3), VIRTIO_NET_OK);
+    assert_int_equal(virtio_net_active_pairs(t->n), 3);
+    assert_true(fnet_wait_used(t, vnet_rxq(2), 1));
+    assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
+}
+
 static void test_pair_tx(void **state)
 {
     struct fake_net *t = *state;
@@ -412,6 +467,8 @@ int main(void)
         T(test_pair_vlan),
         T(test_pair_link),
         T(test_pairs_share_rate_limit),
+        cmocka_unit_test_setup_teardown(test_pairs_set_backend_refuses, setup_refusing,
+                                        fnet_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
