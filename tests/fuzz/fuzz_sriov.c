@@ -1,6 +1,6 @@
 /* libFuzzer target: the virtio-pci transport and the VF manager together, as a guest sees
- * them: a virtio-net PF on the root complex with an SR-IOV capability (TotalVFs 4) whose
- * virtio-net VFs come and go, driven through ECAM and BAR MMIO (status sequences, queue
+ * them: a virtio-net PF of 3 queue pairs (VIRTIO_NET_F_MQ, 7 queues) on the root complex
+ * with an SR-IOV capability (TotalVFs 4) whose virtio-net VFs (one pair) come and go, driven through ECAM and BAR MMIO (status sequences, queue
  * setup, VF Enable/Disable, NumVFs, FLR, garbage in common config and the MSI-X table,
  * doorbells), all without KVM: VF backends are loop socketpairs, the MSI router and the
  * ioeventfd hooks are fakes that count what is registered (as test_net_vf.c does).
@@ -14,8 +14,9 @@
  * left it, PF status 0), then a well-behaved driver brings up the PF and, after a clean
  * VF Enable of one VF, VF 0 (VERSION_1 features, valid rings in fake guest RAM,
  * FEATURES_OK, DRIVER_OK), and each must come up (no DEVICE_NEEDS_RESET, activated) and
- * transmit a frame end to end; then baseline again, and nothing may be left behind:
- * ioeventfds (only the PF's three doorbells), MSI routes (only the PF's), fds, threads.
+ * transmit a frame end to end; the PF with MQ negotiated must ack VQ_PAIRS_SET(3), have
+ * exactly 3 pairs active and carry a frame through its last pair too; then baseline
+ * again, and nothing may be left behind: ioeventfds (only the PF's seven doorbells), MSI routes (only the PF's), fds, threads.
  * Any deviation abort()s with a description; ASan/UBSan catch memory errors. A guest
  * must never be able to leave a device that a correct driver cannot bring up again. */
 #include <dirent.h>
