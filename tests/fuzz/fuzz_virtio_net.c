@@ -68,6 +68,16 @@ static void oracle_fail(const char *fmt, ...)
     abort();
 }
 
+/* The loop backend with queues that attach and detach as a multi-queue tap's do
+ * (TUNSETQUEUE), and refuse to attach while refuse_attach is set (op 6). */
+static struct net_backend_ops mq_loop_ops;
+static bool refuse_attach;
+
+static int mq_loop_set_queue(struct net_backend *be, bool on)
+{
+    return on && refuse_attach ? -1 : 0;
+}
+
 static void init_once(void)
 {
     log_threshold = LOG_ERROR;      /* guest errors are the normal case here */
@@ -75,8 +85,14 @@ static void init_once(void)
     guest_mem_add(&mem, RAM2_GPA, RAM2_SIZE, ram2);
     for (unsigned d = 0; d < MAXP; d++) {
         struct net_backend *be[MAXP];
-        for (unsigned k = 0; k <= d; k++)
+        for (unsigned k = 0; k <= d; k++) {
             be[k] = loop_open(&peers[d][k]);
+            if (!mq_loop_ops.type) {
+                mq_loop_ops = *be[k]->ops;
+                mq_loop_ops.set_queue_enabled = mq_loop_set_queue;
+            }
+            be[k]->ops = &mq_loop_ops;
+        }
         const uint8_t mac[6] = { 0x52, 0x54, 0, 0, 0, (uint8_t)(1 + d) };
         char name[16];
         snprintf(name, sizeof(name), "fz%u", d + 1);
@@ -305,7 +321,9 @@ static void mq_op(uint8_t op, uint8_t arg)
     unsigned a = op >> 5;
     switch ((op >> 3) & 3) {
     case 0:
-        if (a & 4)
+        if ((a & 6) == 6)
+            refuse_attach = !refuse_attach;     /* the backend's attach fails or works */
+        else if (a & 4)
             drain_peers();
         else    /* VQ_PAIRS_SET(any) through the ring; arg 0xff: a full 16-bit value */
             ctrl_mq_ring(arg == 0xff ? (uint16_t)(a << 13 | 0x1fff) : arg % (np + 2));
@@ -362,6 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 + sizeof(h))
         return 0;
     np = 1 + data[0] % MAXP;
+    refuse_attach = false;
     net = nets[np - 1];
     memcpy(&h, data + 1, sizeof(h));
     data += 1 + sizeof(h);

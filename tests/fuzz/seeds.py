@@ -36,7 +36,7 @@ def seed(features, script, indirect=False, pairs=1):
     ram = bytearray(WINDOW * pairs)
     for k in range(1, pairs):
         data_pair(ram, k)
-    q = [(0x000, 0x080, 0x0c0), (0x200, 0x280, 0x2c0), (0x400, 0x480, 0x4c0)]
+    q = [(0x000, 0x080, 0x0c0), (0x200, 0x280, 0x2c0), (0x400, 0x500, 0x540)]
     # rx: 8 buffers of 256 bytes
     for i in range(8):
         desc(ram, q[0][0], i, 0x1000 + 0x100 * i, 256, WRITE, 0)
@@ -73,7 +73,7 @@ def seed(features, script, indirect=False, pairs=1):
     else:
         struct.pack_into('<HHHH', ram, q[2][1] + 2, 3, 0, 3, 6)
     f = sum(1 << b for b in features)
-    hdr = bytes([pairs - 1]) + struct.pack('<Q3BB9I', f, 3, 3, 3, len(script),
+    hdr = bytes([pairs - 1]) + struct.pack('<Q3BB9I', f, 3, 3, 4, len(script),
                       q[0][0], q[1][0], q[2][0], q[0][1], q[1][1], q[2][1],
                       q[0][2], q[1][2], q[2][2])
     return hdr + bytes(script) + bytes(ram)
@@ -90,9 +90,11 @@ def main():
         'indirect': seed(base + [INDIRECT, EVENT_IDX], [7, 0, 4, 1, 6], indirect=True),
         'coal': seed(base + [MRG, EVENT_IDX, NOTF_COAL], [2, 3 | (5 << 3), 1, 0, 1]),
     }
-    # op 6 (with an argument byte): (op >> 3) & 3 = 0 VQ_PAIRS_SET on the ring, 1 straight
-    # into the handler, 2 a kick of queue arg, 3 status (op >> 5: 0 reset and init, 1
-    # DRIVER_OK off and on, 3 reset, 4 a late queue setup, 5+ every queue run).
+    # op 6 (with an argument byte): (op >> 3) & 3 = 0 VQ_PAIRS_SET on the ring (op >> 5 =
+    # 4, 5: drain the backends instead; 6, 7: the backends' queue attach fails from now, or
+    # works again), 1 straight into the handler, 2 a kick of queue arg, 3 status (op >> 5:
+    # 0 reset and init, 1 DRIVER_OK off and on, 3 reset, 4 a late queue setup, 5+ every
+    # queue run).
     def ring(k):
         return [6, k]
 
@@ -104,6 +106,8 @@ def main():
 
     def status(a, arg=0):
         return [6 | 3 << 3 | a << 5, arg]
+    def refuse():       # the backend's queue attach fails (again: works)
+        return [6 | 6 << 5, 0]
     mq = base + [MQ, MRG, EVENT_IDX]
     for n in (2, 3, 4):
         seeds['mq%d' % n] = seed(mq, [2, 7] + ring(n) + [0 | 8, 1 | 8, 3, 3 | 8, 7] +
@@ -115,6 +119,8 @@ def main():
                                        pairs=n)
         seeds['nomq%d' % n] = seed(base + [MRG], [7] + ring(2) + direct(2) + kick(3) +
                                    status(4, 3) + kick(4) + [7, 2] + status(1) + [7], pairs=n)
+    seeds['mq3_refuse'] = seed(mq, [7] + ring(2) + refuse() + ring(3) + direct(3) + [7] +
+                               refuse() + ring(3) + [7], pairs=3)
     for name, data in seeds.items():
         with open(os.path.join(out, 'seed_' + name), 'wb') as fh:
             fh.write(data)
