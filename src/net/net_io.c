@@ -105,7 +105,9 @@ static int pair_enable(struct virtio_net *n, unsigned k, bool on)
     struct net_backend *be = n->pairs[k].be;
     if (n->npairs == 1 || !be->ops->set_queue_enabled || be->ops->set_queue_enabled(be, on) == 0)
         return 0;
-    log_error("%s: cannot %s queue pair %u of %s", n->name, on ? "attach" : "detach", k, be->name);
+    /* The guest asks for it (VQ_PAIRS_SET) as often as it likes: rate-limited. */
+    log_error_rl(&n->vdev.log_rl, "%s: cannot %s queue pair %u of %s", n->name,
+                 on ? "attach" : "detach", k, be->name);
     return -1;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/util.h"
 #include "fake_net.h"
 #include "net/net_opts.h"
@@ -305,6 +306,29 @@ static void test_pairs_set_backend_refuses(void **state)
     assert_int_equal(virtio_dev_get_status(t->dev), FNET_ALL_OK);
 }
 
+/* A guest repeating a VQ_PAIRS_SET the backend refuses does not flood the log: the
+ * refusal's line is the device's guest-triggered kind, rate-limited. */
+static void test_pairs_set_refusal_log_limited(void **state)
+{
+    struct fake_net *t = *state;
+    assert_int_equal(fnet_start(t, MQ_F), FNET_ALL_OK);
+    attach_fails = t->n->pairs[1].be;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    log_set_output(f);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(pairs_set(t, 3), VIRTIO_NET_ERR);
+    log_set_output(NULL);
+    rewind(f);
+    char line[512];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f))
+        lines += strstr(line, "queue pair") != NULL;
+    fclose(f);
+    assert_in_range(lines, 1, LOG_RATELIMIT_BURST + 1);
+    assert_int_equal(virtio_net_active_pairs(t->n), 1);
+}
+
 static void test_pair_tx(void **state)
 {
     struct fake_net *t = *state;
@@ -468,6 +492,8 @@ int main(void)
         T(test_pair_link),
         T(test_pairs_share_rate_limit),
         cmocka_unit_test_setup_teardown(test_pairs_set_backend_refuses, setup_refusing,
+                                        fnet_teardown),
+        cmocka_unit_test_setup_teardown(test_pairs_set_refusal_log_limited, setup_refusing,
                                         fnet_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
