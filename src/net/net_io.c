@@ -182,7 +182,8 @@ static bool io_failed(struct virtio_net *n, unsigned q)
 {
     if (!virtio_dev_failed(&n->vdev))
         return false;
-    if (q == n->dp.ctrlq || n->pairs[q / 2].io == &n->io)
+    /* The control queue, one past the pairs (io_process runs nothing there), pair 0. */
+    if (q == n->dp.ctrlq || q >= 2 * n->npairs || n->pairs[q / 2].io == &n->io)
         vnet_dp_halt(n);
     else
         pair_halt(&n->pairs[q / 2]);

@@ -340,9 +340,9 @@ static void mq_op(uint8_t op, uint8_t arg)
                 /* saturated: a kick is pending anyway */
             }
         }
-        /* And a run of it where the device runs one: a data queue, the control queue (a
-         * kick of any other only reaches a watch that is not there). */
-        if ((a & 1) && (q < 2 * np || q == net->dp.ctrlq))
+        /* And a run of it on its thread (past the pairs: the device's), which must do
+         * nothing for an index the device does not run. */
+        if (a & 1)
             run_queue(q);
         break;
     }
