@@ -105,7 +105,9 @@ static int pair_enable(struct virtio_net *n, unsigned k, bool on)
     struct net_backend *be = n->pairs[k].be;
     if (n->npairs == 1 || !be->ops->set_queue_enabled || be->ops->set_queue_enabled(be, on) == 0)
         return 0;
-    log_error("%s: cannot %s queue pair %u of %s", n->name, on ? "attach" : "detach", k, be->name);
+    /* The guest asks for it (VQ_PAIRS_SET) as often as it likes: rate-limited. */
+    log_error_rl(&n->vdev.log_rl, "%s: cannot %s queue pair %u of %s", n->name,
+                 on ? "attach" : "detach", k, be->name);
     return -1;
 }
 
@@ -120,29 +122,45 @@ static void pair_set_active(void *arg)
     f->p->active = f->on;
 }
 
-int vnet_set_pairs(struct virtio_net *n, unsigned k)
+/* Pairs 0..k-1 in use, the others not, as far as the backends let: returns m <= k, the
+ * pairs then in use (0..m-1; a queue that refuses to attach stays out of use, and so
+ * does every pair after it). A queue that refuses to detach is out of use all the same
+ * (not polled: logged). Device's thread. */
+static unsigned pairs_apply(struct virtio_net *n, unsigned k)
 {
-    int ret = 0;
-    __atomic_store_n(&n->dp.curr_pairs, k, __ATOMIC_RELAXED); /* also read by others */
+    unsigned m = k;
     /* Pair 0 is never detached: a tap keeps at least one queue. A pair stops being
      * polled before its queue is detached, and is attached before it is polled. */
     for (unsigned i = 1; i < n->npairs; i++) {
         struct vnet_pair *p = &n->pairs[i];
-        struct pair_flag f = { p, i < k };
+        struct pair_flag f = { p, i < m };
         if (p->active == f.on)
             continue;
         if (!f.on) {
             iothread_call(p->io, pair_set_active, &f);
             iothread_call(p->io, pair_deactivate, p);
-            ret |= pair_enable(n, i, false);
+            pair_enable(n, i, false);
         } else if (pair_enable(n, i, true) < 0) {
-            ret = -1;
+            m = i;
         } else {
             iothread_call(p->io, pair_set_active, &f);
             iothread_call(p->io, pair_activate, p);
         }
     }
-    return ret;
+    return m;
+}
+
+int vnet_set_pairs(struct virtio_net *n, unsigned k)
+{
+    unsigned old = n->dp.curr_pairs;
+    unsigned m = pairs_apply(n, k);
+    if (m != k) {
+        /* Refused: back to the pairs the driver had (it keeps them on VIRTIO_NET_ERR).
+         * Only attaching fails, so those were all in use before: m >= old. */
+        m = pairs_apply(n, old < m ? old : m);
+    }
+    __atomic_store_n(&n->dp.curr_pairs, m, __ATOMIC_RELAXED); /* also read by others */
+    return m == k ? 0 : -1;
 }
 
 /* Queue q's run: RX or TX of its pair, or the control queue. */
@@ -164,7 +182,8 @@ static bool io_failed(struct virtio_net *n, unsigned q)
 {
     if (!virtio_dev_failed(&n->vdev))
         return false;
-    if (q == n->dp.ctrlq || n->pairs[q / 2].io == &n->io)
+    /* The control queue, one past the pairs (io_process runs nothing there), pair 0. */
+    if (q == n->dp.ctrlq || q >= 2 * n->npairs || n->pairs[q / 2].io == &n->io)
         vnet_dp_halt(n);
     else
         pair_halt(&n->pairs[q / 2]);

@@ -282,7 +282,8 @@ void vnet_update_backend_watch(struct vnet_pair *p);
 /* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET (virtio 1.2 §5.1.6.5.5), validated by the caller
  * (1..npairs), and the start's 1: pairs k.. stop receiving (their tap queues detached,
  * not polled), pairs ..k-1 receive. Device's thread. 0, or -1 if a backend refused
- * (logged). */
+ * to attach a queue (logged): then the pairs in use are those before the call, and
+ * dp.curr_pairs counts them either way (pairs 0..curr_pairs-1 in use, no other). */
 int vnet_set_pairs(struct virtio_net *n, unsigned k);
 /* Pair p's backend is gone (EOF / hang-up / hard error): stop polling it, log once for
  * the device. Pair's thread. */

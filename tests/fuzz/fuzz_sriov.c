@@ -1,6 +1,6 @@
 /* libFuzzer target: the virtio-pci transport and the VF manager together, as a guest sees
- * them: a virtio-net PF on the root complex with an SR-IOV capability (TotalVFs 4) whose
- * virtio-net VFs come and go, driven through ECAM and BAR MMIO (status sequences, queue
+ * them: a virtio-net PF of 3 queue pairs (VIRTIO_NET_F_MQ, 7 queues) on the root complex
+ * with an SR-IOV capability (TotalVFs 4) whose virtio-net VFs (one pair) come and go, driven through ECAM and BAR MMIO (status sequences, queue
  * setup, VF Enable/Disable, NumVFs, FLR, garbage in common config and the MSI-X table,
  * doorbells), all without KVM: VF backends are loop socketpairs, the MSI router and the
  * ioeventfd hooks are fakes that count what is registered (as test_net_vf.c does).
@@ -14,8 +14,9 @@
  * left it, PF status 0), then a well-behaved driver brings up the PF and, after a clean
  * VF Enable of one VF, VF 0 (VERSION_1 features, valid rings in fake guest RAM,
  * FEATURES_OK, DRIVER_OK), and each must come up (no DEVICE_NEEDS_RESET, activated) and
- * transmit a frame end to end; then baseline again, and nothing may be left behind:
- * ioeventfds (only the PF's three doorbells), MSI routes (only the PF's), fds, threads.
+ * transmit a frame end to end; the PF with MQ negotiated must ack VQ_PAIRS_SET(3), have
+ * exactly 3 pairs active and carry a frame through its last pair too; then baseline
+ * again, and nothing may be left behind: ioeventfds (only the PF's seven doorbells), MSI routes (only the PF's), fds, threads.
  * Any deviation abort()s with a description; ASan/UBSan catch memory errors. A guest
  * must never be able to leave a device that a correct driver cannot bring up again. */
 #include <dirent.h>
@@ -48,7 +49,10 @@
 #define PF_DEVFN PCI_DEVFN(1, 0)
 #define TOTAL 4                          /* TotalVFs: every VF has an I/O thread */
 #define NFN (1 + TOTAL)                  /* functions: 0 the PF, 1 + i VF i */
-#define NQ VIRTIO_NET_NUM_QUEUES
+#define PF_PAIRS 3                       /* the PF: queues=3 (VIRTIO_NET_F_MQ) */
+#define PF_NQ (2 * PF_PAIRS + 1)
+#define VF_NQ VIRTIO_NET_NUM_QUEUES      /* a VF: one pair (the backend hook opens one) */
+#define NQ PF_NQ                         /* the most queues of any function */
 #define REC 12
 
 /* Fake guest RAM: rings of function f, queue q in their own 16 KiB (256 entries: desc
@@ -130,7 +134,8 @@ static struct pf_policy policy;
 static struct virtio_net *pf_net;
 static struct virtio_pci pf;
 static struct net_vf_mgr mgr;
-static int pf_peer = -1;
+static int pf_peers[PF_PAIRS] = { -1, -1, -1 };
+#define pf_peer pf_peers[0]
 static int peers[TOTAL] = { -1, -1, -1, -1 };
 static const uint8_t PF_MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -224,9 +229,12 @@ static uint64_t bar_rd(unsigned fn, uint64_t off, unsigned len)
 static uint8_t status_rd(unsigned fn) { return (uint8_t)bar_rd(fn, VIRTIO_PCI_COMMON_STATUS, 1); }
 static void status_wr(unsigned fn, uint8_t s) { bar_wr(fn, VIRTIO_PCI_COMMON_STATUS, 1, s); }
 
+static unsigned fn_nq(unsigned fn) { return fn ? VF_NQ : PF_NQ; }
+
+/* q < fn_nq(fn): the PF's 7 queues first, then each VF's 3. */
 static uint64_t ring_gpa(unsigned fn, unsigned q)
 {
-    return RING_BASE + (fn * NQ + q) * RING_STRIDE;
+    return RING_BASE + (fn ? PF_NQ + (fn - 1) * VF_NQ + q : q) * RING_STRIDE;
 }
 
 /* ---- a well-behaved driver (Linux virtio_pci_modern + virtio_net, through MMIO) ---- */
@@ -249,6 +257,11 @@ static void drv_queue(unsigned fn, unsigned q, uint16_t size, bool enable)
     bar_wr(fn, VIRTIO_PCI_COMMON_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
     if (enable)
         bar_wr(fn, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+}
+
+static unsigned drv_ctrlq(unsigned fn, uint64_t f)
+{
+    return f & (1ull << VIRTIO_NET_F_MQ) ? fn_nq(fn) - 1 : VIRTIO_NET_CTRLQ;
 }
 
 /* Stops after `stages` steps (6: the whole init): 1 reset, 2 ACK|DRIVER, 3 features,
@@ -283,10 +296,13 @@ static uint64_t drv_init(unsigned fn, unsigned stages, uint64_t extra, uint16_t 
     if (stages < 5)
         return f;
     bar_wr(fn, VIRTIO_PCI_COMMON_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
-    for (unsigned q = 0; q < NQ; q++) {
-        if (q == VIRTIO_NET_CTRLQ && !(f & (1ull << VIRTIO_NET_F_CTRL_VQ)))
+    /* With MQ every pair and the control queue at 2N; without, pair 0 and it at 2.
+     * qmask: bit 0 the receive queues, 1 the transmit queues, 2 the control queue. */
+    unsigned ctrlq = drv_ctrlq(fn, f), nq = f & (1ull << VIRTIO_NET_F_MQ) ? fn_nq(fn) : 3;
+    for (unsigned q = 0; q < nq; q++) {
+        if (q == ctrlq && !(f & (1ull << VIRTIO_NET_F_CTRL_VQ)))
             continue;
-        drv_queue(fn, q, qsize, (qmask >> q) & 1);
+        drv_queue(fn, q, qsize, (qmask >> (q == ctrlq ? 2 : q & 1)) & 1);
     }
     if (stages < 6)
         return f;
@@ -303,13 +319,38 @@ static void drv_post(unsigned fn, unsigned q, uint32_t len, bool doorbell)
     uint16_t idx = ld_le16(ram + r + 0x1000 + 2);
     uint16_t slot = idx % QSIZE;
     struct vring_desc d = { buf, len > BUF_STRIDE ? BUF_STRIDE : len,
-                            q == VIRTIO_NET_RXQ ? VRING_DESC_F_WRITE : 0, 0 };
+                            q & 1 ? 0 : VRING_DESC_F_WRITE, 0 };
     memcpy(ram + r + 16ull * slot, &d, sizeof(d));
     st_le16(ram + r + 0x1000 + 4 + 2ull * slot, slot);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     st_le16(ram + r + 0x1000 + 2, (uint16_t)(idx + 1));
     if (doorbell)
         bar_wr(fn, VIRTIO_PCI_NOTIFY_OFF + q * VIRTIO_PCI_NOTIFY_MULT, 2, q);
+}
+
+/* Puts VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET(k) on control queue q (the readable command,
+ * then the writable ack at +4, in the second half of the function's buffer page) and
+ * rings its doorbell. Returns where the ack goes (0xff until answered). */
+static uint8_t *drv_pairs_set(unsigned fn, unsigned q, uint16_t k, bool doorbell)
+{
+    uint64_t r = ring_gpa(fn, q);
+    uint64_t buf = BUF_BASE + fn * BUF_STRIDE + BUF_STRIDE / 2;
+    uint16_t idx = ld_le16(ram + r + 0x1000 + 2);
+    uint16_t slot = (uint16_t)(2 * idx % QSIZE);
+    uint8_t *cmd = ram + buf;
+    cmd[0] = VIRTIO_NET_CTRL_MQ;
+    cmd[1] = VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET;
+    st_le16(cmd + 2, k);
+    cmd[4] = 0xff;
+    struct vring_desc d[2] = { { buf, 4, VRING_DESC_F_NEXT, (uint16_t)(slot + 1) },
+                               { buf + 4, 1, VRING_DESC_F_WRITE, 0 } };
+    memcpy(ram + r + 16ull * slot, d, sizeof(d));
+    st_le16(ram + r + 0x1000 + 4 + 2ull * (idx % QSIZE), slot);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    st_le16(ram + r + 0x1000 + 2, (uint16_t)(idx + 1));
+    if (doorbell)
+        bar_wr(fn, VIRTIO_PCI_NOTIFY_OFF + q * VIRTIO_PCI_NOTIFY_MULT, 2, q);
+    return cmd + 4;
 }
 
 /* ---- the oracle ---- */
@@ -401,15 +442,16 @@ static void baseline(void)
     uint8_t s = status_rd(0);
     if (s != 0)
         oracle_fail("PF status %#x after a reset", s);
-    drain(pf_peer);
+    for (unsigned k = 0; k < PF_PAIRS; k++)
+        drain(pf_peers[k]);
     memset(ram + RING_BASE, 0, FUZZ_RAM_END - RING_BASE);
 }
 
 /* What may remain at baseline: the PF's three doorbells and its MSI routes. */
 static void check_leaks(void)
 {
-    if (ioev_live != NQ)
-        oracle_fail("%d ioeventfds registered at baseline, want the PF's %d", ioev_live, NQ);
+    if (ioev_live != PF_NQ)
+        oracle_fail("%d ioeventfds registered at baseline, want the PF's %d", ioev_live, PF_NQ);
     struct virtio_dev *d = virtio_net_vdev(pf_net);
     for (int i = 0; i < ioev_live; i++) {
         uint64_t want = fn_bar(0) + VIRTIO_PCI_NOTIFY_OFF;
@@ -459,8 +501,10 @@ static void bring_up(unsigned fn, int peer)
 {
     const char *who = fn ? "VF 0" : "PF";
     struct virtio_net *n = fn_net(fn);
-    uint64_t f = drv_init(fn, 6, (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_MAC), QSIZE,
-                          7);
+    uint64_t f = drv_init(fn, 6,
+                          (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_MAC) |
+                              (1ull << VIRTIO_NET_F_MQ),
+                          QSIZE, 7);
     uint8_t want = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
                    VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
     uint8_t s = status_rd(fn);
@@ -472,6 +516,18 @@ static void bring_up(unsigned fn, int peer)
     if (!virtio_net_vdev(n)->active || !n->dp.running)
         oracle_fail("%s: DRIVER_OK accepted but not activated (active %d, running %d)", who,
                     virtio_net_vdev(n)->active, n->dp.running);
+    /* Every pair in use, as Linux's virtnet_set_queues asks at probe (PF: MQ). */
+    unsigned npairs = virtio_net_queue_pairs(n);
+    if (npairs > 1) {
+        if (!(f & (1ull << VIRTIO_NET_F_MQ)))
+            oracle_fail("%s: %u pairs but VIRTIO_NET_F_MQ not offered", who, npairs);
+        unsigned q = drv_ctrlq(fn, f);
+        uint8_t *ack = drv_pairs_set(fn, q, (uint16_t)npairs, true);
+        wait_used(fn, q, 1, "VQ_PAIRS_SET");
+        if (*ack != VIRTIO_NET_OK || virtio_net_active_pairs(n) != npairs)
+            oracle_fail("%s: VQ_PAIRS_SET(%u) answered %u, %u pairs active", who, npairs, *ack,
+                        virtio_net_active_pairs(n));
+    }
     /* A frame from the device's own MAC (the spoof check lets it through). */
     uint8_t *p = ram + BUF_BASE + fn * BUF_STRIDE;
     memset(p, 0, 12 + 60);
@@ -491,6 +547,17 @@ static void bring_up(unsigned fn, int peer)
     s = status_rd(fn);
     if (s != want)
         oracle_fail("%s: status %#x after transmitting", who, s);
+    if (npairs > 1) {       /* and one through the last pair, to its own backend queue */
+        int lp = pf_peers[npairs - 1];
+        drain(lp);
+        drv_post(fn, vnet_txq(npairs - 1), 12 + 60, true);
+        wait_used(fn, vnet_txq(npairs - 1), 1, "a frame on the last pair");
+        pfd.fd = lp;
+        len = poll(&pfd, 1, 5000) == 1 ? recv(lp, got, sizeof(got), MSG_DONTWAIT) : -1;
+        if (len != 12 + 60)
+            oracle_fail("%s: frame on pair %u did not reach its backend (got %zd bytes)", who,
+                        npairs - 1, len);
+    }
 }
 
 static void oracle(void)
@@ -504,8 +571,8 @@ static void oracle(void)
     if (mgr.nvfs != 1 || !mgr.vfs[0] || bus.funcs[PF_DEVFN + 1] != &mgr.vfs[0]->vp.pci)
         oracle_fail("a clean VF Enable of 1 VF gave nvfs %u, VF 0 %p", mgr.nvfs,
                     (void *)mgr.vfs[0]);
-    if (ioev_live != 2 * NQ)
-        oracle_fail("%d ioeventfds with the PF and one VF up, want %d", ioev_live, 2 * NQ);
+    if (ioev_live != PF_NQ + VF_NQ)
+        oracle_fail("%d ioeventfds with the PF and one VF up, want %d", ioev_live, PF_NQ + VF_NQ);
     if (cfg_rd(PF_DEVFN + 1, PCI_VENDOR_ID, 4) != 0xffffffff ||
         cfg_rd(PF_DEVFN + 1, PCI_CLASS_REVISION, 4) != 0x02000001)
         oracle_fail("VF 0's config space is not a virtio-net VF's");
@@ -532,7 +599,10 @@ static void world_init(void)
         pf_policy_parse_key(&policy, "vf-tap", "fzvf%d", NULL, 0) != 1 ||
         pf_policy_check(&policy, PF_MAC, NULL, 0) < 0)
         abort();
-    pf_net = virtio_net_create("net0", &mem, loop_open(&pf_peer), PF_MAC, NULL, 0);
+    struct net_backend *pf_be[PF_PAIRS];
+    for (unsigned k = 0; k < PF_PAIRS; k++)
+        pf_be[k] = loop_open(&pf_peers[k]);
+    pf_net = virtio_net_create_mq("net0", &mem, pf_be, PF_PAIRS, PF_MAC, NULL, 0);
     if (!pf_net || virtio_pci_init(&pf, "net0", virtio_net_vdev(pf_net), &router, NULL, 0) < 0)
         abort();
     const struct net_vf_env env = {
@@ -554,7 +624,7 @@ static void world_init(void)
     vf_bar4_lo = cfg_rd(PF_DEVFN, sr + PCI_SRIOV_BAR + 4 * VIRTIO_PCI_BAR, 4);
     vf_bar4_hi = cfg_rd(PF_DEVFN, sr + PCI_SRIOV_BAR + 4 * VIRTIO_PCI_BAR + 4, 4);
     sys_pgsize = cfg_rd(PF_DEVFN, sr + PCI_SRIOV_SYS_PGSIZE, 4);
-    if (fn_bar(0) == PCI_BAR_UNMAPPED || fn_bar(1) == PCI_BAR_UNMAPPED || ioev_live != NQ)
+    if (fn_bar(0) == PCI_BAR_UNMAPPED || fn_bar(1) == PCI_BAR_UNMAPPED || ioev_live != PF_NQ)
         abort();
     /* The first VF Enable and the first activations start what lives on (log, ...): run
      * the oracle once before taking the reference counts. */
@@ -692,18 +762,19 @@ static void step(const uint8_t *r)
     case 8:                              /* kick: the ioeventfd's eventfd, or the doorbell */
         if (flag && n) {
             uint64_t one = 1;
-            if (write(virtio_net_vdev(n)->kick_fds[off % NQ], &one, sizeof(one)) < 0) {
+            if (write(virtio_net_vdev(n)->kick_fds[off % fn_nq(fn)], &one, sizeof(one)) < 0) {
                 /* saturated: a kick is pending anyway */
             }
         } else {
-            bar_wr(fn, VIRTIO_PCI_NOTIFY_OFF + (off % 4) * VIRTIO_PCI_NOTIFY_MULT, 2, val);
+            /* any doorbell, one past the PF's last too */
+            bar_wr(fn, VIRTIO_PCI_NOTIFY_OFF + (off % (NQ + 1)) * VIRTIO_PCI_NOTIFY_MULT, 2, val);
         }
         break;
     case 9: {                            /* queue setup, addresses in RAM or any */
-        unsigned q = off % 4;
+        unsigned q = off % (NQ + 1);     /* the PF's 7 and one past; a VF's past its 3 */
         bar_wr(fn, VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
         bar_wr(fn, VIRTIO_PCI_COMMON_Q_SIZE, 2, flag ? (uint16_t)val : 1u << (val % 10));
-        uint64_t rb = flag2 ? val : ring_gpa(fn, q % NQ) + ((val >> 8) & 0xff0);
+        uint64_t rb = flag2 ? val : ring_gpa(fn, q % fn_nq(fn)) + ((val >> 8) & 0xff0);
         bar_wr(fn, VIRTIO_PCI_COMMON_Q_DESCLO, 8, rb);
         bar_wr(fn, VIRTIO_PCI_COMMON_Q_AVAILLO, 8, flag2 ? rb + (val >> 48) : rb + 0x1000);
         bar_wr(fn, VIRTIO_PCI_COMMON_Q_USEDLO, 8, flag2 ? rb ^ (val >> 32) : rb + 0x2000);
@@ -712,8 +783,10 @@ static void step(const uint8_t *r)
         break;
     }
     case 10:                             /* guest RAM: a buffer posted, or raw bytes */
-        if (flag)
-            drv_post(fn, off % NQ, (uint32_t)val, flag2);
+        if (flag && (off & 0x8000))      /* VQ_PAIRS_SET(any) on any queue */
+            drv_pairs_set(fn, (off & 0x7fff) % fn_nq(fn), (uint16_t)val, flag2);
+        else if (flag)
+            drv_post(fn, off % fn_nq(fn), (uint32_t)val, flag2);
         else
             memcpy(ram + RING_BASE + (off * 8ull) % (FUZZ_RAM_END - RING_BASE - 8), &val, 8);
         break;

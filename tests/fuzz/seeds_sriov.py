@@ -13,7 +13,8 @@ PF, VF0, VF1, VF2, VF3 = range(5)
 W1, W2, W4, W8 = 0, 1, 2, 3           # width codes
 F1, F2 = 0x40, 0x80                   # flags
 
-CTRL_VQ, MAC, MRG, EVENT_IDX = 17, 5, 15, 29
+CTRL_VQ, MAC, MRG, EVENT_IDX, MQ = 17, 5, 15, 29, 22
+PF_CTRLQ = 6                          # the PF's 3 pairs with MQ: control queue at 2N
 
 
 def rec(op, fn=PF, off=0, val=0, width=W1, flags=0):
@@ -27,6 +28,11 @@ def init(fn, features=(1 << CTRL_VQ) | (1 << MAC)):
 
 def post(fn, q, length, doorbell=True):
     return rec(RAM, fn, q, length, flags=F1 | (F2 if doorbell else 0))
+
+
+def pairs_set(fn, q, k, doorbell=True):
+    """VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET(k) posted on queue q (any value, any queue)."""
+    return rec(RAM, fn, 0x8000 | q, k, flags=F1 | (F2 if doorbell else 0))
 
 
 def sriov_enable(n):
@@ -74,6 +80,27 @@ def main():
                        rec(BAR_WR, PF, 3 << 3, 1, flags=F1),        # VERSION_1 (bit 32)
                        status(PF, 0xb), rec(QUEUE, PF, 0, 8), rec(QUEUE, PF, 1, 8),
                        status(PF, 0xf), post(PF, 1, 72), rec(SYNC, PF)],
+        # The PF's 3 pairs: MQ negotiated, all pairs then one then all in use, frames on
+        # pairs 1 and 2, kicks of every doorbell and one past, reset while pairs run.
+        'pf_mq': [init(PF, (1 << CTRL_VQ) | (1 << MAC) | (1 << MQ) | (1 << EVENT_IDX)),
+                  pairs_set(PF, PF_CTRLQ, 3), rec(SYNC, PF), post(PF, 3, 72), post(PF, 5, 72),
+                  post(PF, 4, 2048), rec(SYNC, PF), pairs_set(PF, PF_CTRLQ, 1), rec(SYNC, PF),
+                  post(PF, 5, 72), pairs_set(PF, PF_CTRLQ, 3), rec(SYNC, PF),
+                  rec(KICK, PF, 6, 0), rec(KICK, PF, 7, 0), rec(KICK, PF, 5, 0, flags=F1),
+                  status(PF, 0), rec(SYNC, PF)],
+        # Out-of-range and refused values, DRIVER_OK off and on with pairs changed, a late
+        # queue enable of an unused pair, and MQ not negotiated (control queue at 2).
+        'pf_mq_bad': [init(PF, (1 << CTRL_VQ) | (1 << MQ)), pairs_set(PF, PF_CTRLQ, 0),
+                      pairs_set(PF, PF_CTRLQ, 4), pairs_set(PF, PF_CTRLQ, 0xffff),
+                      pairs_set(PF, PF_CTRLQ, 2), rec(SYNC, PF), status(PF, 0xb),
+                      status(PF, 0xf), pairs_set(PF, PF_CTRLQ, 3), rec(SYNC, PF),
+                      rec(QUEUE, PF, 5, 6 << 8 | 7), rec(QUEUE, PF, 7, 7), init(PF),
+                      pairs_set(PF, 2, 2), rec(SYNC, PF), post(PF, 3, 72), rec(SYNC, PF)],
+        # A VF next to the multi-queue PF: VQ_PAIRS_SET refused (one pair, no MQ).
+        'vf_mq': [init(PF, (1 << CTRL_VQ) | (1 << MQ)), pairs_set(PF, PF_CTRLQ, 3),
+                  sriov_enable(1), init(VF0, (1 << CTRL_VQ) | (1 << MQ)),
+                  pairs_set(VF0, 2, 1), rec(SYNC, VF0), rec(FLR, VF0), rec(SYNC, PF),
+                  sriov_disable()],
     }
     for name, recs in seeds.items():
         with open(os.path.join(out, 'seed_' + name), 'wb') as fh:
