@@ -66,14 +66,28 @@ run_qemu_bg() {
 	VM_PID=$!
 }
 
-# wait_for_log FILE REGEX TIMEOUT_S: poll (100 ms) until FILE has a line matching the
-# extended REGEX; 1 on timeout or when the background VM ($VM_PID, if set) exited first.
+# log_lines FILE: a VM's console log (the guest's serial output and vpf's own log lines
+# on one stream) with each vpf line that landed inside a guest line moved out of it and
+# the guest line joined again: vpf writes a line at once, the guest one character per
+# exit, so "VPF-X: a vpf: warning: ...\nb" is "vpf: warning: ..." and "VPF-X: a b".
+log_lines() {
+	awk '{
+		i = match($0, /vpf: (error|warning|info|debug): /)
+		if (i > 1) { carry = carry substr($0, 1, i - 1); print substr($0, i); next }
+		if (i == 1) { print; next }
+		print carry $0; carry = ""
+	} END { if (carry != "") print carry }' "$1" 2>/dev/null
+}
+# log_has FILE ERE: log_lines FILE matches ERE.
+log_has() { log_lines "$1" | grep -aE -- "$2" >/dev/null; } # not -q: awk must not see SIGPIPE (pipefail)
+# wait_for_log FILE REGEX TIMEOUT_S: poll (100 ms) until FILE (log_lines) has a line
+# matching the extended REGEX; 1 on timeout or when the background VM ($VM_PID, if set) exited first.
 wait_for_log() {
 	local f=$1 re=$2 end=$(($(now_ms) + $3 * 1000))
 	while [ "$(now_ms)" -lt "$end" ]; do
-		grep -qaE -- "$re" "$f" 2>/dev/null && return 0
+		log_has "$f" "$re" && return 0
 		if [ -n "${VM_PID:-}" ] && ! kill -0 "$VM_PID" 2>/dev/null; then
-			grep -qaE -- "$re" "$f" 2>/dev/null && return 0
+			log_has "$f" "$re" && return 0
 			return 1
 		fi
 		sleep 0.1
@@ -83,7 +97,7 @@ wait_for_log() {
 
 # expect_in_log FILE REGEX [WHAT]: fail, showing the log's tail, unless FILE matches REGEX.
 expect_in_log() {
-	grep -qaE -- "$2" "$1" 2>/dev/null && return 0
+	log_has "$1" "$2" && return 0
 	echo "---- last lines of $1:" >&2
 	tail -n 30 "$1" >&2 2>/dev/null || true
 	fail "${3:-expected /$2/ in $1}"
