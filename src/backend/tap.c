@@ -46,14 +46,14 @@ static ssize_t tap_recv(struct net_backend *be, const struct iovec *iov, int iov
     struct iovec v[IOV_MAX];
     uint8_t spare;
     int m = MIN(iovcnt, IOV_MAX - 1);       /* fewer buffers, never a cut frame */
-    size_t room = 0, total = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        if (i < m) {
-            v[i] = iov[i];
-            room += iov[i].iov_len;
-        }
-        total += iov[i].iov_len;
+    size_t room = 0;
+    for (int i = 0; i < m; i++) {
+        v[i] = iov[i];
+        room += iov[i].iov_len;
     }
+    size_t total = room;            /* the caller's space: room, unless IOV_MAX cut it */
+    for (int i = m; i < iovcnt; i++)
+        total += iov[i].iov_len;
     v[m] = (struct iovec){ &spare, 1 };
     ssize_t n;
     do

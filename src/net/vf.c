@@ -74,8 +74,9 @@ static struct net_backend *open_backend(struct net_vf_mgr *m, struct net_vf *vf,
 
 /* VF i's backends, one per queue pair, into be; returns how many (vf-queues=N on a tap
  * or vhost-net VF that vpf opens itself: the queues of a multi-queue tap; on vhost-user
- * the pairs of one connection; one for a tap handed over, the tests' hook and vhost-vdpa). A failure leaves the VF on
- * null backends, as many (the guest sees the same device either way), link down. */
+ * the pairs of one connection; one for a tap handed over, the tests' hook and
+ * vhost-vdpa). A failure leaves the VF on null backends, as many (the guest sees the
+ * same device either way), link down. */
 static unsigned open_backends(struct net_vf_mgr *m, struct net_vf *vf, bool handed, int fd,
                               struct net_backend **be)
 {

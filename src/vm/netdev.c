@@ -134,7 +134,6 @@ static void netdev_open_backends(struct vm *vm, const struct net_opts *o, struct
         die("--net: %s", err);
 }
 
-
 void netdev_create_all(struct vm *vm)
 {
     const struct vm_config *cfg = vm->cfg;
