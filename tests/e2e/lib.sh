@@ -107,6 +107,15 @@ expect_guest_ok() {
 	expect_in_log "$1" 'VPF-GUEST: userspace up' "L2 userspace did not come up ($1)"
 	expect_in_log "$1" "VPF-GUEST: result $2 rc=0" "L2 script $2 did not succeed ($1)"
 }
+# expect_clean_exit FILE TEST: the background vpf ($VM_PID, console FILE) ended, its L2
+# script TEST succeeded, vpf exited 0 and logged no error.
+expect_clean_exit() {
+	local rc=0
+	wait_vm "$VM_PID" || rc=$?
+	expect_guest_ok "$1" "$2"
+	[ "$rc" = 0 ] || fail "vpf exited with $rc"
+	! grep -qa 'vpf: error' "$1" || { grep -a 'vpf: error' "$1" | head; fail "vpf logged errors"; }
+}
 
 # expect_moderation FILE: the guest's line "coalesce rx interrupts N0 without, N1 with
 # rx-usecs 100000" (guest/coal-lib.sh: replies to 50 pings 20 ms apart) shows the device

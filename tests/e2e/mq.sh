@@ -97,9 +97,5 @@ for dev in net0 net1vf0; do
 			fail "$dev: $c per pair ${n0:-} ${n1:-} $extra, expected 2 pairs above 0: $s"
 	done
 done
-rc=0
-wait_vm || rc=$?
-expect_guest_ok "$con" mq
-[ "$rc" = 0 ] || fail "vpf exited with $rc"
-! grep -qa 'vpf: error' "$con" || { grep -a 'vpf: error' "$con" | head; fail "vpf logged errors"; }
+expect_clean_exit "$con" mq
 log "ok"
